@@ -1,0 +1,472 @@
+//! Interjection and filler removal (the paper's Algorithm 1) with punctuation and
+//! capitalisation repair, non-verbal cue extraction and disfluency statistics.
+
+mod tokens;
+
+use crate::transcript::{Cue, CueKind, Speaker, Transcript, Utterance};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use tokens::{Tok, TokKind, tokenize};
+
+/// The paper's interjections.
+pub const PAPER_INTERJECTIONS: [&str; 7] = ["oh", "ah", "um", "uh", "hmm", "hey", "alas"];
+/// The paper's fillers.
+pub const PAPER_FILLERS: [&str; 6] = ["well", "actually", "basically", "obviously", "umm", "er"];
+
+/// Vocalised hesitations ("filled pauses"), a known marker of depressed speech. Compared after
+/// collapsing repeated letters, so `ummm`, `uhh` and `hmmm` count too.
+const FILLED_PAUSES: [&str; 10] = ["um", "uh", "er", "erm", "ah", "hm", "m", "uhm", "eh", "em"];
+
+/// Which kind of list a removed word came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Interjection,
+    Filler,
+}
+
+/// What the cleaner removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CleanMode {
+    /// Only interjections; discourse words such as "well" stay.
+    InterjectionsOnly,
+    /// Interjections and fillers (the paper's behaviour).
+    #[default]
+    InterjectionsAndFillers,
+}
+
+/// Where fillers that are also ordinary words ("well", "actually") are removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FillerPosition {
+    /// Only where they act as discourse markers: at the start of a sentence or clause (after
+    /// a sentence end or a comma, or next to another removed word). "Well, I..." loses "well";
+    /// "I'm doing well." keeps it. Fillers that are filled pauses ("umm", "er") go anywhere.
+    #[default]
+    Discourse,
+    /// Everywhere, exactly as the paper's word-list filter does.
+    Anywhere,
+}
+
+/// Cleaning settings: the word lists (the paper's by default), the mode and filler position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanConfig {
+    pub interjections: BTreeSet<String>,
+    pub fillers: BTreeSet<String>,
+    pub mode: CleanMode,
+    pub filler_position: FillerPosition,
+}
+
+impl Default for CleanConfig {
+    fn default() -> Self {
+        Self {
+            interjections: PAPER_INTERJECTIONS.iter().map(|s| s.to_string()).collect(),
+            fillers: PAPER_FILLERS.iter().map(|s| s.to_string()).collect(),
+            mode: CleanMode::default(),
+            filler_position: FillerPosition::default(),
+        }
+    }
+}
+
+impl CleanConfig {
+    /// The paper's lists with the given mode.
+    pub fn with_mode(mut self, mode: CleanMode) -> Self {
+        self.mode = mode;
+        self
+    }
+    pub fn with_filler_position(mut self, position: FillerPosition) -> Self {
+        self.filler_position = position;
+        self
+    }
+    pub fn add_interjection(mut self, word: &str) -> Self {
+        self.interjections.insert(word.to_lowercase());
+        self
+    }
+    pub fn remove_interjection(mut self, word: &str) -> Self {
+        self.interjections.remove(&word.to_lowercase());
+        self
+    }
+    pub fn add_filler(mut self, word: &str) -> Self {
+        self.fillers.insert(word.to_lowercase());
+        self
+    }
+    pub fn remove_filler(mut self, word: &str) -> Self {
+        self.fillers.remove(&word.to_lowercase());
+        self
+    }
+}
+
+/// One word taken out of an utterance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removal {
+    /// The word as written.
+    pub word: String,
+    pub category: Category,
+    /// Whether it is a vocalised hesitation (um, uh, er, hmm...).
+    pub filled_pause: bool,
+}
+
+/// Word and removal counts. Rates are per 100 words of the original text (annotations excluded).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CleaningStats {
+    pub words_in: usize,
+    pub words_out: usize,
+    pub interjections_removed: usize,
+    pub fillers_removed: usize,
+    pub filled_pauses: usize,
+    pub cues: usize,
+    pub disfluency_per_100_words: f64,
+    pub filled_pauses_per_100_words: f64,
+}
+
+impl CleaningStats {
+    fn add(&mut self, other: &CleaningStats) {
+        self.words_in += other.words_in;
+        self.words_out += other.words_out;
+        self.interjections_removed += other.interjections_removed;
+        self.fillers_removed += other.fillers_removed;
+        self.filled_pauses += other.filled_pauses;
+        self.cues += other.cues;
+        self.update_rates();
+    }
+
+    fn update_rates(&mut self) {
+        let per100 = |n: usize| if self.words_in == 0 { 0.0 } else { 100.0 * n as f64 / self.words_in as f64 };
+        self.disfluency_per_100_words = per100(self.interjections_removed + self.fillers_removed);
+        self.filled_pauses_per_100_words = per100(self.filled_pauses);
+    }
+}
+
+/// The result of cleaning one piece of text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CleanedText {
+    pub text: String,
+    pub cues: Vec<Cue>,
+    pub removed: Vec<Removal>,
+    pub stats: CleaningStats,
+}
+
+/// A cleaned utterance with its original text and what was taken out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CleanedUtterance {
+    pub start_s: Option<f64>,
+    pub end_s: Option<f64>,
+    pub speaker: Speaker,
+    pub text: String,
+    pub raw: String,
+    pub cues: Vec<Cue>,
+    pub removed: Vec<Removal>,
+    pub stats: CleaningStats,
+}
+
+impl CleanedUtterance {
+    /// The cleaned utterance in the plain data model (cleaned text, cues kept).
+    pub fn to_utterance(&self) -> Utterance {
+        Utterance {
+            start_s: self.start_s,
+            end_s: self.end_s,
+            speaker: self.speaker.clone(),
+            text: self.text.clone(),
+            cues: self.cues.clone(),
+        }
+    }
+}
+
+/// A cleaned transcript with totals overall and per speaker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CleanedTranscript {
+    pub utterances: Vec<CleanedUtterance>,
+    pub stats: CleaningStats,
+    /// Keyed by speaker label (`interviewer`, `participant`, or the original name).
+    pub stats_by_speaker: BTreeMap<String, CleaningStats>,
+}
+
+impl CleanedTranscript {
+    /// The cleaned transcript in the plain data model.
+    pub fn to_transcript(&self) -> Transcript {
+        Transcript { utterances: self.utterances.iter().map(CleanedUtterance::to_utterance).collect() }
+    }
+}
+
+/// Removes interjections and fillers, repairs the text around them and collects cues.
+#[derive(Debug, Clone, Default)]
+pub struct Cleaner {
+    config: CleanConfig,
+}
+
+impl Cleaner {
+    pub fn new(config: CleanConfig) -> Self {
+        Self { config }
+    }
+
+    pub fn config(&self) -> &CleanConfig {
+        &self.config
+    }
+
+    /// Cleans a transcript utterance by utterance.
+    pub fn clean_transcript(&self, transcript: &Transcript) -> CleanedTranscript {
+        let mut stats = CleaningStats::default();
+        let mut by_speaker: BTreeMap<String, CleaningStats> = BTreeMap::new();
+        let utterances: Vec<CleanedUtterance> = transcript
+            .utterances
+            .iter()
+            .map(|u| {
+                let c = self.clean_utterance(u);
+                stats.add(&c.stats);
+                by_speaker.entry(c.speaker.label().to_string()).or_default().add(&c.stats);
+                c
+            })
+            .collect();
+        CleanedTranscript { utterances, stats, stats_by_speaker: by_speaker }
+    }
+
+    /// Cleans one utterance; cues already on it are kept ahead of new ones.
+    pub fn clean_utterance(&self, utterance: &Utterance) -> CleanedUtterance {
+        let cleaned = self.clean_text(&utterance.text);
+        let mut cues = utterance.cues.clone();
+        cues.extend(cleaned.cues);
+        let mut stats = cleaned.stats;
+        stats.cues = cues.len();
+        CleanedUtterance {
+            start_s: utterance.start_s,
+            end_s: utterance.end_s,
+            speaker: utterance.speaker.clone(),
+            text: cleaned.text,
+            raw: utterance.text.clone(),
+            cues,
+            removed: cleaned.removed,
+            stats,
+        }
+    }
+
+    /// Cleans a piece of text.
+    pub fn clean_text(&self, text: &str) -> CleanedText {
+        let toks = tokenize(text);
+        let mut deleted = vec![false; toks.len()];
+        let mut cues = Vec::new();
+        let mut removed = Vec::new();
+        let mut stats = CleaningStats::default();
+
+        // Annotations and the DAIC-WOZ placeholder words become cues.
+        for (i, t) in toks.iter().enumerate() {
+            let cue_kind = match t.kind {
+                TokKind::Annotation => Some(CueKind::from_label(&t.text[1..t.text.len() - 1])),
+                TokKind::Word if is_unintelligible(t.text) => Some(CueKind::Unintelligible),
+                TokKind::Word if t.text.eq_ignore_ascii_case("scrubbed_entry") => Some(CueKind::Redacted),
+                _ => None,
+            };
+            if let Some(kind) = cue_kind {
+                cues.push(Cue { kind, raw: t.text.to_string(), offset: t.offset });
+                deleted[i] = true;
+            } else if t.kind == TokKind::Word {
+                stats.words_in += 1;
+            }
+        }
+
+        let soft: Vec<bool> = (0..toks.len()).map(|k| is_soft(&toks, k)).collect();
+        let terminal: Vec<bool> = (0..toks.len()).map(|k| is_terminal(&toks, k)).collect();
+
+        // Which words go, decided in reading order (filler position depends on the word before).
+        let mut category: Vec<Option<Category>> = vec![None; toks.len()];
+        for i in 0..toks.len() {
+            if toks[i].kind != TokKind::Word || deleted[i] {
+                continue;
+            }
+            let prev = (0..i).rev().find(|&j| toks[j].kind != TokKind::Annotation && !is_cue_word(&toks[j]));
+            let clause_start = match prev {
+                None => true,
+                Some(j) => category[j].is_some() || terminal[j] || soft[j],
+            };
+            category[i] = self.classify(toks[i].text, clause_start);
+        }
+
+        // Remove runs of removable words together with the punctuation they leave stranded.
+        let mut capitalise = vec![false; toks.len()];
+        let mut i = 0;
+        while i < toks.len() {
+            if category[i].is_none() {
+                i += 1;
+                continue;
+            }
+            let run_start = i;
+            let mut run_end = i;
+            let mut j = i + 1;
+            while j < toks.len() {
+                if category[j].is_some() {
+                    run_end = j;
+                } else if !(soft[j] || deleted[j]) {
+                    break;
+                }
+                j += 1;
+            }
+            for k in run_start..=run_end {
+                if let Some(cat) = category[k] {
+                    let filled_pause = is_filled_pause(toks[k].text);
+                    match cat {
+                        Category::Interjection => stats.interjections_removed += 1,
+                        Category::Filler => stats.fillers_removed += 1,
+                    }
+                    stats.filled_pauses += usize::from(filled_pause);
+                    removed.push(Removal { word: toks[k].text.to_string(), category: cat, filled_pause });
+                }
+                deleted[k] = true;
+            }
+            // Soft punctuation right after the run ("Oh," "um..." "uh -").
+            let mut after = run_end + 1;
+            let mut stripped_soft = false;
+            while after < toks.len() && (deleted[after] || soft[after]) {
+                stripped_soft |= !deleted[after];
+                deleted[after] = true;
+                after += 1;
+            }
+            let prev = (0..run_start).rev().find(|&k| !deleted[k]);
+            let next = (after..toks.len()).find(|&k| !deleted[k]);
+            let sentence_start = prev.is_none_or(|p| terminal[p]);
+            let next_is_end = next.is_none_or(|n| terminal[n] || is_closing(&toks[n]));
+            if let Some(p) = prev.filter(|&p| soft[p] && toks[p].text != ".") {
+                // "I was, um, thinking" -> "I was thinking"; "X, um." -> "X." But a comma after
+                // a sentence's single opening word stays: "Well, um, I" -> "Well, I".
+                let before = (0..p).rev().find(|&k| !deleted[k]);
+                let after_opening_word = before.is_some_and(|b| {
+                    toks[b].kind == TokKind::Word && (0..b).rev().find(|&k| !deleted[k]).is_none_or(|k| terminal[k])
+                });
+                if next_is_end || (stripped_soft && !after_opening_word) {
+                    deleted[p] = true;
+                }
+            }
+            let mut next_word = next;
+            if sentence_start {
+                if let Some(n) = next.filter(|&n| terminal[n]) {
+                    // The whole sentence was hesitation: "Um." goes entirely.
+                    let mut k = n;
+                    while k < toks.len() && terminal[k] {
+                        deleted[k] = true;
+                        k += 1;
+                    }
+                    next_word = None;
+                }
+                // "Uh, can you..." -> "Can you...": keep the sentence capitalised.
+                let run_capitalised = toks[run_start].text.chars().next().is_some_and(char::is_uppercase);
+                if let Some(n) = next_word.filter(|&n| run_capitalised && toks[n].kind == TokKind::Word) {
+                    capitalise[n] = true;
+                }
+            }
+            i = after;
+        }
+
+        let text = rebuild(&toks, &deleted, &capitalise);
+        stats.words_out = toks.iter().zip(&deleted).filter(|(t, d)| !**d && t.kind == TokKind::Word).count();
+        stats.cues = cues.len();
+        stats.update_rates();
+        CleanedText { text, cues, removed, stats }
+    }
+
+    fn classify(&self, word: &str, clause_start: bool) -> Option<Category> {
+        let lower = word.to_lowercase();
+        if list_match(&self.config.interjections, &lower) {
+            return Some(Category::Interjection);
+        }
+        if self.config.mode == CleanMode::InterjectionsAndFillers && list_match(&self.config.fillers, &lower) {
+            let anywhere = self.config.filler_position == FillerPosition::Anywhere || is_filled_pause(&lower);
+            if anywhere || clause_start {
+                return Some(Category::Filler);
+            }
+        }
+        None
+    }
+}
+
+/// Exact list entry, or an elongation of one (`ummm` for `umm`, `uhh` for `uh`): same letters
+/// after collapsing repeats, and longer than the entry.
+fn list_match(list: &BTreeSet<String>, lower: &str) -> bool {
+    if list.contains(lower) {
+        return true;
+    }
+    let collapsed = collapse_repeats(lower);
+    list.iter().any(|entry| lower.len() > entry.len() && collapse_repeats(entry) == collapsed)
+}
+
+fn collapse_repeats(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut last = None;
+    for c in s.chars() {
+        if Some(c) != last {
+            out.push(c);
+        }
+        last = Some(c);
+    }
+    out
+}
+
+fn is_filled_pause(word: &str) -> bool {
+    let collapsed = collapse_repeats(&word.to_lowercase());
+    FILLED_PAUSES.contains(&collapsed.as_str())
+}
+
+/// DAIC-WOZ marks unintelligible speech with `xxx` (sometimes more x's).
+fn is_unintelligible(word: &str) -> bool {
+    word.len() >= 3 && word.chars().all(|c| c == 'x' || c == 'X')
+}
+
+fn is_cue_word(t: &Tok) -> bool {
+    t.kind == TokKind::Word && (is_unintelligible(t.text) || t.text.eq_ignore_ascii_case("scrubbed_entry"))
+}
+
+/// Punctuation that a removed filler strands: commas, semicolons, dashes and ellipses
+/// (`…` or a `.` touching another `.`).
+fn is_soft(toks: &[Tok], k: usize) -> bool {
+    let t = &toks[k];
+    if t.kind != TokKind::Punct {
+        return false;
+    }
+    match t.text {
+        "," | ";" | "\u{2026}" | "-" | "\u{2013}" | "\u{2014}" => true,
+        "." => {
+            let dot_next = toks.get(k + 1).is_some_and(|n| n.text == "." && !n.space_before);
+            let dot_prev = k > 0 && toks[k - 1].text == "." && !t.space_before;
+            dot_next || dot_prev
+        }
+        _ => false,
+    }
+}
+
+/// A sentence end: `!`, `?` or a `.` that is not part of an ellipsis.
+fn is_terminal(toks: &[Tok], k: usize) -> bool {
+    let t = &toks[k];
+    t.kind == TokKind::Punct && matches!(t.text, "!" | "?" | ".") && !is_soft(toks, k)
+}
+
+fn is_closing(t: &Tok) -> bool {
+    t.kind == TokKind::Punct && matches!(t.text, ")" | "]" | "}" | "\"" | "\u{201d}")
+}
+
+fn rebuild(toks: &[Tok], deleted: &[bool], capitalise: &[bool]) -> String {
+    let mut out = String::new();
+    let mut gap = false;
+    for (i, t) in toks.iter().enumerate() {
+        if deleted[i] {
+            gap = true;
+            continue;
+        }
+        let space = match t.kind {
+            // A word after removed material always gets a space so that words never fuse.
+            TokKind::Word | TokKind::Annotation => t.space_before || gap,
+            TokKind::Punct => t.space_before,
+        };
+        if space && !out.is_empty() {
+            out.push(' ');
+        }
+        if capitalise[i] {
+            let mut chars = t.text.chars();
+            if let Some(first) = chars.next() {
+                out.extend(first.to_uppercase());
+                out.push_str(chars.as_str());
+            }
+        } else {
+            out.push_str(t.text);
+        }
+        gap = false;
+    }
+    out
+}

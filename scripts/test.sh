@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, every test (unit, integration, property, doc,
+# benches and examples in test mode) and a build check of the fuzz targets.
+# This is the README's test command; .ci/run calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (workspace, all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test (lib, bins, tests, examples, benches in test mode)"
+cargo test --workspace --all-targets --locked
+
+step "cargo test --doc"
+cargo test --workspace --doc --locked
+
+step "fuzz targets build (stable, no sanitizer)"
+cargo check --manifest-path fuzz/Cargo.toml --bins
