@@ -44,10 +44,8 @@ pub(crate) fn tokenize(text: &str) -> Vec<Tok<'_>> {
         if is_word_char(c) {
             let mut end = start;
             while let Some(&(i, ch)) = iter.peek() {
-                if is_word_char(ch) {
-                    end = i + ch.len_utf8();
-                    iter.next();
-                } else if is_joiner(ch) && text[i + ch.len_utf8()..].chars().next().is_some_and(is_word_char) {
+                let joins = is_joiner(ch) && text[i + ch.len_utf8()..].chars().next().is_some_and(is_word_char);
+                if is_word_char(ch) || joins {
                     end = i + ch.len_utf8();
                     iter.next();
                 } else {

@@ -1,5 +1,5 @@
 //! DAIC-WOZ `*_TRANSCRIPT.csv` files: despite the extension they are tab-separated, with the
-//! header `start_time	stop_time	speaker	value` and times in seconds from the recording start.
+//! header `start_time<TAB>stop_time<TAB>speaker<TAB>value` and times in seconds from the recording start.
 
 use super::ParseError;
 use super::lines::Lines;

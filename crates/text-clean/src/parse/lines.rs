@@ -34,10 +34,8 @@ impl<R: BufRead> Lines<R> {
         if let Some(rest) = bytes.strip_suffix(b"\r") {
             bytes = rest;
         }
-        if self.line_no == 1 {
-            if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
-                bytes = rest;
-            }
+        if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF").filter(|_| self.line_no == 1) {
+            bytes = rest;
         }
         let line = std::str::from_utf8(bytes).map_err(|_| ParseError::InvalidUtf8 { line: self.line_no })?.to_string();
         Ok(Some((self.line_no, line)))
