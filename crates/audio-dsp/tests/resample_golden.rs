@@ -1,0 +1,139 @@
+//! Kaiser design and polyphase output against the scipy goldens (`tests/fixtures/resample`).
+
+mod common;
+use audio_dsp::resample::{FilterDesign, FilterSpec, Resampler, kaiser_beta, kaiser_window};
+use audio_dsp::resample;
+use common::*;
+
+const RATES: [u32; 4] = [44_100, 48_000, 22_050, 16_000];
+
+fn design_json() -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(fixture("resample/design.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn beta_and_lengths_exact() {
+    assert!((kaiser_beta(100.0) - 10.06126).abs() <= 1e-12);
+    let dj = design_json();
+    for rate in RATES {
+        let d = FilterDesign::new(rate, 16_000, FilterSpec::default()).unwrap();
+        let case = &dj["cases"][format!("{rate}_to_16000")]["design"];
+        assert_eq!(d.taps.len() as u64, case["N"].as_u64().unwrap(), "{rate}");
+        assert_eq!(d.up as u64, case["L"].as_u64().unwrap());
+        assert_eq!(d.down as u64, case["M"].as_u64().unwrap());
+        assert!((d.beta - case["beta"].as_f64().unwrap()).abs() <= 1e-12);
+        assert_eq!(d.cutoff_hz, case["fc"].as_f64().unwrap());
+    }
+}
+
+#[test]
+fn taps_within_1e_12_of_scipy() {
+    for (rate, file) in [
+        (44_100, "resample/h_44100_to_16000_f64.npy"),
+        (22_050, "resample/h_44100_to_16000_f64.npy"), // same fs_up, identical prototype
+        (48_000, "resample/h_48000_to_16000_f64.npy"),
+        (16_000, "resample/h_16000_to_16000_f64.npy"),
+    ] {
+        let d = FilterDesign::new(rate, 16_000, FilterSpec::default()).unwrap();
+        let golden = npy_f64(file);
+        let err = max_abs_diff(&d.taps, &golden);
+        assert!(err <= 1e-12, "{rate}: taps off by {err:e}");
+    }
+}
+
+#[test]
+fn kaiser_window_matches_series_properties() {
+    let w = kaiser_window(11, 10.06126);
+    assert!((w[5] - 1.0).abs() < 1e-15);
+    for i in 0..11 {
+        assert!((w[i] - w[10 - i]).abs() < 1e-15);
+    }
+    assert_eq!(kaiser_window(1, 5.0), vec![1.0]);
+}
+
+#[test]
+fn filter_meets_its_specification() {
+    // Stop band <= -A + 1 dB and pass-band ripple within 2·20·log10(1 + 10^(-A/20)), by direct DTFT.
+    let d = FilterDesign::new(48_000, 16_000, FilterSpec::default()).unwrap();
+    let fs = 48_000.0;
+    let response = |f: f64| {
+        let (mut re, mut im) = (0.0, 0.0);
+        for (n, h) in d.taps.iter().enumerate() {
+            let ph = -2.0 * std::f64::consts::PI * f / fs * n as f64;
+            re += h * ph.cos();
+            im += h * ph.sin();
+        }
+        20.0 * (re * re + im * im).sqrt().log10()
+    };
+    let stop_max = (0..=160).map(|i| 8000.0 + i as f64 * 100.0).map(response).fold(f64::MIN, f64::max);
+    assert!(stop_max <= -99.0, "stop band peak {stop_max} dB");
+    let pass: Vec<f64> = (0..=72).map(|i| i as f64 * 100.0).map(response).collect();
+    let ripple = pass.iter().cloned().fold(f64::MIN, f64::max) - pass.iter().cloned().fold(f64::MAX, f64::min);
+    let allowed = 2.0 * 20.0 * (1.0 + 10f64.powf(-100.0 / 20.0)).log10();
+    assert!(ripple <= allowed, "ripple {ripple} > {allowed}");
+}
+
+#[test]
+fn f64_output_within_1e_12_of_resample_poly() {
+    for rate in RATES {
+        let x = npy_f64(&format!("resample/input_{rate}.npy"));
+        let y = resample(&x, rate, 16_000).unwrap();
+        let golden = npy_f64(&format!("resample/output_{rate}_to_16000_f64.npy"));
+        assert_eq!(y.len(), golden.len(), "{rate}: length");
+        let err = max_abs_diff(&y, &golden);
+        assert!(err <= 1e-12, "{rate}: f64 max-abs {err:e}");
+    }
+}
+
+#[test]
+fn f32_output_within_1e_6_of_f64_golden_and_2e_6_of_scipy_f32() {
+    for rate in RATES {
+        let x = npy_f32(&format!("resample/input_{rate}.npy"));
+        let y: Vec<f64> = resample(&x, rate, 16_000).unwrap().into_iter().map(f64::from).collect();
+        let golden = npy_f64(&format!("resample/output_{rate}_to_16000_f64.npy"));
+        let err = max_abs_diff(&y, &golden);
+        assert!(err <= 1e-6, "{rate}: f32 vs f64 golden max-abs {err:e}");
+        let golden32 = npy_f64(&format!("resample/output_{rate}_to_16000_f32.npy"));
+        let err32 = max_abs_diff(&y, &golden32);
+        assert!(err32 <= 2e-6, "{rate}: f32 vs scipy f32 max-abs {err32:e}");
+    }
+}
+
+#[test]
+fn identity_bypasses_the_filter() {
+    let x = npy_f32("resample/input_16000.npy");
+    assert_eq!(resample(&x, 16_000, 16_000).unwrap(), x);
+}
+
+#[test]
+fn exact_output_lengths_for_common_rate_pairs() {
+    for (a, b) in [(44_100, 16_000), (48_000, 16_000), (22_050, 16_000), (8_000, 16_000), (11_025, 16_000), (16_000, 44_100), (16_000, 48_000), (16_000, 8_000)] {
+        for n in [0usize, 1, 2, 3, 440, 441, 442, 1000, 4801] {
+            let x = vec![0.25f32; n];
+            let y = resample(&x, a, b).unwrap();
+            let expected = (n * (b as usize / gcd(a, b))).div_ceil(a as usize / gcd(a, b));
+            assert_eq!(y.len(), expected, "{a}->{b}, n={n}");
+        }
+    }
+}
+
+fn gcd(a: u32, b: u32) -> usize {
+    if b == 0 { a as usize } else { gcd(b, a % b) }
+}
+
+#[test]
+fn upsampling_preserves_a_tone() {
+    // 8 kHz -> 16 kHz: a 1 kHz tone keeps its amplitude, no image at 7 kHz.
+    let x: Vec<f64> = (0..8000).map(|n| 0.5 * (2.0 * std::f64::consts::PI * 1000.0 * n as f64 / 8000.0).sin()).collect();
+    let y = resample(&x, 8_000, 16_000).unwrap();
+    let mid = &y[3000..13000];
+    let rms = (mid.iter().map(|v| v * v).sum::<f64>() / mid.len() as f64).sqrt();
+    assert!((rms - 0.5 / 2f64.sqrt()).abs() < 1e-4, "rms {rms}");
+}
+
+#[test]
+fn invalid_rates_are_errors() {
+    assert!(Resampler::<f32>::new(0, 16_000).is_err());
+    assert!(Resampler::<f32>::new(16_000, 0).is_err());
+    assert!(Resampler::<f32>::new(44_101, 16_000).is_err(), "ratio too fine for a table");
+}
