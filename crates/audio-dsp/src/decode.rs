@@ -72,20 +72,22 @@ fn decode_source(source: Box<dyn MediaSource>, hint: &Hint) -> Result<Audio, Dsp
             SymError::Unsupported(_) => DspError::Unsupported("unrecognised or unsupported audio container".into()),
             other => map_err(other),
         })?;
-    let track = format
-        .default_track(TrackType::Audio)
-        .ok_or_else(|| DspError::Unsupported("no audio track".into()))?
-        .clone();
+    let track =
+        format.default_track(TrackType::Audio).ok_or_else(|| DspError::Unsupported("no audio track".into()))?.clone();
     let params = track
         .codec_params
         .as_ref()
         .and_then(|p| p.audio())
         .ok_or_else(|| DspError::Unsupported("track has no audio codec parameters".into()))?
         .clone();
-    let sample_rate = params.sample_rate.filter(|&r| r > 0).ok_or_else(|| DspError::Decode("sample rate is 0 or missing".into()))?;
+    let sample_rate =
+        params.sample_rate.filter(|&r| r > 0).ok_or_else(|| DspError::Decode("sample rate is 0 or missing".into()))?;
     let declared_frames = track.num_frames;
     if declared_frames.is_some_and(|n| n > MAX_FRAMES) {
-        return Err(DspError::Decode(format!("header declares {} frames, over the {MAX_FRAMES} limit", declared_frames.unwrap_or(0))));
+        return Err(DspError::Decode(format!(
+            "header declares {} frames, over the {MAX_FRAMES} limit",
+            declared_frames.unwrap_or(0)
+        )));
     }
     let mut decoder = symphonia::default::get_codecs()
         .make_audio_decoder(&params, &AudioDecoderOptions::default())
@@ -125,10 +127,8 @@ fn decode_source(source: Box<dyn MediaSource>, hint: &Hint) -> Result<Audio, Dsp
             mono.extend(interleaved.chunks_exact(ch).map(|f| f.iter().sum::<f32>() * scale));
         }
     }
-    if let Some(n) = declared_frames {
-        if (mono.len() as u64) < n {
-            return Err(DspError::Truncated(format!("header declares {n} frames, stream holds {}", mono.len())));
-        }
+    if let Some(n) = declared_frames.filter(|&n| (mono.len() as u64) < n) {
+        return Err(DspError::Truncated(format!("header declares {n} frames, stream holds {}", mono.len())));
     }
     if truncated {
         return Err(DspError::Truncated(format!("stream ended mid-packet after {} frames", mono.len())));
@@ -140,14 +140,16 @@ fn decode_source(source: Box<dyn MediaSource>, hint: &Hint) -> Result<Audio, Dsp
     Ok(Audio { samples: mono, sample_rate, channels_in, duration })
 }
 
-/// Writes mono `f32` samples as a 16-bit PCM WAV (values clipped to [-1, 1]).
+/// Writes mono `f32` samples as a 16-bit PCM WAV: `round(s · 32768)` clamped to the i16 range,
+/// the inverse of the decoder's `s / 32768`, so decode → write → decode is lossless.
 pub fn write_wav_pcm16(path: impl AsRef<Path>, samples: &[f32], sample_rate: u32) -> Result<(), DspError> {
     let path = path.as_ref();
-    let spec = hound::WavSpec { channels: 1, sample_rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec =
+        hound::WavSpec { channels: 1, sample_rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
     let wrap = |e: hound::Error| DspError::Encode(format!("{}: {e}", path.display()));
     let mut w = hound::WavWriter::create(path, spec).map_err(wrap)?;
     for &s in samples {
-        let v = (s.clamp(-1.0, 1.0) * 32767.0).round() as i16;
+        let v = (s * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
         w.write_sample(v).map_err(wrap)?;
     }
     w.finalize().map_err(wrap)
@@ -156,7 +158,8 @@ pub fn write_wav_pcm16(path: impl AsRef<Path>, samples: &[f32], sample_rate: u32
 /// Writes mono `f32` samples as a 32-bit float WAV (lossless).
 pub fn write_wav_f32(path: impl AsRef<Path>, samples: &[f32], sample_rate: u32) -> Result<(), DspError> {
     let path = path.as_ref();
-    let spec = hound::WavSpec { channels: 1, sample_rate, bits_per_sample: 32, sample_format: hound::SampleFormat::Float };
+    let spec =
+        hound::WavSpec { channels: 1, sample_rate, bits_per_sample: 32, sample_format: hound::SampleFormat::Float };
     let wrap = |e: hound::Error| DspError::Encode(format!("{}: {e}", path.display()));
     let mut w = hound::WavWriter::create(path, spec).map_err(wrap)?;
     for &s in samples {

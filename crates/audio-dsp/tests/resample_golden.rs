@@ -1,8 +1,8 @@
 //! Kaiser design and polyphase output against the scipy goldens (`tests/fixtures/resample`).
 
 mod common;
-use audio_dsp::resample::{FilterDesign, FilterSpec, Resampler, kaiser_beta, kaiser_window};
 use audio_dsp::resample;
+use audio_dsp::resample::{FilterDesign, FilterSpec, Resampler, kaiser_beta, kaiser_window};
 use common::*;
 
 const RATES: [u32; 4] = [44_100, 48_000, 22_050, 16_000];
@@ -107,7 +107,16 @@ fn identity_bypasses_the_filter() {
 
 #[test]
 fn exact_output_lengths_for_common_rate_pairs() {
-    for (a, b) in [(44_100, 16_000), (48_000, 16_000), (22_050, 16_000), (8_000, 16_000), (11_025, 16_000), (16_000, 44_100), (16_000, 48_000), (16_000, 8_000)] {
+    for (a, b) in [
+        (44_100, 16_000),
+        (48_000, 16_000),
+        (22_050, 16_000),
+        (8_000, 16_000),
+        (11_025, 16_000),
+        (16_000, 44_100),
+        (16_000, 48_000),
+        (16_000, 8_000),
+    ] {
         for n in [0usize, 1, 2, 3, 440, 441, 442, 1000, 4801] {
             let x = vec![0.25f32; n];
             let y = resample(&x, a, b).unwrap();
@@ -124,7 +133,8 @@ fn gcd(a: u32, b: u32) -> usize {
 #[test]
 fn upsampling_preserves_a_tone() {
     // 8 kHz -> 16 kHz: a 1 kHz tone keeps its amplitude, no image at 7 kHz.
-    let x: Vec<f64> = (0..8000).map(|n| 0.5 * (2.0 * std::f64::consts::PI * 1000.0 * n as f64 / 8000.0).sin()).collect();
+    let x: Vec<f64> =
+        (0..8000).map(|n| 0.5 * (2.0 * std::f64::consts::PI * 1000.0 * n as f64 / 8000.0).sin()).collect();
     let y = resample(&x, 8_000, 16_000).unwrap();
     let mid = &y[3000..13000];
     let rms = (mid.iter().map(|v| v * v).sum::<f64>() / mid.len() as f64).sqrt();

@@ -78,8 +78,7 @@ pub fn firwin_kaiser(numtaps: usize, cutoff_hz: f64, fs: f64, beta: f64) -> Vec<
     let c = cutoff_hz / (fs / 2.0);
     let alpha = 0.5 * (numtaps as f64 - 1.0);
     let window = kaiser_window(numtaps, beta);
-    let mut h: Vec<f64> =
-        window.iter().enumerate().map(|(n, w)| c * sinc(c * (n as f64 - alpha)) * w).collect();
+    let mut h: Vec<f64> = window.iter().enumerate().map(|(n, w)| c * sinc(c * (n as f64 - alpha)) * w).collect();
     let dc: f64 = pairwise_sum(&h);
     for v in &mut h {
         *v /= dc;
