@@ -63,7 +63,7 @@ fn pcm24_pcm32_and_stereo_downmix() {
         assert!((got - f[0] as f32 / 2_147_483_648.0).abs() <= 1e-7);
     }
     // Six channels forces WAVE_FORMAT_EXTENSIBLE.
-    let frames6: Vec<Vec<i32>> = (0..300).map(|i| (0..6).map(|c| (i * 10 + c) as i32).collect()).collect();
+    let frames6: Vec<Vec<i32>> = (0..300).map(|i| (0..6).map(|c| i * 10 + c).collect()).collect();
     let p6 = temp("six.wav");
     write_int(&p6, 16, 6, &frames6);
     let a = decode_path(&p6).unwrap();
