@@ -19,5 +19,8 @@ cargo test --workspace --all-targets --locked
 step "cargo test --doc"
 cargo test --workspace --doc --locked
 
+step "cuda feature compiles (burn-cuda 0.21; no CUDA toolkit needed to check)"
+cargo check -p interview-insight --features cuda --locked
+
 step "fuzz targets build (stable, no sanitizer)"
 cargo check --manifest-path fuzz/Cargo.toml --bins

@@ -28,6 +28,7 @@
 //! writing for the examples), realfft (FFTs for the features).
 
 mod decode;
+pub mod features;
 pub mod resample;
 
 pub use decode::{Audio, MAX_FRAMES, decode_bytes, decode_path, decode_reader, write_wav_f32, write_wav_pcm16};

@@ -1,0 +1,14 @@
+//! Speech-emotion features matching librosa 0.9.2: STFT, Slaney mel filter banks, dB, MFCC,
+//! chroma with tuning estimation, spectral contrast, RMS, zero-crossing rate, flatness,
+//! centroid, piptrack — and the reference's 312-d [`custom_feature`] and frame-level [`log_mel`].
+
+mod custom;
+mod matrix;
+pub mod mel;
+pub mod pitch;
+pub mod spectral;
+pub mod stft;
+
+pub use custom::{CUSTOM_FEATURE_LEN, custom_feature, log_mel};
+pub use matrix::Matrix;
+pub use stft::{StftConfig, fft_frequencies, stft_magnitude, stft_power};

@@ -1,0 +1,175 @@
+//! Pitch tracking by parabolic interpolation of spectral peaks (`librosa.piptrack`), tuning
+//! estimation, and chroma, each as librosa 0.9.2 computes them (f32 arithmetic where librosa's
+//! is f32, since argmax and histogram decisions depend on it).
+
+use super::Matrix;
+
+/// `librosa.piptrack(S=mag, sr, fmin, fmax, threshold)`: for every frame, local maxima of the
+/// magnitude above `threshold · frame max` inside `[fmin, fmax)`, refined by a parabola.
+/// Returns `(pitches, magnitudes)`, both `[bins, frames]`, zero elsewhere.
+pub fn piptrack(mag: &Matrix, sr: u32, fmin: f64, fmax: f64, threshold: f32) -> (Matrix, Matrix) {
+    let (bins, frames) = (mag.rows, mag.cols);
+    let n_fft = 2 * (bins - 1);
+    let fmin = fmin.max(0.0);
+    let fmax = fmax.min(sr as f64 / 2.0);
+    let mut pitches = Matrix::zeros(bins, frames);
+    let mut mags = Matrix::zeros(bins, frames);
+    if bins < 3 {
+        return (pitches, mags);
+    }
+    let s = |k: usize, t: usize| mag.data[k * frames + t];
+    let freqs = super::stft::fft_frequencies(sr, n_fft);
+    for t in 0..frames {
+        let frame_max = (0..bins).map(|k| s(k, t)).fold(f32::NEG_INFINITY, f32::max);
+        let ref_value = threshold * frame_max;
+        // S · (S > ref), then a strict-left / weak-right local maximum with edge padding.
+        let gated = |k: usize| {
+            let v = s(k, t);
+            if v > ref_value { v } else { 0.0 }
+        };
+        for (k, &f) in freqs.iter().enumerate().skip(1) {
+            if !(fmin <= f && f < fmax) {
+                continue;
+            }
+            let g = gated(k);
+            let right = if k + 1 < bins { gated(k + 1) } else { g };
+            if !(g > gated(k - 1) && g >= right) {
+                continue;
+            }
+            // avg, shift and dskew are zero-padded at both ends.
+            let (avg, shift) = if k + 1 < bins {
+                let avg = 0.5 * (s(k + 1, t) - s(k - 1, t));
+                let mut sh = 2.0 * s(k, t) - s(k + 1, t) - s(k - 1, t);
+                if sh.abs() < f32::MIN_POSITIVE {
+                    sh += 1.0;
+                }
+                (avg, avg / sh)
+            } else {
+                (0.0, 0.0)
+            };
+            let dskew = 0.5 * avg * shift;
+            pitches.data[k * frames + t] = ((k as f64 + shift as f64) * sr as f64 / n_fft as f64) as f32;
+            mags.data[k * frames + t] = s(k, t) + dskew;
+        }
+    }
+    (pitches, mags)
+}
+
+/// `librosa.pitch_tuning(frequencies, resolution=0.01, bins_per_octave)`: the deviation from
+/// A440 equal temperament (in fractions of a bin) most frequencies share: the left edge of the
+/// fullest of 100 histogram bins over [-0.5, 0.5]. 0 when no frequency is positive.
+pub fn pitch_tuning(frequencies: impl IntoIterator<Item = f32>, bins_per_octave: usize) -> f64 {
+    const N_BINS: usize = 100;
+    let edges: Vec<f64> = (0..=N_BINS).map(|i| if i == N_BINS { 0.5 } else { i as f64 * 0.01 - 0.5 }).collect();
+    let mut counts = [0usize; N_BINS];
+    let mut any = false;
+    for f in frequencies.into_iter().filter(|&f| f > 0.0) {
+        any = true;
+        // In f32, as numpy evaluates it for f32 input: residual = mod(bpo · log2(f / 27.5), 1).
+        let octs = (f / (440.0f32 / 16.0)).log2();
+        let mut r = (bins_per_octave as f32 * octs).rem_euclid(1.0);
+        if r >= 0.5 {
+            r -= 1.0;
+        }
+        let r = r as f64;
+        if !(-0.5..=0.5).contains(&r) {
+            continue;
+        }
+        // numpy.histogram's uniform-bin fast path, including its edge corrections.
+        let mut idx = (((r - edges[0]) * (N_BINS as f64 / (edges[N_BINS] - edges[0]))) as usize).min(N_BINS - 1);
+        if r < edges[idx] {
+            idx -= 1;
+        } else if idx + 1 < N_BINS && r >= edges[idx + 1] {
+            idx += 1;
+        }
+        counts[idx] += 1;
+    }
+    if !any {
+        return 0.0;
+    }
+    let mut best = 0;
+    for (i, &c) in counts.iter().enumerate() {
+        if c > counts[best] {
+            best = i;
+        }
+    }
+    edges[best]
+}
+
+/// `librosa.estimate_tuning(S=mag, sr, bins_per_octave=12)`: piptrack in 150–4000 Hz with
+/// threshold 0.1, keep peaks at or above the median peak magnitude, then [`pitch_tuning`].
+pub fn estimate_tuning(mag: &Matrix, sr: u32, bins_per_octave: usize) -> f64 {
+    let (pitches, mags) = piptrack(mag, sr, 150.0, 4000.0, 0.1);
+    let mut peak_mags: Vec<f32> =
+        pitches.data.iter().zip(&mags.data).filter(|(p, _)| **p > 0.0).map(|(_, m)| *m).collect();
+    let threshold = if peak_mags.is_empty() {
+        0.0
+    } else {
+        peak_mags.sort_by(f32::total_cmp);
+        let n = peak_mags.len();
+        // numpy.median: mean of the two middle values for even counts (in f32).
+        if n % 2 == 1 { peak_mags[n / 2] } else { (peak_mags[n / 2 - 1] + peak_mags[n / 2]) / 2.0 }
+    };
+    let selected = pitches.data.iter().zip(&mags.data).filter(|(p, m)| **p > 0.0 && **m >= threshold).map(|(p, _)| *p);
+    pitch_tuning(selected, bins_per_octave)
+}
+
+/// `librosa.filters.chroma(sr, n_fft, tuning, n_chroma=12)` (ctroct 5, octwidth 2, L2-normalised
+/// columns, starting at C): `[n_chroma, n_fft/2 + 1]`.
+pub fn chroma_filterbank(sr: u32, n_fft: usize, tuning: f64, n_chroma: usize) -> Matrix {
+    let nc = n_chroma as f64;
+    let a440 = 440.0 * 2f64.powf(tuning / nc);
+    let mut frqbins: Vec<f64> =
+        (1..n_fft).map(|i| nc * (i as f64 * sr as f64 / n_fft as f64 / (a440 / 16.0)).log2()).collect();
+    frqbins.insert(0, frqbins[0] - 1.5 * nc);
+    let mut binwidth: Vec<f64> = frqbins.windows(2).map(|w| (w[1] - w[0]).max(1.0)).collect();
+    binwidth.push(1.0);
+    let half = (nc / 2.0).round_ties_even();
+    let mut wts = vec![0f64; n_chroma * n_fft];
+    for (f, (&fb, &bw)) in frqbins.iter().zip(&binwidth).enumerate() {
+        for c in 0..n_chroma {
+            let d = (fb - c as f64 + half + 10.0 * nc).rem_euclid(nc) - half;
+            wts[c * n_fft + f] = (-0.5 * (2.0 * d / bw).powi(2)).exp();
+        }
+    }
+    for f in 0..n_fft {
+        let norm = (0..n_chroma).map(|c| wts[c * n_fft + f].powi(2)).sum::<f64>().sqrt();
+        let octave_weight = (-0.5 * ((frqbins[f] / nc - 5.0) / 2.0).powi(2)).exp();
+        for c in 0..n_chroma {
+            let v = &mut wts[c * n_fft + f];
+            if norm >= f64::MIN_POSITIVE {
+                *v /= norm;
+            }
+            *v *= octave_weight;
+        }
+    }
+    // Roll so that row 0 is C (the bins above are relative to A).
+    let shift = 3 * (n_chroma / 12);
+    let bins = n_fft / 2 + 1;
+    let mut out = Matrix::zeros(n_chroma, bins);
+    for c in 0..n_chroma {
+        let src = (c + shift) % n_chroma;
+        for f in 0..bins {
+            out.data[c * bins + f] = wts[src * n_fft + f] as f32;
+        }
+    }
+    out
+}
+
+/// `librosa.feature.chroma_stft(S=mag, sr)`: tuning estimated from the spectrogram, chroma
+/// filter bank applied to the magnitudes, each frame scaled so its largest bin is 1.
+pub fn chroma_stft(mag: &Matrix, sr: u32) -> (Matrix, f64) {
+    let n_fft = 2 * (mag.rows - 1);
+    let tuning = estimate_tuning(mag, sr, 12);
+    let fb = chroma_filterbank(sr, n_fft, tuning, 12);
+    let mut chroma = fb.matmul(mag);
+    for t in 0..chroma.cols {
+        let max = (0..chroma.rows).map(|c| chroma.data[c * chroma.cols + t].abs()).fold(0f32, f32::max);
+        if max >= f32::MIN_POSITIVE {
+            for c in 0..chroma.rows {
+                chroma.data[c * chroma.cols + t] /= max;
+            }
+        }
+    }
+    (chroma, tuning)
+}

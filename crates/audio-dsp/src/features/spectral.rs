@@ -1,0 +1,140 @@
+//! Frame-wise spectral descriptors, each as librosa 0.9.2 defines it.
+
+use super::Matrix;
+
+/// `librosa.feature.rms(S=mag)`: `sqrt(2·Σ_k w_k·S² / n_fft²)` with half weight on the DC and
+/// Nyquist bins (n_fft = 2·(bins − 1)).
+pub fn rms_from_magnitude(mag: &Matrix) -> Vec<f64> {
+    let n_fft = 2 * (mag.rows - 1);
+    (0..mag.cols)
+        .map(|t| {
+            let mut sum = 0f64;
+            for k in 0..mag.rows {
+                let v = mag.data[k * mag.cols + t] as f64;
+                let w = if k == 0 || (k == mag.rows - 1 && n_fft.is_multiple_of(2)) { 0.5 } else { 1.0 };
+                sum += w * v * v;
+            }
+            (2.0 * sum / (n_fft * n_fft) as f64).sqrt()
+        })
+        .collect()
+}
+
+/// `librosa.feature.zero_crossing_rate(y, frame_length, hop_length)`: centred frames with edge
+/// padding; |x| ≤ 1e-10 counts as zero and zero as positive; value = crossings / frame_length.
+pub fn zero_crossing_rate(x: &[f32], frame_length: usize, hop: usize) -> Vec<f64> {
+    if x.is_empty() {
+        return Vec::new();
+    }
+    let pad = frame_length / 2;
+    let padded_len = x.len() + 2 * pad;
+    if padded_len < frame_length {
+        return Vec::new();
+    }
+    let frames = 1 + (padded_len - frame_length) / hop;
+    let negative = |i: usize| {
+        let idx = i.saturating_sub(pad).min(x.len() - 1);
+        x[idx] < -1e-10
+    };
+    (0..frames)
+        .map(|t| {
+            let start = t * hop;
+            let crossings = (start + 1..start + frame_length).filter(|&i| negative(i) != negative(i - 1)).count();
+            crossings as f64 / frame_length as f64
+        })
+        .collect()
+}
+
+/// `librosa.feature.spectral_centroid(S=mag)`: Σ f·S / Σ S per frame, in Hz (0 for silent frames).
+pub fn spectral_centroid(mag: &Matrix, freqs: &[f64]) -> Vec<f64> {
+    (0..mag.cols)
+        .map(|t| {
+            let (mut num, mut den) = (0f64, 0f64);
+            for (k, f) in freqs.iter().enumerate().take(mag.rows) {
+                let v = mag.data[k * mag.cols + t] as f64;
+                num += f * v;
+                den += v;
+            }
+            // librosa leaves columns below the smallest normal f32 un-normalised.
+            if den < f32::MIN_POSITIVE as f64 { num } else { num / den }
+        })
+        .collect()
+}
+
+/// `librosa.feature.spectral_flatness(S=power, amin=1e-10)`: geometric over arithmetic mean of
+/// the power spectrum per frame (1 for a silent frame).
+pub fn spectral_flatness(power: &Matrix) -> Vec<f64> {
+    (0..power.cols)
+        .map(|t| {
+            let (mut log_sum, mut sum) = (0f64, 0f64);
+            for k in 0..power.rows {
+                let v = (power.data[k * power.cols + t] as f64).max(1e-10);
+                log_sum += v.ln();
+                sum += v;
+            }
+            let n = power.rows as f64;
+            (log_sum / n).exp() / (sum / n)
+        })
+        .collect()
+}
+
+/// `librosa.feature.spectral_contrast(S=mag, sr, fmin=200, n_bands=6, quantile=0.02)`: per
+/// octave band, dB difference between the mean of the top and bottom 2 % of magnitudes, with
+/// `power_to_db(top_db=80)` applied to peaks and valleys separately. `[n_bands + 1, frames]`.
+pub fn spectral_contrast(
+    mag: &Matrix,
+    freqs: &[f64],
+    sr: u32,
+    fmin: f64,
+    n_bands: usize,
+    quantile: f64,
+) -> Vec<Vec<f64>> {
+    let mut octa = vec![0f64; n_bands + 2];
+    for (i, o) in octa.iter_mut().enumerate().skip(1) {
+        *o = fmin * 2f64.powi(i as i32 - 1);
+    }
+    let _ = sr;
+    let frames = mag.cols;
+    let mut peak = vec![vec![0f64; frames]; n_bands + 1];
+    let mut valley = vec![vec![0f64; frames]; n_bands + 1];
+    let mut column = Vec::new();
+    for k in 0..=n_bands {
+        let (lo, hi) = (octa[k], octa[k + 1]);
+        let mut band: Vec<bool> = freqs.iter().map(|&f| f >= lo && f <= hi).collect();
+        let idx: Vec<usize> = (0..band.len()).filter(|&i| band[i]).collect();
+        if let (Some(&first), Some(&last)) = (idx.first(), idx.last()) {
+            if k > 0 && first > 0 {
+                band[first - 1] = true;
+            }
+            if k == n_bands {
+                for b in band.iter_mut().skip(last + 1) {
+                    *b = true;
+                }
+            }
+        }
+        let mut rows: Vec<usize> = (0..band.len()).filter(|&i| band[i]).collect();
+        let count = rows.len();
+        if k < n_bands {
+            rows.pop();
+        }
+        let q = ((quantile * count as f64).round_ties_even() as usize).max(1);
+        for t in 0..frames {
+            column.clear();
+            column.extend(rows.iter().map(|&r| mag.data[r * frames + t]));
+            column.sort_by(f32::total_cmp);
+            let n = column.len();
+            if n == 0 {
+                continue;
+            }
+            let q = q.min(n);
+            valley[k][t] = column[..q].iter().map(|&v| v as f64).sum::<f64>() / q as f64;
+            peak[k][t] = column[n - q..].iter().map(|&v| v as f64).sum::<f64>() / q as f64;
+        }
+    }
+    let to_db = |m: &Vec<Vec<f64>>| -> Vec<Vec<f64>> {
+        let db: Vec<Vec<f64>> = m.iter().map(|r| r.iter().map(|&v| 10.0 * v.max(1e-10).log10()).collect()).collect();
+        let max = db.iter().flatten().cloned().fold(f64::NEG_INFINITY, f64::max);
+        db.into_iter().map(|r| r.into_iter().map(|v| v.max(max - 80.0)).collect()).collect()
+    };
+    let (p, v) = (to_db(&peak), to_db(&valley));
+    p.iter().zip(&v).map(|(pr, vr)| pr.iter().zip(vr).map(|(a, b)| a - b).collect()).collect()
+}

@@ -1,0 +1,105 @@
+//! Short-time Fourier transform as librosa 0.9.2 computes it: periodic Hann window, frames
+//! centred by padding `n_fft / 2` samples each side (zeros), window × frame and FFT in f64.
+
+use super::Matrix;
+use crate::DspError;
+use realfft::RealFftPlanner;
+
+/// STFT parameters. `Default` is librosa's: n_fft 2048, hop 512, window 2048, centred.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StftConfig {
+    pub n_fft: usize,
+    pub hop: usize,
+    /// Hann window length (≤ n_fft; zero-padded to n_fft, centred).
+    pub win_length: usize,
+    pub center: bool,
+}
+
+impl Default for StftConfig {
+    fn default() -> Self {
+        Self { n_fft: 2048, hop: 512, win_length: 2048, center: true }
+    }
+}
+
+impl StftConfig {
+    /// 25 ms / 10 ms frames at 16 kHz (n_fft 400, hop 160).
+    pub fn frames_25ms_10ms() -> Self {
+        Self { n_fft: 400, hop: 160, win_length: 400, center: true }
+    }
+
+    pub fn bins(&self) -> usize {
+        self.n_fft / 2 + 1
+    }
+
+    /// Number of frames for `n` samples.
+    pub fn frames(&self, n: usize) -> usize {
+        let padded = if self.center { n + self.n_fft } else { n };
+        if padded < self.n_fft { 0 } else { 1 + (padded - self.n_fft) / self.hop }
+    }
+
+    fn validate(&self) -> Result<(), DspError> {
+        if self.n_fft < 2 || self.hop == 0 || self.win_length == 0 || self.win_length > self.n_fft {
+            return Err(DspError::InvalidInput(format!("bad STFT config {self:?}")));
+        }
+        Ok(())
+    }
+}
+
+/// Periodic Hann window of length `n` (scipy `get_window('hann', n, fftbins=True)`), centred
+/// in `n_fft` with zeros.
+pub fn hann_window(n: usize, n_fft: usize) -> Vec<f64> {
+    let mut w = vec![0.0; n_fft];
+    let offset = (n_fft - n) / 2;
+    for i in 0..n {
+        w[offset + i] = 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos();
+    }
+    w
+}
+
+/// Magnitude spectrogram `|STFT|`, `[n_fft/2 + 1, frames]`.
+pub fn stft_magnitude(x: &[f32], cfg: &StftConfig) -> Result<Matrix, DspError> {
+    stft_map(x, cfg, |re, im| (re * re + im * im).sqrt())
+}
+
+/// Power spectrogram `|STFT|²`.
+pub fn stft_power(x: &[f32], cfg: &StftConfig) -> Result<Matrix, DspError> {
+    stft_map(x, cfg, |re, im| re * re + im * im)
+}
+
+fn stft_map(x: &[f32], cfg: &StftConfig, f: impl Fn(f64, f64) -> f64) -> Result<Matrix, DspError> {
+    cfg.validate()?;
+    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        return Err(DspError::InvalidInput(format!("sample {i} is not finite")));
+    }
+    let n_fft = cfg.n_fft;
+    let frames = cfg.frames(x.len());
+    let bins = cfg.bins();
+    let window = hann_window(cfg.win_length, n_fft);
+    let pad = if cfg.center { n_fft / 2 } else { 0 };
+    let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n_fft);
+    let mut frame = fft.make_input_vec();
+    let mut spec = fft.make_output_vec();
+    let mut scratch = fft.make_scratch_vec();
+    let mut out = Matrix::zeros(bins, frames);
+    for t in 0..frames {
+        let start = (t * cfg.hop) as isize - pad as isize;
+        for (i, (v, w)) in frame.iter_mut().zip(&window).enumerate() {
+            let idx = start + i as isize;
+            *v = if idx >= 0 && (idx as usize) < x.len() { x[idx as usize] as f64 * w } else { 0.0 };
+        }
+        fft.process_with_scratch(&mut frame, &mut spec, &mut scratch)
+            .map_err(|e| DspError::InvalidInput(format!("FFT failed: {e}")))?;
+        for (k, c) in spec.iter().enumerate() {
+            out.data[k * frames + t] = f(c.re, c.im) as f32;
+        }
+    }
+    Ok(out)
+}
+
+/// `librosa.fft_frequencies` (numpy `rfftfreq(n_fft, 1/sr)`): bin centre frequencies in Hz,
+/// computed with numpy's exact arithmetic since band edges (e.g. `f < 4000`) depend on it.
+pub fn fft_frequencies(sr: u32, n_fft: usize) -> Vec<f64> {
+    let bins = n_fft / 2 + 1;
+    let val = 1.0 / (n_fft as f64 * (1.0 / sr as f64));
+    (0..bins).map(|k| k as f64 * val).collect()
+}
