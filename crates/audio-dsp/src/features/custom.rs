@@ -2,12 +2,40 @@
 
 use super::Matrix;
 use super::mel::{dct2_ortho_rows, mel_filterbank, power_to_db};
-use super::pitch::{chroma_stft, piptrack, pitch_tuning};
+use super::pitch::{chroma_filterbank, estimate_tuning, piptrack, pitch_tuning};
 use super::spectral::{
     rms_from_magnitude, spectral_centroid, spectral_contrast, spectral_flatness, zero_crossing_rate,
 };
 use super::stft::{StftConfig, fft_frequencies, stft_magnitude, stft_power};
 use crate::DspError;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Filter banks depend only on the sample rate (and, for chroma, the estimated tuning, which
+/// takes one of 100 values), so they are built once per thread and reused.
+#[derive(Default)]
+struct Banks {
+    mel128: HashMap<u32, Rc<Matrix>>,
+    chroma: HashMap<(u32, i64), Rc<Matrix>>,
+}
+
+thread_local! {
+    static BANKS: RefCell<Banks> = RefCell::new(Banks::default());
+}
+
+fn mel128_bank(sr: u32) -> Rc<Matrix> {
+    BANKS.with_borrow_mut(|b| {
+        b.mel128.entry(sr).or_insert_with(|| Rc::new(mel_filterbank(sr, 2048, 128, 0.0, sr as f64 / 2.0))).clone()
+    })
+}
+
+fn chroma_bank(sr: u32, tuning: f64) -> Rc<Matrix> {
+    let key = (sr, (tuning * 1e6).round() as i64);
+    BANKS.with_borrow_mut(|b| {
+        b.chroma.entry(key).or_insert_with(|| Rc::new(chroma_filterbank(sr, 2048, tuning, 12))).clone()
+    })
+}
 
 /// Length of [`custom_feature`]'s vector.
 pub const CUSTOM_FEATURE_LEN: usize = 312;
@@ -91,11 +119,10 @@ pub fn custom_feature(x: &[f32], sr: u32) -> Result<[f32; CUSTOM_FEATURE_LEN], D
     let zcr = zero_crossing_rate(x, cfg.n_fft, cfg.hop);
     let mag_values = mag.data.iter().map(|&v| v as f64);
 
-    let mel_fb = mel_filterbank(sr, cfg.n_fft, 128, 0.0, sr as f64 / 2.0);
-    let mel = mel_fb.matmul(&power);
+    let mel = mel128_bank(sr).matmul(&power);
     let mel_db = Matrix { rows: mel.rows, cols: mel.cols, data: power_to_db(&mel.data, 1e-10, Some(80.0)) };
     let mfcc = dct2_ortho_rows(&mel_db, 50);
-    let (chroma, _) = chroma_stft(&mag, sr);
+    let chroma = normalize_columns_max(chroma_bank(sr, estimate_tuning(&mag, sr, 12)).matmul(&mag));
     let contrast = spectral_contrast(&mag, &freqs, sr, 200.0, 6, 0.02);
 
     let mut v: Vec<f64> = vec![
@@ -129,6 +156,19 @@ pub fn custom_feature(x: &[f32], sr: u32) -> Result<[f32; CUSTOM_FEATURE_LEN], D
         *o = x as f32;
     }
     Ok(out)
+}
+
+/// Scales each column so its largest |value| is 1 (columns that are all ~0 stay as they are).
+fn normalize_columns_max(mut m: Matrix) -> Matrix {
+    for t in 0..m.cols {
+        let max = (0..m.rows).map(|c| m.data[c * m.cols + t].abs()).fold(0f32, f32::max);
+        if max >= f32::MIN_POSITIVE {
+            for c in 0..m.rows {
+                m.data[c * m.cols + t] /= max;
+            }
+        }
+    }
+    m
 }
 
 /// Frame-level log-mel for temporal models: 64 Slaney mel bands over 25 ms windows every 10 ms

@@ -72,14 +72,19 @@ pub fn dct2_ortho_rows(m: &Matrix, n_out: usize) -> Matrix {
             basis[k * n + i] = scale * (std::f64::consts::PI * k as f64 * (2 * i + 1) as f64 / (2 * n) as f64).cos();
         }
     }
+    // Row-wise axpy (out[k] += basis[k][i] · m[i]) so the inner loop runs over contiguous frames.
     let mut out = Matrix::zeros(n_out, m.cols);
+    let mut acc = vec![0f64; m.cols];
     for k in 0..n_out {
-        for t in 0..m.cols {
-            let mut acc = 0f64;
-            for i in 0..n {
-                acc += basis[k * n + i] * m.data[i * m.cols + t] as f64;
+        acc.iter_mut().for_each(|a| *a = 0.0);
+        for i in 0..n {
+            let b = basis[k * n + i];
+            for (a, &v) in acc.iter_mut().zip(m.row(i)) {
+                *a += b * v as f64;
             }
-            out.data[k * m.cols + t] = acc as f32;
+        }
+        for (o, a) in out.row_mut(k).iter_mut().zip(&acc) {
+            *o = *a as f32;
         }
     }
     out

@@ -19,8 +19,15 @@ pub fn piptrack(mag: &Matrix, sr: u32, fmin: f64, fmax: f64, threshold: f32) -> 
     }
     let s = |k: usize, t: usize| mag.data[k * frames + t];
     let freqs = super::stft::fft_frequencies(sr, n_fft);
+    // Per-frame maxima, accumulated row by row (contiguous reads).
+    let mut frame_max = vec![f32::NEG_INFINITY; frames];
+    for k in 0..bins {
+        for (m, &v) in frame_max.iter_mut().zip(mag.row(k)) {
+            *m = m.max(v);
+        }
+    }
     for t in 0..frames {
-        let frame_max = (0..bins).map(|k| s(k, t)).fold(f32::NEG_INFINITY, f32::max);
+        let frame_max = frame_max[t];
         let ref_value = threshold * frame_max;
         // S · (S > ref), then a strict-left / weak-right local maximum with edge padding.
         let gated = |k: usize| {
@@ -28,7 +35,10 @@ pub fn piptrack(mag: &Matrix, sr: u32, fmin: f64, fmax: f64, threshold: f32) -> 
             if v > ref_value { v } else { 0.0 }
         };
         for (k, &f) in freqs.iter().enumerate().skip(1) {
-            if !(fmin <= f && f < fmax) {
+            if f >= fmax {
+                break;
+            }
+            if f < fmin {
                 continue;
             }
             let g = gated(k);

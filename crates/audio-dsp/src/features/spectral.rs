@@ -6,17 +6,14 @@ use super::Matrix;
 /// Nyquist bins (n_fft = 2·(bins − 1)).
 pub fn rms_from_magnitude(mag: &Matrix) -> Vec<f64> {
     let n_fft = 2 * (mag.rows - 1);
-    (0..mag.cols)
-        .map(|t| {
-            let mut sum = 0f64;
-            for k in 0..mag.rows {
-                let v = mag.data[k * mag.cols + t] as f64;
-                let w = if k == 0 || (k == mag.rows - 1 && n_fft.is_multiple_of(2)) { 0.5 } else { 1.0 };
-                sum += w * v * v;
-            }
-            (2.0 * sum / (n_fft * n_fft) as f64).sqrt()
-        })
-        .collect()
+    let mut sum = vec![0f64; mag.cols];
+    for k in 0..mag.rows {
+        let w = if k == 0 || (k == mag.rows - 1 && n_fft.is_multiple_of(2)) { 0.5 } else { 1.0 };
+        for (s, &v) in sum.iter_mut().zip(mag.row(k)) {
+            *s += w * v as f64 * v as f64;
+        }
+    }
+    sum.iter().map(|s| (2.0 * s / (n_fft * n_fft) as f64).sqrt()).collect()
 }
 
 /// `librosa.feature.zero_crossing_rate(y, frame_length, hop_length)`: centred frames with edge
@@ -31,14 +28,13 @@ pub fn zero_crossing_rate(x: &[f32], frame_length: usize, hop: usize) -> Vec<f64
         return Vec::new();
     }
     let frames = 1 + (padded_len - frame_length) / hop;
-    let negative = |i: usize| {
-        let idx = i.saturating_sub(pad).min(x.len() - 1);
-        x[idx] < -1e-10
-    };
+    // Sign of every padded sample once (edge padding repeats the end samples).
+    let negative: Vec<bool> = (0..padded_len).map(|i| x[i.saturating_sub(pad).min(x.len() - 1)] < -1e-10).collect();
+    let changes: Vec<u32> = negative.windows(2).map(|w| u32::from(w[0] != w[1])).collect();
     (0..frames)
         .map(|t| {
             let start = t * hop;
-            let crossings = (start + 1..start + frame_length).filter(|&i| negative(i) != negative(i - 1)).count();
+            let crossings: u32 = changes[start..start + frame_length - 1].iter().sum();
             crossings as f64 / frame_length as f64
         })
         .collect()
@@ -46,35 +42,40 @@ pub fn zero_crossing_rate(x: &[f32], frame_length: usize, hop: usize) -> Vec<f64
 
 /// `librosa.feature.spectral_centroid(S=mag)`: Σ f·S / Σ S per frame, in Hz (0 for silent frames).
 pub fn spectral_centroid(mag: &Matrix, freqs: &[f64]) -> Vec<f64> {
-    (0..mag.cols)
-        .map(|t| {
-            let (mut num, mut den) = (0f64, 0f64);
-            for (k, f) in freqs.iter().enumerate().take(mag.rows) {
-                let v = mag.data[k * mag.cols + t] as f64;
-                num += f * v;
-                den += v;
-            }
-            // librosa leaves columns below the smallest normal f32 un-normalised.
-            if den < f32::MIN_POSITIVE as f64 { num } else { num / den }
-        })
-        .collect()
+    let mut num = vec![0f64; mag.cols];
+    let mut den = vec![0f64; mag.cols];
+    for (k, f) in freqs.iter().enumerate().take(mag.rows) {
+        for ((n, d), &v) in num.iter_mut().zip(den.iter_mut()).zip(mag.row(k)) {
+            *n += f * v as f64;
+            *d += v as f64;
+        }
+    }
+    // librosa leaves columns below the smallest normal f32 un-normalised.
+    num.iter().zip(&den).map(|(n, d)| if *d < f32::MIN_POSITIVE as f64 { *n } else { n / d }).collect()
 }
 
 /// `librosa.feature.spectral_flatness(S=power, amin=1e-10)`: geometric over arithmetic mean of
 /// the power spectrum per frame (1 for a silent frame).
 pub fn spectral_flatness(power: &Matrix) -> Vec<f64> {
-    (0..power.cols)
-        .map(|t| {
-            let (mut log_sum, mut sum) = (0f64, 0f64);
-            for k in 0..power.rows {
-                let v = (power.data[k * power.cols + t] as f64).max(1e-10);
-                log_sum += v.ln();
-                sum += v;
+    let n = power.rows as f64;
+    let mut log_sum = vec![0f64; power.cols];
+    let mut sum = vec![0f64; power.cols];
+    // Products of up to 16 values (each ≥ 1e-10, so ≥ 1e-160: no underflow) share one ln.
+    let mut prod = vec![1f64; power.cols];
+    for k in 0..power.rows {
+        for (t, &v) in power.row(k).iter().enumerate() {
+            let v = (v as f64).max(1e-10);
+            prod[t] *= v;
+            sum[t] += v;
+        }
+        if k % 16 == 15 || k + 1 == power.rows {
+            for (l, p) in log_sum.iter_mut().zip(prod.iter_mut()) {
+                *l += p.ln();
+                *p = 1.0;
             }
-            let n = power.rows as f64;
-            (log_sum / n).exp() / (sum / n)
-        })
-        .collect()
+        }
+    }
+    log_sum.iter().zip(&sum).map(|(l, s)| (l / n).exp() / (s / n)).collect()
 }
 
 /// `librosa.feature.spectral_contrast(S=mag, sr, fmin=200, n_bands=6, quantile=0.02)`: per
@@ -120,13 +121,15 @@ pub fn spectral_contrast(
         for t in 0..frames {
             column.clear();
             column.extend(rows.iter().map(|&r| mag.data[r * frames + t]));
-            column.sort_by(f32::total_cmp);
             let n = column.len();
             if n == 0 {
                 continue;
             }
             let q = q.min(n);
+            // Only the q smallest and q largest matter: two selections instead of a sort.
+            column.select_nth_unstable_by(q - 1, f32::total_cmp);
             valley[k][t] = column[..q].iter().map(|&v| v as f64).sum::<f64>() / q as f64;
+            column.select_nth_unstable_by(n - q, f32::total_cmp);
             peak[k][t] = column[n - q..].iter().map(|&v| v as f64).sum::<f64>() / q as f64;
         }
     }
