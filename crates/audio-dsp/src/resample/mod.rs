@@ -181,6 +181,7 @@ impl<T: Sample> Resampler<T> {
             up: self.up,
             step_phase,
             step_newest,
+            down: self.down,
             buf: &self.buf,
             first_phase: self.phase,
             first_start: self.newest - self.buf_start,
