@@ -38,7 +38,7 @@ impl Sample for f32 {
     #[target_feature(enable = "avx2,fma")]
     unsafe fn dot_avx2_fma(a: &[f32], b: &[f32]) -> f32 {
         use std::arch::x86_64::*;
-        debug_assert!(a.len() == b.len() && a.len() % 16 == 0);
+        debug_assert!(a.len() == b.len() && a.len().is_multiple_of(16));
         let n = a.len().min(b.len()) / 16 * 16;
         let (pa, pb) = (a.as_ptr(), b.as_ptr());
         // Two accumulators over 16 lanes: exactly the per-output arithmetic of `dot4_avx2_fma`,
@@ -106,7 +106,7 @@ impl Sample for f64 {
     #[target_feature(enable = "avx2,fma")]
     unsafe fn dot_avx2_fma(a: &[f64], b: &[f64]) -> f64 {
         use std::arch::x86_64::*;
-        debug_assert!(a.len() == b.len() && a.len() % 16 == 0);
+        debug_assert!(a.len() == b.len() && a.len().is_multiple_of(16));
         let n = a.len().min(b.len()) / 16 * 16;
         let (pa, pb) = (a.as_ptr(), b.as_ptr());
         let mut acc = [_mm256_setzero_pd(); 4];
