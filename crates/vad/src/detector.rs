@@ -1,0 +1,499 @@
+//! The streaming detector. Batch detection ([`crate::detect`]) is this detector fed all samples
+//! at once and flushed, so streaming and batch decisions are identical by construction.
+//!
+//! Per frame: features (energy, band powers, ZCR) → score against noise floors tracked as the
+//! minimum of locally smoothed power over a window of past and future frames → hysteresis and
+//! hangover → run smoothing (fill short silences, drop short bursts). Every stage looks at a
+//! bounded neighbourhood, so memory is bounded and latency is fixed.
+
+use crate::config::{Method, VadConfig};
+use crate::{FrameDecision, VadError};
+use realfft::{RealFftPlanner, RealToComplex};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// Frames on each side averaged before taking the noise-floor minimum.
+const SMOOTH_RADIUS: usize = 2;
+/// Added to every power so digital silence has a finite level (−120 dBFS).
+const POWER_EPS: f64 = 1e-12;
+const N_BANDS: usize = 16;
+/// Noise floors never go below white noise at this level (dBFS): SNRs against digital silence
+/// would otherwise be arbitrarily large for the faintest hiss.
+const MIN_NOISE_DBFS: f64 = -65.0;
+/// Frames on each side whose scores are averaged into a decision score: speech persists for
+/// tens of milliseconds, noise fluctuations do not.
+const SCORE_RADIUS: usize = 3;
+
+#[derive(Clone, Copy)]
+struct Raw {
+    speech: bool,
+    score: f32,
+    /// High zero-crossing rate near the threshold: speech if speech follows.
+    unvoiced_candidate: bool,
+}
+
+struct FrameFeatures {
+    energy_db: f64,
+    zcr: f64,
+    /// Channel powers the noise floors track: the frame power, or one per band.
+    channels: Vec<f64>,
+}
+
+/// A streaming voice activity detector over mono `f32` audio.
+pub struct Vad {
+    cfg: VadConfig,
+    sample_rate: u32,
+    hop: usize,
+    frame_len: usize,
+    fft: Option<Arc<dyn RealToComplex<f32>>>,
+    window: Vec<f32>,
+    bands: Vec<(usize, usize)>,
+    /// Lowest noise floor per channel (power of white noise at `MIN_NOISE_DBFS`).
+    floor_min: Vec<f64>,
+    fft_in: Vec<f32>,
+    fft_out: Vec<realfft::num_complex::Complex<f32>>,
+
+    /// Input samples; `samples[0]` is absolute sample `sample_base`.
+    samples: Vec<f32>,
+    sample_base: usize,
+    samples_in: usize,
+    /// Frames whose features exist; `feats[0]` is frame `feat_base`.
+    feats: VecDeque<FrameFeatures>,
+    feat_base: usize,
+    frames_featured: usize,
+    /// Per channel: sliding-minimum deque of (frame, smoothed power).
+    minima: Vec<VecDeque<(usize, f64)>>,
+    smoothed_pushed: usize,
+    frames_scored: usize,
+    /// Frame scores and ZCRs not yet turned into decisions; `pending[0]` is frame `pending_base`.
+    pending: VecDeque<(f64, f64)>,
+    pending_base: usize,
+    frames_decided: usize,
+    in_speech: bool,
+    hang: usize,
+    hangover_frames: usize,
+    past: usize,
+    future: usize,
+    /// Raw (pre-smoothing) decisions and scores; `raw[0]` is frame `raw_base`.
+    raw: VecDeque<Raw>,
+    raw_base: usize,
+    min_speech: usize,
+    min_silence: usize,
+    frames_final: usize,
+    /// Total frames once the stream is flushed.
+    total_frames: Option<usize>,
+}
+
+fn ms_to_frames(ms: f64, hop_ms: f64) -> usize {
+    (ms / hop_ms).round() as usize
+}
+
+impl Vad {
+    pub fn new(sample_rate: u32, cfg: VadConfig) -> Result<Self, VadError> {
+        cfg.validate()?;
+        if sample_rate < 1000 {
+            return Err(VadError::InvalidConfig(format!("sample rate {sample_rate} Hz is too low")));
+        }
+        let hop = ((cfg.hop_ms * sample_rate as f64 / 1000.0).round() as usize).max(1);
+        let frame_len = ((cfg.frame_ms * sample_rate as f64 / 1000.0).round() as usize).max(hop);
+        let (fft, window, bands, fft_in, fft_out) = if matches!(cfg.method, Method::SubbandSnr { .. }) {
+            let n_fft = frame_len.next_power_of_two();
+            let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n_fft);
+            let window: Vec<f32> = (0..frame_len)
+                .map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / frame_len as f64).cos()) as f32)
+                .collect();
+            let bands = mel_bands(sample_rate, n_fft);
+            let (i, o) = (fft.make_input_vec(), fft.make_output_vec());
+            (Some(fft), window, bands, i, o)
+        } else {
+            (None, Vec::new(), Vec::new(), Vec::new(), Vec::new())
+        };
+        let n_channels = if bands.is_empty() { 1 } else { bands.len() };
+        let noise_power = 10f64.powf(MIN_NOISE_DBFS / 10.0);
+        let floor_min: Vec<f64> = if bands.is_empty() {
+            vec![noise_power]
+        } else {
+            // E|X_k|² of white noise through the Hann window is σ²·Σw² per bin.
+            let w2: f64 = window.iter().map(|&w| (w as f64) * (w as f64)).sum();
+            bands.iter().map(|&(lo, hi)| (hi - lo) as f64 * noise_power * w2).collect()
+        };
+        let hangover_frames = ms_to_frames(cfg.hangover_ms, cfg.hop_ms);
+        let past = ms_to_frames(cfg.noise_window_past_ms, cfg.hop_ms);
+        let future = ms_to_frames(cfg.noise_window_future_ms, cfg.hop_ms);
+        let min_speech = ms_to_frames(cfg.min_speech_ms, cfg.hop_ms);
+        let min_silence = ms_to_frames(cfg.min_silence_ms, cfg.hop_ms);
+        Ok(Self {
+            cfg,
+            sample_rate,
+            hop,
+            frame_len,
+            fft,
+            window,
+            bands,
+            floor_min,
+            fft_in,
+            fft_out,
+            samples: Vec::new(),
+            sample_base: 0,
+            samples_in: 0,
+            feats: VecDeque::new(),
+            feat_base: 0,
+            frames_featured: 0,
+            minima: vec![VecDeque::new(); n_channels],
+            smoothed_pushed: 0,
+            frames_scored: 0,
+            pending: VecDeque::new(),
+            pending_base: 0,
+            frames_decided: 0,
+            in_speech: false,
+            hang: 0,
+            hangover_frames,
+            past,
+            future,
+            raw: VecDeque::new(),
+            raw_base: 0,
+            min_speech,
+            min_silence,
+            frames_final: 0,
+            total_frames: None,
+        })
+    }
+
+    pub fn config(&self) -> &VadConfig {
+        &self.cfg
+    }
+
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+
+    /// Samples per decision frame.
+    pub fn hop_samples(&self) -> usize {
+        self.hop
+    }
+
+    /// Feeds samples; appends every decision that is now final. Non-finite samples are an error
+    /// (and leave the detector unchanged).
+    pub fn push(&mut self, samples: &[f32], out: &mut Vec<FrameDecision>) -> Result<(), VadError> {
+        if self.total_frames.is_some() {
+            return Err(VadError::Finished);
+        }
+        if let Some(i) = samples.iter().position(|v| !v.is_finite()) {
+            return Err(VadError::NonFiniteSample { index: self.samples_in + i });
+        }
+        self.samples.extend_from_slice(samples);
+        self.samples_in += samples.len();
+        self.advance(out);
+        Ok(())
+    }
+
+    /// Ends the stream and appends the remaining decisions. The detector cannot be reused.
+    pub fn flush(&mut self, out: &mut Vec<FrameDecision>) {
+        if self.total_frames.is_none() {
+            self.total_frames = Some(self.samples_in.div_ceil(self.hop));
+        }
+        self.advance(out);
+    }
+
+    fn advance(&mut self, out: &mut Vec<FrameDecision>) {
+        // 1. Features for every frame whose analysis window is complete.
+        loop {
+            let t = self.frames_featured;
+            if let Some(total) = self.total_frames {
+                if t >= total {
+                    break;
+                }
+            } else {
+                let (_, end) = self.window_span(t);
+                if end > self.samples_in as isize {
+                    break;
+                }
+            }
+            let f = self.features(t);
+            self.feats.push_back(f);
+            self.frames_featured += 1;
+        }
+        // 2. Scores and raw decisions (needs `future` frames of look-ahead for the floors).
+        loop {
+            let t = self.frames_scored;
+            if self.total_frames.is_some_and(|n| t >= n) {
+                break;
+            }
+            if !self.push_smoothed_until(t + self.future) {
+                break;
+            }
+            for q in &mut self.minima {
+                while q.front().is_some_and(|&(j, _)| j + self.past < t) {
+                    q.pop_front();
+                }
+            }
+            let (score, zcr) = self.score(t);
+            self.pending.push_back((score, zcr));
+            self.frames_scored += 1;
+        }
+        // 2b. Decision scores (frame scores averaged over ±SCORE_RADIUS), hysteresis, hangover.
+        loop {
+            let t = self.frames_decided;
+            let ready = match self.total_frames {
+                Some(n) => t < n && self.frames_scored >= n,
+                None => t + SCORE_RADIUS < self.frames_scored,
+            };
+            if !ready {
+                break;
+            }
+            let lo = t.saturating_sub(SCORE_RADIUS).max(self.pending_base);
+            let hi = (t + SCORE_RADIUS).min(self.frames_scored - 1);
+            let score = (lo..=hi).map(|k| self.pending[k - self.pending_base].0).sum::<f64>() / (hi - lo + 1) as f64;
+            let zcr = self.pending[t - self.pending_base].1;
+            let threshold = self.threshold();
+            if self.in_speech {
+                if score > threshold - self.cfg.hysteresis_db {
+                    self.hang = self.hangover_frames;
+                } else if self.hang > 0 {
+                    self.hang -= 1;
+                } else {
+                    self.in_speech = false;
+                }
+            } else if score > threshold {
+                self.in_speech = true;
+                self.hang = self.hangover_frames;
+            }
+            let unvoiced_candidate = self.cfg.zcr_onset.is_some_and(|z| zcr > z) && score > threshold - 10.0;
+            self.raw.push_back(Raw { speech: self.in_speech, score: score as f32, unvoiced_candidate });
+            self.frames_decided += 1;
+            while self.pending_base + SCORE_RADIUS < self.frames_decided && !self.pending.is_empty() {
+                self.pending.pop_front();
+                self.pending_base += 1;
+            }
+        }
+        // 3. Final decisions from run smoothing over a bounded neighbourhood.
+        let reach = self.min_speech + self.min_silence + 1;
+        loop {
+            let t = self.frames_final;
+            let ready = match self.total_frames {
+                Some(n) => t < n && self.frames_decided >= n,
+                None => t + reach < self.frames_decided,
+            };
+            if !ready {
+                break;
+            }
+            let speech = self.smoothed(t as isize);
+            let score = self.raw_at(t as isize).map(|r| r.score).unwrap_or(0.0);
+            out.push(FrameDecision { speech, score });
+            self.frames_final += 1;
+        }
+        self.drain();
+    }
+
+    /// Absolute sample span `[start, end)` of frame `t`'s analysis window: centred on its cell,
+    /// but shifted to lie inside the signal at both ends (zero padding would add a broadband
+    /// click that reads as speech). The end is only known after `flush`; frames reaching past
+    /// the samples received so far are not analysed before then.
+    fn window_span(&self, t: usize) -> (isize, isize) {
+        let centre = (t * self.hop) as isize + (self.hop / 2) as isize;
+        let len = self.frame_len as isize;
+        let mut start = (centre - len / 2).max(0);
+        if self.total_frames.is_some() {
+            start = start.min((self.samples_in as isize - len).max(0));
+        }
+        (start, start + len)
+    }
+
+    fn sample(&self, abs: isize) -> f32 {
+        if abs < self.sample_base as isize {
+            return 0.0;
+        }
+        self.samples.get(abs as usize - self.sample_base).copied().unwrap_or(0.0)
+    }
+
+    fn features(&mut self, t: usize) -> FrameFeatures {
+        let (start, end) = self.window_span(t);
+        let mut sum_sq = 0f64;
+        let mut crossings = 0usize;
+        let mut prev_neg = self.sample(start) < 0.0;
+        for abs in start..end {
+            let v = self.sample(abs);
+            sum_sq += (v as f64) * (v as f64);
+            let neg = v < 0.0;
+            crossings += usize::from(neg != prev_neg);
+            prev_neg = neg;
+        }
+        let power = sum_sq / self.frame_len as f64;
+        let energy_db = 10.0 * (power + POWER_EPS).log10();
+        let zcr = crossings as f64 / self.frame_len as f64;
+        let channels = match &self.fft {
+            None => vec![power + POWER_EPS],
+            Some(fft) => {
+                let mut fft_in = std::mem::take(&mut self.fft_in);
+                for (i, v) in fft_in.iter_mut().enumerate() {
+                    *v = if i < self.frame_len { self.window[i] * self.sample(start + i as isize) } else { 0.0 };
+                }
+                self.fft_in = fft_in;
+                let _ = fft.process(&mut self.fft_in, &mut self.fft_out);
+                self.bands
+                    .iter()
+                    .map(|&(lo, hi)| {
+                        self.fft_out[lo..hi].iter().map(|c| (c.re as f64).powi(2) + (c.im as f64).powi(2)).sum::<f64>()
+                            + POWER_EPS
+                    })
+                    .collect()
+            }
+        };
+        FrameFeatures { energy_db, zcr, channels }
+    }
+
+    fn feat(&self, t: usize) -> &FrameFeatures {
+        &self.feats[t - self.feat_base]
+    }
+
+    /// Pushes smoothed channel powers into the sliding minima up to frame `upto` (clamped to the
+    /// stream's end). Returns false when the needed features do not exist yet.
+    fn push_smoothed_until(&mut self, upto: usize) -> bool {
+        let last = match self.total_frames {
+            Some(n) => upto.min(n.saturating_sub(1)),
+            None => upto,
+        };
+        while self.smoothed_pushed <= last {
+            let j = self.smoothed_pushed;
+            let hi = match self.total_frames {
+                Some(n) => (j + SMOOTH_RADIUS).min(n - 1),
+                None => j + SMOOTH_RADIUS,
+            };
+            if hi >= self.frames_featured {
+                return false;
+            }
+            let lo = j.saturating_sub(SMOOTH_RADIUS);
+            let count = (hi - lo + 1) as f64;
+            for c in 0..self.minima.len() {
+                let s = (lo..=hi).map(|k| self.feat(k).channels[c]).sum::<f64>() / count;
+                let q = &mut self.minima[c];
+                while q.back().is_some_and(|&(_, v)| v >= s) {
+                    q.pop_back();
+                }
+                q.push_back((j, s));
+            }
+            self.smoothed_pushed += 1;
+        }
+        true
+    }
+
+    /// (score, zcr) of frame `t`; the minima hold the window around `t`.
+    fn score(&self, t: usize) -> (f64, f64) {
+        let f = self.feat(t);
+        let floor = |c: usize| self.minima[c].front().map(|&(_, v)| v).unwrap_or(POWER_EPS).max(self.floor_min[c]);
+        let score = match self.cfg.method {
+            Method::FixedEnergy { .. } => f.energy_db,
+            Method::AdaptiveEnergy { .. } => 10.0 * (f.channels[0] / floor(0)).log10(),
+            Method::SubbandSnr { .. } => {
+                let n = f.channels.len() as f64;
+                f.channels.iter().enumerate().map(|(c, p)| (10.0 * (p / floor(c)).log10()).max(0.0)).sum::<f64>() / n
+            }
+        };
+        (score, f.zcr)
+    }
+
+    fn threshold(&self) -> f64 {
+        match self.cfg.method {
+            Method::FixedEnergy { threshold_db } => threshold_db,
+            Method::AdaptiveEnergy { margin_db } => margin_db,
+            Method::SubbandSnr { threshold_db } => threshold_db,
+        }
+    }
+
+    fn raw_at(&self, t: isize) -> Option<Raw> {
+        if t < self.raw_base as isize {
+            return None;
+        }
+        self.raw.get(t as usize - self.raw_base).copied()
+    }
+
+    fn raw_speech(&self, t: isize) -> bool {
+        match self.raw_at(t) {
+            None => false,
+            Some(r) if r.speech => true,
+            // Unvoiced onset: a high-ZCR frame right before speech.
+            Some(r) => r.unvoiced_candidate && self.raw_at(t + 1).is_some_and(|n| n.speech),
+        }
+    }
+
+    /// Gap filling: a silence shorter than `min_silence` with speech on both sides is speech.
+    fn filled(&self, t: isize) -> bool {
+        if self.raw_speech(t) {
+            return true;
+        }
+        let l = self.min_silence as isize;
+        if l == 0 {
+            return false;
+        }
+        let left = (1..=l).find(|&d| self.raw_speech(t - d));
+        let right = (1..=l).find(|&d| self.raw_speech(t + d));
+        matches!((left, right), (Some(a), Some(b)) if a + b - 1 < l)
+    }
+
+    /// Short-burst removal on the gap-filled decisions.
+    fn smoothed(&self, t: isize) -> bool {
+        if !self.filled(t) {
+            return false;
+        }
+        let s = self.min_speech as isize;
+        if s <= 1 {
+            return true;
+        }
+        let mut len = 1;
+        let mut d = 1;
+        while len < s && self.filled(t - d) {
+            len += 1;
+            d += 1;
+        }
+        d = 1;
+        while len < s && self.filled(t + d) {
+            len += 1;
+            d += 1;
+        }
+        len >= s
+    }
+
+    /// Drops samples, features and raw decisions no later stage can read again.
+    fn drain(&mut self) {
+        let reach = self.min_speech + self.min_silence + 1;
+        // Samples before the next frame's analysis window.
+        let (next_start, _) = self.window_span(self.frames_featured);
+        let keep_from = next_start.max(0) as usize;
+        if keep_from > self.sample_base + 8192 {
+            let n = (keep_from - self.sample_base).min(self.samples.len());
+            self.samples.drain(..n);
+            self.sample_base += n;
+        }
+        // Features: the oldest still needed is for smoothing frames in the minima window.
+        let need_feat = self.frames_scored.min(self.smoothed_pushed.saturating_sub(SMOOTH_RADIUS));
+        while self.feat_base < need_feat && !self.feats.is_empty() {
+            self.feats.pop_front();
+            self.feat_base += 1;
+        }
+        let need_raw = self.frames_final.saturating_sub(2 * reach + 2);
+        while self.raw_base < need_raw && !self.raw.is_empty() {
+            self.raw.pop_front();
+            self.raw_base += 1;
+        }
+    }
+}
+
+/// `N_BANDS` mel-spaced bands between 100 Hz and min(6 kHz, 0.45·sr), as FFT bin ranges.
+fn mel_bands(sample_rate: u32, n_fft: usize) -> Vec<(usize, usize)> {
+    let mel = |hz: f64| 2595.0 * (1.0 + hz / 700.0).log10();
+    let hz = |m: f64| 700.0 * (10f64.powf(m / 2595.0) - 1.0);
+    let (lo, hi) = (100.0, (6000.0f64).min(0.45 * sample_rate as f64));
+    let bin = |f: f64| ((f * n_fft as f64 / sample_rate as f64).round() as usize).min(n_fft / 2);
+    let mut bands: Vec<(usize, usize)> = Vec::new();
+    for b in 0..N_BANDS {
+        let f0 = hz(mel(lo) + (mel(hi) - mel(lo)) * b as f64 / N_BANDS as f64);
+        let f1 = hz(mel(lo) + (mel(hi) - mel(lo)) * (b + 1) as f64 / N_BANDS as f64);
+        let (a, z) = (bin(f0), bin(f1).max(bin(f0) + 1));
+        match bands.last_mut() {
+            Some(last) if a < last.1 => last.1 = last.1.max(z),
+            _ => bands.push((a, z)),
+        }
+    }
+    bands
+}
+
