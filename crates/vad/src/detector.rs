@@ -35,8 +35,16 @@ struct Raw {
 struct FrameFeatures {
     energy_db: f64,
     zcr: f64,
-    /// Channel powers the noise floors track: the frame power, or one per band.
-    channels: Vec<f64>,
+    /// Frame power (+ε), the only channel of the energy methods.
+    power: f64,
+    /// Band powers (+ε) for the sub-band method; empty otherwise (no allocation per frame).
+    bands: Vec<f64>,
+}
+
+impl FrameFeatures {
+    fn channel(&self, c: usize) -> f64 {
+        if self.bands.is_empty() { self.power } else { self.bands[c] }
+    }
 }
 
 /// A streaming voice activity detector over mono `f32` audio.
@@ -69,6 +77,8 @@ pub struct Vad {
     pending: VecDeque<(f64, f64)>,
     pending_base: usize,
     frames_decided: usize,
+    /// SCORE_RADIUS, or 0 for the paper's per-frame rule.
+    score_radius: usize,
     in_speech: bool,
     hang: usize,
     hangover_frames: usize,
@@ -109,6 +119,7 @@ impl Vad {
             (None, Vec::new(), Vec::new(), Vec::new(), Vec::new())
         };
         let n_channels = if bands.is_empty() { 1 } else { bands.len() };
+        let score_radius = if matches!(cfg.method, Method::FixedEnergy { .. }) { 0 } else { SCORE_RADIUS };
         let noise_power = 10f64.powf(MIN_NOISE_DBFS / 10.0);
         let floor_min: Vec<f64> = if bands.is_empty() {
             vec![noise_power]
@@ -145,6 +156,7 @@ impl Vad {
             pending: VecDeque::new(),
             pending_base: 0,
             frames_decided: 0,
+            score_radius,
             in_speech: false,
             hang: 0,
             hangover_frames,
@@ -236,13 +248,13 @@ impl Vad {
             let t = self.frames_decided;
             let ready = match self.total_frames {
                 Some(n) => t < n && self.frames_scored >= n,
-                None => t + SCORE_RADIUS < self.frames_scored,
+                None => t + self.score_radius < self.frames_scored,
             };
             if !ready {
                 break;
             }
-            let lo = t.saturating_sub(SCORE_RADIUS).max(self.pending_base);
-            let hi = (t + SCORE_RADIUS).min(self.frames_scored - 1);
+            let lo = t.saturating_sub(self.score_radius).max(self.pending_base);
+            let hi = (t + self.score_radius).min(self.frames_scored - 1);
             let score = (lo..=hi).map(|k| self.pending[k - self.pending_base].0).sum::<f64>() / (hi - lo + 1) as f64;
             let zcr = self.pending[t - self.pending_base].1;
             let threshold = self.threshold();
@@ -261,7 +273,7 @@ impl Vad {
             let unvoiced_candidate = self.cfg.zcr_onset.is_some_and(|z| zcr > z) && score > threshold - 10.0;
             self.raw.push_back(Raw { speech: self.in_speech, score: score as f32, unvoiced_candidate });
             self.frames_decided += 1;
-            while self.pending_base + SCORE_RADIUS < self.frames_decided && !self.pending.is_empty() {
+            while self.pending_base + self.score_radius < self.frames_decided && !self.pending.is_empty() {
                 self.pending.pop_front();
                 self.pending_base += 1;
             }
@@ -308,21 +320,19 @@ impl Vad {
 
     fn features(&mut self, t: usize) -> FrameFeatures {
         let (start, end) = self.window_span(t);
-        let mut sum_sq = 0f64;
-        let mut crossings = 0usize;
-        let mut prev_neg = self.sample(start) < 0.0;
-        for abs in start..end {
-            let v = self.sample(abs);
-            sum_sq += (v as f64) * (v as f64);
-            let neg = v < 0.0;
-            crossings += usize::from(neg != prev_neg);
-            prev_neg = neg;
-        }
-        let power = sum_sq / self.frame_len as f64;
+        // Energy of the frame about its mean: a DC offset is not sound (eq. 4 without the DC term).
+        let inside = start >= self.sample_base as isize && (end as usize) <= self.sample_base + self.samples.len();
+        let (power, crossings) = if inside {
+            let a = start as usize - self.sample_base;
+            frame_stats(&self.samples[a..a + self.frame_len], self.cfg.zcr_onset.is_some())
+        } else {
+            let frame: Vec<f32> = (start..end).map(|abs| self.sample(abs)).collect();
+            frame_stats(&frame, self.cfg.zcr_onset.is_some())
+        };
         let energy_db = 10.0 * (power + POWER_EPS).log10();
         let zcr = crossings as f64 / self.frame_len as f64;
-        let channels = match &self.fft {
-            None => vec![power + POWER_EPS],
+        let bands = match &self.fft {
+            None => Vec::new(),
             Some(fft) => {
                 let mut fft_in = std::mem::take(&mut self.fft_in);
                 for (i, v) in fft_in.iter_mut().enumerate() {
@@ -339,7 +349,7 @@ impl Vad {
                     .collect()
             }
         };
-        FrameFeatures { energy_db, zcr, channels }
+        FrameFeatures { energy_db, zcr, power: power + POWER_EPS, bands }
     }
 
     fn feat(&self, t: usize) -> &FrameFeatures {
@@ -353,6 +363,14 @@ impl Vad {
             Some(n) => upto.min(n.saturating_sub(1)),
             None => upto,
         };
+        if matches!(self.cfg.method, Method::FixedEnergy { .. }) {
+            // No noise floor: nothing to track.
+            if last >= self.frames_featured {
+                return false;
+            }
+            self.smoothed_pushed = self.smoothed_pushed.max(last + 1);
+            return true;
+        }
         while self.smoothed_pushed <= last {
             let j = self.smoothed_pushed;
             let hi = match self.total_frames {
@@ -365,7 +383,7 @@ impl Vad {
             let lo = j.saturating_sub(SMOOTH_RADIUS);
             let count = (hi - lo + 1) as f64;
             for c in 0..self.minima.len() {
-                let s = (lo..=hi).map(|k| self.feat(k).channels[c]).sum::<f64>() / count;
+                let s = (lo..=hi).map(|k| self.feat(k).channel(c)).sum::<f64>() / count;
                 let q = &mut self.minima[c];
                 while q.back().is_some_and(|&(_, v)| v >= s) {
                     q.pop_back();
@@ -383,10 +401,10 @@ impl Vad {
         let floor = |c: usize| self.minima[c].front().map(|&(_, v)| v).unwrap_or(POWER_EPS).max(self.floor_min[c]);
         let score = match self.cfg.method {
             Method::FixedEnergy { .. } => f.energy_db,
-            Method::AdaptiveEnergy { .. } => 10.0 * (f.channels[0] / floor(0)).log10(),
+            Method::AdaptiveEnergy { .. } => 10.0 * (f.power / floor(0)).log10(),
             Method::SubbandSnr { .. } => {
-                let n = f.channels.len() as f64;
-                f.channels.iter().enumerate().map(|(c, p)| (10.0 * (p / floor(c)).log10()).max(0.0)).sum::<f64>() / n
+                let n = f.bands.len() as f64;
+                f.bands.iter().enumerate().map(|(c, p)| (10.0 * (p / floor(c)).log10()).max(0.0)).sum::<f64>() / n
             }
         };
         (score, f.zcr)
@@ -458,7 +476,8 @@ impl Vad {
         let reach = self.min_speech + self.min_silence + 1;
         // Samples before the next frame's analysis window.
         let (next_start, _) = self.window_span(self.frames_featured);
-        let keep_from = next_start.max(0) as usize;
+        // Keep one extra window: at flush the last windows shift left to end at the last sample.
+        let keep_from = (next_start - self.frame_len as isize).max(0) as usize;
         if keep_from > self.sample_base + 8192 {
             let n = (keep_from - self.sample_base).min(self.samples.len());
             self.samples.drain(..n);
@@ -476,6 +495,33 @@ impl Vad {
             self.raw_base += 1;
         }
     }
+}
+
+/// (power about the mean, zero crossings about the mean) of one analysis window.
+fn frame_stats(frame: &[f32], with_crossings: bool) -> (f64, usize) {
+    // f32 partial sums in 8 lanes (vectorisable), combined in f64.
+    let mut sum = [0f32; 8];
+    let mut sum_sq = [0f32; 8];
+    let chunks = frame.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for l in 0..8 {
+            sum[l] += c[l];
+            sum_sq[l] += c[l] * c[l];
+        }
+    }
+    let mut s: f64 = sum.iter().map(|&v| v as f64).sum();
+    let mut s2: f64 = sum_sq.iter().map(|&v| v as f64).sum();
+    for &v in tail {
+        s += v as f64;
+        s2 += (v as f64) * (v as f64);
+    }
+    let n = frame.len().max(1) as f64;
+    let mean = s / n;
+    let power = (s2 / n - mean * mean).max(0.0);
+    let m = mean as f32;
+    let crossings = if with_crossings { frame.windows(2).filter(|w| (w[0] < m) != (w[1] < m)).count() } else { 0 };
+    (power, crossings)
 }
 
 /// `N_BANDS` mel-spaced bands between 100 Hz and min(6 kHz, 0.45·sr), as FFT bin ranges.
@@ -496,4 +542,3 @@ fn mel_bands(sample_rate: u32, n_fft: usize) -> Vec<(usize, usize)> {
     }
     bands
 }
-

@@ -90,7 +90,10 @@ pub struct Detection {
 pub fn detect(samples: &[f32], sample_rate: u32, cfg: &VadConfig) -> Result<Detection, VadError> {
     let mut vad = Vad::new(sample_rate, cfg.clone())?;
     let mut frames = Vec::with_capacity(samples.len() / vad.hop_samples() + 1);
-    vad.push(samples, &mut frames)?;
+    // Chunks keep the detector's working buffer small and in cache.
+    for chunk in samples.chunks(1 << 14) {
+        vad.push(chunk, &mut frames)?;
+    }
     vad.flush(&mut frames);
     let hop = vad.hop_samples();
     let segments = segments_from_frames(&frames, hop, samples.len(), sample_rate);

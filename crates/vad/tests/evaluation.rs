@@ -55,7 +55,17 @@ fn sweep(cfg: &VadConfig) -> Vec<Row> {
     let white = npy_f32("snr_sweep/noise_white_unit.npy");
     let pink = npy_f32("snr_sweep/noise_pink_unit.npy");
     let mut rows = Vec::new();
-    for name in ["clean", "white_20dB", "white_10dB", "white_5dB", "white_0dB", "pink_20dB", "pink_10dB", "pink_5dB", "pink_0dB"] {
+    for name in [
+        "clean",
+        "white_20dB",
+        "white_10dB",
+        "white_5dB",
+        "white_0dB",
+        "pink_20dB",
+        "pink_10dB",
+        "pink_5dB",
+        "pink_0dB",
+    ] {
         let c = &refs["conditions"][name];
         // x = clean + f32(g) · noise, in f32, exactly as the golden mixtures were made.
         let x: Vec<f32> = if name == "clean" {
@@ -85,12 +95,23 @@ fn sweep(cfg: &VadConfig) -> Vec<Row> {
             removed,
         });
     }
-    println!("| condition | ours F1 / FAR (AUC) | WebRTC mode 3 F1 / FAR | Silero F1 / FAR | speech kept | non-speech removed |");
+    println!(
+        "| condition | ours F1 / FAR (AUC) | WebRTC mode 3 F1 / FAR | Silero F1 / FAR | speech kept | non-speech removed |"
+    );
     println!("|---|---|---|---|---|---|");
     for r in &rows {
         println!(
             "| {} | {:.3} / {:.3} ({:.3}) | {:.3} / {:.3} | {:.3} / {:.3} | {:.4} | {:.3} |",
-            r.condition, r.f1, r.far, r.auc, r.webrtc_f1, r.webrtc_far, r.silero_f1, r.silero_far, r.kept_speech, r.removed
+            r.condition,
+            r.f1,
+            r.far,
+            r.auc,
+            r.webrtc_f1,
+            r.webrtc_far,
+            r.silero_f1,
+            r.silero_far,
+            r.kept_speech,
+            r.removed
         );
     }
     rows
@@ -157,7 +178,10 @@ fn pocketsphinx_hand_labels() {
             let other: Vec<usize> = (0..labels.len()).filter(|&i| !labels[i]).collect();
             let kept_speech = speech_frames.iter().filter(|&&i| kept(i)).count() as f64 / speech_frames.len() as f64;
             let removed = other.iter().filter(|&&i| !kept(i)).count() as f64 / other.len().max(1) as f64;
-            println!("| {name} | {condition} | {:.3} | {:.3} | {:.4} | {:.3} |", m.f1, m.false_alarm_rate, kept_speech, removed);
+            println!(
+                "| {name} | {condition} | {:.3} | {:.3} | {:.4} | {:.3} |",
+                m.f1, m.false_alarm_rate, kept_speech, removed
+            );
             assert!(m.f1 >= 0.90, "{name} {condition}: F1 {:.3}", m.f1);
             assert!(kept_speech >= 0.99, "{name} {condition}: kept {kept_speech:.4} of speech");
             worst_removed = worst_removed.min(removed);
