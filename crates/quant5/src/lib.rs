@@ -1,13 +1,53 @@
-//! 5-bit weight quantization.
+//! 5-bit weight quantization, byte-compatible with llama.cpp's GGUF blocks.
 //!
-//! **Status: skeleton.** This crate will implement the paper's Algorithm 2 (min-max scale and
-//! zero point, per tensor, row or group), GGUF's Q5_0 / Q5_1 / Q5_K blocks bit-exactly, decoders
-//! for the other block types real model files use, fast matrix–vector kernels that work on the
-//! quantized blocks directly, and a fake-quant op for quantization-aware training.
+//! * [`alg2`]: the paper's Algorithm 2 — asymmetric min-max with an integer zero point, per
+//!   tensor (as published), per row or per group — with dense 5-bit packing ([`pack5`]).
+//! * [`blocks`]: ggml's Q5_0 / Q5_1 / Q5_K encoders (byte-exact with `quantize_row_*_ref`) and
+//!   decoders (bit-exact), plus decoders for the other block types model files contain
+//!   (F32, F16, BF16, Q4_0, Q4_1, Q8_0, Q6_K).
+//! * [`QuantizedMatrix`]: weights kept in their blocks; [`QuantizedMatrix::matvec`] quantizes the
+//!   activations once to 8 bits and runs integer block dot products ([`kernels`]), split across
+//!   threads.
 //!
 //! ```
-//! assert_eq!(quant5::BITS, 5);
+//! use quant5::{GgmlType, QuantizedMatrix};
+//!
+//! let (rows, cols) = (4, 64);
+//! let w: Vec<f32> = (0..rows * cols).map(|i| ((i * 37 % 101) as f32 - 50.0) / 100.0).collect();
+//! let q = QuantizedMatrix::quantize(GgmlType::Q5_0, rows, cols, &w).unwrap();
+//! assert_eq!(q.bytes.len(), rows * cols / 32 * 22); // 5.5 bits per weight
+//!
+//! let x = vec![0.5f32; cols];
+//! let y = q.matvec(&x, 1).unwrap();
+//! let exact: f32 = w[..cols].iter().map(|v| v * 0.5).sum();
+//! assert!((y[0] - exact).abs() < 0.05);
 //! ```
+//!
+//! Dependencies: `half` (IEEE binary16 / bfloat16 conversion with round-to-nearest-even, which
+//! the block formats store their scales in).
+
+pub mod alg2;
+pub mod blocks;
+mod ggml_type;
+pub mod kernels;
+mod matrix;
+
+pub use alg2::{Alg2Params, Alg2Tensor, Granularity, pack5, quantize_alg2, unpack5};
+pub use ggml_type::GgmlType;
+pub use matrix::{QuantizedMatrix, dequantize_row, quantize_row};
 
 /// Bits per quantized weight.
 pub const BITS: u32 = 5;
+
+/// Errors from quantization and block handling.
+#[derive(Debug, thiserror::Error)]
+pub enum QuantError {
+    #[error("unsupported tensor type: {0}")]
+    UnsupportedType(String),
+    #[error("shape error: {0}")]
+    Shape(String),
+    #[error("expected {expected} bytes of block data, got {got}")]
+    Truncated { expected: usize, got: usize },
+    #[error("value {index} is NaN or infinite")]
+    NonFinite { index: usize },
+}

@@ -1,0 +1,148 @@
+//! The paper's Algorithm 2: asymmetric min-max 5-bit quantization with an integer zero point,
+//! per tensor (as published), per row, or per group of consecutive values, plus dense 5-bit
+//! packing (8 codes in 5 bytes).
+//!
+//! In f32, in this order (numpy's, which the goldens follow): `S = (max − min) / 31`,
+//! `Z = round(−min / S)`, `q = clip(round(w / S + Z), 0, 31)`, `w' = (q − Z)·S`, where `round`
+//! is half-to-even (numpy and PyTorch), not half-away. The paper leaves a constant tensor
+//! (S = 0) undefined; here its codes are 0 and every `w'` is the constant itself.
+
+use crate::QuantError;
+
+/// How many values share one (S, Z) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granularity {
+    /// One pair for the whole tensor (the paper).
+    PerTensor,
+    /// One pair per row of `cols` values.
+    PerRow { cols: usize },
+    /// One pair per `size` consecutive values (32 is the usual choice).
+    PerGroup { size: usize },
+}
+
+/// Scale and zero point of one quantization group.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Alg2Params {
+    pub scale: f32,
+    /// Integer-valued zero point (0..=31 for tensors that contain 0).
+    pub zero: f32,
+    /// The group minimum; only used for constant groups (scale 0), which dequantize to it.
+    pub min: f32,
+}
+
+impl Alg2Params {
+    /// Parameters for a group of values.
+    pub fn fit(w: &[f32]) -> Self {
+        let mn = w.iter().copied().fold(f32::INFINITY, f32::min);
+        let mx = w.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        if w.is_empty() {
+            return Self { scale: 0.0, zero: 0.0, min: 0.0 };
+        }
+        let scale = (mx - mn) / 31.0;
+        if scale == 0.0 || !scale.is_finite() {
+            return Self { scale: 0.0, zero: 0.0, min: mn };
+        }
+        Self { scale, zero: (-mn / scale).round_ties_even(), min: mn }
+    }
+
+    /// The 5-bit code of `w`.
+    #[inline]
+    pub fn quantize(&self, w: f32) -> u8 {
+        if self.scale == 0.0 {
+            return 0;
+        }
+        (w / self.scale + self.zero).round_ties_even().clamp(0.0, 31.0) as u8
+    }
+
+    /// The value a code stands for.
+    #[inline]
+    pub fn dequantize(&self, q: u8) -> f32 {
+        if self.scale == 0.0 { self.min } else { (q as f32 - self.zero) * self.scale }
+    }
+}
+
+/// A tensor quantized with Algorithm 2: one code per value and one parameter pair per group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alg2Tensor {
+    pub granularity: Granularity,
+    pub len: usize,
+    pub params: Vec<Alg2Params>,
+    /// Codes 0..=31, one byte each (see [`pack5`] for the dense form).
+    pub codes: Vec<u8>,
+}
+
+fn group_len(g: Granularity, len: usize) -> Result<usize, QuantError> {
+    match g {
+        Granularity::PerTensor => Ok(len.max(1)),
+        Granularity::PerRow { cols } | Granularity::PerGroup { size: cols } => {
+            if cols == 0 || !len.is_multiple_of(cols) {
+                return Err(QuantError::Shape(format!("{len} values do not split into groups of {cols}")));
+            }
+            Ok(cols)
+        }
+    }
+}
+
+/// Quantizes `w` with Algorithm 2 at the given granularity.
+pub fn quantize_alg2(w: &[f32], granularity: Granularity) -> Result<Alg2Tensor, QuantError> {
+    if let Some(i) = w.iter().position(|v| !v.is_finite()) {
+        return Err(QuantError::NonFinite { index: i });
+    }
+    let g = group_len(granularity, w.len())?;
+    let mut params = Vec::with_capacity(w.len().div_ceil(g));
+    let mut codes = Vec::with_capacity(w.len());
+    for chunk in w.chunks(g) {
+        let p = Alg2Params::fit(chunk);
+        codes.extend(chunk.iter().map(|&v| p.quantize(v)));
+        params.push(p);
+    }
+    Ok(Alg2Tensor { granularity, len: w.len(), params, codes })
+}
+
+impl Alg2Tensor {
+    /// The reconstructed values `w'`.
+    pub fn dequantize(&self) -> Vec<f32> {
+        let g = group_len(self.granularity, self.len).unwrap_or(self.len.max(1));
+        self.codes.chunks(g).zip(&self.params).flat_map(|(c, p)| c.iter().map(move |&q| p.dequantize(q))).collect()
+    }
+
+    /// Storage in bytes with dense 5-bit codes and f32 scale + u8 zero per group.
+    pub fn packed_bytes(&self) -> usize {
+        self.len.div_ceil(8) * 5 + self.params.len() * 5
+    }
+}
+
+/// Packs 5-bit codes densely: every 8 codes become 5 bytes (40 bits, little-endian bit order;
+/// code `i` occupies bits `5i..5i+5` of its group). A final partial group is zero-padded.
+pub fn pack5(codes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(codes.len().div_ceil(8) * 5);
+    for chunk in codes.chunks(8) {
+        let mut bits = 0u64;
+        for (i, &c) in chunk.iter().enumerate() {
+            bits |= ((c & 0x1F) as u64) << (5 * i);
+        }
+        out.extend_from_slice(&bits.to_le_bytes()[..5]);
+    }
+    out
+}
+
+/// Inverse of [`pack5`]: `n` codes from densely packed bytes.
+pub fn unpack5(bytes: &[u8], n: usize) -> Result<Vec<u8>, QuantError> {
+    let need = n.div_ceil(8) * 5;
+    if bytes.len() < need {
+        return Err(QuantError::Truncated { expected: need, got: bytes.len() });
+    }
+    let mut out = Vec::with_capacity(n);
+    for group in bytes[..need].chunks_exact(5) {
+        let mut b = [0u8; 8];
+        b[..5].copy_from_slice(group);
+        let bits = u64::from_le_bytes(b);
+        for i in 0..8 {
+            if out.len() == n {
+                break;
+            }
+            out.push(((bits >> (5 * i)) & 0x1F) as u8);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,314 @@
+//! Block dot products: a weight row in its ggml blocks against activations quantized once to
+//! the matching 8-bit format (Q8_0 for Q4_0/Q5_0/Q8_0, Q8_1 for Q4_1/Q5_1, Q8_K for the
+//! K-quants), with integer sums inside blocks and one f32 scale product per block — ggml's
+//! `vec_dot_*` arithmetic. These portable versions are the reference the SIMD paths are
+//! tested against.
+
+use crate::blocks::{QK, QK_K, nearest_int, scale_min_k4};
+use crate::ggml_type::GgmlType;
+use crate::{QuantError, blocks};
+use half::f16;
+
+/// One 32-value block of 8-bit activations.
+#[derive(Debug, Clone, Copy)]
+pub struct Q8Block {
+    /// Scale (f16-rounded for Q8_0/Q8_1, as stored by ggml).
+    pub d: f32,
+    /// `d · Σq` as f16 (Q8_1 only; 0 otherwise).
+    pub s: f32,
+    pub qs: [i8; QK],
+}
+
+/// One 256-value super-block of Q8_K activations.
+#[derive(Debug, Clone, Copy)]
+pub struct Q8KBlock {
+    pub d: f32,
+    pub qs: [i8; QK_K],
+    /// Sums of each 16 consecutive codes.
+    pub bsums: [i16; 16],
+}
+
+/// Activations quantized for one weight type.
+#[derive(Debug, Clone)]
+pub enum Activation {
+    F32(Vec<f32>),
+    Q8(Vec<Q8Block>),
+    Q8K(Vec<Q8KBlock>),
+}
+
+fn quantize_q8(x: &[f32], with_sum: bool) -> Vec<Q8Block> {
+    x.chunks_exact(QK)
+        .map(|c| {
+            let amax = c.iter().fold(0f32, |a, v| a.max(v.abs()));
+            let d = amax / 127.0;
+            let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+            let mut qs = [0i8; QK];
+            let mut sum = 0i32;
+            for (q, &v) in qs.iter_mut().zip(c) {
+                *q = (v * id).round() as i8;
+                sum += *q as i32;
+            }
+            let s = if with_sum { f16::from_f32(sum as f32 * d).to_f32() } else { 0.0 };
+            Q8Block { d: f16::from_f32(d).to_f32(), s, qs }
+        })
+        .collect()
+}
+
+fn quantize_q8k(x: &[f32]) -> Vec<Q8KBlock> {
+    x.chunks_exact(QK_K)
+        .map(|c| {
+            let (mut amax, mut max) = (0f32, 0f32);
+            for &v in c {
+                if v.abs() > amax {
+                    amax = v.abs();
+                    max = v;
+                }
+            }
+            let mut b = Q8KBlock { d: 0.0, qs: [0; QK_K], bsums: [0; 16] };
+            if amax == 0.0 {
+                return b;
+            }
+            let iscale = -127.0 / max;
+            for (q, &v) in b.qs.iter_mut().zip(c) {
+                *q = nearest_int(iscale * v).min(127) as i8;
+            }
+            for (j, s) in b.bsums.iter_mut().enumerate() {
+                *s = b.qs[16 * j..16 * j + 16].iter().map(|&q| q as i16).sum();
+            }
+            b.d = 1.0 / iscale;
+            b
+        })
+        .collect()
+}
+
+impl Activation {
+    /// Quantizes `x` into the activation format the weight type `t` pairs with.
+    pub fn quantize(t: GgmlType, x: &[f32]) -> Result<Self, QuantError> {
+        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+            return Err(QuantError::NonFinite { index: i });
+        }
+        if !x.len().is_multiple_of(t.block_size()) {
+            return Err(QuantError::Shape(format!(
+                "activation length {} is not a multiple of {}'s block ({})",
+                x.len(),
+                t.name(),
+                t.block_size()
+            )));
+        }
+        Ok(match t {
+            GgmlType::F32 | GgmlType::F16 | GgmlType::BF16 => Activation::F32(x.to_vec()),
+            GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q8_0 => Activation::Q8(quantize_q8(x, false)),
+            GgmlType::Q4_1 | GgmlType::Q5_1 => Activation::Q8(quantize_q8(x, true)),
+            GgmlType::Q5_K | GgmlType::Q6_K => Activation::Q8K(quantize_q8k(x)),
+            GgmlType::Q8_1 | GgmlType::Q8_K => {
+                return Err(QuantError::UnsupportedType(format!("{} weights", t.name())));
+            }
+        })
+    }
+}
+
+/// A row dot product for one weight type.
+pub type RowDot = fn(&[u8], &Activation) -> f32;
+
+/// The row dot product for weights of type `t` (SIMD when the CPU has it).
+pub fn row_dot_fn(t: GgmlType) -> Result<RowDot, QuantError> {
+    Ok(match t {
+        GgmlType::Q5_0 => dot_q5_0,
+        GgmlType::Q5_1 => dot_q5_1,
+        GgmlType::Q4_0 => dot_q4_0,
+        GgmlType::Q4_1 => dot_q4_1,
+        GgmlType::Q8_0 => dot_q8_0,
+        GgmlType::Q5_K => dot_q5_k,
+        GgmlType::Q6_K => dot_q6_k,
+        GgmlType::F32 => dot_f32::<4>,
+        GgmlType::F16 | GgmlType::BF16 => {
+            if t == GgmlType::F16 {
+                dot_f32::<2>
+            } else {
+                dot_bf16
+            }
+        }
+        GgmlType::Q8_1 | GgmlType::Q8_K => return Err(QuantError::UnsupportedType(format!("{} weights", t.name()))),
+    })
+}
+
+fn q8(act: &Activation) -> &[Q8Block] {
+    match act {
+        Activation::Q8(v) => v,
+        _ => &[],
+    }
+}
+
+fn q8k(act: &Activation) -> &[Q8KBlock] {
+    match act {
+        Activation::Q8K(v) => v,
+        _ => &[],
+    }
+}
+
+fn f16_at(b: &[u8], at: usize) -> f32 {
+    f16::from_le_bytes([b[at], b[at + 1]]).to_f32()
+}
+
+/// Q5_0 × Q8_0: `Σ_blocks d_x·d_y · Σ (q − 16)·q8`.
+pub fn dot_q5_0(row: &[u8], act: &Activation) -> f32 {
+    let mut sumf = 0f32;
+    for (b, y) in row.chunks_exact(22).zip(q8(act)) {
+        let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
+        let mut sumi = 0i32;
+        for j in 0..16 {
+            let lo = ((b[6 + j] & 0x0F) as i32 | ((((qh >> j) & 1) << 4) as i32)) - 16;
+            let hi = ((b[6 + j] >> 4) as i32 | ((((qh >> (j + 16)) & 1) << 4) as i32)) - 16;
+            sumi += lo * y.qs[j] as i32 + hi * y.qs[j + 16] as i32;
+        }
+        sumf += (f16_at(b, 0) * y.d) * sumi as f32;
+    }
+    sumf
+}
+
+/// Q5_1 × Q8_1: `Σ d_x·d_y·Σ q·q8 + m_x·s_y`.
+pub fn dot_q5_1(row: &[u8], act: &Activation) -> f32 {
+    let mut sumf = 0f32;
+    for (b, y) in row.chunks_exact(24).zip(q8(act)) {
+        let qh = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+        let mut sumi = 0i32;
+        for j in 0..16 {
+            let lo = (b[8 + j] & 0x0F) as i32 | ((((qh >> j) & 1) << 4) as i32);
+            let hi = (b[8 + j] >> 4) as i32 | ((((qh >> (j + 16)) & 1) << 4) as i32);
+            sumi += lo * y.qs[j] as i32 + hi * y.qs[j + 16] as i32;
+        }
+        sumf += (f16_at(b, 0) * y.d) * sumi as f32 + f16_at(b, 2) * y.s;
+    }
+    sumf
+}
+
+/// Q4_0 × Q8_0.
+pub fn dot_q4_0(row: &[u8], act: &Activation) -> f32 {
+    let mut sumf = 0f32;
+    for (b, y) in row.chunks_exact(18).zip(q8(act)) {
+        let mut sumi = 0i32;
+        for j in 0..16 {
+            sumi += ((b[2 + j] & 0x0F) as i32 - 8) * y.qs[j] as i32 + ((b[2 + j] >> 4) as i32 - 8) * y.qs[j + 16] as i32;
+        }
+        sumf += (f16_at(b, 0) * y.d) * sumi as f32;
+    }
+    sumf
+}
+
+/// Q4_1 × Q8_1.
+pub fn dot_q4_1(row: &[u8], act: &Activation) -> f32 {
+    let mut sumf = 0f32;
+    for (b, y) in row.chunks_exact(20).zip(q8(act)) {
+        let mut sumi = 0i32;
+        for j in 0..16 {
+            sumi += (b[4 + j] & 0x0F) as i32 * y.qs[j] as i32 + (b[4 + j] >> 4) as i32 * y.qs[j + 16] as i32;
+        }
+        sumf += (f16_at(b, 0) * y.d) * sumi as f32 + f16_at(b, 2) * y.s;
+    }
+    sumf
+}
+
+/// Q8_0 × Q8_0.
+pub fn dot_q8_0(row: &[u8], act: &Activation) -> f32 {
+    let mut sumf = 0f32;
+    for (b, y) in row.chunks_exact(34).zip(q8(act)) {
+        let sumi: i32 = (0..QK).map(|j| (b[2 + j] as i8) as i32 * y.qs[j] as i32).sum();
+        sumf += (f16_at(b, 0) * y.d) * sumi as f32;
+    }
+    sumf
+}
+
+/// Q5_K × Q8_K: `d_x·d_y·Σ_j ls_j·Σ q·q8 − dmin_x·d_y·Σ_j lm_j·(bsums)`.
+pub fn dot_q5_k(row: &[u8], act: &Activation) -> f32 {
+    let mut sumf = 0f32;
+    for (b, y) in row.chunks_exact(176).zip(q8k(act)) {
+        let scales = &b[4..16];
+        let qh = &b[16..48];
+        let qs = &b[48..176];
+        let (mut isum, mut msum) = (0i32, 0i32);
+        for g in 0..4 {
+            let (ls1, lm1) = scale_min_k4(2 * g, scales);
+            let (ls2, lm2) = scale_min_k4(2 * g + 1, scales);
+            let (mut s1, mut s2) = (0i32, 0i32);
+            for l in 0..32 {
+                let q1 = (qs[32 * g + l] & 0x0F) as i32 | ((((qh[l] >> (2 * g)) & 1) << 4) as i32);
+                let q2 = (qs[32 * g + l] >> 4) as i32 | ((((qh[l] >> (2 * g + 1)) & 1) << 4) as i32);
+                s1 += q1 * y.qs[64 * g + l] as i32;
+                s2 += q2 * y.qs[64 * g + 32 + l] as i32;
+            }
+            isum += ls1 as i32 * s1 + ls2 as i32 * s2;
+            let bs = |j: usize| y.bsums[2 * j] as i32 + y.bsums[2 * j + 1] as i32;
+            msum += lm1 as i32 * bs(2 * g) + lm2 as i32 * bs(2 * g + 1);
+        }
+        let d = f16_at(b, 0) * y.d;
+        let dmin = f16_at(b, 2) * y.d;
+        sumf += d * isum as f32 - dmin * msum as f32;
+    }
+    sumf
+}
+
+/// Q6_K × Q8_K.
+pub fn dot_q6_k(row: &[u8], act: &Activation) -> f32 {
+    let mut sumf = 0f32;
+    for (b, y) in row.chunks_exact(210).zip(q8k(act)) {
+        let d = f16_at(b, 208);
+        let mut isum = 0i32;
+        for half_idx in 0..2 {
+            let ql = &b[64 * half_idx..64 * half_idx + 64];
+            let qh = &b[128 + 32 * half_idx..128 + 32 * half_idx + 32];
+            let sc = &b[192 + 8 * half_idx..192 + 8 * half_idx + 8];
+            let base = 128 * half_idx;
+            let mut parts = [0i32; 8];
+            for l in 0..32 {
+                let is = l / 16;
+                let q1 = ((ql[l] & 0x0F) | ((qh[l] & 3) << 4)) as i32 - 32;
+                let q2 = ((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) as i32 - 32;
+                let q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i32 - 32;
+                let q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i32 - 32;
+                parts[is] += q1 * y.qs[base + l] as i32;
+                parts[is + 2] += q2 * y.qs[base + l + 32] as i32;
+                parts[is + 4] += q3 * y.qs[base + l + 64] as i32;
+                parts[is + 6] += q4 * y.qs[base + l + 96] as i32;
+            }
+            for (k, p) in parts.iter().enumerate() {
+                isum += (sc[k] as i8) as i32 * p;
+            }
+        }
+        sumf += d * y.d * isum as f32;
+    }
+    sumf
+}
+
+fn dot_dense(w: &[f32], x: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let chunks = w.len() / 8 * 8;
+    for (cw, cx) in w[..chunks].chunks_exact(8).zip(x[..chunks].chunks_exact(8)) {
+        for l in 0..8 {
+            acc[l] += cw[l] * cx[l];
+        }
+    }
+    let mut s: f32 = acc.iter().sum();
+    for (a, b) in w[chunks..].iter().zip(&x[chunks..]) {
+        s += a * b;
+    }
+    s
+}
+
+/// Float weights (f32 when `BYTES == 4`, f16 when 2) against f32 activations.
+fn dot_f32<const BYTES: usize>(row: &[u8], act: &Activation) -> f32 {
+    let Activation::F32(x) = act else { return 0.0 };
+    let mut w = vec![0f32; x.len()];
+    if BYTES == 4 {
+        blocks::decode_f32(row, &mut w);
+    } else {
+        blocks::decode_f16(row, &mut w);
+    }
+    dot_dense(&w, x)
+}
+
+fn dot_bf16(row: &[u8], act: &Activation) -> f32 {
+    let Activation::F32(x) = act else { return 0.0 };
+    let mut w = vec![0f32; x.len()];
+    blocks::decode_bf16(row, &mut w);
+    dot_dense(&w, x)
+}
