@@ -188,7 +188,8 @@ pub fn dot_q4_0(row: &[u8], act: &Activation) -> f32 {
     for (b, y) in row.chunks_exact(18).zip(q8(act)) {
         let mut sumi = 0i32;
         for j in 0..16 {
-            sumi += ((b[2 + j] & 0x0F) as i32 - 8) * y.qs[j] as i32 + ((b[2 + j] >> 4) as i32 - 8) * y.qs[j + 16] as i32;
+            sumi +=
+                ((b[2 + j] & 0x0F) as i32 - 8) * y.qs[j] as i32 + ((b[2 + j] >> 4) as i32 - 8) * y.qs[j + 16] as i32;
         }
         sumf += (f16_at(b, 0) * y.d) * sumi as f32;
     }

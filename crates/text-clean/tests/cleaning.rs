@@ -155,3 +155,13 @@ fn transcript_totals_per_speaker() {
     assert_eq!(back.utterances[2].cues[0].kind, CueKind::Sigh);
     assert_eq!(back.utterances[1].start_s, Some(1.0));
 }
+
+#[test]
+fn nested_annotation_regression_is_idempotent() {
+    // Found by proptest: removing `<ஜ>` used to leave `<A>`, itself an annotation.
+    let c = Cleaner::default();
+    let once = c.clean_text("<A<ஜ>>");
+    assert_eq!(c.clean_text(&once.text).text, once.text);
+    assert_eq!(once.text, "");
+    assert_eq!(once.cues.len(), 2);
+}

@@ -240,8 +240,32 @@ impl Cleaner {
         }
     }
 
-    /// Cleans a piece of text.
+    /// Cleans a piece of text. Cleaning is idempotent: in pathological input (an annotation
+    /// nested in brackets, `<A<sigh>>`) removing one piece can form another (`<A>`), so passes
+    /// repeat until the text is stable; cues found in later passes carry offsets into the
+    /// intermediate text.
     pub fn clean_text(&self, text: &str) -> CleanedText {
+        let mut result = self.clean_once(text);
+        // Each pass that changes the text deletes something, so this terminates quickly.
+        for _ in 0..16 {
+            let again = self.clean_once(&result.text);
+            if again.text == result.text {
+                break;
+            }
+            result.text = again.text;
+            result.cues.extend(again.cues);
+            result.removed.extend(again.removed);
+            result.stats.interjections_removed += again.stats.interjections_removed;
+            result.stats.fillers_removed += again.stats.fillers_removed;
+            result.stats.filled_pauses += again.stats.filled_pauses;
+            result.stats.words_out = again.stats.words_out;
+            result.stats.cues = result.cues.len();
+            result.stats.update_rates();
+        }
+        result
+    }
+
+    fn clean_once(&self, text: &str) -> CleanedText {
         let toks = tokenize(text);
         let mut deleted = vec![false; toks.len()];
         let mut cues = Vec::new();
