@@ -1,0 +1,229 @@
+#![allow(clippy::needless_range_loop)]
+//! Decoders on blocks with known values, block dot products against "dequantize, then f32
+//! matmul", packing round trips and typed errors.
+
+use half::{bf16, f16};
+use proptest::prelude::*;
+use quant5::{GgmlType, Granularity, QuantError, QuantizedMatrix, dequantize_row, pack5, quantize_alg2, unpack5};
+
+fn f16b(v: f32) -> [u8; 2] {
+    f16::from_f32(v).to_le_bytes()
+}
+
+#[test]
+fn q4_0_q4_1_q8_0_decoders_on_constructed_blocks() {
+    // Q4_0: d = 0.5, nibbles q[e] = e mod 16 → (q − 8)·0.5.
+    let mut b = f16b(0.5).to_vec();
+    b.extend((0..16).map(|j| (j as u8) | (((15 - j) as u8) << 4)));
+    let mut out = [0f32; 32];
+    dequantize_row(GgmlType::Q4_0, &b, &mut out).unwrap();
+    for j in 0..16 {
+        assert_eq!(out[j], (j as f32 - 8.0) * 0.5);
+        assert_eq!(out[j + 16], ((15 - j) as f32 - 8.0) * 0.5);
+    }
+    // Q4_1: d = 0.25, m = −1 → q·0.25 − 1.
+    let mut b = f16b(0.25).to_vec();
+    b.extend(f16b(-1.0));
+    b.extend((0..16).map(|j| (j as u8) | (3 << 4)));
+    dequantize_row(GgmlType::Q4_1, &b, &mut out).unwrap();
+    assert_eq!(out[5], 5.0 * 0.25 - 1.0);
+    assert_eq!(out[21], 3.0 * 0.25 - 1.0);
+    // Q8_0: d = 2^-7, q = −128..127 subset.
+    let mut b = f16b(1.0 / 128.0).to_vec();
+    b.extend((0..32).map(|j| ((j * 8 - 128) as i8) as u8));
+    dequantize_row(GgmlType::Q8_0, &b, &mut out).unwrap();
+    for j in 0..32 {
+        assert_eq!(out[j], (j as f32 * 8.0 - 128.0) / 128.0);
+    }
+}
+
+#[test]
+fn q6_k_decoder_on_constructed_block() {
+    // Every 6-bit code q_e = e mod 64, scales[k] = k − 8 (signed), d = 0.5.
+    let code = |e: usize| (e % 64) as u8;
+    let mut ql = [0u8; 128];
+    let mut qh = [0u8; 64];
+    for half in 0..2 {
+        for l in 0..32 {
+            let base = 128 * half;
+            let (c1, c2, c3, c4) = (code(base + l), code(base + l + 32), code(base + l + 64), code(base + l + 96));
+            ql[64 * half + l] = (c1 & 0xF) | ((c3 & 0xF) << 4);
+            ql[64 * half + l + 32] = (c2 & 0xF) | ((c4 & 0xF) << 4);
+            qh[32 * half + l] = (c1 >> 4) | ((c2 >> 4) << 2) | ((c3 >> 4) << 4) | ((c4 >> 4) << 6);
+        }
+    }
+    let scales: Vec<u8> = (0..16).map(|k| (k as i8 - 8) as u8).collect();
+    let mut b = ql.to_vec();
+    b.extend(qh);
+    b.extend(&scales);
+    b.extend(f16b(0.5));
+    let mut out = [0f32; 256];
+    dequantize_row(GgmlType::Q6_K, &b, &mut out).unwrap();
+    for e in 0..256 {
+        let scale = (e / 16) as f32 - 8.0;
+        assert_eq!(out[e], 0.5 * scale * (code(e) as f32 - 32.0), "element {e}");
+    }
+}
+
+#[test]
+fn float_types_round_trip() {
+    let x: Vec<f32> = (0..64).map(|i| (i as f32 - 31.5) * 0.37).collect();
+    for t in [GgmlType::F32, GgmlType::F16, GgmlType::BF16] {
+        let q = QuantizedMatrix::quantize(t, 2, 32, &x).unwrap();
+        let back = q.dequantize().unwrap();
+        for (a, b) in x.iter().zip(&back) {
+            let want = match t {
+                GgmlType::F16 => f16::from_f32(*a).to_f32(),
+                GgmlType::BF16 => bf16::from_f32(*a).to_f32(),
+                _ => *a,
+            };
+            assert_eq!(*b, want, "{t:?}");
+        }
+    }
+}
+
+fn test_matrix(rows: usize, cols: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed | 1;
+    (0..rows * cols)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.2
+        })
+        .collect()
+}
+
+/// The reference path: dequantize the weights, then an f64 matvec.
+fn reference(q: &QuantizedMatrix, x: &[f32]) -> Vec<f32> {
+    let w = q.dequantize().unwrap();
+    (0..q.rows)
+        .map(|r| w[r * q.cols..(r + 1) * q.cols].iter().zip(x).map(|(a, b)| *a as f64 * *b as f64).sum::<f64>() as f32)
+        .collect()
+}
+
+#[test]
+fn kernels_agree_with_dequantize_then_matmul() {
+    // Tolerance: the kernels quantize x to 8 bits (relative step 1/127 of each block's max), so
+    // the error per row is bounded by Σ|w|·|x|max/254 plus f32 rounding; we check it relative
+    // to Σ|w·x| with ggml's own per-element budget (≤ 2 % of the mean |w·x| term).
+    for t in
+        [GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q5_K, GgmlType::Q8_0, GgmlType::F32, GgmlType::F16, GgmlType::BF16]
+    {
+        for (rows, cols) in [(8, 256), (64, 512), (3, 4096)] {
+            let w = test_matrix(rows, cols, 11);
+            let x = test_matrix(1, cols, 29);
+            let q = QuantizedMatrix::quantize(t, rows, cols, &w).unwrap();
+            let want = reference(&q, &x);
+            for threads in [1, 2, 3] {
+                let got = q.matvec(&x, threads).unwrap();
+                let wq = q.dequantize().unwrap();
+                for r in 0..rows {
+                    let mag: f32 = wq[r * cols..(r + 1) * cols].iter().zip(&x).map(|(a, b)| (a * b).abs()).sum();
+                    let tol = if matches!(t, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16) { 1e-5 } else { 0.02 };
+                    assert!(
+                        (got[r] - want[r]).abs() <= tol * mag + 1e-6,
+                        "{t:?} {rows}x{cols} row {r}: {} vs {}",
+                        got[r],
+                        want[r]
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn q4_1_and_q6_k_kernels_on_decoded_blocks() {
+    // No encoders for these (files bring them): build valid blocks byte-wise.
+    let mut s: u64 = 99;
+    let mut rnd = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 32) as u8
+    };
+    let cols = 512;
+    let mut q41 = Vec::new();
+    for _ in 0..cols / 32 {
+        q41.extend(f16b(0.01));
+        q41.extend(f16b(-0.08));
+        q41.extend((0..16).map(|_| rnd()));
+    }
+    let mut q6k = Vec::new();
+    for _ in 0..cols / 256 {
+        q6k.extend((0..192).map(|_| rnd()));
+        q6k.extend((0..16).map(|_| rnd() % 64));
+        q6k.extend(f16b(0.003));
+    }
+    let x = test_matrix(1, cols, 3);
+    for (t, bytes) in [(GgmlType::Q4_1, q41), (GgmlType::Q6_K, q6k)] {
+        let q = QuantizedMatrix::from_bytes(t, 1, cols, bytes).unwrap();
+        let got = q.matvec(&x, 1).unwrap()[0];
+        let want = reference(&q, &x)[0];
+        let w = q.dequantize().unwrap();
+        let mag: f32 = w.iter().zip(&x).map(|(a, b)| (a * b).abs()).sum();
+        assert!((got - want).abs() <= 0.02 * mag, "{t:?}: {got} vs {want}");
+    }
+}
+
+#[test]
+fn shape_errors_are_typed() {
+    let w = vec![0.1f32; 3 * 40];
+    assert!(matches!(QuantizedMatrix::quantize(GgmlType::Q5_0, 3, 40, &w), Err(QuantError::Shape(_))));
+    assert!(matches!(QuantizedMatrix::quantize(GgmlType::Q5_K, 1, 96, &w[..96]), Err(QuantError::Shape(_))));
+    assert!(matches!(
+        QuantizedMatrix::from_bytes(GgmlType::Q5_0, 2, 32, vec![0; 43]),
+        Err(QuantError::Truncated { .. })
+    ));
+    let q = QuantizedMatrix::quantize(GgmlType::Q5_0, 1, 32, &w[..32]).unwrap();
+    assert!(q.matvec(&[0.0; 31], 1).is_err());
+    let mut bad = w[..32].to_vec();
+    bad[3] = f32::NAN;
+    assert!(matches!(QuantizedMatrix::quantize(GgmlType::Q5_1, 1, 32, &bad), Err(QuantError::NonFinite { index: 3 })));
+    assert!(q.matvec(&bad, 1).is_err());
+    assert!(GgmlType::from_id(12).is_err());
+    assert_eq!(GgmlType::from_id(13).unwrap(), GgmlType::Q5_K);
+}
+
+#[test]
+fn alg2_granularities() {
+    let w: Vec<f32> = (0..64).map(|i| if i < 32 { i as f32 * 0.01 } else { 10.0 + i as f32 }).collect();
+    let per_tensor = quantize_alg2(&w, Granularity::PerTensor).unwrap();
+    let per_group = quantize_alg2(&w, Granularity::PerGroup { size: 32 }).unwrap();
+    let per_row = quantize_alg2(&w, Granularity::PerRow { cols: 32 }).unwrap();
+    assert_eq!(per_group.params.len(), 2);
+    assert_eq!((&per_group.params, &per_group.codes), (&per_row.params, &per_row.codes));
+    let err = |t: &quant5::Alg2Tensor| t.dequantize().iter().zip(&w).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(err(&per_group) < err(&per_tensor) / 10.0, "groups adapt to local range");
+    // Constant tensors are defined: codes 0, values exact.
+    let c = quantize_alg2(&[0.75; 16], Granularity::PerTensor).unwrap();
+    assert!(c.codes.iter().all(|&q| q == 0));
+    assert!(c.dequantize().iter().all(|&v| v == 0.75));
+    assert!(quantize_alg2(&w, Granularity::PerGroup { size: 7 }).is_err());
+    assert!(quantize_alg2(&[f32::INFINITY], Granularity::PerTensor).is_err());
+}
+
+proptest! {
+    #[test]
+    fn pack5_round_trips(codes in prop::collection::vec(0u8..32, 0..200)) {
+        let packed = pack5(&codes);
+        prop_assert_eq!(packed.len(), codes.len().div_ceil(8) * 5);
+        prop_assert_eq!(unpack5(&packed, codes.len()).unwrap(), codes);
+    }
+
+    #[test]
+    fn alg2_error_is_at_most_half_a_step(w in prop::collection::vec(-10.0f32..10.0, 1..300)) {
+        let t = quantize_alg2(&w, Granularity::PerTensor).unwrap();
+        let p = t.params[0];
+        for (a, b) in t.dequantize().iter().zip(&w) {
+            // Half a step, plus the zero-point rounding (≤ half a step) and f32 slack.
+            prop_assert!((a - b).abs() <= p.scale * 1.0 + 1e-5, "{} vs {}", a, b);
+        }
+    }
+}
+
+#[test]
+fn unpack_rejects_short_input() {
+    assert!(matches!(unpack5(&[0; 4], 8), Err(QuantError::Truncated { expected: 5, got: 4 })));
+}
