@@ -146,3 +146,75 @@ pub fn unpack5(bytes: &[u8], n: usize) -> Result<Vec<u8>, QuantError> {
     }
     Ok(out)
 }
+
+/// Magic bytes of the self-describing Algorithm 2 file.
+pub const ALG2_MAGIC: &[u8; 4] = b"Q5A2";
+
+impl Alg2Tensor {
+    /// Serialises as: `"Q5A2"`, u32 version (1), u32 granularity (0 tensor, 1 row, 2 group),
+    /// u64 group length, u64 value count, u64 group count, then per group f32 scale, f32 zero,
+    /// f32 min, then the codes packed with [`pack5`]. All little-endian.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let (kind, g) = match self.granularity {
+            Granularity::PerTensor => (0u32, self.len as u64),
+            Granularity::PerRow { cols } => (1, cols as u64),
+            Granularity::PerGroup { size } => (2, size as u64),
+        };
+        let mut out = Vec::with_capacity(36 + self.params.len() * 12 + self.len.div_ceil(8) * 5);
+        out.extend_from_slice(ALG2_MAGIC);
+        out.extend_from_slice(&1u32.to_le_bytes());
+        out.extend_from_slice(&kind.to_le_bytes());
+        out.extend_from_slice(&g.to_le_bytes());
+        out.extend_from_slice(&(self.len as u64).to_le_bytes());
+        out.extend_from_slice(&(self.params.len() as u64).to_le_bytes());
+        for p in &self.params {
+            out.extend_from_slice(&p.scale.to_le_bytes());
+            out.extend_from_slice(&p.zero.to_le_bytes());
+            out.extend_from_slice(&p.min.to_le_bytes());
+        }
+        out.extend(pack5(&self.codes));
+        out
+    }
+
+    /// Parses [`to_bytes`](Self::to_bytes) output, checking every size against the input length
+    /// before allocating.
+    pub fn from_bytes(b: &[u8]) -> Result<Self, QuantError> {
+        let bad = |why: &str| QuantError::Shape(format!("Algorithm 2 file: {why}"));
+        if b.len() < 36 || &b[..4] != ALG2_MAGIC {
+            return Err(bad("missing Q5A2 header"));
+        }
+        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
+        if u32_at(4) != 1 {
+            return Err(bad("unknown version"));
+        }
+        let g = u64_at(12);
+        let len = u64_at(20);
+        let n_groups = u64_at(28);
+        let params_bytes = n_groups.checked_mul(12).ok_or_else(|| bad("group count overflows"))?;
+        let code_bytes = len.div_ceil(8).checked_mul(5).ok_or_else(|| bad("length overflows"))?;
+        let total = 36u64
+            .checked_add(params_bytes)
+            .and_then(|v| v.checked_add(code_bytes))
+            .ok_or_else(|| bad("size overflows"))?;
+        if total != b.len() as u64 {
+            return Err(QuantError::Truncated { expected: total as usize, got: b.len() });
+        }
+        let (len, g, n_groups) = (len as usize, g as usize, n_groups as usize);
+        let granularity = match u32_at(8) {
+            0 => Granularity::PerTensor,
+            1 => Granularity::PerRow { cols: g },
+            2 => Granularity::PerGroup { size: g },
+            _ => return Err(bad("unknown granularity")),
+        };
+        if n_groups != len.div_ceil(group_len(granularity, len)?) {
+            return Err(bad("group count does not match the length"));
+        }
+        let f = |i: usize| f32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let params = (0..n_groups)
+            .map(|k| Alg2Params { scale: f(36 + 12 * k), zero: f(40 + 12 * k), min: f(44 + 12 * k) })
+            .collect();
+        let codes = unpack5(&b[36 + n_groups * 12..], len)?;
+        Ok(Self { granularity, len, params, codes })
+    }
+}

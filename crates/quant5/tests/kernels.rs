@@ -227,3 +227,23 @@ proptest! {
 fn unpack_rejects_short_input() {
     assert!(matches!(unpack5(&[0; 4], 8), Err(QuantError::Truncated { expected: 5, got: 4 })));
 }
+
+#[test]
+fn alg2_file_round_trips_and_rejects_lying_headers() {
+    let w: Vec<f32> = (0..100).map(|i| (i as f32 * 0.37).sin()).collect();
+    for g in [Granularity::PerTensor, Granularity::PerGroup { size: 20 }, Granularity::PerRow { cols: 50 }] {
+        let t = quantize_alg2(&w, g).unwrap();
+        let bytes = t.to_bytes();
+        assert_eq!(quant5::Alg2Tensor::from_bytes(&bytes).unwrap(), t);
+    }
+    let bytes = quantize_alg2(&w, Granularity::PerTensor).unwrap().to_bytes();
+    // A header claiming 2^60 values must fail on the size check, not allocate.
+    let mut lie = bytes.clone();
+    lie[20..28].copy_from_slice(&(1u64 << 60).to_le_bytes());
+    assert!(quant5::Alg2Tensor::from_bytes(&lie).is_err());
+    let mut lie = bytes.clone();
+    lie[28..36].copy_from_slice(&u64::MAX.to_le_bytes());
+    assert!(quant5::Alg2Tensor::from_bytes(&lie).is_err());
+    assert!(quant5::Alg2Tensor::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+    assert!(quant5::Alg2Tensor::from_bytes(b"nope").is_err());
+}
