@@ -8,6 +8,8 @@
 //! * [`QuantizedMatrix`]: weights kept in their blocks; [`QuantizedMatrix::matvec`] quantizes the
 //!   activations once to 8 bits and runs integer block dot products ([`kernels`]), split across
 //!   threads.
+//! * [`qat`]: a straight-through fake-quant op for burn tensors, for quantization-aware
+//!   training with the paper's scheme or per-group ranges.
 //!
 //! ```
 //! use quant5::{GgmlType, QuantizedMatrix};
@@ -24,17 +26,19 @@
 //! ```
 //!
 //! Dependencies: `half` (IEEE binary16 / bfloat16 conversion with round-to-nearest-even, which
-//! the block formats store their scales in).
+//! the block formats store their scales in); `burn` for the QAT op only.
 
 pub mod alg2;
 pub mod blocks;
 mod ggml_type;
 pub mod kernels;
 mod matrix;
+pub mod qat;
 
 pub use alg2::{Alg2Params, Alg2Tensor, Granularity, pack5, quantize_alg2, unpack5};
 pub use ggml_type::GgmlType;
 pub use matrix::{QuantizedMatrix, dequantize_row, quantize_row};
+pub use qat::{QatScheme, fake_quant};
 
 /// Bits per quantized weight.
 pub const BITS: u32 = 5;
