@@ -106,9 +106,10 @@ impl Alg2Tensor {
         self.codes.chunks(g).zip(&self.params).flat_map(|(c, p)| c.iter().map(move |&q| p.dequantize(q))).collect()
     }
 
-    /// Storage in bytes with dense 5-bit codes and f32 scale + u8 zero per group.
-    pub fn packed_bytes(&self) -> usize {
-        self.len.div_ceil(8) * 5 + self.params.len() * 5
+    /// Size of [`to_bytes`](Self::to_bytes)' output: 36-byte header, 12 bytes per group,
+    /// 5 bytes per 8 codes.
+    pub fn serialized_len(&self) -> usize {
+        36 + self.params.len() * 12 + self.len.div_ceil(8) * 5
     }
 }
 

@@ -110,8 +110,23 @@ impl Activation {
 /// A row dot product for one weight type.
 pub type RowDot = fn(&[u8], &Activation) -> f32;
 
-/// The row dot product for weights of type `t` (SIMD when the CPU has it).
+/// The row dot product for weights of type `t`: AVX2/FMA/F16C when the CPU has them, else the
+/// portable version.
 pub fn row_dot_fn(t: GgmlType) -> Result<RowDot, QuantError> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
+        && std::arch::is_x86_feature_detected!("f16c")
+    {
+        if let Some(f) = simd::pick(t) {
+            return Ok(f);
+        }
+    }
+    portable_dot_fn(t)
+}
+
+/// The portable (scalar) row dot product, the reference the SIMD kernels are tested against.
+pub fn portable_dot_fn(t: GgmlType) -> Result<RowDot, QuantError> {
     Ok(match t {
         GgmlType::Q5_0 => dot_q5_0,
         GgmlType::Q5_1 => dot_q5_1,
@@ -130,6 +145,42 @@ pub fn row_dot_fn(t: GgmlType) -> Result<RowDot, QuantError> {
         }
         GgmlType::Q8_1 | GgmlType::Q8_K => return Err(QuantError::UnsupportedType(format!("{} weights", t.name()))),
     })
+}
+
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use super::{Activation, RowDot};
+    use crate::ggml_type::GgmlType;
+    use crate::kernels_avx2 as k;
+
+    // SAFETY (all wrappers): `pick` hands these out only after `row_dot_fn` detected AVX2, FMA
+    // and F16C.
+    fn q5_0(r: &[u8], a: &Activation) -> f32 {
+        unsafe { k::dot_q5_0(r, a) }
+    }
+    fn q5_1(r: &[u8], a: &Activation) -> f32 {
+        unsafe { k::dot_q5_1(r, a) }
+    }
+    fn q4_1(r: &[u8], a: &Activation) -> f32 {
+        unsafe { k::dot_q4_1(r, a) }
+    }
+    fn q8_0(r: &[u8], a: &Activation) -> f32 {
+        unsafe { k::dot_q8_0(r, a) }
+    }
+    fn q5_k(r: &[u8], a: &Activation) -> f32 {
+        unsafe { k::dot_q5_k(r, a) }
+    }
+
+    pub(super) fn pick(t: GgmlType) -> Option<RowDot> {
+        Some(match t {
+            GgmlType::Q5_0 => q5_0,
+            GgmlType::Q5_1 => q5_1,
+            GgmlType::Q4_1 => q4_1,
+            GgmlType::Q8_0 => q8_0,
+            GgmlType::Q5_K => q5_k,
+            _ => return None,
+        })
+    }
 }
 
 fn q8(act: &Activation) -> &[Q8Block] {

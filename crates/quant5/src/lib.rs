@@ -32,6 +32,8 @@ pub mod alg2;
 pub mod blocks;
 mod ggml_type;
 pub mod kernels;
+#[cfg(target_arch = "x86_64")]
+mod kernels_avx2;
 mod matrix;
 pub mod qat;
 
@@ -54,4 +56,6 @@ pub enum QuantError {
     Truncated { expected: usize, got: usize },
     #[error("value {index} is NaN or infinite")]
     NonFinite { index: usize },
+    #[error("could not start worker threads: {0}")]
+    Threads(String),
 }

@@ -92,6 +92,26 @@ pub fn quantize_row(t: GgmlType, x: &[f32], out: &mut Vec<u8>) -> Result<(), Qua
     Ok(())
 }
 
+/// The shared rayon pool with `threads` workers (built once per thread count).
+fn thread_pool(threads: usize) -> Result<std::sync::Arc<rayon::ThreadPool>, QuantError> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+    let pools = POOLS.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut pools = pools.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(p) = pools.get(&threads) {
+        return Ok(p.clone());
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("quant5-matvec-{i}"))
+        .build()
+        .map_err(|e| QuantError::Threads(e.to_string()))?;
+    let pool = Arc::new(pool);
+    pools.insert(threads, pool.clone());
+    Ok(pool)
+}
+
 /// A row-major weight matrix `[rows, cols]` kept in ggml blocks (GGUF tensor-data layout).
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuantizedMatrix {
@@ -169,25 +189,26 @@ impl QuantizedMatrix {
         let rb = self.row_bytes();
         let dot = kernels::row_dot_fn(self.ggml_type)?;
         let threads = threads.max(1).min(self.rows.max(1));
-        // Small matrices are not worth a thread.
-        if threads == 1 || self.rows * self.cols < 1 << 16 {
+        // Small products are not worth waking a second thread.
+        if threads == 1 || self.rows * self.cols < 1 << 18 {
             for (r, out) in y.iter_mut().enumerate() {
                 *out = dot(&self.bytes[r * rb..(r + 1) * rb], &act);
             }
             return Ok(());
         }
+        // A persistent pool per thread count: spawning threads per product would cost more than
+        // a small product itself.
         let per = self.rows.div_ceil(threads);
-        std::thread::scope(|s| {
-            for (i, chunk) in y.chunks_mut(per).enumerate() {
-                let act = &act;
-                let bytes = &self.bytes;
-                s.spawn(move || {
-                    for (k, out) in chunk.iter_mut().enumerate() {
-                        let r = i * per + k;
-                        *out = dot(&bytes[r * rb..(r + 1) * rb], act);
-                    }
-                });
-            }
+        let bytes = &self.bytes;
+        let act = &act;
+        thread_pool(threads)?.install(|| {
+            use rayon::prelude::*;
+            y.par_chunks_mut(per).enumerate().for_each(|(i, chunk)| {
+                for (k, out) in chunk.iter_mut().enumerate() {
+                    let r = i * per + k;
+                    *out = dot(&bytes[r * rb..(r + 1) * rb], act);
+                }
+            });
         });
         Ok(())
     }

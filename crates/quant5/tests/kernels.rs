@@ -247,3 +247,44 @@ fn alg2_file_round_trips_and_rejects_lying_headers() {
     assert!(quant5::Alg2Tensor::from_bytes(&bytes[..bytes.len() - 1]).is_err());
     assert!(quant5::Alg2Tensor::from_bytes(b"nope").is_err());
 }
+
+#[test]
+fn simd_kernels_match_the_portable_reference() {
+    use quant5::kernels::{Activation, portable_dot_fn, row_dot_fn};
+    let mut s: u64 = 0xDEAD_BEEF;
+    let mut rnd = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    for t in [GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q4_1, GgmlType::Q8_0, GgmlType::Q5_K] {
+        let cols = 4096;
+        for trial in 0..20 {
+            // Random valid blocks: any bit pattern is valid once the f16 scales are sane.
+            let mut row: Vec<u8> = (0..t.row_bytes(cols).unwrap()).map(|_| (rnd() >> 24) as u8).collect();
+            for b in row.chunks_exact_mut(t.type_size()) {
+                let (d_at, m_at) = match t {
+                    GgmlType::Q6_K => (208, None),
+                    GgmlType::Q5_K => (0, Some(2)),
+                    GgmlType::Q5_1 | GgmlType::Q4_1 => (0, Some(2)),
+                    _ => (0, None),
+                };
+                let d = ((rnd() % 1000) as f32 + 1.0) * 1e-5 * if rnd() % 2 == 0 { 1.0 } else { -1.0 };
+                b[d_at..d_at + 2].copy_from_slice(&f16::from_f32(d).to_le_bytes());
+                if let Some(m) = m_at {
+                    b[m..m + 2].copy_from_slice(&f16::from_f32((rnd() % 1000) as f32 * 1e-5).to_le_bytes());
+                }
+            }
+            let x: Vec<f32> = (0..cols)
+                .map(|_| ((rnd() >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * if trial % 3 == 0 { 100.0 } else { 1.0 })
+                .collect();
+            let act = Activation::quantize(t, &x).unwrap();
+            let fast = row_dot_fn(t).unwrap()(&row, &act);
+            let reference = portable_dot_fn(t).unwrap()(&row, &act);
+            let w = QuantizedMatrix::from_bytes(t, 1, cols, row.clone()).unwrap().dequantize().unwrap();
+            let mag: f32 = w.iter().zip(&x).map(|(a, b)| (a * b).abs()).sum::<f32>().max(1e-20);
+            assert!((fast - reference).abs() <= 1e-5 * mag, "{t:?} trial {trial}: {fast} vs {reference} (mag {mag})");
+        }
+    }
+}

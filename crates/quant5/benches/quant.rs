@@ -1,0 +1,103 @@
+//! Dequantization throughput per format, and matrix–vector products on the quantized blocks
+//! for Llama-3-8B projection shapes (4096×4096, 14336×4096) and SmolLM2's 576×1536, with 1 and
+//! 2 threads, beside candle-core 0.11's quantized matmul on the same bytes in the same group.
+//! candle's CPU `QMatMul` splits rows over rayon's pool; it runs inside 1- and 2-thread pools
+//! here so both libraries are measured at the same thread counts.
+//!
+//! `cargo bench -p quant5 --bench quant`
+
+use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
+use candle_core::{Device, Module, Tensor};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use half::f16;
+use quant5::{GgmlType, QuantizedMatrix, dequantize_row};
+use std::borrow::Cow;
+use std::hint::black_box;
+use std::time::Duration;
+
+/// Random but valid blocks (every code pattern is valid; scales set to sane f16 values).
+fn random_matrix(t: GgmlType, rows: usize, cols: usize) -> QuantizedMatrix {
+    let mut s: u64 = 0x9E37_79B9_7F4A_7C15 ^ (rows * 31 + cols) as u64;
+    let mut rnd = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    let mut bytes: Vec<u8> =
+        (0..rows * t.row_bytes(cols).expect("whole blocks")).map(|_| (rnd() >> 24) as u8).collect();
+    for b in bytes.chunks_exact_mut(t.type_size()) {
+        let d_at = if t == GgmlType::Q6_K { 208 } else { 0 };
+        b[d_at..d_at + 2].copy_from_slice(&f16::from_f32(((rnd() % 1000) as f32 + 1.0) * 1e-5).to_le_bytes());
+        if matches!(t, GgmlType::Q5_1 | GgmlType::Q4_1 | GgmlType::Q5_K) {
+            b[2..4].copy_from_slice(&f16::from_f32((rnd() % 1000) as f32 * 1e-5).to_le_bytes());
+        }
+    }
+    QuantizedMatrix::from_bytes(t, rows, cols, bytes).expect("sized to fit")
+}
+
+fn candle_dtype(t: GgmlType) -> GgmlDType {
+    match t {
+        GgmlType::Q5_0 => GgmlDType::Q5_0,
+        GgmlType::Q5_1 => GgmlDType::Q5_1,
+        GgmlType::Q5_K => GgmlDType::Q5K,
+        GgmlType::Q4_1 => GgmlDType::Q4_1,
+        GgmlType::Q8_0 => GgmlDType::Q8_0,
+        other => panic!("no candle bench for {other:?}"),
+    }
+}
+
+fn dequantize(c: &mut Criterion) {
+    let (rows, cols) = (1024, 4096);
+    let mut group = c.benchmark_group("dequantize_1024x4096");
+    group.throughput(Throughput::Bytes((rows * cols * 4) as u64));
+    group.measurement_time(Duration::from_secs(2));
+    for t in [GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q5_K, GgmlType::Q4_1, GgmlType::Q8_0, GgmlType::Q6_K] {
+        let m = random_matrix(t, rows, cols);
+        let mut out = vec![0f32; cols];
+        group.bench_function(t.name(), |b| {
+            b.iter(|| {
+                for r in 0..rows {
+                    dequantize_row(t, m.row(r), &mut out).expect("valid");
+                }
+                black_box(out[0])
+            })
+        });
+    }
+    group.finish();
+}
+
+fn matvec(c: &mut Criterion) {
+    for (rows, cols) in [(4096usize, 4096usize), (14336, 4096), (576, 1536)] {
+        let mut group = c.benchmark_group(format!("matvec_{rows}x{cols}"));
+        group.sample_size(10);
+        group.measurement_time(Duration::from_secs(2));
+        let x: Vec<f32> = (0..cols).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
+        for t in [GgmlType::Q5_K, GgmlType::Q5_0, GgmlType::Q8_0, GgmlType::Q4_1] {
+            let m = random_matrix(t, rows, cols);
+            // Throughput as bytes of weights streamed per product.
+            group.throughput(Throughput::Bytes(m.bytes.len() as u64));
+            for threads in [1usize, 2] {
+                let mut y = vec![0f32; rows];
+                group.bench_function(BenchmarkId::new(format!("whispers_{}", t.name()), format!("{threads}t")), |b| {
+                    b.iter(|| m.matvec_into(black_box(&x), &mut y, threads).expect("shapes match"))
+                });
+            }
+            let storage =
+                QStorage::from_data(Cow::Borrowed(&m.bytes), &Device::Cpu, candle_dtype(t)).expect("candle storage");
+            let qt = QTensor::new(storage, (rows, cols)).expect("candle qtensor");
+            let mm = QMatMul::from_qtensor(qt).expect("candle qmatmul");
+            let xt = Tensor::from_slice(&x, (1, cols), &Device::Cpu).expect("tensor");
+            for threads in [1usize, 2] {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("rayon pool");
+                group.bench_function(BenchmarkId::new(format!("candle_{}", t.name()), format!("{threads}t")), |b| {
+                    b.iter(|| pool.install(|| mm.forward(black_box(&xt)).expect("forward")))
+                });
+            }
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, dequantize, matvec);
+criterion_main!(benches);
