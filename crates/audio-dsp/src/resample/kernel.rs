@@ -283,3 +283,45 @@ fn dot<T: Sample, const FUSED: bool>(a: &[T], b: &[T]) -> T {
     }
     acc[0]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SIMD path must agree with the portable fallback (same sums, different order).
+    fn compare<T: Sample>(tol: f64) {
+        let taps = 48;
+        let up = 3;
+        let table: Vec<T> = (0..up * taps).map(|i| T::from_f64(((i * 37 % 101) as f64 - 50.0) / 500.0)).collect();
+        let buf: Vec<T> = (0..4000).map(|i| T::from_f64(((i * 7919 % 1000) as f64 - 500.0) / 700.0)).collect();
+        let job = Job {
+            table: &table,
+            taps,
+            up,
+            step_phase: 2,
+            step_newest: 1,
+            down: 5,
+            buf: &buf,
+            first_phase: 1,
+            first_start: 0,
+        };
+        let n = 700;
+        let mut portable = vec![T::ZERO; n];
+        Kernel::Portable.run(&job, &mut portable);
+        let mut detected = vec![T::ZERO; n];
+        Kernel::detect().run(&job, &mut detected);
+        for (a, b) in portable.iter().zip(&detected) {
+            assert!((a.to_f64() - b.to_f64()).abs() <= tol, "{a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
+    fn detected_kernel_matches_portable_f32() {
+        compare::<f32>(1e-5);
+    }
+
+    #[test]
+    fn detected_kernel_matches_portable_f64() {
+        compare::<f64>(1e-12);
+    }
+}
