@@ -354,25 +354,30 @@ pub fn encode_q5_k(x: &[f32; QK_K], out: &mut [u8]) {
     }
 }
 
-/// Decodes one Q6_K super-block (210 bytes): `ql[128]`, `qh[64]`, `scales[16]` (i8), `d` f16.
-pub fn decode_q6_k(b: &[u8], out: &mut [f32]) {
-    let d = f16_at(b, 208);
+/// The 256 signed 6-bit codes (`q − 32`) of a Q6_K super-block, in element order
+/// (`ql[128]`, `qh[64]`, then `scales[16]` and `d`, which this ignores).
+pub(crate) fn q6_k_codes(b: &[u8], out: &mut [i8; QK_K]) {
     for half_idx in 0..2 {
         let ql = &b[64 * half_idx..64 * half_idx + 64];
         let qh = &b[128 + 32 * half_idx..128 + 32 * half_idx + 32];
-        let sc = &b[192 + 8 * half_idx..192 + 8 * half_idx + 8];
         let y = &mut out[128 * half_idx..128 * half_idx + 128];
         for l in 0..32 {
-            let is = l / 16;
-            let q1 = ((ql[l] & 0x0F) | ((qh[l] & 3) << 4)) as i32 - 32;
-            let q2 = ((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) as i32 - 32;
-            let q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i32 - 32;
-            let q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i32 - 32;
-            y[l] = d * (sc[is] as i8) as f32 * q1 as f32;
-            y[l + 32] = d * (sc[is + 2] as i8) as f32 * q2 as f32;
-            y[l + 64] = d * (sc[is + 4] as i8) as f32 * q3 as f32;
-            y[l + 96] = d * (sc[is + 6] as i8) as f32 * q4 as f32;
+            y[l] = ((ql[l] & 0x0F) | ((qh[l] & 3) << 4)) as i8 - 32;
+            y[l + 32] = ((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) as i8 - 32;
+            y[l + 64] = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i8 - 32;
+            y[l + 96] = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i8 - 32;
         }
+    }
+}
+
+/// Decodes one Q6_K super-block (210 bytes): `d · scale_k · (q − 32)`, one signed scale per
+/// 16 elements.
+pub fn decode_q6_k(b: &[u8], out: &mut [f32]) {
+    let d = f16_at(b, 208);
+    let mut codes = [0i8; QK_K];
+    q6_k_codes(b, &mut codes);
+    for (e, o) in out.iter_mut().enumerate().take(QK_K) {
+        *o = d * (b[192 + e / 16] as i8) as f32 * codes[e] as f32;
     }
 }
 

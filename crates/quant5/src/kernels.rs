@@ -117,10 +117,9 @@ pub fn row_dot_fn(t: GgmlType) -> Result<RowDot, QuantError> {
     if std::arch::is_x86_feature_detected!("avx2")
         && std::arch::is_x86_feature_detected!("fma")
         && std::arch::is_x86_feature_detected!("f16c")
+        && let Some(f) = simd::pick(t)
     {
-        if let Some(f) = simd::pick(t) {
-            return Ok(f);
-        }
+        return Ok(f);
     }
     portable_dot_fn(t)
 }
@@ -183,14 +182,14 @@ mod simd {
     }
 }
 
-fn q8(act: &Activation) -> &[Q8Block] {
+pub(crate) fn q8(act: &Activation) -> &[Q8Block] {
     match act {
         Activation::Q8(v) => v,
         _ => &[],
     }
 }
 
-fn q8k(act: &Activation) -> &[Q8KBlock] {
+pub(crate) fn q8k(act: &Activation) -> &[Q8KBlock] {
     match act {
         Activation::Q8K(v) => v,
         _ => &[],
@@ -299,34 +298,19 @@ pub fn dot_q5_k(row: &[u8], act: &Activation) -> f32 {
     sumf
 }
 
-/// Q6_K × Q8_K.
+/// Q6_K × Q8_K: `d·d_y·Σ_k scale_k·Σ (q − 32)·a` over 16-element groups.
 pub fn dot_q6_k(row: &[u8], act: &Activation) -> f32 {
     let mut sumf = 0f32;
+    let mut codes = [0i8; QK_K];
     for (b, y) in row.chunks_exact(210).zip(q8k(act)) {
-        let d = f16_at(b, 208);
+        blocks::q6_k_codes(b, &mut codes);
+        let scales = &b[192..208];
         let mut isum = 0i32;
-        for half_idx in 0..2 {
-            let ql = &b[64 * half_idx..64 * half_idx + 64];
-            let qh = &b[128 + 32 * half_idx..128 + 32 * half_idx + 32];
-            let sc = &b[192 + 8 * half_idx..192 + 8 * half_idx + 8];
-            let base = 128 * half_idx;
-            let mut parts = [0i32; 8];
-            for l in 0..32 {
-                let is = l / 16;
-                let q1 = ((ql[l] & 0x0F) | ((qh[l] & 3) << 4)) as i32 - 32;
-                let q2 = ((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) as i32 - 32;
-                let q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i32 - 32;
-                let q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i32 - 32;
-                parts[is] += q1 * y.qs[base + l] as i32;
-                parts[is + 2] += q2 * y.qs[base + l + 32] as i32;
-                parts[is + 4] += q3 * y.qs[base + l + 64] as i32;
-                parts[is + 6] += q4 * y.qs[base + l + 96] as i32;
-            }
-            for (k, p) in parts.iter().enumerate() {
-                isum += (sc[k] as i8) as i32 * p;
-            }
+        for (k, &sc) in scales.iter().enumerate() {
+            let part: i32 = (16 * k..16 * k + 16).map(|e| codes[e] as i32 * y.qs[e] as i32).sum();
+            isum += (sc as i8) as i32 * part;
         }
-        sumf += d * y.d * isum as f32;
+        sumf += f16_at(b, 208) * y.d * isum as f32;
     }
     sumf
 }

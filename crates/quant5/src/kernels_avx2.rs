@@ -7,7 +7,7 @@
 #![cfg(target_arch = "x86_64")]
 
 use crate::blocks::scale_min_k4;
-use crate::kernels::{Activation, Q8Block, Q8KBlock};
+use crate::kernels::{Activation, q8, q8k};
 use std::arch::x86_64::*;
 
 /// f16 → f32 with the F16C instruction (software conversion would dominate small blocks).
@@ -16,20 +16,6 @@ use std::arch::x86_64::*;
 fn f16_at(b: &[u8], at: usize) -> f32 {
     let bits = u16::from_le_bytes([b[at], b[at + 1]]);
     _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)))
-}
-
-fn q8(act: &Activation) -> &[Q8Block] {
-    match act {
-        Activation::Q8(v) => v,
-        _ => &[],
-    }
-}
-
-fn q8k(act: &Activation) -> &[Q8KBlock] {
-    match act {
-        Activation::Q8K(v) => v,
-        _ => &[],
-    }
 }
 
 /// Horizontal sum of eight f32 lanes.
