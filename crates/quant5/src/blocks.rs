@@ -376,8 +376,11 @@ pub fn decode_q6_k(b: &[u8], out: &mut [f32]) {
     let d = f16_at(b, 208);
     let mut codes = [0i8; QK_K];
     q6_k_codes(b, &mut codes);
-    for (e, o) in out.iter_mut().enumerate().take(QK_K) {
-        *o = d * (b[192 + e / 16] as i8) as f32 * codes[e] as f32;
+    for (k, (o, c)) in out[..QK_K].chunks_exact_mut(16).zip(codes.chunks_exact(16)).enumerate() {
+        let scale = d * (b[192 + k] as i8) as f32;
+        for (o, &q) in o.iter_mut().zip(c) {
+            *o = scale * q as f32;
+        }
     }
 }
 

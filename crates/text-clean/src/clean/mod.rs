@@ -5,7 +5,7 @@ mod tokens;
 
 use crate::transcript::{Cue, CueKind, Speaker, Transcript, Utterance};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use tokens::{Tok, TokKind, tokenize};
 
 /// The paper's interjections.
@@ -190,14 +190,36 @@ impl CleanedTranscript {
 }
 
 /// Removes interjections and fillers, repairs the text around them and collects cues.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Cleaner {
     config: CleanConfig,
+    /// Interjections and fillers keyed by their letters with repeats collapsed, with the
+    /// shortest entry length: a word is an elongation of an entry when it collapses to the same
+    /// key and is longer (precomputed so matching allocates nothing per list entry).
+    interjection_keys: HashMap<String, usize>,
+    filler_keys: HashMap<String, usize>,
+}
+
+impl Default for Cleaner {
+    fn default() -> Self {
+        Self::new(CleanConfig::default())
+    }
+}
+
+fn collapsed_keys(list: &BTreeSet<String>) -> HashMap<String, usize> {
+    let mut keys: HashMap<String, usize> = HashMap::new();
+    for entry in list {
+        let len = keys.entry(collapse_repeats(entry)).or_insert(usize::MAX);
+        *len = (*len).min(entry.len());
+    }
+    keys
 }
 
 impl Cleaner {
     pub fn new(config: CleanConfig) -> Self {
-        Self { config }
+        let interjection_keys = collapsed_keys(&config.interjections);
+        let filler_keys = collapsed_keys(&config.fillers);
+        Self { config, interjection_keys, filler_keys }
     }
 
     pub fn config(&self) -> &CleanConfig {
@@ -246,8 +268,12 @@ impl Cleaner {
     /// intermediate text.
     pub fn clean_text(&self, text: &str) -> CleanedText {
         let mut result = self.clean_once(text);
-        // Each pass that changes the text deletes something, so this terminates quickly.
+        // Each pass that changes the text deletes something, so this terminates quickly. Only
+        // brackets can form new annotations; without them one pass is already a fixpoint.
         for _ in 0..16 {
+            if !result.text.contains(['<', '[']) {
+                break;
+            }
             let again = self.clean_once(&result.text);
             if again.text == result.text {
                 break;
@@ -388,10 +414,12 @@ impl Cleaner {
 
     fn classify(&self, word: &str, clause_start: bool) -> Option<Category> {
         let lower = word.to_lowercase();
-        if list_match(&self.config.interjections, &lower) {
+        if list_match(&self.config.interjections, &self.interjection_keys, &lower) {
             return Some(Category::Interjection);
         }
-        if self.config.mode == CleanMode::InterjectionsAndFillers && list_match(&self.config.fillers, &lower) {
+        if self.config.mode == CleanMode::InterjectionsAndFillers
+            && list_match(&self.config.fillers, &self.filler_keys, &lower)
+        {
             let anywhere = self.config.filler_position == FillerPosition::Anywhere || is_filled_pause(&lower);
             if anywhere || clause_start {
                 return Some(Category::Filler);
@@ -403,12 +431,11 @@ impl Cleaner {
 
 /// Exact list entry, or an elongation of one (`ummm` for `umm`, `uhh` for `uh`): same letters
 /// after collapsing repeats, and longer than the entry.
-fn list_match(list: &BTreeSet<String>, lower: &str) -> bool {
+fn list_match(list: &BTreeSet<String>, keys: &HashMap<String, usize>, lower: &str) -> bool {
     if list.contains(lower) {
         return true;
     }
-    let collapsed = collapse_repeats(lower);
-    list.iter().any(|entry| lower.len() > entry.len() && collapse_repeats(entry) == collapsed)
+    keys.get(&collapse_repeats(lower)).is_some_and(|&shortest| lower.len() > shortest)
 }
 
 fn collapse_repeats(s: &str) -> String {
