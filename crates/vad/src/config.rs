@@ -16,7 +16,9 @@ pub enum Method {
     /// Mean sub-band SNR: the spectrum is split into mel-spaced bands between 100 Hz and
     /// 6 kHz, each with its own adaptive noise floor; the score is the average of the bands'
     /// positive SNRs in dB. Coloured (e.g. pink) noise raises only the bands it occupies, so
-    /// this is far more robust than full-band energy. Still an energy detector, per band.
+    /// this is far more robust than full-band energy. Still an energy detector, per band. A
+    /// run of active frames only counts as speech if some frame of it is "voiced" (the bands
+    /// below 1 kHz at least 3 dB above those above it), which rejects breaths and hiss.
     SubbandSnr { threshold_db: f64 },
 }
 
@@ -38,7 +40,8 @@ pub struct VadConfig {
     /// Hysteresis: once speech has started it continues while the score stays above
     /// `threshold − hysteresis_db`.
     pub hysteresis_db: f64,
-    /// Speech is held this long after the score falls (trailing consonants, pauses in words).
+    /// Speech is held this long after the score falls. 0 by default: the ±30 ms score
+    /// smoothing already spans short dips, and longer holds swallow the breath after a phrase.
     pub hangover_ms: f64,
     /// Speech runs shorter than this are dropped (clicks, bumps).
     pub min_speech_ms: f64,
@@ -61,9 +64,9 @@ impl Default for VadConfig {
             frame_ms: 25.0,
             hop_ms: 10.0,
             hysteresis_db: 0.2,
-            hangover_ms: 50.0,
+            hangover_ms: 0.0,
             min_speech_ms: 100.0,
-            min_silence_ms: 200.0,
+            min_silence_ms: 300.0,
             noise_window_past_ms: 2000.0,
             noise_window_future_ms: 500.0,
             zcr_onset: None,

@@ -23,11 +23,20 @@ const MIN_NOISE_DBFS: f64 = -65.0;
 /// Frames on each side whose scores are averaged into a decision score: speech persists for
 /// tens of milliseconds, noise fluctuations do not.
 const SCORE_RADIUS: usize = 3;
+/// A frame is "voiced" when its mean SNR in the bands below 1 kHz is at least its mean SNR
+/// above 1 kHz minus this (so with −3, at least 3 dB above it): vowels put their energy low,
+/// breaths and hiss put theirs high.
+const VOICED_MARGIN_DB: f64 = -3.0;
+/// An active run only counts as speech near a voiced frame of the same run (this many frames
+/// either side): isolated breaths and clicks are rejected, consonants next to vowels are not.
+const VOICED_REACH: usize = 30;
 
 #[derive(Clone, Copy)]
 struct Raw {
     speech: bool,
     score: f32,
+    /// The frame looks voiced (or the method has no bands, where every frame counts).
+    voiced: bool,
     /// High zero-crossing rate near the threshold: speech if speech follows.
     unvoiced_candidate: bool,
 }
@@ -74,7 +83,7 @@ pub struct Vad {
     smoothed_pushed: usize,
     frames_scored: usize,
     /// Frame scores and ZCRs not yet turned into decisions; `pending[0]` is frame `pending_base`.
-    pending: VecDeque<(f64, f64)>,
+    pending: VecDeque<(f64, f64, bool)>,
     pending_base: usize,
     frames_decided: usize,
     /// SCORE_RADIUS, or 0 for the paper's per-frame rule.
@@ -84,7 +93,13 @@ pub struct Vad {
     hangover_frames: usize,
     past: usize,
     future: usize,
-    /// Raw (pre-smoothing) decisions and scores; `raw[0]` is frame `raw_base`.
+    /// Hysteresis decisions (before hangover); `active[0]` is frame `active_base`.
+    active: VecDeque<Raw>,
+    active_base: usize,
+    frames_validated: usize,
+    /// How many of the bands lie below 1 kHz: the "low" group of the voicing test.
+    low_bands: usize,
+    /// Decisions after voicing validation and hangover; `raw[0]` is frame `raw_base`.
     raw: VecDeque<Raw>,
     raw_base: usize,
     min_speech: usize,
@@ -119,6 +134,8 @@ impl Vad {
             (None, Vec::new(), Vec::new(), Vec::new(), Vec::new())
         };
         let n_channels = if bands.is_empty() { 1 } else { bands.len() };
+        let n_fft_bins = frame_len.next_power_of_two() as f64;
+        let low_bands = bands.iter().filter(|&&(_, hi)| hi as f64 * sample_rate as f64 / n_fft_bins <= 1000.0).count();
         let score_radius = if matches!(cfg.method, Method::FixedEnergy { .. }) { 0 } else { SCORE_RADIUS };
         let noise_power = 10f64.powf(MIN_NOISE_DBFS / 10.0);
         let floor_min: Vec<f64> = if bands.is_empty() {
@@ -162,6 +179,10 @@ impl Vad {
             hangover_frames,
             past,
             future,
+            active: VecDeque::new(),
+            active_base: 0,
+            frames_validated: 0,
+            low_bands,
             raw: VecDeque::new(),
             raw_base: 0,
             min_speech,
@@ -239,8 +260,8 @@ impl Vad {
                     q.pop_front();
                 }
             }
-            let (score, zcr) = self.score(t);
-            self.pending.push_back((score, zcr));
+            let (score, zcr, voiced) = self.score(t);
+            self.pending.push_back((score, zcr, voiced));
             self.frames_scored += 1;
         }
         // 2b. Decision scores (frame scores averaged over ±SCORE_RADIUS), hysteresis, hangover.
@@ -256,26 +277,48 @@ impl Vad {
             let lo = t.saturating_sub(self.score_radius).max(self.pending_base);
             let hi = (t + self.score_radius).min(self.frames_scored - 1);
             let score = (lo..=hi).map(|k| self.pending[k - self.pending_base].0).sum::<f64>() / (hi - lo + 1) as f64;
-            let zcr = self.pending[t - self.pending_base].1;
+            let (_, zcr, voiced) = self.pending[t - self.pending_base];
             let threshold = self.threshold();
             if self.in_speech {
-                if score > threshold - self.cfg.hysteresis_db {
-                    self.hang = self.hangover_frames;
-                } else if self.hang > 0 {
-                    self.hang -= 1;
-                } else {
-                    self.in_speech = false;
-                }
-            } else if score > threshold {
-                self.in_speech = true;
-                self.hang = self.hangover_frames;
+                self.in_speech = score > threshold - self.cfg.hysteresis_db;
+            } else {
+                self.in_speech = score > threshold;
             }
             let unvoiced_candidate = self.cfg.zcr_onset.is_some_and(|z| zcr > z) && score > threshold - 10.0;
-            self.raw.push_back(Raw { speech: self.in_speech, score: score as f32, unvoiced_candidate });
+            self.active.push_back(Raw { speech: self.in_speech, score: score as f32, voiced, unvoiced_candidate });
             self.frames_decided += 1;
             while self.pending_base + self.score_radius < self.frames_decided && !self.pending.is_empty() {
                 self.pending.pop_front();
                 self.pending_base += 1;
+            }
+        }
+        // 2c. Voicing validation (an active frame needs a voiced frame of its run within
+        // VOICED_REACH) and hangover after validated speech.
+        loop {
+            let t = self.frames_validated;
+            let ready = match self.total_frames {
+                Some(n) => t < n && self.frames_decided >= n,
+                None => t + VOICED_REACH < self.frames_decided,
+            };
+            if !ready {
+                break;
+            }
+            let a = self.active[t - self.active_base];
+            let valid = a.speech && self.voiced_near(t);
+            let speech = if valid {
+                self.hang = self.hangover_frames;
+                true
+            } else if self.hang > 0 {
+                self.hang -= 1;
+                true
+            } else {
+                false
+            };
+            self.raw.push_back(Raw { speech, ..a });
+            self.frames_validated += 1;
+            while self.active_base + VOICED_REACH + 1 < self.frames_validated && !self.active.is_empty() {
+                self.active.pop_front();
+                self.active_base += 1;
             }
         }
         // 3. Final decisions from run smoothing over a bounded neighbourhood.
@@ -283,8 +326,8 @@ impl Vad {
         loop {
             let t = self.frames_final;
             let ready = match self.total_frames {
-                Some(n) => t < n && self.frames_decided >= n,
-                None => t + reach < self.frames_decided,
+                Some(n) => t < n && self.frames_validated >= n,
+                None => t + reach < self.frames_validated,
             };
             if !ready {
                 break;
@@ -395,19 +438,48 @@ impl Vad {
         true
     }
 
-    /// (score, zcr) of frame `t`; the minima hold the window around `t`.
-    fn score(&self, t: usize) -> (f64, f64) {
+    /// (score, zcr, voiced) of frame `t`; the minima hold the window around `t`.
+    fn score(&self, t: usize) -> (f64, f64, bool) {
         let f = self.feat(t);
         let floor = |c: usize| self.minima[c].front().map(|&(_, v)| v).unwrap_or(POWER_EPS).max(self.floor_min[c]);
-        let score = match self.cfg.method {
-            Method::FixedEnergy { .. } => f.energy_db,
-            Method::AdaptiveEnergy { .. } => 10.0 * (f.power / floor(0)).log10(),
+        match self.cfg.method {
+            Method::FixedEnergy { .. } => (f.energy_db, f.zcr, true),
+            Method::AdaptiveEnergy { .. } => (10.0 * (f.power / floor(0)).log10(), f.zcr, true),
             Method::SubbandSnr { .. } => {
-                let n = f.bands.len() as f64;
-                f.bands.iter().enumerate().map(|(c, p)| (10.0 * (p / floor(c)).log10()).max(0.0)).sum::<f64>() / n
+                let snr: Vec<f64> =
+                    f.bands.iter().enumerate().map(|(c, p)| (10.0 * (p / floor(c)).log10()).max(0.0)).collect();
+                let mean = |v: &[f64]| if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 };
+                let (low, high) = snr.split_at(self.low_bands.min(snr.len()));
+                let voiced = low.is_empty() || high.is_empty() || mean(low) >= mean(high) - VOICED_MARGIN_DB;
+                (mean(&snr), f.zcr, voiced)
             }
-        };
-        (score, f.zcr)
+        }
+    }
+
+    /// Whether a voiced frame lies in the same active run within VOICED_REACH of `t`.
+    fn voiced_near(&self, t: usize) -> bool {
+        let get = |k: usize| self.active.get(k.wrapping_sub(self.active_base)).copied();
+        for d in 0..=VOICED_REACH {
+            match get(t + d) {
+                Some(r) if r.speech => {
+                    if r.voiced {
+                        return true;
+                    }
+                }
+                _ => break,
+            }
+        }
+        for d in 1..=VOICED_REACH.min(t) {
+            match get(t - d) {
+                Some(r) if r.speech => {
+                    if r.voiced {
+                        return true;
+                    }
+                }
+                _ => break,
+            }
+        }
+        false
     }
 
     fn threshold(&self) -> f64 {
