@@ -149,12 +149,19 @@ fn pocketsphinx_hand_labels() {
     for (name, c) in clips.iter().filter(|(k, _)| k.starts_with("librivox")) {
         let labels = bits(c["lab_labels_10ms"].as_str().unwrap());
         let audio = audio_dsp::decode_path(fixture(&format!("pocketsphinx/{name}"))).unwrap();
-        let power = audio.samples.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / audio.samples.len() as f64;
+        // SNR as the sweep defines it: speech-active power (over labelled speech frames) over
+        // noise power.
+        let speech_samples: Vec<f32> = (0..labels.len())
+            .filter(|&i| labels[i])
+            .flat_map(|i| audio.samples[160 * i..(160 * i + 160).min(audio.samples.len())].iter().copied())
+            .collect();
+        let power =
+            speech_samples.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / speech_samples.len().max(1) as f64;
         for condition in ["clean", "white_20dB"] {
             let x: Vec<f32> = if condition == "clean" {
                 audio.samples.clone()
             } else {
-                // Deterministic white noise 20 dB below the clip's mean power.
+                // Deterministic white (uniform, variance-matched) noise 20 dB below speech power.
                 let g = (power / 100.0).sqrt() * 3f64.sqrt();
                 let mut s: u64 = 0x853C_49E6_748F_EA9B;
                 audio
