@@ -40,8 +40,10 @@ pub struct VadConfig {
     /// Hysteresis: once speech has started it continues while the score stays above
     /// `threshold − hysteresis_db`.
     pub hysteresis_db: f64,
-    /// Speech is held this long after the score falls. 0 by default: the ±30 ms score
-    /// smoothing already spans short dips, and longer holds swallow the breath after a phrase.
+    /// Speech is held at least this long after the score falls. 0 by default: the ±30 ms score
+    /// smoothing already spans short dips and in clean audio a hold swallows the breath after a
+    /// phrase; the sub-band method adds a 60 ms hold by itself where the noise floor is above
+    /// −50 dBFS, since noise masks the decaying ends of words.
     pub hangover_ms: f64,
     /// Speech runs shorter than this are dropped (clicks, bumps).
     pub min_speech_ms: f64,

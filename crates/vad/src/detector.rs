@@ -30,6 +30,11 @@ const VOICED_MARGIN_DB: f64 = -3.0;
 /// An active run only counts as speech near a voiced frame of the same run (this many frames
 /// either side): isolated breaths and clicks are rejected, consonants next to vowels are not.
 const VOICED_REACH: usize = 30;
+/// Noise above this level (dBFS) can mask the decaying end of a word...
+const NOISY_DBFS: f64 = -50.0;
+/// ...so segments there are held this long (ms) after the score falls; in clean audio the hold
+/// would only swallow the breath after a phrase.
+const NOISY_HOLD_MS: f64 = 60.0;
 
 #[derive(Clone, Copy)]
 struct Raw {
@@ -39,6 +44,8 @@ struct Raw {
     voiced: bool,
     /// High zero-crossing rate near the threshold: speech if speech follows.
     unvoiced_candidate: bool,
+    /// Frames to hold speech after this frame if it ends a validated run.
+    hold: u16,
 }
 
 struct FrameFeatures {
@@ -83,7 +90,7 @@ pub struct Vad {
     smoothed_pushed: usize,
     frames_scored: usize,
     /// Frame scores and ZCRs not yet turned into decisions; `pending[0]` is frame `pending_base`.
-    pending: VecDeque<(f64, f64, bool)>,
+    pending: VecDeque<(f64, f64, bool, u16)>,
     pending_base: usize,
     frames_decided: usize,
     /// SCORE_RADIUS, or 0 for the paper's per-frame rule.
@@ -97,6 +104,8 @@ pub struct Vad {
     active: VecDeque<Raw>,
     active_base: usize,
     frames_validated: usize,
+    /// NOISY_HOLD_MS in frames.
+    noisy_hold: u16,
     /// How many of the bands lie below 1 kHz: the "low" group of the voicing test.
     low_bands: usize,
     /// Decisions after voicing validation and hangover; `raw[0]` is frame `raw_base`.
@@ -136,6 +145,7 @@ impl Vad {
         let n_channels = if bands.is_empty() { 1 } else { bands.len() };
         let n_fft_bins = frame_len.next_power_of_two() as f64;
         let low_bands = bands.iter().filter(|&&(_, hi)| hi as f64 * sample_rate as f64 / n_fft_bins <= 1000.0).count();
+        let cfg_hop_ms = cfg.hop_ms;
         let score_radius = if matches!(cfg.method, Method::FixedEnergy { .. }) { 0 } else { SCORE_RADIUS };
         let noise_power = 10f64.powf(MIN_NOISE_DBFS / 10.0);
         let floor_min: Vec<f64> = if bands.is_empty() {
@@ -183,6 +193,7 @@ impl Vad {
             active_base: 0,
             frames_validated: 0,
             low_bands,
+            noisy_hold: ms_to_frames(NOISY_HOLD_MS, cfg_hop_ms).min(u16::MAX as usize) as u16,
             raw: VecDeque::new(),
             raw_base: 0,
             min_speech,
@@ -260,8 +271,8 @@ impl Vad {
                     q.pop_front();
                 }
             }
-            let (score, zcr, voiced) = self.score(t);
-            self.pending.push_back((score, zcr, voiced));
+            let (score, zcr, voiced, hold) = self.score(t);
+            self.pending.push_back((score, zcr, voiced, hold));
             self.frames_scored += 1;
         }
         // 2b. Decision scores (frame scores averaged over ±SCORE_RADIUS), hysteresis, hangover.
@@ -277,7 +288,7 @@ impl Vad {
             let lo = t.saturating_sub(self.score_radius).max(self.pending_base);
             let hi = (t + self.score_radius).min(self.frames_scored - 1);
             let score = (lo..=hi).map(|k| self.pending[k - self.pending_base].0).sum::<f64>() / (hi - lo + 1) as f64;
-            let (_, zcr, voiced) = self.pending[t - self.pending_base];
+            let (_, zcr, voiced, hold) = self.pending[t - self.pending_base];
             let threshold = self.threshold();
             if self.in_speech {
                 self.in_speech = score > threshold - self.cfg.hysteresis_db;
@@ -285,7 +296,13 @@ impl Vad {
                 self.in_speech = score > threshold;
             }
             let unvoiced_candidate = self.cfg.zcr_onset.is_some_and(|z| zcr > z) && score > threshold - 10.0;
-            self.active.push_back(Raw { speech: self.in_speech, score: score as f32, voiced, unvoiced_candidate });
+            self.active.push_back(Raw {
+                speech: self.in_speech,
+                score: score as f32,
+                voiced,
+                unvoiced_candidate,
+                hold,
+            });
             self.frames_decided += 1;
             while self.pending_base + self.score_radius < self.frames_decided && !self.pending.is_empty() {
                 self.pending.pop_front();
@@ -306,7 +323,7 @@ impl Vad {
             let a = self.active[t - self.active_base];
             let valid = a.speech && self.voiced_near(t);
             let speech = if valid {
-                self.hang = self.hangover_frames;
+                self.hang = self.hangover_frames.max(a.hold as usize);
                 true
             } else if self.hang > 0 {
                 self.hang -= 1;
@@ -439,19 +456,24 @@ impl Vad {
     }
 
     /// (score, zcr, voiced) of frame `t`; the minima hold the window around `t`.
-    fn score(&self, t: usize) -> (f64, f64, bool) {
+    fn score(&self, t: usize) -> (f64, f64, bool, u16) {
         let f = self.feat(t);
         let floor = |c: usize| self.minima[c].front().map(|&(_, v)| v).unwrap_or(POWER_EPS).max(self.floor_min[c]);
         match self.cfg.method {
-            Method::FixedEnergy { .. } => (f.energy_db, f.zcr, true),
-            Method::AdaptiveEnergy { .. } => (10.0 * (f.power / floor(0)).log10(), f.zcr, true),
+            Method::FixedEnergy { .. } => (f.energy_db, f.zcr, true, 0),
+            Method::AdaptiveEnergy { .. } => (10.0 * (f.power / floor(0)).log10(), f.zcr, true, 0),
             Method::SubbandSnr { .. } => {
                 let snr: Vec<f64> =
                     f.bands.iter().enumerate().map(|(c, p)| (10.0 * (p / floor(c)).log10()).max(0.0)).collect();
                 let mean = |v: &[f64]| if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 };
                 let (low, high) = snr.split_at(self.low_bands.min(snr.len()));
                 let voiced = low.is_empty() || high.is_empty() || mean(low) >= mean(high) - VOICED_MARGIN_DB;
-                (mean(&snr), f.zcr, voiced)
+                // Noise level (dBFS of white noise with the same in-band floor): where noise can
+                // mask a word's decaying end, hold speech a little longer.
+                let floor_sum: f64 = (0..f.bands.len()).map(floor).sum();
+                let noise_dbfs = 10.0 * (floor_sum / self.floor_min.iter().sum::<f64>()).log10() + MIN_NOISE_DBFS;
+                let hold = if noise_dbfs > NOISY_DBFS { self.noisy_hold } else { 0 };
+                (mean(&snr), f.zcr, voiced, hold)
             }
         }
     }
