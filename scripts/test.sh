@@ -19,6 +19,9 @@ cargo test --workspace --all-targets --locked
 step "cargo test --doc"
 cargo test --workspace --doc --locked
 
+step "cargo doc (warnings are errors: broken intra-doc links fail)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
 step "cuda feature compiles (burn-cuda 0.21; no CUDA toolkit needed to check)"
 cargo check -p interview-insight --features cuda --locked
 

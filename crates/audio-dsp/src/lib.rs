@@ -2,7 +2,7 @@
 //!
 //! * [`decode_path`] / [`decode_bytes`]: WAV (PCM 16/24/32, float, extensible), FLAC, MP3 and
 //!   OGG Vorbis to mono `f32` via symphonia, PCM bit-exact with soundfile (`s / 32768`).
-//! * [`resample`] / [`Resampler`]: the paper's Kaiser-windowed FIR (its eq. 3) as a polyphase
+//! * [`resample()`] / [`Resampler`]: the paper's Kaiser-windowed FIR (its eq. 3) as a polyphase
 //!   rational resampler, designed exactly as scipy's `kaiserord` + `firwin` and matching
 //!   `resample_poly` to 1e-12 in f64; streaming with output identical to one-shot.
 //!
