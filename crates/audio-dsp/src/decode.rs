@@ -143,26 +143,26 @@ fn decode_source(source: Box<dyn MediaSource>, hint: &Hint) -> Result<Audio, Dsp
 /// Writes mono `f32` samples as a 16-bit PCM WAV: `round(s · 32768)` clamped to the i16 range,
 /// the inverse of the decoder's `s / 32768`, so decode → write → decode is lossless.
 pub fn write_wav_pcm16(path: impl AsRef<Path>, samples: &[f32], sample_rate: u32) -> Result<(), DspError> {
-    let path = path.as_ref();
-    let spec =
-        hound::WavSpec { channels: 1, sample_rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
-    let wrap = |e: hound::Error| DspError::Encode(format!("{}: {e}", path.display()));
-    let mut w = hound::WavWriter::create(path, spec).map_err(wrap)?;
-    for &s in samples {
-        let v = (s * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
-        w.write_sample(v).map_err(wrap)?;
-    }
-    w.finalize().map_err(wrap)
+    let pcm = samples.iter().map(|&s| (s * 32768.0).round().clamp(-32768.0, 32767.0) as i16);
+    write_mono(path.as_ref(), sample_rate, 16, hound::SampleFormat::Int, pcm)
 }
 
 /// Writes mono `f32` samples as a 32-bit float WAV (lossless).
 pub fn write_wav_f32(path: impl AsRef<Path>, samples: &[f32], sample_rate: u32) -> Result<(), DspError> {
-    let path = path.as_ref();
-    let spec =
-        hound::WavSpec { channels: 1, sample_rate, bits_per_sample: 32, sample_format: hound::SampleFormat::Float };
+    write_mono(path.as_ref(), sample_rate, 32, hound::SampleFormat::Float, samples.iter().copied())
+}
+
+fn write_mono<S: hound::Sample>(
+    path: &Path,
+    sample_rate: u32,
+    bits_per_sample: u16,
+    sample_format: hound::SampleFormat,
+    samples: impl Iterator<Item = S>,
+) -> Result<(), DspError> {
+    let spec = hound::WavSpec { channels: 1, sample_rate, bits_per_sample, sample_format };
     let wrap = |e: hound::Error| DspError::Encode(format!("{}: {e}", path.display()));
     let mut w = hound::WavWriter::create(path, spec).map_err(wrap)?;
-    for &s in samples {
+    for s in samples {
         w.write_sample(s).map_err(wrap)?;
     }
     w.finalize().map_err(wrap)

@@ -134,14 +134,9 @@ pub fn portable_dot_fn(t: GgmlType) -> Result<RowDot, QuantError> {
         GgmlType::Q8_0 => dot_q8_0,
         GgmlType::Q5_K => dot_q5_k,
         GgmlType::Q6_K => dot_q6_k,
-        GgmlType::F32 => dot_f32::<4>,
-        GgmlType::F16 | GgmlType::BF16 => {
-            if t == GgmlType::F16 {
-                dot_f32::<2>
-            } else {
-                dot_bf16
-            }
-        }
+        GgmlType::F32 => dot_f32,
+        GgmlType::F16 => dot_f16,
+        GgmlType::BF16 => dot_bf16,
         GgmlType::Q8_1 | GgmlType::Q8_K => return Err(QuantError::UnsupportedType(format!("{} weights", t.name()))),
     })
 }
@@ -330,21 +325,28 @@ fn dot_dense(w: &[f32], x: &[f32]) -> f32 {
     s
 }
 
-/// Float weights (f32 when `BYTES == 4`, f16 when 2) against f32 activations.
-fn dot_f32<const BYTES: usize>(row: &[u8], act: &Activation) -> f32 {
+/// Float weights against f32 activations, decoded 256 values at a time into a stack buffer
+/// (no allocation per row).
+fn dot_float(row: &[u8], act: &Activation, bytes_per_value: usize, decode: fn(&[u8], &mut [f32])) -> f32 {
     let Activation::F32(x) = act else { return 0.0 };
-    let mut w = vec![0f32; x.len()];
-    if BYTES == 4 {
-        blocks::decode_f32(row, &mut w);
-    } else {
-        blocks::decode_f16(row, &mut w);
+    let mut w = [0f32; 256];
+    let mut sum = 0f32;
+    for (bytes, xs) in row.chunks(256 * bytes_per_value).zip(x.chunks(256)) {
+        let w = &mut w[..xs.len()];
+        decode(bytes, w);
+        sum += dot_dense(w, xs);
     }
-    dot_dense(&w, x)
+    sum
+}
+
+fn dot_f32(row: &[u8], act: &Activation) -> f32 {
+    dot_float(row, act, 4, blocks::decode_f32)
+}
+
+fn dot_f16(row: &[u8], act: &Activation) -> f32 {
+    dot_float(row, act, 2, blocks::decode_f16)
 }
 
 fn dot_bf16(row: &[u8], act: &Activation) -> f32 {
-    let Activation::F32(x) = act else { return 0.0 };
-    let mut w = vec![0f32; x.len()];
-    blocks::decode_bf16(row, &mut w);
-    dot_dense(&w, x)
+    dot_float(row, act, 2, blocks::decode_bf16)
 }

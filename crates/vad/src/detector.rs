@@ -278,11 +278,7 @@ impl Vad {
         // 2b. Decision scores (frame scores averaged over ±SCORE_RADIUS), hysteresis, hangover.
         loop {
             let t = self.frames_decided;
-            let ready = match self.total_frames {
-                Some(n) => t < n && self.frames_scored >= n,
-                None => t + self.score_radius < self.frames_scored,
-            };
-            if !ready {
+            if !self.ready(t, self.frames_scored, self.score_radius) {
                 break;
             }
             let lo = t.saturating_sub(self.score_radius).max(self.pending_base);
@@ -313,11 +309,7 @@ impl Vad {
         // VOICED_REACH) and hangover after validated speech.
         loop {
             let t = self.frames_validated;
-            let ready = match self.total_frames {
-                Some(n) => t < n && self.frames_decided >= n,
-                None => t + VOICED_REACH < self.frames_decided,
-            };
-            if !ready {
+            if !self.ready(t, self.frames_decided, VOICED_REACH) {
                 break;
             }
             let a = self.active[t - self.active_base];
@@ -342,11 +334,7 @@ impl Vad {
         let reach = self.min_speech + self.min_silence + 1;
         loop {
             let t = self.frames_final;
-            let ready = match self.total_frames {
-                Some(n) => t < n && self.frames_validated >= n,
-                None => t + reach < self.frames_validated,
-            };
-            if !ready {
+            if !self.ready(t, self.frames_validated, reach) {
                 break;
             }
             let speech = self.smoothed(t as isize);
@@ -480,28 +468,21 @@ impl Vad {
 
     /// Whether a voiced frame lies in the same active run within VOICED_REACH of `t`.
     fn voiced_near(&self, t: usize) -> bool {
-        let get = |k: usize| self.active.get(k.wrapping_sub(self.active_base)).copied();
-        for d in 0..=VOICED_REACH {
-            match get(t + d) {
-                Some(r) if r.speech => {
-                    if r.voiced {
-                        return true;
-                    }
-                }
-                _ => break,
-            }
+        let at = |k: usize| self.active.get(k.wrapping_sub(self.active_base)).copied();
+        // Walk one way while the run continues; true at the first voiced frame.
+        let scan = |frames: &mut dyn Iterator<Item = usize>| {
+            frames.map(at).take_while(|r| r.is_some_and(|r| r.speech)).any(|r| r.is_some_and(|r| r.voiced))
+        };
+        scan(&mut (t..=t + VOICED_REACH)) || scan(&mut (t.saturating_sub(VOICED_REACH)..t).rev())
+    }
+
+    /// Whether frame `t` of a stage can be decided: the earlier stage has produced `done`
+    /// frames, and `t` needs `lookahead` of them beyond itself (or the stream has ended).
+    fn ready(&self, t: usize, done: usize, lookahead: usize) -> bool {
+        match self.total_frames {
+            Some(n) => t < n && done >= n,
+            None => t + lookahead < done,
         }
-        for d in 1..=VOICED_REACH.min(t) {
-            match get(t - d) {
-                Some(r) if r.speech => {
-                    if r.voiced {
-                        return true;
-                    }
-                }
-                _ => break,
-            }
-        }
-        false
     }
 
     fn threshold(&self) -> f64 {

@@ -123,7 +123,7 @@ pub fn custom_feature(x: &[f32], sr: u32) -> Result<[f32; CUSTOM_FEATURE_LEN], D
     let mel_db = Matrix { rows: mel.rows, cols: mel.cols, data: power_to_db(&mel.data, 1e-10, Some(80.0)) };
     let mfcc = dct2_ortho_rows(&mel_db, 50);
     let chroma = normalize_columns_max(chroma_bank(sr, estimate_tuning(&mag, sr, 12)).matmul(&mag));
-    let contrast = spectral_contrast(&mag, &freqs, sr, 200.0, 6, 0.02);
+    let contrast = spectral_contrast(&mag, &freqs, 200.0, 6, 0.02);
 
     let mut v: Vec<f64> = vec![
         mean(flatness.iter().copied()),

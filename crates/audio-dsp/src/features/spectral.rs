@@ -78,22 +78,15 @@ pub fn spectral_flatness(power: &Matrix) -> Vec<f64> {
     log_sum.iter().zip(&sum).map(|(l, s)| (l / n).exp() / (s / n)).collect()
 }
 
-/// `librosa.feature.spectral_contrast(S=mag, sr, fmin=200, n_bands=6, quantile=0.02)`: per
+/// `librosa.feature.spectral_contrast(S=mag, sr, fmin=200, n_bands=6, quantile=0.02)` (the rate
+/// enters through `freqs`): per
 /// octave band, dB difference between the mean of the top and bottom 2 % of magnitudes, with
 /// `power_to_db(top_db=80)` applied to peaks and valleys separately. `[n_bands + 1, frames]`.
-pub fn spectral_contrast(
-    mag: &Matrix,
-    freqs: &[f64],
-    sr: u32,
-    fmin: f64,
-    n_bands: usize,
-    quantile: f64,
-) -> Vec<Vec<f64>> {
+pub fn spectral_contrast(mag: &Matrix, freqs: &[f64], fmin: f64, n_bands: usize, quantile: f64) -> Vec<Vec<f64>> {
     let mut octa = vec![0f64; n_bands + 2];
     for (i, o) in octa.iter_mut().enumerate().skip(1) {
         *o = fmin * 2f64.powi(i as i32 - 1);
     }
-    let _ = sr;
     let frames = mag.cols;
     let mut peak = vec![vec![0f64; frames]; n_bands + 1];
     let mut valley = vec![vec![0f64; frames]; n_bands + 1];
