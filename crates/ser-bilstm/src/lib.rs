@@ -39,6 +39,7 @@ pub mod data;
 pub mod lstm;
 pub mod metrics;
 pub mod models;
+pub mod saved;
 pub mod scaler;
 pub mod schedule;
 pub mod synth;
@@ -49,6 +50,7 @@ pub use models::{
     BaseModel, Batch, BiLstmClassifier, EmotionModel, ForwardMode, InputKind, ReferenceQuirks, TemporalBiLstm,
     TemporalConfig,
 };
+pub use saved::{AnyModel, Architecture, ModelSpec, Prediction, Predictor};
 pub use scaler::StandardScaler;
 pub use schedule::LrSchedule;
 

@@ -55,7 +55,7 @@ impl StandardScaler {
     /// Standardises `values` in place; its length must be a multiple of the dimension.
     pub fn transform_in_place(&self, values: &mut [f32]) -> Result<(), SerError> {
         let dim = self.dim();
-        if dim == 0 || values.len() % dim != 0 {
+        if dim == 0 || !values.len().is_multiple_of(dim) {
             return Err(SerError::Data(format!("{} values is not a whole number of {dim}-d rows", values.len())));
         }
         for row in values.chunks_exact_mut(dim) {

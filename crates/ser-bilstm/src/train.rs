@@ -197,14 +197,24 @@ pub struct TrainOutcome<M> {
     pub history: Vec<EpochReport>,
 }
 
-enum AnyOptimizer<M: AutodiffModule<B>, B: AutodiffBackend> {
+/// Whether training goes on after an event (return [`Flow::Stop`] from the observer to end the
+/// run after the current epoch's checkpoint, e.g. for early stopping or an interrupt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Stop,
+}
+
+/// One of the three optimizers, configured as PyTorch's (see [`OptimizerKind`]).
+pub enum ConfiguredOptimizer<M: AutodiffModule<B>, B: AutodiffBackend> {
     Adam(OptimizerAdaptor<Adam, M, B>),
     AdamW(OptimizerAdaptor<AdamW, M, B>),
     Sgd(OptimizerAdaptor<Sgd<B::InnerBackend>, M, B>),
 }
 
-impl<M: AutodiffModule<B>, B: AutodiffBackend> AnyOptimizer<M, B> {
-    fn new(kind: OptimizerKind) -> Self {
+impl<M: AutodiffModule<B>, B: AutodiffBackend> ConfiguredOptimizer<M, B> {
+    /// Builds the optimizer `kind` describes.
+    pub fn new(kind: OptimizerKind) -> Self {
         let decay = |wd: f64| (wd > 0.0).then(|| WeightDecayConfig::new(wd as f32));
         match kind {
             OptimizerKind::Adam { weight_decay } => {
@@ -222,7 +232,8 @@ impl<M: AutodiffModule<B>, B: AutodiffBackend> AnyOptimizer<M, B> {
         }
     }
 
-    fn step(&mut self, lr: f64, model: M, grads: GradientsParams) -> M {
+    /// One update with learning rate `lr`.
+    pub fn step(&mut self, lr: f64, model: M, grads: GradientsParams) -> M {
         match self {
             Self::Adam(o) => o.step(lr, model, grads),
             Self::AdamW(o) => o.step(lr, model, grads),
@@ -347,7 +358,9 @@ fn create_dir(path: &Path) -> Result<(), SerError> {
 /// Trains `model` on `train_set`, evaluating on `eval_set` after every epoch.
 ///
 /// Deterministic for a given seed: epoch `e`'s shuffle and dropout masks are seeded from
-/// `(seed, e)`, so a resumed run continues exactly as an uninterrupted one would.
+/// `(seed, e)`, so a resumed run continues exactly as an uninterrupted one would. burn's CPU
+/// random generator is process-global, so two runs training concurrently in one process
+/// disturb each other's dropout masks; run them one after the other for reproducibility.
 #[allow(clippy::too_many_arguments)]
 pub fn train<B, M>(
     mut model: M,
@@ -357,7 +370,7 @@ pub fn train<B, M>(
     config: &TrainConfig,
     checkpoints: Option<&CheckpointDir>,
     resume: Option<&Resume>,
-    observer: &mut dyn FnMut(TrainEvent<'_>),
+    observer: &mut dyn FnMut(TrainEvent<'_>) -> Flow,
     device: &Device<B>,
 ) -> Result<TrainOutcome<M::InnerModule>, SerError>
 where
@@ -373,7 +386,7 @@ where
     let steps_per_epoch = train_set.examples.len().div_ceil(config.batch_size);
     let schedule = config.schedule.per_batch(config.epochs, steps_per_epoch);
     let mode = if config.quirks.batch_as_time { ForwardMode::BatchAsTime } else { ForwardMode::Independent };
-    let mut optimizer = AnyOptimizer::<M, B>::new(config.optimizer);
+    let mut optimizer = ConfiguredOptimizer::<M, B>::new(config.optimizer);
     let loss_fn = CrossEntropyLossConfig::new().init(device);
     let eval_device = device.clone();
 
@@ -410,7 +423,7 @@ where
         B::seed(device, config.seed.wrapping_mul(0x9e37_79b9).wrapping_add(epoch as u64));
         let mut order: Vec<usize> = (0..train_set.examples.len()).collect();
         order.shuffle(&mut StdRng::seed_from_u64(config.seed ^ ((epoch as u64) << 32)));
-        observer(TrainEvent::EpochStart { epoch, batches: steps_per_epoch });
+        let mut stop = observer(TrainEvent::EpochStart { epoch, batches: steps_per_epoch }) == Flow::Stop;
         let (mut loss_sum, mut lr) = (0.0, 0.0);
         for (b, examples) in batches(train_set, &order, config.batch_size).enumerate() {
             let batch = Batch::from_examples(&examples, train_set.dim, device)?;
@@ -425,7 +438,9 @@ where
             model = optimizer.step(lr, model, grads);
             state.step += 1;
             loss_sum += loss_value * examples.len() as f64;
-            observer(TrainEvent::Batch { epoch, batch: b, loss: loss_value, lr });
+            if observer(TrainEvent::Batch { epoch, batch: b, loss: loss_value, lr }) == Flow::Stop {
+                stop = true;
+            }
         }
         let valid = model.valid();
         let eval = evaluate(&valid, eval_set, class_names, config.eval_batch_size, &eval_device)?;
@@ -448,7 +463,10 @@ where
             save_checkpoints(dir, &model, &valid, is_best, &optimizer, &state)?;
         }
         if let Some(report) = state.history.last() {
-            observer(TrainEvent::EpochEnd(report));
+            stop |= observer(TrainEvent::EpochEnd(report)) == Flow::Stop;
+        }
+        if stop {
+            break;
         }
     }
     let last = model.valid();
@@ -465,7 +483,7 @@ fn save_checkpoints<B, M>(
     model: &M,
     valid: &M::InnerModule,
     is_best: bool,
-    optimizer: &AnyOptimizer<M, B>,
+    optimizer: &ConfiguredOptimizer<M, B>,
     state: &RunState,
 ) -> Result<(), SerError>
 where

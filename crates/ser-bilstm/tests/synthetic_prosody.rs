@@ -8,8 +8,12 @@ use rayon::prelude::*;
 use ser_bilstm::data::features::features_from_samples;
 use ser_bilstm::data::{Example, FeatureKind, FeatureSet, Split, Utterance};
 use ser_bilstm::synth::{CorpusConfig, corpus};
-use ser_bilstm::train::{ScheduleConfig, TrainConfig, TrainEvent, train};
+use ser_bilstm::train::{Flow, ScheduleConfig, TrainConfig, TrainEvent, train};
 use ser_bilstm::{BiLstmClassifier, CpuTrainBackend, EMOTIONS, TemporalBiLstm, TemporalConfig};
+
+/// burn's Flex random generator is process-global: the two runs take turns so each is
+/// reproducible.
+static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn split_features(kind: FeatureKind) -> (FeatureSet, FeatureSet) {
     let clips = corpus(&CorpusConfig::default()).unwrap();
@@ -50,6 +54,7 @@ where
         if let TrainEvent::EpochEnd(r) = e {
             println!("{name} epoch {:2}: train loss {:.4}, held-out {}", r.epoch, r.train_loss, r.eval.accuracy);
         }
+        Flow::Continue
     };
     let outcome = train(model, train_set, test_set, &EMOTIONS, config, None, None, &mut log, &device).unwrap();
     let last = outcome.history.last().unwrap();
@@ -64,6 +69,7 @@ where
 
 #[test]
 fn reference_bilstm_on_custom_features_generalises_to_new_voices() {
+    let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
     let (train_set, test_set) = split_features(FeatureKind::Custom);
     assert_eq!((train_set.examples.len(), test_set.examples.len()), (384, 128));
     let device = Default::default();
@@ -81,6 +87,7 @@ fn reference_bilstm_on_custom_features_generalises_to_new_voices() {
 
 #[test]
 fn temporal_bilstm_on_log_mel_generalises_to_new_voices() {
+    let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
     let (train_set, test_set) = split_features(FeatureKind::LogMel);
     let device = Default::default();
     <CpuTrainBackend as burn::tensor::backend::Backend>::seed(&device, 2);
