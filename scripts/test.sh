@@ -16,6 +16,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test (lib, bins, tests, examples, benches in test mode)"
 cargo test --workspace --all-targets --locked
 
+step "ser-bilstm examples end to end (synthetic corpus)"
+bash scripts/ser-examples.sh
+
 step "cargo test --doc"
 cargo test --workspace --doc --locked
 

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs the ser-bilstm example binaries end to end on a small synthetic corpus: write it in
+# RAVDESS's layout, train (speaker split, 2 epochs), resume refusal, predict, and logits on a
+# reference-named checkpoint. Fails on any error or on malformed output.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+run() { cargo run -q --locked -p ser-bilstm --example "$@"; }
+
+run synth_corpus -- --out "$work/corpus" --voices 6 --clips 2
+run train -- --ravdess "$work/corpus" --features custom --model bilstm --split speaker --epochs 2 --out "$work/run" \
+  | tee "$work/train.txt"
+grep -q "best epoch" "$work/train.txt"
+for f in best/model.json best/model.safetensors best/scaler.safetensors last/model.safetensors report.json confusion.csv; do
+  test -s "$work/run/$f" || { echo "missing $f"; exit 1; }
+done
+# An existing run is never overwritten without --resume.
+if run train -- --ravdess "$work/corpus" --split speaker --epochs 2 --out "$work/run" 2>/dev/null; then
+  echo "train overwrote an existing run"; exit 1
+fi
+run train -- --ravdess "$work/corpus" --features logmel --model temporal --split kfold:3:1 --epochs 1 --batch-size 8 \
+  --out "$work/temporal" > /dev/null
+test -s "$work/temporal/best/model.json"
+
+run predict -- --model "$work/run/best" "$work/corpus/Actor_06/03-01-05-01-01-01-06.wav" | tee "$work/pred.txt"
+grep -q '"label":' "$work/pred.txt"
+run logits -- --checkpoint "$work/run/best/model.safetensors" --model bilstm \
+  --input crates/ser-bilstm/tests/fixtures/x_d312_first4.npy | tee "$work/logits.txt"
+# Four rows of eight logits.
+test "$(grep -o '\[[^][]*\]' "$work/logits.txt" | wc -l)" -eq 4
+echo "ser-bilstm examples: ok"
