@@ -8,6 +8,7 @@
 //! * [`weights`]: GGUF tensors or HF safetensors (sharded; bf16/f16/f32) under GGUF names,
 //!   with the Q/K row permutation applied to HF checkpoints;
 //! * [`model`]: the decoder on CPU with weights left in their quantized blocks (quant5 kernels);
+//! * [`burn_llama`]: the same decoder in f32 on burn (training, GPU);
 //! * [`generate`]: greedy and sampled generation, stop tokens and strings, streaming.
 //!
 //! Nothing is downloaded at run time: models are files the user has (`scripts/fetch-models.sh`
@@ -21,6 +22,7 @@
 //! assert_eq!(llama_extract::MAX_CONTEXT, 8192);
 //! ```
 
+pub mod burn_llama;
 pub mod config;
 pub mod generate;
 pub mod gguf;
@@ -28,6 +30,7 @@ pub mod model;
 pub mod tokenizer;
 pub mod weights;
 
+pub use burn_llama::{BurnLlama, BurnSession};
 pub use config::LlamaConfig;
 pub use generate::{GenerateOptions, Generation, LanguageModel, QuantSession, Sampling, StopReason, generate};
 pub use gguf::{GgufError, GgufFile, GgufValue};

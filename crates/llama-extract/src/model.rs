@@ -37,8 +37,9 @@ pub enum WeightFormat {
     /// As stored in the file (F32/F16/BF16 checkpoints are kept in their float type).
     #[default]
     AsLoaded,
-    /// Re-quantize every projection matrix to this type on load (e.g. Q5_0 or Q5_K, the
-    /// paper's 5 bits); norms stay f32, the embedding table stays as loaded.
+    /// Re-quantize every projection matrix and the LM head to this type on load (e.g. Q5_0
+    /// or Q5_K, the paper's 5 bits; F32 for a float reference); norms stay f32, the embedding
+    /// table (a row lookup) stays as loaded.
     Requantize(GgmlType),
 }
 
@@ -210,10 +211,11 @@ impl QuantLlama {
             });
         }
         let embed = Arc::new(w.matrix("token_embd.weight", config.vocab_size, h)?);
-        let head = if w.has("output.weight") {
-            Arc::new(matrix("output.weight", config.vocab_size, h)?)
-        } else {
-            embed.clone()
+        let head = match (w.has("output.weight"), format) {
+            (true, _) => Arc::new(matrix("output.weight", config.vocab_size, h)?),
+            // A requantized model gets its own head in the target type, even when tied.
+            (false, WeightFormat::Requantize(_)) => Arc::new(matrix("token_embd.weight", config.vocab_size, h)?),
+            (false, WeightFormat::AsLoaded) => embed.clone(),
         };
         let norm = w.vector("output_norm.weight", h)?;
         let rope = RopeAngles::for_config(&config);

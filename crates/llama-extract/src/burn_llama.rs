@@ -1,0 +1,282 @@
+//! The same decoder in f32 on burn: the path for training (LoRA) and for GPU backends.
+//!
+//! Weights are the GGUF/HF tensors dequantized to f32, Q/K in the adjacent-pair RoPE order, RoPE
+//! angles computed exactly as the quantized path computes them ([`RopeAngles`]), so the two
+//! paths differ only by the quantized path's 8-bit activations.
+
+use burn::module::{Module, Param};
+use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, RmsNorm, RmsNormConfig};
+use burn::tensor::activation::{silu, softmax};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use crate::LlamaError;
+use crate::config::LlamaConfig;
+use crate::model::RopeAngles;
+use crate::weights::WeightSet;
+
+/// Attention projections (no biases, as Llama).
+#[derive(Module, Debug)]
+pub struct Attention<B: Backend> {
+    pub q_proj: Linear<B>,
+    pub k_proj: Linear<B>,
+    pub v_proj: Linear<B>,
+    pub o_proj: Linear<B>,
+}
+
+/// SwiGLU feed-forward.
+#[derive(Module, Debug)]
+pub struct Mlp<B: Backend> {
+    pub gate_proj: Linear<B>,
+    pub up_proj: Linear<B>,
+    pub down_proj: Linear<B>,
+}
+
+/// One decoder block.
+#[derive(Module, Debug)]
+pub struct DecoderBlock<B: Backend> {
+    pub input_layernorm: RmsNorm<B>,
+    pub self_attn: Attention<B>,
+    pub post_attention_layernorm: RmsNorm<B>,
+    pub mlp: Mlp<B>,
+}
+
+/// The f32 Llama. Field names follow HF's module names, so LoRA targets (`q_proj`, `v_proj`, …)
+/// read as they do in PEFT.
+#[derive(Module, Debug)]
+pub struct BurnLlama<B: Backend> {
+    pub embed_tokens: Embedding<B>,
+    pub layers: Vec<DecoderBlock<B>>,
+    pub norm: RmsNorm<B>,
+    pub lm_head: Linear<B>,
+    #[module(skip)]
+    pub config: LlamaConfig,
+    #[module(skip)]
+    rope: RopeAngles,
+}
+
+/// Per-layer keys and values `[1, n_kv_heads, positions, head_dim]` of the f32 path.
+#[derive(Debug, Clone)]
+pub struct BurnKvCache<B: Backend> {
+    layers: Vec<Option<(Tensor<B, 4>, Tensor<B, 4>)>>,
+    len: usize,
+    capacity: usize,
+}
+
+impl<B: Backend> BurnKvCache<B> {
+    pub fn new(n_layers: usize, capacity: usize) -> Self {
+        Self { layers: vec![None; n_layers], len: 0, capacity }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub fn clear(&mut self) {
+        self.layers.iter_mut().for_each(|l| *l = None);
+        self.len = 0;
+    }
+}
+
+fn linear<B: Backend>(
+    w: &WeightSet<'_>,
+    name: &str,
+    rows: usize,
+    cols: usize,
+    device: &Device<B>,
+) -> Result<Linear<B>, LlamaError> {
+    let values = w.matrix(name, rows, cols)?.dequantize()?;
+    let mut l = LinearConfig::new(cols, rows).with_bias(false).init(device);
+    // GGUF stores [out, in] row-major; burn's Linear keeps [in, out].
+    l.weight = Param::from_tensor(Tensor::<B, 2>::from_data(TensorData::new(values, [rows, cols]), device).transpose());
+    Ok(l)
+}
+
+fn norm<B: Backend>(
+    w: &WeightSet<'_>,
+    name: &str,
+    len: usize,
+    eps: f32,
+    device: &Device<B>,
+) -> Result<RmsNorm<B>, LlamaError> {
+    let mut n = RmsNormConfig::new(len).with_epsilon(eps as f64).init(device);
+    n.gamma = Param::from_tensor(Tensor::from_data(TensorData::new(w.vector(name, len)?, [len]), device));
+    Ok(n)
+}
+
+impl<B: Backend> BurnLlama<B> {
+    /// Dequantizes every weight of `w` to f32 on `device`.
+    pub fn from_weights(config: LlamaConfig, w: &WeightSet<'_>, device: &Device<B>) -> Result<Self, LlamaError> {
+        let c = &config;
+        let (h, hd) = (c.hidden_size, c.head_dim);
+        let (q_dim, kv_dim) = (c.n_heads * hd, c.n_kv_heads * hd);
+        let eps = c.rms_norm_eps;
+        let mut layers = Vec::with_capacity(c.n_layers);
+        for i in 0..c.n_layers {
+            let p = format!("blk.{i}");
+            layers.push(DecoderBlock {
+                input_layernorm: norm(w, &format!("{p}.attn_norm.weight"), h, eps, device)?,
+                self_attn: Attention {
+                    q_proj: linear(w, &format!("{p}.attn_q.weight"), q_dim, h, device)?,
+                    k_proj: linear(w, &format!("{p}.attn_k.weight"), kv_dim, h, device)?,
+                    v_proj: linear(w, &format!("{p}.attn_v.weight"), kv_dim, h, device)?,
+                    o_proj: linear(w, &format!("{p}.attn_output.weight"), h, q_dim, device)?,
+                },
+                post_attention_layernorm: norm(w, &format!("{p}.ffn_norm.weight"), h, eps, device)?,
+                mlp: Mlp {
+                    gate_proj: linear(w, &format!("{p}.ffn_gate.weight"), c.intermediate_size, h, device)?,
+                    up_proj: linear(w, &format!("{p}.ffn_up.weight"), c.intermediate_size, h, device)?,
+                    down_proj: linear(w, &format!("{p}.ffn_down.weight"), h, c.intermediate_size, device)?,
+                },
+            });
+        }
+        let embed = w.matrix("token_embd.weight", c.vocab_size, h)?.dequantize()?;
+        let mut embed_tokens = EmbeddingConfig::new(c.vocab_size, h).init(device);
+        embed_tokens.weight = Param::from_tensor(Tensor::from_data(TensorData::new(embed, [c.vocab_size, h]), device));
+        let head_name = if w.has("output.weight") { "output.weight" } else { "token_embd.weight" };
+        let lm_head = linear(w, head_name, c.vocab_size, h, device)?;
+        Ok(Self {
+            embed_tokens,
+            layers,
+            norm: norm(w, "output_norm.weight", h, eps, device)?,
+            lm_head,
+            rope: RopeAngles::for_config(c),
+            config,
+        })
+    }
+
+    /// A cache for up to `capacity` positions.
+    pub fn new_cache(&self, capacity: usize) -> BurnKvCache<B> {
+        BurnKvCache::new(self.config.n_layers, capacity.min(self.config.context_length))
+    }
+
+    /// `(cos, sin)` tables `[positions, head_dim/2]` for positions `start..start+n`.
+    fn rope_tables(&self, start: usize, n: usize, device: &Device<B>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        let pairs = self.config.head_dim / 2;
+        let (mut cos, mut sin) = (Vec::with_capacity(n * pairs), Vec::with_capacity(n * pairs));
+        let mut row = Vec::with_capacity(pairs);
+        for pos in start..start + n {
+            self.rope.cos_sin(pos, pairs, &mut row);
+            cos.extend(row.iter().map(|c| c.0));
+            sin.extend(row.iter().map(|c| c.1));
+        }
+        (
+            Tensor::from_data(TensorData::new(cos, [n, pairs]), device),
+            Tensor::from_data(TensorData::new(sin, [n, pairs]), device),
+        )
+    }
+
+    /// Rotates adjacent pairs of `x [1, heads, n, hd]`.
+    fn rope(x: Tensor<B, 4>, cos: &Tensor<B, 2>, sin: &Tensor<B, 2>) -> Tensor<B, 4> {
+        let [b, heads, n, hd] = x.dims();
+        let pairs: Tensor<B, 5> = x.reshape([b, heads, n, hd / 2, 2]);
+        let a = pairs.clone().narrow(4, 0, 1).reshape([b, heads, n, hd / 2]);
+        let bb = pairs.narrow(4, 1, 1).reshape([b, heads, n, hd / 2]);
+        let cos = cos.clone().reshape([1, 1, n, hd / 2]);
+        let sin = sin.clone().reshape([1, 1, n, hd / 2]);
+        let ra = a.clone() * cos.clone() - bb.clone() * sin.clone();
+        let rb = a * sin + bb * cos;
+        Tensor::stack::<5>(vec![ra, rb], 4).reshape([b, heads, n, hd])
+    }
+
+    /// Feeds `tokens` after the cached context; logits `[n, vocab]` for every new position.
+    pub fn forward(&self, tokens: &[u32], cache: &mut BurnKvCache<B>) -> Result<Tensor<B, 2>, LlamaError> {
+        let c = &self.config;
+        let n = tokens.len();
+        let start = cache.len;
+        if n == 0 {
+            return Err(LlamaError::Generation("no tokens to feed".into()));
+        }
+        if start + n > cache.capacity {
+            return Err(LlamaError::ContextOverflow { needed: start + n, limit: cache.capacity });
+        }
+        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= c.vocab_size) {
+            return Err(LlamaError::Generation(format!("token id {bad} ≥ vocabulary {}", c.vocab_size)));
+        }
+        let device = self.embed_tokens.weight.device();
+        let ids: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
+        let ids = Tensor::<B, 2, Int>::from_data(TensorData::new(ids, [1, n]), &device);
+        let mut x = self.embed_tokens.forward(ids); // [1, n, h]
+        let (cos, sin) = self.rope_tables(start, n, &device);
+        let (hd, nh, nkv) = (c.head_dim, c.n_heads, c.n_kv_heads);
+        let group = nh / nkv;
+        let total = start + n;
+        // Causal mask over [n, total]: query i (absolute start+i) sees keys ≤ start+i.
+        let mask: Vec<f32> = (0..n)
+            .flat_map(|i| (0..total).map(move |j| if j <= start + i { 0.0 } else { f32::NEG_INFINITY }))
+            .collect();
+        let mask = Tensor::<B, 2>::from_data(TensorData::new(mask, [n, total]), &device).reshape([1, 1, n, total]);
+        let scale = 1.0 / (hd as f64).sqrt();
+        for (layer, slot) in self.layers.iter().zip(cache.layers.iter_mut()) {
+            let xn = layer.input_layernorm.forward(x.clone());
+            let heads = |t: Tensor<B, 3>, count: usize| t.reshape([1, n, count, hd]).swap_dims(1, 2);
+            let q = Self::rope(heads(layer.self_attn.q_proj.forward(xn.clone()), nh), &cos, &sin);
+            let k = Self::rope(heads(layer.self_attn.k_proj.forward(xn.clone()), nkv), &cos, &sin);
+            let v = heads(layer.self_attn.v_proj.forward(xn), nkv);
+            let (k, v) = match slot.take() {
+                None => (k, v),
+                Some((pk, pv)) => (Tensor::cat(vec![pk, k], 2), Tensor::cat(vec![pv, v], 2)),
+            };
+            *slot = Some((k.clone(), v.clone()));
+            // Grouped-query attention: each KV head serves `group` query heads.
+            let expand = |t: Tensor<B, 4>| {
+                t.reshape([1, nkv, 1, total, hd]).expand([1, nkv, group, total, hd]).reshape([1, nh, total, hd])
+            };
+            let scores = q.matmul(expand(k).swap_dims(2, 3)) * scale + mask.clone();
+            let attn = softmax(scores, 3).matmul(expand(v)); // [1, nh, n, hd]
+            let attn = attn.swap_dims(1, 2).reshape([1, n, nh * hd]);
+            x = x + layer.self_attn.o_proj.forward(attn);
+            let xn = layer.post_attention_layernorm.forward(x.clone());
+            let ff = silu(layer.mlp.gate_proj.forward(xn.clone())) * layer.mlp.up_proj.forward(xn);
+            x = x + layer.mlp.down_proj.forward(ff);
+        }
+        cache.len = total;
+        let logits = self.lm_head.forward(self.norm.forward(x));
+        Ok(logits.reshape([n, c.vocab_size]))
+    }
+}
+
+/// A [`BurnLlama`] with its cache, for [`crate::generate`].
+pub struct BurnSession<'m, B: Backend> {
+    pub model: &'m BurnLlama<B>,
+    pub cache: BurnKvCache<B>,
+}
+
+impl<'m, B: Backend> BurnSession<'m, B> {
+    pub fn new(model: &'m BurnLlama<B>, capacity: usize) -> Self {
+        Self { model, cache: model.new_cache(capacity) }
+    }
+}
+
+impl<B: Backend> crate::generate::LanguageModel for BurnSession<'_, B> {
+    fn feed(&mut self, tokens: &[u32]) -> Result<Vec<f32>, LlamaError> {
+        let logits = self.model.forward(tokens, &mut self.cache)?;
+        let [n, v] = logits.dims();
+        logits
+            .narrow(0, n - 1, 1)
+            .reshape([v])
+            .into_data()
+            .to_vec::<f32>()
+            .map_err(|e| LlamaError::Generation(format!("{e:?}")))
+    }
+
+    fn context_len(&self) -> usize {
+        self.cache.len()
+    }
+
+    fn context_capacity(&self) -> usize {
+        self.cache.capacity()
+    }
+
+    fn reset(&mut self) {
+        self.cache.clear();
+    }
+}
