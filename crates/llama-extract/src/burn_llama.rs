@@ -84,6 +84,19 @@ impl<B: Backend> BurnKvCache<B> {
         self.layers.iter_mut().for_each(|l| *l = None);
         self.len = 0;
     }
+
+    /// Keeps only the first `len` positions.
+    pub fn truncate(&mut self, len: usize) {
+        if len == 0 {
+            self.clear();
+        } else if len < self.len {
+            for (k, v) in self.layers.iter_mut().flatten() {
+                *k = k.clone().narrow(2, 0, len);
+                *v = v.clone().narrow(2, 0, len);
+            }
+            self.len = len;
+        }
+    }
 }
 
 fn linear<B: Backend>(

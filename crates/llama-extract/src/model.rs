@@ -56,6 +56,34 @@ pub struct QuantLlama {
     rope: RopeAngles,
     /// Threads per matrix product.
     pub threads: usize,
+    pool: Arc<ThreadPool>,
+}
+
+/// Tokens per prefill chunk (llama.cpp's default batch).
+pub const PREFILL_CHUNK: usize = 512;
+
+/// A rayon pool with a `Debug` that does not need the pool's internals.
+pub struct ThreadPool(rayon::ThreadPool);
+
+impl std::fmt::Debug for ThreadPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ThreadPool({})", self.0.current_num_threads())
+    }
+}
+
+impl ThreadPool {
+    fn new(threads: usize) -> Result<Self, LlamaError> {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .thread_name(|i| format!("llama-{i}"))
+            .build()
+            .map(Self)
+            .map_err(|e| LlamaError::Unsupported(format!("thread pool: {e}")))
+    }
+
+    fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        self.0.install(f)
+    }
 }
 
 /// Keys and values of every position seen so far, per layer.
@@ -219,13 +247,14 @@ impl QuantLlama {
         };
         let norm = w.vector("output_norm.weight", h)?;
         let rope = RopeAngles::for_config(&config);
-        Ok(Self { config, embed, blocks, norm, head, rope, threads: 1 })
+        Ok(Self { config, embed, blocks, norm, head, rope, threads: 1, pool: Arc::new(ThreadPool::new(1)?) })
     }
 
     /// Sets the threads used per matrix product.
-    pub fn with_threads(mut self, threads: usize) -> Self {
+    pub fn with_threads(mut self, threads: usize) -> Result<Self, LlamaError> {
         self.threads = threads.max(1);
-        self
+        self.pool = Arc::new(ThreadPool::new(self.threads)?);
+        Ok(self)
     }
 
     /// A KV cache for up to `capacity` positions (capped at the model's context).
@@ -251,6 +280,12 @@ impl QuantLlama {
 
     /// Feeds `tokens`, calling `on_logits(i, n, logits)` for every position (teacher forcing,
     /// evaluation). Logits are computed only when `all_logits` or for the last token.
+    ///
+    /// Tokens go through in chunks of up to [`PREFILL_CHUNK`]: each weight row is read once per
+    /// chunk and dotted with every token's activations while it is in cache, so a long prompt
+    /// streams the weights once per chunk instead of once per token. Each output is the same
+    /// row·activation dot product as in one-token decoding, so results do not depend on the
+    /// chunking.
     pub fn forward_each(
         &self,
         tokens: &[u32],
@@ -263,45 +298,79 @@ impl QuantLlama {
         if needed > cache.capacity {
             return Err(LlamaError::ContextOverflow { needed, limit: cache.capacity });
         }
-        let (h, hd) = (c.hidden_size, c.head_dim);
+        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= c.vocab_size) {
+            return Err(LlamaError::Generation(format!("token id {bad} ≥ vocabulary {}", c.vocab_size)));
+        }
+        let total = tokens.len();
+        for (chunk_index, chunk) in tokens.chunks(PREFILL_CHUNK).enumerate() {
+            let offset = chunk_index * PREFILL_CHUNK;
+            let want: Vec<bool> = (0..chunk.len()).map(|i| all_logits || offset + i + 1 == total).collect();
+            let logits = self.forward_chunk(chunk, cache, &want)?;
+            for (i, row) in logits {
+                on_logits(offset + i, total, &row);
+            }
+        }
+        Ok(())
+    }
+
+    fn forward_chunk(
+        &self,
+        tokens: &[u32],
+        cache: &mut KvCache,
+        want: &[bool],
+    ) -> Result<Vec<(usize, Vec<f32>)>, LlamaError> {
+        let c = &self.config;
+        let n = tokens.len();
+        let (h, hd, kv_dim) = (c.hidden_size, c.head_dim, cache.kv_dim);
+        let q_dim = c.n_heads * hd;
         let group = c.n_heads / c.n_kv_heads;
         let scale = 1.0 / (hd as f32).sqrt();
-        let mut x = vec![0f32; h];
-        let mut xn = vec![0f32; h];
-        let mut q = vec![0f32; c.n_heads * hd];
-        let mut k = vec![0f32; cache.kv_dim];
-        let mut v = vec![0f32; cache.kv_dim];
-        let mut attn = vec![0f32; c.n_heads * hd];
-        let mut proj = vec![0f32; h];
-        let mut gate = vec![0f32; c.intermediate_size];
-        let mut up = vec![0f32; c.intermediate_size];
-        let mut scores = Vec::with_capacity(cache.capacity);
-        let mut logits = vec![0f32; c.vocab_size];
-        let mut angles = Vec::with_capacity(hd / 2);
-        let t = self.threads;
-        for (i, &token) in tokens.iter().enumerate() {
-            if token as usize >= c.vocab_size {
-                return Err(LlamaError::Generation(format!("token id {token} ≥ vocabulary {}", c.vocab_size)));
+        let start = cache.len;
+        let mut x = vec![0f32; n * h];
+        for (row, &t) in x.chunks_exact_mut(h).zip(tokens) {
+            quant5::dequantize_row(self.embed.ggml_type, self.embed.row(t as usize), row)?;
+        }
+        let angles: Vec<Vec<(f32, f32)>> = (0..n)
+            .map(|i| {
+                let mut a = Vec::with_capacity(hd / 2);
+                self.rope.cos_sin(start + i, hd / 2, &mut a);
+                a
+            })
+            .collect();
+        let mut xn = vec![0f32; n * h];
+        let mut q = vec![0f32; n * q_dim];
+        let mut k = vec![0f32; n * kv_dim];
+        let mut v = vec![0f32; n * kv_dim];
+        let mut attn = vec![0f32; n * q_dim];
+        let mut proj = vec![0f32; n * h];
+        let mut gate = vec![0f32; n * c.intermediate_size];
+        let mut up = vec![0f32; n * c.intermediate_size];
+        let mut scores = Vec::with_capacity(start + n);
+        let norm_rows = |x: &[f32], w: &[f32], out: &mut [f32]| {
+            for (xr, or) in x.chunks_exact(h).zip(out.chunks_exact_mut(h)) {
+                rms_norm(xr, w, c.rms_norm_eps, or);
             }
-            let pos = cache.len;
-            self.rope.cos_sin(pos, hd / 2, &mut angles);
-            quant5::dequantize_row(self.embed.ggml_type, self.embed.row(token as usize), &mut x)?;
-            for (l, b) in self.blocks.iter().enumerate() {
-                rms_norm(&x, &b.attn_norm, c.rms_norm_eps, &mut xn);
-                b.wq.matvec_into(&xn, &mut q, t)?;
-                b.wk.matvec_into(&xn, &mut k, t)?;
-                b.wv.matvec_into(&xn, &mut v, t)?;
-                rope_adjacent(&mut q, hd, &angles);
-                rope_adjacent(&mut k, hd, &angles);
-                cache.k[l].extend_from_slice(&k);
-                cache.v[l].extend_from_slice(&v);
-                let (keys, values) = (&cache.k[l], &cache.v[l]);
+        };
+        for (l, b) in self.blocks.iter().enumerate() {
+            norm_rows(&x, &b.attn_norm, &mut xn);
+            self.matmul(&b.wq, &xn, &mut q)?;
+            self.matmul(&b.wk, &xn, &mut k)?;
+            self.matmul(&b.wv, &xn, &mut v)?;
+            for i in 0..n {
+                rope_adjacent(&mut q[i * q_dim..(i + 1) * q_dim], hd, &angles[i]);
+                rope_adjacent(&mut k[i * kv_dim..(i + 1) * kv_dim], hd, &angles[i]);
+            }
+            cache.k[l].extend_from_slice(&k);
+            cache.v[l].extend_from_slice(&v);
+            let (keys, values) = (&cache.k[l], &cache.v[l]);
+            for i in 0..n {
+                let pos = start + i;
                 for head in 0..c.n_heads {
                     let kvh = head / group;
-                    let qh = &q[head * hd..(head + 1) * hd];
+                    let qh = &q[i * q_dim + head * hd..i * q_dim + (head + 1) * hd];
                     scores.clear();
                     for p in 0..=pos {
-                        let kp = &keys[p * cache.kv_dim + kvh * hd..p * cache.kv_dim + (kvh + 1) * hd];
+                        let kp = &keys[p * kv_dim + kvh * hd..p * kv_dim + (kvh + 1) * hd];
                         scores.push(qh.iter().zip(kp).map(|(a, b)| a * b).sum::<f32>() * scale);
                     }
                     let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
@@ -310,28 +379,85 @@ impl QuantLlama {
                         *s = (*s - max).exp();
                         sum += *s;
                     });
-                    let out = &mut attn[head * hd..(head + 1) * hd];
+                    let out = &mut attn[i * q_dim + head * hd..i * q_dim + (head + 1) * hd];
                     out.fill(0.0);
                     for (p, &w) in scores.iter().enumerate() {
-                        let vp = &values[p * cache.kv_dim + kvh * hd..p * cache.kv_dim + (kvh + 1) * hd];
+                        let vp = &values[p * kv_dim + kvh * hd..p * kv_dim + (kvh + 1) * hd];
                         let w = w / sum;
                         out.iter_mut().zip(vp).for_each(|(o, &vv)| *o += w * vv);
                     }
                 }
-                b.wo.matvec_into(&attn, &mut proj, t)?;
-                x.iter_mut().zip(&proj).for_each(|(a, p)| *a += p);
-                rms_norm(&x, &b.ffn_norm, c.rms_norm_eps, &mut xn);
-                b.w_gate.matvec_into(&xn, &mut gate, t)?;
-                b.w_up.matvec_into(&xn, &mut up, t)?;
-                gate.iter_mut().zip(&up).for_each(|(g, u)| *g = silu(*g) * u);
-                b.w_down.matvec_into(&gate, &mut proj, t)?;
-                x.iter_mut().zip(&proj).for_each(|(a, p)| *a += p);
             }
-            cache.len += 1;
-            if all_logits || i + 1 == tokens.len() {
-                rms_norm(&x, &self.norm, c.rms_norm_eps, &mut xn);
-                self.head.matvec_into(&xn, &mut logits, t)?;
-                on_logits(i, tokens.len(), &logits);
+            self.matmul(&b.wo, &attn, &mut proj)?;
+            x.iter_mut().zip(&proj).for_each(|(a, p)| *a += p);
+            norm_rows(&x, &b.ffn_norm, &mut xn);
+            self.matmul(&b.w_gate, &xn, &mut gate)?;
+            self.matmul(&b.w_up, &xn, &mut up)?;
+            gate.iter_mut().zip(&up).for_each(|(g, u)| *g = silu(*g) * u);
+            self.matmul(&b.w_down, &gate, &mut proj)?;
+            x.iter_mut().zip(&proj).for_each(|(a, p)| *a += p);
+        }
+        cache.len += n;
+        let rows: Vec<usize> = (0..n).filter(|&i| want[i]).collect();
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut normed = vec![0f32; rows.len() * h];
+        for (slot, &i) in rows.iter().enumerate() {
+            rms_norm(&x[i * h..(i + 1) * h], &self.norm, c.rms_norm_eps, &mut normed[slot * h..(slot + 1) * h]);
+        }
+        let mut logits = vec![0f32; rows.len() * c.vocab_size];
+        self.matmul(&self.head, &normed, &mut logits)?;
+        Ok(rows.iter().zip(logits.chunks_exact(c.vocab_size)).map(|(&i, l)| (i, l.to_vec())).collect())
+    }
+
+    /// `Y[t] = W · X[t]` for every row `t` of `x` (`[n, cols]` → `[n, rows]`): activations
+    /// quantized once per token, then weight rows split across threads, each row dotted with
+    /// every token while it is in cache.
+    fn matmul(&self, w: &QuantizedMatrix, x: &[f32], y: &mut [f32]) -> Result<(), LlamaError> {
+        let n = x.len() / w.cols;
+        let acts = x
+            .chunks_exact(w.cols)
+            .map(|xr| quant5::kernels::Activation::quantize(w.ggml_type, xr))
+            .collect::<Result<Vec<_>, _>>()?;
+        let dot = quant5::kernels::row_dot_fn(w.ggml_type)?;
+        let rb = w.row_bytes();
+        let rows = w.rows;
+        let work = |r0: usize, r1: usize, out: &mut [f32]| {
+            // `out` holds rows r0..r1 of every token, token-major within the slice.
+            for r in r0..r1 {
+                let row = &w.bytes[r * rb..(r + 1) * rb];
+                for (t, act) in acts.iter().enumerate() {
+                    out[t * (r1 - r0) + (r - r0)] = dot(row, act);
+                }
+            }
+        };
+        let threads = self.threads.min(rows);
+        if threads <= 1 || rows * w.cols * n < 1 << 17 {
+            let mut out = vec![0f32; n * rows];
+            work(0, rows, &mut out);
+            y.copy_from_slice(&out);
+            return Ok(());
+        }
+        let per = rows.div_ceil(threads);
+        let parts: Vec<(usize, Vec<f32>)> = self.pool.install(|| {
+            use rayon::prelude::*;
+            (0..threads)
+                .into_par_iter()
+                .map(|p| {
+                    let (r0, r1) = (p * per, ((p + 1) * per).min(rows));
+                    let mut out = vec![0f32; n * (r1.saturating_sub(r0))];
+                    if r0 < r1 {
+                        work(r0, r1, &mut out);
+                    }
+                    (r0, out)
+                })
+                .collect()
+        });
+        for (r0, part) in parts {
+            let width = part.len() / n.max(1);
+            for t in 0..n {
+                y[t * rows + r0..t * rows + r0 + width].copy_from_slice(&part[t * width..(t + 1) * width]);
             }
         }
         Ok(())

@@ -114,7 +114,7 @@ fn check_prompt(model: &QuantLlama, tok: &LlamaTokenizer, name: &str) {
 fn quantized_path_matches_llama_cpp_on_smollm2() {
     let file = GgufFile::open(model_asset(SMOLLM2)).unwrap();
     let tok = LlamaTokenizer::from_gguf(&file).unwrap();
-    let model = QuantLlama::from_gguf(&file, WeightFormat::AsLoaded).unwrap().with_threads(2);
+    let model = QuantLlama::from_gguf(&file, WeightFormat::AsLoaded).unwrap().with_threads(2).unwrap();
     for name in ["p1_capital_chatml", "p2_emotion_chatml", "p3_long_plain"] {
         check_prompt(&model, &tok, name);
     }
@@ -153,4 +153,19 @@ fn context_overflow_is_an_error_not_a_truncation() {
     let mut cache = model.new_cache(4);
     assert!(model.forward(&prompt, &mut cache).is_err());
     assert!(model.forward(&[60_000], &mut model.new_cache(4)).is_err(), "token id beyond the vocabulary");
+}
+
+#[test]
+fn chunked_prefill_equals_token_by_token_decoding() {
+    let file = GgufFile::open(model_asset(SMOLLM2)).unwrap();
+    let model = QuantLlama::from_gguf(&file, WeightFormat::AsLoaded).unwrap().with_threads(2).unwrap();
+    // 601 tokens: one 512-token chunk and one of 89, against 601 single-token steps.
+    let prompt = ids(&json("p3_long_plain.json")["prompt_ids"]);
+    let at_once = model.forward(&prompt, &mut model.new_cache(prompt.len())).unwrap();
+    let mut cache = model.new_cache(prompt.len());
+    let mut last = Vec::new();
+    for &t in &prompt {
+        last = model.forward(&[t], &mut cache).unwrap();
+    }
+    assert_eq!(at_once, last);
 }
