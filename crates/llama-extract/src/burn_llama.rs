@@ -108,8 +108,15 @@ fn linear<B: Backend>(
 ) -> Result<Linear<B>, LlamaError> {
     let values = w.matrix(name, rows, cols)?.dequantize()?;
     let mut l = LinearConfig::new(cols, rows).with_bias(false).init(device);
-    // GGUF stores [out, in] row-major; burn's Linear keeps [in, out].
-    l.weight = Param::from_tensor(Tensor::<B, 2>::from_data(TensorData::new(values, [rows, cols]), device).transpose());
+    // GGUF stores [out, in] row-major; burn's Linear keeps [in, out]. Transposed here on the
+    // host so the parameter is contiguous (a transposed view would make every matmul strided).
+    let mut transposed = vec![0f32; values.len()];
+    for (r, row) in values.chunks_exact(cols).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            transposed[c * rows + r] = v;
+        }
+    }
+    l.weight = Param::from_tensor(Tensor::<B, 2>::from_data(TensorData::new(transposed, [cols, rows]), device));
     Ok(l)
 }
 

@@ -59,6 +59,9 @@ pub struct QuantLlama {
     pool: Arc<ThreadPool>,
 }
 
+/// Smallest product (rows × cols × tokens) split across threads.
+const PARALLEL_MIN_WORK: usize = 1 << 20;
+
 /// Tokens per prefill chunk (llama.cpp's default batch).
 pub const PREFILL_CHUNK: usize = 512;
 
@@ -197,6 +200,20 @@ pub fn rope_adjacent(x: &mut [f32], head_dim: usize, cos_sin: &[(f32, f32)]) {
             head[2 * i + 1] = a * sin + b * cos;
         }
     }
+}
+
+/// Dot product with eight interleaved partial sums (as a SIMD register would hold them), so
+/// the compiler can vectorize it; a single running sum cannot be reordered.
+fn dot8(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    (acc[0] + acc[4]) + (acc[1] + acc[5]) + (acc[2] + acc[6]) + (acc[3] + acc[7]) + tail
 }
 
 fn silu(x: f32) -> f32 {
@@ -371,7 +388,7 @@ impl QuantLlama {
                     scores.clear();
                     for p in 0..=pos {
                         let kp = &keys[p * kv_dim + kvh * hd..p * kv_dim + (kvh + 1) * hd];
-                        scores.push(qh.iter().zip(kp).map(|(a, b)| a * b).sum::<f32>() * scale);
+                        scores.push(dot8(qh, kp) * scale);
                     }
                     let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
                     let mut sum = 0f32;
@@ -433,10 +450,9 @@ impl QuantLlama {
             }
         };
         let threads = self.threads.min(rows);
-        if threads <= 1 || rows * w.cols * n < 1 << 17 {
-            let mut out = vec![0f32; n * rows];
-            work(0, rows, &mut out);
-            y.copy_from_slice(&out);
+        // Waking the pool costs microseconds: only products of ≥ 1M weight·token pairs share.
+        if threads <= 1 || rows * w.cols * n < PARALLEL_MIN_WORK {
+            work(0, rows, y);
             return Ok(());
         }
         let per = rows.div_ceil(threads);
