@@ -7,7 +7,7 @@
 //!
 //! `--model` is a GGUF file or a Hugging Face folder (`config.json`, `tokenizer.json`,
 //! `*.safetensors`). `--ids` prints token ids instead of text. `--f32` runs the burn f32 path
-//! instead of the quantized kernels; `--requantize q5_0|q5_k|q8_0` re-quantizes on load.
+//! instead of the quantized kernels; `--requantize q5_0|q5_1|q5_k|q8_0|f32` re-quantizes on load.
 
 use std::io::Write;
 use std::time::Instant;
@@ -57,7 +57,7 @@ struct Args {
     /// Run the f32 burn path.
     #[arg(long)]
     f32: bool,
-    /// Re-quantize projections on load: q5_0, q5_k, q8_0, q4_1, f32.
+    /// Re-quantize projections on load: q5_0, q5_1, q5_k (falls back to q5_1 on rows not a multiple of 256), q8_0, f32.
     #[arg(long)]
     requantize: Option<String>,
 }
@@ -69,9 +69,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(t) => WeightFormat::Requantize(match t {
             "q5_0" => quant5::GgmlType::Q5_0,
             "q5_k" => quant5::GgmlType::Q5_K,
+            "q5_1" => quant5::GgmlType::Q5_1,
             "q8_0" => quant5::GgmlType::Q8_0,
             "f32" => quant5::GgmlType::F32,
-            other => return Err(format!("--requantize {other:?}: expected q5_0, q5_k, q8_0 or f32").into()),
+            other => return Err(format!("--requantize {other:?}: expected q5_0, q5_1, q5_k, q8_0 or f32").into()),
         }),
     };
     let load = Instant::now();

@@ -43,6 +43,20 @@ pub enum WeightFormat {
     Requantize(GgmlType),
 }
 
+/// The type a matrix with `cols` columns is requantized to: K-quants need rows of whole
+/// 256-element super-blocks, so narrower rows fall back as llama.cpp's quantizer does
+/// (Q5_K → Q5_1, Q6_K → Q8_0; SmolLM2's 576-wide rows are such a case).
+pub fn fallback_type(t: GgmlType, cols: usize) -> GgmlType {
+    if cols.is_multiple_of(t.block_size()) {
+        return t;
+    }
+    match t {
+        GgmlType::Q5_K => GgmlType::Q5_1,
+        GgmlType::Q6_K | GgmlType::Q8_K => GgmlType::Q8_0,
+        other => other,
+    }
+}
+
 /// A Llama with quantized projections.
 #[derive(Debug, Clone)]
 pub struct QuantLlama {
@@ -234,10 +248,15 @@ impl QuantLlama {
         let matrix = |name: &str, rows: usize, cols: usize| -> Result<QuantizedMatrix, LlamaError> {
             let m = w.matrix(name, rows, cols)?;
             match format {
-                WeightFormat::Requantize(t) if m.ggml_type != t => {
-                    Ok(QuantizedMatrix::quantize(t, rows, cols, &m.dequantize()?)?)
+                WeightFormat::Requantize(t) => {
+                    let t = fallback_type(t, cols);
+                    if m.ggml_type == t {
+                        Ok(m)
+                    } else {
+                        Ok(QuantizedMatrix::quantize(t, rows, cols, &m.dequantize()?)?)
+                    }
                 }
-                _ => Ok(m),
+                WeightFormat::AsLoaded => Ok(m),
             }
         };
         let mut blocks = Vec::with_capacity(config.n_layers);

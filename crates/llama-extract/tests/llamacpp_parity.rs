@@ -169,3 +169,56 @@ fn chunked_prefill_equals_token_by_token_decoding() {
     }
     assert_eq!(at_once, last);
 }
+
+#[test]
+fn requantized_5bit_models_still_answer_and_stop_strings_cut_the_text() {
+    let file = GgufFile::open(model_asset(SMOLLM2)).unwrap();
+    let tok = LlamaTokenizer::from_gguf(&file).unwrap();
+    let g = json("p1_capital_chatml.json");
+    let prompt = tok.encode(g["prompt"].as_str().unwrap(), true).unwrap();
+    for ty in [quant5::GgmlType::Q5_0, quant5::GgmlType::Q5_K] {
+        let model = QuantLlama::from_gguf(&file, WeightFormat::Requantize(ty)).unwrap().with_threads(2).unwrap();
+        // 576-wide rows cannot hold 256-element super-blocks: Q5_K falls back to Q5_1.
+        assert_eq!(model.blocks[0].wq.ggml_type, llama_extract::model::fallback_type(ty, 576));
+        // Re-quantizing 4-bit weights to 5 bits adds a little noise; the answer survives.
+        let mut session = QuantSession::new(&model, 64);
+        let out = generate(
+            &mut session,
+            &tok,
+            &prompt,
+            &GenerateOptions { max_new_tokens: 20, ..Default::default() },
+            &mut |_, _| true,
+        )
+        .unwrap();
+        assert_eq!(out.text, "The capital of France is Paris.", "{ty:?}");
+        // The prompt's top-1 predictions mostly agree with llama.cpp's on the original file.
+        let mut agree = 0;
+        let mut n = 0;
+        model
+            .forward_each(
+                &prompt,
+                &mut model.new_cache(prompt.len()),
+                |i, _, l| {
+                    n += 1;
+                    if llama_extract::generate::argmax(l) == g["prompt_top10"][i][0][0].as_u64().unwrap() as u32 {
+                        agree += 1;
+                    }
+                },
+                true,
+            )
+            .unwrap();
+        assert!(agree * 10 >= n * 8, "{ty:?}: {agree}/{n}");
+    }
+    let model = QuantLlama::from_gguf(&file, WeightFormat::AsLoaded).unwrap();
+    let mut session = QuantSession::new(&model, 64);
+    let mut streamed = String::new();
+    let opts = GenerateOptions { max_new_tokens: 20, stop_strings: vec![" Paris".into()], ..Default::default() };
+    let out = generate(&mut session, &tok, &prompt, &opts, &mut |_, piece| {
+        streamed.push_str(piece);
+        true
+    })
+    .unwrap();
+    assert_eq!(out.text, "The capital of France is");
+    assert_eq!(out.stop, llama_extract::StopReason::StopString(" Paris".into()));
+    assert!(streamed.starts_with("The capital of France is"));
+}
