@@ -6,7 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-run() { cargo run -q --locked -p ser-bilstm --example "$@"; }
+# The binaries the test step built (same workspace-wide feature set, so nothing is rebuilt);
+# `cargo run -p ser-bilstm` alone would resolve features differently and rebuild the ML stack.
+cargo build -q --workspace --all-targets --locked
+run() { local name="$1"; shift; [ "${1:-}" = "--" ] && shift; "target/debug/examples/$name" "$@"; }
 
 run synth_corpus -- --out "$work/corpus" --voices 6 --clips 2
 run train -- --ravdess "$work/corpus" --features custom --model bilstm --split speaker --epochs 2 --out "$work/run" \
