@@ -19,8 +19,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test (lib, bins, tests, examples, benches in test mode)"
 cargo test --workspace --all-targets --locked
 
-step "ser-bilstm examples end to end (synthetic corpus)"
-bash scripts/ser-examples.sh
+step "examples end to end (ser-bilstm on a synthetic corpus, lora merge, llama-extract generate)"
+bash scripts/examples.sh
 
 step "cargo test --doc"
 cargo test --workspace --doc --locked

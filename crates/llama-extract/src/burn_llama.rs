@@ -9,27 +9,28 @@ use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, RmsNorm, RmsNor
 use burn::tensor::activation::{silu, softmax};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use lora::{LoraAdapter, LoraConfig, LoraLinear};
 
 use crate::LlamaError;
 use crate::config::LlamaConfig;
 use crate::model::RopeAngles;
 use crate::weights::WeightSet;
 
-/// Attention projections (no biases, as Llama).
+/// Attention projections (no biases, as Llama); frozen bases that can carry LoRA adapters.
 #[derive(Module, Debug)]
 pub struct Attention<B: Backend> {
-    pub q_proj: Linear<B>,
-    pub k_proj: Linear<B>,
-    pub v_proj: Linear<B>,
-    pub o_proj: Linear<B>,
+    pub q_proj: LoraLinear<B>,
+    pub k_proj: LoraLinear<B>,
+    pub v_proj: LoraLinear<B>,
+    pub o_proj: LoraLinear<B>,
 }
 
 /// SwiGLU feed-forward.
 #[derive(Module, Debug)]
 pub struct Mlp<B: Backend> {
-    pub gate_proj: Linear<B>,
-    pub up_proj: Linear<B>,
-    pub down_proj: Linear<B>,
+    pub gate_proj: LoraLinear<B>,
+    pub up_proj: LoraLinear<B>,
+    pub down_proj: LoraLinear<B>,
 }
 
 /// One decoder block.
@@ -145,16 +146,28 @@ impl<B: Backend> BurnLlama<B> {
             layers.push(DecoderBlock {
                 input_layernorm: norm(w, &format!("{p}.attn_norm.weight"), h, eps, device)?,
                 self_attn: Attention {
-                    q_proj: linear(w, &format!("{p}.attn_q.weight"), q_dim, h, device)?,
-                    k_proj: linear(w, &format!("{p}.attn_k.weight"), kv_dim, h, device)?,
-                    v_proj: linear(w, &format!("{p}.attn_v.weight"), kv_dim, h, device)?,
-                    o_proj: linear(w, &format!("{p}.attn_output.weight"), h, q_dim, device)?,
+                    q_proj: LoraLinear::new(linear(w, &format!("{p}.attn_q.weight"), q_dim, h, device)?),
+                    k_proj: LoraLinear::new(linear(w, &format!("{p}.attn_k.weight"), kv_dim, h, device)?),
+                    v_proj: LoraLinear::new(linear(w, &format!("{p}.attn_v.weight"), kv_dim, h, device)?),
+                    o_proj: LoraLinear::new(linear(w, &format!("{p}.attn_output.weight"), h, q_dim, device)?),
                 },
                 post_attention_layernorm: norm(w, &format!("{p}.ffn_norm.weight"), h, eps, device)?,
                 mlp: Mlp {
-                    gate_proj: linear(w, &format!("{p}.ffn_gate.weight"), c.intermediate_size, h, device)?,
-                    up_proj: linear(w, &format!("{p}.ffn_up.weight"), c.intermediate_size, h, device)?,
-                    down_proj: linear(w, &format!("{p}.ffn_down.weight"), h, c.intermediate_size, device)?,
+                    gate_proj: LoraLinear::new(linear(
+                        w,
+                        &format!("{p}.ffn_gate.weight"),
+                        c.intermediate_size,
+                        h,
+                        device,
+                    )?),
+                    up_proj: LoraLinear::new(linear(w, &format!("{p}.ffn_up.weight"), c.intermediate_size, h, device)?),
+                    down_proj: LoraLinear::new(linear(
+                        w,
+                        &format!("{p}.ffn_down.weight"),
+                        h,
+                        c.intermediate_size,
+                        device,
+                    )?),
                 },
             });
         }
@@ -163,14 +176,101 @@ impl<B: Backend> BurnLlama<B> {
         embed_tokens.weight = Param::from_tensor(Tensor::from_data(TensorData::new(embed, [c.vocab_size, h]), device));
         let head_name = if w.has("output.weight") { "output.weight" } else { "token_embd.weight" };
         let lm_head = linear(w, head_name, c.vocab_size, h, device)?;
+        // Only adapters train: everything loaded here is frozen.
         Ok(Self {
-            embed_tokens,
-            layers,
-            norm: norm(w, "output_norm.weight", h, eps, device)?,
-            lm_head,
+            embed_tokens: embed_tokens.no_grad(),
+            layers: layers
+                .into_iter()
+                .map(|l| DecoderBlock {
+                    input_layernorm: l.input_layernorm.no_grad(),
+                    post_attention_layernorm: l.post_attention_layernorm.no_grad(),
+                    ..l
+                })
+                .collect(),
+            norm: norm(w, "output_norm.weight", h, eps, device)?.no_grad(),
+            lm_head: lm_head.no_grad(),
             rope: RopeAngles::for_config(c),
             config,
         })
+    }
+
+    /// Every projection with its HF module path (`model.layers.3.self_attn.q_proj`).
+    pub fn projections_mut(&mut self) -> Vec<(String, &mut LoraLinear<B>)> {
+        let mut out = Vec::new();
+        for (i, l) in self.layers.iter_mut().enumerate() {
+            let p = format!("model.layers.{i}");
+            let a = &mut l.self_attn;
+            let m = &mut l.mlp;
+            out.push((format!("{p}.self_attn.q_proj"), &mut a.q_proj));
+            out.push((format!("{p}.self_attn.k_proj"), &mut a.k_proj));
+            out.push((format!("{p}.self_attn.v_proj"), &mut a.v_proj));
+            out.push((format!("{p}.self_attn.o_proj"), &mut a.o_proj));
+            out.push((format!("{p}.mlp.gate_proj"), &mut m.gate_proj));
+            out.push((format!("{p}.mlp.up_proj"), &mut m.up_proj));
+            out.push((format!("{p}.mlp.down_proj"), &mut m.down_proj));
+        }
+        out
+    }
+
+    /// Attaches fresh adapters (A Kaiming-uniform, B zero) to every projection `config`
+    /// targets; returns how many. The model's output is unchanged until they train.
+    pub fn attach_lora(&mut self, config: &LoraConfig, device: &Device<B>) -> usize {
+        let mut n = 0;
+        for (path, layer) in self.projections_mut() {
+            if config.targets(&path) {
+                layer.attach(config, device);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Attaches a trained PEFT adapter; every module it names must exist and fit.
+    pub fn load_adapter(&mut self, adapter: &LoraAdapter, device: &Device<B>) -> Result<(), LlamaError> {
+        let mut layers = self.projections_mut();
+        for (module, pair) in &adapter.modules {
+            let (_, layer) = layers
+                .iter_mut()
+                .find(|(p, _)| p == module)
+                .ok_or_else(|| LlamaError::Weights(format!("adapter module {module} is not in this model")))?;
+            layer
+                .attach_pair(pair, &adapter.config, device)
+                .map_err(|e| LlamaError::Weights(format!("{module}: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// The attached adapters as a PEFT adapter with `config`.
+    pub fn adapter(&mut self, config: &LoraConfig) -> Result<LoraAdapter, LlamaError> {
+        let mut modules = std::collections::BTreeMap::new();
+        for (path, layer) in self.projections_mut() {
+            if let Some(pair) = layer.pair().map_err(|e| LlamaError::Weights(e.to_string()))? {
+                modules.insert(path, pair);
+            }
+        }
+        Ok(LoraAdapter { config: config.clone(), modules })
+    }
+
+    /// `(trainable, total)` parameter counts.
+    pub fn parameter_counts(&self) -> (usize, usize) {
+        let total = self.num_params();
+        let trainable: usize = self
+            .layers
+            .iter()
+            .flat_map(|l| {
+                [
+                    &l.self_attn.q_proj,
+                    &l.self_attn.k_proj,
+                    &l.self_attn.v_proj,
+                    &l.self_attn.o_proj,
+                    &l.mlp.gate_proj,
+                    &l.mlp.up_proj,
+                    &l.mlp.down_proj,
+                ]
+            })
+            .filter_map(|p| p.adapter.as_ref().map(|a| a.num_params()))
+            .sum();
+        (trainable, total)
     }
 
     /// A cache for up to `capacity` positions.

@@ -198,3 +198,40 @@ fn hf_safetensors_checkpoint_loads_to_the_same_model() {
     assert!(e.contains("mlp.gate_proj"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn lora_adapters_attach_by_name_start_as_no_ops_and_round_trip_through_peft_files() {
+    let file = GgufFile::open(model_asset(SMOLLM2)).unwrap();
+    let device = Default::default();
+    let mut model =
+        BurnLlama::<CpuBackend>::from_weights(two_layer_config(&file), &WeightSet::Gguf(&file), &device).unwrap();
+    let prompt = ids(&json("p1_capital_chatml.json")["prompt_ids"]);
+    let before = model.forward(&prompt, &mut model.new_cache(32)).unwrap().into_data().to_vec::<f32>().unwrap();
+    let config = lora::LoraConfig::new(8, 16.0, &["q_proj", "v_proj"]);
+    assert_eq!(model.attach_lora(&config, &device), 4, "q and v in each of two layers");
+    let (trainable, total) = model.parameter_counts();
+    // r·(in + out) per adapted module: q 576→576, v 576→192.
+    assert_eq!(trainable, 2 * (8 * (576 + 576) + 8 * (576 + 192)));
+    assert!(total > trainable * 100);
+    let fresh = model.forward(&prompt, &mut model.new_cache(32)).unwrap().into_data().to_vec::<f32>().unwrap();
+    assert_eq!(before, fresh, "B = 0: a fresh adapter changes nothing");
+
+    // Give the adapters non-zero B, save as PEFT, load into a clean model: same outputs.
+    for (_, layer) in model.projections_mut() {
+        if let Some(a) = &mut layer.adapter {
+            let b = a.lora_b.val();
+            a.lora_b = burn::module::Param::from_tensor(b.ones_like() * 0.01);
+        }
+    }
+    let adapted = model.forward(&prompt, &mut model.new_cache(32)).unwrap().into_data().to_vec::<f32>().unwrap();
+    assert!(adapted.iter().zip(&before).any(|(a, b)| (a - b).abs() > 1e-3));
+    let dir = std::env::temp_dir().join(format!("llama-lora-{}", std::process::id()));
+    model.adapter(&config).unwrap().save(&dir).unwrap();
+    let mut other =
+        BurnLlama::<CpuBackend>::from_weights(two_layer_config(&file), &WeightSet::Gguf(&file), &device).unwrap();
+    other.load_adapter(&lora::LoraAdapter::load(&dir).unwrap(), &device).unwrap();
+    let reloaded = other.forward(&prompt, &mut other.new_cache(32)).unwrap().into_data().to_vec::<f32>().unwrap();
+    let max = adapted.iter().zip(&reloaded).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(max <= 1e-5, "{max}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

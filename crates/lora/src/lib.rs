@@ -1,16 +1,56 @@
-//! LoRA adapters for burn `Linear` layers.
+//! LoRA adapters: Hugging Face PEFT files, exact merge/unmerge, and a burn `LoraLinear` over a
+//! frozen base.
 //!
-//! **Status: skeleton.** This crate will provide `LoraLinear` (frozen base plus trainable
-//! low-rank `B·A`, α/r or rsLoRA scaling), attachment by module-name patterns, exact
-//! merge/unmerge, and Hugging Face PEFT-compatible `adapter_config.json` /
-//! `adapter_model.safetensors` files, over an f32 or a 5-bit base.
+//! * [`LoraConfig`]: `adapter_config.json` (every field PEFT writes survives a round trip),
+//!   target matching by name list or regex, `layers_to_transform`, α/r or rsLoRA α/√r scaling;
+//! * [`LoraAdapter`]: `adapter_model.safetensors` with PEFT key names, typed errors naming the
+//!   key for anything unknown or mis-shaped, and [`LoraAdapter::merge_into`] for HF-named base
+//!   weights ([`WeightFile`], f32/f16/bf16 kept as stored);
+//! * [`LoraLinear`]: `base(x) + scaling·B·A·dropout(x)` with the base frozen; merge and unmerge
+//!   in place. llama-extract's f32 decoder is built from these layers.
+//!
+//! Dependencies: safetensors and half (adapter and weight files), serde/serde_json
+//! (`adapter_config.json`), regex (PEFT's regex `target_modules`).
 //!
 //! ```
-//! assert_eq!(lora::DEFAULT_TARGETS, ["q_proj", "v_proj"]);
+//! use lora::LoraConfig;
+//! let config = LoraConfig::new(8, 16.0, &["q_proj", "v_proj"]);
+//! assert_eq!(config.scaling(), 2.0);
+//! assert!(config.targets("model.layers.0.self_attn.q_proj"));
+//! assert!(!config.targets("model.layers.0.mlp.up_proj"));
 //! ```
+
+pub mod adapter;
+pub mod config;
+pub mod linear;
+
+pub use adapter::{LoraAdapter, LoraPair, Matrix, WeightFile, WeightTensor};
+pub use config::{LoraConfig, TargetModules};
+pub use linear::{Adapter, LoraLinear};
 
 /// The modules PEFT adapts by default for Llama models.
 pub const DEFAULT_TARGETS: [&str; 2] = ["q_proj", "v_proj"];
 
 /// The CPU backend adapters train on by default.
 pub type CpuBackend = burn::backend::Flex;
+
+/// Errors reading, writing and applying adapters.
+#[derive(Debug, thiserror::Error)]
+pub enum LoraError {
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("config: {0}")]
+    Config(String),
+    #[error("safetensors: {0}")]
+    Format(String),
+    #[error("tensor {key}: {what}")]
+    Tensor { key: String, what: String },
+    #[error("shape: {0}")]
+    Shape(String),
+}
+
+impl LoraError {
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        Self::Io { path: path.display().to_string(), source }
+    }
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the ser-bilstm example binaries end to end on a small synthetic corpus: write it in
+# Runs the example binaries end to end. ser-bilstm on a small synthetic corpus: write it in
 # RAVDESS's layout, train (speaker split, 2 epochs), resume refusal, predict, and logits on a
-# reference-named checkpoint. Fails on any error or on malformed output.
+# reference-named checkpoint. lora: merge and unmerge the golden PEFT adapter. llama-extract:
+# generate from the fetched SmolLM2 GGUF. Fails on any error or on malformed output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work="$(mktemp -d)"
@@ -33,3 +34,15 @@ run logits -- --checkpoint "$work/run/best/model.safetensors" --model bilstm \
 # Four rows of eight logits.
 test "$(grep -o '\[[^][]*\]' "$work/logits.txt" | wc -l)" -eq 4
 echo "ser-bilstm examples: ok"
+
+fixtures=crates/lora/tests/fixtures
+run merge -- --base "$fixtures/base_weights.safetensors" --adapter "$fixtures/adapter" --out "$work/merged.safetensors"
+run merge -- --base "$work/merged.safetensors" --adapter "$fixtures/adapter" --out "$work/unmerged.safetensors" --unmerge
+test -s "$work/unmerged.safetensors"
+echo "lora examples: ok"
+
+model="${WHISPERS_MODELS:-$PWD/.cache/models}/SmolLM2-135M-Instruct.Q4_1.gguf"
+answer="$(run generate -- --model "$model" --prompt "What is the capital of France?" --chat --max-tokens 20 2>/dev/null)"
+echo "$answer"
+[ "$answer" = "The capital of France is Paris." ] || { echo "unexpected generation: $answer"; exit 1; }
+echo "llama-extract examples: ok"
