@@ -6,7 +6,8 @@
 //! ```
 //!
 //! `--model` is a GGUF file or a Hugging Face folder (`config.json`, `tokenizer.json`,
-//! `*.safetensors`). `--ids` prints token ids instead of text. `--f32` runs the burn f32 path
+//! `*.safetensors`). `--ids` prints token ids instead of text. `--adapter DIR` applies a PEFT
+//! LoRA adapter (unmerged). `--f32` runs the burn f32 path
 //! instead of the quantized kernels; `--requantize q5_0|q5_1|q5_k|q8_0|f32` re-quantizes on load.
 
 use std::io::Write;
@@ -57,6 +58,9 @@ struct Args {
     /// Run the f32 burn path.
     #[arg(long)]
     f32: bool,
+    /// A PEFT LoRA adapter folder to apply (unmerged).
+    #[arg(long)]
+    adapter: Option<std::path::PathBuf>,
     /// Re-quantize projections on load: q5_0, q5_1, q5_k (falls back to q5_1 on rows not a multiple of 256), q8_0, f32.
     #[arg(long)]
     requantize: Option<String>,
@@ -100,11 +104,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let capacity = prompt.len() + a.max_tokens;
     let quant;
     let burn;
+    let adapter = a.adapter.as_ref().map(lora::LoraAdapter::load).transpose()?;
     let mut session: Box<dyn LanguageModel> = if a.f32 {
-        burn = BurnLlama::<CpuBackend>::from_weights(config, &weights, &Default::default())?;
+        let mut m = BurnLlama::<CpuBackend>::from_weights(config, &weights, &Default::default())?;
+        if let Some(ad) = &adapter {
+            m.load_adapter(ad, &Default::default())?;
+        }
+        burn = m;
         Box::new(BurnSession::new(&burn, capacity))
     } else {
-        quant = QuantLlama::from_weights(config, &weights, format)?.with_threads(a.threads)?;
+        let mut m = QuantLlama::from_weights(config, &weights, format)?.with_threads(a.threads)?;
+        if let Some(ad) = &adapter {
+            m.apply_adapter(ad)?;
+        }
+        quant = m;
         Box::new(QuantSession::new(&quant, capacity))
     };
     eprintln!("loaded in {:.2} s; prompt {} tokens", load.elapsed().as_secs_f64(), prompt.len());

@@ -17,6 +17,47 @@ use crate::config::LlamaConfig;
 use crate::gguf::GgufFile;
 use crate::weights::{TensorSource, WeightSet};
 
+/// A LoRA update applied at run time beside a quantized projection (llama.cpp's way of
+/// serving adapters): `y += scaling · B·(A·x)`, f32.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LowRank {
+    /// `[r, in]`.
+    pub a: Vec<f32>,
+    /// `[out, r]`, rows in this decoder's layout (Q/K rows permuted like the base).
+    pub b: Vec<f32>,
+    pub r: usize,
+    pub scaling: f32,
+}
+
+impl LowRank {
+    /// Adds the update for every row of `x` (`[n, in]`) to `y` (`[n, out]`).
+    fn apply(&self, x: &[f32], y: &mut [f32]) {
+        let inp = self.a.len() / self.r;
+        let out = self.b.len() / self.r;
+        let mut ax = vec![0f32; self.r];
+        for (xr, yr) in x.chunks_exact(inp).zip(y.chunks_exact_mut(out)) {
+            for (k, v) in ax.iter_mut().enumerate() {
+                *v = self.a[k * inp..(k + 1) * inp].iter().zip(xr).map(|(a, b)| a * b).sum::<f32>() * self.scaling;
+            }
+            for (o, yo) in yr.iter_mut().enumerate() {
+                *yo += self.b[o * self.r..(o + 1) * self.r].iter().zip(&ax).map(|(b, a)| b * a).sum::<f32>();
+            }
+        }
+    }
+}
+
+/// Run-time adapters of one block, by projection.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BlockAdapters {
+    pub q: Option<LowRank>,
+    pub k: Option<LowRank>,
+    pub v: Option<LowRank>,
+    pub o: Option<LowRank>,
+    pub gate: Option<LowRank>,
+    pub up: Option<LowRank>,
+    pub down: Option<LowRank>,
+}
+
 /// One decoder block's weights.
 #[derive(Debug, Clone)]
 pub struct Block {
@@ -29,6 +70,7 @@ pub struct Block {
     pub w_gate: QuantizedMatrix,
     pub w_up: QuantizedMatrix,
     pub w_down: QuantizedMatrix,
+    pub adapters: BlockAdapters,
 }
 
 /// How to keep the weights.
@@ -272,6 +314,7 @@ impl QuantLlama {
                 w_gate: matrix(&format!("{p}.ffn_gate.weight"), config.intermediate_size, h)?,
                 w_up: matrix(&format!("{p}.ffn_up.weight"), config.intermediate_size, h)?,
                 w_down: matrix(&format!("{p}.ffn_down.weight"), h, config.intermediate_size)?,
+                adapters: BlockAdapters::default(),
             });
         }
         let embed = Arc::new(w.matrix("token_embd.weight", config.vocab_size, h)?);
@@ -284,6 +327,50 @@ impl QuantLlama {
         let norm = w.vector("output_norm.weight", h)?;
         let rope = RopeAngles::for_config(&config);
         Ok(Self { config, embed, blocks, norm, head, rope, threads: 1, pool: Arc::new(ThreadPool::new(1)?) })
+    }
+
+    /// Serves a PEFT adapter at run time, unmerged (the quantized weights stay as they are).
+    /// `lora_B` rows of `q_proj` / `k_proj` are permuted to this decoder's RoPE row order, as
+    /// llama.cpp's adapter converter does. Every module must exist and fit.
+    pub fn apply_adapter(&mut self, adapter: &lora::LoraAdapter) -> Result<(), LlamaError> {
+        let c = self.config.clone();
+        let scaling = adapter.config.scaling() as f32;
+        for (module, pair) in &adapter.modules {
+            let err = |w: &str| LlamaError::Weights(format!("adapter module {module}: {w}"));
+            let rest = module.strip_prefix("model.layers.").ok_or_else(|| err("not a decoder layer projection"))?;
+            let (layer, proj) = rest.split_once('.').ok_or_else(|| err("no projection name"))?;
+            let layer: usize = layer.parse().map_err(|_| err("bad layer index"))?;
+            let block = self.blocks.get_mut(layer).ok_or_else(|| err("layer beyond the model"))?;
+            let (slot, base, heads) = match proj {
+                "self_attn.q_proj" => (&mut block.adapters.q, &block.wq, Some(c.n_heads)),
+                "self_attn.k_proj" => (&mut block.adapters.k, &block.wk, Some(c.n_kv_heads)),
+                "self_attn.v_proj" => (&mut block.adapters.v, &block.wv, None),
+                "self_attn.o_proj" => (&mut block.adapters.o, &block.wo, None),
+                "mlp.gate_proj" => (&mut block.adapters.gate, &block.w_gate, None),
+                "mlp.up_proj" => (&mut block.adapters.up, &block.w_up, None),
+                "mlp.down_proj" => (&mut block.adapters.down, &block.w_down, None),
+                other => return Err(err(&format!("unknown projection {other}"))),
+            };
+            let r = pair.a.rows;
+            if pair.a.cols != base.cols || pair.b.rows != base.rows || pair.b.cols != r {
+                return Err(err(&format!(
+                    "A {}×{} / B {}×{} do not fit a {}→{} projection",
+                    pair.a.rows, pair.a.cols, pair.b.rows, pair.b.cols, base.cols, base.rows
+                )));
+            }
+            let b = match heads {
+                Some(n) => {
+                    let bytes: Vec<u8> = pair.b.values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                    crate::weights::permute_rows_for_adjacent_rope(&bytes, n, c.head_dim, r * 4)
+                        .chunks_exact(4)
+                        .map(|x| f32::from_le_bytes([x[0], x[1], x[2], x[3]]))
+                        .collect()
+                }
+                None => pair.b.values.clone(),
+            };
+            *slot = Some(LowRank { a: pair.a.values.clone(), b, r, scaling });
+        }
+        Ok(())
     }
 
     /// Sets the threads used per matrix product.
@@ -392,6 +479,12 @@ impl QuantLlama {
             self.matmul(&b.wq, &xn, &mut q)?;
             self.matmul(&b.wk, &xn, &mut k)?;
             self.matmul(&b.wv, &xn, &mut v)?;
+            let ad = &b.adapters;
+            for (lr, y) in [(&ad.q, &mut q), (&ad.k, &mut k), (&ad.v, &mut v)] {
+                if let Some(lr) = lr {
+                    lr.apply(&xn, y);
+                }
+            }
             for i in 0..n {
                 rope_adjacent(&mut q[i * q_dim..(i + 1) * q_dim], hd, &angles[i]);
                 rope_adjacent(&mut k[i * kv_dim..(i + 1) * kv_dim], hd, &angles[i]);
@@ -425,12 +518,23 @@ impl QuantLlama {
                 }
             }
             self.matmul(&b.wo, &attn, &mut proj)?;
+            if let Some(lr) = &b.adapters.o {
+                lr.apply(&attn, &mut proj);
+            }
             x.iter_mut().zip(&proj).for_each(|(a, p)| *a += p);
             norm_rows(&x, &b.ffn_norm, &mut xn);
             self.matmul(&b.w_gate, &xn, &mut gate)?;
             self.matmul(&b.w_up, &xn, &mut up)?;
+            for (lr, y) in [(&b.adapters.gate, &mut gate), (&b.adapters.up, &mut up)] {
+                if let Some(lr) = lr {
+                    lr.apply(&xn, y);
+                }
+            }
             gate.iter_mut().zip(&up).for_each(|(g, u)| *g = silu(*g) * u);
             self.matmul(&b.w_down, &gate, &mut proj)?;
+            if let Some(lr) = &b.adapters.down {
+                lr.apply(&gate, &mut proj);
+            }
             x.iter_mut().zip(&proj).for_each(|(a, p)| *a += p);
         }
         cache.len += n;
