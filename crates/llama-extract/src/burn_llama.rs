@@ -213,7 +213,8 @@ impl<B: Backend> BurnLlama<B> {
     }
 
     /// Attaches fresh adapters (A Kaiming-uniform, B zero) to every projection `config`
-    /// targets; returns how many. The model's output is unchanged until they train.
+    /// targets; returns how many. The model's output is unchanged until they train. A is drawn
+    /// from burn's backend generator: call `B::seed` first for reproducible runs.
     pub fn attach_lora(&mut self, config: &LoraConfig, device: &Device<B>) -> usize {
         let mut n = 0;
         for (path, layer) in self.projections_mut() {

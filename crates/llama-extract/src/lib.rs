@@ -9,6 +9,8 @@
 //!   with the Q/K row permutation applied to HF checkpoints;
 //! * [`model`]: the decoder on CPU with weights left in their quantized blocks (quant5 kernels);
 //! * [`burn_llama`]: the same decoder in f32 on burn (training, GPU);
+//! * [`finetune`]: supervised LoRA fine-tuning of the f32 decoder (response-only loss, AdamW,
+//!   warmup-cosine, accumulation, global-norm clipping, PEFT checkpoints);
 //! * [`generate`]: greedy and sampled generation, stop tokens and strings, streaming.
 //!
 //! Nothing is downloaded at run time: models are files the user has (`scripts/fetch-models.sh`
@@ -24,6 +26,7 @@
 
 pub mod burn_llama;
 pub mod config;
+pub mod finetune;
 pub mod generate;
 pub mod gguf;
 pub mod model;
