@@ -277,7 +277,7 @@ pub fn finetune<B: AutodiffBackend>(
                 tokens_per_s,
             });
             let end_of_epoch = report.steps == (epoch + 1) * steps_per_epoch;
-            if (cfg.eval_every > 0 && report.steps % cfg.eval_every == 0) || end_of_epoch {
+            if (cfg.eval_every > 0 && report.steps.is_multiple_of(cfg.eval_every)) || end_of_epoch {
                 let loss = eval_loss(&model.valid(), eval)?;
                 report.eval.push((report.steps, loss));
                 observer(&SftEvent::Eval { step: report.steps, loss });
