@@ -365,7 +365,7 @@ impl<B: Backend> BurnLlama<B> {
     }
 }
 
-/// A [`BurnLlama`] with its cache, for [`crate::generate`].
+/// A [`BurnLlama`] with its cache, for [`crate::generate()`].
 pub struct BurnSession<'m, B: Backend> {
     pub model: &'m BurnLlama<B>,
     pub cache: BurnKvCache<B>,

