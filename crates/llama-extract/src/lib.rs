@@ -11,6 +11,7 @@
 //! * [`burn_llama`]: the same decoder in f32 on burn (training, GPU);
 //! * [`finetune`]: supervised LoRA fine-tuning of the f32 decoder (response-only loss, AdamW,
 //!   warmup-cosine, accumulation, global-norm clipping, PEFT checkpoints);
+//! * [`lora_gguf`]: PEFT adapters exported as llama.cpp GGUF LoRA adapters;
 //! * [`mod@generate`]: greedy and sampled generation, stop tokens and strings, streaming.
 //!
 //! Nothing is downloaded at run time: models are files the user has (`scripts/fetch-models.sh`
@@ -29,6 +30,7 @@ pub mod config;
 pub mod finetune;
 pub mod generate;
 pub mod gguf;
+pub mod lora_gguf;
 pub mod model;
 pub mod tokenizer;
 pub mod weights;

@@ -249,3 +249,35 @@ fn lora_adapters_attach_by_name_start_as_no_ops_and_round_trip_through_peft_file
     assert!(max <= 1e-3, "{max}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn peft_adapters_export_to_llama_cpp_gguf() {
+    let file = GgufFile::open(model_asset(SMOLLM2)).unwrap();
+    let config = LlamaConfig::from_gguf(&file).unwrap();
+    // A small adapter with recognisable values.
+    let lora_config = lora::LoraConfig::new(2, 8.0, &["q_proj", "v_proj"]);
+    let pair = |inp: usize, out: usize| lora::LoraPair {
+        a: lora::Matrix { rows: 2, cols: inp, values: (0..2 * inp).map(|i| i as f32).collect() },
+        b: lora::Matrix { rows: out, cols: 2, values: (0..out * 2).map(|i| i as f32).collect() },
+    };
+    let mut modules = std::collections::BTreeMap::new();
+    modules.insert("model.layers.0.self_attn.q_proj".to_string(), pair(576, 576));
+    modules.insert("model.layers.0.self_attn.v_proj".to_string(), pair(576, 192));
+    let adapter = lora::LoraAdapter { config: lora_config, modules };
+    let g = GgufFile::from_bytes(llama_extract::lora_gguf::lora_gguf_bytes(&adapter, &config).unwrap()).unwrap();
+    assert_eq!(g.str("general.type").unwrap(), "adapter");
+    assert_eq!(g.str("adapter.type").unwrap(), "lora");
+    assert_eq!(g.f64_opt("adapter.lora.alpha").unwrap(), Some(8.0));
+    let a = g.tensor("blk.0.attn_q.weight.lora_a").unwrap();
+    assert_eq!(a.dims, [576, 2]);
+    let b = g.tensor("blk.0.attn_q.weight.lora_b").unwrap();
+    assert_eq!(b.dims, [2, 576]);
+    let bv: Vec<f32> = g.tensor_data(b).chunks_exact(4).map(|x| f32::from_le_bytes(x.try_into().unwrap())).collect();
+    // Row 1 of the GGUF lora_b is HF row head_dim/2 = 32 (RoPE permutation), row 2 is HF row 1.
+    assert_eq!(&bv[2..4], &[64.0, 65.0]);
+    assert_eq!(&bv[4..6], &[2.0, 3.0]);
+    let vb = g.tensor("blk.0.attn_v.weight.lora_b").unwrap();
+    assert_eq!(vb.dims, [2, 192]);
+    let vv: Vec<f32> = g.tensor_data(vb).chunks_exact(4).map(|x| f32::from_le_bytes(x.try_into().unwrap())).collect();
+    assert_eq!(&vv[2..4], &[2.0, 3.0], "v_proj is not permuted");
+}
