@@ -30,7 +30,7 @@ struct Args {
     /// Write a synthetic interview-extraction set (train.jsonl 160, eval.jsonl 40) here and exit.
     #[arg(long)]
     demo_data: Option<PathBuf>,
-    /// GGUF model.
+    /// GGUF file or Hugging Face folder (`config.json`, `tokenizer.json`, safetensors).
     #[arg(long)]
     model: Option<PathBuf>,
     #[arg(long)]
@@ -99,8 +99,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (Some(m), Some(t), Some(e), Some(o)) => (m, t, e, o),
         _ => return Err("give --model, --train, --eval and --out (or --demo-data DIR)".into()),
     };
-    let file = GgufFile::open(model_path)?;
-    let tok = LlamaTokenizer::from_gguf(&file)?;
+    let gguf;
+    let ckpt;
+    let (llama_config, tok, weights) = if model_path.is_dir() {
+        ckpt = llama_extract::weights::SafetensorsCheckpoint::open(model_path)?;
+        (
+            ckpt.config.clone(),
+            LlamaTokenizer::from_file(model_path.join("tokenizer.json"))?,
+            WeightSet::Safetensors(&ckpt),
+        )
+    } else {
+        gguf = GgufFile::open(model_path)?;
+        (LlamaConfig::from_gguf(&gguf)?, LlamaTokenizer::from_gguf(&gguf)?, WeightSet::Gguf(&gguf))
+    };
     let (train_pairs, eval_pairs) = (read_pairs(train_path)?, read_pairs(eval_path)?);
     let encode = |pairs: &[llama_extract::finetune::SftPair]| -> Result<Vec<EncodedPair>, llama_extract::LlamaError> {
         pairs.iter().map(|p| encode_pair(&tok, p, a.max_len)).collect()
@@ -111,7 +122,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.base_model_name_or_path = model_path.file_name().map(|n| n.to_string_lossy().into_owned());
 
     let device = Default::default();
-    let mut model = BurnLlama::<Train>::from_weights(LlamaConfig::from_gguf(&file)?, &WeightSet::Gguf(&file), &device)?;
+    let mut model = BurnLlama::<Train>::from_weights(llama_config.clone(), &weights, &device)?;
     <Train as burn::tensor::backend::Backend>::seed(&device, a.seed);
     let attached = model.attach_lora(&config, &device);
     let (trainable, total) = model.parameter_counts();
@@ -139,7 +150,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // Field accuracy, served as in deployment: quantized weights plus the adapter unmerged.
-    let mut served = QuantLlama::from_gguf(&file, WeightFormat::AsLoaded)?.with_threads(2)?;
+    let mut served = QuantLlama::from_weights(llama_config, &weights, WeightFormat::AsLoaded)?.with_threads(2)?;
     let (r0, t0) = accuracy(&served, &tok, &eval_pairs)?;
     served.apply_adapter(&LoraAdapter::load(out.join("final"))?)?;
     let (r1, t1) = accuracy(&served, &tok, &eval_pairs)?;
