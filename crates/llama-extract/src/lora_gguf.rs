@@ -15,22 +15,30 @@ use crate::config::LlamaConfig;
 use crate::gguf::{GgufValue, write_gguf};
 use crate::weights::permute_rows_for_adjacent_rope;
 
-/// The GGUF tensor name of an HF module path, and the head count to permute `lora_b` with.
-fn gguf_name(module: &str, c: &LlamaConfig) -> Result<(String, Option<usize>), LlamaError> {
+/// The GGUF tensor name of an HF module path, the head count to permute `lora_b` with, and the
+/// projection's `(in, out)`.
+type Target = (String, Option<usize>, (usize, usize));
+
+fn gguf_name(module: &str, c: &LlamaConfig) -> Result<Target, LlamaError> {
     let bad = || LlamaError::Weights(format!("adapter module {module} has no GGUF counterpart"));
     let rest = module.strip_prefix("model.layers.").ok_or_else(bad)?;
     let (layer, proj) = rest.split_once('.').ok_or_else(bad)?;
-    let (name, heads) = match proj {
-        "self_attn.q_proj" => ("attn_q", Some(c.n_heads)),
-        "self_attn.k_proj" => ("attn_k", Some(c.n_kv_heads)),
-        "self_attn.v_proj" => ("attn_v", None),
-        "self_attn.o_proj" => ("attn_output", None),
-        "mlp.gate_proj" => ("ffn_gate", None),
-        "mlp.up_proj" => ("ffn_up", None),
-        "mlp.down_proj" => ("ffn_down", None),
+    let (h, q, kv, ff) = (c.hidden_size, c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim, c.intermediate_size);
+    let (name, heads, shape) = match proj {
+        "self_attn.q_proj" => ("attn_q", Some(c.n_heads), (h, q)),
+        "self_attn.k_proj" => ("attn_k", Some(c.n_kv_heads), (h, kv)),
+        "self_attn.v_proj" => ("attn_v", None, (h, kv)),
+        "self_attn.o_proj" => ("attn_output", None, (q, h)),
+        "mlp.gate_proj" => ("ffn_gate", None, (h, ff)),
+        "mlp.up_proj" => ("ffn_up", None, (h, ff)),
+        "mlp.down_proj" => ("ffn_down", None, (ff, h)),
         _ => return Err(bad()),
     };
-    Ok((format!("blk.{layer}.{name}.weight"), heads))
+    let layer_index: usize = layer.parse().map_err(|_| bad())?;
+    if layer_index >= c.n_layers {
+        return Err(LlamaError::Weights(format!("adapter module {module}: the model has {} layers", c.n_layers)));
+    }
+    Ok((format!("blk.{layer}.{name}.weight"), heads, shape))
 }
 
 /// The GGUF adapter image.
@@ -40,8 +48,14 @@ pub fn lora_gguf_bytes(adapter: &LoraAdapter, config: &LlamaConfig) -> Result<Ve
         if adapter.config.use_rslora { adapter.config.lora_alpha * r.sqrt() } else { adapter.config.lora_alpha };
     let mut tensors: Vec<(String, Vec<u64>, Vec<u8>)> = Vec::new();
     for (module, pair) in &adapter.modules {
-        let (name, heads) = gguf_name(module, config)?;
+        let (name, heads, (want_in, want_out)) = gguf_name(module, config)?;
         let (rank, inp, out) = (pair.a.rows, pair.a.cols, pair.b.rows);
+        if (inp, out) != (want_in, want_out) || pair.b.cols != rank {
+            return Err(LlamaError::Weights(format!(
+                "adapter module {module}: A {rank}×{inp}, B {out}×{}; the model needs {want_in} → {want_out}",
+                pair.b.cols
+            )));
+        }
         let a: Vec<u8> = pair.a.values.iter().flat_map(|v| v.to_le_bytes()).collect();
         let mut b: Vec<u8> = pair.b.values.iter().flat_map(|v| v.to_le_bytes()).collect();
         if let Some(n) = heads {

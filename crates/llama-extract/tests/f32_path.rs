@@ -280,4 +280,9 @@ fn peft_adapters_export_to_llama_cpp_gguf() {
     assert_eq!(vb.dims, [2, 192]);
     let vv: Vec<f32> = g.tensor_data(vb).chunks_exact(4).map(|x| f32::from_le_bytes(x.try_into().unwrap())).collect();
     assert_eq!(&vv[2..4], &[2.0, 3.0], "v_proj is not permuted");
+    // An adapter made for another model is refused, naming the module.
+    let mut wrong = adapter.clone();
+    wrong.modules.insert("model.layers.0.self_attn.k_proj".into(), pair(64, 32));
+    let e = llama_extract::lora_gguf::lora_gguf_bytes(&wrong, &config).unwrap_err().to_string();
+    assert!(e.contains("k_proj") && e.contains("576"), "{e}");
 }
