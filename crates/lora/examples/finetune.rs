@@ -3,11 +3,11 @@
 //! exact-field accuracy of greedy answers (responses that are JSON objects).
 //!
 //! ```text
-//! cargo run --release -p lora --example finetune -- --demo-data /tmp/demo     # synthetic pairs
+//! cargo run --release -p lora --example finetune -- --demo-data runs/demo     # synthetic pairs
 //! cargo run --release -p lora --example finetune -- --model .cache/models/SmolLM2-135M-Instruct.Q4_1.gguf \
-//!     --train /tmp/demo/train.jsonl --eval /tmp/demo/eval.jsonl --rank 8 --alpha 16 \
-//!     --targets q_proj,v_proj --epochs 2 --out /tmp/adapter
-//! cargo run --release -p llama-extract --example generate -- --model … --adapter /tmp/adapter/final --chat --prompt …
+//!     --train runs/demo/train.jsonl --eval runs/demo/eval.jsonl --rank 8 --alpha 16 \
+//!     --targets q_proj,v_proj --epochs 2 --out runs/adapter
+//! cargo run --release -p llama-extract --example generate -- --model … --adapter runs/adapter/final --chat --prompt …
 //! ```
 
 use std::path::PathBuf;

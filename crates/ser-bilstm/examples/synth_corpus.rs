@@ -2,7 +2,7 @@
 //! `train` and `predict` can be tried without real data. Synthetic: see `ser_bilstm::synth`.
 //!
 //! ```text
-//! cargo run --release -p ser-bilstm --example synth_corpus -- --out /tmp/synth-ravdess
+//! cargo run --release -p ser-bilstm --example synth_corpus -- --out runs/synth-ravdess
 //! ```
 
 use clap::Parser;
