@@ -58,6 +58,13 @@ struct Args {
     out: Option<PathBuf>,
 }
 
+/// Peak resident set size in MiB (Linux `VmHWM`), if known.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
 fn write_jsonl(path: &std::path::Path, pairs: &[llama_extract::finetune::SftPair]) -> std::io::Result<()> {
     let text: String = pairs.iter().map(|p| serde_json::to_string(p).expect("plain strings") + "\n").collect();
     std::fs::write(path, text)
@@ -144,9 +151,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (_, report) = finetune(model, &config, &train, &eval, &cfg, Some(out), &mut observer, &device)?;
     bar.finish_and_clear();
     let (first, last) = (report.eval[0].1, report.eval.last().map_or(f64::NAN, |e| e.1));
+    let train_peak = peak_rss_mib();
     println!(
-        "held-out loss per response token: base {first:.4} → fine-tuned {last:.4} ({} steps, {:.0} s)",
-        report.steps, report.seconds
+        "held-out loss per response token: base {first:.4} → fine-tuned {last:.4} ({} steps, {:.0} s, peak RSS {:.0} MiB)",
+        report.steps,
+        report.seconds,
+        train_peak.unwrap_or(f64::NAN)
     );
 
     // Field accuracy, served as in deployment: quantized weights plus the adapter unmerged.
@@ -158,7 +168,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(
         out.join("report.json"),
         serde_json::to_string_pretty(&serde_json::json!({
-            "report": report, "fields_base": [r0, t0], "fields_finetuned": [r1, t1], "trainable": trainable, "total": total,
+            "report": report, "peak_rss_mib_training": train_peak, "fields_base": [r0, t0], "fields_finetuned": [r1, t1], "trainable": trainable, "total": total,
         }))?,
     )?;
     Ok(())
