@@ -54,28 +54,18 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("decode_after_128");
     g.throughput(Throughput::Elements(1));
     let ctx = prompt_tokens(&tok, 128);
-    for threads in [1usize, 2] {
-        let model =
-            QuantLlama::from_gguf(&file, WeightFormat::AsLoaded).expect("model").with_threads(threads).expect("pool");
+    let quantized = [
+        ("q4_1_1t".to_string(), WeightFormat::AsLoaded, 1),
+        ("q4_1_2t".to_string(), WeightFormat::AsLoaded, 2),
+        // Q5_K needs 256-wide rows; SmolLM2 (576) would fall back to Q5_1, so Q5_1 is named directly.
+        ("q5_0_2t".to_string(), WeightFormat::Requantize(quant5::GgmlType::Q5_0), 2),
+        ("q5_1_2t".to_string(), WeightFormat::Requantize(quant5::GgmlType::Q5_1), 2),
+    ];
+    for (name, format, threads) in quantized {
+        let model = QuantLlama::from_gguf(&file, format).expect("model").with_threads(threads).expect("pool");
         let mut cache = model.new_cache(256);
         model.forward(&ctx, &mut cache).expect("fits");
-        g.bench_function(format!("q4_1_{threads}t"), |b| {
-            b.iter(|| {
-                let logits = model.forward(&[504], &mut cache).expect("fits");
-                cache.truncate(128);
-                logits
-            })
-        });
-    }
-    // Q5_K needs 256-wide rows; SmolLM2 (576) would fall back to Q5_1, so Q5_1 is named directly.
-    for (name, format) in [("q5_0", quant5::GgmlType::Q5_0), ("q5_1", quant5::GgmlType::Q5_1)] {
-        let model = QuantLlama::from_gguf(&file, WeightFormat::Requantize(format))
-            .expect("requantize")
-            .with_threads(2)
-            .expect("pool");
-        let mut cache = model.new_cache(256);
-        model.forward(&ctx, &mut cache).expect("fits");
-        g.bench_function(format!("{name}_2t"), |b| {
+        g.bench_function(name, |b| {
             b.iter(|| {
                 let logits = model.forward(&[504], &mut cache).expect("fits");
                 cache.truncate(128);

@@ -15,7 +15,7 @@ use quant5::{GgmlType, QuantizedMatrix};
 use crate::LlamaError;
 use crate::config::LlamaConfig;
 use crate::gguf::GgufFile;
-use crate::weights::{TensorSource, WeightSet};
+use crate::weights::WeightSet;
 
 /// A LoRA update applied at run time beside a quantized projection (llama.cpp's way of
 /// serving adapters): `y += scaling · B·(A·x)`, f32.
@@ -600,44 +600,5 @@ impl QuantLlama {
             }
         }
         Ok(())
-    }
-
-    /// Bytes held by the weights.
-    pub fn weight_bytes(&self) -> usize {
-        let m = |q: &QuantizedMatrix| q.bytes.len();
-        let blocks: usize = self
-            .blocks
-            .iter()
-            .map(|b| m(&b.wq) + m(&b.wk) + m(&b.wv) + m(&b.wo) + m(&b.w_gate) + m(&b.w_up) + m(&b.w_down))
-            .sum();
-        let head = if Arc::ptr_eq(&self.embed, &self.head) { 0 } else { m(&self.head) };
-        blocks + m(&self.embed) + head
-    }
-
-    /// The whole model's weights as f32 `[rows, cols]` by GGUF name (for the f32 path).
-    pub fn dequantized(&self) -> Result<Vec<(String, TensorSource)>, LlamaError> {
-        let mut out = Vec::new();
-        let mut put = |name: String, m: &QuantizedMatrix| -> Result<(), LlamaError> {
-            out.push((name, TensorSource { rows: m.rows, cols: m.cols, values: m.dequantize()? }));
-            Ok(())
-        };
-        put("token_embd.weight".into(), &self.embed)?;
-        if !Arc::ptr_eq(&self.embed, &self.head) {
-            put("output.weight".into(), &self.head)?;
-        }
-        for (i, b) in self.blocks.iter().enumerate() {
-            for (n, m) in [
-                ("attn_q", &b.wq),
-                ("attn_k", &b.wk),
-                ("attn_v", &b.wv),
-                ("attn_output", &b.wo),
-                ("ffn_gate", &b.w_gate),
-                ("ffn_up", &b.w_up),
-                ("ffn_down", &b.w_down),
-            ] {
-                put(format!("blk.{i}.{n}.weight"), m)?;
-            }
-        }
-        Ok(out)
     }
 }

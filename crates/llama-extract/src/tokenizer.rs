@@ -262,12 +262,6 @@ impl LlamaTokenizer {
         self.inner.decode(ids, skip_special).map_err(tok_err)
     }
 
-    /// The text of one token (byte-level pieces decoded; may be an incomplete UTF-8 sequence,
-    /// rendered with replacement characters).
-    pub fn token_text(&self, id: u32) -> Option<String> {
-        self.inner.id_to_token(id)
-    }
-
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
     }

@@ -15,14 +15,6 @@ use crate::LlamaError;
 use crate::config::LlamaConfig;
 use crate::gguf::GgufFile;
 
-/// An f32 matrix by value (for the f32 path).
-#[derive(Debug, Clone, PartialEq)]
-pub struct TensorSource {
-    pub rows: usize,
-    pub cols: usize,
-    pub values: Vec<f32>,
-}
-
 /// A set of named weights in GGUF naming.
 pub enum WeightSet<'a> {
     Gguf(&'a GgufFile),

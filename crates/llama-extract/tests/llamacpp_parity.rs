@@ -39,6 +39,13 @@ fn margins(v: &serde_json::Value) -> Vec<f32> {
     v.as_array().unwrap().iter().map(|m| m.as_f64().unwrap() as f32).collect()
 }
 
+/// A short greedy answer that stops at the end-of-turn token.
+fn answer(model: &QuantLlama, tok: &LlamaTokenizer, prompt: &[u32]) -> llama_extract::Generation {
+    let mut session = QuantSession::new(model, 64);
+    let opts = GenerateOptions { max_new_tokens: 20, ..Default::default() };
+    generate(&mut session, tok, prompt, &opts, &mut |_, _| true).unwrap()
+}
+
 fn check_prompt(model: &QuantLlama, tok: &LlamaTokenizer, name: &str) {
     let g = json(&format!("{name}.json"));
     let prompt_ids = ids(&g["prompt_ids"]);
@@ -121,15 +128,7 @@ fn quantized_path_matches_llama_cpp_on_smollm2() {
     // The first greedy answer, as text, stopping at <|im_end|>.
     let g = json("p1_capital_chatml.json");
     let prompt = tok.encode(g["prompt"].as_str().unwrap(), true).unwrap();
-    let mut session = QuantSession::new(&model, 64);
-    let out = generate(
-        &mut session,
-        &tok,
-        &prompt,
-        &GenerateOptions { max_new_tokens: 20, ..Default::default() },
-        &mut |_, _| true,
-    )
-    .unwrap();
+    let out = answer(&model, &tok, &prompt);
     assert_eq!(out.text, "The capital of France is Paris.");
     assert_eq!(out.stop, llama_extract::StopReason::StopToken(2));
 }
@@ -181,16 +180,7 @@ fn requantized_5bit_models_still_answer_and_stop_strings_cut_the_text() {
         // 576-wide rows cannot hold 256-element super-blocks: Q5_K falls back to Q5_1.
         assert_eq!(model.blocks[0].wq.ggml_type, llama_extract::model::fallback_type(ty, 576));
         // Re-quantizing 4-bit weights to 5 bits adds a little noise; the answer survives.
-        let mut session = QuantSession::new(&model, 64);
-        let out = generate(
-            &mut session,
-            &tok,
-            &prompt,
-            &GenerateOptions { max_new_tokens: 20, ..Default::default() },
-            &mut |_, _| true,
-        )
-        .unwrap();
-        assert_eq!(out.text, "The capital of France is Paris.", "{ty:?}");
+        assert_eq!(answer(&model, &tok, &prompt).text, "The capital of France is Paris.", "{ty:?}");
         // The prompt's top-1 predictions mostly agree with llama.cpp's on the original file.
         let mut agree = 0;
         let mut n = 0;

@@ -18,7 +18,7 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{Adam, AdamConfig, AdamW, AdamWConfig, GradientsParams, Optimizer, Sgd, SgdConfig};
 use burn::record::{BinFileRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Device, ElementConversion, Tensor};
+use burn::tensor::{Device, ElementConversion};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -507,16 +507,4 @@ where
     }
     // state.json last: a crash mid-save leaves the previous, consistent state in place.
     write_json(&last.join("state.json"), state)
-}
-
-/// Logits of `model` for one batch, as rows of f32 (for prediction tools).
-pub fn logits_rows<B: Backend, M: EmotionModel<B>>(
-    model: &M,
-    batch: &Batch<B>,
-    mode: ForwardMode,
-) -> Result<Vec<Vec<f32>>, SerError> {
-    let logits: Tensor<B, 2> = model.logits(batch, mode);
-    let c = logits.dims()[1];
-    let values = logits.into_data().to_vec::<f32>().map_err(|e| SerError::Data(format!("{e:?}")))?;
-    Ok(values.chunks_exact(c).map(<[f32]>::to_vec).collect())
 }
