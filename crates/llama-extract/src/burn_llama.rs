@@ -4,16 +4,20 @@
 //! angles computed exactly as the quantized path computes them ([`RopeAngles`]), so the two
 //! paths differ only by the quantized path's 8-bit activations.
 
+use std::marker::PhantomData;
+use std::sync::Arc;
+
 use burn::module::{Module, Param};
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, RmsNorm, RmsNormConfig};
 use burn::tensor::activation::{silu, softmax};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use lora::{LoraAdapter, LoraConfig, LoraLinear};
+use lora::{FrozenBase, LoraAdapter, LoraConfig, LoraLinear, QuantLinearBackend};
+use quant5::{GgmlType, QuantizedMatrix};
 
 use crate::LlamaError;
 use crate::config::LlamaConfig;
-use crate::model::RopeAngles;
+use crate::model::{RopeAngles, fallback_type};
 use crate::weights::WeightSet;
 
 /// Attention projections (no biases, as Llama); frozen bases that can carry LoRA adapters.
@@ -46,12 +50,16 @@ pub struct DecoderBlock<B: Backend> {
 /// read as they do in PEFT.
 #[derive(Module, Debug)]
 pub struct BurnLlama<B: Backend> {
-    pub embed_tokens: Embedding<B>,
+    pub embed_tokens: TokenEmbedding<B>,
     pub layers: Vec<DecoderBlock<B>>,
     pub norm: RmsNorm<B>,
-    pub lm_head: Linear<B>,
+    /// Frozen; never carries an adapter.
+    pub lm_head: LoraLinear<B>,
     #[module(skip)]
     pub config: LlamaConfig,
+    /// The LM head is the embedding table (SmolLM2, Llama-3.2).
+    #[module(skip)]
+    tied_head: bool,
     #[module(skip)]
     rope: RopeAngles,
 }
@@ -133,65 +141,160 @@ fn norm<B: Backend>(
     Ok(n)
 }
 
+/// The token embedding table, f32 or kept in quant5 blocks (rows dequantized per lookup).
+#[derive(Module, Debug)]
+pub enum TokenEmbedding<B: Backend> {
+    Dense(Embedding<B>),
+    Quant(QuantEmbedding<B>),
+}
+
+/// A frozen embedding table `[vocab, hidden]` in quantized blocks, shared with a tied LM head.
+#[derive(Module, Debug)]
+pub struct QuantEmbedding<B: Backend> {
+    #[module(skip)]
+    pub table: Arc<QuantizedMatrix>,
+    backend: PhantomData<B>,
+}
+
+impl<B: Backend> TokenEmbedding<B> {
+    /// `[1, n, hidden]` rows for `tokens` (ids already checked against the vocabulary).
+    fn forward(&self, tokens: &[u32], device: &Device<B>) -> Result<Tensor<B, 3>, LlamaError> {
+        let n = tokens.len();
+        match self {
+            Self::Dense(e) => {
+                let ids: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
+                Ok(e.forward(Tensor::<B, 2, Int>::from_data(TensorData::new(ids, [1, n]), device)))
+            }
+            Self::Quant(q) => {
+                let (t, h) = (&q.table, q.table.cols);
+                let mut rows = vec![0f32; n * h];
+                for (&id, out) in tokens.iter().zip(rows.chunks_exact_mut(h)) {
+                    quant5::dequantize_row(t.ggml_type, t.row(id as usize), out)?;
+                }
+                Ok(Tensor::from_data(TensorData::new(rows, [1, n, h]), device))
+            }
+        }
+    }
+
+    /// Bytes the table occupies.
+    pub fn size_bytes(&self) -> usize {
+        match self {
+            Self::Dense(e) => e.weight.dims().iter().product::<usize>() * 4,
+            Self::Quant(q) => q.table.bytes.len(),
+        }
+    }
+}
+
+/// How [`BurnLlama::build`] makes each frozen matrix.
+enum BaseFormat {
+    F32,
+    Quantized(GgmlType),
+}
+
 impl<B: Backend> BurnLlama<B> {
     /// Dequantizes every weight of `w` to f32 on `device`.
     pub fn from_weights(config: LlamaConfig, w: &WeightSet<'_>, device: &Device<B>) -> Result<Self, LlamaError> {
+        Self::build(config, w, BaseFormat::F32, device)
+    }
+
+    /// Keeps every matrix (projections, embedding, LM head) frozen in quant5 blocks of type `t`
+    /// (requantized from the file; Q5_K falls back to Q5_1 where rows are not whole 256-blocks,
+    /// as [`fallback_type`] says), with norms in f32: the QLoRA base. Adapters attached to it
+    /// are f32 and train as over an f32 base; see [`lora::frozen`] for why the backward pass
+    /// does not hold dequantized weights.
+    pub fn from_weights_quantized(
+        config: LlamaConfig,
+        w: &WeightSet<'_>,
+        t: GgmlType,
+        device: &Device<B>,
+    ) -> Result<Self, LlamaError> {
+        Self::build(config, w, BaseFormat::Quantized(t), device)
+    }
+
+    fn build(
+        config: LlamaConfig,
+        w: &WeightSet<'_>,
+        format: BaseFormat,
+        device: &Device<B>,
+    ) -> Result<Self, LlamaError> {
         let c = &config;
         let (h, hd) = (c.hidden_size, c.head_dim);
         let (q_dim, kv_dim) = (c.n_heads * hd, c.n_kv_heads * hd);
         let eps = c.rms_norm_eps;
+        let quantized = |name: &str,
+                         rows: usize,
+                         cols: usize,
+                         t: GgmlType|
+         -> Result<Arc<QuantizedMatrix>, LlamaError> {
+            let t = fallback_type(t, cols);
+            let m = w.matrix(name, rows, cols)?;
+            Ok(Arc::new(if m.ggml_type == t { m } else { QuantizedMatrix::quantize(t, rows, cols, &m.dequantize()?)? }))
+        };
+        let proj = |name: String, rows: usize, cols: usize| -> Result<LoraLinear<B>, LlamaError> {
+            match format {
+                BaseFormat::F32 => Ok(LoraLinear::new(linear(w, &name, rows, cols, device)?)),
+                BaseFormat::Quantized(t) => LoraLinear::quantized(quantized(&name, rows, cols, t)?)
+                    .map_err(|e| LlamaError::Weights(format!("{name}: {e}"))),
+            }
+        };
         let mut layers = Vec::with_capacity(c.n_layers);
         for i in 0..c.n_layers {
             let p = format!("blk.{i}");
+            let ffn = c.intermediate_size;
             layers.push(DecoderBlock {
-                input_layernorm: norm(w, &format!("{p}.attn_norm.weight"), h, eps, device)?,
+                input_layernorm: norm(w, &format!("{p}.attn_norm.weight"), h, eps, device)?.no_grad(),
                 self_attn: Attention {
-                    q_proj: LoraLinear::new(linear(w, &format!("{p}.attn_q.weight"), q_dim, h, device)?),
-                    k_proj: LoraLinear::new(linear(w, &format!("{p}.attn_k.weight"), kv_dim, h, device)?),
-                    v_proj: LoraLinear::new(linear(w, &format!("{p}.attn_v.weight"), kv_dim, h, device)?),
-                    o_proj: LoraLinear::new(linear(w, &format!("{p}.attn_output.weight"), h, q_dim, device)?),
+                    q_proj: proj(format!("{p}.attn_q.weight"), q_dim, h)?,
+                    k_proj: proj(format!("{p}.attn_k.weight"), kv_dim, h)?,
+                    v_proj: proj(format!("{p}.attn_v.weight"), kv_dim, h)?,
+                    o_proj: proj(format!("{p}.attn_output.weight"), h, q_dim)?,
                 },
-                post_attention_layernorm: norm(w, &format!("{p}.ffn_norm.weight"), h, eps, device)?,
+                post_attention_layernorm: norm(w, &format!("{p}.ffn_norm.weight"), h, eps, device)?.no_grad(),
                 mlp: Mlp {
-                    gate_proj: LoraLinear::new(linear(
-                        w,
-                        &format!("{p}.ffn_gate.weight"),
-                        c.intermediate_size,
-                        h,
-                        device,
-                    )?),
-                    up_proj: LoraLinear::new(linear(w, &format!("{p}.ffn_up.weight"), c.intermediate_size, h, device)?),
-                    down_proj: LoraLinear::new(linear(
-                        w,
-                        &format!("{p}.ffn_down.weight"),
-                        h,
-                        c.intermediate_size,
-                        device,
-                    )?),
+                    gate_proj: proj(format!("{p}.ffn_gate.weight"), ffn, h)?,
+                    up_proj: proj(format!("{p}.ffn_up.weight"), ffn, h)?,
+                    down_proj: proj(format!("{p}.ffn_down.weight"), h, ffn)?,
                 },
             });
         }
-        let embed = w.matrix("token_embd.weight", c.vocab_size, h)?.dequantize()?;
-        let mut embed_tokens = EmbeddingConfig::new(c.vocab_size, h).init(device);
-        embed_tokens.weight = Param::from_tensor(Tensor::from_data(TensorData::new(embed, [c.vocab_size, h]), device));
-        let head_name = if w.has("output.weight") { "output.weight" } else { "token_embd.weight" };
-        let lm_head = linear(w, head_name, c.vocab_size, h, device)?;
+        let tied = !w.has("output.weight");
+        let (embed_tokens, lm_head) = match format {
+            BaseFormat::F32 => {
+                let embed = w.matrix("token_embd.weight", c.vocab_size, h)?.dequantize()?;
+                let mut e = EmbeddingConfig::new(c.vocab_size, h).init(device);
+                e.weight = Param::from_tensor(Tensor::from_data(TensorData::new(embed, [c.vocab_size, h]), device));
+                let head = if tied { "token_embd.weight" } else { "output.weight" };
+                (TokenEmbedding::Dense(e.no_grad()), LoraLinear::new(linear(w, head, c.vocab_size, h, device)?))
+            }
+            BaseFormat::Quantized(t) => {
+                let table = quantized("token_embd.weight", c.vocab_size, h, t)?;
+                // A tied head shares the embedding's blocks.
+                let head = if tied { table.clone() } else { quantized("output.weight", c.vocab_size, h, t)? };
+                let head = LoraLinear::quantized(head).map_err(|e| LlamaError::Weights(format!("LM head: {e}")))?;
+                (TokenEmbedding::Quant(QuantEmbedding { table, backend: PhantomData }), head)
+            }
+        };
         // Only adapters train: everything loaded here is frozen.
         Ok(Self {
-            embed_tokens: embed_tokens.no_grad(),
-            layers: layers
-                .into_iter()
-                .map(|l| DecoderBlock {
-                    input_layernorm: l.input_layernorm.no_grad(),
-                    post_attention_layernorm: l.post_attention_layernorm.no_grad(),
-                    ..l
-                })
-                .collect(),
+            embed_tokens,
+            layers,
             norm: norm(w, "output_norm.weight", h, eps, device)?.no_grad(),
-            lm_head: lm_head.no_grad(),
+            lm_head,
+            tied_head: tied,
             rope: RopeAngles::for_config(c),
             config,
         })
+    }
+
+    /// Bytes the frozen weights occupy (matrices as stored, norms in f32).
+    pub fn frozen_bytes(&self) -> usize {
+        let norms = (2 * self.layers.len() + 1) * self.config.hidden_size * 4;
+        let projections: usize = self.projections().map(|p| p.base.size_bytes()).sum();
+        // A tied quantized head shares the embedding's blocks; a tied f32 head is a copy.
+        let head_shared = matches!((&self.embed_tokens, &self.lm_head.base),
+            (TokenEmbedding::Quant(e), FrozenBase::Quant(q)) if Arc::ptr_eq(&e.table, &q.weight));
+        let head = if head_shared { 0 } else { self.lm_head.base.size_bytes() };
+        norms + projections + self.embed_tokens.size_bytes() + head
     }
 
     /// Every projection with its HF module path (`model.layers.3.self_attn.q_proj`).
@@ -252,28 +355,35 @@ impl<B: Backend> BurnLlama<B> {
         Ok(LoraAdapter { config: config.clone(), modules })
     }
 
-    /// `(trainable, total)` parameter counts.
-    pub fn parameter_counts(&self) -> (usize, usize) {
-        let total = self.num_params();
-        let trainable: usize = self
-            .layers
-            .iter()
-            .flat_map(|l| {
-                [
-                    &l.self_attn.q_proj,
-                    &l.self_attn.k_proj,
-                    &l.self_attn.v_proj,
-                    &l.self_attn.o_proj,
-                    &l.mlp.gate_proj,
-                    &l.mlp.up_proj,
-                    &l.mlp.down_proj,
-                ]
-            })
-            .filter_map(|p| p.adapter.as_ref().map(|a| a.num_params()))
-            .sum();
-        (trainable, total)
+    /// The seven projections of every layer.
+    fn projections(&self) -> impl Iterator<Item = &LoraLinear<B>> {
+        self.layers.iter().flat_map(|l| {
+            [
+                &l.self_attn.q_proj,
+                &l.self_attn.k_proj,
+                &l.self_attn.v_proj,
+                &l.self_attn.o_proj,
+                &l.mlp.gate_proj,
+                &l.mlp.up_proj,
+                &l.mlp.down_proj,
+            ]
+        })
     }
 
+    /// `(trainable, total)` parameter counts. The total counts every weight once, whether a
+    /// burn parameter or kept in quantized blocks, and a tied LM head not again.
+    pub fn parameter_counts(&self) -> (usize, usize) {
+        let trainable: usize = self.projections().filter_map(|p| p.adapter.as_ref().map(|a| a.num_params())).sum();
+        let c = &self.config;
+        let norms = (2 * self.layers.len() + 1) * c.hidden_size;
+        let frozen: usize = self.projections().map(|p| p.base.num_weights()).sum();
+        let embedding = c.vocab_size * c.hidden_size;
+        let head = if self.tied_head { 0 } else { self.lm_head.base.num_weights() };
+        (trainable, norms + frozen + embedding + head + trainable)
+    }
+}
+
+impl<B: QuantLinearBackend> BurnLlama<B> {
     /// A cache for up to `capacity` positions.
     pub fn new_cache(&self, capacity: usize) -> BurnKvCache<B> {
         BurnKvCache::new(self.config.n_layers, capacity.min(self.config.context_length))
@@ -322,10 +432,8 @@ impl<B: Backend> BurnLlama<B> {
         if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= c.vocab_size) {
             return Err(LlamaError::Generation(format!("token id {bad} ≥ vocabulary {}", c.vocab_size)));
         }
-        let device = self.embed_tokens.weight.device();
-        let ids: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
-        let ids = Tensor::<B, 2, Int>::from_data(TensorData::new(ids, [1, n]), &device);
-        let mut x = self.embed_tokens.forward(ids); // [1, n, h]
+        let device = self.norm.gamma.device();
+        let mut x = self.embed_tokens.forward(tokens, &device)?; // [1, n, h]
         let (cos, sin) = self.rope_tables(start, n, &device);
         let (hd, nh, nkv) = (c.head_dim, c.n_heads, c.n_kv_heads);
         let group = nh / nkv;
@@ -371,13 +479,13 @@ pub struct BurnSession<'m, B: Backend> {
     pub cache: BurnKvCache<B>,
 }
 
-impl<'m, B: Backend> BurnSession<'m, B> {
+impl<'m, B: QuantLinearBackend> BurnSession<'m, B> {
     pub fn new(model: &'m BurnLlama<B>, capacity: usize) -> Self {
         Self { model, cache: model.new_cache(capacity) }
     }
 }
 
-impl<B: Backend> crate::generate::LanguageModel for BurnSession<'_, B> {
+impl<B: QuantLinearBackend> crate::generate::LanguageModel for BurnSession<'_, B> {
     fn feed(&mut self, tokens: &[u32]) -> Result<Vec<f32>, LlamaError> {
         let logits = self.model.forward(tokens, &mut self.cache)?;
         let [n, v] = logits.dims();

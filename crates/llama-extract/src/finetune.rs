@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, Optimizer};
 use burn::tensor::activation::log_softmax;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Device, ElementConversion, Int, Tensor, TensorData};
+use lora::QuantLinearBackend;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -83,7 +84,10 @@ pub fn encode_pair(tok: &LlamaTokenizer, pair: &SftPair, max_len: usize) -> Resu
 }
 
 /// Sum of the response tokens' negative log-likelihood, and how many there are.
-pub fn pair_nll<B: Backend>(model: &BurnLlama<B>, pair: &EncodedPair) -> Result<(Tensor<B, 1>, usize), LlamaError> {
+pub fn pair_nll<B: QuantLinearBackend>(
+    model: &BurnLlama<B>,
+    pair: &EncodedPair,
+) -> Result<(Tensor<B, 1>, usize), LlamaError> {
     let n = pair.ids.len();
     let logits = model.forward(&pair.ids[..n - 1], &mut model.new_cache(n))?; // [n-1, V]
     let device = logits.device();
@@ -98,7 +102,7 @@ pub fn pair_nll<B: Backend>(model: &BurnLlama<B>, pair: &EncodedPair) -> Result<
 }
 
 /// Mean per-token loss of the responses in `pairs` (no gradients).
-pub fn eval_loss<B: Backend>(model: &BurnLlama<B>, pairs: &[EncodedPair]) -> Result<f64, LlamaError> {
+pub fn eval_loss<B: QuantLinearBackend>(model: &BurnLlama<B>, pairs: &[EncodedPair]) -> Result<f64, LlamaError> {
     let (mut total, mut count) = (0f64, 0usize);
     for p in pairs {
         let (nll, n) = pair_nll(model, p)?;
@@ -200,7 +204,7 @@ fn lr_at(step: usize, total: usize, cfg: &SftConfig) -> f64 {
 /// `checkpoints` is given, writes the adapters there (PEFT format) after every evaluation as
 /// `step_N/` and at the end as `final/`.
 #[allow(clippy::too_many_arguments)]
-pub fn finetune<B: AutodiffBackend>(
+pub fn finetune<B>(
     mut model: BurnLlama<B>,
     lora_config: &lora::LoraConfig,
     train: &[EncodedPair],
@@ -209,7 +213,11 @@ pub fn finetune<B: AutodiffBackend>(
     checkpoints: Option<&Path>,
     observer: &mut dyn FnMut(&SftEvent),
     device: &Device<B>,
-) -> Result<(BurnLlama<B>, SftReport), LlamaError> {
+) -> Result<(BurnLlama<B>, SftReport), LlamaError>
+where
+    B: AutodiffBackend + QuantLinearBackend,
+    B::InnerBackend: QuantLinearBackend,
+{
     if train.is_empty() || cfg.grad_accum == 0 || cfg.epochs == 0 {
         return Err(LlamaError::Config("fine-tuning needs pairs, epochs ≥ 1 and grad_accum ≥ 1".into()));
     }

@@ -7,10 +7,12 @@
 //!   key for anything unknown or mis-shaped, and [`LoraAdapter::merge_into`] for HF-named base
 //!   weights ([`WeightFile`], f32/f16/bf16 kept as stored);
 //! * [`LoraLinear`]: `base(x) + scaling·B·A·dropout(x)` with the base frozen; merge and unmerge
-//!   in place. llama-extract's f32 decoder is built from these layers.
+//!   in place. llama-extract's burn decoder is built from these layers;
+//! * [`QuantLinear`]: a frozen base kept in quant5's 5-bit blocks (QLoRA), with a backward step
+//!   that recomputes the dequantized weight instead of holding it ([`frozen`]).
 //!
 //! Dependencies: safetensors and half (adapter and weight files), serde/serde_json
-//! (`adapter_config.json`), regex (PEFT's regex `target_modules`).
+//! (`adapter_config.json`), regex (PEFT's regex `target_modules`), quant5 (5-bit bases).
 //!
 //! ```
 //! use lora::LoraConfig;
@@ -22,11 +24,13 @@
 
 pub mod adapter;
 pub mod config;
+pub mod frozen;
 pub mod linear;
 
 pub use adapter::{LoraAdapter, LoraPair, Matrix, WeightFile, WeightTensor};
 pub use config::{LoraConfig, TargetModules};
-pub use linear::{Adapter, LoraLinear};
+pub use frozen::{QuantLinear, QuantLinearBackend};
+pub use linear::{Adapter, FrozenBase, LoraLinear};
 
 /// The modules PEFT adapts by default for Llama models.
 pub const DEFAULT_TARGETS: [&str; 2] = ["q_proj", "v_proj"];

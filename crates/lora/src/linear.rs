@@ -1,11 +1,17 @@
-//! `LoraLinear`: a frozen base `Linear` plus an optional trainable low-rank update.
+//! `LoraLinear`: a frozen base (f32 `Linear` or 5-bit [`QuantLinear`]) plus an optional
+//! trainable low-rank update.
+
+use std::sync::Arc;
 
 use burn::module::{Module, Param};
-use burn::nn::{Dropout, DropoutConfig, Initializer, Linear};
+use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Device, Tensor, TensorData};
 
+use quant5::QuantizedMatrix;
+
 use crate::adapter::{LoraPair, Matrix};
+use crate::frozen::{QuantLinear, QuantLinearBackend};
 use crate::{LoraConfig, LoraError};
 
 /// The trainable part: `y += scaling · (dropout(x)·Aᵀ)·Bᵀ`.
@@ -23,11 +29,56 @@ pub struct Adapter<B: Backend> {
     pub merged: bool,
 }
 
+/// The frozen weight under an adapter.
+#[derive(Module, Debug)]
+pub enum FrozenBase<B: Backend> {
+    /// f32, burn layout `[in, out]`, gradient disabled.
+    Dense(Linear<B>),
+    /// quant5 blocks `[out, in]`, dequantized per use (QLoRA).
+    Quant(QuantLinear<B>),
+}
+
+impl<B: Backend> FrozenBase<B> {
+    /// `(in, out)`.
+    pub fn shape(&self) -> (usize, usize) {
+        match self {
+            Self::Dense(l) => {
+                let [i, o] = l.weight.dims();
+                (i, o)
+            }
+            Self::Quant(q) => q.shape(),
+        }
+    }
+
+    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D>
+    where
+        B: QuantLinearBackend,
+    {
+        match self {
+            Self::Dense(l) => l.forward(x),
+            Self::Quant(q) => q.forward(x),
+        }
+    }
+
+    /// Number of frozen weights.
+    pub fn num_weights(&self) -> usize {
+        let (i, o) = self.shape();
+        i * o
+    }
+
+    /// Bytes the frozen weights occupy.
+    pub fn size_bytes(&self) -> usize {
+        match self {
+            Self::Dense(_) => self.num_weights() * 4,
+            Self::Quant(q) => q.size_bytes(),
+        }
+    }
+}
+
 /// A linear layer whose base weight never trains, with an optional LoRA adapter.
 #[derive(Module, Debug)]
 pub struct LoraLinear<B: Backend> {
-    /// Frozen; burn layout `[in, out]`.
-    pub base: Linear<B>,
+    pub base: FrozenBase<B>,
     pub adapter: Option<Adapter<B>>,
 }
 
@@ -49,15 +100,19 @@ fn tensor_to_matrix<B: Backend>(t: Tensor<B, 2>) -> Result<Matrix, LoraError> {
 }
 
 impl<B: Backend> LoraLinear<B> {
+    /// Wraps a frozen 5-bit (or any quant5 block type) weight `[out, in]`.
+    pub fn quantized(matrix: Arc<QuantizedMatrix>) -> Result<Self, LoraError> {
+        Ok(Self { base: FrozenBase::Quant(QuantLinear::new(matrix)?), adapter: None })
+    }
+
     /// Wraps `base`, freezing it.
     pub fn new(base: Linear<B>) -> Self {
-        Self { base: base.no_grad(), adapter: None }
+        Self { base: FrozenBase::Dense(base.no_grad()), adapter: None }
     }
 
     /// `(in, out)`.
     pub fn shape(&self) -> (usize, usize) {
-        let [i, o] = self.base.weight.dims();
-        (i, o)
+        self.base.shape()
     }
 
     /// Attaches a fresh adapter as PEFT initialises one: A Kaiming-uniform
@@ -103,7 +158,10 @@ impl<B: Backend> LoraLinear<B> {
     }
 
     /// `base(x) + scaling · B(A(dropout(x)))`; just `base(x)` while merged.
-    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D>
+    where
+        B: QuantLinearBackend,
+    {
         let y = self.base.forward(x.clone());
         match &self.adapter {
             Some(a) if !a.merged => {
@@ -119,14 +177,22 @@ impl<B: Backend> LoraLinear<B> {
             && a.merged != merged
         {
             let delta = a.lora_a.val().matmul(a.lora_b.val()) * (a.scaling * sign);
-            let w = self.base.weight.val() + delta;
-            self.base.weight = Param::from_tensor(w).set_require_grad(false);
+            let w = match &self.base {
+                FrozenBase::Dense(l) => l.weight.val(),
+                FrozenBase::Quant(q) => q.dequantized(&delta.device()),
+            };
+            let (inp, out) = self.base.shape();
+            let mut dense = LinearConfig::new(inp, out).with_bias(false).init::<B>(&delta.device());
+            dense.weight = Param::from_tensor(w + delta).set_require_grad(false);
+            self.base = FrozenBase::Dense(dense);
             a.merged = merged;
         }
     }
 
     /// Folds the update into the base weight (`W += scaling·B·A`); forward then costs one
-    /// matmul. No-op when already merged.
+    /// matmul. No-op when already merged. A 5-bit base is dequantized first (it becomes f32:
+    /// requantizing would lose the update's low bits), as PEFT merges into a dequantized
+    /// bitsandbytes base.
     pub fn merge(&mut self) {
         self.fold(1.0, true);
     }

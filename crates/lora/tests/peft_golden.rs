@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use burn::module::Param;
 use burn::nn::LinearConfig;
 use burn::tensor::{Tensor, TensorData};
-use lora::{CpuBackend, LoraAdapter, LoraConfig, LoraLinear, WeightFile};
+use lora::{CpuBackend, FrozenBase, LoraAdapter, LoraConfig, LoraLinear, WeightFile};
 
 type B = CpuBackend;
 
@@ -61,6 +61,13 @@ fn lora_layer(base: &WeightFile, adapter: &LoraAdapter, module: &str) -> LoraLin
     layer
 }
 
+fn dense_weight(layer: &LoraLinear<B>) -> Vec<f32> {
+    match &layer.base {
+        FrozenBase::Dense(l) => l.weight.val().into_data().to_vec::<f32>().unwrap(),
+        FrozenBase::Quant(_) => panic!("built over an f32 base"),
+    }
+}
+
 #[test]
 fn unmerged_forward_matches_and_merge_unmerge_restore_the_layer() {
     let device = Default::default();
@@ -77,12 +84,12 @@ fn unmerged_forward_matches_and_merge_unmerge_restore_the_layer() {
                 let want = &expected.tensors[&format!("{prefix}.{layer_index}.{proj}")].values;
                 let y = layer.forward(x.clone()).into_data().to_vec::<f32>().unwrap();
                 assert!(max_diff(&y, want) <= 1e-5, "{dir} {module}: {}", max_diff(&y, want));
-                let w0 = layer.base.weight.val().into_data().to_vec::<f32>().unwrap();
+                let w0 = dense_weight(&layer);
                 layer.merge();
                 let merged = layer.forward(x.clone()).into_data().to_vec::<f32>().unwrap();
                 assert!(max_diff(&merged, want) <= 1e-5, "merged forward {module}");
                 layer.unmerge();
-                let w1 = layer.base.weight.val().into_data().to_vec::<f32>().unwrap();
+                let w1 = dense_weight(&layer);
                 assert!(max_diff(&w0, &w1) <= 1e-6, "merge then unmerge restores the base");
                 assert_eq!(layer.pair().unwrap().unwrap(), adapter.modules[&module], "factors read back exactly");
             }
