@@ -6,7 +6,7 @@
 //! cargo run --release -p lora --example finetune -- --demo-data runs/demo     # synthetic pairs
 //! cargo run --release -p lora --example finetune -- --model .cache/models/SmolLM2-135M-Instruct.Q4_1.gguf \
 //!     --train runs/demo/train.jsonl --eval runs/demo/eval.jsonl --rank 8 --alpha 16 \
-//!     --targets q_proj,v_proj --epochs 2 --out runs/adapter
+//!     --targets q_proj,v_proj --epochs 2 --out runs/adapter [--base q5_1]
 //! cargo run --release -p llama-extract --example generate -- --model … --adapter runs/adapter/final --chat --prompt …
 //! ```
 
@@ -22,6 +22,7 @@ use llama_extract::{
     BurnLlama, GenerateOptions, GgufFile, LlamaConfig, LlamaTokenizer, QuantLlama, QuantSession, WeightFormat, generate,
 };
 use lora::{LoraAdapter, LoraConfig};
+use quant5::GgmlType;
 
 type Train = burn::backend::Autodiff<burn::backend::Flex>;
 
@@ -53,6 +54,9 @@ struct Args {
     seed: u64,
     #[arg(long, default_value_t = 512)]
     max_len: usize,
+    /// The frozen base: `f32`, or kept in 5-bit blocks (`q5_0`, `q5_1`, `q5_k`) as QLoRA does.
+    #[arg(long, default_value = "f32")]
+    base: String,
     /// Adapter output folder (`step_N/`, `final/`).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -129,7 +133,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.base_model_name_or_path = model_path.file_name().map(|n| n.to_string_lossy().into_owned());
 
     let device = Default::default();
-    let mut model = BurnLlama::<Train>::from_weights(llama_config.clone(), &weights, &device)?;
+    let mut model = match a.base.as_str() {
+        "f32" => BurnLlama::<Train>::from_weights(llama_config.clone(), &weights, &device)?,
+        "q5_0" | "q5_1" | "q5_k" => {
+            let t = match a.base.as_str() {
+                "q5_0" => GgmlType::Q5_0,
+                "q5_1" => GgmlType::Q5_1,
+                _ => GgmlType::Q5_K,
+            };
+            BurnLlama::<Train>::from_weights_quantized(llama_config.clone(), &weights, t, &device)?
+        }
+        other => return Err(format!("--base {other}: expected f32, q5_0, q5_1 or q5_k").into()),
+    };
+    eprintln!("frozen base ({}): {:.1} MiB", a.base, model.frozen_bytes() as f64 / (1024.0 * 1024.0));
     <Train as burn::tensor::backend::Backend>::seed(&device, a.seed);
     let attached = model.attach_lora(&config, &device);
     let (trainable, total) = model.parameter_counts();
@@ -168,7 +184,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(
         out.join("report.json"),
         serde_json::to_string_pretty(&serde_json::json!({
-            "report": report, "peak_rss_mib_training": train_peak, "fields_base": [r0, t0], "fields_finetuned": [r1, t1], "trainable": trainable, "total": total,
+            "report": report, "base": a.base, "peak_rss_mib_training": train_peak, "fields_base": [r0, t0], "fields_finetuned": [r1, t1], "trainable": trainable, "total": total,
         }))?,
     )?;
     Ok(())
