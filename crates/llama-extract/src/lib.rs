@@ -27,6 +27,7 @@
 
 pub mod burn_llama;
 pub mod config;
+pub mod extract;
 pub mod finetune;
 pub mod generate;
 pub mod gguf;
@@ -37,6 +38,7 @@ pub mod weights;
 
 pub use burn_llama::{BurnLlama, BurnSession};
 pub use config::LlamaConfig;
+pub use extract::{ExtractOptions, Extractor, VoiceEmotions, VoiceSegment};
 pub use generate::{GenerateOptions, Generation, LanguageModel, QuantSession, Sampling, StopReason, generate};
 pub use gguf::{GgufError, GgufFile, GgufValue};
 pub use model::{KvCache, QuantLlama, WeightFormat};

@@ -1,0 +1,752 @@
+//! Grammar-constrained decoding: a JSON Schema compiled to a character automaton, and a trie of
+//! the tokenizer's vocabulary so each step only offers tokens that keep the output a valid
+//! prefix of a schema-conformant document.
+//!
+//! The schema subset is what [`super::schema::ModelOutput`]'s generated schema uses: objects
+//! (every `required` property, in that order), arrays with `maxItems`, strings with `maxLength`,
+//! string enums, integers and numbers in `[minimum, maximum]`, `$ref` into `$defs`. Output is
+//! compact JSON (no whitespace between tokens of the syntax), which costs the model nothing and
+//! keeps the automaton small. Two refinements tie the output to the transcript: an integer
+//! property named `utterance_index` only admits the indices of the prompt, and a string property
+//! named `quote` or `text` after it can be required to be whole words copied verbatim from that
+//! utterance.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::LlamaError;
+
+/// Index of a [`Shape`] in [`Grammar::shapes`].
+type ShapeId = usize;
+
+/// One node of the compiled schema.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
+    /// Properties in order (all of them are written), each with the text that introduces it
+    /// (`{"key":` for the first, `,"key":` after).
+    Object(Vec<(String, ShapeId)>, Vec<String>),
+    Array {
+        item: ShapeId,
+        max_items: usize,
+    },
+    String {
+        max_chars: usize,
+    },
+    Enum(Vec<String>),
+    /// An integer from this set (written in decimal).
+    Integer(Vec<u64>),
+    /// A number in `[0, 1]` written as `0`, `1`, `1.0` or `0.` and 1–3 digits.
+    UnitInterval,
+    /// Whole words copied verbatim from the utterance chosen by the preceding
+    /// `utterance_index` (at most `max_chars` characters).
+    Quote {
+        max_chars: usize,
+    },
+}
+
+/// A compiled schema and the utterances it may quote.
+#[derive(Debug, Clone)]
+pub struct Grammar {
+    pub shapes: Vec<Shape>,
+    pub root: ShapeId,
+    /// Texts by utterance index, for [`Shape::Quote`].
+    pub utterances: BTreeMap<u64, String>,
+}
+
+/// How the schema's generic parts are narrowed for one prompt.
+#[derive(Debug, Clone, Default)]
+pub struct Narrowing {
+    /// Allowed `utterance_index` values with their texts.
+    pub utterances: BTreeMap<u64, String>,
+    /// Make `quote` strings verbatim substrings of the indexed utterance.
+    pub quotes_verbatim: bool,
+    /// Longest free string when the schema gives no `maxLength`.
+    pub default_max_chars: usize,
+    /// Most items when the schema gives no `maxItems`.
+    pub default_max_items: usize,
+}
+
+fn schema_err(what: impl Into<String>) -> LlamaError {
+    LlamaError::Config(format!("schema: {}", what.into()))
+}
+
+impl Grammar {
+    /// Compiles a JSON Schema (draft 2020-12 as schemars writes it) under `narrowing`.
+    pub fn from_schema(schema: &Value, narrowing: &Narrowing) -> Result<Self, LlamaError> {
+        if narrowing.utterances.is_empty() {
+            return Err(schema_err("no utterances to cite"));
+        }
+        let mut g = Grammar { shapes: Vec::new(), root: 0, utterances: narrowing.utterances.clone() };
+        g.root = g.compile(schema, schema, narrowing, None, 0)?;
+        Ok(g)
+    }
+
+    fn push(&mut self, s: Shape) -> ShapeId {
+        self.shapes.push(s);
+        self.shapes.len() - 1
+    }
+
+    fn compile(
+        &mut self,
+        root: &Value,
+        node: &Value,
+        n: &Narrowing,
+        name: Option<&str>,
+        depth: usize,
+    ) -> Result<ShapeId, LlamaError> {
+        if depth > 32 {
+            return Err(schema_err("nested too deeply (recursive $ref?)"));
+        }
+        if let Some(r) = node.get("$ref").and_then(Value::as_str) {
+            let target = r
+                .strip_prefix("#/$defs/")
+                .or_else(|| r.strip_prefix("#/definitions/"))
+                .ok_or_else(|| schema_err(format!("unsupported $ref {r}")))?;
+            let def = root
+                .get("$defs")
+                .or_else(|| root.get("definitions"))
+                .and_then(|d| d.get(target))
+                .ok_or_else(|| schema_err(format!("missing definition {target}")))?;
+            return self.compile(root, def, n, name, depth + 1);
+        }
+        if let Some(options) = node.get("enum").and_then(Value::as_array) {
+            let values: Option<Vec<String>> = options.iter().map(|v| v.as_str().map(str::to_string)).collect();
+            let values = values.ok_or_else(|| schema_err("only string enums are supported"))?;
+            if values.is_empty() || values.iter().any(|v| v.contains(['"', '\\'])) {
+                return Err(schema_err("enum values must be non-empty plain strings"));
+            }
+            return Ok(self.push(Shape::Enum(values)));
+        }
+        if let Some(options) = node.get("oneOf").and_then(Value::as_array) {
+            // schemars writes documented enum variants as oneOf of {const}.
+            let values: Option<Vec<String>> =
+                options.iter().map(|v| v.get("const").and_then(Value::as_str).map(str::to_string)).collect();
+            let values = values.ok_or_else(|| schema_err("oneOf is only supported for string constants"))?;
+            return Ok(self.push(Shape::Enum(values)));
+        }
+        let ty = node.get("type").and_then(Value::as_str).ok_or_else(|| schema_err("node without a type"))?;
+        let max_usize =
+            |key: &str, default: usize| node.get(key).and_then(Value::as_u64).map_or(default, |v| v as usize);
+        Ok(match ty {
+            "object" => {
+                let props = node.get("properties").and_then(Value::as_object);
+                let required = node.get("required").and_then(Value::as_array);
+                let mut fields = Vec::new();
+                if let (Some(props), Some(required)) = (props, required) {
+                    for key in required.iter().filter_map(Value::as_str) {
+                        let p = props.get(key).ok_or_else(|| schema_err(format!("required {key} has no schema")))?;
+                        if key.contains(['"', '\\']) {
+                            return Err(schema_err(format!("property name {key}")));
+                        }
+                        fields.push((key.to_string(), self.compile(root, p, n, Some(key), depth + 1)?));
+                    }
+                }
+                let intros = fields
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (key, _))| format!("{}\"{key}\":", if i == 0 { "{" } else { "," }))
+                    .collect();
+                self.push(Shape::Object(fields, intros))
+            }
+            "array" => {
+                let items = node.get("items").ok_or_else(|| schema_err("array without items"))?;
+                let item = self.compile(root, items, n, name, depth + 1)?;
+                let max_items = max_usize("maxItems", n.default_max_items);
+                self.push(Shape::Array { item, max_items })
+            }
+            "string" => {
+                let max_chars = max_usize("maxLength", n.default_max_chars);
+                if matches!(name, Some("quote" | "text")) && n.quotes_verbatim {
+                    self.push(Shape::Quote { max_chars })
+                } else {
+                    self.push(Shape::String { max_chars })
+                }
+            }
+            "integer" => {
+                let set: Vec<u64> = if name == Some("utterance_index") {
+                    n.utterances.keys().copied().collect()
+                } else {
+                    let lo = node.get("minimum").and_then(Value::as_u64).unwrap_or(0);
+                    let hi = node
+                        .get("maximum")
+                        .and_then(Value::as_u64)
+                        .ok_or_else(|| schema_err("integer without maximum"))?;
+                    if hi.saturating_sub(lo) > 10_000 {
+                        return Err(schema_err("integer range too wide to enumerate"));
+                    }
+                    (lo..=hi).collect()
+                };
+                self.push(Shape::Integer(set))
+            }
+            "number" => {
+                let lo = node.get("minimum").and_then(Value::as_f64);
+                let hi = node.get("maximum").and_then(Value::as_f64);
+                if lo != Some(0.0) || hi != Some(1.0) {
+                    return Err(schema_err("only numbers in [0, 1] are supported"));
+                }
+                self.push(Shape::UnitInterval)
+            }
+            other => return Err(schema_err(format!("unsupported type {other}"))),
+        })
+    }
+
+    /// A matcher at the start of a document.
+    pub fn matcher(&self) -> Matcher<'_> {
+        Matcher { grammar: self, stack: vec![Frame::Value(self.root)], last_index: None }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Frame<'g> {
+    /// Text that must follow verbatim, from byte `pos`.
+    Literal(&'g str, usize),
+    /// A value of this shape starts here.
+    Value(ShapeId),
+    /// Inside an array after `count` items.
+    ArrayNext {
+        item: ShapeId,
+        count: usize,
+        max: usize,
+    },
+    /// Inside a free string.
+    Str {
+        chars: usize,
+        max: usize,
+    },
+    Enum {
+        shape: ShapeId,
+        prefix: String,
+    },
+    Int {
+        shape: ShapeId,
+        digits: String,
+    },
+    Unit {
+        text: String,
+    },
+    /// Inside a verbatim quote of `utterance`: candidate byte offsets where the text so far
+    /// occurs.
+    Quote {
+        utterance: u64,
+        starts: Vec<usize>,
+        len: usize,
+        chars: usize,
+        max: usize,
+    },
+}
+
+/// The automaton's state: a stack of what must come next.
+#[derive(Debug, Clone)]
+pub struct Matcher<'g> {
+    grammar: &'g Grammar,
+    stack: Vec<Frame<'g>>,
+    last_index: Option<u64>,
+}
+
+fn unit_complete(t: &str) -> bool {
+    matches!(t, "0" | "1" | "1.0") || (t.starts_with("0.") && t.len() > 2)
+}
+
+fn unit_extends(t: &str, c: char) -> bool {
+    match (t, c) {
+        ("", '0' | '1') => true,
+        ("0", '.') | ("1", '.') => true,
+        ("1.", '0') => true,
+        _ => t.starts_with("0.") && t.len() < 5 && c.is_ascii_digit(),
+    }
+}
+
+impl<'g> Matcher<'g> {
+    /// The document is complete: nothing more may follow.
+    pub fn is_done(&self) -> bool {
+        self.stack.is_empty()
+    }
+
+    /// Inside a free string with room for at least `chars` more characters.
+    pub fn free_string_room(&self) -> Option<usize> {
+        match self.stack.last() {
+            Some(Frame::Str { chars, max }) => Some(max - chars),
+            _ => None,
+        }
+    }
+
+    /// Feeds all of `text`; false (and the state unspecified) if any character is refused.
+    pub fn feed_str(&mut self, text: &str) -> bool {
+        text.chars().all(|c| self.feed(c))
+    }
+
+    /// Feeds one character; false (state unchanged) if the grammar refuses it.
+    pub fn feed(&mut self, c: char) -> bool {
+        let mut copy: Option<Vec<Frame<'g>>> = None;
+        // Expansions and pops before the character is consumed are undone on refusal.
+        loop {
+            let g = self.grammar;
+            let Some(top) = self.stack.last_mut() else {
+                return self.refuse(copy);
+            };
+            match top {
+                Frame::Literal(s, pos) => {
+                    let s: &str = s;
+                    return if s[*pos..].starts_with(c) {
+                        *pos += c.len_utf8();
+                        if *pos == s.len() {
+                            self.stack.pop();
+                        }
+                        true
+                    } else {
+                        self.refuse(copy)
+                    };
+                }
+                Frame::Value(id) => {
+                    let id = *id;
+                    copy.get_or_insert_with(|| self.stack.clone());
+                    self.stack.pop();
+                    self.expand(id);
+                }
+                Frame::ArrayNext { item, count, max } => {
+                    if c == ']' {
+                        self.stack.pop();
+                        return true;
+                    }
+                    if *count >= *max {
+                        return self.refuse(copy);
+                    }
+                    let (item, first) = (*item, *count == 0);
+                    if !first && c != ',' {
+                        return self.refuse(copy);
+                    }
+                    if first {
+                        copy.get_or_insert_with(|| self.stack.clone());
+                    }
+                    if let Some(Frame::ArrayNext { count, .. }) = self.stack.last_mut() {
+                        *count += 1;
+                    }
+                    self.stack.push(Frame::Value(item));
+                    if first {
+                        continue;
+                    }
+                    return true;
+                }
+                Frame::Str { chars, max } => {
+                    if c == '"' {
+                        self.stack.pop();
+                        return true;
+                    }
+                    if c == '\\' || c.is_control() || *chars >= *max {
+                        return self.refuse(copy);
+                    }
+                    *chars += 1;
+                    return true;
+                }
+                Frame::Enum { shape, prefix } => {
+                    let Shape::Enum(options) = &g.shapes[*shape] else { return self.refuse(copy) };
+                    if c == '"' {
+                        if options.iter().any(|o| o == prefix) {
+                            self.stack.pop();
+                            return true;
+                        }
+                        return self.refuse(copy);
+                    }
+                    prefix.push(c);
+                    if options.iter().any(|o| o.starts_with(prefix.as_str())) {
+                        return true;
+                    }
+                    prefix.pop();
+                    return self.refuse(copy);
+                }
+                Frame::Int { shape, digits } => {
+                    let Shape::Integer(options) = &g.shapes[*shape] else { return self.refuse(copy) };
+                    if c.is_ascii_digit() {
+                        digits.push(c);
+                        // No leading zeros: "0" only as itself.
+                        let ok = !(digits.len() > 1 && digits.starts_with('0'))
+                            && options.iter().any(|o| o.to_string().starts_with(digits.as_str()));
+                        if ok {
+                            return true;
+                        }
+                        digits.pop();
+                        return self.refuse(copy);
+                    }
+                    let value = digits.parse::<u64>().ok().filter(|v| options.contains(v));
+                    match value {
+                        Some(v) => {
+                            copy.get_or_insert_with(|| self.stack.clone());
+                            self.last_index = Some(v);
+                            self.stack.pop();
+                        }
+                        None => return self.refuse(copy),
+                    }
+                }
+                Frame::Unit { text } => {
+                    if unit_extends(text, c) {
+                        text.push(c);
+                        return true;
+                    }
+                    if unit_complete(text) {
+                        copy.get_or_insert_with(|| self.stack.clone());
+                        self.stack.pop();
+                    } else {
+                        return self.refuse(copy);
+                    }
+                }
+                Frame::Quote { utterance, starts, len, chars, max } => {
+                    let Some(text) = g.utterances.get(utterance) else { return self.refuse(copy) };
+                    if c == '"' {
+                        // Whole words only: close where some candidate ends on a word boundary.
+                        let at_boundary = |s: &usize| !text[s + *len..].starts_with(char::is_alphanumeric);
+                        if *len > 0 && (starts.iter().any(at_boundary) || *chars >= *max) {
+                            self.stack.pop();
+                            return true;
+                        }
+                        return self.refuse(copy);
+                    }
+                    if c == '\\' || c.is_control() || *chars >= *max {
+                        return self.refuse(copy);
+                    }
+                    let next: Vec<usize> =
+                        starts.iter().copied().filter(|&s| text[s + *len..].starts_with(c)).collect();
+                    if next.is_empty() {
+                        return self.refuse(copy);
+                    }
+                    *starts = next;
+                    *len += c.len_utf8();
+                    *chars += 1;
+                    return true;
+                }
+            }
+        }
+    }
+
+    fn refuse(&mut self, copy: Option<Vec<Frame<'g>>>) -> bool {
+        if let Some(stack) = copy {
+            self.stack = stack;
+        }
+        false
+    }
+
+    fn expand(&mut self, id: ShapeId) {
+        let g = self.grammar;
+        match &g.shapes[id] {
+            Shape::Object(fields, _) if fields.is_empty() => self.stack.push(Frame::Literal("{}", 0)),
+            Shape::Object(fields, intros) => {
+                self.stack.push(Frame::Literal("}", 0));
+                for ((_, shape), intro) in fields.iter().zip(intros).rev() {
+                    self.stack.push(Frame::Value(*shape));
+                    self.stack.push(Frame::Literal(intro, 0));
+                }
+            }
+            Shape::Array { item, max_items } => {
+                self.stack.push(Frame::ArrayNext { item: *item, count: 0, max: *max_items });
+                self.stack.push(Frame::Literal("[", 0));
+            }
+            Shape::String { max_chars } => {
+                self.stack.push(Frame::Str { chars: 0, max: *max_chars });
+                self.stack.push(Frame::Literal("\"", 0));
+            }
+            Shape::Enum(_) => {
+                self.stack.push(Frame::Enum { shape: id, prefix: String::new() });
+                self.stack.push(Frame::Literal("\"", 0));
+            }
+            Shape::Integer(_) => self.stack.push(Frame::Int { shape: id, digits: String::new() }),
+            Shape::UnitInterval => self.stack.push(Frame::Unit { text: String::new() }),
+            Shape::Quote { max_chars } => {
+                let utterance = self.last_index.unwrap_or(0);
+                let text = g.utterances.get(&utterance).map(String::as_str).unwrap_or("");
+                // Candidate starts: the first character of each word.
+                let starts = text
+                    .char_indices()
+                    .filter(|&(i, c)| {
+                        c.is_alphanumeric() && !text[..i].chars().next_back().is_some_and(char::is_alphanumeric)
+                    })
+                    .map(|(i, _)| i)
+                    .collect();
+                self.stack.push(Frame::Quote { utterance, starts, len: 0, chars: 0, max: *max_chars });
+                self.stack.push(Frame::Literal("\"", 0));
+            }
+        }
+    }
+
+    /// The character that closes the innermost open construct soonest.
+    fn closing_char(&self) -> Option<char> {
+        let g = self.grammar;
+        Some(match self.stack.last()? {
+            Frame::Literal(s, pos) => s[*pos..].chars().next()?,
+            Frame::Value(id) => match &g.shapes[*id] {
+                Shape::Object(..) => '{',
+                Shape::Array { .. } => '[',
+                Shape::String { .. } | Shape::Enum(_) | Shape::Quote { .. } => '"',
+                Shape::Integer(options) => options.first()?.to_string().chars().next()?,
+                Shape::UnitInterval => '0',
+            },
+            Frame::ArrayNext { .. } => ']',
+            Frame::Str { .. } => '"',
+            Frame::Quote { utterance, starts, len, chars, max } => {
+                let text = g.utterances.get(utterance)?;
+                let s = *starts.first()?;
+                match text[s + *len..].chars().next() {
+                    Some(c) if (*len == 0 || c.is_alphanumeric()) && *chars < *max => c,
+                    _ => '"',
+                }
+            }
+            Frame::Enum { shape, prefix } => {
+                let Shape::Enum(options) = &g.shapes[*shape] else { return None };
+                if options.iter().any(|o| o == prefix) {
+                    '"'
+                } else {
+                    options.iter().find(|o| o.starts_with(prefix.as_str()))?[prefix.len()..].chars().next()?
+                }
+            }
+            Frame::Int { shape, digits } => {
+                let Shape::Integer(options) = &g.shapes[*shape] else { return None };
+                if digits.parse::<u64>().is_ok_and(|v| options.contains(&v)) {
+                    // Complete: whatever follows the number closes it.
+                    return self.after_pop_closing();
+                }
+                let s = options.iter().map(u64::to_string).find(|o| o.starts_with(digits.as_str()))?;
+                s[digits.len()..].chars().next()?
+            }
+            Frame::Unit { text } => {
+                if unit_complete(text) {
+                    return self.after_pop_closing();
+                }
+                '0'
+            }
+        })
+    }
+
+    fn after_pop_closing(&self) -> Option<char> {
+        let mut m = self.clone();
+        m.stack.pop();
+        m.closing_char()
+    }
+
+    /// The shortest text that completes the document from here (empty when done).
+    pub fn completion(&self) -> String {
+        let mut m = self.clone();
+        let mut out = String::new();
+        // Each closing character finishes or shrinks a construct; the bound is a safeguard.
+        for _ in 0..100_000 {
+            if m.is_done() {
+                break;
+            }
+            let Some(c) = m.closing_char() else { break };
+            if !m.feed(c) {
+                break;
+            }
+            out.push(c);
+        }
+        out
+    }
+}
+
+/// The vocabulary as text, arranged for fast masking.
+#[derive(Debug, Clone)]
+pub struct TokenTrie {
+    nodes: Vec<TrieNode>,
+    /// Root of a second trie holding only tokens that are not [`Self::string_safe`].
+    special_root: usize,
+    /// Tokens made only of characters any free string accepts, and their most characters.
+    string_safe: Vec<u32>,
+    /// Character counts of `string_safe`, ascending.
+    safe_chars: Vec<usize>,
+    /// Token texts by id (empty for tokens that are never offered).
+    pub texts: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct TrieNode {
+    edges: Vec<(char, usize)>,
+    tokens: Vec<u32>,
+}
+
+impl TokenTrie {
+    /// Builds the tries from each token's text. Tokens whose text is empty (special tokens)
+    /// or not whole UTF-8 characters (byte fragments) are never offered.
+    pub fn new(texts: Vec<String>) -> Self {
+        let mut t = TokenTrie {
+            nodes: vec![TrieNode::default(), TrieNode::default()],
+            special_root: 1,
+            string_safe: Vec::new(),
+            safe_chars: Vec::new(),
+            texts: Vec::new(),
+        };
+        for (id, text) in texts.iter().enumerate() {
+            if text.is_empty() || text.contains('\u{fffd}') {
+                continue;
+            }
+            let safe = !text.contains(['"', '\\']) && !text.chars().any(char::is_control);
+            if safe {
+                t.string_safe.push(id as u32);
+            }
+            t.insert(0, text, id as u32);
+            if !safe {
+                t.insert(1, text, id as u32);
+            }
+        }
+        // Shortest first, so the tokens that fit in `room` characters are a prefix.
+        t.string_safe.sort_by_key(|&id| (texts[id as usize].chars().count(), id));
+        t.safe_chars = t.string_safe.iter().map(|&id| texts[id as usize].chars().count()).collect();
+        t.texts = texts;
+        t
+    }
+
+    fn insert(&mut self, root: usize, text: &str, id: u32) {
+        let mut node = root;
+        for c in text.chars() {
+            node = match self.nodes[node].edges.iter().find(|e| e.0 == c) {
+                Some(&(_, next)) => next,
+                None => {
+                    self.nodes.push(TrieNode::default());
+                    let next = self.nodes.len() - 1;
+                    self.nodes[node].edges.push((c, next));
+                    next
+                }
+            };
+        }
+        self.nodes[node].tokens.push(id);
+    }
+
+    /// Every token that keeps `m` a valid prefix, into `out` (cleared first).
+    pub fn allowed(&self, m: &Matcher<'_>, out: &mut Vec<u32>) {
+        out.clear();
+        let root = match m.free_string_room() {
+            // Inside a free string every string-safe token that fits is allowed: take them
+            // wholesale and search only the tokens that could close or break the string.
+            Some(room) => {
+                let fit = self.safe_chars.partition_point(|&n| n <= room);
+                out.extend_from_slice(&self.string_safe[..fit]);
+                self.special_root
+            }
+            None => 0,
+        };
+        let mut stack: Vec<(usize, Matcher<'_>)> = vec![(root, m.clone())];
+        while let Some((node, state)) = stack.pop() {
+            for &(c, next) in &self.nodes[node].edges {
+                let mut s = state.clone();
+                if s.feed(c) {
+                    out.extend_from_slice(&self.nodes[next].tokens);
+                    stack.push((next, s));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grammar() -> Grammar {
+        let schema = serde_json::json!({
+            "type": "object",
+            "required": ["tags", "score", "cite"],
+            "properties": {
+                "tags": {"type": "array", "maxItems": 2, "items": {"enum": ["sad", "sadder", "calm"]}},
+                "score": {"type": "number", "minimum": 0.0, "maximum": 1.0},
+                "cite": {"type": "array", "items": {"$ref": "#/$defs/Cite"}}
+            },
+            "$defs": {"Cite": {"type": "object", "required": ["utterance_index", "quote"], "properties": {
+                "utterance_index": {"type": "integer", "minimum": 0},
+                "quote": {"type": "string", "maxLength": 20}
+            }}}
+        });
+        let mut utterances = BTreeMap::new();
+        utterances.insert(3, "I can't sleep at night".to_string());
+        utterances.insert(12, "work is fine".to_string());
+        let n = Narrowing { utterances, quotes_verbatim: true, default_max_chars: 50, default_max_items: 3 };
+        Grammar::from_schema(&schema, &n).unwrap()
+    }
+
+    fn accepts(g: &Grammar, text: &str) -> bool {
+        let mut m = g.matcher();
+        m.feed_str(text) && m.is_done()
+    }
+
+    #[test]
+    fn documents_are_accepted_or_refused_as_the_schema_says() {
+        let g = grammar();
+        assert!(accepts(
+            &g,
+            r#"{"tags":["sad","calm"],"score":0.75,"cite":[{"utterance_index":3,"quote":"sleep at"}]}"#
+        ));
+        assert!(accepts(&g, r#"{"tags":[],"score":1,"cite":[]}"#));
+        assert!(accepts(&g, r#"{"tags":["sadder"],"score":0,"cite":[{"utterance_index":12,"quote":"work"}]}"#));
+        for bad in [
+            r#"{"tags":["happy"],"score":0.5,"cite":[]}"#,           // not in the enum
+            r#"{"tags":["sad","sad","sad"],"score":0.5,"cite":[]}"#, // maxItems
+            r#"{"tags":[],"score":1.5,"cite":[]}"#,                  // range
+            r#"{"tags":[],"score":0.5,"cite":[{"utterance_index":4,"quote":"x"}]}"#, // no such utterance
+            r#"{"tags":[],"score":0.5,"cite":[{"utterance_index":3,"quote":"work"}]}"#, // not in utterance 3
+            r#"{"tags":[],"score":0.5,"cite":[{"utterance_index":3,"quote":"leep at"}]}"#, // not a whole word
+            r#"{"tags":[],"score":0.5,"cite":[{"utterance_index":3,"quote":"sleep a"}]}"#, // not a whole word
+            r#"{"tags":[],"score":0.5,"cite":[{"utterance_index":3,"quote":""}]}"#, // empty
+            r#"{"tags":[],"score":0.5,"cite":[{"utterance_index":12,"quote":"work is fine"}]} "#, // trailing text
+            r#"{"score":0.5,"tags":[],"cite":[]}"#,                  // order
+            r#"{"tags": [],"score":0.5,"cite":[]}"#,                 // whitespace
+        ] {
+            assert!(!accepts(&g, bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_refused_character_leaves_the_state_unchanged() {
+        let g = grammar();
+        let mut m = g.matcher();
+        assert!(m.feed_str(r#"{"tags":["sa"#));
+        assert!(!m.feed('x'));
+        assert!(m.feed_str(r#"d"],"score":0.5"#));
+        assert!(!m.feed('x'));
+        assert!(m.feed_str(r#","cite":[]}"#) && m.is_done());
+    }
+
+    #[test]
+    fn every_prefix_completes_to_a_valid_document() {
+        let g = grammar();
+        let doc = r#"{"tags":["sad"],"score":0.75,"cite":[{"utterance_index":12,"quote":"work is"}]}"#;
+        for cut in 0..doc.len() {
+            let mut m = g.matcher();
+            assert!(m.feed_str(&doc[..cut]));
+            let completed = format!("{}{}", &doc[..cut], m.completion());
+            assert!(accepts(&g, &completed), "{completed}");
+            serde_json::from_str::<Value>(&completed).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_trie_offers_exactly_the_tokens_that_fit() {
+        let g = grammar();
+        let texts: Vec<String> =
+            ["{\"", "{", "\"tags", "\":[", "]", "sad", "\"sad", "\",\"", "x", "", "\u{fffd}", "calm\"]", " "]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+        let trie = TokenTrie::new(texts.clone());
+        let mut out = Vec::new();
+        let m = g.matcher();
+        trie.allowed(&m, &mut out);
+        out.sort();
+        assert_eq!(out, vec![0, 1]);
+        let mut m = g.matcher();
+        assert!(m.feed_str(r#"{"tags":["#));
+        trie.allowed(&m, &mut out);
+        out.sort();
+        let names: Vec<&str> = out.iter().map(|&i| texts[i as usize].as_str()).collect();
+        assert_eq!(names, vec!["]", "\"sad"]);
+        // Brute force agrees for every state along a document.
+        let doc = r#"{"tags":["calm"],"score":0.5,"cite":[]}"#;
+        for cut in 0..doc.len() {
+            let mut m = g.matcher();
+            assert!(m.feed_str(&doc[..cut]));
+            trie.allowed(&m, &mut out);
+            out.sort();
+            let brute: Vec<u32> = (0..texts.len() as u32)
+                .filter(|&i| {
+                    let t = &texts[i as usize];
+                    !t.is_empty() && !t.contains('\u{fffd}') && m.clone().feed_str(t)
+                })
+                .collect();
+            assert_eq!(out, brute, "after {:?}", &doc[..cut]);
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! Grounding: every quote checked against the utterance it cites, and chunk outputs merged
+//! deterministically into one report.
+
+use std::collections::BTreeMap;
+
+use text_clean::Cleaner;
+
+use super::schema::{
+    Emotion, EmotionLabel, Evidence, Grounding, KeyPhrase, ModelEvidence, ModelOutput, Topic, TopicCategory,
+};
+
+/// Lower case, fillers removed (text-clean's paper set), punctuation dropped, whitespace
+/// collapsed: the form quotes and utterances are compared in.
+pub fn normalise(cleaner: &Cleaner, text: &str) -> String {
+    let cleaned = cleaner.clean_text(text).text;
+    let mut out = String::with_capacity(cleaned.len());
+    for word in cleaned.split_whitespace() {
+        let w: String = word.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect();
+        if !w.is_empty() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(&w);
+        }
+    }
+    out
+}
+
+/// Whether `quote` occurs in `utterance` on word boundaries after [`normalise`].
+pub fn verify(cleaner: &Cleaner, quote: &str, utterance: &str) -> bool {
+    let q = normalise(cleaner, quote);
+    !q.is_empty() && format!(" {} ", normalise(cleaner, utterance)).contains(&format!(" {q} "))
+}
+
+/// The merged, grounded content of a report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Merged {
+    pub emotions: Vec<Emotion>,
+    pub topics: Vec<Topic>,
+    pub key_phrases: Vec<KeyPhrase>,
+    pub summary: String,
+    pub concerns: Vec<String>,
+    pub suggested_actions: Vec<String>,
+    pub grounding: Grounding,
+}
+
+/// Evidence gathered for one claim, with the (utterance, normalised quote) keys seen.
+#[derive(Default)]
+struct Gathered {
+    evidence: Vec<Evidence>,
+    seen: Vec<(usize, String)>,
+}
+
+/// Merges per-chunk outputs: emotions by label (highest intensity), topics by category and
+/// label, key phrases, concerns and actions by normalised text; evidence deduplicated by
+/// utterance and normalised quote; summaries joined in chunk order and cut to 120 words.
+/// Quotes are verified against `utterances`; unverified ones are dropped unless `keep`.
+pub fn merge(chunks: &[ModelOutput], utterances: &[String], cleaner: &Cleaner, keep_unverified: bool) -> Merged {
+    let mut g = Grounding::default();
+    let mut check = |e: &ModelEvidence, into: &mut Gathered| {
+        let key = (e.utterance_index, normalise(cleaner, &e.quote));
+        if into.seen.contains(&key) {
+            return;
+        }
+        into.seen.push(key);
+        g.quotes += 1;
+        let ok = utterances.get(e.utterance_index).is_some_and(|u| verify(cleaner, &e.quote, u));
+        if ok {
+            g.verified += 1;
+        } else if !keep_unverified {
+            g.dropped += 1;
+            return;
+        }
+        into.evidence.push(Evidence {
+            utterance_index: e.utterance_index,
+            quote: e.quote.trim().to_string(),
+            verified: ok,
+        });
+    };
+
+    let mut emotions: BTreeMap<EmotionLabel, (f32, Gathered)> = BTreeMap::new();
+    let mut topics: BTreeMap<(TopicCategory, String), (String, Gathered)> = BTreeMap::new();
+    for c in chunks {
+        for e in &c.emotions {
+            let slot = emotions.entry(e.label).or_default();
+            slot.0 = slot.0.max(e.intensity.clamp(0.0, 1.0));
+            for ev in &e.evidence {
+                check(ev, &mut slot.1);
+            }
+        }
+        for t in &c.topics {
+            let key = (t.category, normalise(cleaner, &t.label));
+            let slot = topics.entry(key).or_insert_with(|| (t.label.trim().to_string(), Gathered::default()));
+            for ev in &t.evidence {
+                check(ev, &mut slot.1);
+            }
+        }
+    }
+    let mut key_phrases = Vec::new();
+    let mut seen_phrases = Vec::new();
+    for c in chunks {
+        for k in &c.key_phrases {
+            let norm = normalise(cleaner, &k.text);
+            if norm.is_empty() || seen_phrases.contains(&norm) {
+                continue;
+            }
+            seen_phrases.push(norm);
+            g.quotes += 1;
+            let ok = utterances.get(k.utterance_index).is_some_and(|u| verify(cleaner, &k.text, u));
+            if ok {
+                g.verified += 1;
+            } else if !keep_unverified {
+                g.dropped += 1;
+                continue;
+            }
+            key_phrases.push(KeyPhrase { text: k.text.trim().to_string(), utterance_index: k.utterance_index });
+        }
+    }
+    // A claim with no supporting words left is not reported (unless unverified ones are kept).
+    let emotions: Vec<Emotion> = emotions
+        .into_iter()
+        .filter(|(_, (_, g))| keep_unverified || !g.evidence.is_empty())
+        .map(|(label, (intensity, g))| Emotion { label, intensity, evidence: g.evidence })
+        .collect();
+    let topics: Vec<Topic> = topics
+        .into_iter()
+        .filter(|(_, (_, g))| keep_unverified || !g.evidence.is_empty())
+        .map(|((category, _), (label, g))| Topic { category, label, evidence: g.evidence })
+        .collect();
+    let dedupe = |lists: Vec<&Vec<String>>| -> Vec<String> {
+        let mut seen = Vec::new();
+        let mut out = Vec::new();
+        for s in lists.into_iter().flatten() {
+            let n = normalise(cleaner, s);
+            if !n.is_empty() && !seen.contains(&n) {
+                seen.push(n);
+                out.push(s.trim().to_string());
+            }
+        }
+        out
+    };
+    let concerns = dedupe(chunks.iter().map(|c| &c.concerns).collect());
+    let actions = dedupe(chunks.iter().map(|c| &c.suggested_actions).collect());
+    let words: Vec<&str> = chunks.iter().flat_map(|c| c.summary.split_whitespace()).take(120).collect();
+    g.rate = if g.quotes == 0 { 1.0 } else { g.verified as f64 / g.quotes as f64 };
+    Merged {
+        emotions,
+        topics,
+        key_phrases,
+        summary: words.join(" "),
+        concerns,
+        suggested_actions: actions,
+        grounding: g,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::schema::{ModelEmotion, ModelKeyPhrase, ModelTopic};
+
+    #[test]
+    fn quotes_match_through_case_punctuation_whitespace_and_fillers() {
+        let c = Cleaner::default();
+        let u = "Um, I just... I can't SLEEP at night, you know?";
+        assert!(verify(&c, "i can't sleep at night", u));
+        assert!(verify(&c, "I just I can't sleep", u));
+        assert!(verify(&c, "uh sleep   at night", u));
+        assert!(!verify(&c, "I sleep well", u));
+        assert!(!verify(&c, "leep at", u), "word boundaries");
+        assert!(!verify(&c, "", u));
+    }
+
+    #[test]
+    fn chunks_merge_deterministically_and_unverified_quotes_are_dropped() {
+        let c = Cleaner::default();
+        let utts: Vec<String> =
+            ["how are you", "I feel so tired all the time", "work has been awful", "I feel so tired all the time"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+        let ev = |i: usize, q: &str| ModelEvidence { utterance_index: i, quote: q.into() };
+        let a = ModelOutput {
+            emotions: vec![ModelEmotion {
+                label: EmotionLabel::Fatigue,
+                intensity: 0.4,
+                evidence: vec![ev(1, "so tired"), ev(2, "so tired")],
+            }],
+            topics: vec![ModelTopic {
+                category: TopicCategory::Work,
+                label: "Work".into(),
+                evidence: vec![ev(2, "awful")],
+            }],
+            key_phrases: vec![ModelKeyPhrase { text: "tired all the time".into(), utterance_index: 1 }],
+            summary: "Tired.".into(),
+            concerns: vec!["Fatigue".into()],
+            suggested_actions: vec![],
+        };
+        let b = ModelOutput {
+            emotions: vec![ModelEmotion {
+                label: EmotionLabel::Fatigue,
+                intensity: 0.7,
+                evidence: vec![ev(1, "So tired")],
+            }],
+            topics: vec![ModelTopic {
+                category: TopicCategory::Work,
+                label: "work".into(),
+                evidence: vec![ev(2, "work")],
+            }],
+            key_phrases: vec![ModelKeyPhrase { text: "Tired all the time".into(), utterance_index: 3 }],
+            summary: "Work is bad.".into(),
+            concerns: vec!["fatigue".into(), "Work stress".into()],
+            suggested_actions: vec!["Ask about sleep".into()],
+        };
+        let Merged {
+            emotions,
+            topics,
+            key_phrases: phrases,
+            summary,
+            concerns,
+            suggested_actions: actions,
+            grounding: g,
+        } = merge(&[a.clone(), b.clone()], &utts, &c, false);
+        assert_eq!(emotions.len(), 1);
+        assert_eq!(emotions[0].intensity, 0.7, "max intensity");
+        assert_eq!(emotions[0].evidence.len(), 1, "duplicate kept once, unverified dropped");
+        assert_eq!(topics.len(), 1);
+        assert_eq!(topics[0].evidence.len(), 2);
+        assert_eq!(phrases.len(), 1);
+        assert_eq!(summary, "Tired. Work is bad.");
+        assert_eq!(concerns, vec!["Fatigue", "Work stress"]);
+        assert_eq!(actions, vec!["Ask about sleep"]);
+        assert_eq!((g.quotes, g.verified, g.dropped), (5, 4, 1));
+        assert_eq!(merge(&[a, b], &utts, &c, false).grounding, g, "deterministic");
+    }
+}

@@ -1,0 +1,200 @@
+//! The extraction output: what the model writes ([`ModelOutput`], the grammar's schema) and the
+//! report built from it ([`Extraction`]: grounded evidence, non-verbal cues, grounding rate).
+//! Versioned by [`SCHEMA_VERSION`]; `docs/extraction.schema.json` is [`report_schema`].
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Version of the [`Extraction`] layout; bumped on any change a reader would notice.
+pub const SCHEMA_VERSION: &str = "1.0.0";
+
+/// Written into every report beside `concerns` and `suggested_actions`.
+pub const NON_DIAGNOSTIC_NOTICE: &str = "concerns and suggested_actions are machine-generated observations for a \
+     clinician to review; they are not a diagnosis or a treatment recommendation";
+
+/// Emotional attitudes (fixed set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EmotionLabel {
+    Sadness,
+    Hopelessness,
+    Anxiety,
+    Frustration,
+    Anger,
+    Guilt,
+    Loneliness,
+    Fatigue,
+    Calm,
+    Joy,
+    Neutral,
+    Other,
+}
+
+/// Topic taxonomy (fixed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TopicCategory {
+    Work,
+    Finances,
+    Relationships,
+    Family,
+    Health,
+    Sleep,
+    Mood,
+    Therapy,
+    Education,
+    LivingSituation,
+    SubstanceUse,
+    Other,
+}
+
+/// A quote the model cites, as it writes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ModelEvidence {
+    /// Index of the utterance in the prompt's numbering.
+    pub utterance_index: usize,
+    #[schemars(length(max = 120))]
+    pub quote: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ModelEmotion {
+    pub label: EmotionLabel,
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub intensity: f32,
+    #[schemars(length(max = 2))]
+    pub evidence: Vec<ModelEvidence>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ModelTopic {
+    pub category: TopicCategory,
+    #[schemars(length(max = 60))]
+    pub label: String,
+    #[schemars(length(max = 2))]
+    pub evidence: Vec<ModelEvidence>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ModelKeyPhrase {
+    /// First, so that a verbatim-quote grammar knows which utterance `text` comes from.
+    pub utterance_index: usize,
+    #[schemars(length(max = 60))]
+    pub text: String,
+}
+
+/// What the model generates for one chunk (the grammar is compiled from this type's schema).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ModelOutput {
+    #[schemars(length(max = 4))]
+    pub emotions: Vec<ModelEmotion>,
+    #[schemars(length(max = 4))]
+    pub topics: Vec<ModelTopic>,
+    #[schemars(length(max = 5))]
+    pub key_phrases: Vec<ModelKeyPhrase>,
+    /// At most 120 words (≈ 700 characters).
+    #[schemars(length(max = 700))]
+    pub summary: String,
+    #[schemars(length(max = 3), inner(length(max = 160)))]
+    pub concerns: Vec<String>,
+    #[schemars(length(max = 3), inner(length(max = 160)))]
+    pub suggested_actions: Vec<String>,
+}
+
+/// The JSON Schema of [`ModelOutput`] (what constrained decoding enforces).
+pub fn model_output_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(ModelOutput)).unwrap_or_default()
+}
+
+/// The JSON Schema of [`Extraction`] (shipped as `docs/extraction.schema.json`).
+pub fn report_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Extraction)).unwrap_or_default()
+}
+
+/// A quote in the report, with whether it was found in its utterance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Evidence {
+    /// Index into the transcript's utterances (0-based, whole transcript).
+    pub utterance_index: usize,
+    pub quote: String,
+    /// The quote occurs in the utterance after normalisation (case, whitespace, punctuation,
+    /// fillers). Unverified quotes appear only when the options keep them.
+    pub verified: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Emotion {
+    pub label: EmotionLabel,
+    /// 0–1.
+    pub intensity: f32,
+    pub evidence: Vec<Evidence>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Topic {
+    pub category: TopicCategory,
+    pub label: String,
+    pub evidence: Vec<Evidence>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct KeyPhrase {
+    pub text: String,
+    pub utterance_index: usize,
+}
+
+/// A non-verbal annotation of the transcript (`<laughter>`, `[sigh]`, …).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CueNote {
+    pub utterance_index: usize,
+    /// text-clean's cue kind, e.g. `laughter`, `sigh`, `redacted`.
+    pub kind: String,
+    pub raw: String,
+}
+
+/// A participant utterance whose voice carried a clear non-neutral emotion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct VoiceHighlight {
+    pub utterance_index: usize,
+    pub label: String,
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Nonverbal {
+    pub cues: Vec<CueNote>,
+    pub voice: Vec<VoiceHighlight>,
+}
+
+/// How many cited quotes were verified against their utterances.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Grounding {
+    pub quotes: usize,
+    pub verified: usize,
+    /// Unverified quotes removed from the report.
+    pub dropped: usize,
+    /// `verified / quotes` (1 when there are none).
+    pub rate: f64,
+}
+
+/// The report for one transcript.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Extraction {
+    pub schema_version: String,
+    pub emotions: Vec<Emotion>,
+    pub topics: Vec<Topic>,
+    pub key_phrases: Vec<KeyPhrase>,
+    /// At most 120 words.
+    pub summary: String,
+    /// Non-diagnostic: see `notice`.
+    pub concerns: Vec<String>,
+    /// Non-diagnostic: see `notice`.
+    pub suggested_actions: Vec<String>,
+    pub notice: String,
+    pub nonverbal: Nonverbal,
+    pub grounding: Grounding,
+    /// How the transcript was split to fit the context.
+    pub chunks: usize,
+    /// Whether every chunk's output was schema-valid JSON (always true under constraints).
+    pub well_formed: bool,
+}
