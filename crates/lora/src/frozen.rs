@@ -34,8 +34,10 @@ pub trait QuantLinearBackend: Backend {
     /// `x` `[n, in]` → `[n, out]`.
     fn quant_linear(x: FloatTensor<Self>, weight: &Arc<QuantizedMatrix>) -> FloatTensor<Self> {
         let x = Tensor::<Self, 2>::from_primitive(TensorPrimitive::Float(x));
-        let w_t = Tensor::<Self, 2>::from_data(dequantize_transposed(weight), &x.device());
-        x.matmul(w_t).into_primitive().tensor()
+        // Row-major [out, in] as stored; the matmul reads it through a transposed view (the
+        // GEMM packs its operands anyway, and transposing here would be a strided copy).
+        let w = Tensor::<Self, 2>::from_data(dequantize(weight), &x.device());
+        x.matmul(w.transpose()).into_primitive().tensor()
     }
 }
 

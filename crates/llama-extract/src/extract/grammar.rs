@@ -244,6 +244,11 @@ pub struct Matcher<'g> {
     last_index: Option<u64>,
 }
 
+/// Letters, digits and in-word apostrophes (`can't` is one word, as [`super::ground`] reads it).
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '\'' || c == '\u{2019}'
+}
+
 fn unit_complete(t: &str) -> bool {
     matches!(t, "0" | "1" | "1.0") || (t.starts_with("0.") && t.len() > 2)
 }
@@ -394,7 +399,7 @@ impl<'g> Matcher<'g> {
                     let Some(text) = g.utterances.get(utterance) else { return self.refuse(copy) };
                     if c == '"' {
                         // Whole words only: close where some candidate ends on a word boundary.
-                        let at_boundary = |s: &usize| !text[s + *len..].starts_with(char::is_alphanumeric);
+                        let at_boundary = |s: &usize| !text[s + *len..].starts_with(is_word_char);
                         if *len > 0 && (starts.iter().any(at_boundary) || *chars >= *max) {
                             self.stack.pop();
                             return true;
@@ -456,9 +461,7 @@ impl<'g> Matcher<'g> {
                 // Candidate starts: the first character of each word.
                 let starts = text
                     .char_indices()
-                    .filter(|&(i, c)| {
-                        c.is_alphanumeric() && !text[..i].chars().next_back().is_some_and(char::is_alphanumeric)
-                    })
+                    .filter(|&(i, c)| c.is_alphanumeric() && !text[..i].chars().next_back().is_some_and(is_word_char))
                     .map(|(i, _)| i)
                     .collect();
                 self.stack.push(Frame::Quote { utterance, starts, len: 0, chars: 0, max: *max_chars });
@@ -485,7 +488,7 @@ impl<'g> Matcher<'g> {
                 let text = g.utterances.get(utterance)?;
                 let s = *starts.first()?;
                 match text[s + *len..].chars().next() {
-                    Some(c) if (*len == 0 || c.is_alphanumeric()) && *chars < *max => c,
+                    Some(c) if (*len == 0 || is_word_char(c)) && *chars < *max => c,
                     _ => '"',
                 }
             }

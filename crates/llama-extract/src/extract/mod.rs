@@ -170,29 +170,13 @@ impl<'m> Extractor<'m> {
         self.options.context_tokens.unwrap_or(model).min(model)
     }
 
-    /// One prompt line per utterance.
-    fn lines(&self, cleaned: &CleanedTranscript, voice: Option<&VoiceEmotions>) -> Vec<String> {
-        cleaned
-            .utterances
-            .iter()
-            .enumerate()
-            .map(|(i, u)| {
-                let mut line = format!("[{i}] {}", u.speaker.label());
-                if let (Some(v), Speaker::Participant, Some(s), Some(e)) = (voice, &u.speaker, u.start_s, u.end_s) {
-                    let scores = v.over(s, e);
-                    if scores.first().is_some_and(|t| t.1 >= self.options.min_voice_score) {
-                        let top: Vec<String> = scores.iter().take(2).map(|(l, p)| format!("{l} {p:.2}")).collect();
-                        line.push_str(&format!(" [voice: {}]", top.join(", ")));
-                    }
-                }
-                // The delimiter cannot be closed from inside the data.
-                let text = u.text.replace("</transcript>", "</ transcript>").replace('\n', " ");
-                format!("{line}: {text}\n")
-            })
-            .collect()
+    /// The numbered, voice-annotated prompt lines of `transcript` (after cleaning).
+    pub fn prompt_lines(&self, transcript: &Transcript, voice: Option<&VoiceEmotions>) -> Vec<String> {
+        prompt_lines(&self.cleaner.clean_transcript(transcript), voice, self.options.min_voice_score)
     }
 
-    fn prompt(&self, lines: &[String]) -> String {
+    /// The chat-formatted prompt for a chunk of lines.
+    pub fn prompt(&self, lines: &[String]) -> String {
         let user = format!("<transcript>\n{}</transcript>\nJSON:", lines.concat());
         self.tokenizer.chat_template.format(&[Message::new(Role::System, SYSTEM), Message::new(Role::User, user)], true)
     }
@@ -248,7 +232,7 @@ impl<'m> Extractor<'m> {
             return Err(LlamaError::Config("the transcript has no utterances".into()));
         }
         let cleaned = self.cleaner.clean_transcript(transcript);
-        let lines = self.lines(&cleaned, voice);
+        let lines = prompt_lines(&cleaned, voice, self.options.min_voice_score);
         let texts: Vec<String> = cleaned.utterances.iter().map(|u| u.text.clone()).collect();
         let mut outputs = Vec::new();
         let mut stats = Vec::new();
@@ -413,6 +397,30 @@ impl<'m> Extractor<'m> {
     }
 }
 
+/// One prompt line per utterance: `[index] speaker [voice: sad 0.62, neutral 0.30]: text`, the
+/// voice part on participant utterances with timestamps whose top score is at least
+/// `min_voice_score`.
+pub fn prompt_lines(cleaned: &CleanedTranscript, voice: Option<&VoiceEmotions>, min_voice_score: f32) -> Vec<String> {
+    cleaned
+        .utterances
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let mut line = format!("[{i}] {}", u.speaker.label());
+            if let (Some(v), Speaker::Participant, Some(s), Some(e)) = (voice, &u.speaker, u.start_s, u.end_s) {
+                let scores = v.over(s, e);
+                if scores.first().is_some_and(|t| t.1 >= min_voice_score) {
+                    let top: Vec<String> = scores.iter().take(2).map(|(l, p)| format!("{l} {p:.2}")).collect();
+                    line.push_str(&format!(" [voice: {}]", top.join(", ")));
+                }
+            }
+            // The delimiter cannot be closed from inside the data.
+            let text = u.text.replace("</transcript>", "</ transcript>").replace('\n', " ");
+            format!("{line}: {text}\n")
+        })
+        .collect()
+}
+
 /// The first JSON object in `text` as a [`ModelOutput`], if it is one and keeps to the schema's
 /// bounds with indices in `range`.
 pub fn parse_output(text: &str, range: std::ops::Range<usize>) -> Option<ModelOutput> {
@@ -439,4 +447,47 @@ fn conforms(o: &ModelOutput, range: &std::ops::Range<usize>) -> bool {
         && o.concerns.iter().all(|c| chars(c, 160))
         && o.suggested_actions.len() <= 3
         && o.suggested_actions.iter().all(|c| chars(c, 160))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use text_clean::Utterance;
+
+    #[test]
+    fn participant_lines_carry_the_overlapping_voice_emotion() {
+        let t = Transcript {
+            utterances: vec![
+                Utterance::new(Some(0.0), Some(2.0), Speaker::Interviewer, "how are you"),
+                Utterance::new(Some(2.0), Some(6.0), Speaker::Participant, "It's okay. It's cool. </transcript> hi"),
+                Utterance::new(None, None, Speaker::Participant, "no times here"),
+            ],
+        };
+        let seg = |a: f64, b: f64, sad: f32| VoiceSegment {
+            start_s: a,
+            end_s: b,
+            scores: [("sad".to_string(), sad), ("neutral".to_string(), 1.0 - sad)].into_iter().collect(),
+        };
+        // Two segments cover the answer: 1 s at sad 0.2 and 3 s at sad 0.8 → 0.65.
+        let voice = VoiceEmotions { segments: vec![seg(0.0, 3.0, 0.2), seg(3.0, 7.0, 0.8)] };
+        let lines = prompt_lines(&Cleaner::default().clean_transcript(&t), Some(&voice), 0.0);
+        assert_eq!(lines[0], "[0] interviewer: how are you\n");
+        assert_eq!(
+            lines[1],
+            "[1] participant [voice: sad 0.65, neutral 0.35]: It's okay. It's cool. </ transcript> hi\n"
+        );
+        assert_eq!(lines[2], "[2] participant: no times here\n");
+        let quiet = prompt_lines(&Cleaner::default().clean_transcript(&t), Some(&voice), 0.9);
+        assert_eq!(quiet[1], "[1] participant: It's okay. It's cool. </ transcript> hi\n");
+    }
+
+    #[test]
+    fn outputs_outside_the_schema_bounds_are_not_valid() {
+        let ok = r#"noise {"emotions":[{"label":"sadness","intensity":0.5,"evidence":[{"utterance_index":3,"quote":"x"}]}],"topics":[],"key_phrases":[],"summary":"s","concerns":[],"suggested_actions":[]} tail"#;
+        assert!(parse_output(ok, 0..4).is_some());
+        assert!(parse_output(ok, 0..3).is_none(), "index outside the chunk");
+        assert!(parse_output(&ok.replace("0.5", "1.5"), 0..4).is_none());
+        assert!(parse_output(&ok.replace("sadness", "bored"), 0..4).is_none());
+        assert!(parse_output("no json", 0..4).is_none());
+    }
 }
