@@ -2,7 +2,7 @@
 # Runs the example binaries end to end. ser-bilstm on a small synthetic corpus: write it in
 # RAVDESS's layout, train (speaker split, 2 epochs), resume refusal, predict, and logits on a
 # reference-named checkpoint. lora: merge and unmerge the golden PEFT adapter. llama-extract:
-# generate from the fetched SmolLM2 GGUF. Fails on any error or on malformed output.
+# generate from the fetched SmolLM2 GGUF, and extract from the bundled interview. Fails on any error or on malformed output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work="$(mktemp -d)"
@@ -45,4 +45,10 @@ model="${WHISPERS_MODELS:-$PWD/.cache/models}/SmolLM2-135M-Instruct.Q4_1.gguf"
 answer="$(run generate -- --model "$model" --prompt "What is the capital of France?" --chat --max-tokens 20 2>/dev/null)"
 echo "$answer"
 [ "$answer" = "The capital of France is Paris." ] || { echo "unexpected generation: $answer"; exit 1; }
+# Grounded extraction of the bundled interview: a schema-valid report with a grounding rate.
+run extract -- --model "$model" --transcript examples/data/sample_TRANSCRIPT.csv --max-new-tokens 128 \
+  > "$work/extraction.txt"
+grep -q '"schema_version": "1.0.0"' "$work/extraction.txt"
+grep -q '"well_formed": true' "$work/extraction.txt"
+grep -q '"rate":' "$work/extraction.txt"
 echo "llama-extract examples: ok"

