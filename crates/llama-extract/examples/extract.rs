@@ -44,6 +44,9 @@ struct Args {
     context: Option<usize>,
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// llama.cpp-style repetition penalty (1 = off).
+    #[arg(long)]
+    repeat_penalty: Option<f32>,
     /// Print each chunk's raw answer to stderr.
     #[arg(long)]
     raw: bool,
@@ -91,6 +94,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         context_tokens: a.context,
         ..ExtractOptions::default()
     };
+    let mut options = options;
+    if let Some(p) = a.repeat_penalty {
+        options.sampling.repetition_penalty = p;
+    }
     let mut extractor = Extractor::new(&model, &tokenizer, options)?;
 
     if let Some(n) = a.measure {

@@ -96,7 +96,9 @@ impl Default for ExtractOptions {
             max_new_tokens: 384,
             context_tokens: None,
             overlap: 2,
-            sampling: Sampling::greedy(),
+            // Greedy with llama.cpp's repetition penalty: small models otherwise loop in free
+            // text ("I'm not sure. I'm not sure. …"); the grammar keeps the JSON valid either way.
+            sampling: Sampling { repetition_penalty: 1.2, ..Sampling::greedy() },
             min_voice_score: 0.0,
         }
     }

@@ -1,0 +1,87 @@
+//! One session through the whole pipeline: writes `report.json`, `report.md` and `report.svg`.
+//!
+//! ```text
+//! cargo run --release -p interview-insight --example analyze -- --transcript <file> [--audio <file>] \
+//!     [--ser <dir>] [--model <gguf|dir>] [--adapter <dir>] --out <dir>
+//! cargo run --release -p interview-insight --example analyze -- --demo --out out/demo
+//! ```
+//!
+//! `--demo` analyses the committed demo session (examples/data/demo) with the demo
+//! speech-emotion weights and the fetched SmolLM2 model.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use interview_insight::batch::write_report;
+use interview_insight::llama_extract::ExtractOptions;
+use interview_insight::{Pipeline, SessionInput};
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long)]
+    transcript: Option<PathBuf>,
+    #[arg(long)]
+    audio: Option<PathBuf>,
+    /// Speech-emotion model folder (ser-bilstm `model.json` + weights).
+    #[arg(long)]
+    ser: Option<PathBuf>,
+    /// GGUF file or HF folder for extraction.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    #[arg(long)]
+    adapter: Option<PathBuf>,
+    #[arg(long)]
+    out: PathBuf,
+    /// Session id (default: the transcript's or audio's file stem).
+    #[arg(long)]
+    id: Option<String>,
+    #[arg(long, default_value_t = 384)]
+    max_new_tokens: usize,
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Use the committed demo session and demo weights.
+    #[arg(long)]
+    demo: bool,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut a = Args::parse();
+    if a.demo {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let demo = root.join("examples/data/demo");
+        a.transcript.get_or_insert(demo.join("demo_TRANSCRIPT.csv"));
+        a.audio.get_or_insert(demo.join("demo_AUDIO.wav"));
+        a.ser.get_or_insert(demo.join("ser"));
+        a.model.get_or_insert(interview_insight::llama_extract::models_dir().join("SmolLM2-135M-Instruct.Q4_1.gguf"));
+        a.id.get_or_insert("demo".into());
+    }
+    let mut builder = Pipeline::builder()
+        .threads(a.threads)
+        .extract_options(ExtractOptions { max_new_tokens: a.max_new_tokens, ..ExtractOptions::default() });
+    if let Some(d) = &a.ser {
+        builder = builder.ser_model(d);
+    }
+    if let Some(m) = &a.model {
+        if !m.exists() {
+            return Err(format!("{} is missing: run `bash scripts/fetch-models.sh`", m.display()).into());
+        }
+        builder = builder.language_model(m);
+    }
+    if let Some(ad) = &a.adapter {
+        builder = builder.adapter(ad);
+    }
+    let pipeline = builder.build()?;
+    let stem = |p: &Option<PathBuf>| p.as_ref().and_then(|p| p.file_stem()).map(|s| s.to_string_lossy().into_owned());
+    let id =
+        a.id.clone()
+            .or_else(|| stem(&a.transcript))
+            .or_else(|| stem(&a.audio))
+            .ok_or("give --transcript or --audio")?;
+    let report = pipeline.run(&SessionInput { id, transcript: a.transcript.clone(), audio: a.audio.clone() })?;
+    write_report(&a.out, &report)?;
+    for n in &report.not_run {
+        eprintln!("not run: {n}");
+    }
+    println!("report: {0}/report.json, {0}/report.md, {0}/report.svg", a.out.display());
+    Ok(())
+}

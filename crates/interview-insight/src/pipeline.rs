@@ -1,0 +1,324 @@
+//! The pipeline: transcript and audio of one session in, a [`Report`] out.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use llama_extract::extract::schema::CueNote;
+use llama_extract::weights::WeightSet;
+use llama_extract::{
+    ExtractOptions, Extractor, GgufFile, LlamaConfig, LlamaTokenizer, QuantLlama, VoiceEmotions, VoiceSegment,
+    WeightFormat,
+};
+use ser_bilstm::{CpuBackend, Predictor};
+use sha2::{Digest, Sha256};
+use text_clean::{Cleaner, Speaker, Transcript};
+use vad::VadConfig;
+
+use crate::InsightError;
+use crate::report::{
+    AudioSummary, InputFile, REPORT_VERSION, Report, TranscriptSummary, UtteranceInsight, VoiceWindow,
+};
+
+/// Longest audio window classified at once (the paper classifies 5–13 segments per dialogue).
+pub const MAX_WINDOW_S: f64 = 4.0;
+/// Shorter windows are not classified (too little speech to say anything).
+pub const MIN_WINDOW_S: f64 = 0.4;
+
+/// One session's inputs; either may be missing.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SessionInput {
+    pub id: String,
+    pub transcript: Option<PathBuf>,
+    pub audio: Option<PathBuf>,
+}
+
+struct LanguageModel {
+    model: QuantLlama,
+    tokenizer: LlamaTokenizer,
+    files: Vec<InputFile>,
+}
+
+/// The configured stages. Build with [`Pipeline::builder`].
+pub struct Pipeline {
+    cleaner: Cleaner,
+    vad: VadConfig,
+    ser: Option<(Predictor<CpuBackend>, Vec<InputFile>, Option<String>)>,
+    llm: Option<LanguageModel>,
+    extract: ExtractOptions,
+}
+
+/// Chooses the optional stages.
+#[derive(Default)]
+pub struct PipelineBuilder {
+    ser_dir: Option<PathBuf>,
+    model: Option<PathBuf>,
+    adapter: Option<PathBuf>,
+    extract: ExtractOptions,
+    vad: Option<VadConfig>,
+    threads: Option<usize>,
+}
+
+impl PipelineBuilder {
+    /// A speech-emotion model folder (`model.json`, `model.safetensors`, `scaler.safetensors`;
+    /// a `NOTICE` file's first line is carried into every report).
+    pub fn ser_model(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.ser_dir = Some(dir.into());
+        self
+    }
+
+    /// A GGUF file or HF checkpoint folder for extraction.
+    pub fn language_model(mut self, path: impl Into<PathBuf>) -> Self {
+        self.model = Some(path.into());
+        self
+    }
+
+    /// A PEFT LoRA adapter applied to the language model.
+    pub fn adapter(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.adapter = Some(dir.into());
+        self
+    }
+
+    pub fn extract_options(mut self, options: ExtractOptions) -> Self {
+        self.extract = options;
+        self
+    }
+
+    pub fn vad(mut self, config: VadConfig) -> Self {
+        self.vad = Some(config);
+        self
+    }
+
+    /// Threads for the language model's kernels (default 2).
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = Some(n);
+        self
+    }
+
+    /// Loads the models.
+    pub fn build(self) -> Result<Pipeline, InsightError> {
+        let ser = match &self.ser_dir {
+            None => None,
+            Some(dir) => {
+                let predictor = Predictor::<CpuBackend>::load(dir, &Default::default())?;
+                let mut files = Vec::new();
+                for f in ["model.json", "model.safetensors", "scaler.safetensors"] {
+                    files.push(input_file("ser_model", &dir.join(f))?);
+                }
+                let notice = std::fs::read_to_string(dir.join("NOTICE"))
+                    .ok()
+                    .and_then(|t| t.lines().next().map(|l| l.trim().to_string()))
+                    .filter(|l| !l.is_empty());
+                Some((predictor, files, notice))
+            }
+        };
+        let llm = match &self.model {
+            None => None,
+            Some(path) => {
+                let gguf;
+                let ckpt;
+                let mut files = Vec::new();
+                let (config, tokenizer, weights) = if path.is_dir() {
+                    ckpt = llama_extract::weights::SafetensorsCheckpoint::open(path)?;
+                    files.push(input_file("language_model", &path.join("config.json"))?);
+                    let tok = LlamaTokenizer::from_file(path.join("tokenizer.json"))?;
+                    (ckpt.config.clone(), tok, WeightSet::Safetensors(&ckpt))
+                } else {
+                    gguf = GgufFile::open(path).map_err(llama_extract::LlamaError::from)?;
+                    files.push(input_file("language_model", path)?);
+                    (LlamaConfig::from_gguf(&gguf)?, LlamaTokenizer::from_gguf(&gguf)?, WeightSet::Gguf(&gguf))
+                };
+                let mut model = QuantLlama::from_weights(config, &weights, WeightFormat::AsLoaded)?
+                    .with_threads(self.threads.unwrap_or(2))?;
+                if let Some(dir) = &self.adapter {
+                    let adapter =
+                        lora::LoraAdapter::load(dir).map_err(|e| InsightError::Model(format!("adapter: {e}")))?;
+                    model.apply_adapter(&adapter)?;
+                    files.push(input_file("adapter", &dir.join("adapter_model.safetensors"))?);
+                }
+                Some(LanguageModel { model, tokenizer, files })
+            }
+        };
+        Ok(Pipeline { cleaner: Cleaner::default(), vad: self.vad.unwrap_or_default(), ser, llm, extract: self.extract })
+    }
+}
+
+/// SHA-256 and size of a file, named by its file name only.
+pub fn input_file(role: &str, path: &Path) -> Result<InputFile, InsightError> {
+    let io = |e| InsightError::Io { path: path.display().to_string(), source: e };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut bytes = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        bytes += n as u64;
+    }
+    let sha256 = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    Ok(InputFile { role: role.into(), name, sha256, bytes })
+}
+
+/// Splits `[start, end)` into equal windows of at most [`MAX_WINDOW_S`].
+pub fn windows(start: f64, end: f64) -> Vec<(f64, f64)> {
+    let d = end - start;
+    if d < MIN_WINDOW_S {
+        return Vec::new();
+    }
+    let n = (d / MAX_WINDOW_S).ceil().max(1.0) as usize;
+    let step = d / n as f64;
+    (0..n).map(|i| (start + step * i as f64, if i + 1 == n { end } else { start + step * (i + 1) as f64 })).collect()
+}
+
+impl Pipeline {
+    pub fn builder() -> PipelineBuilder {
+        PipelineBuilder::default()
+    }
+
+    /// Runs every configured stage on `input`.
+    pub fn run(&self, input: &SessionInput) -> Result<Report, InsightError> {
+        let mut report = Report {
+            report_version: REPORT_VERSION.into(),
+            session_id: input.id.clone(),
+            inputs: Vec::new(),
+            not_run: Vec::new(),
+            notices: Vec::new(),
+            transcript: None,
+            audio: None,
+            utterances: Vec::new(),
+            extraction: None,
+            timings_ms: BTreeMap::new(),
+        };
+        let mut timed = |name: &str, t: Instant| {
+            report.timings_ms.insert(name.to_string(), t.elapsed().as_secs_f64() * 1e3);
+        };
+
+        // Transcript.
+        let t = Instant::now();
+        let transcript: Option<Transcript> = match &input.transcript {
+            Some(p) => Some(
+                text_clean::parse_path(p, None)
+                    .map_err(|e| InsightError::Input { path: p.display().to_string(), what: e.to_string() })?,
+            ),
+            None => None,
+        };
+        let cleaned = transcript.as_ref().map(|tr| self.cleaner.clean_transcript(tr));
+        timed("transcript", t);
+
+        // Audio → VAD → voice emotion windows.
+        let mut voice: Option<VoiceEmotions> = None;
+        let mut audio_summary = None;
+        if let Some(path) = &input.audio {
+            let t = Instant::now();
+            let audio = audio_dsp::decode_path(path)?;
+            let samples = audio_dsp::resample(&audio.samples, audio.sample_rate, audio_dsp::TARGET_SAMPLE_RATE)?;
+            let rate = audio_dsp::TARGET_SAMPLE_RATE;
+            let detection = vad::detect(&samples, rate, &self.vad)?;
+            let mut summary = AudioSummary {
+                duration_s: audio.duration,
+                source_sample_rate: audio.sample_rate,
+                channels: audio.channels_in,
+                speech_ratio: detection.speech_ratio,
+                speech_segments: detection.segments.len(),
+                voice: Vec::new(),
+            };
+            timed("audio_and_vad", t);
+            match &self.ser {
+                None => report.not_run.push("voice emotion: no speech-emotion model configured".into()),
+                Some((predictor, _, _)) => {
+                    let t = Instant::now();
+                    let mut segments = Vec::new();
+                    for seg in &detection.segments {
+                        for (a, b) in windows(seg.start_s, seg.end_s) {
+                            let lo = ((a * rate as f64) as usize).min(samples.len());
+                            let hi = ((b * rate as f64) as usize).min(samples.len());
+                            let p = predictor.predict_samples(&samples[lo..hi])?;
+                            let scores: BTreeMap<String, f32> =
+                                predictor.spec.class_names.iter().cloned().zip(p.probs.iter().copied()).collect();
+                            summary.voice.push(VoiceWindow {
+                                start_s: a,
+                                end_s: b,
+                                label: p.label,
+                                score: p.score,
+                                scores: scores.clone(),
+                            });
+                            segments.push(VoiceSegment { start_s: a, end_s: b, scores });
+                        }
+                    }
+                    voice = Some(VoiceEmotions { segments });
+                    timed("voice_emotion", t);
+                }
+            }
+            report.inputs.push(input_file("audio", path)?);
+            audio_summary = Some(summary);
+        } else {
+            report.not_run.push("audio analysis: no audio given".into());
+        }
+        report.audio = audio_summary;
+
+        if let Some((_, files, notice)) = &self.ser
+            && input.audio.is_some()
+        {
+            report.inputs.extend(files.iter().cloned());
+            report.notices.extend(notice.iter().cloned());
+        }
+
+        // Per-utterance view and extraction.
+        match (&transcript, &cleaned) {
+            (Some(tr), Some(cl)) => {
+                if let Some(p) = &input.transcript {
+                    report.inputs.insert(0, input_file("transcript", p)?);
+                }
+                let mut cues = Vec::new();
+                for (i, u) in cl.utterances.iter().enumerate() {
+                    for c in &u.cues {
+                        let kind = serde_json::to_value(&c.kind)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_else(|| "other".into());
+                        cues.push(CueNote { utterance_index: i, kind, raw: c.raw.clone() });
+                    }
+                    let v = match (&voice, u.start_s, u.end_s) {
+                        (Some(v), Some(a), Some(b)) => v.over(a, b).into_iter().next(),
+                        _ => None,
+                    };
+                    report.utterances.push(UtteranceInsight {
+                        index: i,
+                        speaker: u.speaker.label().to_string(),
+                        start_s: u.start_s,
+                        end_s: u.end_s,
+                        text: u.text.clone(),
+                        voice: v,
+                    });
+                }
+                report.transcript = Some(TranscriptSummary {
+                    utterances: cl.utterances.len(),
+                    participant_utterances: cl.utterances.iter().filter(|u| u.speaker == Speaker::Participant).count(),
+                    cleaning: cl.stats.clone(),
+                    participant_cleaning: cl.stats_by_speaker.get("participant").cloned(),
+                    cues,
+                });
+                match &self.llm {
+                    None => report.not_run.push("extraction: no language model configured".into()),
+                    Some(_) if tr.utterances.is_empty() => {
+                        report.not_run.push("extraction: the transcript has no utterances".into())
+                    }
+                    Some(llm) => {
+                        let t = Instant::now();
+                        let extractor = Extractor::new(&llm.model, &llm.tokenizer, self.extract.clone())?;
+                        report.extraction = Some(extractor.extract(tr, voice.as_ref())?);
+                        report.inputs.extend(llm.files.iter().cloned());
+                        report.timings_ms.insert("extraction".into(), t.elapsed().as_secs_f64() * 1e3);
+                    }
+                }
+            }
+            _ => report.not_run.push("transcript analysis and extraction: no transcript given".into()),
+        }
+        Ok(report)
+    }
+}

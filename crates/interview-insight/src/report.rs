@@ -1,0 +1,286 @@
+//! The session report: serde types, Markdown for people, and an SVG emotion timeline.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use llama_extract::extract::schema::{CueNote, Extraction};
+use serde::{Deserialize, Serialize};
+use text_clean::CleaningStats;
+
+/// Version of the [`Report`] layout.
+pub const REPORT_VERSION: &str = "1.0.0";
+
+/// Everything one session produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub report_version: String,
+    pub session_id: String,
+    /// Input files and models with their SHA-256, so a report names exactly what it read.
+    pub inputs: Vec<InputFile>,
+    /// Stages that did not run and why (a missing optional part is not an error).
+    pub not_run: Vec<String>,
+    /// Caveats carried from the inputs, e.g. that speech-emotion weights are synthetic-demo
+    /// weights with no clinical meaning.
+    pub notices: Vec<String>,
+    pub transcript: Option<TranscriptSummary>,
+    pub audio: Option<AudioSummary>,
+    /// Per utterance, with the voice emotion of the audio it overlaps.
+    pub utterances: Vec<UtteranceInsight>,
+    pub extraction: Option<Extraction>,
+    /// Wall time per stage in milliseconds (the only field that differs between runs).
+    pub timings_ms: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputFile {
+    /// `transcript`, `audio`, `ser_model`, `language_model`, `adapter`.
+    pub role: String,
+    /// The file name (not the full path, which may reveal a patient's folder).
+    pub name: String,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TranscriptSummary {
+    pub utterances: usize,
+    pub participant_utterances: usize,
+    pub cleaning: CleaningStats,
+    pub participant_cleaning: Option<CleaningStats>,
+    pub cues: Vec<CueNote>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AudioSummary {
+    pub duration_s: f64,
+    pub source_sample_rate: u32,
+    pub channels: usize,
+    /// Fraction of the recording inside VAD speech segments.
+    pub speech_ratio: f64,
+    pub speech_segments: usize,
+    /// Voice emotion per window (VAD segments split into windows of at most 4 s).
+    pub voice: Vec<VoiceWindow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VoiceWindow {
+    pub start_s: f64,
+    pub end_s: f64,
+    pub label: String,
+    pub score: f32,
+    pub scores: BTreeMap<String, f32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UtteranceInsight {
+    pub index: usize,
+    pub speaker: String,
+    pub start_s: Option<f64>,
+    pub end_s: Option<f64>,
+    /// Cleaned text.
+    pub text: String,
+    /// Top voice emotion over the utterance's time span, when audio was analysed.
+    pub voice: Option<(String, f32)>,
+}
+
+/// Colours of the timeline, by class name (others grey).
+fn colour(label: &str) -> &'static str {
+    match label {
+        "neutral" => "#9e9e9e",
+        "calm" => "#4db6ac",
+        "happy" => "#fdd835",
+        "sad" => "#1e88e5",
+        "angry" => "#e53935",
+        "fearful" => "#8e24aa",
+        "disgust" => "#6d4c41",
+        "surprised" => "#fb8c00",
+        _ => "#bdbdbd",
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+impl Report {
+    /// The emotion timeline: one bar per voice window (height = confidence, colour = class),
+    /// participant utterances marked above, a legend of the classes present.
+    pub fn timeline_svg(&self) -> String {
+        let (w, h, left, top, plot_h) = (900.0, 260.0, 50.0, 40.0, 150.0);
+        let duration = self
+            .audio
+            .as_ref()
+            .map(|a| a.duration_s)
+            .into_iter()
+            .chain(self.utterances.iter().filter_map(|u| u.end_s))
+            .fold(0.0f64, f64::max)
+            .max(1.0);
+        let x = |t: f64| left + (w - left - 20.0) * t / duration;
+        let mut s = String::new();
+        let _ = write!(
+            s,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="11">"#
+        );
+        let _ = write!(s, r#"<title>Voice emotion timeline, session {}</title>"#, escape(&self.session_id));
+        let _ = write!(s, r##"<rect width="{w}" height="{h}" fill="#ffffff"/>"##);
+        // Participant turns.
+        for u in self.utterances.iter().filter(|u| u.speaker == "participant") {
+            if let (Some(a), Some(b)) = (u.start_s, u.end_s) {
+                let _ = write!(
+                    s,
+                    r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="8" fill="#607d8b"><title>[{}] {}</title></rect>"##,
+                    x(a),
+                    top - 16.0,
+                    (x(b) - x(a)).max(1.0),
+                    u.index,
+                    escape(&u.text)
+                );
+            }
+        }
+        let _ = write!(s, r##"<text x="{left}" y="{:.1}" fill="#455a64">participant speaking</text>"##, top - 22.0);
+        let base = top + plot_h;
+        let mut present: Vec<&str> = Vec::new();
+        if let Some(a) = &self.audio {
+            for v in &a.voice {
+                let bar = plot_h * v.score.clamp(0.0, 1.0) as f64;
+                let _ = write!(
+                    s,
+                    r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{bar:.1}" fill="{}"><title>{:.1}–{:.1} s: {} {:.2}</title></rect>"#,
+                    x(v.start_s),
+                    base - bar,
+                    (x(v.end_s) - x(v.start_s) - 1.0).max(1.0),
+                    colour(&v.label),
+                    v.start_s,
+                    v.end_s,
+                    escape(&v.label),
+                    v.score
+                );
+                if !present.contains(&v.label.as_str()) {
+                    present.push(&v.label);
+                }
+            }
+        }
+        // Axes: confidence 0–1 and time in seconds.
+        let _ = write!(s, r##"<line x1="{left}" y1="{base}" x2="{:.1}" y2="{base}" stroke="#000"/>"##, w - 20.0);
+        let _ = write!(s, r##"<line x1="{left}" y1="{top}" x2="{left}" y2="{base}" stroke="#000"/>"##);
+        let _ = write!(s, r#"<text x="8" y="{:.1}">1.0</text><text x="8" y="{base}">0</text>"#, top + 4.0);
+        let step =
+            [5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0].into_iter().find(|st| duration / st <= 12.0).unwrap_or(1200.0);
+        let mut t = 0.0;
+        while t <= duration {
+            let _ = write!(s, r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{t:.0}</text>"#, x(t), base + 14.0);
+            t += step;
+        }
+        let _ = write!(s, r#"<text x="{:.1}" y="{:.1}" text-anchor="end">seconds</text>"#, w - 20.0, base + 28.0);
+        present.sort_unstable();
+        for (i, label) in present.iter().enumerate() {
+            let lx = left + 90.0 * i as f64;
+            let _ = write!(
+                s,
+                r#"<rect x="{lx}" y="{:.1}" width="10" height="10" fill="{}"/><text x="{:.1}" y="{:.1}">{}</text>"#,
+                h - 22.0,
+                colour(label),
+                lx + 14.0,
+                h - 13.0,
+                escape(label)
+            );
+        }
+        s.push_str("</svg>\n");
+        s
+    }
+
+    /// A readable summary; `svg_name` is the timeline file it links.
+    pub fn to_markdown(&self, svg_name: &str) -> String {
+        let mut m = String::new();
+        let _ = writeln!(m, "# Interview report: {}\n", self.session_id);
+        for n in &self.notices {
+            let _ = writeln!(m, "> **Note:** {n}\n");
+        }
+        if !self.not_run.is_empty() {
+            let _ = writeln!(m, "Not run:");
+            for n in &self.not_run {
+                let _ = writeln!(m, "- {n}");
+            }
+            m.push('\n');
+        }
+        if let Some(e) = &self.extraction {
+            let _ = writeln!(m, "## Summary\n\n{}\n", if e.summary.is_empty() { "(none)" } else { &e.summary });
+            let _ = writeln!(m, "## Emotions\n");
+            if e.emotions.is_empty() {
+                let _ = writeln!(m, "(none with verified evidence)");
+            }
+            for em in &e.emotions {
+                let quotes: Vec<String> =
+                    em.evidence.iter().map(|q| format!("“{}” [{}]", q.quote, q.utterance_index)).collect();
+                let _ = writeln!(m, "- **{:?}** ({:.2}): {}", em.label, em.intensity, quotes.join("; "));
+            }
+            let _ = writeln!(m, "\n## Topics\n");
+            for t in &e.topics {
+                let quotes: Vec<String> =
+                    t.evidence.iter().map(|q| format!("“{}” [{}]", q.quote, q.utterance_index)).collect();
+                let _ = writeln!(m, "- **{:?}** — {}: {}", t.category, t.label, quotes.join("; "));
+            }
+            let _ = writeln!(m, "\n## Key phrases\n");
+            for k in &e.key_phrases {
+                let _ = writeln!(m, "- “{}” [{}]", k.text, k.utterance_index);
+            }
+            let _ = writeln!(m, "\n## Concerns and suggested actions (non-diagnostic)\n\n_{}_\n", e.notice);
+            for c in &e.concerns {
+                let _ = writeln!(m, "- Concern: {c}");
+            }
+            for a in &e.suggested_actions {
+                let _ = writeln!(m, "- Suggested: {a}");
+            }
+            let g = &e.grounding;
+            let _ = writeln!(
+                m,
+                "\nGrounding: {}/{} quotes verified in their utterances ({:.0} %), {} dropped.\n",
+                g.verified,
+                g.quotes,
+                100.0 * g.rate,
+                g.dropped
+            );
+        }
+        if let Some(a) = &self.audio {
+            let _ = writeln!(
+                m,
+                "## Voice\n\n{:.1} s of audio, {:.0} % speech in {} segments, {} emotion windows.\n\n![emotion timeline]({svg_name})\n",
+                a.duration_s,
+                100.0 * a.speech_ratio,
+                a.speech_segments,
+                a.voice.len()
+            );
+        }
+        if let Some(t) = &self.transcript {
+            let c = &t.cleaning;
+            let _ = writeln!(
+                m,
+                "## Transcript\n\n{} utterances ({} participant); {} interjections and {} fillers removed; {:.1} filled pauses per 100 words; {} non-verbal cues.\n",
+                t.utterances,
+                t.participant_utterances,
+                c.interjections_removed,
+                c.fillers_removed,
+                c.filled_pauses_per_100_words,
+                t.cues.len()
+            );
+            let _ = writeln!(m, "| # | speaker | time | voice | text |\n|---|---|---|---|---|");
+            for u in &self.utterances {
+                let time = match (u.start_s, u.end_s) {
+                    (Some(a), Some(b)) => format!("{a:.1}–{b:.1}"),
+                    _ => String::new(),
+                };
+                let voice = u.voice.as_ref().map(|(l, p)| format!("{l} {p:.2}")).unwrap_or_default();
+                let _ =
+                    writeln!(m, "| {} | {} | {time} | {voice} | {} |", u.index, u.speaker, u.text.replace('|', "\\|"));
+            }
+            m.push('\n');
+        }
+        let _ = writeln!(m, "## Inputs\n\n| role | file | sha256 |\n|---|---|---|");
+        for i in &self.inputs {
+            let _ = writeln!(m, "| {} | {} | `{}` |", i.role, i.name, &i.sha256[..16.min(i.sha256.len())]);
+        }
+        let timings: Vec<String> = self.timings_ms.iter().map(|(k, v)| format!("{k} {v:.0} ms")).collect();
+        let _ = writeln!(m, "\nTimings: {}.", timings.join(", "));
+        m
+    }
+}

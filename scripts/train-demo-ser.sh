@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Trains the demo speech-emotion weights committed in examples/data/demo/ser/: the reference
+# BiLSTM on CustomFeature (312-d) over the project's *synthetic prosody corpus* (tones shaped by
+# per-class pitch/energy/tempo rules, not emotional speech). They make the demo run end to end;
+# they are not clinically meaningful. Real use: train on RAVDESS, e.g.
+#   cargo run --release -p ser-bilstm --example train -- --ravdess <Audio_Speech_Actors_01-24> --out runs/ser
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cargo build -q --release -p ser-bilstm --example synth_corpus --example train
+target/release/examples/synth_corpus --out "$work/corpus" --voices 12 --clips 4 --seed 7
+target/release/examples/train --ravdess "$work/corpus" --features custom --model bilstm --split speaker \
+  --epochs 30 --seed 0 --out "$work/run"
+mkdir -p examples/data/demo/ser
+cp "$work/run/best/model.json" "$work/run/best/model.safetensors" "$work/run/best/scaler.safetensors" examples/data/demo/ser/
+cp "$work/run/report.json" examples/data/demo/ser/training_report.json
+du -sh examples/data/demo/ser
