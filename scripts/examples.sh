@@ -2,7 +2,8 @@
 # Runs the example binaries end to end. ser-bilstm on a small synthetic corpus: write it in
 # RAVDESS's layout, train (speaker split, 2 epochs), resume refusal, predict, and logits on a
 # reference-named checkpoint. lora: merge and unmerge the golden PEFT adapter. llama-extract:
-# generate from the fetched SmolLM2 GGUF, and extract from the bundled interview. Fails on any error or on malformed output.
+# generate from the fetched SmolLM2 GGUF, and extract from the bundled interview. interview-insight:
+# the demo session end to end. Fails on any error or on malformed output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work="$(mktemp -d)"
@@ -52,3 +53,9 @@ grep -q '"schema_version": "1.0.0"' "$work/extraction.txt"
 grep -q '"well_formed": true' "$work/extraction.txt"
 grep -q '"rate":' "$work/extraction.txt"
 echo "llama-extract examples: ok"
+
+# The main command's job (debug build): the demo session through the whole pipeline.
+run analyze -- --demo --out "$work/demo" --max-new-tokens 96
+for f in report.json report.md report.svg; do test -s "$work/demo/$f" || { echo "missing demo $f"; exit 1; }; done
+grep -q '"well_formed": true' "$work/demo/report.json"
+echo "interview-insight examples: ok"

@@ -109,6 +109,17 @@ pub fn write_report(dir: &Path, report: &Report) -> Result<(), InsightError> {
     write_atomic(&dir.join("report.json"), json.as_bytes())
 }
 
+/// Temporary files a killed run left behind (never read as results; removed before a retry).
+fn remove_partial_files(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().ends_with(".tmp") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
 fn session_dir(out: &Path, id: &str) -> PathBuf {
     out.join(id)
 }
@@ -138,6 +149,7 @@ pub fn run_batch(
                     let outcome = if done(s) {
                         SessionOutcome::Skipped
                     } else {
+                        remove_partial_files(&dir);
                         match pipeline.run(s).and_then(|r| write_report(&dir, &r)) {
                             Ok(()) => {
                                 let _ = std::fs::remove_file(dir.join("error.txt"));
@@ -223,4 +235,33 @@ pub fn write_summary(out: &Path, sessions: &[SessionInput]) -> Result<(), Insigh
         csv.push_str(&line);
     }
     write_atomic(&out.join("summary.csv"), csv.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_are_read_with_paths_relative_to_them_and_bad_rows_are_named() {
+        let dir = std::env::temp_dir().join(format!("manifest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let m = dir.join("sessions.csv");
+        std::fs::write(&m, "id,transcript,audio\n300,300_TRANSCRIPT.csv,\n301,,a/301.wav\n").unwrap();
+        let s = read_manifest(&m).unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].transcript.as_deref(), Some(dir.join("300_TRANSCRIPT.csv").as_path()));
+        assert_eq!(s[0].audio, None);
+        assert_eq!(s[1].audio.as_deref(), Some(dir.join("a/301.wav").as_path()));
+        for (text, what) in [
+            ("id,audio\n", "header"),
+            ("id,transcript,audio\n300,x\n", ":2"),
+            ("id,transcript,audio\n../x,t,\n", "path"),
+            ("id,transcript,audio\n1,t,\n1,t,\n", "duplicate"),
+        ] {
+            std::fs::write(&m, text).unwrap();
+            let e = read_manifest(&m).unwrap_err().to_string();
+            assert!(e.contains(what), "{e}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -322,3 +322,18 @@ impl Pipeline {
         Ok(report)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_split_into_equal_windows_of_at_most_four_seconds() {
+        assert_eq!(windows(1.0, 3.0), vec![(1.0, 3.0)]);
+        let w = windows(0.0, 9.0);
+        assert_eq!(w.len(), 3);
+        assert!(w.iter().all(|(a, b)| (b - a - 3.0).abs() < 1e-9));
+        assert_eq!(w.last().unwrap().1, 9.0);
+        assert!(windows(2.0, 2.3).is_empty(), "too short to classify");
+    }
+}

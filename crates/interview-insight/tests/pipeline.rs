@@ -1,0 +1,115 @@
+//! The pipeline on the committed demo session: transcript, audio, VAD, voice emotion per ≤ 4 s
+//! window aligned to utterances, the report in three formats; missing parts degrade with the
+//! report saying what did not run; bad input is a typed error naming the file; with SmolLM2 the
+//! extraction is fused in, grounded and schema-valid.
+
+use std::path::PathBuf;
+
+use interview_insight::llama_extract::ExtractOptions;
+use interview_insight::report::Report;
+use interview_insight::{InsightError, Pipeline, SessionInput};
+
+fn demo(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/demo").join(name)
+}
+
+fn demo_input() -> SessionInput {
+    SessionInput {
+        id: "demo".into(),
+        transcript: Some(demo("demo_TRANSCRIPT.csv")),
+        audio: Some(demo("demo_AUDIO.wav")),
+    }
+}
+
+fn without_timings(r: &Report) -> Report {
+    Report { timings_ms: Default::default(), ..r.clone() }
+}
+
+#[test]
+fn the_demo_session_gives_a_complete_report_without_a_language_model() {
+    let pipeline = Pipeline::builder().ser_model(demo("ser")).build().unwrap();
+    let r = pipeline.run(&demo_input()).unwrap();
+    let t = r.transcript.as_ref().unwrap();
+    assert_eq!((t.utterances, t.participant_utterances), (10, 5));
+    assert_eq!(t.cues.len(), 1, "the <sigh>");
+    let a = r.audio.as_ref().unwrap();
+    assert!((a.duration_s - 42.8).abs() < 0.1, "{}", a.duration_s);
+    assert!(a.speech_ratio > 0.5 && a.speech_ratio < 1.0, "{}", a.speech_ratio);
+    // The paper classifies 5–13 segments per dialogue; ours are VAD segments cut to ≤ 4 s.
+    assert!((5..=30).contains(&a.voice.len()), "{} windows", a.voice.len());
+    assert!(a.voice.iter().all(|w| w.end_s - w.start_s <= 4.0 + 1e-9 && w.scores.len() == 8));
+    assert!(r.utterances.iter().all(|u| u.voice.is_some()), "every timed utterance gets its voice emotion");
+    assert!(r.not_run.iter().any(|n| n.starts_with("extraction")));
+    assert!(r.notices.iter().any(|n| n.contains("synthetic-demo")));
+    assert!(r.inputs.iter().all(|i| i.sha256.len() == 64 && i.bytes > 0));
+    assert_eq!(r.inputs.iter().map(|i| i.role.as_str()).collect::<Vec<_>>()[..2], ["transcript", "audio"]);
+    for stage in ["transcript", "audio_and_vad", "voice_emotion"] {
+        assert!(r.timings_ms.contains_key(stage), "{stage}");
+    }
+    // Deterministic apart from timings, and the JSON round-trips.
+    assert_eq!(without_timings(&pipeline.run(&demo_input()).unwrap()), without_timings(&r));
+    let json = serde_json::to_string(&r).unwrap();
+    assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), r);
+    let md = r.to_markdown("report.svg");
+    for section in
+        ["# Interview report: demo", "## Voice", "![emotion timeline](report.svg)", "## Transcript", "synthetic-demo"]
+    {
+        assert!(md.contains(section), "{section}");
+    }
+    let svg = r.timeline_svg();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert_eq!(svg.matches(" s: ").count(), a.voice.len(), "one bar per voice window");
+    assert_eq!(svg.matches("<title>[").count(), 5, "one mark per participant turn");
+    assert!(svg.contains("participant speaking"));
+}
+
+#[test]
+fn missing_parts_are_reported_not_fatal() {
+    let pipeline = Pipeline::builder().build().unwrap();
+    let only_text = pipeline.run(&SessionInput { audio: None, ..demo_input() }).unwrap();
+    assert!(only_text.audio.is_none() && only_text.transcript.is_some());
+    assert!(only_text.not_run.iter().any(|n| n.starts_with("audio analysis")));
+    assert!(only_text.utterances.iter().all(|u| u.voice.is_none()));
+    let only_audio = pipeline.run(&SessionInput { transcript: None, ..demo_input() }).unwrap();
+    assert!(only_audio.transcript.is_none() && only_audio.audio.is_some());
+    assert!(only_audio.not_run.iter().any(|n| n.starts_with("voice emotion")));
+    assert!(only_audio.not_run.iter().any(|n| n.starts_with("transcript")));
+}
+
+#[test]
+fn bad_inputs_are_typed_errors_naming_the_file() {
+    let dir = std::env::temp_dir().join(format!("insight-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad_tsv = dir.join("x_TRANSCRIPT.csv");
+    std::fs::write(&bad_tsv, "start_time\tstop_time\tspeaker\tvalue\nabc\t1\tEllie\thi\n").unwrap();
+    let pipeline = Pipeline::builder().build().unwrap();
+    let e = pipeline.run(&SessionInput { id: "x".into(), transcript: Some(bad_tsv.clone()), audio: None }).unwrap_err();
+    assert!(matches!(e, InsightError::Input { .. }) && e.to_string().contains("x_TRANSCRIPT.csv"), "{e}");
+    let bad_wav = dir.join("x_AUDIO.wav");
+    std::fs::write(&bad_wav, b"RIFF\x10\x00\x00\x00WAVEfmt ").unwrap();
+    let e = pipeline.run(&SessionInput { id: "x".into(), transcript: None, audio: Some(bad_wav) }).unwrap_err();
+    assert!(matches!(e, InsightError::Audio(_)), "{e}");
+    let e = Pipeline::builder().ser_model(dir.join("no-such-model")).build().err().unwrap();
+    assert!(matches!(e, InsightError::Ser(_)), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn with_the_language_model_the_extraction_is_fused_grounded_and_valid() {
+    let model = interview_insight::llama_extract::models_dir().join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(model.exists(), "{} is missing: run `bash scripts/fetch-models.sh`", model.display());
+    let pipeline = Pipeline::builder()
+        .ser_model(demo("ser"))
+        .language_model(&model)
+        .extract_options(ExtractOptions { max_new_tokens: 128, ..ExtractOptions::default() })
+        .build()
+        .unwrap();
+    let r = pipeline.run(&demo_input()).unwrap();
+    let e = r.extraction.as_ref().unwrap();
+    assert!(e.well_formed && e.chunks == 1);
+    assert_eq!(e.nonverbal.cues.len(), 1);
+    assert!(e.emotions.iter().flat_map(|x| &x.evidence).all(|q| q.verified && q.utterance_index < 10));
+    assert!(r.inputs.iter().any(|i| i.role == "language_model"));
+    assert!(!r.not_run.iter().any(|n| n.starts_with("extraction")));
+    assert!(r.timings_ms.contains_key("extraction"));
+}
