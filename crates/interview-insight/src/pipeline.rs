@@ -3,8 +3,10 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
+use llama_extract::extract::grammar::TokenTrie;
 use llama_extract::extract::schema::CueNote;
 use llama_extract::weights::WeightSet;
 use llama_extract::{
@@ -37,6 +39,8 @@ pub struct SessionInput {
 struct LanguageModel {
     model: QuantLlama,
     tokenizer: LlamaTokenizer,
+    /// Built once per pipeline, shared by every session's extractor.
+    trie: Arc<TokenTrie>,
     files: Vec<InputFile>,
 }
 
@@ -137,7 +141,8 @@ impl PipelineBuilder {
                     model.apply_adapter(&adapter)?;
                     files.push(input_file("adapter", &dir.join("adapter_model.safetensors"))?);
                 }
-                Some(LanguageModel { model, tokenizer, files })
+                let trie = Arc::new(TokenTrie::for_tokenizer(&tokenizer)?);
+                Some(LanguageModel { model, tokenizer, trie, files })
             }
         };
         Ok(Pipeline { cleaner: Cleaner::default(), vad: self.vad.unwrap_or_default(), ser, llm, extract: self.extract })
@@ -310,7 +315,8 @@ impl Pipeline {
                     }
                     Some(llm) => {
                         let t = Instant::now();
-                        let extractor = Extractor::new(&llm.model, &llm.tokenizer, self.extract.clone())?;
+                        let extractor =
+                            Extractor::with_trie(&llm.model, &llm.tokenizer, self.extract.clone(), llm.trie.clone());
                         report.extraction = Some(extractor.extract(tr, voice.as_ref())?);
                         report.inputs.extend(llm.files.iter().cloned());
                         report.timings_ms.insert("extraction".into(), t.elapsed().as_secs_f64() * 1e3);

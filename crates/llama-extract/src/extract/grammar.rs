@@ -594,6 +594,13 @@ impl TokenTrie {
         t
     }
 
+    /// The tables for a tokenizer's vocabulary (each token decoded on its own).
+    pub fn for_tokenizer(tokenizer: &crate::LlamaTokenizer) -> Result<Self, LlamaError> {
+        let texts: Result<Vec<String>, LlamaError> =
+            (0..tokenizer.vocab_size() as u32).map(|id| tokenizer.decode(&[id], true)).collect();
+        Ok(Self::new(texts?))
+    }
+
     fn insert(&mut self, root: usize, text: &str, id: u32) {
         let mut node = root;
         for c in text.chars() {

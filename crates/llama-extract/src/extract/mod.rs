@@ -17,7 +17,7 @@ pub mod ground;
 pub mod schema;
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -128,7 +128,7 @@ pub struct Extractor<'m> {
     tokenizer: &'m LlamaTokenizer,
     pub options: ExtractOptions,
     cleaner: Cleaner,
-    trie: TokenTrie,
+    trie: Arc<TokenTrie>,
     schema: serde_json::Value,
     /// The last chunk's tokens and KV cache: the next prompt reuses their common prefix (the
     /// instructions), as llama.cpp's server does with `cache_prompt`.
@@ -148,23 +148,32 @@ key_phrases (text copied from an utterance, utterance_index), summary (at most 1
 suggested_actions (short, non-diagnostic).";
 
 impl<'m> Extractor<'m> {
-    /// Prepares the token tables (once per tokenizer: every token's text, in a trie).
+    /// Prepares the token tables (every token's text, in a trie; see [`Self::with_trie`] to
+    /// share them between extractors).
     pub fn new(
         model: &'m QuantLlama,
         tokenizer: &'m LlamaTokenizer,
         options: ExtractOptions,
     ) -> Result<Self, LlamaError> {
-        let texts: Result<Vec<String>, LlamaError> =
-            (0..tokenizer.vocab_size() as u32).map(|id| tokenizer.decode(&[id], true)).collect();
-        Ok(Self {
+        Ok(Self::with_trie(model, tokenizer, options, Arc::new(TokenTrie::for_tokenizer(tokenizer)?)))
+    }
+
+    /// With token tables built once for `tokenizer` ([`TokenTrie::for_tokenizer`]).
+    pub fn with_trie(
+        model: &'m QuantLlama,
+        tokenizer: &'m LlamaTokenizer,
+        options: ExtractOptions,
+        trie: Arc<TokenTrie>,
+    ) -> Self {
+        Self {
             model,
             tokenizer,
             options,
             cleaner: Cleaner::default(),
-            trie: TokenTrie::new(texts?),
+            trie,
             schema: schema::model_output_schema(),
             prefix: Mutex::new(None),
-        })
+        }
     }
 
     fn context(&self) -> usize {
