@@ -353,6 +353,12 @@ impl GgufFile {
             infos.push(TensorInfo { name, dims, ggml_type, offset, n_bytes });
         }
         let data_offset = (r.pos as u64).div_ceil(alignment) * alignment;
+        if !infos.is_empty() && data_offset > data.len() as u64 {
+            return Err(GgufError::Malformed {
+                at: r.pos as u64,
+                what: format!("the data section would start at {data_offset}, past the end ({} bytes)", data.len()),
+            });
+        }
         let data_len = (data.len() as u64).saturating_sub(data_offset);
         for t in &infos {
             let end = t.offset.checked_add(t.n_bytes);
@@ -371,10 +377,16 @@ impl GgufFile {
         self.tensors.iter().find(|t| t.name == name)
     }
 
-    /// The raw bytes of a tensor (checked against the file when parsed).
+    /// The raw bytes of a tensor (ranges are checked against the file when parsed; a
+    /// `TensorInfo` from elsewhere that does not fit gives an empty slice, never a panic).
     pub fn tensor_data(&self, info: &TensorInfo) -> &[u8] {
-        let start = (self.data_offset + info.offset) as usize;
-        &self.bytes.as_ref()[start..start + info.n_bytes as usize]
+        let start = self.data_offset.saturating_add(info.offset);
+        let end = start.saturating_add(info.n_bytes);
+        usize::try_from(start)
+            .ok()
+            .zip(usize::try_from(end).ok())
+            .and_then(|(a, b)| self.bytes.as_ref().get(a..b))
+            .unwrap_or(&[])
     }
 
     /// A metadata value.
@@ -539,6 +551,11 @@ mod tests {
                 let _ = GgufFile::from_bytes(b); // must not panic
             }
         }
+        // Found by the `gguf` fuzz target: a zero-size tensor whose data section would begin
+        // past the end of the file.
+        let crash = include_bytes!("../tests/fixtures/fuzz/gguf_zero_size_tensor_past_end.gguf");
+        let e = GgufFile::from_bytes(crash.to_vec()).unwrap_err().to_string();
+        assert!(e.contains("past the end"), "{e}");
         let mut huge = bytes.clone();
         huge[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
         assert!(GgufFile::from_bytes(huge).unwrap_err().to_string().contains("cannot fit"));
