@@ -7,19 +7,23 @@
 //! optional; what did not run is listed in the report. [`Report`] is written as JSON, Markdown
 //! and an SVG emotion timeline; [`batch`] runs a corpus, in parallel and resumably.
 //!
-//! ```no_run
+//! ```
 //! use interview_insight::{Pipeline, SessionInput};
 //!
-//! let pipeline = Pipeline::builder()
-//!     .ser_model("examples/data/demo/ser")
-//!     .language_model(".cache/models/SmolLM2-135M-Instruct.Q4_1.gguf")
-//!     .build()?;
+//! // Add `.language_model("….gguf")` for the extraction; without it the report says so.
+//! let demo = std::path::Path::new("../../examples/data/demo");
+//! let pipeline = Pipeline::builder().ser_model(demo.join("ser")).build()?;
 //! let report = pipeline.run(&SessionInput {
 //!     id: "demo".into(),
-//!     transcript: Some("examples/data/demo/demo_TRANSCRIPT.csv".into()),
-//!     audio: Some("examples/data/demo/demo_AUDIO.wav".into()),
+//!     transcript: Some(demo.join("demo_TRANSCRIPT.csv")),
+//!     audio: Some(demo.join("demo_AUDIO.wav")),
 //! })?;
-//! interview_insight::batch::write_report("out/demo".as_ref(), &report)?;
+//! assert_eq!(report.utterances.len(), 10);
+//! assert!(report.utterances.iter().all(|u| u.voice.is_some()));
+//! assert!(report.not_run.iter().any(|n| n.starts_with("extraction")));
+//! let out = std::env::temp_dir().join("interview-insight-doc");
+//! interview_insight::batch::write_report(&out, &report)?;
+//! assert!(out.join("report.svg").exists());
 //! # Ok::<(), interview_insight::InsightError>(())
 //! ```
 //!

@@ -10,6 +10,24 @@
 //! property named `utterance_index` only admits the indices of the prompt, and a string property
 //! named `quote` or `text` after it can be required to be whole words copied verbatim from that
 //! utterance.
+//!
+//! ```
+//! use llama_extract::extract::grammar::{Grammar, Narrowing};
+//! use llama_extract::extract::schema::model_output_schema;
+//!
+//! let n = Narrowing {
+//!     utterances: [(3, "I can't sleep at night".to_string())].into_iter().collect(),
+//!     quotes_verbatim: true,
+//!     default_max_chars: 200,
+//!     default_max_items: 4,
+//! };
+//! let grammar = Grammar::from_schema(&model_output_schema(), &n).unwrap();
+//! let mut m = grammar.matcher();
+//! assert!(m.feed_str(r#"{"emotions":[{"label":"fatigue","intensity":0.7,"evidence":[{"utterance_index":3,"quote":"can't sleep"#));
+//! assert!(!m.clone().feed_str(" well"), "not the utterance's words");
+//! let done = m.completion(); // the shortest valid ending
+//! assert!(done.starts_with(r#""}]}],"topics":[]"#));
+//! ```
 
 use std::collections::BTreeMap;
 
