@@ -8,11 +8,8 @@ use std::time::Instant;
 
 use llama_extract::extract::grammar::TokenTrie;
 use llama_extract::extract::schema::CueNote;
-use llama_extract::weights::WeightSet;
-use llama_extract::{
-    ExtractOptions, Extractor, GgufFile, LlamaConfig, LlamaTokenizer, QuantLlama, VoiceEmotions, VoiceSegment,
-    WeightFormat,
-};
+use llama_extract::weights::ModelSource;
+use llama_extract::{ExtractOptions, Extractor, LlamaTokenizer, QuantLlama, VoiceEmotions, VoiceSegment, WeightFormat};
 use ser_bilstm::{CpuBackend, Predictor};
 use sha2::{Digest, Sha256};
 use text_clean::{Cleaner, Speaker, Transcript};
@@ -120,19 +117,12 @@ impl PipelineBuilder {
         let llm = match &self.model {
             None => None,
             Some(path) => {
-                let gguf;
-                let ckpt;
-                let mut files = Vec::new();
-                let (config, tokenizer, weights) = if path.is_dir() {
-                    ckpt = llama_extract::weights::SafetensorsCheckpoint::open(path)?;
-                    files.push(input_file("language_model", &path.join("config.json"))?);
-                    let tok = LlamaTokenizer::from_file(path.join("tokenizer.json"))?;
-                    (ckpt.config.clone(), tok, WeightSet::Safetensors(&ckpt))
-                } else {
-                    gguf = GgufFile::open(path).map_err(llama_extract::LlamaError::from)?;
-                    files.push(input_file("language_model", path)?);
-                    (LlamaConfig::from_gguf(&gguf)?, LlamaTokenizer::from_gguf(&gguf)?, WeightSet::Gguf(&gguf))
-                };
+                let source = ModelSource::open(path)?;
+                let mut files = vec![input_file(
+                    "language_model",
+                    &if path.is_dir() { path.join("config.json") } else { path.clone() },
+                )?];
+                let (config, tokenizer, weights) = (source.config()?, source.tokenizer()?, source.weights());
                 let mut model = QuantLlama::from_weights(config, &weights, WeightFormat::AsLoaded)?
                     .with_threads(self.threads.unwrap_or(2))?;
                 if let Some(dir) = &self.adapter {

@@ -18,8 +18,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use llama_extract::extract::{ChunkStats, demo};
-use llama_extract::weights::{SafetensorsCheckpoint, WeightSet};
-use llama_extract::{ExtractOptions, Extractor, GgufFile, LlamaConfig, LlamaTokenizer, QuantLlama, WeightFormat};
+use llama_extract::weights::ModelSource;
+use llama_extract::{ExtractOptions, Extractor, QuantLlama, WeightFormat};
 
 #[derive(Parser)]
 struct Args {
@@ -73,17 +73,10 @@ fn summarise(name: &str, stats: &[ChunkStats]) {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a = Args::parse();
-    let gguf;
-    let ckpt;
-    let (config, tokenizer, weights) = if a.model.is_dir() {
-        ckpt = SafetensorsCheckpoint::open(&a.model)?;
-        let tok = LlamaTokenizer::from_file(a.model.join("tokenizer.json"))?;
-        (ckpt.config.clone(), tok, WeightSet::Safetensors(&ckpt))
-    } else {
-        gguf = GgufFile::open(&a.model)?;
-        (LlamaConfig::from_gguf(&gguf)?, LlamaTokenizer::from_gguf(&gguf)?, WeightSet::Gguf(&gguf))
-    };
-    let mut model = QuantLlama::from_weights(config, &weights, WeightFormat::AsLoaded)?.with_threads(a.threads)?;
+    let source = ModelSource::open(&a.model)?;
+    let tokenizer = source.tokenizer()?;
+    let mut model = QuantLlama::from_weights(source.config()?, &source.weights(), WeightFormat::AsLoaded)?
+        .with_threads(a.threads)?;
     if let Some(dir) = &a.adapter {
         model.apply_adapter(&lora::LoraAdapter::load(dir)?)?;
     }

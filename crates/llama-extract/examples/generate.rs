@@ -14,10 +14,10 @@ use std::io::Write;
 use std::time::Instant;
 
 use clap::Parser;
-use llama_extract::weights::{SafetensorsCheckpoint, WeightSet};
+use llama_extract::weights::ModelSource;
 use llama_extract::{
-    BurnLlama, BurnSession, CpuBackend, GenerateOptions, GgufFile, LanguageModel, LlamaConfig, LlamaTokenizer, Message,
-    QuantLlama, QuantSession, Role, Sampling, WeightFormat, generate,
+    BurnLlama, BurnSession, CpuBackend, GenerateOptions, LanguageModel, Message, QuantLlama, QuantSession, Role,
+    Sampling, WeightFormat, generate,
 };
 
 #[derive(Parser)]
@@ -80,16 +80,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }),
     };
     let load = Instant::now();
-    let gguf;
-    let ckpt;
-    let (config, tokenizer, weights) = if a.model.is_dir() {
-        ckpt = SafetensorsCheckpoint::open(&a.model)?;
-        let tok = LlamaTokenizer::from_file(a.model.join("tokenizer.json"))?;
-        (ckpt.config.clone(), tok, WeightSet::Safetensors(&ckpt))
-    } else {
-        gguf = GgufFile::open(&a.model)?;
-        (LlamaConfig::from_gguf(&gguf)?, LlamaTokenizer::from_gguf(&gguf)?, WeightSet::Gguf(&gguf))
-    };
+    let source = ModelSource::open(&a.model)?;
+    let (config, tokenizer, weights) = (source.config()?, source.tokenizer()?, source.weights());
     let text = if a.chat {
         let mut messages = Vec::new();
         if let Some(s) = &a.system {

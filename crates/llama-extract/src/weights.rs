@@ -15,6 +15,47 @@ use crate::LlamaError;
 use crate::config::LlamaConfig;
 use crate::gguf::GgufFile;
 
+/// A model on disk: a GGUF file, or a Hugging Face folder (`config.json`, `tokenizer.json`,
+/// safetensors). What every entry point (examples, the pipeline) opens from a user's path.
+pub enum ModelSource {
+    Gguf(GgufFile),
+    Hf { dir: PathBuf, checkpoint: SafetensorsCheckpoint },
+}
+
+impl ModelSource {
+    /// A folder is read as an HF checkpoint, a file as GGUF.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, LlamaError> {
+        let path = path.as_ref();
+        Ok(if path.is_dir() {
+            Self::Hf { dir: path.to_path_buf(), checkpoint: SafetensorsCheckpoint::open(path)? }
+        } else {
+            Self::Gguf(GgufFile::open(path)?)
+        })
+    }
+
+    pub fn config(&self) -> Result<LlamaConfig, LlamaError> {
+        match self {
+            Self::Gguf(f) => LlamaConfig::from_gguf(f),
+            Self::Hf { checkpoint, .. } => Ok(checkpoint.config.clone()),
+        }
+    }
+
+    /// The GGUF's own vocabulary, or the folder's `tokenizer.json`.
+    pub fn tokenizer(&self) -> Result<crate::LlamaTokenizer, LlamaError> {
+        match self {
+            Self::Gguf(f) => crate::LlamaTokenizer::from_gguf(f),
+            Self::Hf { dir, .. } => crate::LlamaTokenizer::from_file(dir.join("tokenizer.json")),
+        }
+    }
+
+    pub fn weights(&self) -> WeightSet<'_> {
+        match self {
+            Self::Gguf(f) => WeightSet::Gguf(f),
+            Self::Hf { checkpoint, .. } => WeightSet::Safetensors(checkpoint),
+        }
+    }
+}
+
 /// A set of named weights in GGUF naming.
 pub enum WeightSet<'a> {
     Gguf(&'a GgufFile),

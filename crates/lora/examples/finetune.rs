@@ -17,10 +17,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use llama_extract::finetune::{
     EncodedPair, SftConfig, SftEvent, chat_prompt, encode_pair, field_accuracy, finetune, read_pairs, synthetic_pairs,
 };
-use llama_extract::weights::WeightSet;
-use llama_extract::{
-    BurnLlama, GenerateOptions, GgufFile, LlamaConfig, LlamaTokenizer, QuantLlama, QuantSession, WeightFormat, generate,
-};
+use llama_extract::weights::ModelSource;
+use llama_extract::{BurnLlama, GenerateOptions, LlamaTokenizer, QuantLlama, QuantSession, WeightFormat, generate};
 use lora::{LoraAdapter, LoraConfig};
 use quant5::GgmlType;
 
@@ -110,19 +108,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (Some(m), Some(t), Some(e), Some(o)) => (m, t, e, o),
         _ => return Err("give --model, --train, --eval and --out (or --demo-data DIR)".into()),
     };
-    let gguf;
-    let ckpt;
-    let (llama_config, tok, weights) = if model_path.is_dir() {
-        ckpt = llama_extract::weights::SafetensorsCheckpoint::open(model_path)?;
-        (
-            ckpt.config.clone(),
-            LlamaTokenizer::from_file(model_path.join("tokenizer.json"))?,
-            WeightSet::Safetensors(&ckpt),
-        )
-    } else {
-        gguf = GgufFile::open(model_path)?;
-        (LlamaConfig::from_gguf(&gguf)?, LlamaTokenizer::from_gguf(&gguf)?, WeightSet::Gguf(&gguf))
-    };
+    let source = ModelSource::open(model_path)?;
+    let (llama_config, tok, weights) = (source.config()?, source.tokenizer()?, source.weights());
     let (train_pairs, eval_pairs) = (read_pairs(train_path)?, read_pairs(eval_path)?);
     let encode = |pairs: &[llama_extract::finetune::SftPair]| -> Result<Vec<EncodedPair>, llama_extract::LlamaError> {
         pairs.iter().map(|p| encode_pair(&tok, p, a.max_len)).collect()
