@@ -13,6 +13,8 @@ target/release/examples/synth_corpus --out "$work/corpus" --voices 12 --clips 4 
 target/release/examples/train --ravdess "$work/corpus" --features custom --model bilstm --split speaker \
   --epochs 30 --seed 0 --out "$work/run"
 mkdir -p examples/data/demo/ser
-cp "$work/run/best/model.json" "$work/run/best/model.safetensors" "$work/run/best/scaler.safetensors" examples/data/demo/ser/
+cp "$work/run/best/model.json" "$work/run/best/scaler.safetensors" examples/data/demo/ser/
+# Stored in f16 (3.7 MB instead of 7.5 MB; ser-bilstm reads it back as f32).
+python3 scripts/f16-safetensors.py "$work/run/best/model.safetensors" examples/data/demo/ser/model.safetensors
 cp "$work/run/report.json" examples/data/demo/ser/training_report.json
 du -sh examples/data/demo/ser
