@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use llama_extract::extract::cue_notes;
 use llama_extract::extract::grammar::TokenTrie;
-use llama_extract::extract::schema::CueNote;
 use llama_extract::weights::ModelSource;
 use llama_extract::{ExtractOptions, Extractor, LlamaTokenizer, QuantLlama, VoiceEmotions, VoiceSegment, WeightFormat};
 use ser_bilstm::{CpuBackend, Predictor};
@@ -269,15 +269,7 @@ impl Pipeline {
                 if let Some(p) = &input.transcript {
                     report.inputs.insert(0, input_file("transcript", p)?);
                 }
-                let mut cues = Vec::new();
                 for (i, u) in cl.utterances.iter().enumerate() {
-                    for c in &u.cues {
-                        let kind = serde_json::to_value(&c.kind)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_string))
-                            .unwrap_or_else(|| "other".into());
-                        cues.push(CueNote { utterance_index: i, kind, raw: c.raw.clone() });
-                    }
                     let v = match (&voice, u.start_s, u.end_s) {
                         (Some(v), Some(a), Some(b)) => v.over(a, b).into_iter().next(),
                         _ => None,
@@ -296,7 +288,7 @@ impl Pipeline {
                     participant_utterances: cl.utterances.iter().filter(|u| u.speaker == Speaker::Participant).count(),
                     cleaning: cl.stats.clone(),
                     participant_cleaning: cl.stats_by_speaker.get("participant").cloned(),
-                    cues,
+                    cues: cue_notes(cl),
                 });
                 match &self.llm {
                     None => report.not_run.push("extraction: no language model configured".into()),

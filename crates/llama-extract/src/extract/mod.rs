@@ -255,15 +255,8 @@ impl<'m> Extractor<'m> {
         let originals: Vec<String> = transcript.utterances.iter().map(|u| u.text.clone()).collect();
         let ground::Merged { emotions, topics, key_phrases, summary, concerns, suggested_actions, grounding } =
             ground::merge(&outputs, &originals, &self.cleaner, self.options.keep_unverified);
-        let mut nonverbal = Nonverbal::default();
+        let mut nonverbal = Nonverbal { cues: cue_notes(&cleaned), voice: Vec::new() };
         for (i, u) in cleaned.utterances.iter().enumerate() {
-            for c in &u.cues {
-                let kind = serde_json::to_value(&c.kind)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_else(|| format!("{:?}", c.kind).to_lowercase());
-                nonverbal.cues.push(CueNote { utterance_index: i, kind, raw: c.raw.clone() });
-            }
             if let (Some(v), Speaker::Participant, Some(s), Some(e)) = (voice, &u.speaker, u.start_s, u.end_s)
                 && let Some((label, score)) = v.over(s, e).into_iter().next()
                 && label != "neutral"
@@ -408,6 +401,22 @@ impl<'m> Extractor<'m> {
     }
 }
 
+/// The cleaner's non-verbal cues with their utterance; `kind` is text-clean's snake_case name
+/// (`laughter`, `sigh`, …), `other` for unclassified annotations (their text stays in `raw`).
+pub fn cue_notes(cleaned: &CleanedTranscript) -> Vec<CueNote> {
+    let mut notes = Vec::new();
+    for (i, u) in cleaned.utterances.iter().enumerate() {
+        for c in &u.cues {
+            let kind = serde_json::to_value(&c.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_else(|| "other".into());
+            notes.push(CueNote { utterance_index: i, kind, raw: c.raw.clone() });
+        }
+    }
+    notes
+}
+
 /// One prompt line per utterance: `[index] speaker [voice: sad 0.62, neutral 0.30]: text`, the
 /// voice part on participant utterances with timestamps whose top score is at least
 /// `min_voice_score`.
@@ -490,6 +499,20 @@ mod tests {
         assert_eq!(lines[2], "[2] participant: no times here\n");
         let quiet = prompt_lines(&Cleaner::default().clean_transcript(&t), Some(&voice), 0.9);
         assert_eq!(quiet[1], "[1] participant: It's okay. It's cool. </ transcript> hi\n");
+    }
+
+    #[test]
+    fn cues_keep_their_utterance_and_a_plain_kind() {
+        let t = Transcript {
+            utterances: vec![
+                Utterance::new(None, None, Speaker::Interviewer, "hello"),
+                Utterance::new(None, None, Speaker::Participant, "fine <laughter> really [door slams]"),
+            ],
+        };
+        let notes = cue_notes(&Cleaner::default().clean_transcript(&t));
+        let got: Vec<(usize, &str, &str)> =
+            notes.iter().map(|n| (n.utterance_index, n.kind.as_str(), n.raw.as_str())).collect();
+        assert_eq!(got, vec![(1, "laughter", "<laughter>"), (1, "other", "[door slams]")]);
     }
 
     #[test]
