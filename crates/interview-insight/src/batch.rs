@@ -48,6 +48,13 @@ pub fn discover_daic(root: &Path) -> Result<Vec<SessionInput>, InsightError> {
 pub fn read_manifest(path: &Path) -> Result<Vec<SessionInput>, InsightError> {
     let text =
         std::fs::read_to_string(path).map_err(|e| InsightError::Io { path: path.display().to_string(), source: e })?;
+    parse_manifest(&text, path)
+}
+
+/// Parses manifest text as [`read_manifest`] does; relative paths are taken from
+/// `manifest_path`'s folder, and errors name `manifest_path` and the line.
+pub fn parse_manifest(text: &str, manifest_path: &Path) -> Result<Vec<SessionInput>, InsightError> {
+    let path = manifest_path;
     let base = path.parent().unwrap_or(Path::new("."));
     let bad = |line: usize, what: &str| InsightError::Input {
         path: format!("{}:{line}", path.display()),

@@ -18,6 +18,13 @@ pub type ManifestEntry = Utterance;
 pub fn read_manifest(path: impl AsRef<Path>) -> Result<Vec<ManifestEntry>, SerError> {
     let path = path.as_ref();
     let text = std::fs::read_to_string(path).map_err(|e| SerError::io(path, e))?;
+    parse_manifest(&text, path)
+}
+
+/// Parses manifest text; relative paths are taken from `manifest_path`'s folder, and errors name
+/// `manifest_path` and the line.
+pub fn parse_manifest(text: &str, manifest_path: &Path) -> Result<Vec<ManifestEntry>, SerError> {
+    let path = manifest_path;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {

@@ -13,7 +13,7 @@ pub mod ravdess;
 pub mod split;
 
 pub use features::{AudioPrep, Example, FeatureKind, FeatureSet};
-pub use manifest::{ManifestEntry, read_manifest};
+pub use manifest::{ManifestEntry, parse_manifest, read_manifest};
 pub use ravdess::{RavdessName, VocalChannel, scan_ravdess};
 pub use split::{Split, SplitIndices};
 
