@@ -59,6 +59,12 @@ fn default_theta() -> f64 {
     10_000.0
 }
 
+/// Largest accepted width, vocabulary or context (16.7 M; today's largest models use 256 k
+/// vocabularies, 53 k intermediate widths and 128 k contexts).
+pub const MAX_DIM: usize = 1 << 24;
+/// Largest accepted layer count.
+pub const MAX_LAYERS: usize = 4096;
+
 fn default_context() -> usize {
     2048
 }
@@ -142,6 +148,23 @@ impl LlamaConfig {
 
     fn validate(self) -> Result<Self, LlamaError> {
         let bad = |w: String| Err(LlamaError::Config(w));
+        // Sizes come from untrusted metadata and size allocations (KV cache, activations) before
+        // any tensor is checked against them: bound every one, and their products.
+        let dims = [
+            ("hidden size", self.hidden_size),
+            ("intermediate size", self.intermediate_size),
+            ("vocabulary size", self.vocab_size),
+            ("context length", self.context_length),
+            ("query width (heads × head dim)", self.n_heads.saturating_mul(self.head_dim)),
+        ];
+        for (what, value) in dims {
+            if value > MAX_DIM {
+                return bad(format!("{what} {value} is over the {MAX_DIM} limit"));
+            }
+        }
+        if self.n_layers > MAX_LAYERS {
+            return bad(format!("{} layers is over the {MAX_LAYERS} limit", self.n_layers));
+        }
         if self.n_heads == 0 || self.n_kv_heads == 0 || !self.n_heads.is_multiple_of(self.n_kv_heads) {
             return bad(format!("{} heads do not group over {} KV heads", self.n_heads, self.n_kv_heads));
         }

@@ -227,13 +227,14 @@ impl<'a> Reader<'a> {
                 }
                 let elem = self.u32(key)?;
                 let count = self.u64(key)?;
-                // Every element takes at least one byte: a count beyond the bytes left is a lie,
-                // caught before reserving memory for it.
+                // Each element takes at least `min_encoded_size(elem)` bytes: a count whose
+                // elements cannot fit in the bytes left is a lie, caught before reserving memory.
                 let left = (self.bytes.len() - self.pos) as u64;
-                if count > left {
+                let need = count.saturating_mul(min_encoded_size(elem));
+                if need > left {
                     return Err(GgufError::Truncated {
                         at,
-                        need: count - left,
+                        need: need - left,
                         what: format!("{key}: array of {count}"),
                     });
                 }
@@ -252,6 +253,24 @@ impl<'a> Reader<'a> {
         })
     }
 }
+
+/// The fewest bytes a value of GGUF type `ty` takes in a file (unknown types count as 1; they
+/// are rejected when read).
+fn min_encoded_size(ty: u32) -> u64 {
+    match ty {
+        0 | 1 | 7 => 1,
+        2 | 3 => 2,
+        4..=6 => 4,
+        8 | 10..=12 => 8,
+        9 => 12, // element type and count
+        _ => 1,
+    }
+}
+
+/// Fewest bytes of one metadata entry (key length, type, a 1-byte value) and of one tensor info
+/// (name length, dimension count, one dimension, type, offset).
+const MIN_KV_BYTES: u64 = 8 + 4 + 1;
+const MIN_TENSOR_INFO_BYTES: u64 = 8 + 4 + 8 + 4 + 8;
 
 impl GgufFile {
     /// Opens and memory-maps a file.
@@ -284,9 +303,10 @@ impl GgufFile {
         }
         let n_tensors = r.u64("tensor count")?;
         let n_kv = r.u64("metadata count")?;
-        // Each KV pair and tensor info takes well over 8 bytes; larger counts cannot fit.
+        // Counts whose entries cannot fit in the file are lies, caught before reserving memory.
         let left = (data.len() - r.pos) as u64;
-        if n_kv > left / 8 || n_tensors > left / 8 {
+        let need = n_kv.saturating_mul(MIN_KV_BYTES).saturating_add(n_tensors.saturating_mul(MIN_TENSOR_INFO_BYTES));
+        if need > left {
             return Err(GgufError::Malformed {
                 at: 16,
                 what: format!("{n_kv} metadata entries and {n_tensors} tensors cannot fit in {left} bytes"),

@@ -120,6 +120,16 @@ fn read_npy(path: &Path, dim: usize) -> Result<(Vec<f32>, usize), SerError> {
     let bad = |reason: String| SerError::Data(format!("{}: {reason}", path.display()));
     let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| bad(format!("not a .npy file: {e}")))?;
     let shape: Vec<u64> = npy.shape().to_vec();
+    // The header's shape sizes the output vector: check it against the bytes actually present
+    // before reading, so a lying header is an error rather than a huge allocation.
+    let n_values = shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
+    let item_bytes = match npy.dtype() {
+        npyz::DType::Plain(t) => t.size_field() as u64,
+        _ => 1,
+    };
+    if n_values.and_then(|n| n.checked_mul(item_bytes)).is_none_or(|need| need > bytes.len() as u64) {
+        return Err(bad(format!("shape {shape:?} needs more data than the file's {} bytes", bytes.len())));
+    }
     let values: Vec<f32> = match npy.dtype() {
         npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 4 => {
             npy.into_vec::<f32>().map_err(|e| bad(e.to_string()))?
