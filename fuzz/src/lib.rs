@@ -10,9 +10,12 @@
 
 use std::path::Path;
 
+/// A target's entry point: takes the fuzzer's bytes, panics only on a bug.
+pub type EntryPoint = fn(&[u8]);
+
 /// Every target: its name (the `fuzz_targets/<name>.rs` binary and `corpus/<name>/` folder) and
 /// entry point.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, EntryPoint)] = &[
     ("transcript_parsers", transcript_parsers),
     ("text_clean", text_clean),
     ("audio_decode", audio_decode),

@@ -27,6 +27,10 @@
 //! Dependencies: symphonia (decoding; pure Rust, all the containers users have), hound (WAV
 //! writing for the examples), realfft (FFTs for the features).
 
+// Library code returns typed errors for anything derived from input; `unwrap`/`expect` are
+// allowed only where a comment says why the value cannot be absent.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod decode;
 pub mod features;
 pub mod resample;

@@ -29,6 +29,10 @@
 //!
 //! Dependencies: sha2 (input and model hashes in the report), serde/serde_json (the report).
 
+// Library code returns typed errors for anything derived from input; `unwrap`/`expect` are
+// allowed only where a comment says why the value cannot be absent.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod batch;
 pub mod pipeline;
 pub mod report;

@@ -30,6 +30,10 @@
 //! assert_eq!(llama_extract::MAX_CONTEXT, 8192);
 //! ```
 
+// Library code returns typed errors for anything derived from input; `unwrap`/`expect` are
+// allowed only where a comment says why the value cannot be absent.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod burn_llama;
 pub mod config;
 pub mod extract;

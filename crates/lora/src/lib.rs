@@ -22,6 +22,10 @@
 //! assert!(!config.targets("model.layers.0.mlp.up_proj"));
 //! ```
 
+// Library code returns typed errors for anything derived from input; `unwrap`/`expect` are
+// allowed only where a comment says why the value cannot be absent.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod adapter;
 pub mod config;
 pub mod frozen;

@@ -28,6 +28,10 @@
 //! Dependencies: `half` (IEEE binary16 / bfloat16 conversion with round-to-nearest-even, which
 //! the block formats store their scales in); `burn` for the QAT op only.
 
+// Library code returns typed errors for anything derived from input; `unwrap`/`expect` are
+// allowed only where a comment says why the value cannot be absent.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod alg2;
 pub mod blocks;
 mod ggml_type;

@@ -34,6 +34,10 @@
 //! assert_eq!(logits.dims(), [4, 8]);
 //! ```
 
+// Library code returns typed errors for anything derived from input; `unwrap`/`expect` are
+// allowed only where a comment says why the value cannot be absent.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod checkpoint;
 pub mod data;
 pub mod lstm;

@@ -32,6 +32,10 @@
 //! assert_eq!(answer.stats.interjections_removed, 2);
 //! ```
 
+// Library code returns typed errors for anything derived from input; `unwrap`/`expect` are
+// allowed only where a comment says why the value cannot be absent.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod clean;
 mod parse;
 mod transcript;

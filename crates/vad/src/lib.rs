@@ -28,6 +28,10 @@
 //! assert!((s.start_s - 0.5).abs() < 0.05 && (s.end_s - 1.5).abs() < 0.2, "{s:?}");
 //! ```
 
+// Library code returns typed errors for anything derived from input; `unwrap`/`expect` are
+// allowed only where a comment says why the value cannot be absent.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod config;
 mod detector;
 pub mod eval;

@@ -124,7 +124,7 @@ fn read_npy(path: &Path, dim: usize) -> Result<(Vec<f32>, usize), SerError> {
     // before reading, so a lying header is an error rather than a huge allocation.
     let n_values = shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
     let item_bytes = match npy.dtype() {
-        npyz::DType::Plain(t) => t.size_field() as u64,
+        npyz::DType::Plain(t) => t.size_field(),
         _ => 1,
     };
     if n_values.and_then(|n| n.checked_mul(item_bytes)).is_none_or(|need| need > bytes.len() as u64) {
