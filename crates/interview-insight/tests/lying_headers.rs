@@ -160,15 +160,15 @@ fn a_tokenizer_whose_ids_point_outside_its_vocabulary_is_built_without_them() {
             ("tokenizer.ggml.bos_token_id", GgufValue::U32(u32::MAX)),
             ("tokenizer.ggml.eos_token_id", GgufValue::U32(u32::MAX)),
             ("tokenizer.ggml.unknown_token_id", GgufValue::U32(u32::MAX)),
+            ("tokenizer.ggml.add_bos_token", GgufValue::Bool(true)),
         ],
         &[],
     );
     let file = GgufFile::from_bytes(image).expect("a well-formed GGUF");
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    if let Ok(tokenizer) = within_budget("tokenizer", 0, || LlamaTokenizer::from_gguf(&file)) {
-        let ids = tokenizer.encode_prompt("ab").expect("encodes");
-        assert!(ids.iter().all(|&id| (id as usize) < tokenizer.vocab_size()), "{ids:?}");
-    }
+    let tokenizer = within_budget("tokenizer", 0, || LlamaTokenizer::from_gguf(&file)).expect("builds");
+    let ids = tokenizer.encode_prompt("ab").expect("encodes");
+    assert!(!ids.is_empty() && ids.iter().all(|&id| (id as usize) < tokenizer.vocab_size()), "{ids:?}");
 }
 
 // ---------------------------------------------------------------------------------------------

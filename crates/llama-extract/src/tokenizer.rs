@@ -181,7 +181,11 @@ impl LlamaTokenizer {
         };
         let mut vocab = serde_json::Map::with_capacity(tokens.len());
         for (i, t) in tokens.iter().enumerate() {
-            vocab.insert((*t).to_string(), json!(i));
+            // A repeated token text would leave its first id unreachable and ids past the
+            // vocabulary's size: refuse rather than mis-number the embedding rows.
+            if let Some(first) = vocab.insert((*t).to_string(), json!(i)) {
+                return Err(LlamaError::Tokenizer(format!("token {i} {t:?} repeats token {first}")));
+            }
         }
         let merges: Vec<serde_json::Value> = merges
             .iter()
@@ -211,7 +215,8 @@ impl LlamaTokenizer {
                       "ignore_merges": ignore_merges, "vocab": vocab, "merges": merges},
         });
         let inner = tokenizers::Tokenizer::from_bytes(serde_json::to_vec(&doc).map_err(tok_err)?).map_err(tok_err)?;
-        let id_key = |k: &str| f.get(k).and_then(|v| v.as_u64()).map(|v| v as u32);
+        // Special-token ids are hints: one outside the vocabulary is ignored, never emitted.
+        let id_key = |k: &str| f.get(k).and_then(|v| v.as_u64()).filter(|&v| v < tokens.len() as u64).map(|v| v as u32);
         let mut tok = Self::with_known_specials(inner);
         tok.bos = id_key("tokenizer.ggml.bos_token_id").or(tok.bos);
         tok.add_bos = f.get("tokenizer.ggml.add_bos_token").and_then(|v| v.as_bool()).unwrap_or(tok.add_bos);

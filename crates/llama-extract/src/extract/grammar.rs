@@ -227,10 +227,11 @@ enum Frame<'g> {
         count: usize,
         max: usize,
     },
-    /// Inside a free string.
+    /// Inside a free string; `escape` holds what follows an open backslash (`u`, `u0`, ...).
     Str {
         chars: usize,
         max: usize,
+        escape: Option<String>,
     },
     Enum {
         shape: ShapeId,
@@ -251,7 +252,55 @@ enum Frame<'g> {
         len: usize,
         chars: usize,
         max: usize,
+        /// After a backslash: the next character names the escaped one.
+        escaping: bool,
     },
+}
+
+/// Whether `c` may follow the escape text `esc` (what came after the backslash so far). Lone
+/// surrogates (`\uD800`–`\uDFFF`) are refused at their second digit, so every accepted prefix
+/// still has a completion that JSON parsers accept.
+fn escape_extends(esc: &str, c: char) -> bool {
+    match esc.len() {
+        0 => matches!(c, '"' | '\\' | '/' | 'b' | 'f' | 'n' | 'r' | 't' | 'u'),
+        2 if esc[1..].eq_ignore_ascii_case("d") => matches!(c, '0'..='7'),
+        1..=4 => esc.starts_with('u') && c.is_ascii_hexdigit(),
+        _ => false,
+    }
+}
+
+/// The letter that escapes `decoded` (the inverse of [`unescape_short`]).
+fn escape_letter(decoded: char) -> Option<char> {
+    Some(match decoded {
+        '"' => '"',
+        '\\' => '\\',
+        '/' => '/',
+        '\u{8}' => 'b',
+        '\u{c}' => 'f',
+        '\n' => 'n',
+        '\r' => 'r',
+        '\t' => 't',
+        _ => return None,
+    })
+}
+
+fn escape_complete(esc: &str) -> bool {
+    (esc.len() == 1 && esc != "u") || esc.len() == 5
+}
+
+/// The character a one-letter escape stands for (`\u` escapes are not offered inside quotes).
+fn unescape_short(c: char) -> Option<char> {
+    Some(match c {
+        '"' => '"',
+        '\\' => '\\',
+        '/' => '/',
+        'b' => '\u{8}',
+        'f' => '\u{c}',
+        'n' => '\n',
+        'r' => '\r',
+        't' => '\t',
+        _ => return None,
+    })
 }
 
 /// The automaton's state: a stack of what must come next.
@@ -289,7 +338,7 @@ impl<'g> Matcher<'g> {
     /// Inside a free string with room for at least `chars` more characters.
     pub fn free_string_room(&self) -> Option<usize> {
         match self.stack.last() {
-            Some(Frame::Str { chars, max }) => Some(max - chars),
+            Some(Frame::Str { chars, max, escape: None }) => Some(max - chars),
             _ => None,
         }
     }
@@ -351,15 +400,30 @@ impl<'g> Matcher<'g> {
                     }
                     return true;
                 }
-                Frame::Str { chars, max } => {
+                Frame::Str { chars, max, escape } => {
+                    if let Some(esc) = escape {
+                        if !escape_extends(esc, c) {
+                            return self.refuse(copy);
+                        }
+                        esc.push(c);
+                        if escape_complete(esc) {
+                            *escape = None;
+                            *chars += 1;
+                        }
+                        return true;
+                    }
                     if c == '"' {
                         self.stack.pop();
                         return true;
                     }
-                    if c == '\\' || c.is_control() || *chars >= *max {
+                    if c.is_control() || *chars >= *max {
                         return self.refuse(copy);
                     }
-                    *chars += 1;
+                    if c == '\\' {
+                        *escape = Some(String::new());
+                    } else {
+                        *chars += 1;
+                    }
                     return true;
                 }
                 Frame::Enum { shape, prefix } => {
@@ -413,9 +477,25 @@ impl<'g> Matcher<'g> {
                         return self.refuse(copy);
                     }
                 }
-                Frame::Quote { utterance, starts, len, chars, max } => {
+                Frame::Quote { utterance, starts, len, chars, max, escaping } => {
                     let Some(text) = g.utterances.get(utterance) else { return self.refuse(copy) };
-                    if c == '"' {
+                    // An escape stands for one character of the utterance (`\"`, `\\`, `\n`...).
+                    let c = if *escaping {
+                        match unescape_short(c) {
+                            Some(decoded) => decoded,
+                            None => return self.refuse(copy),
+                        }
+                    } else if c == '\\'
+                        && *chars < *max
+                        && *len > 0
+                        && starts.iter().any(|&s| text[s + *len..].chars().next().and_then(escape_letter).is_some())
+                    {
+                        *escaping = true;
+                        return true;
+                    } else {
+                        c
+                    };
+                    if c == '"' && !*escaping {
                         // Whole words only: close where some candidate ends on a word boundary.
                         let at_boundary = |s: &usize| !text[s + *len..].starts_with(is_word_char);
                         if *len > 0 && (starts.iter().any(at_boundary) || *chars >= *max) {
@@ -424,7 +504,7 @@ impl<'g> Matcher<'g> {
                         }
                         return self.refuse(copy);
                     }
-                    if c == '\\' || c.is_control() || *chars >= *max {
+                    if (c.is_control() && !*escaping) || *chars >= *max {
                         return self.refuse(copy);
                     }
                     let next: Vec<usize> =
@@ -432,6 +512,7 @@ impl<'g> Matcher<'g> {
                     if next.is_empty() {
                         return self.refuse(copy);
                     }
+                    *escaping = false;
                     *starts = next;
                     *len += c.len_utf8();
                     *chars += 1;
@@ -464,7 +545,7 @@ impl<'g> Matcher<'g> {
                 self.stack.push(Frame::Literal("[", 0));
             }
             Shape::String { max_chars } => {
-                self.stack.push(Frame::Str { chars: 0, max: *max_chars });
+                self.stack.push(Frame::Str { chars: 0, max: *max_chars, escape: None });
                 self.stack.push(Frame::Literal("\"", 0));
             }
             Shape::Enum(_) => {
@@ -482,7 +563,7 @@ impl<'g> Matcher<'g> {
                     .filter(|&(i, c)| c.is_alphanumeric() && !text[..i].chars().next_back().is_some_and(is_word_char))
                     .map(|(i, _)| i)
                     .collect();
-                self.stack.push(Frame::Quote { utterance, starts, len: 0, chars: 0, max: *max_chars });
+                self.stack.push(Frame::Quote { utterance, starts, len: 0, chars: 0, max: *max_chars, escaping: false });
                 self.stack.push(Frame::Literal("\"", 0));
             }
         }
@@ -501,9 +582,16 @@ impl<'g> Matcher<'g> {
                 Shape::UnitInterval => '0',
             },
             Frame::ArrayNext { .. } => ']',
+            // Finish an open escape with its shortest form (`\"` or a hex digit), then close.
+            Frame::Str { escape: Some(esc), .. } if esc.is_empty() => '"',
+            Frame::Str { escape: Some(_), .. } => '0',
             Frame::Str { .. } => '"',
-            Frame::Quote { utterance, starts, len, chars, max } => {
+            Frame::Quote { utterance, starts, len, chars, max, escaping } => {
                 let text = g.utterances.get(utterance)?;
+                if *escaping {
+                    // The escape letter for a candidate's next character.
+                    return starts.iter().find_map(|&s| text[s + *len..].chars().next().and_then(escape_letter));
+                }
                 let s = *starts.first()?;
                 match text[s + *len..].chars().next() {
                     Some(c) if (*len == 0 || is_word_char(c)) && *chars < *max => c,
@@ -689,6 +777,49 @@ mod tests {
     fn accepts(g: &Grammar, text: &str) -> bool {
         let mut m = g.matcher();
         m.feed_str(text) && m.is_done()
+    }
+
+    #[test]
+    fn json_escapes_in_free_strings_and_quotes() {
+        let schema = serde_json::json!({
+            "type": "object", "required": ["note", "cite"],
+            "properties": {
+                "note": {"type": "string", "maxLength": 8},
+                "cite": {"type": "object", "required": ["utterance_index", "quote"], "properties": {
+                    "utterance_index": {"type": "integer", "minimum": 0},
+                    "quote": {"type": "string", "maxLength": 40}
+                }}
+            }
+        });
+        let mut utterances = BTreeMap::new();
+        utterances.insert(0, r#"she said "no" to me\you"#.to_string());
+        let n = Narrowing { utterances, quotes_verbatim: true, default_max_chars: 50, default_max_items: 3 };
+        let g = Grammar::from_schema(&schema, &n).unwrap();
+        let doc = |note: &str, quote: &str| {
+            format!(r#"{{"note":"{note}","cite":{{"utterance_index":0,"quote":"{quote}"}}}}"#)
+        };
+        // Escapes count as one character each; every short escape and \u (not a lone surrogate).
+        assert!(accepts(&g, &doc(r#"a\"b\\c\n\u00e9"#, "she")));
+        assert!(accepts(&g, &doc(r#"\t\t\t\t\t\t\t\t"#, "she")));
+        assert!(!accepts(&g, &doc(r#"\t\t\t\t\t\t\t\t\t"#, "she")), "9 characters in 8");
+        assert!(!g.matcher().feed_str(r#"{"note":"\x"#));
+        assert!(!g.matcher().feed_str(r#"{"note":"\uD8"#), "lone surrogate");
+        assert!(g.matcher().feed_str(r#"{"note":"\uD7"#));
+        // Quotes: an escaped character of the utterance matches it; nothing else does.
+        assert!(accepts(&g, &doc("", r#"said \"no\" to me\\you"#)));
+        let before_space = r#"{"note":"","cite":{"utterance_index":0,"quote":"said \"no\" to\"#;
+        assert!(!g.matcher().feed_str(before_space), "escape where the utterance has none");
+        assert!(!accepts(&g, &doc("", r#"said \"no\" to me\/you"#)));
+        // Completing from inside an escape gives a document that parses.
+        for prefix in
+            [r#"{"note":"ab\"#, r#"{"note":"ab\u0"#, r#"{"note":"","cite":{"utterance_index":0,"quote":"said \"#]
+        {
+            let mut m = g.matcher();
+            assert!(m.feed_str(prefix), "{prefix}");
+            let full = format!("{prefix}{}", m.completion());
+            assert!(accepts(&g, &full), "{full}");
+            serde_json::from_str::<serde_json::Value>(&full).unwrap();
+        }
     }
 
     #[test]

@@ -41,7 +41,8 @@ pub fn parse_manifest(text: &str, manifest_path: &Path) -> Result<Vec<ManifestEn
             )));
         }
         let label = match cols[1].trim().parse::<usize>() {
-            Ok(n) => n,
+            Ok(n) if n < EMOTIONS.len() => n,
+            Ok(n) => return Err(err(format!("label {n} is not a class index (0–{})", EMOTIONS.len() - 1))),
             Err(_) => EMOTIONS
                 .iter()
                 .position(|e| e.eq_ignore_ascii_case(cols[1].trim()))
@@ -87,6 +88,9 @@ mod tests {
         std::fs::write(&p, "a.npy\t0\nb.npy\tjoy\n").unwrap();
         let e = read_manifest(&p).unwrap_err().to_string();
         assert!(e.contains("line 2") && e.contains("joy"), "{e}");
+        std::fs::write(&p, "a.npy\t8\n").unwrap();
+        let e = read_manifest(&p).unwrap_err().to_string();
+        assert!(e.contains("line 1") && e.contains("not a class index"), "{e}");
         std::fs::write(&p, "a.npy 0\n").unwrap();
         assert!(read_manifest(&p).unwrap_err().to_string().contains("line 1"));
         std::fs::remove_dir_all(&dir).unwrap();
