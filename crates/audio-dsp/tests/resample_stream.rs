@@ -3,6 +3,7 @@
 mod common;
 use audio_dsp::{Resampler, resample};
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 
 fn stream<T: audio_dsp::Sample>(x: &[T], a: u32, b: u32, cuts: &[usize]) -> Vec<T> {
     let mut r = Resampler::<T>::new(a, b).unwrap();
@@ -20,7 +21,11 @@ fn stream<T: audio_dsp::Sample>(x: &[T], a: u32, b: u32, cuts: &[usize]) -> Vec<
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn streaming_equals_one_shot_golden_inputs(

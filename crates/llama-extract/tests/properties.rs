@@ -18,6 +18,7 @@ use llama_extract::extract::schema::{
 use llama_extract::gguf::write_gguf;
 use llama_extract::{GgufFile, GgufValue};
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use quant5::GgmlType;
 
 /// The string values of a `$defs` enum in the shipped schema (plain `enum` or schemars `oneOf`
@@ -114,7 +115,11 @@ fn transcript_and_output() -> impl Strategy<Value = (BTreeMap<u64, String>, Mode
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn the_grammar_accepts_every_schema_valid_document((utterances, output) in transcript_and_output()) {

@@ -4,6 +4,7 @@
 
 use half::{bf16, f16};
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use quant5::{GgmlType, Granularity, QuantError, QuantizedMatrix, dequantize_row, pack5, quantize_alg2, unpack5};
 
 fn f16b(v: f32) -> [u8; 2] {
@@ -205,6 +206,12 @@ fn alg2_granularities() {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
+
     #[test]
     fn pack5_round_trips(codes in prop::collection::vec(0u8..32, 0..200)) {
         let packed = pack5(&codes);

@@ -1,6 +1,7 @@
 //! Property tests of the cleaner and parsers.
 
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use std::collections::HashMap;
 use text_clean::{CleanConfig, Cleaner, Format, parse_bytes};
 
@@ -96,7 +97,11 @@ fn in_lists(cfg: &CleanConfig, w: &str) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: 2000,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn cleaning_is_idempotent(s in sentence()) {

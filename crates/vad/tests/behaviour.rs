@@ -1,6 +1,7 @@
 //! Streaming equals batch, edge cases, silence removal and the metrics.
 
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use vad::eval::{frame_metrics, roc_auc};
 use vad::{FrameDecision, Method, Segment, Vad, VadConfig, VadError, detect, remove_silence};
 
@@ -43,7 +44,11 @@ fn stream(x: &[f32], cfg: &VadConfig, cuts: &[usize]) -> Vec<FrameDecision> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: 48,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn streaming_equals_batch(
