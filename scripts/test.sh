@@ -31,5 +31,5 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 step "cuda feature compiles (burn-cuda 0.21; no CUDA toolkit needed to check)"
 cargo check -p interview-insight --features cuda --locked
 
-step "fuzz targets build (stable, no sanitizer)"
-cargo check --manifest-path fuzz/Cargo.toml --bins
+step "fuzz targets build as plain binaries (stable, no sanitizer; their seeds and past crash inputs are replayed by the fuzz_corpus test above)"
+cargo build --manifest-path fuzz/Cargo.toml --bins --locked

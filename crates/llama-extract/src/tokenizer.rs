@@ -111,6 +111,47 @@ impl std::fmt::Debug for LlamaTokenizer {
     }
 }
 
+/// Checks that every BPE merge joins two vocabulary tokens into a third. tokenizers 0.23 builds
+/// the merged text in a scratch buffer as long as the longest token and slices past it (a
+/// panic) when a merge of two known tokens is longer than any token, before it would report the
+/// missing result; so a hostile or damaged vocabulary is refused here, with the merge named.
+fn check_bpe_merges(doc: &serde_json::Value) -> Result<(), LlamaError> {
+    let model = &doc["model"];
+    if model.get("type").is_some_and(|t| t != "BPE") {
+        return Ok(());
+    }
+    let (Some(vocab), Some(merges)) = (model["vocab"].as_object(), model["merges"].as_array()) else {
+        return Ok(());
+    };
+    let prefix = model["continuing_subword_prefix"].as_str().unwrap_or("");
+    let legacy = merges.iter().filter_map(|m| m.as_str()).filter(|m| !m.starts_with("#version"));
+    let pairs = merges.iter().filter_map(|m| m.as_array()).filter_map(|p| match p.as_slice() {
+        [a, b] => Some((a.as_str()?, b.as_str()?)),
+        _ => None,
+    });
+    // Legacy "a b" lines with other than two parts are refused by tokenizers itself.
+    let legacy = legacy.filter_map(|m| {
+        let mut parts = m.split(' ');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(a), Some(b), None) => Some((a, b)),
+            _ => None,
+        }
+    });
+    for (rank, (a, b)) in legacy.chain(pairs).enumerate() {
+        let bad = |what: String| Err(LlamaError::Tokenizer(format!("merge {rank} ({a:?} {b:?}): {what}")));
+        let Some(tail) = b.strip_prefix(prefix) else {
+            return bad(format!("does not start with the continuing-subword prefix {prefix:?}"));
+        };
+        let joined = format!("{a}{tail}");
+        for t in [a, b, joined.as_str()] {
+            if !vocab.contains_key(t) {
+                return bad(format!("{t:?} is not in the vocabulary"));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn tok_err(e: impl std::fmt::Display) -> LlamaError {
     LlamaError::Tokenizer(e.to_string())
 }
@@ -120,14 +161,15 @@ impl LlamaTokenizer {
     /// (`<|begin_of_text|>`, `<|eot_id|>`, `<|im_end|>`, …).
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, LlamaError> {
         let path = path.as_ref();
-        let inner = tokenizers::Tokenizer::from_file(path)
-            .map_err(|e| LlamaError::Tokenizer(format!("{}: {e}", path.display())))?;
-        Ok(Self::with_known_specials(inner))
+        let bytes = std::fs::read(path).map_err(|e| LlamaError::Tokenizer(format!("{}: {e}", path.display())))?;
+        Self::from_json_bytes(&bytes).map_err(|e| LlamaError::Tokenizer(format!("{}: {e}", path.display())))
     }
 
     /// Builds from `tokenizer.json` bytes.
     pub fn from_json_bytes(bytes: &[u8]) -> Result<Self, LlamaError> {
-        Ok(Self::with_known_specials(tokenizers::Tokenizer::from_bytes(bytes).map_err(tok_err)?))
+        let doc: serde_json::Value = serde_json::from_slice(bytes).map_err(tok_err)?;
+        check_bpe_merges(&doc)?;
+        Ok(Self::with_known_specials(serde_json::from_value(doc).map_err(tok_err)?))
     }
 
     fn with_known_specials(inner: tokenizers::Tokenizer) -> Self {
@@ -214,7 +256,8 @@ impl LlamaTokenizer {
                       "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false,
                       "ignore_merges": ignore_merges, "vocab": vocab, "merges": merges},
         });
-        let inner = tokenizers::Tokenizer::from_bytes(serde_json::to_vec(&doc).map_err(tok_err)?).map_err(tok_err)?;
+        check_bpe_merges(&doc)?;
+        let inner: tokenizers::Tokenizer = serde_json::from_value(doc).map_err(tok_err)?;
         // Special-token ids are hints: one outside the vocabulary is ignored, never emitted.
         let id_key = |k: &str| f.get(k).and_then(|v| v.as_u64()).filter(|&v| v < tokens.len() as u64).map(|v| v as u32);
         let mut tok = Self::with_known_specials(inner);
@@ -274,5 +317,40 @@ impl LlamaTokenizer {
     /// The id of a token's text, if it is in the vocabulary.
     pub fn token_id(&self, text: &str) -> Option<u32> {
         self.inner.token_to_id(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bpe_json(vocab: &[&str], merges: serde_json::Value) -> Vec<u8> {
+        let vocab: serde_json::Map<String, serde_json::Value> =
+            vocab.iter().enumerate().map(|(i, t)| (t.to_string(), json!(i))).collect();
+        serde_json::to_vec(&json!({
+            "version": "1.0", "truncation": null, "padding": null, "added_tokens": [], "normalizer": null,
+            "pre_tokenizer": null, "post_processor": null, "decoder": null,
+            "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
+                      "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false,
+                      "vocab": vocab, "merges": merges},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn merges_must_join_vocabulary_tokens_into_one() {
+        // Both merge formats work when the merge is whole.
+        for merges in [json!(["a b", "ab c"]), json!([["a", "b"], ["ab", "c"]])] {
+            let t = LlamaTokenizer::from_json_bytes(&bpe_json(&["a", "b", "c", "ab", "abc"], merges)).unwrap();
+            assert_eq!(t.encode("abc", false).unwrap(), vec![4]);
+        }
+        // "ab" + "ab" is longer than every token: tokenizers 0.23 would panic building this.
+        let e = LlamaTokenizer::from_json_bytes(&bpe_json(&["a", "b", "ab"], json!(["a b", "ab ab"])))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("merge 1") && e.contains("\"abab\" is not in the vocabulary"), "{e}");
+        let e = LlamaTokenizer::from_json_bytes(&bpe_json(&["a"], json!([["a", "z"]]))).err().map(|e| e.to_string());
+        assert!(e.is_some_and(|e| e.contains("\"z\" is not in the vocabulary")));
     }
 }
