@@ -158,10 +158,16 @@ fn transcript_totals_per_speaker() {
 
 #[test]
 fn nested_annotation_regression_is_idempotent() {
-    // Found by proptest: removing `<ஜ>` used to leave `<A>`, itself an annotation.
+    // Found by proptest: removing `<ஜ>` used to leave `<A>`, itself an annotation. Nested
+    // annotations are now one cue.
     let c = Cleaner::default();
     let once = c.clean_text("<A<ஜ>>");
     assert_eq!(c.clean_text(&once.text).text, once.text);
     assert_eq!(once.text, "");
-    assert_eq!(once.cues.len(), 2);
+    assert_eq!(once.cues.len(), 1);
+    // Found by the text_clean fuzz target: nesting deeper than the old 16-pass limit.
+    let deep = format!("{}m{} ok", "[o".repeat(40), "]".repeat(40));
+    let once = c.clean_text(&deep);
+    assert_eq!(once.text, "ok");
+    assert_eq!(c.clean_text(&once.text).text, once.text);
 }

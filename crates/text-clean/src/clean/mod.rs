@@ -262,15 +262,16 @@ impl Cleaner {
         }
     }
 
-    /// Cleans a piece of text. Cleaning is idempotent: in pathological input (an annotation
-    /// nested in brackets, `<A<sigh>>`) removing one piece can form another (`<A>`), so passes
-    /// repeat until the text is stable; cues found in later passes carry offsets into the
-    /// intermediate text.
+    /// Cleans a piece of text. Cleaning is idempotent: nested annotations (`<A<sigh>>`) are
+    /// one annotation, but removing words inside brackets can still leave one behind
+    /// (`[ um sigh]` → `[sigh]`), so passes repeat until the text is stable; cues found in later
+    /// passes carry offsets into the intermediate text.
     pub fn clean_text(&self, text: &str) -> CleanedText {
         let mut result = self.clean_once(text);
-        // Each pass that changes the text deletes something, so this terminates quickly. Only
-        // brackets can form new annotations; without them one pass is already a fixpoint.
-        for _ in 0..16 {
+        // Each pass that changes the text shortens it, so the bound is never what stops the
+        // loop; in practice a second pass is the most ever needed. Only brackets can form new
+        // annotations; without them one pass is already a fixpoint.
+        for _ in 0..text.len() {
             if !result.text.contains(['<', '[']) {
                 break;
             }

@@ -77,23 +77,46 @@ pub(crate) fn tokenize(text: &str) -> Vec<Tok<'_>> {
     toks
 }
 
-/// Byte length of an annotation at the start of `s`, if there is one.
+/// Byte length of an annotation at the start of `s`, if there is one: `<label>` or `[label]`,
+/// the label starting with a letter, at most [`MAX_ANNOTATION_LABEL`] characters, on one line.
+/// Annotations may nest (`[o[sigh]]`): a nested one is part of the outer annotation and does
+/// not count towards its label, so removing annotations never leaves a new one behind
+/// (cleaning stays idempotent in one pass however deep the nesting; iterative, so depth cannot
+/// overflow the stack).
 fn annotation_len(s: &str) -> Option<usize> {
-    let close = match s.chars().next()? {
-        '<' => '>',
-        '[' => ']',
-        _ => return None,
-    };
-    let inner = &s[1..];
-    if !inner.chars().next().is_some_and(char::is_alphabetic) {
-        return None;
+    struct Open {
+        close: char,
+        label_chars: usize,
     }
-    for (count, (i, ch)) in inner.char_indices().enumerate() {
-        if count > MAX_ANNOTATION_LABEL || matches!(ch, '<' | '[' | ']' | '>' | '\n') && ch != close {
-            return None;
+    let mut open: Vec<Open> = Vec::new();
+    for (i, ch) in s.char_indices() {
+        let Some(top) = open.last_mut() else {
+            // Only the first character can get here.
+            let close = match ch {
+                '<' => '>',
+                '[' => ']',
+                _ => return None,
+            };
+            open.push(Open { close, label_chars: 0 });
+            continue;
+        };
+        if ch == top.close && top.label_chars > 0 {
+            open.pop();
+            if open.is_empty() {
+                return Some(i + ch.len_utf8());
+            }
+            continue;
         }
-        if ch == close {
-            return Some(1 + i + 1);
+        match ch {
+            '<' => open.push(Open { close: '>', label_chars: 0 }),
+            '[' => open.push(Open { close: ']', label_chars: 0 }),
+            ']' | '>' | '\n' => return None,
+            _ => {
+                if top.label_chars == 0 && !ch.is_alphabetic() || top.label_chars >= MAX_ANNOTATION_LABEL {
+                    return None;
+                }
+                top.label_chars += 1;
+            }
         }
     }
     None
@@ -112,6 +135,17 @@ mod tests {
         let k = kinds("I don't-know, well-known 'quote'");
         let words: Vec<&str> = k.iter().filter(|t| t.0 == TokKind::Word).map(|t| t.1).collect();
         assert_eq!(words, ["I", "don't-know", "well-known", "quote"]);
+    }
+
+    #[test]
+    fn nested_annotations_are_one() {
+        let k = kinds("a [o[sigh]] <x<y>z> [[m]] b");
+        let ann: Vec<&str> = k.iter().filter(|t| t.0 == TokKind::Annotation).map(|t| t.1).collect();
+        assert_eq!(ann, ["[o[sigh]]", "<x<y>z>", "[m]"]);
+        // Deep nesting is one annotation and does not recurse.
+        let deep = format!("{}x{}", "[a".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(annotation_len(&deep), Some(deep.len()));
+        assert_eq!(annotation_len("[a[b]"), None);
     }
 
     #[test]
