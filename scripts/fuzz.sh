@@ -12,6 +12,8 @@ for target in "$@"; do
     cargo +nightly fuzz run "$target" -O "runs/fuzz/corpus/$target" "fuzz/corpus/$target" \
         -- -max_total_time="$seconds" -print_final_stats=1 >"runs/fuzz/$target.log" 2>&1 || true
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "runs/fuzz/$target.log" | grep -o '[0-9]*$' || echo '?')
-    crashes=$(ls "fuzz/artifacts/$target" 2>/dev/null | wc -l)
-    echo "$target: $runs runs in $seconds s, $crashes crash files in fuzz/artifacts/$target"
+    took=$(grep -o 'Done [0-9]* runs in [0-9]* second' "runs/fuzz/$target.log" | grep -o 'in [0-9]*' | grep -o '[0-9]*' \
+        || echo "under $seconds (stopped early: see the log)")
+    crashes=$(find "fuzz/artifacts/$target" -type f 2>/dev/null | wc -l)
+    echo "$target: $runs runs in $took s, $crashes crash files in fuzz/artifacts/$target"
 done
