@@ -3,7 +3,6 @@
 //! binaries call, on the stable toolchain. Keeps the targets compiling and the fixed crashes
 //! fixed without nightly or cargo-fuzz.
 
-#[allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 #[path = "../../../fuzz/src/lib.rs"]
 mod fuzz_entry_points;
 
