@@ -257,31 +257,20 @@ enum Frame<'g> {
     },
 }
 
+/// JSON's one-letter escapes: the letter after the backslash, and the character it stands for.
+const SHORT_ESCAPES: [(char, char); 8] =
+    [('"', '"'), ('\\', '\\'), ('/', '/'), ('b', '\u{8}'), ('f', '\u{c}'), ('n', '\n'), ('r', '\r'), ('t', '\t')];
+
 /// Whether `c` may follow the escape text `esc` (what came after the backslash so far). Lone
 /// surrogates (`\uD800`–`\uDFFF`) are refused at their second digit, so every accepted prefix
 /// still has a completion that JSON parsers accept.
 fn escape_extends(esc: &str, c: char) -> bool {
     match esc.len() {
-        0 => matches!(c, '"' | '\\' | '/' | 'b' | 'f' | 'n' | 'r' | 't' | 'u'),
+        0 => c == 'u' || unescape_short(c).is_some(),
         2 if esc[1..].eq_ignore_ascii_case("d") => matches!(c, '0'..='7'),
         1..=4 => esc.starts_with('u') && c.is_ascii_hexdigit(),
         _ => false,
     }
-}
-
-/// The letter that escapes `decoded` (the inverse of [`unescape_short`]).
-fn escape_letter(decoded: char) -> Option<char> {
-    Some(match decoded {
-        '"' => '"',
-        '\\' => '\\',
-        '/' => '/',
-        '\u{8}' => 'b',
-        '\u{c}' => 'f',
-        '\n' => 'n',
-        '\r' => 'r',
-        '\t' => 't',
-        _ => return None,
-    })
 }
 
 fn escape_complete(esc: &str) -> bool {
@@ -289,18 +278,13 @@ fn escape_complete(esc: &str) -> bool {
 }
 
 /// The character a one-letter escape stands for (`\u` escapes are not offered inside quotes).
-fn unescape_short(c: char) -> Option<char> {
-    Some(match c {
-        '"' => '"',
-        '\\' => '\\',
-        '/' => '/',
-        'b' => '\u{8}',
-        'f' => '\u{c}',
-        'n' => '\n',
-        'r' => '\r',
-        't' => '\t',
-        _ => return None,
-    })
+fn unescape_short(letter: char) -> Option<char> {
+    SHORT_ESCAPES.iter().find(|e| e.0 == letter).map(|e| e.1)
+}
+
+/// The letter that escapes `decoded` (the inverse of [`unescape_short`]).
+fn escape_letter(decoded: char) -> Option<char> {
+    SHORT_ESCAPES.iter().find(|e| e.1 == decoded).map(|e| e.0)
 }
 
 /// The automaton's state: a stack of what must come next.
