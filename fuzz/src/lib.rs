@@ -180,11 +180,12 @@ pub fn ravdess_manifest(data: &[u8]) {
 }
 
 /// The constrained-decoding grammar and the extraction-output parser. The first line gives the
-/// utterances (`|`-separated), the rest is the answer. Oracles: a document the grammar accepts
+/// utterances (`|`-separated; those with a word to quote are offered, as the extractor does),
+/// the rest is the answer. Oracles: a document the grammar accepts
 /// in full passes the output parser (the grammar never admits what the schema forbids), and so
 /// does the grammar's shortest completion of any accepted prefix.
 pub fn extraction(data: &[u8]) {
-    use llama_extract::extract::grammar::{Grammar, Narrowing};
+    use llama_extract::extract::grammar::{Grammar, Narrowing, is_citable};
     use llama_extract::extract::parse_output;
     use llama_extract::extract::schema::model_output_schema;
     let Ok(text) = std::str::from_utf8(data) else { return };
@@ -193,7 +194,7 @@ pub fn extraction(data: &[u8]) {
         .split('|')
         .take(8)
         .enumerate()
-        .filter(|(_, u)| u.chars().any(char::is_alphanumeric))
+        .filter(|(_, u)| is_citable(u))
         .map(|(i, u)| (i as u64, u.to_string()))
         .collect();
     let _ = parse_output(answer, 0..8);

@@ -183,7 +183,18 @@ impl Grammar {
             }
             "integer" => {
                 let set: Vec<u64> = if name == Some("utterance_index") {
-                    n.utterances.keys().copied().collect()
+                    // With verbatim quotes, an utterance with no word to start a quote cannot be
+                    // cited: admitting its index would lead to a dead end.
+                    let set: Vec<u64> = n
+                        .utterances
+                        .iter()
+                        .filter(|(_, text)| !n.quotes_verbatim || is_citable(text))
+                        .map(|(i, _)| *i)
+                        .collect();
+                    if set.is_empty() {
+                        return Err(schema_err("no utterance has a word to cite"));
+                    }
+                    set
                 } else {
                     let lo = node.get("minimum").and_then(Value::as_u64).unwrap_or(0);
                     let hi = node
@@ -298,6 +309,20 @@ pub struct Matcher<'g> {
 /// Letters, digits and in-word apostrophes (`can't` is one word, as [`super::ground`] reads it).
 fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '\'' || c == '\u{2019}'
+}
+
+/// Byte offsets where a word starts: a letter or digit not preceded by a word character (a
+/// verbatim quote begins at one of these).
+fn word_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
+    text.char_indices()
+        .filter(|&(i, c)| c.is_alphanumeric() && !text[..i].chars().next_back().is_some_and(is_word_char))
+        .map(|(i, _)| i)
+}
+
+/// Whether a verbatim quote can be taken from `text` (it has a word start). Only such
+/// utterances may be offered for citing ([`Narrowing::utterances`]).
+pub fn is_citable(text: &str) -> bool {
+    word_starts(text).next().is_some()
 }
 
 fn unit_complete(t: &str) -> bool {
@@ -541,12 +566,7 @@ impl<'g> Matcher<'g> {
             Shape::Quote { max_chars } => {
                 let utterance = self.last_index.unwrap_or(0);
                 let text = g.utterances.get(&utterance).map(String::as_str).unwrap_or("");
-                // Candidate starts: the first character of each word.
-                let starts = text
-                    .char_indices()
-                    .filter(|&(i, c)| c.is_alphanumeric() && !text[..i].chars().next_back().is_some_and(is_word_char))
-                    .map(|(i, _)| i)
-                    .collect();
+                let starts = word_starts(text).collect();
                 self.stack.push(Frame::Quote { utterance, starts, len: 0, chars: 0, max: *max_chars, escaping: false });
                 self.stack.push(Frame::Literal("\"", 0));
             }
@@ -761,6 +781,27 @@ mod tests {
     fn accepts(g: &Grammar, text: &str) -> bool {
         let mut m = g.matcher();
         m.feed_str(text) && m.is_done()
+    }
+
+    #[test]
+    fn only_utterances_with_a_word_to_quote_can_be_cited() {
+        // Found by the extraction fuzz target: `'be` has letters but no word start (the
+        // apostrophe joins), so citing it led to a quote that could not begin.
+        let schema = serde_json::json!({
+            "type": "object", "required": ["cite"],
+            "properties": {"cite": {"type": "object", "required": ["utterance_index", "quote"], "properties": {
+                "utterance_index": {"type": "integer", "minimum": 0},
+                "quote": {"type": "string", "maxLength": 40}
+            }}}
+        });
+        let utterances: BTreeMap<u64, String> = [(0, "'be".to_string()), (1, "fine".to_string())].into();
+        assert!(!is_citable("'be") && is_citable("fine") && !is_citable("…?!"));
+        let n = Narrowing { utterances, quotes_verbatim: true, default_max_chars: 50, default_max_items: 3 };
+        let g = Grammar::from_schema(&schema, &n).unwrap();
+        assert!(!g.matcher().feed_str(r#"{"cite":{"utterance_index":0"#));
+        assert!(accepts(&g, r#"{"cite":{"utterance_index":1,"quote":"fine"}}"#));
+        let n = Narrowing { utterances: [(0, "'be".to_string())].into(), ..n };
+        assert!(Grammar::from_schema(&schema, &n).is_err(), "nothing to cite");
     }
 
     #[test]

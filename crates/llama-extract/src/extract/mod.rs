@@ -290,10 +290,8 @@ impl<'m> Extractor<'m> {
         b: usize,
     ) -> Result<(Option<ModelOutput>, ChunkStats), LlamaError> {
         // Utterances with no words (a lone annotation) cannot be quoted, so they are not offered.
-        let citable: BTreeMap<u64, String> = (a..b)
-            .filter(|&i| texts[i].chars().any(char::is_alphanumeric))
-            .map(|i| (i as u64, texts[i].clone()))
-            .collect();
+        let citable: BTreeMap<u64, String> =
+            (a..b).filter(|&i| grammar::is_citable(&texts[i])).map(|i| (i as u64, texts[i].clone())).collect();
         if citable.is_empty() {
             return Ok((None, ChunkStats { utterances: (a, b), valid: true, ..Default::default() }));
         }
