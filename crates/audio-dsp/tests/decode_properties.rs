@@ -41,6 +41,7 @@ proptest! {
         let bytes = std::fs::read(&path).unwrap();
         let data_start = bytes.len() - 2 * samples.len();
         let cut_at = data_start + 1 + cut.index(bytes.len() - data_start - 1);
+        let _ = std::fs::remove_file(&path);
         prop_assert!(decode_bytes(&bytes[..cut_at]).is_err(), "cut at {} of {} decoded", cut_at, bytes.len());
     }
 
@@ -50,6 +51,7 @@ proptest! {
         let path = temp(&format!("f32-{}.wav", samples.len()));
         write_wav_f32(&path, &samples, 16000).unwrap();
         let got = decode_path(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
         prop_assert_eq!(got.samples, samples);
         prop_assert_eq!(got.channels_in, 1);
     }

@@ -52,9 +52,8 @@ pub fn read_manifest(path: &Path) -> Result<Vec<SessionInput>, InsightError> {
 }
 
 /// Parses manifest text as [`read_manifest`] does; relative paths are taken from
-/// `manifest_path`'s folder, and errors name `manifest_path` and the line.
-pub fn parse_manifest(text: &str, manifest_path: &Path) -> Result<Vec<SessionInput>, InsightError> {
-    let path = manifest_path;
+/// `path`'s folder, and errors name `path` and the line.
+pub fn parse_manifest(text: &str, path: &Path) -> Result<Vec<SessionInput>, InsightError> {
     let base = path.parent().unwrap_or(Path::new("."));
     let bad = |line: usize, what: &str| InsightError::Input {
         path: format!("{}:{line}", path.display()),

@@ -37,16 +37,12 @@ static ALLOC: PeakCounting = PeakCounting;
 /// Most bytes a reader may allocate beyond the input it was handed.
 const BUDGET: usize = 4 << 20;
 
-/// Runs `read`, returning its result and the peak heap growth while it ran.
-fn peak_of<T>(read: impl FnOnce() -> T) -> (T, usize) {
+/// Runs `read`, failing if the heap grew by more than the input plus [`BUDGET`] meanwhile.
+fn within_budget<T>(what: &str, input_len: usize, read: impl FnOnce() -> T) -> T {
     let base = LIVE.load(Ordering::SeqCst);
     PEAK.store(base, Ordering::SeqCst);
     let out = read();
-    (out, PEAK.load(Ordering::SeqCst).saturating_sub(base))
-}
-
-fn within_budget<T>(what: &str, input_len: usize, read: impl FnOnce() -> T) -> T {
-    let (out, peak) = peak_of(read);
+    let peak = PEAK.load(Ordering::SeqCst).saturating_sub(base);
     assert!(peak <= input_len + BUDGET, "{what}: allocated {peak} bytes for a {input_len}-byte input");
     out
 }

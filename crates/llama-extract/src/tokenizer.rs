@@ -6,6 +6,8 @@
 //! `tokenizer.ggml.tokens` + `merges`, control tokens (type 3) as special added tokens, and the
 //! pre-tokenizer llama.cpp selects by `tokenizer.ggml.pre`.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::Path;
 
 use serde_json::json;
@@ -115,41 +117,78 @@ impl std::fmt::Debug for LlamaTokenizer {
 /// the merged text in a scratch buffer as long as the longest token and slices past it (a
 /// panic) when a merge of two known tokens is longer than any token, before it would report the
 /// missing result; so a hostile or damaged vocabulary is refused here, with the merge named.
-fn check_bpe_merges(doc: &serde_json::Value) -> Result<(), LlamaError> {
-    let model = &doc["model"];
-    if model.get("type").is_some_and(|t| t != "BPE") {
-        return Ok(());
-    }
-    let (Some(vocab), Some(merges)) = (model["vocab"].as_object(), model["merges"].as_array()) else {
-        return Ok(());
-    };
-    let prefix = model["continuing_subword_prefix"].as_str().unwrap_or("");
-    let legacy = merges.iter().filter_map(|m| m.as_str()).filter(|m| !m.starts_with("#version"));
-    let pairs = merges.iter().filter_map(|m| m.as_array()).filter_map(|p| match p.as_slice() {
-        [a, b] => Some((a.as_str()?, b.as_str()?)),
-        _ => None,
-    });
-    // Legacy "a b" lines with other than two parts are refused by tokenizers itself.
-    let legacy = legacy.filter_map(|m| {
-        let mut parts = m.split(' ');
-        match (parts.next(), parts.next(), parts.next()) {
-            (Some(a), Some(b), None) => Some((a, b)),
-            _ => None,
-        }
-    });
-    for (rank, (a, b)) in legacy.chain(pairs).enumerate() {
+fn check_bpe_merges<'m>(
+    in_vocab: impl Fn(&str) -> bool,
+    prefix: &str,
+    merges: impl IntoIterator<Item = (&'m str, &'m str)>,
+) -> Result<(), LlamaError> {
+    let mut joined = String::new();
+    for (rank, (a, b)) in merges.into_iter().enumerate() {
         let bad = |what: String| Err(LlamaError::Tokenizer(format!("merge {rank} ({a:?} {b:?}): {what}")));
         let Some(tail) = b.strip_prefix(prefix) else {
             return bad(format!("does not start with the continuing-subword prefix {prefix:?}"));
         };
-        let joined = format!("{a}{tail}");
+        joined.clear();
+        joined.push_str(a);
+        joined.push_str(tail);
         for t in [a, b, joined.as_str()] {
-            if !vocab.contains_key(t) {
+            if !in_vocab(t) {
                 return bad(format!("{t:?} is not in the vocabulary"));
             }
         }
     }
     Ok(())
+}
+
+/// Just the parts of a `tokenizer.json` the merge check reads, borrowed where the JSON has no
+/// escapes (a second full parse into `serde_json::Value` doubled the load time).
+#[derive(serde::Deserialize)]
+struct BpeParts<'a> {
+    #[serde(borrow)]
+    model: BpeModelParts<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct BpeModelParts<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    vocab: Option<HashMap<Cow<'a, str>, serde::de::IgnoredAny>>,
+    #[serde(borrow, default)]
+    merges: Option<Vec<MergeParts<'a>>>,
+    #[serde(borrow, default)]
+    continuing_subword_prefix: Option<Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum MergeParts<'a> {
+    /// `"a b"` (older files); lines with other than two parts are refused by tokenizers itself.
+    Legacy(#[serde(borrow)] Cow<'a, str>),
+    Pair(#[serde(borrow)] Cow<'a, str>, #[serde(borrow)] Cow<'a, str>),
+}
+
+/// [`check_bpe_merges`] on `tokenizer.json` bytes. Files this cannot read as a BPE model with a
+/// vocabulary map and merges (Unigram, WordPiece, malformed JSON) are left to tokenizers.
+fn check_bpe_json(bytes: &[u8]) -> Result<(), LlamaError> {
+    let Ok(doc) = serde_json::from_slice::<BpeParts<'_>>(bytes) else { return Ok(()) };
+    let m = doc.model;
+    let (Some(vocab), Some(merges)) = (m.vocab, m.merges) else { return Ok(()) };
+    if m.kind.is_some_and(|k| k != "BPE") {
+        return Ok(());
+    }
+    let pairs = merges.iter().filter_map(|merge| match merge {
+        MergeParts::Legacy(line) if line.starts_with("#version") => None,
+        MergeParts::Legacy(line) => {
+            let mut parts = line.split(' ');
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some(a), Some(b), None) => Some((a, b)),
+                _ => None,
+            }
+        }
+        MergeParts::Pair(a, b) => Some((a.as_ref(), b.as_ref())),
+    });
+    check_bpe_merges(|t| vocab.contains_key(t), m.continuing_subword_prefix.as_deref().unwrap_or(""), pairs)
 }
 
 fn tok_err(e: impl std::fmt::Display) -> LlamaError {
@@ -167,9 +206,8 @@ impl LlamaTokenizer {
 
     /// Builds from `tokenizer.json` bytes.
     pub fn from_json_bytes(bytes: &[u8]) -> Result<Self, LlamaError> {
-        let doc: serde_json::Value = serde_json::from_slice(bytes).map_err(tok_err)?;
-        check_bpe_merges(&doc)?;
-        Ok(Self::with_known_specials(serde_json::from_value(doc).map_err(tok_err)?))
+        check_bpe_json(bytes)?;
+        Ok(Self::with_known_specials(tokenizers::Tokenizer::from_bytes(bytes).map_err(tok_err)?))
     }
 
     fn with_known_specials(inner: tokenizers::Tokenizer) -> Self {
@@ -229,14 +267,12 @@ impl LlamaTokenizer {
                 return Err(LlamaError::Tokenizer(format!("token {i} {t:?} repeats token {first}")));
             }
         }
-        let merges: Vec<serde_json::Value> = merges
+        let pairs: Vec<(&str, &str)> = merges
             .iter()
-            .map(|m| {
-                let (a, b) =
-                    m.split_once(' ').ok_or_else(|| LlamaError::Tokenizer(format!("merge {m:?} has no space")))?;
-                Ok(json!([a, b]))
-            })
+            .map(|m| m.split_once(' ').ok_or_else(|| LlamaError::Tokenizer(format!("merge {m:?} has no space"))))
             .collect::<Result<_, LlamaError>>()?;
+        check_bpe_merges(|t| vocab.contains_key(t), "", pairs.iter().copied())?;
+        let merges: Vec<serde_json::Value> = pairs.iter().map(|(a, b)| json!([a, b])).collect();
         let added: Vec<serde_json::Value> = tokens
             .iter()
             .enumerate()
@@ -256,7 +292,6 @@ impl LlamaTokenizer {
                       "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false,
                       "ignore_merges": ignore_merges, "vocab": vocab, "merges": merges},
         });
-        check_bpe_merges(&doc)?;
         let inner: tokenizers::Tokenizer = serde_json::from_value(doc).map_err(tok_err)?;
         // Special-token ids are hints: one outside the vocabulary is ignored, never emitted.
         let id_key = |k: &str| f.get(k).and_then(|v| v.as_u64()).filter(|&v| v < tokens.len() as u64).map(|v| v as u32);

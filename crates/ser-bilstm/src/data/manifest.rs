@@ -21,10 +21,9 @@ pub fn read_manifest(path: impl AsRef<Path>) -> Result<Vec<ManifestEntry>, SerEr
     parse_manifest(&text, path)
 }
 
-/// Parses manifest text; relative paths are taken from `manifest_path`'s folder, and errors name
-/// `manifest_path` and the line.
-pub fn parse_manifest(text: &str, manifest_path: &Path) -> Result<Vec<ManifestEntry>, SerError> {
-    let path = manifest_path;
+/// Parses manifest text; relative paths are taken from `path`'s folder, and errors name `path`
+/// and the line.
+pub fn parse_manifest(text: &str, path: &Path) -> Result<Vec<ManifestEntry>, SerError> {
     let base = path.parent().unwrap_or(Path::new("."));
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
