@@ -13,6 +13,8 @@
 //!   ([`FillerPosition`]); [`CleanMode::InterjectionsOnly`] keeps fillers altogether.
 //! * **Cues**: annotations like `<laughter>`, `[sigh]`, `xxx` and `scrubbed_entry` leave the
 //!   text but stay on the utterance as [`Cue`]s: non-verbal information matters here.
+//! * **Writing** WebVTT, SRT and DAIC-WOZ TSV ([`write_vtt`], [`write_srt`],
+//!   [`write_daic_tsv`]) for timed transcripts such as speech-to-text output.
 //! * **Statistics**: removed tokens by category and disfluency / filled-pause rates per 100
 //!   words, per utterance, per speaker and per transcript (filled pauses are a known marker of
 //!   depressed speech, so they are counted, not just deleted).
@@ -39,6 +41,7 @@
 mod clean;
 mod parse;
 mod transcript;
+mod write;
 
 pub use clean::{
     Category, CleanConfig, CleanMode, CleanedText, CleanedTranscript, CleanedUtterance, Cleaner, CleaningStats,
@@ -48,3 +51,4 @@ pub use parse::{
     DaicReader, Format, ParseError, PlainReader, SrtReader, VttReader, detect_format, parse, parse_bytes, parse_path,
 };
 pub use transcript::{Cue, CueKind, Speaker, Transcript, Utterance};
+pub use write::{WriteError, write_daic_tsv, write_srt, write_vtt};

@@ -177,7 +177,7 @@ fn normalize_columns_max(mut m: Matrix) -> Matrix {
 pub fn log_mel(x: &[f32], sr: u32) -> Result<Matrix, DspError> {
     let n_fft = (0.025 * sr as f64).round() as usize;
     let hop = (0.010 * sr as f64).round() as usize;
-    let cfg = StftConfig { n_fft, hop, win_length: n_fft, center: true };
+    let cfg = StftConfig { n_fft, hop, win_length: n_fft, ..StftConfig::default() };
     let power = stft_power(x, &cfg)?;
     let fb = mel_filterbank(sr, n_fft, 64, 0.0, sr as f64 / 2.0);
     let mel = fb.matmul(&power);

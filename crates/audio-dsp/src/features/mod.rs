@@ -11,4 +11,4 @@ pub mod stft;
 
 pub use custom::{CUSTOM_FEATURE_LEN, custom_feature, log_mel};
 pub use matrix::Matrix;
-pub use stft::{StftConfig, fft_frequencies, stft_magnitude, stft_power};
+pub use stft::{PadMode, StftConfig, fft_frequencies, reflect_index, stft_magnitude, stft_power, stft_power_frames};

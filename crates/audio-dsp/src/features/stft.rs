@@ -1,9 +1,22 @@
 //! Short-time Fourier transform as librosa 0.9.2 computes it: periodic Hann window, frames
-//! centred by padding `n_fft / 2` samples each side (zeros), window × frame and FFT in f64.
+//! centred by padding `n_fft / 2` samples each side (zeros, or a reflection as `torch.stft`
+//! and Whisper's front end do), window × frame and FFT in f64.
 
 use super::Matrix;
 use crate::DspError;
 use realfft::RealFftPlanner;
+use std::ops::Range;
+
+/// How a centred STFT fills the `n_fft / 2` samples before the start and after the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PadMode {
+    /// Zeros (librosa 0.9.2's `pad_mode='constant'` as the reference features use).
+    #[default]
+    Zeros,
+    /// Mirror without repeating the edge sample (numpy `mode='reflect'`, `torch.stft`'s
+    /// default, Whisper's log-mel).
+    Reflect,
+}
 
 /// STFT parameters. `Default` is librosa's: n_fft 2048, hop 512, window 2048, centred.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,18 +26,20 @@ pub struct StftConfig {
     /// Hann window length (≤ n_fft; zero-padded to n_fft, centred).
     pub win_length: usize,
     pub center: bool,
+    /// What a centred STFT reads outside the signal.
+    pub pad_mode: PadMode,
 }
 
 impl Default for StftConfig {
     fn default() -> Self {
-        Self { n_fft: 2048, hop: 512, win_length: 2048, center: true }
+        Self { n_fft: 2048, hop: 512, win_length: 2048, center: true, pad_mode: PadMode::Zeros }
     }
 }
 
 impl StftConfig {
     /// 25 ms / 10 ms frames at 16 kHz (n_fft 400, hop 160).
     pub fn frames_25ms_10ms() -> Self {
-        Self { n_fft: 400, hop: 160, win_length: 400, center: true }
+        Self { n_fft: 400, hop: 160, win_length: 400, center: true, pad_mode: PadMode::Zeros }
     }
 
     pub fn bins(&self) -> usize {
@@ -66,13 +81,59 @@ pub fn stft_power(x: &[f32], cfg: &StftConfig) -> Result<Matrix, DspError> {
     stft_map(x, cfg, |re, im| re * re + im * im)
 }
 
+/// Power spectrogram of the frames in `frames` only, `[n_fft/2 + 1, frames.len()]`: column `j`
+/// is frame `frames.start + j` of [`stft_power`] over all of `x`, so a long recording can be
+/// processed window by window with the same numbers as in one pass.
+pub fn stft_power_frames(x: &[f32], cfg: &StftConfig, frames: Range<usize>) -> Result<Matrix, DspError> {
+    let total = cfg.frames(x.len());
+    if frames.start > frames.end || frames.end > total {
+        return Err(DspError::InvalidInput(format!("frames {frames:?} outside the signal's {total} frames")));
+    }
+    stft_range(x, cfg, frames, |re, im| re * re + im * im)
+}
+
 fn stft_map(x: &[f32], cfg: &StftConfig, f: impl Fn(f64, f64) -> f64) -> Result<Matrix, DspError> {
+    stft_range(x, cfg, 0..cfg.frames(x.len()), f)
+}
+
+/// Where index `idx` of a signal of `len > 0` samples lands under numpy's `mode='reflect'`
+/// (mirror without repeating the edge; period `2(len − 1)` for pads longer than the signal).
+pub fn reflect_index(idx: isize, len: usize) -> usize {
+    let len = len as isize;
+    if (0..len).contains(&idx) || len <= 1 {
+        return idx.clamp(0, (len - 1).max(0)) as usize;
+    }
+    let period = 2 * (len - 1);
+    let i = idx.rem_euclid(period);
+    (if i >= len { period - i } else { i }) as usize
+}
+
+/// The sample at `idx` of `x` padded by `mode` outside the signal.
+fn padded_sample(x: &[f32], idx: isize, mode: PadMode) -> f32 {
+    if (0..x.len() as isize).contains(&idx) {
+        return x[idx as usize];
+    }
+    match mode {
+        PadMode::Zeros => 0.0,
+        PadMode::Reflect => x[reflect_index(idx, x.len())],
+    }
+}
+
+fn stft_range(
+    x: &[f32],
+    cfg: &StftConfig,
+    range: Range<usize>,
+    f: impl Fn(f64, f64) -> f64,
+) -> Result<Matrix, DspError> {
     cfg.validate()?;
     if let Some(i) = x.iter().position(|v| !v.is_finite()) {
         return Err(DspError::InvalidInput(format!("sample {i} is not finite")));
     }
+    if cfg.pad_mode == PadMode::Reflect && x.is_empty() {
+        return Err(DspError::InvalidInput("cannot reflect-pad an empty signal".into()));
+    }
     let n_fft = cfg.n_fft;
-    let frames = cfg.frames(x.len());
+    let frames = range.len();
     let bins = cfg.bins();
     let window = hann_window(cfg.win_length, n_fft);
     let pad = if cfg.center { n_fft / 2 } else { 0 };
@@ -82,10 +143,9 @@ fn stft_map(x: &[f32], cfg: &StftConfig, f: impl Fn(f64, f64) -> f64) -> Result<
     let mut scratch = fft.make_scratch_vec();
     let mut out = Matrix::zeros(bins, frames);
     for t in 0..frames {
-        let start = (t * cfg.hop) as isize - pad as isize;
+        let start = ((range.start + t) * cfg.hop) as isize - pad as isize;
         for (i, (v, w)) in frame.iter_mut().zip(&window).enumerate() {
-            let idx = start + i as isize;
-            *v = if idx >= 0 && (idx as usize) < x.len() { x[idx as usize] as f64 * w } else { 0.0 };
+            *v = padded_sample(x, start + i as isize, cfg.pad_mode) as f64 * w;
         }
         fft.process_with_scratch(&mut frame, &mut spec, &mut scratch)
             .map_err(|e| DspError::InvalidInput(format!("FFT failed: {e}")))?;

@@ -1,0 +1,2 @@
+//! Criterion benchmarks of the speech-to-text stages (written below).
+fn main() {}

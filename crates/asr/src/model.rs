@@ -1,0 +1,634 @@
+//! Whisper's transformer, one file as in candle's model zoo: the encoder (two convolutions +
+//! GELU, stored sinusoidal positions, pre-norm layers) and the decoder (learned positions,
+//! causal self-attention over a KV cache, cross-attention over the encoder output whose keys and
+//! values are computed once per window, output projection tied to the token embedding).
+//!
+//! Weights come from a CTranslate2 `model.bin` ([`ModelBin`]) under its variable names; the
+//! float16 values are upcast to f32 at load, as CTranslate2 does for `compute_type="float32"`.
+
+use crate::AsrError;
+use crate::linear::{Linear, WeightPrecision};
+use crate::model_bin::ModelBin;
+use crate::ops::{gelu, layer_norm, softmax};
+
+/// CTranslate2's layer-norm epsilon when the config names none.
+const LN_EPS: f32 = 1e-5;
+
+/// Hyper-parameters, read from the tensor shapes and scalars of the model file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dims {
+    pub n_mels: usize,
+    pub n_audio_ctx: usize,
+    pub d_model: usize,
+    pub encoder_heads: usize,
+    pub encoder_layers: usize,
+    pub n_text_ctx: usize,
+    pub decoder_heads: usize,
+    pub decoder_layers: usize,
+    pub n_vocab: usize,
+    pub ffn: usize,
+}
+
+struct Norm {
+    gamma: Vec<f32>,
+    beta: Vec<f32>,
+}
+
+impl Norm {
+    fn load(bin: &ModelBin, prefix: &str, d: usize) -> Result<Self, AsrError> {
+        Ok(Self {
+            gamma: bin.tensor_f32(&format!("{prefix}/gamma"), &[d])?,
+            beta: bin.tensor_f32(&format!("{prefix}/beta"), &[d])?,
+        })
+    }
+
+    fn apply(&self, x: &[f32], out: &mut [f32]) {
+        layer_norm(x, self.gamma.len(), &self.gamma, &self.beta, LN_EPS, out);
+    }
+}
+
+fn linear(
+    bin: &ModelBin,
+    prefix: &str,
+    rows: usize,
+    cols: usize,
+    bias: bool,
+    p: WeightPrecision,
+) -> Result<Linear, AsrError> {
+    let w = bin.tensor_f32(&format!("{prefix}/weight"), &[rows, cols])?;
+    let b = if bias { Some(bin.tensor_f32(&format!("{prefix}/bias"), &[rows])?) } else { None };
+    Linear::new(w, b, rows, cols, p)
+}
+
+struct EncoderLayer {
+    attn_norm: Norm,
+    qkv: Linear,
+    attn_out: Linear,
+    ffn_norm: Norm,
+    fc1: Linear,
+    fc2: Linear,
+}
+
+struct DecoderLayer {
+    self_norm: Norm,
+    self_qkv: Linear,
+    self_out: Linear,
+    cross_norm: Norm,
+    cross_q: Linear,
+    cross_kv: Linear,
+    cross_out: Linear,
+    ffn_norm: Norm,
+    fc1: Linear,
+    fc2: Linear,
+}
+
+/// The loaded model.
+pub struct Whisper {
+    pub dims: Dims,
+    precision: WeightPrecision,
+    conv1: Linear,
+    conv2: Linear,
+    encoder_positions: Vec<f32>,
+    encoder_layers: Vec<EncoderLayer>,
+    encoder_norm: Norm,
+    /// Token embedding `[n_vocab, d]`, also the output projection (tied).
+    embedding: Linear,
+    decoder_positions: Vec<f32>,
+    decoder_layers: Vec<DecoderLayer>,
+    decoder_norm: Norm,
+}
+
+fn count_layers(bin: &ModelBin, stack: &str) -> usize {
+    (0..).take_while(|i| bin.get(&format!("{stack}/layer_{i}/ffn/linear_0/weight")).is_some()).count()
+}
+
+fn dim(bin: &ModelBin, name: &str, axis: usize) -> Result<usize, AsrError> {
+    bin.get(name)
+        .and_then(|v| v.shape.get(axis).copied())
+        .ok_or_else(|| AsrError::Model(format!("missing variable {name} (or its axis {axis})")))
+}
+
+impl Dims {
+    fn read(bin: &ModelBin) -> Result<Self, AsrError> {
+        let heads = |name: &str| -> Result<usize, AsrError> {
+            let h = bin.scalar_i64(name)?;
+            usize::try_from(h).ok().filter(|&h| h > 0).ok_or_else(|| AsrError::Model(format!("{name} = {h}")))
+        };
+        let dims = Dims {
+            n_mels: dim(bin, "encoder/conv1/weight", 1)?,
+            n_audio_ctx: dim(bin, "encoder/position_encodings/encodings", 0)?,
+            d_model: dim(bin, "encoder/conv1/weight", 0)?,
+            encoder_heads: heads("encoder/num_heads")?,
+            encoder_layers: count_layers(bin, "encoder"),
+            n_text_ctx: dim(bin, "decoder/position_encodings/encodings", 0)?,
+            decoder_heads: heads("decoder/num_heads")?,
+            decoder_layers: count_layers(bin, "decoder"),
+            n_vocab: dim(bin, "decoder/embeddings/weight", 0)?,
+            ffn: dim(bin, "encoder/layer_0/ffn/linear_0/weight", 0)?,
+        };
+        let d = dims.d_model;
+        if d == 0 || d % dims.encoder_heads != 0 || d % dims.decoder_heads != 0 {
+            return Err(AsrError::Model(format!("d_model {d} does not split into the heads ({dims:?})")));
+        }
+        if dims.encoder_layers == 0 || dims.decoder_layers == 0 || dims.n_vocab == 0 || dims.n_text_ctx == 0 {
+            return Err(AsrError::Model(format!("incomplete model: {dims:?}")));
+        }
+        // The mel window is twice the encoder context (conv2 has stride 2).
+        if dims.n_audio_ctx * 2 != crate::mel::WINDOW_FRAMES {
+            return Err(AsrError::Model(format!("audio context {} is not 1500 frames", dims.n_audio_ctx)));
+        }
+        Ok(dims)
+    }
+}
+
+impl Whisper {
+    /// Builds the model from a parsed `model.bin`, checking it is a Whisper of the layout this
+    /// runtime implements.
+    pub fn from_model_bin(bin: &ModelBin, precision: WeightPrecision) -> Result<Self, AsrError> {
+        if bin.spec_name != "WhisperSpec" {
+            return Err(AsrError::Unsupported(format!(
+                "model spec {:?} is not WhisperSpec: not a Whisper model",
+                bin.spec_name
+            )));
+        }
+        for (flag, want) in
+            [("decoder/pre_norm", 1), ("decoder/activation", 3), ("decoder/scale_embeddings", 0), ("decoder/alibi", 0)]
+        {
+            if let Ok(v) = bin.scalar_i64(flag)
+                && v != want
+            {
+                return Err(AsrError::Unsupported(format!("{flag} = {v} (this runtime implements {want})")));
+            }
+        }
+        let dims = Dims::read(bin)?;
+        let (d, f, p) = (dims.d_model, dims.ffn, precision);
+        let conv = |name: &str, cin: usize| -> Result<Linear, AsrError> {
+            let w = bin.tensor_f32(&format!("encoder/{name}/weight"), &[d, cin, 3])?;
+            let b = bin.tensor_f32(&format!("encoder/{name}/bias"), &[d])?;
+            // [out, in, k] flattened is exactly the im2col row layout `c·3 + k`.
+            Linear::new(w, Some(b), d, cin * 3, p)
+        };
+        let mut encoder_layers = Vec::new();
+        for i in 0..dims.encoder_layers {
+            let s = format!("encoder/layer_{i}");
+            encoder_layers.push(EncoderLayer {
+                attn_norm: Norm::load(bin, &format!("{s}/self_attention/layer_norm"), d)?,
+                qkv: linear(bin, &format!("{s}/self_attention/linear_0"), 3 * d, d, true, p)?,
+                attn_out: linear(bin, &format!("{s}/self_attention/linear_1"), d, d, true, p)?,
+                ffn_norm: Norm::load(bin, &format!("{s}/ffn/layer_norm"), d)?,
+                fc1: linear(bin, &format!("{s}/ffn/linear_0"), f, d, true, p)?,
+                fc2: linear(bin, &format!("{s}/ffn/linear_1"), d, f, true, p)?,
+            });
+        }
+        let mut decoder_layers = Vec::new();
+        for i in 0..dims.decoder_layers {
+            let s = format!("decoder/layer_{i}");
+            decoder_layers.push(DecoderLayer {
+                self_norm: Norm::load(bin, &format!("{s}/self_attention/layer_norm"), d)?,
+                self_qkv: linear(bin, &format!("{s}/self_attention/linear_0"), 3 * d, d, true, p)?,
+                self_out: linear(bin, &format!("{s}/self_attention/linear_1"), d, d, true, p)?,
+                cross_norm: Norm::load(bin, &format!("{s}/attention/layer_norm"), d)?,
+                cross_q: linear(bin, &format!("{s}/attention/linear_0"), d, d, true, p)?,
+                cross_kv: linear(bin, &format!("{s}/attention/linear_1"), 2 * d, d, true, p)?,
+                cross_out: linear(bin, &format!("{s}/attention/linear_2"), d, d, true, p)?,
+                ffn_norm: Norm::load(bin, &format!("{s}/ffn/layer_norm"), d)?,
+                fc1: linear(bin, &format!("{s}/ffn/linear_0"), f, d, true, p)?,
+                fc2: linear(bin, &format!("{s}/ffn/linear_1"), d, f, true, p)?,
+            });
+        }
+        Ok(Self {
+            dims,
+            precision,
+            conv1: conv("conv1", dims.n_mels)?,
+            conv2: conv("conv2", d)?,
+            encoder_positions: bin.tensor_f32("encoder/position_encodings/encodings", &[dims.n_audio_ctx, d])?,
+            encoder_layers,
+            encoder_norm: Norm::load(bin, "encoder/layer_norm", d)?,
+            embedding: linear(bin, "decoder/embeddings", dims.n_vocab, d, false, p)?,
+            decoder_positions: bin.tensor_f32("decoder/position_encodings/encodings", &[dims.n_text_ctx, d])?,
+            decoder_layers,
+            decoder_norm: Norm::load(bin, "decoder/layer_norm", d)?,
+        })
+    }
+
+    pub fn precision(&self) -> WeightPrecision {
+        self.precision
+    }
+
+    /// Bytes of weights held in memory.
+    pub fn weight_bytes(&self) -> usize {
+        let mut n = self.conv1.weight_bytes() + self.conv2.weight_bytes() + self.embedding.weight_bytes();
+        for l in &self.encoder_layers {
+            n += l.qkv.weight_bytes() + l.attn_out.weight_bytes() + l.fc1.weight_bytes() + l.fc2.weight_bytes();
+        }
+        for l in &self.decoder_layers {
+            n += [&l.self_qkv, &l.self_out, &l.cross_q, &l.cross_kv, &l.cross_out, &l.fc1, &l.fc2]
+                .iter()
+                .map(|x| x.weight_bytes())
+                .sum::<usize>();
+        }
+        n + 4 * (self.encoder_positions.len() + self.decoder_positions.len())
+    }
+
+    /// Encoder: mel `[n_mels, 3000]` → `[1500, d_model]`.
+    pub fn encode(&self, mel: &[f32], threads: usize) -> Result<Vec<f32>, AsrError> {
+        let Dims { n_mels, n_audio_ctx: t_out, d_model: d, ffn, encoder_heads: heads, .. } = self.dims;
+        let t_in = 2 * t_out;
+        if mel.len() != n_mels * t_in {
+            return Err(AsrError::Model(format!("mel has {} values, expected {n_mels}×{t_in}", mel.len())));
+        }
+        // conv1 (k 3, stride 1, pad 1) as im2col [t_in, n_mels·3] · Wᵀ.
+        let mut cols = vec![0f32; t_in * n_mels * 3];
+        for t in 0..t_in {
+            let row = &mut cols[t * n_mels * 3..(t + 1) * n_mels * 3];
+            for c in 0..n_mels {
+                for k in 0..3 {
+                    let src = t as isize + k as isize - 1;
+                    if (0..t_in as isize).contains(&src) {
+                        row[c * 3 + k] = mel[c * t_in + src as usize];
+                    }
+                }
+            }
+        }
+        let mut h1 = vec![0f32; t_in * d];
+        self.conv1.forward(&cols, t_in, &mut h1, threads)?;
+        gelu(&mut h1);
+        // conv2 (k 3, stride 2, pad 1) on the time-major [t_in, d] output.
+        let mut cols = vec![0f32; t_out * d * 3];
+        for t in 0..t_out {
+            let row = &mut cols[t * d * 3..(t + 1) * d * 3];
+            for k in 0..3 {
+                let src = 2 * t as isize + k as isize - 1;
+                if (0..t_in as isize).contains(&src) {
+                    let x = &h1[src as usize * d..(src as usize + 1) * d];
+                    for c in 0..d {
+                        row[c * 3 + k] = x[c];
+                    }
+                }
+            }
+        }
+        drop(h1);
+        let mut x = vec![0f32; t_out * d];
+        self.conv2.forward(&cols, t_out, &mut x, threads)?;
+        drop(cols);
+        gelu(&mut x);
+        for (v, p) in x.iter_mut().zip(&self.encoder_positions) {
+            *v += p;
+        }
+        let mut h = vec![0f32; t_out * d];
+        let mut qkv = vec![0f32; t_out * 3 * d];
+        let mut attn = vec![0f32; t_out * d];
+        let mut ff = vec![0f32; t_out * ffn];
+        for layer in &self.encoder_layers {
+            layer.attn_norm.apply(&x, &mut h);
+            layer.qkv.forward(&h, t_out, &mut qkv, threads)?;
+            attention(
+                AttnInput {
+                    q: &qkv,
+                    q_stride: 3 * d,
+                    k: &qkv[d..],
+                    v: &qkv[2 * d..],
+                    kv_stride: 3 * d,
+                    n_q: t_out,
+                    n_kv: t_out,
+                    heads,
+                    d,
+                    causal_offset: None,
+                },
+                &mut attn,
+                threads,
+            );
+            layer.attn_out.forward(&attn, t_out, &mut h, threads)?;
+            add(&mut x, &h);
+            layer.ffn_norm.apply(&x, &mut h);
+            layer.fc1.forward(&h, t_out, &mut ff, threads)?;
+            gelu(&mut ff);
+            layer.fc2.forward(&ff, t_out, &mut h, threads)?;
+            add(&mut x, &h);
+        }
+        let mut out = vec![0f32; t_out * d];
+        self.encoder_norm.apply(&x, &mut out);
+        Ok(out)
+    }
+
+    /// Cross-attention keys and values of every decoder layer for one encoder output.
+    pub fn cross_kv(&self, encoded: &[f32], threads: usize) -> Result<CrossKv, AsrError> {
+        let Dims { n_audio_ctx: t, d_model: d, .. } = self.dims;
+        let mut layers = Vec::with_capacity(self.decoder_layers.len());
+        for l in &self.decoder_layers {
+            let mut kv = vec![0f32; t * 2 * d];
+            l.cross_kv.forward(encoded, t, &mut kv, threads)?;
+            layers.push(kv);
+        }
+        Ok(CrossKv { layers })
+    }
+
+    /// An empty self-attention cache for one sequence.
+    pub fn new_cache(&self) -> KvCache {
+        let n = self.dims.n_text_ctx * self.dims.d_model;
+        KvCache {
+            k: vec![vec![0f32; n]; self.decoder_layers.len()],
+            v: vec![vec![0f32; n]; self.decoder_layers.len()],
+            len: 0,
+        }
+    }
+
+    /// Feeds `tokens` at positions `cache.len..` and returns the logits `logits` asks for
+    /// (`[n_vocab]` per position, row-major). With `cross_scores`, the scaled cross-attention
+    /// scores before softmax of every head of every layer for the fed tokens are appended
+    /// (`[layer · heads + head][token · n_audio_ctx + frame]`, for alignment).
+    pub fn decode(
+        &self,
+        tokens: &[u32],
+        cache: &mut KvCache,
+        cross: &CrossKv,
+        threads: usize,
+        mut cross_scores: Option<&mut Vec<Vec<f32>>>,
+        logits: Logits,
+    ) -> Result<Vec<f32>, AsrError> {
+        let Dims { d_model: d, n_text_ctx, n_vocab, ffn, decoder_heads: heads, n_audio_ctx, .. } = self.dims;
+        let n = tokens.len();
+        let start = cache.len;
+        if n == 0 || start + n > n_text_ctx {
+            return Err(AsrError::Decode(format!(
+                "{} tokens at position {start} exceed the {n_text_ctx}-token context",
+                n
+            )));
+        }
+        let mut x = vec![0f32; n * d];
+        for (i, &tok) in tokens.iter().enumerate() {
+            let tok = tok as usize;
+            if tok >= n_vocab {
+                return Err(AsrError::Decode(format!("token id {tok} is outside the {n_vocab}-token vocabulary")));
+            }
+            let row = &mut x[i * d..(i + 1) * d];
+            self.embedding.row(tok, row)?;
+            for (v, p) in row.iter_mut().zip(&self.decoder_positions[(start + i) * d..(start + i + 1) * d]) {
+                *v += p;
+            }
+        }
+        let mut h = vec![0f32; n * d];
+        let mut qkv = vec![0f32; n * 3 * d];
+        let mut attn = vec![0f32; n * d];
+        let mut ff = vec![0f32; n * ffn];
+        for (li, layer) in self.decoder_layers.iter().enumerate() {
+            layer.self_norm.apply(&x, &mut h);
+            layer.self_qkv.forward(&h, n, &mut qkv, threads)?;
+            let (kc, vc) = (&mut cache.k[li], &mut cache.v[li]);
+            for i in 0..n {
+                let row = &qkv[i * 3 * d..(i + 1) * 3 * d];
+                kc[(start + i) * d..(start + i + 1) * d].copy_from_slice(&row[d..2 * d]);
+                vc[(start + i) * d..(start + i + 1) * d].copy_from_slice(&row[2 * d..]);
+            }
+            attention(
+                AttnInput {
+                    q: &qkv,
+                    q_stride: 3 * d,
+                    k: kc,
+                    v: vc,
+                    kv_stride: d,
+                    n_q: n,
+                    n_kv: start + n,
+                    heads,
+                    d,
+                    causal_offset: Some(start),
+                },
+                &mut attn,
+                threads,
+            );
+            layer.self_out.forward(&attn, n, &mut h, threads)?;
+            add(&mut x, &h);
+
+            layer.cross_norm.apply(&x, &mut h);
+            let mut q = vec![0f32; n * d];
+            layer.cross_q.forward(&h, n, &mut q, threads)?;
+            let kv = &cross.layers[li];
+            let input = AttnInput {
+                q: &q,
+                q_stride: d,
+                k: kv,
+                v: &kv[d..],
+                kv_stride: 2 * d,
+                n_q: n,
+                n_kv: n_audio_ctx,
+                heads,
+                d,
+                causal_offset: None,
+            };
+            match cross_scores.as_deref_mut() {
+                Some(w) => w.extend(attention_scores(input, &mut attn)),
+                None => attention(input, &mut attn, threads),
+            }
+            layer.cross_out.forward(&attn, n, &mut h, threads)?;
+            add(&mut x, &h);
+
+            layer.ffn_norm.apply(&x, &mut h);
+            layer.fc1.forward(&h, n, &mut ff, threads)?;
+            gelu(&mut ff);
+            layer.fc2.forward(&ff, n, &mut h, threads)?;
+            add(&mut x, &h);
+        }
+        cache.len = start + n;
+        let rows = match logits {
+            Logits::None => return Ok(Vec::new()),
+            Logits::Last => &x[(n - 1) * d..],
+            Logits::All => &x[..],
+        };
+        let m = rows.len() / d;
+        let mut normed = vec![0f32; m * d];
+        self.decoder_norm.apply(rows, &mut normed);
+        let mut out = vec![0f32; m * n_vocab];
+        self.embedding.forward(&normed, m, &mut out, threads)?;
+        Ok(out)
+    }
+}
+
+/// Which logits [`Whisper::decode`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Logits {
+    /// None (feeding a prompt).
+    None,
+    /// After the last token (a decoding step).
+    Last,
+    /// After every token (scoring a known sequence).
+    All,
+}
+
+/// Cross-attention keys and values per decoder layer, `[n_audio_ctx, 2·d]` (keys then values).
+pub struct CrossKv {
+    layers: Vec<Vec<f32>>,
+}
+
+/// Self-attention keys and values of the positions fed so far.
+#[derive(Clone)]
+pub struct KvCache {
+    k: Vec<Vec<f32>>,
+    v: Vec<Vec<f32>>,
+    len: usize,
+}
+
+impl KvCache {
+    /// Positions fed so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Forgets positions from `len` on.
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+}
+
+fn add(x: &mut [f32], y: &[f32]) {
+    for (a, b) in x.iter_mut().zip(y) {
+        *a += b;
+    }
+}
+
+/// Multi-head attention operands: rows of `q` every `q_stride` values, rows of `k`/`v` every
+/// `kv_stride`; each head reads its `d / heads` columns.
+struct AttnInput<'a> {
+    q: &'a [f32],
+    q_stride: usize,
+    k: &'a [f32],
+    v: &'a [f32],
+    kv_stride: usize,
+    n_q: usize,
+    n_kv: usize,
+    heads: usize,
+    d: usize,
+    /// Causal mask: query `i` sees keys `0..=offset + i`.
+    causal_offset: Option<usize>,
+}
+
+/// Scaled, masked scores of one head, `[n_q, n_kv]`.
+fn head_scores(a: &AttnInput, h: usize, scores: &mut [f32]) {
+    let hd = a.d / a.heads;
+    let scale = 1.0 / (hd as f32).sqrt();
+    // SAFETY: every row read is inside `q`/`k` (n_q / n_kv rows of the given strides, this
+    // head's columns), and `scores` holds n_q·n_kv values.
+    unsafe {
+        gemm::gemm(
+            a.n_q,
+            a.n_kv,
+            hd,
+            scores.as_mut_ptr(),
+            1,
+            a.n_kv as isize,
+            false,
+            a.q.as_ptr().add(h * hd),
+            1,
+            a.q_stride as isize,
+            a.k.as_ptr().add(h * hd),
+            a.kv_stride as isize,
+            1,
+            0.0,
+            scale,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+    if let Some(off) = a.causal_offset {
+        for (i, row) in scores.chunks_exact_mut(a.n_kv).enumerate() {
+            row[off + i + 1..].fill(f32::NEG_INFINITY);
+        }
+    }
+}
+
+/// Attention probabilities of one head, `[n_q, n_kv]`.
+fn head_probs(a: &AttnInput, h: usize, scores: &mut [f32]) {
+    head_scores(a, h, scores);
+    for row in scores.chunks_exact_mut(a.n_kv) {
+        softmax(row);
+    }
+}
+
+/// `probs · V` of one head into `out` `[n_q, hd]`.
+fn head_output(a: &AttnInput, h: usize, probs: &[f32], out: &mut [f32]) {
+    let hd = a.d / a.heads;
+    // SAFETY: as in `head_probs`; `out` holds n_q·hd values.
+    unsafe {
+        gemm::gemm(
+            a.n_q,
+            hd,
+            a.n_kv,
+            out.as_mut_ptr(),
+            1,
+            hd as isize,
+            false,
+            probs.as_ptr(),
+            1,
+            a.n_kv as isize,
+            a.v.as_ptr().add(h * hd),
+            1,
+            a.kv_stride as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+fn check_bounds(a: &AttnInput) {
+    assert!(a.d % a.heads == 0);
+    assert!(a.q.len() >= (a.n_q - 1) * a.q_stride + a.d, "attention q bounds");
+    assert!(a.k.len() >= (a.n_kv - 1) * a.kv_stride + a.d, "attention k bounds");
+    assert!(a.v.len() >= (a.n_kv - 1) * a.kv_stride + a.d, "attention v bounds");
+}
+
+fn scatter_head(a: &AttnInput, h: usize, head_out: &[f32], out: &mut [f32]) {
+    let hd = a.d / a.heads;
+    for (i, row) in head_out.chunks_exact(hd).enumerate() {
+        out[i * a.d + h * hd..i * a.d + (h + 1) * hd].copy_from_slice(row);
+    }
+}
+
+/// Attention of all heads into `out` `[n_q, d]`; heads run in parallel when `threads > 1`.
+fn attention(a: AttnInput, out: &mut [f32], threads: usize) {
+    check_bounds(&a);
+    let hd = a.d / a.heads;
+    let one = |h: usize| {
+        let mut probs = vec![0f32; a.n_q * a.n_kv];
+        head_probs(&a, h, &mut probs);
+        let mut o = vec![0f32; a.n_q * hd];
+        head_output(&a, h, &probs, &mut o);
+        o
+    };
+    let per_head: Vec<Vec<f32>> = if threads > 1 && a.n_q * a.n_kv >= 1 << 14 {
+        use rayon::prelude::*;
+        (0..a.heads).into_par_iter().map(one).collect()
+    } else {
+        (0..a.heads).map(one).collect()
+    };
+    for (h, o) in per_head.iter().enumerate() {
+        scatter_head(&a, h, o, out);
+    }
+}
+
+/// Attention into `out`, returning every head's scaled scores before softmax `[head][n_q·n_kv]`.
+fn attention_scores(a: AttnInput, out: &mut [f32]) -> Vec<Vec<f32>> {
+    check_bounds(&a);
+    let hd = a.d / a.heads;
+    let mut all = Vec::with_capacity(a.heads);
+    for h in 0..a.heads {
+        let mut probs = vec![0f32; a.n_q * a.n_kv];
+        head_scores(&a, h, &mut probs);
+        all.push(probs.clone());
+        for row in probs.chunks_exact_mut(a.n_kv) {
+            softmax(row);
+        }
+        let mut o = vec![0f32; a.n_q * hd];
+        head_output(&a, h, &probs, &mut o);
+        scatter_head(&a, h, &o, out);
+    }
+    all
+}
