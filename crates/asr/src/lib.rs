@@ -56,6 +56,7 @@ mod ops;
 mod pipeline;
 pub mod tokenizer;
 pub mod transcribe;
+pub mod wer;
 pub mod words;
 
 pub use config::ModelConfig;

@@ -142,3 +142,84 @@ fn espeak_clips_decode_like_faster_whisper() {
 fn long_clip_seeks_and_conditions_like_faster_whisper() {
     check_clip("long_concat");
 }
+
+/// Word timestamps (alignment heads + DTW) within 0.1 s of faster-whisper's `word_timestamps=True`.
+#[test]
+fn word_timestamps_match_faster_whisper() {
+    let asr = model();
+    let mut names = common::clip_names();
+    names.push("long_concat".into());
+    let options = TranscribeOptions { word_timestamps: true, ..TranscribeOptions::greedy() };
+    let mut worst = 0f64;
+    for name in names {
+        let golden = json(&fixtures().join(format!("words/{name}.json")));
+        let result = asr.transcribe(&clip(&name), &options).unwrap();
+        let want_segments = golden["segments"].as_array().unwrap();
+        assert_eq!(result.segments.len(), want_segments.len(), "{name}: segments");
+        for (got, want) in result.segments.iter().zip(want_segments) {
+            assert_eq!(got.text, want["text"].as_str().unwrap(), "{name}");
+            let words = want["words"].as_array().unwrap();
+            let got_words: Vec<&str> = got.words.iter().map(|w| w.word.as_str()).collect();
+            let want_words: Vec<&str> = words.iter().map(|w| w["word"].as_str().unwrap()).collect();
+            assert_eq!(got_words, want_words, "{name}");
+            for (g, w) in got.words.iter().zip(words) {
+                let ds = (g.start_s - w["start"].as_f64().unwrap()).abs();
+                let de = (g.end_s - w["end"].as_f64().unwrap()).abs();
+                worst = worst.max(ds).max(de);
+                assert!(
+                    ds <= 0.1 && de <= 0.1,
+                    "{name}: {:?} at {}–{} vs {}–{}",
+                    g.word,
+                    g.start_s,
+                    g.end_s,
+                    w["start"],
+                    w["end"]
+                );
+                assert!(
+                    (f64::from(g.probability) - w["probability"].as_f64().unwrap()).abs() < 1e-3,
+                    "{name}: {:?} probability",
+                    g.word
+                );
+            }
+            assert!((got.start_s - want["start"].as_f64().unwrap()).abs() <= 0.1, "{name}: segment start");
+            assert!((got.end_s - want["end"].as_f64().unwrap()).abs() <= 0.1, "{name}: segment end");
+        }
+    }
+    eprintln!("word timestamps: worst difference {worst:.3} s");
+}
+
+/// Word error rate on the 13 golden clips, ours against faster-whisper's (`wer.json`), with the
+/// golden normalisation: no worse, clip by clip and overall.
+#[test]
+fn word_error_rate_is_no_worse_than_faster_whisper() {
+    let asr = model();
+    let golden = json(&fixtures().join("wer.json"));
+    let clips = json(&fixtures().join("audio/clips.json"));
+    let mut ours = asr::wer::WordErrors::default();
+    let mut theirs = asr::wer::WordErrors::default();
+    for name in common::clip_names() {
+        let reference = clips[&name]["reference"].as_str().unwrap();
+        let text = asr.transcribe(&clip(&name), &TranscribeOptions::greedy()).unwrap().text();
+        let e = asr::wer::word_errors(reference, &text);
+        let g = &golden["per_clip"][&name];
+        let fw = asr::wer::word_errors(reference, g["hypothesis"].as_str().unwrap());
+        assert_eq!(
+            fw.substitutions + fw.deletions + fw.insertions,
+            (g["substitutions"].as_u64().unwrap()
+                + g["deletions"].as_u64().unwrap()
+                + g["insertions"].as_u64().unwrap()) as usize,
+            "{name}: our WER scoring disagrees with the golden's"
+        );
+        assert!(e.rate() <= fw.rate() + 1e-12, "{name}: WER {} vs faster-whisper {}", e.rate(), fw.rate());
+        ours.add(e);
+        theirs.add(fw);
+    }
+    eprintln!(
+        "WER ours {:.3} ({} edits / {} words), faster-whisper {:.3}",
+        ours.rate(),
+        ours.substitutions + ours.deletions + ours.insertions,
+        ours.reference_words,
+        theirs.rate()
+    );
+    assert!(ours.rate() <= theirs.rate());
+}
