@@ -2,9 +2,14 @@
 //!
 //! ```text
 //! cargo run --release -p interview-insight --example analyze -- --transcript <file> [--audio <file>] \
-//!     [--ser <dir>] [--model <gguf|dir>] [--adapter <dir>] --out <dir>
-//! cargo run --release -p interview-insight --example analyze -- --demo --out out/demo
+//!     [--ser <dir>] [--model <gguf|dir>] [--adapter <dir>] [--asr-model <dir>] [--asr] --out <dir>
+//! cargo run --release -p interview-insight --example analyze -- --audio <file> --out <dir>
+//! cargo run --release -p interview-insight --example analyze -- --demo [--asr] --out out/demo
 //! ```
+//!
+//! A session given only `--audio` is transcribed on this machine (Whisper tiny.en from
+//! `scripts/fetch-models.sh`, or `--asr-model`); `--asr` transcribes even when a transcript is
+//! given, so the two can be compared. The report names the transcript's source.
 //!
 //! `--demo` analyses the committed demo session (examples/data/demo) with the demo
 //! speech-emotion weights and the fetched SmolLM2 model.
@@ -30,6 +35,17 @@ struct Args {
     model: Option<PathBuf>,
     #[arg(long)]
     adapter: Option<PathBuf>,
+    /// Speech-to-text model folder (CTranslate2 Whisper); default: the fetched whisper-tiny.en
+    /// when present. Sessions with audio and no transcript are transcribed with it.
+    #[arg(long)]
+    asr_model: Option<PathBuf>,
+    /// Transcribe the audio even when a transcript exists (to compare); needs a speech-to-text
+    /// model.
+    #[arg(long)]
+    asr: bool,
+    /// Speech-to-text with 8-bit (Q8_0) weights instead of f32.
+    #[arg(long)]
+    asr_q8: bool,
     #[arg(long)]
     out: PathBuf,
     /// Session id (default: the transcript's or audio's file stem).
@@ -49,7 +65,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if a.demo {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
         let demo = root.join("examples/data/demo");
-        a.transcript.get_or_insert(demo.join("demo_TRANSCRIPT.csv"));
+        if !a.asr {
+            a.transcript.get_or_insert(demo.join("demo_TRANSCRIPT.csv"));
+        }
         a.audio.get_or_insert(demo.join("demo_AUDIO.wav"));
         a.ser.get_or_insert(demo.join("ser"));
         a.model.get_or_insert(interview_insight::llama_extract::models_dir().join("SmolLM2-135M-Instruct.Q4_1.gguf"));
@@ -70,6 +88,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(ad) = &a.adapter {
         builder = builder.adapter(ad);
     }
+    let default_asr = interview_insight::asr::default_model_dir();
+    match &a.asr_model {
+        Some(dir) => builder = builder.asr_model(dir),
+        None if default_asr.join("model.bin").exists() => builder = builder.asr_model(&default_asr),
+        None => {}
+    }
+    if a.asr_q8 {
+        builder = builder.asr_precision(interview_insight::asr::WeightPrecision::Q8);
+    }
+    builder = builder.force_asr(a.asr);
     let pipeline = builder.build()?;
     let stem = |p: &Option<PathBuf>| p.as_ref().and_then(|p| p.file_stem()).map(|s| s.to_string_lossy().into_owned());
     let id =
@@ -77,6 +105,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .or_else(|| stem(&a.transcript))
             .or_else(|| stem(&a.audio))
             .ok_or("give --transcript or --audio")?;
+    if report_needs_asr(&a) {
+        eprintln!("transcribing the audio on this machine (speech-to-text)…");
+    }
     let report = pipeline.run(&SessionInput { id, transcript: a.transcript.clone(), audio: a.audio.clone() })?;
     write_report(&a.out, &report)?;
     for n in &report.not_run {
@@ -84,4 +115,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("report: {0}/report.json, {0}/report.md, {0}/report.svg", a.out.display());
     Ok(())
+}
+
+fn report_needs_asr(a: &Args) -> bool {
+    a.audio.is_some() && (a.asr || a.transcript.is_none())
 }

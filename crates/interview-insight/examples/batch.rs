@@ -9,6 +9,8 @@
 //! `--root` holds `<id>_P/<id>_TRANSCRIPT.csv` and `<id>_P/<id>_AUDIO.wav`; a manifest is CSV
 //! `id,transcript,audio`. `--shard K/N` keeps every N-th session starting at K (for array
 //! jobs; see docs/batch.md). Re-running skips finished sessions and retries failed ones.
+//! Sessions with audio and no transcript are transcribed locally (`--asr-model`, default the
+//! fetched whisper-tiny.en); `--asr` transcribes every session with audio.
 
 use std::path::PathBuf;
 
@@ -34,6 +36,17 @@ struct Args {
     model: Option<PathBuf>,
     #[arg(long)]
     adapter: Option<PathBuf>,
+    /// Speech-to-text model folder (CTranslate2 Whisper); default: the fetched whisper-tiny.en
+    /// when present. Sessions with audio and no transcript are transcribed with it.
+    #[arg(long)]
+    asr_model: Option<PathBuf>,
+    /// Transcribe the audio even when a transcript exists (to compare); needs a speech-to-text
+    /// model.
+    #[arg(long)]
+    asr: bool,
+    /// Speech-to-text with 8-bit (Q8_0) weights instead of f32.
+    #[arg(long)]
+    asr_q8: bool,
     #[arg(long, default_value_t = 384)]
     max_new_tokens: usize,
     /// Language-model threads per job.
@@ -71,6 +84,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(ad) = &a.adapter {
         builder = builder.adapter(ad);
     }
+    let default_asr = interview_insight::asr::default_model_dir();
+    match &a.asr_model {
+        Some(dir) => builder = builder.asr_model(dir),
+        None if default_asr.join("model.bin").exists() => builder = builder.asr_model(&default_asr),
+        None => {}
+    }
+    if a.asr_q8 {
+        builder = builder.asr_precision(interview_insight::asr::WeightPrecision::Q8);
+    }
+    builder = builder.force_asr(a.asr);
     let pipeline = builder.build()?;
     let bar = ProgressBar::new(sessions.len() as u64);
     bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} eta {eta} {msg}")?);

@@ -1,6 +1,7 @@
 //! The multimodal interview pipeline: transcript + audio in, evidence-backed report out.
 //!
-//! [`Pipeline`] composes the workspace: transcript parsing and cleaning (text-clean), decoding
+//! [`Pipeline`] composes the workspace: transcript parsing and cleaning (text-clean) — or, for a
+//! session with audio and no transcript, local speech-to-text (asr, Whisper) — decoding
 //! and resampling (audio-dsp), speech segmentation (vad), voice emotion per segment window
 //! (ser-bilstm) aligned to utterances by time, and grounded extraction with the voice emotions
 //! in the prompt (llama-extract, optionally with a lora adapter). Every part but the inputs is
@@ -40,6 +41,7 @@ pub mod report;
 pub use pipeline::{Pipeline, PipelineBuilder, SessionInput};
 pub use report::Report;
 
+pub use asr;
 pub use audio_dsp;
 pub use llama_extract;
 pub use lora;
@@ -63,6 +65,8 @@ pub enum InsightError {
     Ser(#[from] ser_bilstm::SerError),
     #[error("language model: {0}")]
     Llama(#[from] llama_extract::LlamaError),
+    #[error("speech to text: {0}")]
+    Asr(#[from] asr::AsrError),
     #[error("{0}")]
     Model(String),
 }

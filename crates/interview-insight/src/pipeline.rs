@@ -17,7 +17,7 @@ use vad::VadConfig;
 
 use crate::InsightError;
 use crate::report::{
-    AudioSummary, InputFile, REPORT_VERSION, Report, TranscriptSummary, UtteranceInsight, VoiceWindow,
+    AudioSummary, InputFile, REPORT_VERSION, Report, TranscriptSource, TranscriptSummary, UtteranceInsight, VoiceWindow,
 };
 
 /// Longest audio window classified at once (the paper classifies 5–13 segments per dialogue).
@@ -41,8 +41,18 @@ struct LanguageModel {
     files: Vec<InputFile>,
 }
 
+/// A loaded speech-to-text model and how to use it.
+struct SpeechToText {
+    asr: asr::Asr,
+    name: String,
+    model_sha256: String,
+    /// Transcribe even when a transcript file exists (to compare).
+    force: bool,
+}
+
 /// The configured stages. Build with [`Pipeline::builder`].
 pub struct Pipeline {
+    asr: Option<SpeechToText>,
     cleaner: Cleaner,
     vad: VadConfig,
     ser: Option<(Predictor<CpuBackend>, Vec<InputFile>, Option<String>)>,
@@ -59,6 +69,9 @@ pub struct PipelineBuilder {
     extract: ExtractOptions,
     vad: Option<VadConfig>,
     threads: Option<usize>,
+    asr_dir: Option<PathBuf>,
+    asr_precision: asr::WeightPrecision,
+    force_asr: bool,
 }
 
 impl PipelineBuilder {
@@ -83,6 +96,26 @@ impl PipelineBuilder {
 
     pub fn extract_options(mut self, options: ExtractOptions) -> Self {
         self.extract = options;
+        self
+    }
+
+    /// A speech-to-text model folder (CTranslate2 Whisper: `model.bin`, `config.json`,
+    /// `tokenizer.json`, `vocabulary.txt`): sessions with audio and no transcript are
+    /// transcribed on this machine.
+    pub fn asr_model(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.asr_dir = Some(dir.into());
+        self
+    }
+
+    /// Weight precision of the speech-to-text model (default f32).
+    pub fn asr_precision(mut self, precision: asr::WeightPrecision) -> Self {
+        self.asr_precision = precision;
+        self
+    }
+
+    /// Transcribe the audio even when a transcript file is given (the file is then ignored).
+    pub fn force_asr(mut self, force: bool) -> Self {
+        self.force_asr = force;
         self
     }
 
@@ -135,7 +168,27 @@ impl PipelineBuilder {
                 Some(LanguageModel { model, tokenizer, trie, files })
             }
         };
-        Ok(Pipeline { cleaner: Cleaner::default(), vad: self.vad.unwrap_or_default(), ser, llm, extract: self.extract })
+        let asr = match &self.asr_dir {
+            None if self.force_asr => {
+                return Err(InsightError::Model("--asr needs a speech-to-text model folder".into()));
+            }
+            None => None,
+            Some(dir) => {
+                let options = asr::LoadOptions { precision: self.asr_precision, threads: self.threads.unwrap_or(2) };
+                let model = asr::Asr::load(dir, options)?;
+                let model_sha256 = input_file("asr_model", &dir.join("model.bin"))?.sha256;
+                let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                Some(SpeechToText { asr: model, name, model_sha256, force: self.force_asr })
+            }
+        };
+        Ok(Pipeline {
+            asr,
+            cleaner: Cleaner::default(),
+            vad: self.vad.unwrap_or_default(),
+            ser,
+            llm,
+            extract: self.extract,
+        })
     }
 }
 
@@ -183,37 +236,49 @@ impl Pipeline {
             inputs: Vec::new(),
             not_run: Vec::new(),
             notices: Vec::new(),
+            transcript_source: None,
             transcript: None,
             audio: None,
             utterances: Vec::new(),
             extraction: None,
             timings_ms: BTreeMap::new(),
         };
-        let mut timed = |name: &str, t: Instant| {
+        let timed = |report: &mut Report, name: &str, t: Instant| {
             report.timings_ms.insert(name.to_string(), t.elapsed().as_secs_f64() * 1e3);
         };
 
-        // Transcript.
-        let t = Instant::now();
-        let transcript: Option<Transcript> = match &input.transcript {
-            Some(p) => Some(
-                text_clean::parse_path(p, None)
-                    .map_err(|e| InsightError::Input { path: p.display().to_string(), what: e.to_string() })?,
-            ),
-            None => None,
-        };
-        let cleaned = transcript.as_ref().map(|tr| self.cleaner.clean_transcript(tr));
-        timed("transcript", t);
-
-        // Audio → VAD → voice emotion windows.
-        let mut voice: Option<VoiceEmotions> = None;
-        let mut audio_summary = None;
+        // Audio: decoded once, used by speech-to-text, VAD and voice emotion.
+        let mut decoded = None;
         if let Some(path) = &input.audio {
             let t = Instant::now();
             let audio = audio_dsp::decode_path(path)?;
             let samples = audio_dsp::resample(&audio.samples, audio.sample_rate, audio_dsp::TARGET_SAMPLE_RATE)?;
+            decoded = Some((audio, samples));
+            timed(&mut report, "audio_decode", t);
+        }
+
+        // Transcript: the file, or speech-to-text of the audio.
+        let t = Instant::now();
+        let (transcript, source) = self.transcript_stage(input, decoded.as_ref().map(|(_, s)| s.as_slice()))?;
+        let cleaned = transcript.as_ref().map(|tr| self.cleaner.clean_transcript(tr));
+        if let Some(TranscriptSource::Asr { .. }) = &source {
+            report.timings_ms.insert("speech_to_text".into(), t.elapsed().as_secs_f64() * 1e3);
+            report.notices.push(
+                "The transcript is machine-made (local speech-to-text): speakers are unknown and words may be wrong."
+                    .into(),
+            );
+        } else {
+            report.timings_ms.insert("transcript".into(), t.elapsed().as_secs_f64() * 1e3);
+        }
+        report.transcript_source = source;
+
+        // Audio → VAD → voice emotion windows.
+        let mut voice: Option<VoiceEmotions> = None;
+        let mut audio_summary = None;
+        if let (Some(path), Some((audio, samples))) = (&input.audio, &decoded) {
+            let t = Instant::now();
             let rate = audio_dsp::TARGET_SAMPLE_RATE;
-            let detection = vad::detect(&samples, rate, &self.vad)?;
+            let detection = vad::detect(samples, rate, &self.vad)?;
             let mut summary = AudioSummary {
                 duration_s: audio.duration,
                 source_sample_rate: audio.sample_rate,
@@ -222,7 +287,7 @@ impl Pipeline {
                 speech_segments: detection.segments.len(),
                 voice: Vec::new(),
             };
-            timed("audio_and_vad", t);
+            timed(&mut report, "audio_and_vad", t);
             match &self.ser {
                 None => report.not_run.push("voice emotion: no speech-emotion model configured".into()),
                 Some((predictor, _, _)) => {
@@ -246,7 +311,7 @@ impl Pipeline {
                         }
                     }
                     voice = Some(VoiceEmotions { segments });
-                    timed("voice_emotion", t);
+                    timed(&mut report, "voice_emotion", t);
                 }
             }
             report.inputs.push(input_file("audio", path)?);
@@ -266,8 +331,13 @@ impl Pipeline {
         // Per-utterance view and extraction.
         match (&transcript, &cleaned) {
             (Some(tr), Some(cl)) => {
-                if let Some(p) = &input.transcript {
+                if let (Some(p), Some(TranscriptSource::File { .. })) = (&input.transcript, &report.transcript_source) {
                     report.inputs.insert(0, input_file("transcript", p)?);
+                }
+                if let (Some(stt), Some(TranscriptSource::Asr { .. })) = (&self.asr, &report.transcript_source) {
+                    for f in ["model.bin", "config.json", "tokenizer.json"] {
+                        report.inputs.push(input_file("asr_model", &stt.asr.model_dir().join(f))?);
+                    }
                 }
                 for (i, u) in cl.utterances.iter().enumerate() {
                     let v = match (&voice, u.start_s, u.end_s) {
@@ -305,9 +375,50 @@ impl Pipeline {
                     }
                 }
             }
+            _ if input.audio.is_some() => report.not_run.push(
+                "transcript analysis and extraction: no transcript given and no speech-to-text model configured".into(),
+            ),
             _ => report.not_run.push("transcript analysis and extraction: no transcript given".into()),
         }
         Ok(report)
+    }
+
+    /// The session's transcript and where it came from: the transcript file, unless speech-to-
+    /// text is forced or there is no file but audio and a speech-to-text model.
+    fn transcript_stage(
+        &self,
+        input: &SessionInput,
+        samples: Option<&[f32]>,
+    ) -> Result<(Option<Transcript>, Option<TranscriptSource>), InsightError> {
+        let use_asr = self.asr.as_ref().is_some_and(|s| s.force || input.transcript.is_none());
+        match (&self.asr, samples) {
+            (Some(stt), Some(samples)) if use_asr => {
+                let options = asr::SpeechOptions { vad: Some(self.vad.clone()), ..Default::default() };
+                let result = asr::transcribe_speech(&stt.asr, samples, &options, &mut |_, _| {})?;
+                let speech_s = vad::detect(samples, audio_dsp::TARGET_SAMPLE_RATE, &self.vad)?
+                    .segments
+                    .iter()
+                    .map(|s| s.duration_s())
+                    .sum();
+                let source = TranscriptSource::Asr {
+                    model: stt.name.clone(),
+                    model_sha256: stt.model_sha256.clone(),
+                    machine_made: true,
+                    speech_s,
+                    segments: result.segments.len(),
+                };
+                Ok((Some(asr::to_transcript(&result)), Some(source)))
+            }
+            _ => match &input.transcript {
+                Some(p) => {
+                    let transcript = text_clean::parse_path(p, None)
+                        .map_err(|e| InsightError::Input { path: p.display().to_string(), what: e.to_string() })?;
+                    let file = input_file("transcript", p)?;
+                    Ok((Some(transcript), Some(TranscriptSource::File { name: file.name, sha256: file.sha256 })))
+                }
+                None => Ok((None, None)),
+            },
+        }
     }
 }
 

@@ -22,6 +22,9 @@ pub struct Report {
     /// Caveats carried from the inputs, e.g. that speech-emotion weights are synthetic-demo
     /// weights with no clinical meaning.
     pub notices: Vec<String>,
+    /// Where the transcript came from: a file, or speech-to-text (machine-made text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript_source: Option<TranscriptSource>,
     pub transcript: Option<TranscriptSummary>,
     pub audio: Option<AudioSummary>,
     /// Per utterance, with the voice emotion of the audio it overlaps.
@@ -39,6 +42,26 @@ pub struct InputFile {
     pub name: String,
     pub sha256: String,
     pub bytes: u64,
+}
+
+/// The origin of a session's transcript.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TranscriptSource {
+    /// Read from the transcript file (its hash is in `inputs` with role `transcript`).
+    File { name: String, sha256: String },
+    /// Transcribed from the audio on this machine; the text is machine-made (speakers unknown,
+    /// words may be wrong).
+    Asr {
+        /// The model folder's name, e.g. `whisper-tiny.en`.
+        model: String,
+        /// SHA-256 of its `model.bin`.
+        model_sha256: String,
+        machine_made: bool,
+        /// Seconds of speech transcribed (after voice activity detection).
+        speech_s: f64,
+        segments: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -195,6 +218,19 @@ impl Report {
         let _ = writeln!(m, "# Interview report: {}\n", self.session_id);
         for n in &self.notices {
             let _ = writeln!(m, "> **Note:** {n}\n");
+        }
+        match &self.transcript_source {
+            Some(TranscriptSource::Asr { model, model_sha256, .. }) => {
+                let short = model_sha256.get(..12).unwrap_or(model_sha256);
+                let _ = writeln!(
+                    m,
+                    "> **Transcript:** machine-made by speech-to-text ({model}, sha256 {short}…) on this machine; speakers are unknown and words may be wrong.\n"
+                );
+            }
+            Some(TranscriptSource::File { name, .. }) => {
+                let _ = writeln!(m, "Transcript: {name}\n");
+            }
+            None => {}
         }
         if !self.not_run.is_empty() {
             let _ = writeln!(m, "Not run:");

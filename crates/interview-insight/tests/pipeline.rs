@@ -113,3 +113,65 @@ fn with_the_language_model_the_extraction_is_fused_grounded_and_valid() {
     assert!(!r.not_run.iter().any(|n| n.starts_with("extraction")));
     assert!(r.timings_ms.contains_key("extraction"));
 }
+
+/// A session with audio and no transcript is transcribed locally (Whisper tiny.en), then cleaned,
+/// aligned with the voice and extracted; the report names the ASR model and marks the text
+/// machine-made; `force_asr` transcribes even when the transcript file exists.
+#[test]
+fn audio_without_a_transcript_is_transcribed_and_extracted() {
+    let model = interview_insight::llama_extract::models_dir().join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    let whisper = interview_insight::asr::default_model_dir();
+    assert!(whisper.join("model.bin").exists(), "{} is missing: run `bash scripts/fetch-models.sh`", whisper.display());
+    let builder = || {
+        Pipeline::builder()
+            .ser_model(demo("ser"))
+            .asr_model(&whisper)
+            .language_model(&model)
+            .extract_options(ExtractOptions { max_new_tokens: 96, ..ExtractOptions::default() })
+    };
+    let r = builder().build().unwrap().run(&SessionInput { transcript: None, ..demo_input() }).unwrap();
+    match &r.transcript_source {
+        Some(interview_insight::report::TranscriptSource::Asr {
+            model, model_sha256, machine_made, segments, ..
+        }) => {
+            assert_eq!(model, "whisper-tiny.en");
+            assert_eq!(model_sha256, "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a");
+            assert!(*machine_made && *segments >= 8, "{segments} segments");
+        }
+        other => panic!("transcript source {other:?}"),
+    }
+    assert!(r.notices.iter().any(|n| n.contains("machine-made")));
+    assert!(r.inputs.iter().any(|i| i.role == "asr_model" && i.name == "model.bin"));
+    assert!(!r.inputs.iter().any(|i| i.role == "transcript"));
+    // The demo's words come back: sleep, work, friends, the dog, the sister.
+    let text: String = r.utterances.iter().map(|u| u.text.to_lowercase() + " ").collect();
+    for word in ["sleep", "work", "deadlines", "dog", "sister"] {
+        assert!(text.contains(word), "{word} missing from {text}");
+    }
+    assert!(r.utterances.iter().all(|u| u.speaker == "unknown" && u.start_s.is_some() && u.voice.is_some()));
+    let times: Vec<f64> = r.utterances.iter().map(|u| u.start_s.unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]) && *times.last().unwrap() < 42.8);
+    let e = r.extraction.as_ref().unwrap();
+    assert!(e.well_formed);
+    let cited: Vec<usize> = e
+        .emotions
+        .iter()
+        .flat_map(|x| &x.evidence)
+        .chain(e.topics.iter().flat_map(|t| &t.evidence))
+        .map(|q| q.utterance_index)
+        .chain(e.key_phrases.iter().map(|k| k.utterance_index))
+        .collect();
+    assert!(!cited.is_empty(), "the extraction cites ASR utterances");
+    assert!(cited.iter().all(|&i| i < r.utterances.len()));
+    assert!(e.emotions.iter().flat_map(|x| &x.evidence).all(|q| q.verified));
+    let md = r.to_markdown("report.svg");
+    assert!(md.contains("machine-made by speech-to-text (whisper-tiny.en"));
+
+    // With the transcript given, the file wins unless ASR is forced.
+    let with_file = builder().build().unwrap().run(&demo_input()).unwrap();
+    assert!(matches!(with_file.transcript_source, Some(interview_insight::report::TranscriptSource::File { .. })));
+    let forced = builder().force_asr(true).build().unwrap().run(&demo_input()).unwrap();
+    assert!(matches!(forced.transcript_source, Some(interview_insight::report::TranscriptSource::Asr { .. })));
+    assert_eq!(forced.utterances.len(), r.utterances.len());
+    assert!(Pipeline::builder().force_asr(true).build().is_err(), "--asr without a model is an error");
+}
