@@ -24,6 +24,7 @@ pub const TARGETS: &[(&str, EntryPoint)] = &[
     ("peft_adapter", peft_adapter),
     ("ravdess_manifest", ravdess_manifest),
     ("extraction", extraction),
+    ("ct2_model", ct2_model),
 ];
 
 /// Every transcript parser (auto-detected and each forced format), then the cleaner on what
@@ -216,4 +217,40 @@ pub fn extraction(data: &[u8]) {
     }
     let completed = format!("{prefix}{}", matcher.completion());
     assert!(parse_output(&completed, 0..n).is_some(), "completion invalid: {completed}");
+}
+
+/// CTranslate2 `model.bin` reading (header, variable table, aliases; every variable's payload,
+/// float conversion and scalars), then building a Whisper from what parsed. A file that parses
+/// writes back (version 6) to bytes that parse to the same variables and aliases.
+pub fn ct2_model(data: &[u8]) {
+    use asr::model_bin::{DType, ModelBin, write_model_bin};
+    let Ok(bin) = ModelBin::from_bytes(data.to_vec()) else { return };
+    let mut payloads = Vec::new();
+    for (name, v) in &bin.variables {
+        let payload = bin.payload(name).expect("a parsed variable's payload is inside the file");
+        assert_eq!(payload.len(), v.len);
+        match v.dtype {
+            DType::F32 | DType::F16 | DType::BF16 => {
+                assert_eq!(bin.tensor_f32(name, &v.shape).expect("float variable converts").len(), v.elements());
+            }
+            _ => {
+                let _ = bin.scalar_i64(name);
+            }
+        }
+        payloads.push((name.clone(), v.shape.clone(), v.dtype, payload.to_vec()));
+    }
+    let _ = asr::Whisper::from_model_bin(&bin, asr::WeightPrecision::F32);
+    if bin.spec_name.len() < u16::MAX as usize && bin.binary_version >= 3 {
+        let vars: Vec<(&str, &[usize], DType, &[u8])> =
+            payloads.iter().map(|(n, s, d, p)| (n.as_str(), s.as_slice(), *d, p.as_slice())).collect();
+        let aliases: Vec<(&str, &str)> = bin.aliases.iter().map(|(a, t)| (a.as_str(), t.as_str())).collect();
+        let again = ModelBin::from_bytes(write_model_bin(&bin.spec_name, bin.spec_revision, &vars, &aliases))
+            .expect("a written model reads back");
+        assert_eq!(again.aliases, bin.aliases);
+        assert_eq!(again.variables.keys().collect::<Vec<_>>(), bin.variables.keys().collect::<Vec<_>>());
+        for (name, v) in &bin.variables {
+            assert_eq!(again.variables[name].shape, v.shape);
+            assert_eq!(again.payload(name).ok(), bin.payload(name).ok());
+        }
+    }
 }

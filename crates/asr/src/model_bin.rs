@@ -314,3 +314,98 @@ impl ModelBin {
         })
     }
 }
+
+/// One variable to write: name, shape, dtype and its little-endian payload.
+pub type VariableBytes<'a> = (&'a str, &'a [usize], DType, &'a [u8]);
+
+/// Writes a version-6 `model.bin` image (for tests, fuzzing and small synthetic models).
+/// Variables are written sorted by name, as CTranslate2 does.
+pub fn write_model_bin(spec: &str, revision: u32, variables: &[VariableBytes], aliases: &[(&str, &str)]) -> Vec<u8> {
+    fn string(out: &mut Vec<u8>, s: &str) {
+        out.extend_from_slice(&((s.len() + 1) as u16).to_le_bytes());
+        out.extend_from_slice(s.as_bytes());
+        out.push(0);
+    }
+    let mut out = Vec::new();
+    out.extend_from_slice(&MAX_BINARY_VERSION.to_le_bytes());
+    string(&mut out, spec);
+    out.extend_from_slice(&revision.to_le_bytes());
+    let mut sorted: Vec<&VariableBytes> = variables.iter().collect();
+    sorted.sort_by_key(|v| v.0);
+    out.extend_from_slice(&(sorted.len() as u32).to_le_bytes());
+    for (name, shape, dtype, payload) in sorted {
+        string(&mut out, name);
+        out.push(shape.len() as u8);
+        for &d in *shape {
+            out.extend_from_slice(&(d as u32).to_le_bytes());
+        }
+        let id = match dtype {
+            DType::F32 => 0u8,
+            DType::I8 => 1,
+            DType::I16 => 2,
+            DType::I32 => 3,
+            DType::F16 => 4,
+            DType::BF16 => 5,
+        };
+        out.push(id);
+        out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        out.extend_from_slice(payload);
+    }
+    out.extend_from_slice(&(aliases.len() as u32).to_le_bytes());
+    for (alias, target) in aliases {
+        string(&mut out, alias);
+        string(&mut out, target);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> Vec<u8> {
+        let w: Vec<u8> = [1.0f32, -2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let h: Vec<u8> = [half::f16::from_f32(0.5)].iter().flat_map(|v| v.to_le_bytes()).collect();
+        write_model_bin(
+            "WhisperSpec",
+            3,
+            &[
+                ("b/weight", &[2], DType::F32, &w),
+                ("a/half", &[1], DType::F16, &h),
+                ("heads", &[], DType::I16, &6i16.to_le_bytes()),
+            ],
+            &[("c/weight", "b/weight")],
+        )
+    }
+
+    #[test]
+    fn written_files_read_back() {
+        let bin = ModelBin::from_bytes(tiny()).unwrap();
+        assert_eq!(bin.spec_name, "WhisperSpec");
+        assert_eq!(bin.tensor_f32("c/weight", &[2]).unwrap(), vec![1.0, -2.0]);
+        assert_eq!(bin.tensor_f32("a/half", &[1]).unwrap(), vec![0.5]);
+        assert_eq!(bin.scalar_i64("heads").unwrap(), 6);
+        assert!(bin.tensor_f32("b/weight", &[3]).is_err(), "shape checked");
+        assert!(bin.tensor_f32("heads", &[]).is_err(), "integers are not floats");
+    }
+
+    #[test]
+    fn every_truncation_and_lie_is_an_error() {
+        let good = tiny();
+        for cut in 0..good.len() {
+            assert!(ModelBin::from_bytes(good[..cut].to_vec()).is_err(), "cut at {cut}");
+        }
+        let mut extra = good.clone();
+        extra.push(0);
+        assert!(ModelBin::from_bytes(extra).is_err(), "trailing bytes");
+        // A variable count of 2^32 − 1 in a tiny file: rejected before anything is reserved.
+        let mut lying = good.clone();
+        let count_at = 4 + 2 + "WhisperSpec".len() + 1 + 4;
+        lying[count_at..count_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let e = ModelBin::from_bytes(lying).unwrap_err().to_string();
+        assert!(e.contains("cannot fit"), "{e}");
+        let mut future = good;
+        future[0] = 7;
+        assert!(ModelBin::from_bytes(future).unwrap_err().to_string().contains("binary version 7"));
+    }
+}

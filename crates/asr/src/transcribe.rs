@@ -4,7 +4,7 @@
 //! when a window's text repeats itself or is improbable.
 
 use crate::decode::{LogitRules, Search, WindowDecode, compression_ratio, decode_window};
-use crate::mel::{LogMel, SAMPLE_RATE, WINDOW_FRAMES, check_samples};
+use crate::mel::{HOP, LogMel, SAMPLE_RATE, WINDOW_FRAMES, check_samples};
 use crate::words::{Word, align_words};
 use crate::{Asr, AsrError};
 use serde::Serialize;
@@ -33,6 +33,10 @@ pub struct TranscribeOptions {
     pub word_timestamps: bool,
     /// Seed of the sampler used at temperatures above 0.
     pub seed: u64,
+    /// A window whose audio RMS is below this level (dBFS) is silence and is not decoded:
+    /// Whisper writes text such as "you" over digital silence with confidence enough to pass
+    /// the no-speech rule. `None` decodes every window, as faster-whisper does.
+    pub silence_threshold_dbfs: Option<f32>,
 }
 
 impl Default for TranscribeOptions {
@@ -49,14 +53,16 @@ impl Default for TranscribeOptions {
             suppress_blank: true,
             word_timestamps: false,
             seed: 0,
+            silence_threshold_dbfs: Some(-60.0),
         }
     }
 }
 
 impl TranscribeOptions {
-    /// Greedy at temperature 0 only (the golden runs' setting).
+    /// Greedy at temperature 0 only, every window decoded: faster-whisper's settings of the
+    /// golden runs.
     pub fn greedy() -> Self {
-        Self { temperatures: vec![0.0], ..Self::default() }
+        Self { temperatures: vec![0.0], silence_threshold_dbfs: None, ..Self::default() }
     }
 }
 
@@ -163,6 +169,26 @@ impl Asr {
         while seek < content_frames {
             let time_offset = seek as f64 * 0.01;
             let segment_size = WINDOW_FRAMES.min(content_frames - seek);
+            if let Some(floor) = options.silence_threshold_dbfs {
+                let span = &samples[(seek * HOP).min(samples.len())..((seek + segment_size) * HOP).min(samples.len())];
+                let power = span.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / span.len().max(1) as f64;
+                if 10.0 * power.max(1e-30).log10() < f64::from(floor) {
+                    out.windows.push(WindowTrace {
+                        seek,
+                        segment_frames: segment_size,
+                        prompt: Vec::new(),
+                        tokens: Vec::new(),
+                        token_logprobs: Vec::new(),
+                        avg_logprob: 0.0,
+                        no_speech_prob: 1.0,
+                        temperature: 0.0,
+                        skipped_no_speech: true,
+                    });
+                    seek += segment_size;
+                    progress((seek as f64 * 0.01).min(duration_s), duration_s);
+                    continue;
+                }
+            }
             let mel = self.mel.window(samples, max, seek, segment_size)?;
             let encoded = self.model.encode(&mel, self.threads)?;
             let cross = self.model.cross_kv(&encoded, self.threads)?;

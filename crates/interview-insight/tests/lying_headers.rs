@@ -317,3 +317,69 @@ fn npy_features_whose_shape_lies_are_an_error_naming_the_file() {
     assert!(e.contains("utt.npy") && e.contains("shape"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ---------------------------------------------------------------------------------------------
+// CTranslate2 model.bin (speech-to-text)
+
+fn ct2_header(count: u32) -> Vec<u8> {
+    let mut b = 6u32.to_le_bytes().to_vec();
+    b.extend(12u16.to_le_bytes());
+    b.extend(b"WhisperSpec\0");
+    b.extend(3u32.to_le_bytes());
+    b.extend(count.to_le_bytes());
+    b
+}
+
+fn ct2_var(b: &mut Vec<u8>, name: &str, dims: &[u32], dtype: u8, num_bytes: u32) {
+    b.extend(((name.len() + 1) as u16).to_le_bytes());
+    b.extend(name.as_bytes());
+    b.push(0);
+    b.push(dims.len() as u8);
+    for d in dims {
+        b.extend(d.to_le_bytes());
+    }
+    b.push(dtype);
+    b.extend(num_bytes.to_le_bytes());
+}
+
+#[test]
+fn ct2_model_counts_shapes_and_payload_sizes_that_lie_are_errors_before_any_allocation() {
+    use interview_insight::asr::ModelBin;
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let read = |what: &str, image: Vec<u8>| -> String {
+        let len = image.len();
+        let e = within_budget(what, len, || ModelBin::from_bytes(image)).expect_err(what);
+        e.to_string()
+    };
+    // 2^32 − 1 variables in 28 bytes.
+    assert!(read("variable count", ct2_header(u32::MAX)).contains("cannot fit"));
+    // A 4 GiB payload claimed by a consistent shape, with no bytes behind it.
+    let mut b = ct2_header(1);
+    ct2_var(&mut b, "encoder/conv1/weight", &[0x3FFF_FFFF], 0, 0xFFFF_FFFC);
+    assert!(read("payload size", b).contains("truncated"));
+    // Eight dimensions of 2^32 − 1: the element count overflows.
+    let mut b = ct2_header(1);
+    ct2_var(&mut b, "w", &[u32::MAX; 8], 4, 16);
+    assert!(read("shape overflow", b).contains("overflows"));
+    // A rank past any real tensor.
+    let mut b = ct2_header(1);
+    ct2_var(&mut b, "w", &[1; 200], 4, 2);
+    assert!(read("rank", b).contains("rank"));
+    // A byte count that does not match the shape.
+    let mut b = ct2_header(1);
+    ct2_var(&mut b, "w", &[4], 0, 8);
+    b.extend([0u8; 8]);
+    b.extend(0u32.to_le_bytes());
+    assert!(read("byte count", b).contains("do not hold"));
+    // 2^32 − 1 aliases after one real variable.
+    let mut b = ct2_header(1);
+    ct2_var(&mut b, "w", &[1], 0, 4);
+    b.extend(1f32.to_le_bytes());
+    b.extend(u32::MAX.to_le_bytes());
+    assert!(read("alias count", b).contains("aliases cannot fit"));
+    // A string length of 65,535 bytes with 3 behind it.
+    let mut b = ct2_header(1);
+    b.extend(u16::MAX.to_le_bytes());
+    b.extend(b"abc");
+    assert!(read("name length", b).contains("truncated"));
+}
