@@ -54,8 +54,22 @@ grep -q '"well_formed": true' "$work/extraction.txt"
 grep -q '"rate":' "$work/extraction.txt"
 echo "llama-extract examples: ok"
 
+# Speech-to-text: a golden clip to SRT and to DAIC-WOZ TSV (times and text).
+run transcribe -- crates/asr/tests/fixtures/audio/librivox_0880.wav --format srt --out "$work/clip.srt"
+grep -q "He was not an old-sposed young man." "$work/clip.srt"
+grep -q -- "00:00:00,000 --> 00:00:02,720" "$work/clip.srt"
+run transcribe -- crates/asr/tests/fixtures/audio/cards_005.wav --format tsv > "$work/clip.tsv"
+head -1 "$work/clip.tsv" | grep -q "start_time"
+grep -q "8 of spades" "$work/clip.tsv"
+echo "asr examples: ok"
+
 # The main command's job (debug build): the demo session through the whole pipeline.
 run analyze -- --demo --out "$work/demo" --max-new-tokens 96
 for f in report.json report.md report.svg; do test -s "$work/demo/$f" || { echo "missing demo $f"; exit 1; }; done
 grep -q '"well_formed": true' "$work/demo/report.json"
+# The demo audio without its transcript: transcribed locally, then extracted.
+run analyze -- --audio examples/data/demo/demo_AUDIO.wav --ser examples/data/demo/ser \
+  --model "$model" --out "$work/demo-asr" --max-new-tokens 96
+grep -q '"kind": "asr"' "$work/demo-asr/report.json"
+grep -q '"well_formed": true' "$work/demo-asr/report.json"
 echo "interview-insight examples: ok"

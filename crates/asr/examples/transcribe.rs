@@ -49,6 +49,15 @@ struct Args {
     model: Option<PathBuf>,
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Temperature 0 only, every window decoded (faster-whisper's `temperature=[0.0]`).
+    #[arg(long)]
+    greedy: bool,
+    /// Transcribe N times (model loaded once) and report the fastest (benchmarks).
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
+    /// Print `{"seconds", "text", "rss_mib"}` as the last stdout line (benches/asr_side_by_side.py).
+    #[arg(long)]
+    stats_json: bool,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -105,5 +114,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(path) => std::fs::write(path, text)?,
         None => std::io::stdout().write_all(text.as_bytes())?,
     }
+    if a.stats_json {
+        println!("{}", serde_json::json!({ "seconds": elapsed, "text": result.text(), "rss_mib": peak_rss_mib() }));
+    }
     Ok(())
+}
+
+/// Peak resident set size of this process (VmHWM), in MiB; 0 where /proc is missing.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
 }

@@ -44,7 +44,7 @@ impl Linear {
         }
         let weight = match precision {
             WeightPrecision::F32 => Weight::F32(weight),
-            WeightPrecision::Q8 if cols % 32 == 0 => {
+            WeightPrecision::Q8 if cols.is_multiple_of(32) => {
                 Weight::Q8(QuantizedMatrix::quantize(GgmlType::Q8_0, rows, cols, &weight)?)
             }
             WeightPrecision::Q8 => Weight::F32(weight),

@@ -127,7 +127,7 @@ impl Dims {
             ffn: dim(bin, "encoder/layer_0/ffn/linear_0/weight", 0)?,
         };
         let d = dims.d_model;
-        if d == 0 || d % dims.encoder_heads != 0 || d % dims.decoder_heads != 0 {
+        if d == 0 || !d.is_multiple_of(dims.encoder_heads) || !d.is_multiple_of(dims.decoder_heads) {
             return Err(AsrError::Model(format!("d_model {d} does not split into the heads ({dims:?})")));
         }
         if dims.encoder_layers == 0 || dims.decoder_layers == 0 || dims.n_vocab == 0 || dims.n_text_ctx == 0 {
@@ -579,7 +579,7 @@ fn head_output(a: &AttnInput, h: usize, probs: &[f32], out: &mut [f32]) {
 }
 
 fn check_bounds(a: &AttnInput) {
-    assert!(a.d % a.heads == 0);
+    assert!(a.d.is_multiple_of(a.heads));
     assert!(a.q.len() >= (a.n_q - 1) * a.q_stride + a.d, "attention q bounds");
     assert!(a.k.len() >= (a.n_kv - 1) * a.kv_stride + a.d, "attention k bounds");
     assert!(a.v.len() >= (a.n_kv - 1) * a.kv_stride + a.d, "attention v bounds");

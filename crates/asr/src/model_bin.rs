@@ -229,7 +229,7 @@ impl ModelBin {
                 let size = c.u8("item size")?;
                 let dtype = DType::from_item_size(size, &name)?;
                 let n = c.u32("element count")? as usize;
-                (dtype, n.checked_mul(dtype.size()).unwrap_or(usize::MAX))
+                (dtype, n.saturating_mul(dtype.size()))
             };
             if elements.checked_mul(dtype.size()) != Some(len) {
                 return Err(AsrError::Model(format!(

@@ -56,7 +56,7 @@ pub fn number_words(n: u64) -> String {
         0..=19 => ONES[n as usize].to_string(),
         20..=99 => {
             let t = TENS[(n / 10) as usize];
-            if n % 10 == 0 { t.to_string() } else { format!("{t} {}", ONES[(n % 10) as usize]) }
+            if n.is_multiple_of(10) { t.to_string() } else { format!("{t} {}", ONES[(n % 10) as usize]) }
         }
         100..=999 => {
             let rest = n % 100;
