@@ -60,6 +60,20 @@ fn linear(
     Linear::new(w, b, rows, cols, p)
 }
 
+/// A decoder layer: run one token at a time, so kept in half precision when that is exact.
+fn decoder_linear(
+    bin: &ModelBin,
+    prefix: &str,
+    rows: usize,
+    cols: usize,
+    bias: bool,
+    p: WeightPrecision,
+) -> Result<Linear, AsrError> {
+    let w = bin.tensor_f32(&format!("{prefix}/weight"), &[rows, cols])?;
+    let b = if bias { Some(bin.tensor_f32(&format!("{prefix}/bias"), &[rows])?) } else { None };
+    Linear::new_for_decoding(w, b, rows, cols, p)
+}
+
 struct EncoderLayer {
     attn_norm: Norm,
     qkv: Linear,
@@ -161,7 +175,13 @@ impl Whisper {
             }
         }
         let dims = Dims::read(bin)?;
-        let (d, f, p) = (dims.d_model, dims.ffn, precision);
+        let (d, f) = (dims.d_model, dims.ffn);
+        // The encoder multiplies 1,500 frames at once: that wants a tiled multi-token kernel,
+        // which quant5's block kernels do not have yet (one matrix-vector product per frame is
+        // 3× slower than f32 gemm), so the 8-bit mode quantizes the decoder only, where
+        // reading weights for every token is the cost.
+        let p = WeightPrecision::F32;
+        let pd = precision;
         let conv = |name: &str, cin: usize| -> Result<Linear, AsrError> {
             let w = bin.tensor_f32(&format!("encoder/{name}/weight"), &[d, cin, 3])?;
             let b = bin.tensor_f32(&format!("encoder/{name}/bias"), &[d])?;
@@ -185,15 +205,15 @@ impl Whisper {
             let s = format!("decoder/layer_{i}");
             decoder_layers.push(DecoderLayer {
                 self_norm: Norm::load(bin, &format!("{s}/self_attention/layer_norm"), d)?,
-                self_qkv: linear(bin, &format!("{s}/self_attention/linear_0"), 3 * d, d, true, p)?,
-                self_out: linear(bin, &format!("{s}/self_attention/linear_1"), d, d, true, p)?,
+                self_qkv: decoder_linear(bin, &format!("{s}/self_attention/linear_0"), 3 * d, d, true, pd)?,
+                self_out: decoder_linear(bin, &format!("{s}/self_attention/linear_1"), d, d, true, pd)?,
                 cross_norm: Norm::load(bin, &format!("{s}/attention/layer_norm"), d)?,
-                cross_q: linear(bin, &format!("{s}/attention/linear_0"), d, d, true, p)?,
-                cross_kv: linear(bin, &format!("{s}/attention/linear_1"), 2 * d, d, true, p)?,
-                cross_out: linear(bin, &format!("{s}/attention/linear_2"), d, d, true, p)?,
+                cross_q: decoder_linear(bin, &format!("{s}/attention/linear_0"), d, d, true, pd)?,
+                cross_kv: decoder_linear(bin, &format!("{s}/attention/linear_1"), 2 * d, d, true, pd)?,
+                cross_out: decoder_linear(bin, &format!("{s}/attention/linear_2"), d, d, true, pd)?,
                 ffn_norm: Norm::load(bin, &format!("{s}/ffn/layer_norm"), d)?,
-                fc1: linear(bin, &format!("{s}/ffn/linear_0"), f, d, true, p)?,
-                fc2: linear(bin, &format!("{s}/ffn/linear_1"), d, f, true, p)?,
+                fc1: decoder_linear(bin, &format!("{s}/ffn/linear_0"), f, d, true, pd)?,
+                fc2: decoder_linear(bin, &format!("{s}/ffn/linear_1"), d, f, true, pd)?,
             });
         }
         Ok(Self {
@@ -204,7 +224,7 @@ impl Whisper {
             encoder_positions: bin.tensor_f32("encoder/position_encodings/encodings", &[dims.n_audio_ctx, d])?,
             encoder_layers,
             encoder_norm: Norm::load(bin, "encoder/layer_norm", d)?,
-            embedding: linear(bin, "decoder/embeddings", dims.n_vocab, d, false, p)?,
+            embedding: decoder_linear(bin, "decoder/embeddings", dims.n_vocab, d, false, pd)?,
             decoder_positions: bin.tensor_f32("decoder/position_encodings/encodings", &[dims.n_text_ctx, d])?,
             decoder_layers,
             decoder_norm: Norm::load(bin, "decoder/layer_norm", d)?,

@@ -100,7 +100,9 @@ fn vad_guided_transcription_keeps_the_recordings_times() {
 #[test]
 fn q8_weights_transcribe_the_clips() {
     let q8 = common::load(WeightPrecision::Q8);
-    assert!(q8.model().weight_bytes() * 3 < model().model().weight_bytes(), "8-bit weights are about a quarter");
+    // Decoder and embedding in 8 bits (1.06 bytes a weight against the f32 build's float16).
+    let (q, f) = (q8.model().weight_bytes(), model().model().weight_bytes());
+    assert!(q * 4 < f * 3, "Q8 {q} bytes vs {f}");
     let r = q8.transcribe(&common::clip("librivox_0870"), &TranscribeOptions::greedy()).unwrap();
     let e = asr::wer::word_errors(
         "and mister john dashwood had then leisure to consider how much there might be prudently in his power to do for them",

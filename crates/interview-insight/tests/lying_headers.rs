@@ -377,9 +377,9 @@ fn ct2_model_counts_shapes_and_payload_sizes_that_lie_are_errors_before_any_allo
     b.extend(1f32.to_le_bytes());
     b.extend(u32::MAX.to_le_bytes());
     assert!(read("alias count", b).contains("aliases cannot fit"));
-    // A string length of 65,535 bytes with 3 behind it.
+    // A string length of 65,535 bytes with 20 behind it.
     let mut b = ct2_header(1);
     b.extend(u16::MAX.to_le_bytes());
-    b.extend(b"abc");
+    b.extend([b'a'; 20]);
     assert!(read("name length", b).contains("truncated"));
 }
