@@ -11,6 +11,16 @@ use crate::linear::{Linear, WeightPrecision};
 use crate::model_bin::ModelBin;
 use crate::ops::{gelu, layer_norm, softmax};
 
+/// GELU over a large buffer, split across the pool's threads.
+fn gelu_par(x: &mut [f32], threads: usize) {
+    if threads > 1 && x.len() >= 1 << 16 {
+        use rayon::prelude::*;
+        x.par_chunks_mut(x.len().div_ceil(threads)).for_each(gelu);
+    } else {
+        gelu(x);
+    }
+}
+
 /// CTranslate2's layer-norm epsilon when the config names none.
 const LN_EPS: f32 = 1e-5;
 
@@ -272,7 +282,7 @@ impl Whisper {
         }
         let mut h1 = vec![0f32; t_in * d];
         self.conv1.forward(&cols, t_in, &mut h1, threads)?;
-        gelu(&mut h1);
+        gelu_par(&mut h1, threads);
         // conv2 (k 3, stride 2, pad 1) on the time-major [t_in, d] output.
         let mut cols = vec![0f32; t_out * d * 3];
         for t in 0..t_out {
@@ -291,7 +301,7 @@ impl Whisper {
         let mut x = vec![0f32; t_out * d];
         self.conv2.forward(&cols, t_out, &mut x, threads)?;
         drop(cols);
-        gelu(&mut x);
+        gelu_par(&mut x, threads);
         for (v, p) in x.iter_mut().zip(&self.encoder_positions) {
             *v += p;
         }
@@ -322,7 +332,7 @@ impl Whisper {
             add(&mut x, &h);
             layer.ffn_norm.apply(&x, &mut h);
             layer.fc1.forward(&h, t_out, &mut ff, threads)?;
-            gelu(&mut ff);
+            gelu_par(&mut ff, threads);
             layer.fc2.forward(&ff, t_out, &mut h, threads)?;
             add(&mut x, &h);
         }
