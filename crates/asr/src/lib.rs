@@ -9,8 +9,9 @@
 //! * [`mel`]: Whisper's 80-band log-mel on audio-dsp's STFT and mel filters, one 30 s window at
 //!   a time (a 10 h recording never has its whole spectrogram in memory);
 //! * [`model`]: encoder and decoder (KV cache, cross-attention keys/values once per window);
-//!   dense products on the `gemm` crate in f32, or on quant5's Q8_0 block kernels in
-//!   [`WeightPrecision::Q8`];
+//!   the encoder's products on the `gemm` crate in f32; the decoder's weights kept in the
+//!   file's float16 and read by an AVX2/F16C matrix-vector kernel (exact widening, f32
+//!   arithmetic), or in quant5's Q8_0 blocks with [`WeightPrecision::Q8`];
 //! * [`decode`]: greedy decoding exactly as CTranslate2's (suppressed tokens, suppress-blank,
 //!   timestamp rules, no-speech probability), beam search and temperature fallback;
 //! * [`transcribe`]: faster-whisper's long-form loop (seek, condition on previous text, split

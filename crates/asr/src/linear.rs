@@ -233,6 +233,11 @@ unsafe fn dot_f16_avx2(w: &[half::f16], x: &[f32]) -> f32 {
     }
 }
 
+fn parallelism(threads: usize, work: usize) -> Parallelism {
+    // Below ~1 MFLOP a second thread costs more than it saves.
+    if threads <= 1 || work < 1 << 19 { Parallelism::None } else { Parallelism::Rayon(threads) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,9 +252,4 @@ mod tests {
             assert!((f64::from(dot_f16(&w, &x)) - want).abs() < 1e-3, "{cols}");
         }
     }
-}
-
-fn parallelism(threads: usize, work: usize) -> Parallelism {
-    // Below ~1 MFLOP a second thread costs more than it saves.
-    if threads <= 1 || work < 1 << 19 { Parallelism::None } else { Parallelism::Rayon(threads) }
 }

@@ -57,31 +57,29 @@ impl Norm {
     }
 }
 
+/// Where a layer runs: over a whole window of frames, or one token at a time.
+#[derive(Clone, Copy)]
+enum Use {
+    Encoder,
+    /// Kept in half precision when that is exact (the decoder reads every weight per token).
+    Decoder,
+}
+
 fn linear(
     bin: &ModelBin,
     prefix: &str,
-    rows: usize,
-    cols: usize,
+    shape: [usize; 2],
     bias: bool,
     p: WeightPrecision,
+    at: Use,
 ) -> Result<Linear, AsrError> {
+    let [rows, cols] = shape;
     let w = bin.tensor_f32(&format!("{prefix}/weight"), &[rows, cols])?;
     let b = if bias { Some(bin.tensor_f32(&format!("{prefix}/bias"), &[rows])?) } else { None };
-    Linear::new(w, b, rows, cols, p)
-}
-
-/// A decoder layer: run one token at a time, so kept in half precision when that is exact.
-fn decoder_linear(
-    bin: &ModelBin,
-    prefix: &str,
-    rows: usize,
-    cols: usize,
-    bias: bool,
-    p: WeightPrecision,
-) -> Result<Linear, AsrError> {
-    let w = bin.tensor_f32(&format!("{prefix}/weight"), &[rows, cols])?;
-    let b = if bias { Some(bin.tensor_f32(&format!("{prefix}/bias"), &[rows])?) } else { None };
-    Linear::new_for_decoding(w, b, rows, cols, p)
+    match at {
+        Use::Encoder => Linear::new(w, b, rows, cols, p),
+        Use::Decoder => Linear::new_for_decoding(w, b, rows, cols, p),
+    }
 }
 
 struct EncoderLayer {
@@ -203,11 +201,11 @@ impl Whisper {
             let s = format!("encoder/layer_{i}");
             encoder_layers.push(EncoderLayer {
                 attn_norm: Norm::load(bin, &format!("{s}/self_attention/layer_norm"), d)?,
-                qkv: linear(bin, &format!("{s}/self_attention/linear_0"), 3 * d, d, true, p)?,
-                attn_out: linear(bin, &format!("{s}/self_attention/linear_1"), d, d, true, p)?,
+                qkv: linear(bin, &format!("{s}/self_attention/linear_0"), [3 * d, d], true, p, Use::Encoder)?,
+                attn_out: linear(bin, &format!("{s}/self_attention/linear_1"), [d, d], true, p, Use::Encoder)?,
                 ffn_norm: Norm::load(bin, &format!("{s}/ffn/layer_norm"), d)?,
-                fc1: linear(bin, &format!("{s}/ffn/linear_0"), f, d, true, p)?,
-                fc2: linear(bin, &format!("{s}/ffn/linear_1"), d, f, true, p)?,
+                fc1: linear(bin, &format!("{s}/ffn/linear_0"), [f, d], true, p, Use::Encoder)?,
+                fc2: linear(bin, &format!("{s}/ffn/linear_1"), [d, f], true, p, Use::Encoder)?,
             });
         }
         let mut decoder_layers = Vec::new();
@@ -215,15 +213,15 @@ impl Whisper {
             let s = format!("decoder/layer_{i}");
             decoder_layers.push(DecoderLayer {
                 self_norm: Norm::load(bin, &format!("{s}/self_attention/layer_norm"), d)?,
-                self_qkv: decoder_linear(bin, &format!("{s}/self_attention/linear_0"), 3 * d, d, true, pd)?,
-                self_out: decoder_linear(bin, &format!("{s}/self_attention/linear_1"), d, d, true, pd)?,
+                self_qkv: linear(bin, &format!("{s}/self_attention/linear_0"), [3 * d, d], true, pd, Use::Decoder)?,
+                self_out: linear(bin, &format!("{s}/self_attention/linear_1"), [d, d], true, pd, Use::Decoder)?,
                 cross_norm: Norm::load(bin, &format!("{s}/attention/layer_norm"), d)?,
-                cross_q: decoder_linear(bin, &format!("{s}/attention/linear_0"), d, d, true, pd)?,
-                cross_kv: decoder_linear(bin, &format!("{s}/attention/linear_1"), 2 * d, d, true, pd)?,
-                cross_out: decoder_linear(bin, &format!("{s}/attention/linear_2"), d, d, true, pd)?,
+                cross_q: linear(bin, &format!("{s}/attention/linear_0"), [d, d], true, pd, Use::Decoder)?,
+                cross_kv: linear(bin, &format!("{s}/attention/linear_1"), [2 * d, d], true, pd, Use::Decoder)?,
+                cross_out: linear(bin, &format!("{s}/attention/linear_2"), [d, d], true, pd, Use::Decoder)?,
                 ffn_norm: Norm::load(bin, &format!("{s}/ffn/layer_norm"), d)?,
-                fc1: decoder_linear(bin, &format!("{s}/ffn/linear_0"), f, d, true, pd)?,
-                fc2: decoder_linear(bin, &format!("{s}/ffn/linear_1"), d, f, true, pd)?,
+                fc1: linear(bin, &format!("{s}/ffn/linear_0"), [f, d], true, pd, Use::Decoder)?,
+                fc2: linear(bin, &format!("{s}/ffn/linear_1"), [d, f], true, pd, Use::Decoder)?,
             });
         }
         Ok(Self {
@@ -234,7 +232,7 @@ impl Whisper {
             encoder_positions: bin.tensor_f32("encoder/position_encodings/encodings", &[dims.n_audio_ctx, d])?,
             encoder_layers,
             encoder_norm: Norm::load(bin, "encoder/layer_norm", d)?,
-            embedding: decoder_linear(bin, "decoder/embeddings", dims.n_vocab, d, false, pd)?,
+            embedding: linear(bin, "decoder/embeddings", [dims.n_vocab, d], false, pd, Use::Decoder)?,
             decoder_positions: bin.tensor_f32("decoder/position_encodings/encodings", &[dims.n_text_ctx, d])?,
             decoder_layers,
             decoder_norm: Norm::load(bin, "decoder/layer_norm", d)?,

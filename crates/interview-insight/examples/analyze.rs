@@ -88,16 +88,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(ad) = &a.adapter {
         builder = builder.adapter(ad);
     }
-    let default_asr = interview_insight::asr::default_model_dir();
-    match &a.asr_model {
-        Some(dir) => builder = builder.asr_model(dir),
-        None if default_asr.join("model.bin").exists() => builder = builder.asr_model(&default_asr),
-        None => {}
-    }
+    builder = builder.asr_model_or_fetched(a.asr_model.clone()).force_asr(a.asr);
     if a.asr_q8 {
         builder = builder.asr_precision(interview_insight::asr::WeightPrecision::Q8);
     }
-    builder = builder.force_asr(a.asr);
     let pipeline = builder.build()?;
     let stem = |p: &Option<PathBuf>| p.as_ref().and_then(|p| p.file_stem()).map(|s| s.to_string_lossy().into_owned());
     let id =

@@ -107,6 +107,17 @@ impl PipelineBuilder {
         self
     }
 
+    /// `dir` when given, else the Whisper tiny.en that `scripts/fetch-models.sh` fetched, when
+    /// it is there (the examples' default: sessions without a transcript get transcribed).
+    pub fn asr_model_or_fetched(self, dir: Option<PathBuf>) -> Self {
+        let fetched = asr::default_model_dir();
+        match dir {
+            Some(d) => self.asr_model(d),
+            None if fetched.join("model.bin").exists() => self.asr_model(fetched),
+            None => self,
+        }
+    }
+
     /// Weight precision of the speech-to-text model (default f32).
     pub fn asr_precision(mut self, precision: asr::WeightPrecision) -> Self {
         self.asr_precision = precision;

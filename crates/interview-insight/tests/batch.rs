@@ -146,3 +146,26 @@ fn a_batch_killed_mid_run_resumes_to_identical_outputs() {
         let _ = std::fs::remove_dir_all(d);
     }
 }
+
+/// A corpus session with audio and no transcript is transcribed in the batch too; the summary
+/// counts its utterances and the report names the speech-to-text model.
+#[test]
+fn corpus_sessions_without_a_transcript_are_transcribed() {
+    let (root, out) = (tmp("tree-asr"), tmp("out-asr"));
+    let dir = root.join("310_P");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(demo("demo_AUDIO.wav"), dir.join("310_AUDIO.wav")).unwrap();
+    let sessions = discover_daic(&root).unwrap();
+    assert!(sessions[0].transcript.is_none() && sessions[0].audio.is_some());
+    let whisper = interview_insight::asr::default_model_dir();
+    let p = Pipeline::builder().ser_model(demo("ser")).asr_model(&whisper).build().unwrap();
+    let outcomes = run_batch(&p, &sessions, &out, 1, &|_| {}).unwrap();
+    assert_eq!(outcomes[0].1, SessionOutcome::Done);
+    let report: Report = serde_json::from_slice(&std::fs::read(out.join("310/report.json")).unwrap()).unwrap();
+    assert!(matches!(report.transcript_source, Some(interview_insight::report::TranscriptSource::Asr { .. })));
+    assert!(report.utterances.len() >= 8);
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert!(summary.lines().nth(1).unwrap().starts_with("310,done,"), "{summary}");
+    let _ = std::fs::remove_dir_all(&root);
+    let _ = std::fs::remove_dir_all(&out);
+}
