@@ -289,7 +289,9 @@ fn beam(
                 logprobs.push(l);
                 next.push(Hypothesis { tokens, logprobs, sum, cache: h.cache.clone(), logits: Vec::new() });
             }
-            if next.len() >= size && finished.len() >= size {
+            // As openai-whisper and CTranslate2: the first `size` live candidates go on; an
+            // end-of-text ranked above them finishes its hypothesis.
+            if next.len() >= size {
                 break;
             }
         }
