@@ -55,14 +55,8 @@ pub fn transcribe_speech(
     // A time at a joint between two kept pieces belongs to the earlier piece when it ends
     // something and to the later one when it starts something.
     const EPS: f64 = 1e-6;
-    for s in &mut out.segments {
-        s.start_s = map.to_original(s.start_s);
-        s.end_s = map.to_original((s.end_s - EPS).max(0.0)) + EPS;
-        for w in &mut s.words {
-            w.start_s = map.to_original(w.start_s);
-            w.end_s = map.to_original((w.end_s - EPS).max(0.0)) + EPS;
-        }
-    }
+    out.map_times(|t| map.to_original(t), |t| map.to_original((t - EPS).max(0.0)) + EPS);
+    out.speech_s = map.trimmed_duration_s();
     out.duration_s = samples.len() as f64 / f64::from(sr);
     Ok(out)
 }

@@ -105,8 +105,10 @@ pub struct WindowTrace {
 pub struct Transcription {
     pub segments: Vec<Segment>,
     pub windows: Vec<WindowTrace>,
-    /// Seconds of audio transcribed.
+    /// Seconds of the recording.
     pub duration_s: f64,
+    /// Seconds of audio the model heard (less than `duration_s` when the VAD cut silence out).
+    pub speech_s: f64,
 }
 
 impl Transcription {
@@ -115,15 +117,15 @@ impl Transcription {
         self.segments.iter().map(|s| s.text.as_str()).collect::<String>().trim().to_string()
     }
 
-    /// Shifts every time by `offset_s` through `map` (times in a silence-trimmed signal back to
-    /// the original recording).
-    pub fn map_times(&mut self, map: impl Fn(f64) -> f64) {
+    /// Maps every start time through `start` and every end time through `end` (times in a
+    /// silence-trimmed signal back to the original recording).
+    pub fn map_times(&mut self, start: impl Fn(f64) -> f64, end: impl Fn(f64) -> f64) {
         for s in &mut self.segments {
-            s.start_s = map(s.start_s);
-            s.end_s = map(s.end_s);
+            s.start_s = start(s.start_s);
+            s.end_s = end(s.end_s);
             for w in &mut s.words {
-                w.start_s = map(w.start_s);
-                w.end_s = map(w.end_s);
+                w.start_s = start(w.start_s);
+                w.end_s = end(w.end_s);
             }
         }
     }
@@ -154,7 +156,7 @@ impl Asr {
         progress: &mut (dyn FnMut(f64, f64) + Send),
     ) -> Result<Transcription, AsrError> {
         let duration_s = samples.len() as f64 / f64::from(SAMPLE_RATE);
-        let mut out = Transcription { duration_s, ..Transcription::default() };
+        let mut out = Transcription { duration_s, speech_s: duration_s, ..Transcription::default() };
         let content_frames = LogMel::content_frames(samples.len());
         if content_frames == 0 {
             return Ok(out);

@@ -90,6 +90,7 @@ fn vad_guided_transcription_keeps_the_recordings_times() {
     )
     .unwrap();
     assert_eq!(r.text(), "He was not an old-sposed young man.");
+    assert!(r.speech_s < 5.0 && r.duration_s > 12.9, "only the speech is heard: {} of {} s", r.speech_s, r.duration_s);
     let s = &r.segments[0];
     assert!(s.start_s >= 9.9 && s.end_s <= 13.0, "{} – {}", s.start_s, s.end_s);
     let t = asr::to_transcript(&r);

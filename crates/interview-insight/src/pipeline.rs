@@ -406,16 +406,11 @@ impl Pipeline {
             (Some(stt), Some(samples)) if use_asr => {
                 let options = asr::SpeechOptions { vad: Some(self.vad.clone()), ..Default::default() };
                 let result = asr::transcribe_speech(&stt.asr, samples, &options, &mut |_, _| {})?;
-                let speech_s = vad::detect(samples, audio_dsp::TARGET_SAMPLE_RATE, &self.vad)?
-                    .segments
-                    .iter()
-                    .map(|s| s.duration_s())
-                    .sum();
                 let source = TranscriptSource::Asr {
                     model: stt.name.clone(),
                     model_sha256: stt.model_sha256.clone(),
                     machine_made: true,
-                    speech_s,
+                    speech_s: result.speech_s,
                     segments: result.segments.len(),
                 };
                 Ok((Some(asr::to_transcript(&result)), Some(source)))
