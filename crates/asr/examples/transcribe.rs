@@ -72,22 +72,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let samples = audio_dsp::resample(&audio.samples, audio.sample_rate, asr::mel::SAMPLE_RATE)?;
     let bar = ProgressBar::new((audio.duration * 10.0).round() as u64);
     bar.set_style(ProgressStyle::with_template("{bar:30} {msg} eta {eta}")?);
+    let base = if a.greedy { TranscribeOptions::greedy() } else { TranscribeOptions::default() };
     let options = SpeechOptions {
-        transcribe: TranscribeOptions {
-            word_timestamps: a.words,
-            beam_size: a.beam.max(1),
-            ..TranscribeOptions::default()
-        },
+        transcribe: TranscribeOptions { word_timestamps: a.words, beam_size: a.beam.max(1), ..base },
         vad: a.vad.then(vad::VadConfig::default),
     };
-    let started = std::time::Instant::now();
-    let result = asr::transcribe_speech(&model, &samples, &options, &mut |done, total| {
-        bar.set_length((total * 10.0).round() as u64);
-        bar.set_position((done * 10.0).round() as u64);
-        bar.set_message(format!("{done:.0} / {total:.0} s"));
-    })?;
+    let mut elapsed = f64::INFINITY;
+    let mut result = None;
+    for _ in 0..a.repeat.max(1) {
+        let started = std::time::Instant::now();
+        let run = asr::transcribe_speech(&model, &samples, &options, &mut |done, total| {
+            bar.set_length((total * 10.0).round() as u64);
+            bar.set_position((done * 10.0).round() as u64);
+            bar.set_message(format!("{done:.0} / {total:.0} s"));
+        })?;
+        elapsed = elapsed.min(started.elapsed().as_secs_f64());
+        result = Some(run);
+    }
     bar.finish_and_clear();
-    let elapsed = started.elapsed().as_secs_f64();
+    let result = result.ok_or("no transcription ran")?;
     eprintln!(
         "{:.1} s of audio in {elapsed:.2} s ({:.1}× realtime), {} segments",
         audio.duration,

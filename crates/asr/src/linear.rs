@@ -117,11 +117,9 @@ impl Linear {
                 let wide: Vec<f32> = w.iter().map(|h| h.to_f32()).collect();
                 matmul_t(x, &wide, n, self.cols, self.rows, out, threads);
             }
-            Weight::Q8(q) => {
-                for (xi, yi) in x.chunks_exact(self.cols).zip(out.chunks_exact_mut(self.rows)) {
-                    q.matvec_into(xi, yi, threads)?;
-                }
-            }
+            // quant5 picks: integer block dots per row for a few rows, widened panels + gemm
+            // for many (an encoder window, a prompt, a window's cross-attention keys/values).
+            Weight::Q8(q) => q.matmul_into(x, n, out, threads)?,
         }
         if let Some(b) = &self.bias {
             for row in out.chunks_exact_mut(self.rows) {
@@ -172,10 +170,12 @@ fn gemv_f16(w: &[half::f16], x: &[f32], y: &mut [f32], threads: usize) {
             *out = dot_f16(&w[r * cols..(r + 1) * cols], x);
         }
     };
-    const ROWS_PER_TASK: usize = 512;
-    if threads > 1 && y.len() * cols >= 1 << 18 {
+    // One contiguous share of the rows per thread: a decoding step is dozens of these products,
+    // so each wakes every thread once; below ~128 KiB of weights one thread is faster.
+    if threads > 1 && y.len() * cols >= 1 << 16 {
         use rayon::prelude::*;
-        y.par_chunks_mut(ROWS_PER_TASK).enumerate().map(|(i, c)| (i * ROWS_PER_TASK, c)).for_each(run);
+        let per = y.len().div_ceil(threads).next_multiple_of(8);
+        y.par_chunks_mut(per).enumerate().map(|(i, c)| (i * per, c)).for_each(run);
     } else {
         run((0, y));
     }

@@ -184,12 +184,10 @@ impl Whisper {
         }
         let dims = Dims::read(bin)?;
         let (d, f) = (dims.d_model, dims.ffn);
-        // The encoder multiplies 1,500 frames at once: that wants a tiled multi-token kernel,
-        // which quant5's block kernels do not have yet (one matrix-vector product per frame is
-        // 3× slower than f32 gemm), so the 8-bit mode quantizes the decoder only, where
-        // reading weights for every token is the cost.
-        let p = WeightPrecision::F32;
-        let pd = precision;
+        // In the 8-bit mode every dense weight is Q8_0 in memory (conv1's 240 inputs are not
+        // whole blocks and stay f32); quant5 runs a window's 1,500 frames through widened
+        // panels and f32 gemm, a decoding step through its integer block kernels.
+        let p = precision;
         let conv = |name: &str, cin: usize| -> Result<Linear, AsrError> {
             let w = bin.tensor_f32(&format!("encoder/{name}/weight"), &[d, cin, 3])?;
             let b = bin.tensor_f32(&format!("encoder/{name}/bias"), &[d])?;
@@ -213,15 +211,15 @@ impl Whisper {
             let s = format!("decoder/layer_{i}");
             decoder_layers.push(DecoderLayer {
                 self_norm: Norm::load(bin, &format!("{s}/self_attention/layer_norm"), d)?,
-                self_qkv: linear(bin, &format!("{s}/self_attention/linear_0"), [3 * d, d], true, pd, Use::Decoder)?,
-                self_out: linear(bin, &format!("{s}/self_attention/linear_1"), [d, d], true, pd, Use::Decoder)?,
+                self_qkv: linear(bin, &format!("{s}/self_attention/linear_0"), [3 * d, d], true, p, Use::Decoder)?,
+                self_out: linear(bin, &format!("{s}/self_attention/linear_1"), [d, d], true, p, Use::Decoder)?,
                 cross_norm: Norm::load(bin, &format!("{s}/attention/layer_norm"), d)?,
-                cross_q: linear(bin, &format!("{s}/attention/linear_0"), [d, d], true, pd, Use::Decoder)?,
-                cross_kv: linear(bin, &format!("{s}/attention/linear_1"), [2 * d, d], true, pd, Use::Decoder)?,
-                cross_out: linear(bin, &format!("{s}/attention/linear_2"), [d, d], true, pd, Use::Decoder)?,
+                cross_q: linear(bin, &format!("{s}/attention/linear_0"), [d, d], true, p, Use::Decoder)?,
+                cross_kv: linear(bin, &format!("{s}/attention/linear_1"), [2 * d, d], true, p, Use::Decoder)?,
+                cross_out: linear(bin, &format!("{s}/attention/linear_2"), [d, d], true, p, Use::Decoder)?,
                 ffn_norm: Norm::load(bin, &format!("{s}/ffn/layer_norm"), d)?,
-                fc1: linear(bin, &format!("{s}/ffn/linear_0"), [f, d], true, pd, Use::Decoder)?,
-                fc2: linear(bin, &format!("{s}/ffn/linear_1"), [d, f], true, pd, Use::Decoder)?,
+                fc1: linear(bin, &format!("{s}/ffn/linear_0"), [f, d], true, p, Use::Decoder)?,
+                fc2: linear(bin, &format!("{s}/ffn/linear_1"), [d, f], true, p, Use::Decoder)?,
             });
         }
         Ok(Self {
@@ -232,7 +230,7 @@ impl Whisper {
             encoder_positions: bin.tensor_f32("encoder/position_encodings/encodings", &[dims.n_audio_ctx, d])?,
             encoder_layers,
             encoder_norm: Norm::load(bin, "encoder/layer_norm", d)?,
-            embedding: linear(bin, "decoder/embeddings", [dims.n_vocab, d], false, pd, Use::Decoder)?,
+            embedding: linear(bin, "decoder/embeddings", [dims.n_vocab, d], false, p, Use::Decoder)?,
             decoder_positions: bin.tensor_f32("decoder/position_encodings/encodings", &[dims.n_text_ctx, d])?,
             decoder_layers,
             decoder_norm: Norm::load(bin, "decoder/layer_norm", d)?,
@@ -631,7 +629,9 @@ fn attention(a: AttnInput, out: &mut [f32], threads: usize) {
         head_output(&a, h, &probs, &mut o);
         o
     };
-    let per_head: Vec<Vec<f32>> = if threads > 1 && a.n_q * a.n_kv >= 1 << 14 {
+    // Worth a second thread from ~256 K multiply-adds: the encoder's windows and a decoding
+    // step's cross-attention over 1,500 frames, not the short self-attention of a step.
+    let per_head: Vec<Vec<f32>> = if threads > 1 && a.n_q * a.n_kv * a.d >= 1 << 18 {
         use rayon::prelude::*;
         (0..a.heads).into_par_iter().map(one).collect()
     } else {

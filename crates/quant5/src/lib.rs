@@ -43,7 +43,7 @@ pub mod qat;
 
 pub use alg2::{Alg2Params, Alg2Tensor, Granularity, pack5, quantize_alg2, unpack5};
 pub use ggml_type::GgmlType;
-pub use matrix::{QuantizedMatrix, dequantize_row, quantize_row};
+pub use matrix::{GEMM_MIN_TOKENS, QuantizedMatrix, dequantize_row, quantize_row};
 pub use qat::{QatScheme, fake_quant};
 
 /// Bits per quantized weight.

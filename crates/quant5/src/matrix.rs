@@ -92,6 +92,10 @@ pub fn quantize_row(t: GgmlType, x: &[f32], out: &mut Vec<u8>) -> Result<(), Qua
     Ok(())
 }
 
+/// From this many rows of `X` on, [`QuantizedMatrix::matmul_into`] widens weight panels to f32
+/// and runs a dense matrix product instead of one integer matrix-vector product per row.
+pub const GEMM_MIN_TOKENS: usize = 16;
+
 /// The shared rayon pool with `threads` workers (built once per thread count).
 fn thread_pool(threads: usize) -> Result<std::sync::Arc<rayon::ThreadPool>, QuantError> {
     use std::collections::HashMap;
@@ -201,7 +205,7 @@ impl QuantizedMatrix {
         let per = self.rows.div_ceil(threads);
         let bytes = &self.bytes;
         let act = &act;
-        thread_pool(threads)?.install(|| {
+        let mut split = || {
             use rayon::prelude::*;
             y.par_chunks_mut(per).enumerate().for_each(|(i, chunk)| {
                 for (k, out) in chunk.iter_mut().enumerate() {
@@ -209,19 +213,119 @@ impl QuantizedMatrix {
                     *out = dot(&bytes[r * rb..(r + 1) * rb], act);
                 }
             });
-        });
+        };
+        // Called from a worker of a pool that already has the threads (a caller that installs
+        // its own pool, as the asr crate does): split there. Handing the work to a second pool
+        // would park this thread and wake the other pool's, twice per product.
+        if rayon::current_thread_index().is_some() && rayon::current_num_threads() >= threads {
+            split();
+        } else {
+            thread_pool(threads)?.install(split);
+        }
         Ok(())
     }
 
     /// `Y = X·Wᵀ` for `X` of shape `[n, cols]` (row-major): `[n, rows]`.
     pub fn matmul(&self, x: &[f32], n: usize, threads: usize) -> Result<Vec<f32>, QuantError> {
-        if x.len() != n * self.cols {
-            return Err(QuantError::Shape(format!("{} values for X of {n}×{}", x.len(), self.cols)));
-        }
         let mut out = vec![0f32; n * self.rows];
-        for (xi, yi) in x.chunks_exact(self.cols.max(1)).zip(out.chunks_exact_mut(self.rows.max(1))) {
-            self.matvec_into(xi, yi, threads)?;
-        }
+        self.matmul_into(x, n, &mut out, threads)?;
         Ok(out)
+    }
+
+    /// [`matmul`](Self::matmul) into a caller-provided `[n, rows]` output.
+    ///
+    /// Fewer than [`GEMM_MIN_TOKENS`] rows of `X` (decoding steps): one
+    /// [`matvec`](Self::matvec) per row, on the integer block kernels, reading the weights once
+    /// per row. More (a prompt, an encoder window): the weight rows are widened to f32 one
+    /// cache-sized panel at a time and multiplied by the `gemm` crate's f32 kernels, so each
+    /// weight is decoded once per call and reused for every row of `X` — the weights stay
+    /// 8- or 5-bit in memory while a long product runs at f32 matrix-multiply speed (what
+    /// llama.cpp's GPU back ends do for batches: dequantize, then the dense kernel).
+    /// Rows of `X` are split across up to `threads` threads.
+    pub fn matmul_into(&self, x: &[f32], n: usize, y: &mut [f32], threads: usize) -> Result<(), QuantError> {
+        if x.len() != n * self.cols || y.len() != n * self.rows {
+            return Err(QuantError::Shape(format!(
+                "matmul of a {}×{} matrix with X of {} values and Y of {} for {n} rows",
+                self.rows,
+                self.cols,
+                x.len(),
+                y.len()
+            )));
+        }
+        if n == 0 || self.rows == 0 {
+            return Ok(());
+        }
+        if n < GEMM_MIN_TOKENS || self.cols == 0 {
+            for (xi, yi) in x.chunks_exact(self.cols.max(1)).zip(y.chunks_exact_mut(self.rows)) {
+                self.matvec_into(xi, yi, threads)?;
+            }
+            return Ok(());
+        }
+        // Each thread takes a contiguous block of X's rows (so of Y's) and widens every weight
+        // panel itself: decoding a panel costs one operation per weight against the block's
+        // `n / threads` multiply-adds per weight.
+        let threads = threads.max(1).min(n.div_ceil(GEMM_MIN_TOKENS));
+        let per = n.div_ceil(threads);
+        let (cols, rows) = (self.cols, self.rows);
+        let block = |(xb, yb): (&[f32], &mut [f32])| self.gemm_block(xb, xb.len() / cols, yb);
+        if threads == 1 {
+            return block((x, y));
+        }
+        let mut run = || {
+            use rayon::prelude::*;
+            x.par_chunks(per * cols).zip(y.par_chunks_mut(per * rows)).map(block).collect::<Result<(), _>>()
+        };
+        if rayon::current_thread_index().is_some() && rayon::current_num_threads() >= threads {
+            run()
+        } else {
+            thread_pool(threads)?.install(run)
+        }
+    }
+
+    /// `Y[m, rows] = X[m, cols]·Wᵀ` on one thread, panel by panel of widened weight rows.
+    fn gemm_block(&self, x: &[f32], m: usize, y: &mut [f32]) -> Result<(), QuantError> {
+        let (rows, cols) = (self.rows, self.cols);
+        // Up to 4 MiB of f32 per panel: gemm blocks for the caches itself and re-packs X for
+        // every call, so few wide panels beat many narrow ones (a Whisper or SmolLM2 layer is
+        // one panel; an 8B model's 14336-row matrices are a few).
+        let panel_rows = ((1usize << 20) / cols.max(1)).clamp(16, rows.max(16));
+        let mut panel = vec![0f32; panel_rows * cols];
+        let mut r0 = 0;
+        while r0 < rows {
+            let pr = panel_rows.min(rows - r0);
+            for (i, out) in panel[..pr * cols].chunks_exact_mut(cols).enumerate() {
+                dequantize_row(self.ggml_type, self.row(r0 + i), out)?;
+            }
+            if x.len() < m * cols || y.len() < m * rows {
+                return Err(QuantError::Shape(format!("gemm block of {m} rows: X {} / Y {} values", x.len(), y.len())));
+            }
+            // SAFETY: the check above bounds every index: X is m×cols with row stride cols, the panel
+            // pr×cols, and Y's columns r0..r0+pr of m rows with row stride `rows`.
+            unsafe {
+                gemm::gemm(
+                    m,
+                    pr,
+                    cols,
+                    y.as_mut_ptr().add(r0),
+                    1,
+                    rows as isize,
+                    false,
+                    x.as_ptr(),
+                    1,
+                    cols as isize,
+                    panel.as_ptr(),
+                    cols as isize,
+                    1,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+            r0 += pr;
+        }
+        Ok(())
     }
 }

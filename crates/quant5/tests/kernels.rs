@@ -169,6 +169,39 @@ fn q4_1_and_q6_k_kernels_on_decoded_blocks() {
 }
 
 #[test]
+fn matmul_widens_panels_for_many_rows_and_uses_the_block_kernels_for_few() {
+    // From GEMM_MIN_TOKENS rows of X on, products run on the exactly dequantized weights in f32
+    // (no activation quantization): within f32 rounding of the f64 reference. Below, each row is
+    // the integer matvec. Either way the result does not depend on the thread count.
+    for t in [GgmlType::Q8_0, GgmlType::Q5_K, GgmlType::Q5_0] {
+        let (rows, cols) = (40, 512);
+        let q = QuantizedMatrix::quantize(t, rows, cols, &test_matrix(rows, cols, 5)).unwrap();
+        for n in [1, quant5::GEMM_MIN_TOKENS - 1, quant5::GEMM_MIN_TOKENS, 37] {
+            let x = test_matrix(n, cols, 17 + n as u64);
+            let got = q.matmul(&x, n, 1).unwrap();
+            assert_eq!(got.len(), n * rows);
+            for threads in [2, 3] {
+                assert_eq!(q.matmul(&x, n, threads).unwrap(), got, "{t:?} n={n} threads={threads}");
+            }
+            for i in 0..n {
+                let xi = &x[i * cols..(i + 1) * cols];
+                let row = &got[i * rows..(i + 1) * rows];
+                if n < quant5::GEMM_MIN_TOKENS {
+                    assert_eq!(row, q.matvec(xi, 1).unwrap().as_slice(), "{t:?} n={n} row {i}");
+                } else {
+                    for (r, (g, w)) in row.iter().zip(reference(&q, xi)).enumerate() {
+                        assert!((g - w).abs() <= 1e-5 * w.abs().max(1.0), "{t:?} n={n} [{i},{r}]: {g} vs {w}");
+                    }
+                }
+            }
+        }
+        assert!(matches!(q.matmul(&[0.0; 100], 2, 1), Err(QuantError::Shape(_))));
+        let mut y = vec![0f32; 3];
+        assert!(matches!(q.matmul_into(&vec![0.0; 2 * cols], 2, &mut y, 1), Err(QuantError::Shape(_))));
+    }
+}
+
+#[test]
 fn shape_errors_are_typed() {
     let w = vec![0.1f32; 3 * 40];
     assert!(matches!(QuantizedMatrix::quantize(GgmlType::Q5_0, 3, 40, &w), Err(QuantError::Shape(_))));
