@@ -517,6 +517,7 @@ fn add(x: &mut [f32], y: &[f32]) {
 
 /// Multi-head attention operands: rows of `q` every `q_stride` values, rows of `k`/`v` every
 /// `kv_stride`; each head reads its `d / heads` columns.
+#[derive(Clone, Copy)]
 struct AttnInput<'a> {
     q: &'a [f32],
     q_stride: usize,
@@ -531,22 +532,24 @@ struct AttnInput<'a> {
     causal_offset: Option<usize>,
 }
 
-/// Scaled, masked scores of one head, `[n_q, n_kv]`.
-fn head_scores(a: &AttnInput, h: usize, scores: &mut [f32]) {
+/// Scaled, masked scores of head `h` for queries `rows`, `[rows.len(), n_kv]`.
+fn head_scores(a: &AttnInput, h: usize, rows: std::ops::Range<usize>, scores: &mut [f32]) {
     let hd = a.d / a.heads;
     let scale = 1.0 / (hd as f32).sqrt();
-    // SAFETY: every row read is inside `q`/`k` (n_q / n_kv rows of the given strides, this
-    // head's columns), and `scores` holds n_q·n_kv values.
+    let m = rows.len();
+    assert!(rows.end <= a.n_q && scores.len() >= m * a.n_kv, "attention score bounds");
+    // SAFETY: every row read is inside `q`/`k` (`check_bounds`: n_q / n_kv rows of the given
+    // strides, this head's columns; `rows` within n_q), and `scores` holds m·n_kv values.
     unsafe {
         gemm::gemm(
-            a.n_q,
+            m,
             a.n_kv,
             hd,
             scores.as_mut_ptr(),
             1,
             a.n_kv as isize,
             false,
-            a.q.as_ptr().add(h * hd),
+            a.q.as_ptr().add(rows.start * a.q_stride + h * hd),
             1,
             a.q_stride as isize,
             a.k.as_ptr().add(h * hd),
@@ -561,32 +564,27 @@ fn head_scores(a: &AttnInput, h: usize, scores: &mut [f32]) {
         );
     }
     if let Some(off) = a.causal_offset {
-        for (i, row) in scores.chunks_exact_mut(a.n_kv).enumerate() {
-            row[off + i + 1..].fill(f32::NEG_INFINITY);
+        for (i, row) in scores.chunks_exact_mut(a.n_kv).take(m).enumerate() {
+            row[(off + rows.start + i + 1).min(a.n_kv)..].fill(f32::NEG_INFINITY);
         }
     }
 }
 
-/// Attention probabilities of one head, `[n_q, n_kv]`.
-fn head_probs(a: &AttnInput, h: usize, scores: &mut [f32]) {
-    head_scores(a, h, scores);
-    for row in scores.chunks_exact_mut(a.n_kv) {
-        softmax(row);
-    }
-}
-
-/// `probs · V` of one head into `out` `[n_q, hd]`.
-fn head_output(a: &AttnInput, h: usize, probs: &[f32], out: &mut [f32]) {
+/// `probs · V` of head `h` (`probs` `[m, n_kv]`) into this head's columns of `out`, `m` rows
+/// of `d` values.
+fn head_output(a: &AttnInput, h: usize, m: usize, probs: &[f32], out: &mut [f32]) {
     let hd = a.d / a.heads;
-    // SAFETY: as in `head_probs`; `out` holds n_q·hd values.
+    assert!(probs.len() >= m * a.n_kv && out.len() >= (m - 1) * a.d + (h + 1) * hd, "attention output bounds");
+    // SAFETY: `v` as in `head_scores`; the assert bounds `probs` and the m rows of `out`
+    // (stride d, this head's hd columns).
     unsafe {
         gemm::gemm(
-            a.n_q,
+            m,
             hd,
             a.n_kv,
-            out.as_mut_ptr(),
+            out.as_mut_ptr().add(h * hd),
             1,
-            hd as isize,
+            a.d as isize,
             false,
             probs.as_ptr(),
             1,
@@ -611,52 +609,59 @@ fn check_bounds(a: &AttnInput) {
     assert!(a.v.len() >= (a.n_kv - 1) * a.kv_stride + a.d, "attention v bounds");
 }
 
-fn scatter_head(a: &AttnInput, h: usize, head_out: &[f32], out: &mut [f32]) {
-    let hd = a.d / a.heads;
-    for (i, row) in head_out.chunks_exact(hd).enumerate() {
-        out[i * a.d + h * hd..i * a.d + (h + 1) * hd].copy_from_slice(row);
-    }
-}
+/// Queries per block: a block's scores (64 × 1,500 floats for an encoder window) stay in L2
+/// from the score product through softmax to the product with V, where a whole head's
+/// 1,500 × 1,500 scores would go out to memory and back three times.
+const Q_BLOCK: usize = 64;
 
-/// Attention of all heads into `out` `[n_q, d]`; heads run in parallel when `threads > 1`.
+/// Attention of all heads into `out` `[n_q, d]`. Blocks of queries run in parallel when
+/// `threads > 1`; a single query (a decoding step) splits its heads instead.
 fn attention(a: AttnInput, out: &mut [f32], threads: usize) {
     check_bounds(&a);
     let hd = a.d / a.heads;
-    let one = |h: usize| {
-        let mut probs = vec![0f32; a.n_q * a.n_kv];
-        head_probs(&a, h, &mut probs);
-        let mut o = vec![0f32; a.n_q * hd];
-        head_output(&a, h, &probs, &mut o);
-        o
-    };
     // Worth a second thread from ~256 K multiply-adds: the encoder's windows and a decoding
     // step's cross-attention over 1,500 frames, not the short self-attention of a step.
-    let per_head: Vec<Vec<f32>> = if threads > 1 && a.n_q * a.n_kv * a.d >= 1 << 18 {
-        use rayon::prelude::*;
-        (0..a.heads).into_par_iter().map(one).collect()
-    } else {
-        (0..a.heads).map(one).collect()
+    let parallel = threads > 1 && a.n_q * a.n_kv * a.d >= 1 << 18;
+    let block = |(b, out_rows): (usize, &mut [f32])| {
+        let rows = b * Q_BLOCK..(b * Q_BLOCK + Q_BLOCK).min(a.n_q);
+        let mut scores = vec![0f32; rows.len() * a.n_kv];
+        for h in 0..a.heads {
+            head_scores(&a, h, rows.clone(), &mut scores);
+            for row in scores.chunks_exact_mut(a.n_kv) {
+                softmax(row);
+            }
+            head_output(&a, h, rows.len(), &scores, out_rows);
+        }
     };
-    for (h, o) in per_head.iter().enumerate() {
-        scatter_head(&a, h, o, out);
+    use rayon::prelude::*;
+    if a.n_q == 1 && parallel {
+        out[..a.d].par_chunks_mut(hd).enumerate().for_each(|(h, o)| {
+            let mut scores = vec![0f32; a.n_kv];
+            head_scores(&a, h, 0..1, &mut scores);
+            softmax(&mut scores);
+            // `o` is this head's columns: address them as head 0 of a one-head view.
+            let view = AttnInput { v: &a.v[h * hd..], heads: 1, d: hd, ..a };
+            head_output(&view, 0, 1, &scores, o);
+        });
+    } else if parallel {
+        out[..a.n_q * a.d].par_chunks_mut(Q_BLOCK * a.d).enumerate().for_each(block);
+    } else {
+        out[..a.n_q * a.d].chunks_mut(Q_BLOCK * a.d).enumerate().for_each(block);
     }
 }
 
 /// Attention into `out`, returning every head's scaled scores before softmax `[head][n_q·n_kv]`.
 fn attention_scores(a: AttnInput, out: &mut [f32]) -> Vec<Vec<f32>> {
     check_bounds(&a);
-    let hd = a.d / a.heads;
     let mut all = Vec::with_capacity(a.heads);
     for h in 0..a.heads {
         let mut probs = vec![0f32; a.n_q * a.n_kv];
-        head_scores(&a, h, &mut probs);
+        head_scores(&a, h, 0..a.n_q, &mut probs);
         all.push(probs.clone());
         for row in probs.chunks_exact_mut(a.n_kv) {
             softmax(row);
         }
-        let mut o = vec![0f32; a.n_q * hd];
-        head_output(&a, h, &probs, &mut o);
-        scatter_head(&a, h, &o, out);
+        head_output(&a, h, a.n_q, &probs, out);
     }
     all
 }

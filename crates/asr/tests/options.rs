@@ -3,7 +3,7 @@
 
 mod common;
 
-use asr::TranscribeOptions;
+use asr::{Asr, LoadOptions, TranscribeOptions, WeightPrecision};
 use common::{clip, model};
 
 const REFERENCE_0870: &str = "and mister john dashwood had then leisure to consider how much there might be prudently in his power to do for them";
@@ -20,6 +20,29 @@ fn beam_search_transcribes_as_well_as_greedy() {
     assert!(b.rate() <= g.rate() + 0.05, "beam {} ({}) vs greedy {}", b.rate(), beam.text(), g.rate());
     assert!(!beam.segments.is_empty() && beam.segments.iter().all(|s| s.start_s < s.end_s));
     assert_eq!(beam.windows[0].temperature, 0.0);
+}
+
+#[test]
+fn two_threads_compute_what_one_thread_computes() {
+    // Every split (gemm over frames, attention by query blocks and by heads, half-precision and
+    // 8-bit matrix-vector products by rows, 8-bit panels by frames) divides outputs, never a
+    // sum, so the results are bit-identical, in both precisions.
+    let samples = clip("cards_002");
+    for precision in [WeightPrecision::F32, WeightPrecision::Q8] {
+        let load = |threads| Asr::load(&asr::default_model_dir(), LoadOptions { precision, threads }).unwrap();
+        let (one, two) = (load(1), load(2));
+        let frames = asr::mel::LogMel::content_frames(samples.len()).min(asr::mel::WINDOW_FRAMES);
+        let mel =
+            one.front_end().window(&samples, one.front_end().recording_max(&samples).unwrap(), 0, frames).unwrap();
+        let enc1 = one.install(|| one.model().encode(&mel, 1)).unwrap();
+        let enc2 = two.install(|| two.model().encode(&mel, 2)).unwrap();
+        assert!(enc1 == enc2, "{precision:?}: encoder outputs differ between 1 and 2 threads");
+        let (a, b) = (
+            one.transcribe(&samples, &TranscribeOptions::greedy()).unwrap(),
+            two.transcribe(&samples, &TranscribeOptions::greedy()).unwrap(),
+        );
+        assert_eq!(a.segments, b.segments, "{precision:?}");
+    }
 }
 
 #[test]
