@@ -11,7 +11,8 @@
 //! * [`model`]: encoder and decoder (KV cache, cross-attention keys/values once per window);
 //!   the encoder's products on the `gemm` crate in f32; the decoder's weights kept in the
 //!   file's float16 and read by an AVX2/F16C matrix-vector kernel (exact widening, f32
-//!   arithmetic), or in quant5's Q8_0 blocks with [`WeightPrecision::Q8`];
+//!   arithmetic); with [`WeightPrecision::Q8`] every dense weight in quant5's Q8_0 blocks
+//!   (integer block kernels per decoding step, panels widened for gemm over a window);
 //! * [`decode`]: greedy decoding exactly as CTranslate2's (suppressed tokens, suppress-blank,
 //!   timestamp rules, no-speech probability), beam search and temperature fallback;
 //! * [`transcribe`]: faster-whisper's long-form loop (seek, condition on previous text, split

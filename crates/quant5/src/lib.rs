@@ -7,7 +7,9 @@
 //!   (F32, F16, BF16, Q4_0, Q4_1, Q8_0, Q6_K).
 //! * [`QuantizedMatrix`]: weights kept in their blocks; [`QuantizedMatrix::matvec`] quantizes the
 //!   activations once to 8 bits and runs integer block dot products ([`kernels`]), split across
-//!   threads.
+//!   threads; [`QuantizedMatrix::matmul_into`] does the same for a few rows of activations and,
+//!   from [`GEMM_MIN_TOKENS`] rows on (a prompt, an audio window), widens the weights to f32 a
+//!   panel at a time for a dense product, so weights are decoded once per call, not per row.
 //! * [`qat`]: a straight-through fake-quant op for burn tensors, for quantization-aware
 //!   training with the paper's scheme or per-group ranges.
 //!
@@ -26,7 +28,8 @@
 //! ```
 //!
 //! Dependencies: `half` (IEEE binary16 / bfloat16 conversion with round-to-nearest-even, which
-//! the block formats store their scales in); `burn` for the QAT op only.
+//! the block formats store their scales in); `gemm` (the f32 matrix-multiply kernels burn's Flex
+//! backend already uses, for many-row products); `rayon` (threads); `burn` for the QAT op only.
 
 // Library code returns typed errors for anything derived from input; `unwrap`/`expect` are
 // allowed only where a comment says why the value cannot be absent.
