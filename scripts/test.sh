@@ -14,19 +14,19 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy (workspace, all targets, warnings are errors)"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --features quant5/qat --locked -- -D warnings
 
 step "cargo test (lib, bins, tests, examples, benches in test mode)"
-cargo test --workspace --all-targets --locked
+cargo test --workspace --all-targets --features quant5/qat --locked
 
 step "examples end to end (ser-bilstm on a synthetic corpus, lora merge, llama-extract generate)"
 bash scripts/examples.sh
 
 step "cargo test --doc"
-cargo test --workspace --doc --locked
+cargo test --workspace --doc --features quant5/qat --locked
 
 step "cargo doc (warnings are errors: broken intra-doc links fail)"
-RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --features quant5/qat --locked
 
 step "cuda feature compiles (burn-cuda 0.21; no CUDA toolkit needed to check)"
 cargo check -p interview-insight --features cuda --locked

@@ -10,7 +10,7 @@
 //!   threads; [`QuantizedMatrix::matmul_into`] does the same for a few rows of activations and,
 //!   from [`GEMM_MIN_TOKENS`] rows on (a prompt, an audio window), widens the weights to f32 a
 //!   panel at a time for a dense product, so weights are decoded once per call, not per row.
-//! * [`qat`]: a straight-through fake-quant op for burn tensors, for quantization-aware
+//! * `qat` (feature `qat`): a straight-through fake-quant op for burn tensors, for quantization-aware
 //!   training with the paper's scheme or per-group ranges.
 //!
 //! ```
@@ -29,7 +29,8 @@
 //!
 //! Dependencies: `half` (IEEE binary16 / bfloat16 conversion with round-to-nearest-even, which
 //! the block formats store their scales in); `gemm` (the f32 matrix-multiply kernels burn's Flex
-//! backend already uses, for many-row products); `rayon` (threads); `burn` for the QAT op only.
+//! backend already uses, for many-row products); `rayon` (threads); `burn` for the QAT op only, behind the
+//! `qat` feature.
 
 // Library code returns typed errors for anything derived from input; `unwrap`/`expect` are
 // allowed only where a comment says why the value cannot be absent.
@@ -42,11 +43,13 @@ pub mod kernels;
 #[cfg(target_arch = "x86_64")]
 mod kernels_avx2;
 mod matrix;
+#[cfg(feature = "qat")]
 pub mod qat;
 
 pub use alg2::{Alg2Params, Alg2Tensor, Granularity, pack5, quantize_alg2, unpack5};
 pub use ggml_type::GgmlType;
 pub use matrix::{GEMM_MIN_TOKENS, QuantizedMatrix, dequantize_row, quantize_row};
+#[cfg(feature = "qat")]
 pub use qat::{QatScheme, fake_quant};
 
 /// Bits per quantized weight.
