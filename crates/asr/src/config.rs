@@ -27,9 +27,8 @@ impl ModelConfig {
     pub fn from_dir(dir: &Path) -> Result<Self, AsrError> {
         let path = dir.join("config.json");
         match std::fs::read(&path) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes).map_err(|e| AsrError::Model(format!("{}: {e}", path.display())))
-            }
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|source| AsrError::Json { path: path.display().to_string(), source }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(AsrError::io(&path, e)),
         }

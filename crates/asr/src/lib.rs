@@ -91,8 +91,14 @@ pub enum AsrError {
     Decode(String),
     #[error(transparent)]
     Quant(#[from] quant5::QuantError),
+    #[error("spectrogram: {0}")]
+    Dsp(#[from] audio_dsp::DspError),
+    #[error("voice activity detection: {0}")]
+    Vad(#[from] vad::VadError),
+    #[error("{path}: {source}")]
+    Json { path: String, source: serde_json::Error },
     #[error("could not start worker threads: {0}")]
-    Threads(String),
+    Threads(#[from] rayon::ThreadPoolBuildError),
 }
 
 impl AsrError {
@@ -180,11 +186,7 @@ impl Asr {
             ids
         });
         let threads = threads.max(1);
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("asr-{i}"))
-            .build()
-            .map_err(|e| AsrError::Threads(e.to_string()))?;
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).thread_name(|i| format!("asr-{i}")).build()?;
         let mel = mel::LogMel::new(model.dims.n_mels);
         Ok(Self { model, tokenizer, mel, config, suppress, suppress_begin, threads, pool, dir: dir.to_path_buf() })
     }

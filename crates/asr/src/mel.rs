@@ -67,7 +67,7 @@ impl LogMel {
             })
             .collect();
         let cfg = StftConfig { n_fft: N_FFT, hop: HOP, win_length: N_FFT, center: false, pad_mode: PadMode::Zeros };
-        let power = stft_power_frames(&buffer, &cfg, 0..n).map_err(|e| AsrError::Audio(e.to_string()))?;
+        let power = stft_power_frames(&buffer, &cfg, 0..n)?;
         let bins = power.rows;
         let mut out = vec![0f32; self.n_mels * n];
         // mel = F · P per frame, in f32 as faster-whisper does.

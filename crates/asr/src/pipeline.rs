@@ -48,8 +48,7 @@ pub fn transcribe_speech(
         return asr.transcribe_with_progress(samples, &options.transcribe, progress);
     };
     let sr = crate::mel::SAMPLE_RATE;
-    let detection =
-        vad::detect(samples, sr, cfg).map_err(|e| AsrError::Audio(format!("voice activity detection: {e}")))?;
+    let detection = vad::detect(samples, sr, cfg)?;
     let (speech, map) = vad::remove_silence(samples, sr, &detection.segments);
     let mut out = asr.transcribe_with_progress(&speech, &options.transcribe, progress)?;
     // A time at a joint between two kept pieces belongs to the earlier piece when it ends
