@@ -115,9 +115,6 @@ pub struct QuantLlama {
     pool: Arc<ThreadPool>,
 }
 
-/// Smallest product (rows × cols × tokens) split across threads.
-const PARALLEL_MIN_WORK: usize = 1 << 20;
-
 /// Tokens per prefill chunk (llama.cpp's default batch).
 pub const PREFILL_CHUNK: usize = 512;
 
@@ -551,53 +548,15 @@ impl QuantLlama {
         Ok(rows.iter().zip(logits.chunks_exact(c.vocab_size)).map(|(&i, l)| (i, l.to_vec())).collect())
     }
 
-    /// `Y[t] = W · X[t]` for every row `t` of `x` (`[n, cols]` → `[n, rows]`): activations
-    /// quantized once per token, then weight rows split across threads, each row dotted with
-    /// every token while it is in cache.
+    /// `Y[t] = W · X[t]` for every row `t` of `x` (`[n, cols]` → `[n, rows]`): quant5's block
+    /// dot products (activations quantized once per token, each weight row dotted with every
+    /// token while in cache), split across this model's pool when quant5's policy says so.
     fn matmul(&self, w: &QuantizedMatrix, x: &[f32], y: &mut [f32]) -> Result<(), LlamaError> {
-        let n = x.len() / w.cols;
-        let acts = x
-            .chunks_exact(w.cols)
-            .map(|xr| quant5::kernels::Activation::quantize(w.ggml_type, xr))
-            .collect::<Result<Vec<_>, _>>()?;
-        let dot = quant5::kernels::row_dot_fn(w.ggml_type)?;
-        let rb = w.row_bytes();
-        let rows = w.rows;
-        let work = |r0: usize, r1: usize, out: &mut [f32]| {
-            // `out` holds rows r0..r1 of every token, token-major within the slice.
-            for r in r0..r1 {
-                let row = &w.bytes[r * rb..(r + 1) * rb];
-                for (t, act) in acts.iter().enumerate() {
-                    out[t * (r1 - r0) + (r - r0)] = dot(row, act);
-                }
-            }
-        };
-        let threads = self.threads.min(rows);
-        // Waking the pool costs microseconds: only products of ≥ 1M weight·token pairs share.
-        if threads <= 1 || rows * w.cols * n < PARALLEL_MIN_WORK {
-            work(0, rows, y);
-            return Ok(());
-        }
-        let per = rows.div_ceil(threads);
-        let parts: Vec<(usize, Vec<f32>)> = self.pool.install(|| {
-            use rayon::prelude::*;
-            (0..threads)
-                .into_par_iter()
-                .map(|p| {
-                    let (r0, r1) = (p * per, ((p + 1) * per).min(rows));
-                    let mut out = vec![0f32; n * (r1.saturating_sub(r0))];
-                    if r0 < r1 {
-                        work(r0, r1, &mut out);
-                    }
-                    (r0, out)
-                })
-                .collect()
-        });
-        for (r0, part) in parts {
-            let width = part.len() / n.max(1);
-            for t in 0..n {
-                y[t * rows + r0..t * rows + r0 + width].copy_from_slice(&part[t * width..(t + 1) * width]);
-            }
+        let n = x.len() / w.cols.max(1);
+        if w.splits_across_threads(n, self.threads) {
+            self.pool.install(|| w.matmul_block_dots_into(x, n, y, self.threads))?;
+        } else {
+            w.matmul_block_dots_into(x, n, y, 1)?;
         }
         Ok(())
     }

@@ -92,6 +92,10 @@ pub fn quantize_row(t: GgmlType, x: &[f32], out: &mut Vec<u8>) -> Result<(), Qua
     Ok(())
 }
 
+/// Smallest product (weights × rows of `X`) split across threads: below it, waking a second
+/// thread costs more than it saves.
+const PARALLEL_MIN_WORK: usize = 1 << 18;
+
 /// From this many rows of `X` on, [`QuantizedMatrix::matmul_into`] widens weight panels to f32
 /// and runs a dense matrix product instead of one integer matrix-vector product per row.
 pub const GEMM_MIN_TOKENS: usize = 16;
@@ -189,38 +193,77 @@ impl QuantizedMatrix {
                 y.len()
             )));
         }
-        let act = kernels::Activation::quantize(self.ggml_type, x)?;
-        let rb = self.row_bytes();
-        let dot = kernels::row_dot_fn(self.ggml_type)?;
-        let threads = threads.max(1).min(self.rows.max(1));
-        // Small products are not worth waking a second thread.
-        if threads == 1 || self.rows * self.cols < 1 << 18 {
-            for (r, out) in y.iter_mut().enumerate() {
-                *out = dot(&self.bytes[r * rb..(r + 1) * rb], &act);
-            }
+        self.matmul_block_dots_into(x, 1, y, threads)
+    }
+
+    /// Whether a block-dot product with `n` rows of `X` splits its weight rows across `threads`
+    /// threads (the one threading policy of quant5's products; a caller that owns a pool asks
+    /// this to decide whether to enter it).
+    pub fn splits_across_threads(&self, n: usize, threads: usize) -> bool {
+        threads > 1 && self.rows > 1 && self.rows * self.cols * n >= PARALLEL_MIN_WORK
+    }
+
+    /// `Y = X·Wᵀ` (`X` `[n, cols]`, `Y` `[n, rows]`) on the integer block kernels for every row
+    /// of `X`: each row is quantized once to the matching 8-bit activation format (as ggml
+    /// does), the weight rows are split into one share per thread, and each weight row is
+    /// dotted with every row of `X` while it is in cache, so the weights stream once per call.
+    /// Every output is the same dot product [`matvec`](Self::matvec) computes: results do not
+    /// depend on how rows of `X` are batched nor on the thread count.
+    pub fn matmul_block_dots_into(&self, x: &[f32], n: usize, y: &mut [f32], threads: usize) -> Result<(), QuantError> {
+        let (rows, cols) = (self.rows, self.cols);
+        if x.len() != n * cols || y.len() != n * rows {
+            return Err(QuantError::Shape(format!(
+                "product of a {rows}×{cols} matrix with X of {} values and Y of {} for {n} rows",
+                x.len(),
+                y.len()
+            )));
+        }
+        if n == 0 || rows == 0 {
             return Ok(());
         }
-        // A persistent pool per thread count: spawning threads per product would cost more than
-        // a small product itself.
-        let per = self.rows.div_ceil(threads);
+        let acts = x
+            .chunks_exact(cols.max(1))
+            .map(|xr| kernels::Activation::quantize(self.ggml_type, xr))
+            .collect::<Result<Vec<_>, _>>()?;
+        let rb = self.row_bytes();
+        let dot = kernels::row_dot_fn(self.ggml_type)?;
         let bytes = &self.bytes;
-        let act = &act;
-        let mut split = || {
-            use rayon::prelude::*;
-            y.par_chunks_mut(per).enumerate().for_each(|(i, chunk)| {
-                for (k, out) in chunk.iter_mut().enumerate() {
-                    let r = i * per + k;
-                    *out = dot(&bytes[r * rb..(r + 1) * rb], act);
+        // Weight rows `r0..` into `out[(r − r0)·n + t]` (row-major by weight row).
+        let share = |r0: usize, out: &mut [f32]| {
+            for (i, per_token) in out.chunks_exact_mut(n).enumerate() {
+                let row = &bytes[(r0 + i) * rb..(r0 + i + 1) * rb];
+                for (o, act) in per_token.iter_mut().zip(&acts) {
+                    *o = dot(row, act);
                 }
-            });
+            }
         };
-        // Called from a worker of a pool that already has the threads (a caller that installs
-        // its own pool, as the asr crate does): split there. Handing the work to a second pool
-        // would park this thread and wake the other pool's, twice per product.
-        if rayon::current_thread_index().is_some() && rayon::current_num_threads() >= threads {
-            split();
+        let threads = threads.max(1).min(rows);
+        // One Y row is already weight-row-major; several are computed transposed, then laid out.
+        let mut transposed = if n == 1 { Vec::new() } else { vec![0f32; rows * n] };
+        let out: &mut [f32] = if n == 1 { y } else { &mut transposed };
+        if !self.splits_across_threads(n, threads) {
+            share(0, out);
         } else {
-            thread_pool(threads)?.install(split);
+            let per = rows.div_ceil(threads);
+            let mut split = || {
+                use rayon::prelude::*;
+                out.par_chunks_mut(per * n).enumerate().for_each(|(i, chunk)| share(i * per, chunk));
+            };
+            // Called from a worker of a pool that already has the threads (a caller that installs
+            // its own pool, as asr and llama-extract do): split there. Handing the work to a
+            // second pool would park this thread and wake the other pool's, twice per product.
+            if rayon::current_thread_index().is_some() && rayon::current_num_threads() >= threads {
+                split();
+            } else {
+                thread_pool(threads)?.install(split);
+            }
+        }
+        if n > 1 {
+            for (r, per_token) in transposed.chunks_exact(n).enumerate() {
+                for (t, &v) in per_token.iter().enumerate() {
+                    y[t * rows + r] = v;
+                }
+            }
         }
         Ok(())
     }
@@ -234,9 +277,8 @@ impl QuantizedMatrix {
 
     /// [`matmul`](Self::matmul) into a caller-provided `[n, rows]` output.
     ///
-    /// Fewer than [`GEMM_MIN_TOKENS`] rows of `X` (decoding steps): one
-    /// [`matvec`](Self::matvec) per row, on the integer block kernels, reading the weights once
-    /// per row. More (a prompt, an encoder window): the weight rows are widened to f32 one
+    /// Fewer than [`GEMM_MIN_TOKENS`] rows of `X` (decoding steps):
+    /// [`matmul_block_dots_into`](Self::matmul_block_dots_into), the integer block kernels. More (a prompt, an encoder window): the weight rows are widened to f32 one
     /// cache-sized panel at a time and multiplied by the `gemm` crate's f32 kernels, so each
     /// weight is decoded once per call and reused for every row of `X` — the weights stay
     /// 8- or 5-bit in memory while a long product runs at f32 matrix-multiply speed (what
@@ -256,10 +298,7 @@ impl QuantizedMatrix {
             return Ok(());
         }
         if n < GEMM_MIN_TOKENS || self.cols == 0 {
-            for (xi, yi) in x.chunks_exact(self.cols.max(1)).zip(y.chunks_exact_mut(self.rows)) {
-                self.matvec_into(xi, yi, threads)?;
-            }
-            return Ok(());
+            return self.matmul_block_dots_into(x, n, y, threads);
         }
         // Each thread takes a contiguous block of X's rows (so of Y's) and widens every weight
         // panel itself: decoding a panel costs one operation per weight against the block's
