@@ -110,8 +110,8 @@ pub struct QuantLlama {
     /// `[vocab, hidden]`; the same matrix as `embed` when embeddings are tied.
     pub head: Arc<QuantizedMatrix>,
     rope: RopeAngles,
-    /// Threads per matrix product.
-    pub threads: usize,
+    /// Threads per matrix product: the pool's size (set only through `with_threads`).
+    threads: usize,
     pool: Arc<ThreadPool>,
 }
 
@@ -370,7 +370,12 @@ impl QuantLlama {
         Ok(())
     }
 
-    /// Sets the threads used per matrix product.
+    /// Threads used per matrix product.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Sets the threads used per matrix product (and sizes the pool to match).
     pub fn with_threads(mut self, threads: usize) -> Result<Self, LlamaError> {
         self.threads = threads.max(1);
         self.pool = Arc::new(ThreadPool::new(self.threads)?);
