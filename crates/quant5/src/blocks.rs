@@ -11,7 +11,9 @@ pub const QK: usize = 32;
 /// 256-element super-blocks (K-quants).
 pub const QK_K: usize = 256;
 
-fn f16_at(b: &[u8], at: usize) -> f32 {
+/// The little-endian f16 at byte `at`, as f32 (the portable conversion; the AVX2 kernels use
+/// F16C's).
+pub(crate) fn f16_at(b: &[u8], at: usize) -> f32 {
     f16::from_le_bytes([b[at], b[at + 1]]).to_f32()
 }
 

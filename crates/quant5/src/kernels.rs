@@ -4,7 +4,7 @@
 //! `vec_dot_*` arithmetic. These portable versions are the reference the SIMD paths are
 //! tested against.
 
-use crate::blocks::{QK, QK_K, nearest_int, scale_min_k4};
+use crate::blocks::{QK, QK_K, f16_at, nearest_int, scale_min_k4};
 use crate::ggml_type::GgmlType;
 use crate::{QuantError, blocks};
 use half::f16;
@@ -189,10 +189,6 @@ pub(crate) fn q8k(act: &Activation) -> &[Q8KBlock] {
         Activation::Q8K(v) => v,
         _ => &[],
     }
-}
-
-fn f16_at(b: &[u8], at: usize) -> f32 {
-    f16::from_le_bytes([b[at], b[at + 1]]).to_f32()
 }
 
 /// Q5_0 × Q8_0: `Σ_blocks d_x·d_y · Σ (q − 16)·q8`.
