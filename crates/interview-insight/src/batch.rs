@@ -111,7 +111,8 @@ pub fn write_report(dir: &Path, report: &Report) -> Result<(), InsightError> {
     std::fs::create_dir_all(dir).map_err(|e| InsightError::Io { path: dir.display().to_string(), source: e })?;
     write_atomic(&dir.join("report.svg"), report.timeline_svg().as_bytes())?;
     write_atomic(&dir.join("report.md"), report.to_markdown("report.svg").as_bytes())?;
-    let json = serde_json::to_string_pretty(report).map_err(|e| InsightError::Model(e.to_string()))?;
+    let json = serde_json::to_string_pretty(report)
+        .map_err(|e| InsightError::Io { path: dir.join("report.json").display().to_string(), source: e.into() })?;
     write_atomic(&dir.join("report.json"), json.as_bytes())
 }
 

@@ -67,6 +67,8 @@ pub enum InsightError {
     Llama(#[from] llama_extract::LlamaError),
     #[error("speech to text: {0}")]
     Asr(#[from] asr::AsrError),
+    #[error("LoRA adapter: {0}")]
+    Lora(#[from] lora::LoraError),
     #[error("{0}")]
     Model(String),
 }

@@ -170,8 +170,7 @@ impl PipelineBuilder {
                 let mut model = QuantLlama::from_weights(config, &weights, WeightFormat::AsLoaded)?
                     .with_threads(self.threads.unwrap_or(2))?;
                 if let Some(dir) = &self.adapter {
-                    let adapter =
-                        lora::LoraAdapter::load(dir).map_err(|e| InsightError::Model(format!("adapter: {e}")))?;
+                    let adapter = lora::LoraAdapter::load(dir)?;
                     model.apply_adapter(&adapter)?;
                     files.push(input_file("adapter", &dir.join("adapter_model.safetensors"))?);
                 }

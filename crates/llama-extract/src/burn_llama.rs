@@ -270,7 +270,8 @@ impl<B: Backend> BurnLlama<B> {
                 let table = quantized("token_embd.weight", c.vocab_size, h, t)?;
                 // A tied head shares the embedding's blocks.
                 let head = if tied { table.clone() } else { quantized("output.weight", c.vocab_size, h, t)? };
-                let head = LoraLinear::quantized(head).map_err(|e| LlamaError::Weights(format!("LM head: {e}")))?;
+                let head = LoraLinear::quantized(head)
+                    .map_err(|source| LlamaError::LoraModule { module: "LM head".into(), source })?;
                 (TokenEmbedding::Quant(QuantEmbedding { table, backend: PhantomData }), head)
             }
         };
@@ -339,7 +340,7 @@ impl<B: Backend> BurnLlama<B> {
                 .ok_or_else(|| LlamaError::Weights(format!("adapter module {module} is not in this model")))?;
             layer
                 .attach_pair(pair, &adapter.config, device)
-                .map_err(|e| LlamaError::Weights(format!("{module}: {e}")))?;
+                .map_err(|source| LlamaError::LoraModule { module: module.clone(), source })?;
         }
         Ok(())
     }
@@ -348,7 +349,7 @@ impl<B: Backend> BurnLlama<B> {
     pub fn adapter(&mut self, config: &LoraConfig) -> Result<LoraAdapter, LlamaError> {
         let mut modules = std::collections::BTreeMap::new();
         for (path, layer) in self.projections_mut() {
-            if let Some(pair) = layer.pair().map_err(|e| LlamaError::Weights(e.to_string()))? {
+            if let Some(pair) = layer.pair()? {
                 modules.insert(path, pair);
             }
         }

@@ -237,7 +237,7 @@ where
     let save = |model: &mut BurnLlama<B>, name: String| -> Result<(), LlamaError> {
         if let Some(dir) = checkpoints {
             let path: PathBuf = dir.join(name);
-            model.adapter(lora_config)?.save(&path).map_err(|e| LlamaError::Weights(e.to_string()))?;
+            model.adapter(lora_config)?.save(&path)?;
         }
         Ok(())
     };

@@ -80,6 +80,10 @@ pub enum LlamaError {
     ContextOverflow { needed: usize, limit: usize },
     #[error("generation: {0}")]
     Generation(String),
+    #[error("LoRA adapter: {0}")]
+    Lora(#[from] lora::LoraError),
+    #[error("LoRA adapter, {module}: {source}")]
+    LoraModule { module: String, source: lora::LoraError },
 }
 
 impl LlamaError {
