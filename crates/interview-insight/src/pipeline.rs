@@ -33,7 +33,9 @@ pub struct SessionInput {
     pub audio: Option<PathBuf>,
 }
 
-struct LanguageModel {
+/// The loaded extraction model and its tokenizer (named apart from `llama_extract::LanguageModel`,
+/// the trait any decoder implements).
+struct ExtractionModel {
     model: QuantLlama,
     tokenizer: LlamaTokenizer,
     /// Built once per pipeline, shared by every session's extractor.
@@ -56,7 +58,7 @@ pub struct Pipeline {
     cleaner: Cleaner,
     vad: VadConfig,
     ser: Option<(Predictor<CpuBackend>, Vec<InputFile>, Option<String>)>,
-    llm: Option<LanguageModel>,
+    llm: Option<ExtractionModel>,
     extract: ExtractOptions,
 }
 
@@ -175,7 +177,7 @@ impl PipelineBuilder {
                     files.push(input_file("adapter", &dir.join("adapter_model.safetensors"))?);
                 }
                 let trie = Arc::new(TokenTrie::for_tokenizer(&tokenizer)?);
-                Some(LanguageModel { model, tokenizer, trie, files })
+                Some(ExtractionModel { model, tokenizer, trie, files })
             }
         };
         let asr = match &self.asr_dir {
