@@ -372,7 +372,7 @@ impl Whisper {
         mut cross_scores: Option<&mut Vec<Vec<f32>>>,
         logits: Logits,
     ) -> Result<Vec<f32>, AsrError> {
-        let Dims { d_model: d, n_text_ctx, n_vocab, ffn, decoder_heads: heads, n_audio_ctx, .. } = self.dims;
+        let Dims { d_model: d, n_text_ctx, n_vocab, .. } = self.dims;
         let n = tokens.len();
         let start = cache.len;
         if n == 0 || start + n > n_text_ctx {
@@ -381,78 +381,19 @@ impl Whisper {
                 n
             )));
         }
-        let mut x = vec![0f32; n * d];
-        for (i, &tok) in tokens.iter().enumerate() {
-            let tok = tok as usize;
-            if tok >= n_vocab {
-                return Err(AsrError::Decode(format!("token id {tok} is outside the {n_vocab}-token vocabulary")));
-            }
-            let row = &mut x[i * d..(i + 1) * d];
-            self.embedding.row(tok, row)?;
-            for (v, p) in row.iter_mut().zip(&self.decoder_positions[(start + i) * d..(start + i + 1) * d]) {
-                *v += p;
-            }
-        }
-        let mut h = vec![0f32; n * d];
-        let mut qkv = vec![0f32; n * 3 * d];
-        let mut attn = vec![0f32; n * d];
-        let mut ff = vec![0f32; n * ffn];
+        let mut x = self.embed_tokens(tokens, start)?;
+        let mut scratch = DecoderScratch::new(n, &self.dims);
         for (li, layer) in self.decoder_layers.iter().enumerate() {
-            layer.self_norm.apply(&x, &mut h);
-            layer.self_qkv.forward(&h, n, &mut qkv, threads)?;
-            let (kc, vc) = (&mut cache.k[li], &mut cache.v[li]);
-            for i in 0..n {
-                let row = &qkv[i * 3 * d..(i + 1) * 3 * d];
-                kc[(start + i) * d..(start + i + 1) * d].copy_from_slice(&row[d..2 * d]);
-                vc[(start + i) * d..(start + i + 1) * d].copy_from_slice(&row[2 * d..]);
-            }
-            attention(
-                AttnInput {
-                    q: &qkv,
-                    q_stride: 3 * d,
-                    k: kc,
-                    v: vc,
-                    kv_stride: d,
-                    n_q: n,
-                    n_kv: start + n,
-                    heads,
-                    d,
-                    causal_offset: Some(start),
-                },
-                &mut attn,
-                threads,
-            );
-            layer.self_out.forward(&attn, n, &mut h, threads)?;
-            add(&mut x, &h);
-
-            layer.cross_norm.apply(&x, &mut h);
-            let mut q = vec![0f32; n * d];
-            layer.cross_q.forward(&h, n, &mut q, threads)?;
-            let kv = &cross.layers[li];
-            let input = AttnInput {
-                q: &q,
-                q_stride: d,
-                k: kv,
-                v: &kv[d..],
-                kv_stride: 2 * d,
-                n_q: n,
-                n_kv: n_audio_ctx,
-                heads,
-                d,
-                causal_offset: None,
-            };
-            match cross_scores.as_deref_mut() {
-                Some(w) => w.extend(attention_scores(input, &mut attn)),
-                None => attention(input, &mut attn, threads),
-            }
-            layer.cross_out.forward(&attn, n, &mut h, threads)?;
-            add(&mut x, &h);
-
-            layer.ffn_norm.apply(&x, &mut h);
-            layer.fc1.forward(&h, n, &mut ff, threads)?;
-            gelu(&mut ff);
-            layer.fc2.forward(&ff, n, &mut h, threads)?;
-            add(&mut x, &h);
+            let step = DecoderStep { n, start, threads };
+            self.decoder_layer(
+                layer,
+                step,
+                &mut x,
+                (&mut cache.k[li], &mut cache.v[li]),
+                &cross.layers[li],
+                &mut scratch,
+                cross_scores.as_deref_mut(),
+            )?;
         }
         cache.len = start + n;
         let rows = match logits {
@@ -466,6 +407,121 @@ impl Whisper {
         let mut out = vec![0f32; m * n_vocab];
         self.embedding.forward(&normed, m, &mut out, threads)?;
         Ok(out)
+    }
+
+    /// Token embeddings plus learned positions from `start`, `[tokens.len(), d]`.
+    fn embed_tokens(&self, tokens: &[u32], start: usize) -> Result<Vec<f32>, AsrError> {
+        let Dims { d_model: d, n_vocab, .. } = self.dims;
+        let mut x = vec![0f32; tokens.len() * d];
+        for (i, &tok) in tokens.iter().enumerate() {
+            let tok = tok as usize;
+            if tok >= n_vocab {
+                return Err(AsrError::Decode(format!("token id {tok} is outside the {n_vocab}-token vocabulary")));
+            }
+            let row = &mut x[i * d..(i + 1) * d];
+            self.embedding.row(tok, row)?;
+            for (v, p) in row.iter_mut().zip(&self.decoder_positions[(start + i) * d..(start + i + 1) * d]) {
+                *v += p;
+            }
+        }
+        Ok(x)
+    }
+
+    /// One decoder layer over `x` `[n, d]` in place: causal self-attention (appending this
+    /// step's keys and values to the layer's cache), cross-attention over the window, MLP.
+    #[allow(clippy::too_many_arguments)] // the layer's inputs, its cache, its window and scratch
+    fn decoder_layer(
+        &self,
+        layer: &DecoderLayer,
+        step: DecoderStep,
+        x: &mut [f32],
+        (kc, vc): (&mut [f32], &mut [f32]),
+        cross_kv: &[f32],
+        s: &mut DecoderScratch,
+        cross_scores: Option<&mut Vec<Vec<f32>>>,
+    ) -> Result<(), AsrError> {
+        let Dims { d_model: d, decoder_heads: heads, n_audio_ctx, .. } = self.dims;
+        let DecoderStep { n, start, threads } = step;
+        layer.self_norm.apply(x, &mut s.h);
+        layer.self_qkv.forward(&s.h, n, &mut s.qkv, threads)?;
+        for i in 0..n {
+            let row = &s.qkv[i * 3 * d..(i + 1) * 3 * d];
+            kc[(start + i) * d..(start + i + 1) * d].copy_from_slice(&row[d..2 * d]);
+            vc[(start + i) * d..(start + i + 1) * d].copy_from_slice(&row[2 * d..]);
+        }
+        let causal = AttnInput {
+            q: &s.qkv,
+            q_stride: 3 * d,
+            k: kc,
+            v: vc,
+            kv_stride: d,
+            n_q: n,
+            n_kv: start + n,
+            heads,
+            d,
+            causal_offset: Some(start),
+        };
+        attention(causal, &mut s.attn, threads);
+        layer.self_out.forward(&s.attn, n, &mut s.h, threads)?;
+        add(x, &s.h);
+
+        layer.cross_norm.apply(x, &mut s.h);
+        layer.cross_q.forward(&s.h, n, &mut s.q, threads)?;
+        let input = AttnInput {
+            q: &s.q,
+            q_stride: d,
+            k: cross_kv,
+            v: &cross_kv[d..],
+            kv_stride: 2 * d,
+            n_q: n,
+            n_kv: n_audio_ctx,
+            heads,
+            d,
+            causal_offset: None,
+        };
+        match cross_scores {
+            Some(w) => w.extend(attention_scores(input, &mut s.attn)),
+            None => attention(input, &mut s.attn, threads),
+        }
+        layer.cross_out.forward(&s.attn, n, &mut s.h, threads)?;
+        add(x, &s.h);
+
+        layer.ffn_norm.apply(x, &mut s.h);
+        layer.fc1.forward(&s.h, n, &mut s.ff, threads)?;
+        gelu(&mut s.ff);
+        layer.fc2.forward(&s.ff, n, &mut s.h, threads)?;
+        add(x, &s.h);
+        Ok(())
+    }
+}
+
+/// Which tokens a decoder pass feeds: `n` of them from position `start`.
+#[derive(Clone, Copy)]
+struct DecoderStep {
+    n: usize,
+    start: usize,
+    threads: usize,
+}
+
+/// Buffers one decoder pass reuses across its layers.
+struct DecoderScratch {
+    h: Vec<f32>,
+    qkv: Vec<f32>,
+    q: Vec<f32>,
+    attn: Vec<f32>,
+    ff: Vec<f32>,
+}
+
+impl DecoderScratch {
+    fn new(n: usize, dims: &Dims) -> Self {
+        let (d, f) = (dims.d_model, dims.ffn);
+        Self {
+            h: vec![0f32; n * d],
+            qkv: vec![0f32; n * 3 * d],
+            q: vec![0f32; n * d],
+            attn: vec![0f32; n * d],
+            ff: vec![0f32; n * f],
+        }
     }
 }
 

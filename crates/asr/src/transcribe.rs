@@ -100,6 +100,40 @@ pub struct WindowTrace {
     pub skipped_no_speech: bool,
 }
 
+impl Segment {
+    /// A segment of a decoded window, text still to be filled in.
+    fn of_window(start_s: f64, end_s: f64, tokens: Vec<u32>, decoded: &WindowDecode, compression_ratio: f64) -> Self {
+        Segment {
+            start_s,
+            end_s,
+            text: String::new(),
+            tokens,
+            avg_logprob: decoded.avg_logprob,
+            no_speech_prob: decoded.no_speech_prob,
+            compression_ratio,
+            temperature: decoded.temperature,
+            words: Vec::new(),
+        }
+    }
+}
+
+impl WindowTrace {
+    /// A window skipped as digital silence, never decoded.
+    fn silent(seek: usize, segment_frames: usize) -> Self {
+        WindowTrace {
+            seek,
+            segment_frames,
+            prompt: Vec::new(),
+            tokens: Vec::new(),
+            token_logprobs: Vec::new(),
+            avg_logprob: 0.0,
+            no_speech_prob: 1.0,
+            temperature: 0.0,
+            skipped_no_speech: true,
+        }
+    }
+}
+
 /// A whole recording's transcription.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Transcription {
@@ -167,39 +201,19 @@ impl Asr {
         let mut all_tokens: Vec<u32> = Vec::new();
         let mut seek = 0usize;
         let mut last_speech = 0.0;
-        let history = self.model.dims.n_text_ctx / 2 - 1;
         while seek < content_frames {
             let time_offset = seek as f64 * 0.01;
             let segment_size = WINDOW_FRAMES.min(content_frames - seek);
-            if let Some(floor) = options.silence_threshold_dbfs {
-                let span = &samples[(seek * HOP).min(samples.len())..((seek + segment_size) * HOP).min(samples.len())];
-                let power = span.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / span.len().max(1) as f64;
-                if 10.0 * power.max(1e-30).log10() < f64::from(floor) {
-                    out.windows.push(WindowTrace {
-                        seek,
-                        segment_frames: segment_size,
-                        prompt: Vec::new(),
-                        tokens: Vec::new(),
-                        token_logprobs: Vec::new(),
-                        avg_logprob: 0.0,
-                        no_speech_prob: 1.0,
-                        temperature: 0.0,
-                        skipped_no_speech: true,
-                    });
-                    seek += segment_size;
-                    progress((seek as f64 * 0.01).min(duration_s), duration_s);
-                    continue;
-                }
+            if options.silence_threshold_dbfs.is_some_and(|floor| is_silent(samples, seek, segment_size, floor)) {
+                out.windows.push(WindowTrace::silent(seek, segment_size));
+                seek += segment_size;
+                progress((seek as f64 * 0.01).min(duration_s), duration_s);
+                continue;
             }
             let mel = self.mel.window(samples, max, seek, segment_size)?;
             let encoded = self.model.encode(&mel, self.threads)?;
             let cross = self.model.cross_kv(&encoded, self.threads)?;
-            let mut prompt = Vec::new();
-            if options.condition_on_previous_text && !all_tokens.is_empty() {
-                prompt.push(tok.sot_prev);
-                prompt.extend_from_slice(&all_tokens[all_tokens.len().saturating_sub(history)..]);
-            }
-            prompt.push(tok.sot);
+            let prompt = self.window_prompt(&all_tokens, options);
             let (decoded, ratio) = self.decode_with_fallback(&cross, &prompt, &rules, options)?;
             let mut trace = WindowTrace {
                 seek,
@@ -226,34 +240,13 @@ impl Asr {
             let (pieces, mut next_seek, single_ending) = self.split_segments(&decoded.tokens, seek, segment_size);
             let mut current: Vec<Segment> = pieces
                 .into_iter()
-                .map(|(start_s, end_s, tokens)| Segment {
-                    start_s,
-                    end_s,
-                    text: String::new(),
-                    tokens,
-                    avg_logprob: decoded.avg_logprob,
-                    no_speech_prob: decoded.no_speech_prob,
-                    compression_ratio: ratio,
-                    temperature: decoded.temperature,
-                    words: Vec::new(),
-                })
+                .map(|(start_s, end_s, tokens)| Segment::of_window(start_s, end_s, tokens, &decoded, ratio))
                 .collect();
             if options.word_timestamps && !current.is_empty() {
                 last_speech = align_words(self, &cross, &mut current, seek, segment_size, last_speech)?;
-                if !single_ending {
-                    // Resume after the last word rather than the last timestamp.
-                    let last_word_end = current
-                        .iter()
-                        .rev()
-                        .flat_map(|s| s.words.iter().rev())
-                        .map(|w| w.end_s)
-                        .next()
-                        .or_else(|| current.last().map(|s| s.end_s));
-                    if let Some(end) = last_word_end
-                        && end > time_offset
-                    {
-                        next_seek = round_half_even(end * 100.0);
-                    }
+                // Resume after the last word rather than the last timestamp.
+                if !single_ending && let Some(end) = last_word_end(&current).filter(|&end| end > time_offset) {
+                    next_seek = round_half_even(end * 100.0);
                 }
             }
             for mut segment in current {
@@ -268,6 +261,20 @@ impl Asr {
             progress((seek as f64 * 0.01).min(duration_s), duration_s);
         }
         Ok(out)
+    }
+
+    /// A window's prompt: the previous text's last 223 tokens (half the context, as
+    /// faster-whisper) after start-of-previous when conditioning, then start-of-transcript.
+    fn window_prompt(&self, all_tokens: &[u32], options: &TranscribeOptions) -> Vec<u32> {
+        let tok = &self.tokenizer;
+        let history = self.model.dims.n_text_ctx / 2 - 1;
+        let mut prompt = Vec::new();
+        if options.condition_on_previous_text && !all_tokens.is_empty() {
+            prompt.push(tok.sot_prev);
+            prompt.extend_from_slice(&all_tokens[all_tokens.len().saturating_sub(history)..]);
+        }
+        prompt.push(tok.sot);
+        prompt
     }
 
     pub(crate) fn rules(&self, options: &TranscribeOptions) -> LogitRules {
@@ -376,6 +383,24 @@ impl Asr {
 }
 
 /// Python's `round` (half to even) of a non-negative value, as a frame index.
+/// Whether the window's audio RMS is below `floor_dbfs`.
+fn is_silent(samples: &[f32], seek: usize, frames: usize, floor_dbfs: f32) -> bool {
+    let span = &samples[(seek * HOP).min(samples.len())..((seek + frames) * HOP).min(samples.len())];
+    let power = span.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / span.len().max(1) as f64;
+    10.0 * power.max(1e-30).log10() < f64::from(floor_dbfs)
+}
+
+/// The end of the last word of a window's segments (the last segment's end when none has words).
+fn last_word_end(segments: &[Segment]) -> Option<f64> {
+    segments
+        .iter()
+        .rev()
+        .flat_map(|s| s.words.iter().rev())
+        .map(|w| w.end_s)
+        .next()
+        .or_else(|| segments.last().map(|s| s.end_s))
+}
+
 fn round_half_even(x: f64) -> usize {
     let r = x.round();
     let r = if (x - x.trunc() - 0.5).abs() < f64::EPSILON * x.abs().max(1.0) && r % 2.0 != 0.0 { r - 1.0 } else { r };

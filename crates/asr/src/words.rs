@@ -108,6 +108,46 @@ fn median_filter(row: &[f32], width: usize) -> Vec<f32> {
         .collect()
 }
 
+/// The alignment heads' cross-attention, `[n_tok, keep]`: softmax over the first `keep` frames,
+/// each frame standardised along tokens, median-filtered along frames, averaged over heads.
+fn head_weights(
+    scores: &[Vec<f32>],
+    alignment_heads: &[[usize; 2]],
+    heads: usize,
+    ctx: usize,
+    n_tok: usize,
+    keep: usize,
+) -> Result<Vec<f32>, AsrError> {
+    let mut mean = vec![0f32; n_tok * keep];
+    for &[layer, head] in alignment_heads {
+        let Some(s) = scores.get(layer * heads + head) else {
+            return Err(AsrError::Model(format!("alignment head [{layer}, {head}] does not exist")));
+        };
+        // Softmax over the real frames, then standardise each frame column along tokens.
+        let mut w = vec![0f32; n_tok * keep];
+        for t in 0..n_tok {
+            let row = &mut w[t * keep..(t + 1) * keep];
+            row.copy_from_slice(&s[t * ctx..t * ctx + keep]);
+            softmax(row);
+        }
+        for f in 0..keep {
+            let m = (0..n_tok).map(|t| w[t * keep + f]).sum::<f32>() / n_tok as f32;
+            let var = (0..n_tok).map(|t| (w[t * keep + f] - m).powi(2)).sum::<f32>() / n_tok as f32;
+            let sd = var.sqrt();
+            for t in 0..n_tok {
+                w[t * keep + f] = (w[t * keep + f] - m) / sd;
+            }
+        }
+        for t in 0..n_tok {
+            let filtered = median_filter(&w[t * keep..(t + 1) * keep], MEDIAN_FILTER_WIDTH);
+            for (acc, v) in mean[t * keep..(t + 1) * keep].iter_mut().zip(filtered) {
+                *acc += v / alignment_heads.len() as f32;
+            }
+        }
+    }
+    Ok(mean)
+}
+
 impl Asr {
     /// Token-level alignment of `text` (text tokens only) in a window with `frames` real mel
     /// frames: each token's `(start, end)` word groups with probabilities, times relative to
@@ -147,33 +187,7 @@ impl Asr {
         if alignment_heads.is_empty() {
             return Err(AsrError::Unsupported("config.json names no alignment_heads: no word timestamps".into()));
         }
-        let mut mean = vec![0f32; n_tok * keep];
-        for &[layer, head] in alignment_heads {
-            let Some(s) = scores.get(layer * heads + head) else {
-                return Err(AsrError::Model(format!("alignment head [{layer}, {head}] does not exist")));
-            };
-            // Softmax over the real frames, then standardise each frame column along tokens.
-            let mut w = vec![0f32; n_tok * keep];
-            for t in 0..n_tok {
-                let row = &mut w[t * keep..(t + 1) * keep];
-                row.copy_from_slice(&s[t * ctx..t * ctx + keep]);
-                softmax(row);
-            }
-            for f in 0..keep {
-                let m = (0..n_tok).map(|t| w[t * keep + f]).sum::<f32>() / n_tok as f32;
-                let var = (0..n_tok).map(|t| (w[t * keep + f] - m).powi(2)).sum::<f32>() / n_tok as f32;
-                let sd = var.sqrt();
-                for t in 0..n_tok {
-                    w[t * keep + f] = (w[t * keep + f] - m) / sd;
-                }
-            }
-            for t in 0..n_tok {
-                let filtered = median_filter(&w[t * keep..(t + 1) * keep], MEDIAN_FILTER_WIDTH);
-                for (acc, v) in mean[t * keep..(t + 1) * keep].iter_mut().zip(filtered) {
-                    *acc += v / alignment_heads.len() as f32;
-                }
-            }
-        }
+        let mean = head_weights(&scores, alignment_heads, heads, ctx, n_tok, keep)?;
         // Rows from <|notimestamps|> to the last text token; DTW on the negated weights.
         let rows = n_tok - offset - 1;
         let cost: Vec<f32> = mean[offset * keep..(offset + rows) * keep].iter().map(|v| -v).collect();
@@ -288,22 +302,9 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-/// Adds words to the segments of one window (seek `seek` frames, `frames` real frames), and
-/// lets the words correct the segment bounds, as faster-whisper does. Returns the new
-/// `last_speech_timestamp`.
-pub(crate) fn align_words(
-    asr: &Asr,
-    cross: &CrossKv,
-    segments: &mut [Segment],
-    seek: usize,
-    frames: usize,
-    mut last_speech: f64,
-) -> Result<f64, AsrError> {
-    let tok = asr.tokenizer();
-    let per_segment: Vec<Vec<u32>> =
-        segments.iter().map(|s| s.tokens.iter().copied().filter(|&t| t < tok.eot).collect()).collect();
-    let text: Vec<u32> = per_segment.iter().flatten().copied().collect();
-    let mut alignment = asr.find_alignment(cross, &text, frames)?;
+/// The median word duration (at most 0.7 s) and twice it; a word longer than that beside a
+/// sentence end is cut to it (faster-whisper's handling of words stretched over pauses).
+fn clamp_long_words(alignment: &mut [Timing]) -> (f64, f64) {
     let durations: Vec<f64> = alignment.iter().map(|w| w.end - w.start).filter(|&d| d != 0.0).collect();
     let median = if durations.is_empty() {
         0.0
@@ -328,6 +329,26 @@ pub(crate) fn align_words(
             }
         }
     }
+    (median, max_duration)
+}
+
+/// Adds words to the segments of one window (seek `seek` frames, `frames` real frames), and
+/// lets the words correct the segment bounds, as faster-whisper does. Returns the new
+/// `last_speech_timestamp`.
+pub(crate) fn align_words(
+    asr: &Asr,
+    cross: &CrossKv,
+    segments: &mut [Segment],
+    seek: usize,
+    frames: usize,
+    mut last_speech: f64,
+) -> Result<f64, AsrError> {
+    let tok = asr.tokenizer();
+    let per_segment: Vec<Vec<u32>> =
+        segments.iter().map(|s| s.tokens.iter().copied().filter(|&t| t < tok.eot).collect()).collect();
+    let text: Vec<u32> = per_segment.iter().flatten().copied().collect();
+    let mut alignment = asr.find_alignment(cross, &text, frames)?;
+    let (median, max_duration) = clamp_long_words(&mut alignment);
     merge_punctuations(&mut alignment);
     let time_offset = seek as f64 / 100.0;
     let mut word_index = 0;
@@ -347,7 +368,7 @@ pub(crate) fn align_words(
             saved += t.tokens.len();
             word_index += 1;
         }
-        if let (Some(first), Some(last)) = (words.first().cloned(), words.last().cloned()) {
+        if let Some(first) = words.first().cloned() {
             if first.end_s - last_speech > median * 4.0
                 && (first.end_s - first.start_s > max_duration
                     || (words.len() > 1 && words[1].end_s - first.start_s > max_duration * 2.0))
@@ -370,7 +391,6 @@ pub(crate) fn align_words(
             } else {
                 segment.end_s = words[n - 1].end_s;
             }
-            let _ = last;
             last_speech = segment.end_s;
         }
         segment.words = words;
