@@ -120,6 +120,18 @@ fn thread_pool(threads: usize) -> Result<std::sync::Arc<rayon::ThreadPool>, Quan
     Ok(pool)
 }
 
+/// Runs `f` where its rayon splits get `threads` workers: in the caller's pool when the caller
+/// is a worker of one that large (asr and llama-extract install their own), else in the shared
+/// pool. Handing work from one pool to another would park this thread and wake the other
+/// pool's, twice per product.
+fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> Result<R, QuantError> {
+    if rayon::current_thread_index().is_some() && rayon::current_num_threads() >= threads {
+        Ok(f())
+    } else {
+        Ok(thread_pool(threads)?.install(f))
+    }
+}
+
 /// A row-major weight matrix `[rows, cols]` kept in ggml blocks (GGUF tensor-data layout).
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuantizedMatrix {
@@ -245,18 +257,11 @@ impl QuantizedMatrix {
             share(0, out);
         } else {
             let per = rows.div_ceil(threads);
-            let mut split = || {
+            let split = || {
                 use rayon::prelude::*;
                 out.par_chunks_mut(per * n).enumerate().for_each(|(i, chunk)| share(i * per, chunk));
             };
-            // Called from a worker of a pool that already has the threads (a caller that installs
-            // its own pool, as asr and llama-extract do): split there. Handing the work to a
-            // second pool would park this thread and wake the other pool's, twice per product.
-            if rayon::current_thread_index().is_some() && rayon::current_num_threads() >= threads {
-                split();
-            } else {
-                thread_pool(threads)?.install(split);
-            }
+            on_threads(threads, split)?;
         }
         if n > 1 {
             for (r, per_token) in transposed.chunks_exact(n).enumerate() {
@@ -278,8 +283,8 @@ impl QuantizedMatrix {
     /// [`matmul`](Self::matmul) into a caller-provided `[n, rows]` output.
     ///
     /// Fewer than [`GEMM_MIN_TOKENS`] rows of `X` (decoding steps):
-    /// [`matmul_block_dots_into`](Self::matmul_block_dots_into), the integer block kernels. More (a prompt, an encoder window): the weight rows are widened to f32 one
-    /// cache-sized panel at a time and multiplied by the `gemm` crate's f32 kernels, so each
+    /// [`matmul_block_dots_into`](Self::matmul_block_dots_into), the integer block kernels.
+    /// More (a prompt, an encoder window): the weight rows are widened to f32 one cache-sized panel at a time and multiplied by the `gemm` crate's f32 kernels, so each
     /// weight is decoded once per call and reused for every row of `X` — the weights stay
     /// 8- or 5-bit in memory while a long product runs at f32 matrix-multiply speed (what
     /// llama.cpp's GPU back ends do for batches: dequantize, then the dense kernel).
@@ -310,15 +315,11 @@ impl QuantizedMatrix {
         if threads == 1 {
             return block((x, y));
         }
-        let mut run = || {
+        let run = || {
             use rayon::prelude::*;
             x.par_chunks(per * cols).zip(y.par_chunks_mut(per * rows)).map(block).collect::<Result<(), _>>()
         };
-        if rayon::current_thread_index().is_some() && rayon::current_num_threads() >= threads {
-            run()
-        } else {
-            thread_pool(threads)?.install(run)
-        }
+        on_threads(threads, run)?
     }
 
     /// `Y[m, rows] = X[m, cols]·Wᵀ` on one thread, panel by panel of widened weight rows.
@@ -328,6 +329,9 @@ impl QuantizedMatrix {
         // every call, so few wide panels beat many narrow ones (a Whisper or SmolLM2 layer is
         // one panel; an 8B model's 14336-row matrices are a few).
         let panel_rows = ((1usize << 20) / cols.max(1)).clamp(16, rows.max(16));
+        if x.len() < m * cols || y.len() < m * rows {
+            return Err(QuantError::Shape(format!("gemm block of {m} rows: X {} / Y {} values", x.len(), y.len())));
+        }
         let mut panel = vec![0f32; panel_rows * cols];
         let mut r0 = 0;
         while r0 < rows {
@@ -335,10 +339,7 @@ impl QuantizedMatrix {
             for (i, out) in panel[..pr * cols].chunks_exact_mut(cols).enumerate() {
                 dequantize_row(self.ggml_type, self.row(r0 + i), out)?;
             }
-            if x.len() < m * cols || y.len() < m * rows {
-                return Err(QuantError::Shape(format!("gemm block of {m} rows: X {} / Y {} values", x.len(), y.len())));
-            }
-            // SAFETY: the check above bounds every index: X is m×cols with row stride cols, the panel
+            // SAFETY: the check before the loop bounds every index: X is m×cols with row stride cols, the panel
             // pr×cols, and Y's columns r0..r0+pr of m rows with row stride `rows`.
             unsafe {
                 gemm::gemm(

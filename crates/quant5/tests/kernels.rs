@@ -173,9 +173,11 @@ fn matmul_widens_panels_for_many_rows_and_uses_the_block_kernels_for_few() {
     // From GEMM_MIN_TOKENS rows of X on, products run on the exactly dequantized weights in f32
     // (no activation quantization): within f32 rounding of the f64 reference. Below, each row is
     // the integer matvec. Either way the result does not depend on the thread count.
-    for t in [GgmlType::Q8_0, GgmlType::Q5_K, GgmlType::Q5_0] {
-        let (rows, cols) = (40, 512);
+    // 600×512 weights: large enough that the block-dot path splits rows across threads.
+    for (t, rows) in [(GgmlType::Q8_0, 40), (GgmlType::Q5_K, 40), (GgmlType::Q5_0, 40), (GgmlType::Q8_0, 600)] {
+        let cols = 512;
         let q = QuantizedMatrix::quantize(t, rows, cols, &test_matrix(rows, cols, 5)).unwrap();
+        assert_eq!(q.splits_across_threads(1, 2), rows == 600, "{t:?} {rows}×{cols}");
         for n in [1, quant5::GEMM_MIN_TOKENS - 1, quant5::GEMM_MIN_TOKENS, 37] {
             let x = test_matrix(n, cols, 17 + n as u64);
             let got = q.matmul(&x, n, 1).unwrap();
