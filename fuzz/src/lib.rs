@@ -201,7 +201,8 @@ pub fn extraction(data: &[u8]) {
     let _ = parse_output(answer, 0..8);
     let Some(&last) = utterances.keys().max() else { return };
     let n = last as usize + 1;
-    let narrowing = Narrowing { utterances, quotes_verbatim: true, default_max_chars: 64, default_max_items: 3 };
+    let narrowing =
+        Narrowing { utterances, quotes_verbatim: true, default_max_chars: 64, default_max_items: 3, participant: None };
     let grammar = Grammar::from_schema(&model_output_schema(), &narrowing).expect("the shipped schema compiles");
     let mut matcher = grammar.matcher();
     let mut accepted = 0;

@@ -17,7 +17,8 @@ use vad::VadConfig;
 
 use crate::InsightError;
 use crate::report::{
-    AudioSummary, InputFile, REPORT_VERSION, Report, TranscriptSource, TranscriptSummary, UtteranceInsight, VoiceWindow,
+    AudioSummary, ExtractedBy, InputFile, REPORT_VERSION, Report, TranscriptSource, TranscriptSummary,
+    UtteranceInsight, VoiceWindow,
 };
 
 /// Longest audio window classified at once (the paper classifies 5–13 segments per dialogue).
@@ -41,6 +42,31 @@ struct ExtractionModel {
     /// Built once per pipeline, shared by every session's extractor.
     trie: Arc<TokenTrie>,
     files: Vec<InputFile>,
+    by: ExtractedBy,
+}
+
+/// The quality line of an adapter folder's `quality.json` (what `extract --eval … --eval-out`
+/// writes for the held-out set), if it has one.
+fn quality_line(adapter_dir: &Path) -> Result<Option<String>, InsightError> {
+    let path = adapter_dir.join("quality.json");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(InsightError::Io { path: path.display().to_string(), source: e }),
+    };
+    let doc: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| InsightError::Model(format!("{}: {e}", path.display())))?;
+    let q: llama_extract::extract::eval::Quality = serde_json::from_value(doc["quality"].clone())
+        .map_err(|e| InsightError::Model(format!("{}: quality: {e}", path.display())))?;
+    let set = doc["set"].as_str().unwrap_or("held-out set");
+    Ok(Some(format!(
+        "on {set} ({} synthetic excerpts) this adapter scored emotion F1 {:.2}, topic F1 {:.2}, key-phrase recall {:.2}, {:.0} % of quotes verified; synthetic data, not a clinical validation.",
+        q.excerpts,
+        q.emotion.f1,
+        q.topic.f1,
+        q.key_phrase_recall,
+        100.0 * q.grounding_rate
+    )))
 }
 
 /// A loaded speech-to-text model and how to use it.
@@ -171,13 +197,24 @@ impl PipelineBuilder {
                 let (config, tokenizer, weights) = (source.config()?, source.tokenizer()?, source.weights());
                 let mut model = QuantLlama::from_weights(config, &weights, WeightFormat::AsLoaded)?
                     .with_threads(self.threads.unwrap_or(2))?;
+                let mut by = ExtractedBy {
+                    model: files[0].name.clone(),
+                    model_sha256: files[0].sha256.clone(),
+                    adapter: None,
+                    adapter_sha256: None,
+                    quality: None,
+                };
                 if let Some(dir) = &self.adapter {
                     let adapter = lora::LoraAdapter::load(dir)?;
                     model.apply_adapter(&adapter)?;
-                    files.push(input_file("adapter", &dir.join("adapter_model.safetensors"))?);
+                    let file = input_file("adapter", &dir.join("adapter_model.safetensors"))?;
+                    by.adapter = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+                    by.adapter_sha256 = Some(file.sha256.clone());
+                    by.quality = quality_line(dir)?;
+                    files.push(file);
                 }
                 let trie = Arc::new(TokenTrie::for_tokenizer(&tokenizer)?);
-                Some(ExtractionModel { model, tokenizer, trie, files })
+                Some(ExtractionModel { model, tokenizer, trie, files, by })
             }
         };
         let asr = match &self.asr_dir {
@@ -224,13 +261,20 @@ pub fn input_file(role: &str, path: &Path) -> Result<InputFile, InsightError> {
     Ok(InputFile { role: role.into(), name, sha256, bytes })
 }
 
-/// Splits `[start, end)` into equal windows of at most [`MAX_WINDOW_S`].
-pub fn windows(start: f64, end: f64) -> Vec<(f64, f64)> {
+/// The longest window a speech-emotion model classifies whole: [`MAX_WINDOW_S`], or less when
+/// the model crops its input (`AudioPrep::max_seconds`, 3 s for the paper's models), so that no
+/// second of speech is cut off unheard.
+pub fn window_limit(prep: &ser_bilstm::data::AudioPrep) -> f64 {
+    prep.max_seconds.filter(|s| *s >= MIN_WINDOW_S).map_or(MAX_WINDOW_S, |s| s.min(MAX_WINDOW_S))
+}
+
+/// Splits `[start, end)` into equal windows of at most `max_s` seconds (see [`window_limit`]).
+pub fn windows(start: f64, end: f64, max_s: f64) -> Vec<(f64, f64)> {
     let d = end - start;
-    if d < MIN_WINDOW_S {
+    if d < MIN_WINDOW_S || max_s <= 0.0 {
         return Vec::new();
     }
-    let n = (d / MAX_WINDOW_S).ceil().max(1.0) as usize;
+    let n = (d / max_s).ceil().max(1.0) as usize;
     let step = d / n as f64;
     (0..n).map(|i| (start + step * i as f64, if i + 1 == n { end } else { start + step * (i + 1) as f64 })).collect()
 }
@@ -253,6 +297,7 @@ impl Pipeline {
             audio: None,
             utterances: Vec::new(),
             extraction: None,
+            extracted_by: None,
             timings_ms: BTreeMap::new(),
         };
         let timed = |report: &mut Report, name: &str, t: Instant| {
@@ -306,7 +351,7 @@ impl Pipeline {
                     let t = Instant::now();
                     let mut segments = Vec::new();
                     for seg in &detection.segments {
-                        for (a, b) in windows(seg.start_s, seg.end_s) {
+                        for (a, b) in windows(seg.start_s, seg.end_s, window_limit(&predictor.spec.prep)) {
                             let lo = ((a * rate as f64) as usize).min(samples.len());
                             let hi = ((b * rate as f64) as usize).min(samples.len());
                             let p = predictor.predict_samples(&samples[lo..hi])?;
@@ -383,6 +428,7 @@ impl Pipeline {
                             Extractor::with_trie(&llm.model, &llm.tokenizer, self.extract.clone(), llm.trie.clone());
                         report.extraction = Some(extractor.extract(tr, voice.as_ref())?);
                         report.inputs.extend(llm.files.iter().cloned());
+                        report.extracted_by = Some(llm.by.clone());
                         report.timings_ms.insert("extraction".into(), t.elapsed().as_secs_f64() * 1e3);
                     }
                 }
@@ -434,12 +480,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn segments_split_into_equal_windows_of_at_most_four_seconds() {
-        assert_eq!(windows(1.0, 3.0), vec![(1.0, 3.0)]);
-        let w = windows(0.0, 9.0);
+    fn segments_split_into_equal_windows_the_model_hears_whole() {
+        assert_eq!(windows(1.0, 3.0, 4.0), vec![(1.0, 3.0)]);
+        let w = windows(0.0, 9.0, 4.0);
         assert_eq!(w.len(), 3);
         assert!(w.iter().all(|(a, b)| (b - a - 3.0).abs() < 1e-9));
         assert_eq!(w.last().unwrap().1, 9.0);
-        assert!(windows(2.0, 2.3).is_empty(), "too short to classify");
+        assert!(windows(2.0, 2.3, 4.0).is_empty(), "too short to classify");
+        // A model that crops at 3 s gets windows of at most 3 s: a 4 s segment is two of 2 s,
+        // where one 4 s window would have lost its last second.
+        let crop3 = ser_bilstm::data::AudioPrep { max_seconds: Some(3.0), db_normalize: false };
+        assert_eq!(window_limit(&crop3), 3.0);
+        assert_eq!(windows(0.0, 4.0, window_limit(&crop3)), vec![(0.0, 2.0), (2.0, 4.0)]);
+        let whole = ser_bilstm::data::AudioPrep { max_seconds: None, db_normalize: false };
+        assert_eq!(window_limit(&whole), MAX_WINDOW_S);
     }
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use text_clean::CleaningStats;
 
 /// Version of the [`Report`] layout.
-pub const REPORT_VERSION: &str = "1.0.0";
+pub const REPORT_VERSION: &str = "1.1.0";
 
 /// Everything one session produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,6 +30,10 @@ pub struct Report {
     /// Per utterance, with the voice emotion of the audio it overlaps.
     pub utterances: Vec<UtteranceInsight>,
     pub extraction: Option<Extraction>,
+    /// Which language model (and adapter) wrote `extraction`, and how well that combination
+    /// scored on the project's held-out set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extracted_by: Option<ExtractedBy>,
     /// Wall time per stage in milliseconds (the only field that differs between runs).
     pub timings_ms: BTreeMap<String, f64>,
 }
@@ -42,6 +46,24 @@ pub struct InputFile {
     pub name: String,
     pub sha256: String,
     pub bytes: u64,
+}
+
+/// The model behind a report's extraction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtractedBy {
+    /// The model file's name (a GGUF file, or `config.json` of a checkpoint folder).
+    pub model: String,
+    pub model_sha256: String,
+    /// The LoRA adapter folder's name, if one was applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<String>,
+    /// SHA-256 of its `adapter_model.safetensors`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter_sha256: Option<String>,
+    /// The adapter's measured held-out quality (from its `quality.json`), as one line; `None`
+    /// when nothing measured this combination.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<String>,
 }
 
 /// The origin of a session's transcript.
@@ -261,6 +283,22 @@ impl Report {
                 let _ = writeln!(m, "- “{}” [{}]", k.text, k.utterance_index);
             }
             let _ = writeln!(m, "\n## Concerns and suggested actions (non-diagnostic)\n\n_{}_\n", e.notice);
+            if let Some(by) = &self.extracted_by {
+                let short = |h: &str| h.get(..12).unwrap_or(h).to_string();
+                let adapter = match (&by.adapter, &by.adapter_sha256) {
+                    (Some(a), Some(h)) => format!(" + LoRA adapter {a} (sha256 {}…)", short(h)),
+                    _ => " (no adapter)".into(),
+                };
+                let _ = writeln!(m, "_Extracted by {} (sha256 {}…){adapter}._", by.model, short(&by.model_sha256));
+                match &by.quality {
+                    Some(q) => {
+                        let _ = writeln!(m, "_Quality: {q}_\n");
+                    }
+                    None => {
+                        let _ = writeln!(m, "_Quality: not measured for this model and adapter._\n");
+                    }
+                }
+            }
             for c in &e.concerns {
                 let _ = writeln!(m, "- Concern: {c}");
             }

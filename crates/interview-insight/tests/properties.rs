@@ -18,9 +18,10 @@ proptest! {
     /// Voice-emotion windows tile a speech segment exactly: contiguous, in order, each at most
     /// MAX_WINDOW_S and of equal length; segments shorter than MIN_WINDOW_S get none.
     #[test]
-    fn windows_tile_the_segment(start in 0.0f64..7200.0, length in 0.0f64..120.0) {
+    fn windows_tile_the_segment(start in 0.0f64..7200.0, length in 0.0f64..120.0, three in any::<bool>()) {
         let end = start + length;
-        let w = windows(start, end);
+        let limit = if three { 3.0 } else { MAX_WINDOW_S };
+        let w = windows(start, end, limit);
         if length < MIN_WINDOW_S {
             prop_assert!(w.is_empty());
             return Ok(());
@@ -32,11 +33,11 @@ proptest! {
             prop_assert_eq!(pair[0].1, pair[1].0, "gap or overlap");
         }
         for (a, b) in &w {
-            prop_assert!(b - a <= MAX_WINDOW_S + 1e-9 && b > a, "window {a}..{b}");
+            prop_assert!(b - a <= limit + 1e-9 && b > a, "window {a}..{b}");
             prop_assert!(((b - a) - length / w.len() as f64).abs() < 1e-6, "unequal windows");
         }
         // As few windows as the limit allows.
-        prop_assert_eq!(w.len(), (length / MAX_WINDOW_S).ceil().max(1.0) as usize);
+        prop_assert_eq!(w.len(), (length / limit).ceil().max(1.0) as usize);
     }
 }
 

@@ -5,6 +5,10 @@
 //! cargo run --release -p llama-extract --example extract -- \
 //!     --model .cache/models/SmolLM2-135M-Instruct.Q4_1.gguf --transcript 300_TRANSCRIPT.csv [--voice voice.json]
 //! cargo run --release -p llama-extract --example extract -- --model … --measure 30   # constrained vs not
+//! cargo run --release -p llama-extract --example extract -- --model … --eval examples/data/extraction/heldout \
+//!     [--adapter DIR] [--eval-out scores.json]
+//! cargo run --release -p llama-extract --example extract -- --model … --training-pairs runs/extraction/train \
+//!     --pairs-out runs/extraction/train.jsonl
 //! ```
 //!
 //! `--transcript` takes any format text-clean reads (DAIC-WOZ TSV, `Speaker: text`, WebVTT,
@@ -12,12 +16,15 @@
 //! (interview-insight writes it from the speech-emotion model). `--adapter DIR` applies a PEFT
 //! LoRA adapter. `--unconstrained` turns the grammar off. `--measure N` runs N generated
 //! (synthetic) excerpts with and without constraints and prints the schema-valid rates and the
-//! per-token cost of the constraint.
+//! per-token cost of the constraint. `--eval DIR` scores a labelled set
+//! (`llama_extract::extract::eval`: per-field precision / recall / F1, key-phrase recall,
+//! grounding, participant evidence) and `--training-pairs DIR` turns one into fine-tuning pairs
+//! with the extractor's exact prompt.
 
 use std::path::PathBuf;
 
 use clap::Parser;
-use llama_extract::extract::{ChunkStats, demo};
+use llama_extract::extract::{ChunkStats, demo, eval};
 use llama_extract::weights::ModelSource;
 use llama_extract::{ExtractOptions, Extractor, QuantLlama, WeightFormat};
 
@@ -53,6 +60,18 @@ struct Args {
     /// Measure N synthetic excerpts, constrained and unconstrained.
     #[arg(long)]
     measure: Option<usize>,
+    /// Score the labelled excerpts in this folder (`*_TRANSCRIPT.csv` + `*_labels.json`).
+    #[arg(long)]
+    eval: Option<PathBuf>,
+    /// Write the evaluation's scores (and per-excerpt counts) here as JSON.
+    #[arg(long)]
+    eval_out: Option<PathBuf>,
+    /// Write fine-tuning pairs (JSON lines) for the labelled excerpts in this folder…
+    #[arg(long)]
+    training_pairs: Option<PathBuf>,
+    /// …to this file.
+    #[arg(long)]
+    pairs_out: Option<PathBuf>,
 }
 
 fn summarise(name: &str, stats: &[ChunkStats]) {
@@ -111,7 +130,56 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
 
-    let path = a.transcript.as_ref().ok_or("give --transcript FILE (or --measure N)")?;
+    if let Some(dir) = &a.training_pairs {
+        let out = a.pairs_out.as_ref().ok_or("give --pairs-out FILE with --training-pairs")?;
+        let mut text = String::new();
+        let set = eval::read_labelled_set(dir)?;
+        for x in &set {
+            text.push_str(&serde_json::to_string(&eval::training_pair(&extractor, x)?)?);
+            text.push('\n');
+        }
+        std::fs::write(out, text)?;
+        eprintln!("{} pairs → {}", set.len(), out.display());
+        return Ok(());
+    }
+    if let Some(dir) = &a.eval {
+        let set = eval::read_labelled_set(dir)?;
+        let mut per_excerpt = Vec::new();
+        let started = std::time::Instant::now();
+        let total = eval::evaluate(&extractor, &set, &mut |x, report, counts| {
+            let labels: Vec<String> = report.emotions.iter().map(|e| format!("{:?}", e.label)).collect();
+            eprintln!("{}: emotions {labels:?}, counts {counts:?}", x.name);
+            per_excerpt.push(serde_json::json!({"name": x.name, "counts": counts, "report": report}));
+        })?;
+        let q = total.quality();
+        println!(
+            "{}: {} excerpts | emotion P {:.2} R {:.2} F1 {:.2} | topic P {:.2} R {:.2} F1 {:.2} | key-phrase recall {:.2} | quotes verified {:.3} | emotion evidence from the participant {:.3} | schema-valid {:.3} | {:.0} s",
+            dir.display(),
+            q.excerpts,
+            q.emotion.precision,
+            q.emotion.recall,
+            q.emotion.f1,
+            q.topic.precision,
+            q.topic.recall,
+            q.topic.f1,
+            q.key_phrase_recall,
+            q.grounding_rate,
+            q.participant_evidence,
+            q.schema_valid,
+            started.elapsed().as_secs_f64(),
+        );
+        if let Some(out) = &a.eval_out {
+            let doc = serde_json::json!({
+                "set": dir.display().to_string(), "model": a.model.display().to_string(),
+                "adapter": a.adapter.as_ref().map(|p| p.display().to_string()),
+                "quality": q, "counts": total, "excerpts": per_excerpt,
+            });
+            std::fs::write(out, serde_json::to_string_pretty(&doc)?)?;
+        }
+        return Ok(());
+    }
+
+    let path = a.transcript.as_ref().ok_or("give --transcript FILE (or --measure N, --eval DIR)")?;
     let transcript = text_clean::parse_path(path, None)?;
     let voice: Option<llama_extract::VoiceEmotions> = match &a.voice {
         Some(p) => Some(serde_json::from_str(&std::fs::read_to_string(p)?)?),

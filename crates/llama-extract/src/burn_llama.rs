@@ -421,6 +421,18 @@ impl<B: QuantLinearBackend> BurnLlama<B> {
 
     /// Feeds `tokens` after the cached context; logits `[n, vocab]` for every new position.
     pub fn forward(&self, tokens: &[u32], cache: &mut BurnKvCache<B>) -> Result<Tensor<B, 2>, LlamaError> {
+        self.forward_last(tokens, cache, tokens.len())
+    }
+
+    /// [`Self::forward`] with logits `[keep, vocab]` for the last `keep` positions only (at
+    /// least one): fine-tuning scores only the response, and the LM head over a long prompt
+    /// would be a tenth of the work for nothing.
+    pub fn forward_last(
+        &self,
+        tokens: &[u32],
+        cache: &mut BurnKvCache<B>,
+        keep: usize,
+    ) -> Result<Tensor<B, 2>, LlamaError> {
         let c = &self.config;
         let n = tokens.len();
         let start = cache.len;
@@ -469,8 +481,11 @@ impl<B: QuantLinearBackend> BurnLlama<B> {
             x = x + layer.mlp.down_proj.forward(ff);
         }
         cache.len = total;
+        let keep = keep.clamp(1, n);
+        let [_, _, hidden] = x.dims();
+        let x = if keep < n { x.slice([0..1, n - keep..n, 0..hidden]) } else { x };
         let logits = self.lm_head.forward(self.norm.forward(x));
-        Ok(logits.reshape([n, c.vocab_size]))
+        Ok(logits.reshape([keep, c.vocab_size]))
     }
 }
 

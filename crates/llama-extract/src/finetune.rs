@@ -27,6 +27,9 @@ use crate::tokenizer::{ChatTemplate, LlamaTokenizer, Message, Role};
 /// One training pair.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SftPair {
+    /// A system turn before the prompt (the extractor's instructions), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
     pub prompt: String,
     pub response: String,
 }
@@ -65,9 +68,23 @@ pub fn chat_prompt(tok: &LlamaTokenizer, prompt: &str) -> String {
     tok.chat_template.format(&[Message::new(Role::User, prompt)], true)
 }
 
+impl SftPair {
+    /// The prompt as the model sees it at inference: the system turn if any, the user turn and
+    /// the assistant header.
+    pub fn chat(&self, tok: &LlamaTokenizer) -> String {
+        match &self.system {
+            Some(system) => tok.chat_template.format(
+                &[Message::new(Role::System, system.as_str()), Message::new(Role::User, self.prompt.as_str())],
+                true,
+            ),
+            None => chat_prompt(tok, &self.prompt),
+        }
+    }
+}
+
 /// Tokenizes a pair; fails when it is longer than `max_len`.
 pub fn encode_pair(tok: &LlamaTokenizer, pair: &SftPair, max_len: usize) -> Result<EncodedPair, LlamaError> {
-    let mut ids = tok.encode_prompt(&chat_prompt(tok, &pair.prompt))?;
+    let mut ids = tok.encode_prompt(&pair.chat(tok))?;
     let first_target = ids.len();
     ids.extend(tok.encode(&pair.response, false)?);
     let eot = tok
@@ -89,16 +106,15 @@ pub fn pair_nll<B: QuantLinearBackend>(
     pair: &EncodedPair,
 ) -> Result<(Tensor<B, 1>, usize), LlamaError> {
     let n = pair.ids.len();
-    let logits = model.forward(&pair.ids[..n - 1], &mut model.new_cache(n))?; // [n-1, V]
+    // Position p predicts ids[p + 1]: only positions first_target-1 .. n-2 are scored, so only
+    // their logits are computed.
+    let count = n - pair.first_target;
+    let logits = model.forward_last(&pair.ids[..n - 1], &mut model.new_cache(n), count)?; // [count, V]
     let device = logits.device();
-    let targets: Vec<i64> = pair.ids[1..].iter().map(|&t| t as i64).collect();
-    let targets = Tensor::<B, 2, Int>::from_data(TensorData::new(targets, [n - 1, 1]), &device);
-    // Position p predicts ids[p + 1]: score positions first_target-1 .. n-2.
-    let mask: Vec<f32> = (0..n - 1).map(|p| if p + 1 >= pair.first_target { 1.0 } else { 0.0 }).collect();
-    let count = mask.iter().filter(|&&m| m > 0.0).count();
-    let mask = Tensor::<B, 2>::from_data(TensorData::new(mask, [n - 1, 1]), &device);
+    let targets: Vec<i64> = pair.ids[pair.first_target..].iter().map(|&t| t as i64).collect();
+    let targets = Tensor::<B, 2, Int>::from_data(TensorData::new(targets, [count, 1]), &device);
     let picked = log_softmax(logits, 1).gather(1, targets);
-    Ok(((picked * mask).sum().neg(), count))
+    Ok((picked.sum().neg(), count))
 }
 
 /// Mean per-token loss of the responses in `pairs` (no gradients).
@@ -372,6 +388,7 @@ pub fn synthetic_pairs(n: usize, seed: u64) -> Vec<SftPair> {
                 answer = c.to_uppercase() + &answer[1..];
             }
             SftPair {
+                system: None,
                 prompt: format!(
                     "Extract the participant's main emotion and topic as JSON.\n\nInterviewer: {q}\nParticipant: {answer}"
                 ),

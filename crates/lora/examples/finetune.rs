@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use llama_extract::finetune::{
-    EncodedPair, SftConfig, SftEvent, chat_prompt, encode_pair, field_accuracy, finetune, read_pairs, synthetic_pairs,
+    EncodedPair, SftConfig, SftEvent, encode_pair, field_accuracy, finetune, read_pairs, synthetic_pairs,
 };
 use llama_extract::weights::ModelSource;
 use llama_extract::{BurnLlama, GenerateOptions, LlamaTokenizer, QuantLlama, QuantSession, WeightFormat, generate};
@@ -48,6 +48,15 @@ struct Args {
     lr: f64,
     #[arg(long, default_value_t = 4)]
     grad_accum: usize,
+    /// Evaluate (and save an adapter under `step_N/`) every N optimizer steps; 0: each epoch.
+    #[arg(long, default_value_t = 0)]
+    eval_every: usize,
+    /// Linear warmup, in optimizer steps.
+    #[arg(long, default_value_t = 10)]
+    warmup: usize,
+    /// Train on the first N pairs only.
+    #[arg(long)]
+    limit: Option<usize>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     #[arg(long, default_value_t = 512)]
@@ -79,7 +88,7 @@ fn accuracy(
 ) -> Result<(usize, usize), Box<dyn std::error::Error>> {
     let (mut right, mut total) = (0, 0);
     for p in pairs {
-        let ids = tok.encode_prompt(&chat_prompt(tok, &p.prompt))?;
+        let ids = tok.encode_prompt(&p.chat(tok))?;
         let mut session = QuantSession::new(model, ids.len() + 48);
         let out = generate(
             &mut session,
@@ -110,7 +119,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let source = ModelSource::open(model_path)?;
     let (llama_config, tok, weights) = (source.config()?, source.tokenizer()?, source.weights());
-    let (train_pairs, eval_pairs) = (read_pairs(train_path)?, read_pairs(eval_path)?);
+    let (mut train_pairs, eval_pairs) = (read_pairs(train_path)?, read_pairs(eval_path)?);
+    train_pairs.truncate(a.limit.unwrap_or(usize::MAX));
     let encode = |pairs: &[llama_extract::finetune::SftPair]| -> Result<Vec<EncodedPair>, llama_extract::LlamaError> {
         pairs.iter().map(|p| encode_pair(&tok, p, a.max_len)).collect()
     };
@@ -140,7 +150,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{attached} adapters; trainable {trainable} of {total} parameters ({:.3} %)",
         100.0 * trainable as f64 / total as f64
     );
-    let cfg = SftConfig { epochs: a.epochs, lr: a.lr, grad_accum: a.grad_accum, seed: a.seed, ..SftConfig::default() };
+    let cfg = SftConfig {
+        epochs: a.epochs,
+        lr: a.lr,
+        grad_accum: a.grad_accum,
+        seed: a.seed,
+        eval_every: a.eval_every,
+        warmup_steps: a.warmup,
+        ..SftConfig::default()
+    };
     let bar = ProgressBar::new(0);
     bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")?);
     let mut observer = |e: &SftEvent| match *e {

@@ -20,6 +20,7 @@
 //!     quotes_verbatim: true,
 //!     default_max_chars: 200,
 //!     default_max_items: 4,
+//!     participant: None,
 //! };
 //! let grammar = Grammar::from_schema(&model_output_schema(), &n).unwrap();
 //! let mut m = grammar.matcher();
@@ -46,16 +47,24 @@ pub enum Shape {
     Object(Vec<(String, ShapeId)>, Vec<String>),
     Array {
         item: ShapeId,
+        min_items: usize,
         max_items: usize,
     },
+    /// A free string of `min_chars..=max_chars` characters; `prose` (the schema's `x-prose`)
+    /// also requires a letter first and refuses [`NOT_PROSE`] characters, so free text cannot
+    /// hold markup, template fragments or questions.
     String {
+        min_chars: usize,
         max_chars: usize,
+        prose: bool,
     },
     Enum(Vec<String>),
     /// An integer from this set (written in decimal).
     Integer(Vec<u64>),
-    /// A number in `[0, 1]` written as `0`, `1`, `1.0` or `0.` and 1–3 digits.
-    UnitInterval,
+    /// A number in `[min, 1]` written as `0`, `1`, `1.0` or `0.` and 1–3 digits.
+    UnitInterval {
+        min: f64,
+    },
     /// Whole words copied verbatim from the utterance chosen by the preceding
     /// `utterance_index` (at most `max_chars` characters).
     Quote {
@@ -83,6 +92,31 @@ pub struct Narrowing {
     pub default_max_chars: usize,
     /// Most items when the schema gives no `maxItems`.
     pub default_max_items: usize,
+    /// The participant's utterances (a subset of `utterances`), when speakers are known: the
+    /// `utterance_index` of a schema node marked `x-participant-only` admits only these, and an
+    /// `x-participant-only` array with none of them to cite must stay empty. `None`: no
+    /// speaker restriction.
+    pub participant: Option<std::collections::BTreeSet<u64>>,
+}
+
+/// Characters a prose string (`x-prose`) refuses: markup, template and code syntax, and `?`
+/// (free text states findings; it does not ask).
+pub const NOT_PROSE: &[char] =
+    &['{', '}', '[', ']', '<', '>', '|', '\\', '#', '*', '_', '~', '^', '=', '@', '$', '`', '?'];
+
+/// Whether `c` may appear in a prose string.
+pub fn is_prose_char(c: char) -> bool {
+    !c.is_control() && !NOT_PROSE.contains(&c)
+}
+
+/// The project's schema keywords, which hold for the whole subtree they mark (an array's
+/// items, an object's properties).
+#[derive(Debug, Clone, Copy, Default)]
+struct Marks {
+    /// `x-participant-only`: indices cite only the participant ([`Narrowing::participant`]).
+    participant_only: bool,
+    /// `x-prose`: free strings are prose ([`Shape::String`]).
+    prose: bool,
 }
 
 fn schema_err(what: impl Into<String>) -> LlamaError {
@@ -96,7 +130,7 @@ impl Grammar {
             return Err(schema_err("no utterances to cite"));
         }
         let mut g = Grammar { shapes: Vec::new(), root: 0, utterances: narrowing.utterances.clone() };
-        g.root = g.compile(schema, schema, narrowing, None, 0)?;
+        g.root = g.compile(schema, schema, narrowing, None, Marks::default(), 0)?;
         Ok(g)
     }
 
@@ -111,11 +145,18 @@ impl Grammar {
         node: &Value,
         n: &Narrowing,
         name: Option<&str>,
+        inherited: Marks,
         depth: usize,
     ) -> Result<ShapeId, LlamaError> {
         if depth > 32 {
             return Err(schema_err("nested too deeply (recursive $ref?)"));
         }
+        let marked = |key: &str| node.get(key) == Some(&Value::Bool(true));
+        let marks = Marks {
+            participant_only: inherited.participant_only || marked("x-participant-only"),
+            prose: inherited.prose || marked("x-prose"),
+        };
+        let participant_only = marks.participant_only;
         if let Some(r) = node.get("$ref").and_then(Value::as_str) {
             let target = r
                 .strip_prefix("#/$defs/")
@@ -126,7 +167,7 @@ impl Grammar {
                 .or_else(|| root.get("definitions"))
                 .and_then(|d| d.get(target))
                 .ok_or_else(|| schema_err(format!("missing definition {target}")))?;
-            return self.compile(root, def, n, name, depth + 1);
+            return self.compile(root, def, n, name, marks, depth + 1);
         }
         if let Some(options) = node.get("enum").and_then(Value::as_array) {
             let values: Option<Vec<String>> = options.iter().map(|v| v.as_str().map(str::to_string)).collect();
@@ -157,7 +198,7 @@ impl Grammar {
                         if key.contains(['"', '\\']) {
                             return Err(schema_err(format!("property name {key}")));
                         }
-                        fields.push((key.to_string(), self.compile(root, p, n, Some(key), depth + 1)?));
+                        fields.push((key.to_string(), self.compile(root, p, n, Some(key), marks, depth + 1)?));
                     }
                 }
                 let intros = fields
@@ -169,29 +210,28 @@ impl Grammar {
             }
             "array" => {
                 let items = node.get("items").ok_or_else(|| schema_err("array without items"))?;
-                let item = self.compile(root, items, n, name, depth + 1)?;
-                let max_items = max_usize("maxItems", n.default_max_items);
-                self.push(Shape::Array { item, max_items })
+                let item = self.compile(root, items, n, name, marks, depth + 1)?;
+                let mut max_items = max_usize("maxItems", n.default_max_items);
+                if participant_only && self.citable(n, true).is_empty() {
+                    max_items = 0; // nothing the participant said can be cited here
+                }
+                let min_items = max_usize("minItems", 0).min(max_items);
+                self.push(Shape::Array { item, min_items, max_items })
             }
             "string" => {
                 let max_chars = max_usize("maxLength", n.default_max_chars);
                 if matches!(name, Some("quote" | "text")) && n.quotes_verbatim {
                     self.push(Shape::Quote { max_chars })
                 } else {
-                    self.push(Shape::String { max_chars })
+                    let min_chars = max_usize("minLength", 0).min(max_chars);
+                    self.push(Shape::String { min_chars, max_chars, prose: marks.prose })
                 }
             }
             "integer" => {
                 let set: Vec<u64> = if name == Some("utterance_index") {
-                    // With verbatim quotes, an utterance with no word to start a quote cannot be
-                    // cited: admitting its index would lead to a dead end.
-                    let set: Vec<u64> = n
-                        .utterances
-                        .iter()
-                        .filter(|(_, text)| !n.quotes_verbatim || is_citable(text))
-                        .map(|(i, _)| *i)
-                        .collect();
-                    if set.is_empty() {
+                    let set = self.citable(n, participant_only);
+                    // A participant-only index with nothing to cite sits in an array kept empty.
+                    if set.is_empty() && !participant_only {
                         return Err(schema_err("no utterance has a word to cite"));
                     }
                     set
@@ -211,13 +251,27 @@ impl Grammar {
             "number" => {
                 let lo = node.get("minimum").and_then(Value::as_f64);
                 let hi = node.get("maximum").and_then(Value::as_f64);
-                if lo != Some(0.0) || hi != Some(1.0) {
-                    return Err(schema_err("only numbers in [0, 1] are supported"));
+                match (lo, hi) {
+                    (Some(min), Some(max)) if (0.0..1.0).contains(&min) && max == 1.0 => {
+                        self.push(Shape::UnitInterval { min })
+                    }
+                    _ => return Err(schema_err("only numbers in [min, 1] with 0 <= min < 1 are supported")),
                 }
-                self.push(Shape::UnitInterval)
             }
             other => return Err(schema_err(format!("unsupported type {other}"))),
         })
+    }
+
+    /// The indices an `utterance_index` may take: utterances with a word to quote when quotes
+    /// are verbatim (admitting another would lead to a dead end), and only the participant's
+    /// when `participant_only` and speakers are known.
+    fn citable(&self, n: &Narrowing, participant_only: bool) -> Vec<u64> {
+        n.utterances
+            .iter()
+            .filter(|(_, text)| !n.quotes_verbatim || is_citable(text))
+            .filter(|(i, _)| !participant_only || n.participant.as_ref().is_none_or(|p| p.contains(i)))
+            .map(|(i, _)| *i)
+            .collect()
     }
 
     /// A matcher at the start of a document.
@@ -236,12 +290,15 @@ enum Frame<'g> {
     ArrayNext {
         item: ShapeId,
         count: usize,
+        min: usize,
         max: usize,
     },
     /// Inside a free string; `escape` holds what follows an open backslash (`u`, `u0`, ...).
     Str {
         chars: usize,
+        min: usize,
         max: usize,
+        prose: bool,
         escape: Option<String>,
     },
     Enum {
@@ -254,6 +311,7 @@ enum Frame<'g> {
     },
     Unit {
         text: String,
+        min: f64,
     },
     /// Inside a verbatim quote of `utterance`: candidate byte offsets where the text so far
     /// occurs.
@@ -325,17 +383,30 @@ pub fn is_citable(text: &str) -> bool {
     word_starts(text).next().is_some()
 }
 
-fn unit_complete(t: &str) -> bool {
-    matches!(t, "0" | "1" | "1.0") || (t.starts_with("0.") && t.len() > 2)
+/// `t` is a whole number of the unit-interval syntax and at least `min`.
+fn unit_complete(t: &str, min: f64) -> bool {
+    let syntax = matches!(t, "0" | "1" | "1.0") || (t.starts_with("0.") && t.len() > 2);
+    syntax && t.parse::<f64>().is_ok_and(|v| v >= min)
 }
 
-fn unit_extends(t: &str, c: char) -> bool {
-    match (t, c) {
+/// The largest value a number starting with `t` can still reach (three decimals at most).
+fn unit_reach(t: &str) -> f64 {
+    if t.is_empty() || t.starts_with('1') {
+        return 1.0;
+    }
+    let digits = t.strip_prefix("0.").unwrap_or("");
+    format!("0.{digits:9<3}").parse().unwrap_or(0.0)
+}
+
+/// `t + c` is a prefix of the syntax from which a value of at least `min` is reachable.
+fn unit_extends(t: &str, c: char, min: f64) -> bool {
+    let syntax = match (t, c) {
         ("", '0' | '1') => true,
         ("0", '.') | ("1", '.') => true,
         ("1.", '0') => true,
         _ => t.starts_with("0.") && t.len() < 5 && c.is_ascii_digit(),
-    }
+    };
+    syntax && unit_reach(&format!("{t}{c}")) >= min
 }
 
 impl<'g> Matcher<'g> {
@@ -345,9 +416,13 @@ impl<'g> Matcher<'g> {
     }
 
     /// Inside a free string with room for at least `chars` more characters.
-    pub fn free_string_room(&self) -> Option<usize> {
+    /// `Some((room, prose))` once a prose string has its first character (before that only a
+    /// letter may come, so the tokens are searched one by one).
+    pub fn free_string_room(&self) -> Option<(usize, bool)> {
         match self.stack.last() {
-            Some(Frame::Str { chars, max, escape: None }) => Some(max - chars),
+            Some(Frame::Str { chars, max, prose, escape: None, .. }) if !*prose || *chars > 0 => {
+                Some((max - chars, *prose))
+            }
             _ => None,
         }
     }
@@ -385,8 +460,11 @@ impl<'g> Matcher<'g> {
                     self.stack.pop();
                     self.expand(id);
                 }
-                Frame::ArrayNext { item, count, max } => {
+                Frame::ArrayNext { item, count, min, max } => {
                     if c == ']' {
+                        if *count < *min {
+                            return self.refuse(copy);
+                        }
                         self.stack.pop();
                         return true;
                     }
@@ -409,7 +487,7 @@ impl<'g> Matcher<'g> {
                     }
                     return true;
                 }
-                Frame::Str { chars, max, escape } => {
+                Frame::Str { chars, min, max, prose, escape } => {
                     if let Some(esc) = escape {
                         if !escape_extends(esc, c) {
                             return self.refuse(copy);
@@ -422,10 +500,14 @@ impl<'g> Matcher<'g> {
                         return true;
                     }
                     if c == '"' {
+                        if *chars < *min {
+                            return self.refuse(copy);
+                        }
                         self.stack.pop();
                         return true;
                     }
-                    if c.is_control() || *chars >= *max {
+                    let prose_refuses = *prose && (!is_prose_char(c) || (*chars == 0 && !c.is_alphabetic()));
+                    if c.is_control() || *chars >= *max || prose_refuses {
                         return self.refuse(copy);
                     }
                     if c == '\\' {
@@ -474,12 +556,12 @@ impl<'g> Matcher<'g> {
                         None => return self.refuse(copy),
                     }
                 }
-                Frame::Unit { text } => {
-                    if unit_extends(text, c) {
+                Frame::Unit { text, min } => {
+                    if unit_extends(text, c, *min) {
                         text.push(c);
                         return true;
                     }
-                    if unit_complete(text) {
+                    if unit_complete(text, *min) {
                         copy.get_or_insert_with(|| self.stack.clone());
                         self.stack.pop();
                     } else {
@@ -549,12 +631,13 @@ impl<'g> Matcher<'g> {
                     self.stack.push(Frame::Literal(intro, 0));
                 }
             }
-            Shape::Array { item, max_items } => {
-                self.stack.push(Frame::ArrayNext { item: *item, count: 0, max: *max_items });
+            Shape::Array { item, min_items, max_items } => {
+                self.stack.push(Frame::ArrayNext { item: *item, count: 0, min: *min_items, max: *max_items });
                 self.stack.push(Frame::Literal("[", 0));
             }
-            Shape::String { max_chars } => {
-                self.stack.push(Frame::Str { chars: 0, max: *max_chars, escape: None });
+            Shape::String { min_chars, max_chars, prose } => {
+                let (min, max, prose) = (*min_chars, *max_chars, *prose);
+                self.stack.push(Frame::Str { chars: 0, min, max, prose, escape: None });
                 self.stack.push(Frame::Literal("\"", 0));
             }
             Shape::Enum(_) => {
@@ -562,7 +645,7 @@ impl<'g> Matcher<'g> {
                 self.stack.push(Frame::Literal("\"", 0));
             }
             Shape::Integer(_) => self.stack.push(Frame::Int { shape: id, digits: String::new() }),
-            Shape::UnitInterval => self.stack.push(Frame::Unit { text: String::new() }),
+            Shape::UnitInterval { min } => self.stack.push(Frame::Unit { text: String::new(), min: *min }),
             Shape::Quote { max_chars } => {
                 let utterance = self.last_index.unwrap_or(0);
                 let text = g.utterances.get(&utterance).map(String::as_str).unwrap_or("");
@@ -576,19 +659,28 @@ impl<'g> Matcher<'g> {
     /// The character that closes the innermost open construct soonest.
     fn closing_char(&self) -> Option<char> {
         let g = self.grammar;
-        Some(match self.stack.last()? {
-            Frame::Literal(s, pos) => s[*pos..].chars().next()?,
-            Frame::Value(id) => match &g.shapes[*id] {
+        let opening = |id: ShapeId| -> Option<char> {
+            Some(match &g.shapes[id] {
                 Shape::Object(..) => '{',
                 Shape::Array { .. } => '[',
                 Shape::String { .. } | Shape::Enum(_) | Shape::Quote { .. } => '"',
                 Shape::Integer(options) => options.first()?.to_string().chars().next()?,
-                Shape::UnitInterval => '0',
-            },
+                Shape::UnitInterval { .. } => '0',
+            })
+        };
+        Some(match self.stack.last()? {
+            Frame::Literal(s, pos) => s[*pos..].chars().next()?,
+            Frame::Value(id) => opening(*id)?,
+            // Too few items: start (or separate) the next one.
+            Frame::ArrayNext { item, count: 0, min, .. } if *min > 0 => opening(*item)?,
+            Frame::ArrayNext { count, min, .. } if count < min => ',',
             Frame::ArrayNext { .. } => ']',
             // Finish an open escape with its shortest form (`\"` or a hex digit), then close.
             Frame::Str { escape: Some(esc), .. } if esc.is_empty() => '"',
             Frame::Str { escape: Some(_), .. } => '0',
+            // Too short: a letter, then padding.
+            Frame::Str { chars: 0, min, .. } if *min > 0 => 'N',
+            Frame::Str { chars, min, .. } if chars < min => '.',
             Frame::Str { .. } => '"',
             Frame::Quote { utterance, starts, len, chars, max, escaping } => {
                 let text = g.utterances.get(utterance)?;
@@ -619,11 +711,12 @@ impl<'g> Matcher<'g> {
                 let s = options.iter().map(u64::to_string).find(|o| o.starts_with(digits.as_str()))?;
                 s[digits.len()..].chars().next()?
             }
-            Frame::Unit { text } => {
-                if unit_complete(text) {
+            Frame::Unit { text, min } => {
+                if unit_complete(text, *min) {
                     return self.after_pop_closing();
                 }
-                '0'
+                // The smallest next character from which the value can still reach `min`.
+                "0123456789.".chars().find(|&c| unit_extends(text, c, *min))?
             }
         })
     }
@@ -663,6 +756,10 @@ pub struct TokenTrie {
     string_safe: Vec<u32>,
     /// Character counts of `string_safe`, ascending.
     safe_chars: Vec<usize>,
+    /// The string-safe tokens a prose string accepts after its first letter
+    /// ([`is_prose_char`] throughout), and their character counts, ascending.
+    prose_safe: Vec<u32>,
+    prose_chars: Vec<usize>,
     /// Token texts by id (empty for tokens that are never offered).
     pub texts: Vec<String>,
 }
@@ -682,6 +779,8 @@ impl TokenTrie {
             special_root: 1,
             string_safe: Vec::new(),
             safe_chars: Vec::new(),
+            prose_safe: Vec::new(),
+            prose_chars: Vec::new(),
             texts: Vec::new(),
         };
         for (id, text) in texts.iter().enumerate() {
@@ -700,6 +799,9 @@ impl TokenTrie {
         // Shortest first, so the tokens that fit in `room` characters are a prefix.
         t.string_safe.sort_by_key(|&id| (texts[id as usize].chars().count(), id));
         t.safe_chars = t.string_safe.iter().map(|&id| texts[id as usize].chars().count()).collect();
+        t.prose_safe =
+            t.string_safe.iter().copied().filter(|&id| texts[id as usize].chars().all(is_prose_char)).collect();
+        t.prose_chars = t.prose_safe.iter().map(|&id| texts[id as usize].chars().count()).collect();
         t.texts = texts;
         t
     }
@@ -733,9 +835,13 @@ impl TokenTrie {
         let root = match m.free_string_room() {
             // Inside a free string every string-safe token that fits is allowed: take them
             // wholesale and search only the tokens that could close or break the string.
-            Some(room) => {
-                let fit = self.safe_chars.partition_point(|&n| n <= room);
-                out.extend_from_slice(&self.string_safe[..fit]);
+            // (A string-safe token with a character prose refuses is in neither table nor the
+            // second trie, so prose never offers it.)
+            Some((room, prose)) => {
+                let (tokens, chars) =
+                    if prose { (&self.prose_safe, &self.prose_chars) } else { (&self.string_safe, &self.safe_chars) };
+                let fit = chars.partition_point(|&n| n <= room);
+                out.extend_from_slice(&tokens[..fit]);
                 self.special_root
             }
             None => 0,
@@ -774,7 +880,13 @@ mod tests {
         let mut utterances = BTreeMap::new();
         utterances.insert(3, "I can't sleep at night".to_string());
         utterances.insert(12, "work is fine".to_string());
-        let n = Narrowing { utterances, quotes_verbatim: true, default_max_chars: 50, default_max_items: 3 };
+        let n = Narrowing {
+            utterances,
+            quotes_verbatim: true,
+            default_max_chars: 50,
+            default_max_items: 3,
+            participant: None,
+        };
         Grammar::from_schema(&schema, &n).unwrap()
     }
 
@@ -796,12 +908,115 @@ mod tests {
         });
         let utterances: BTreeMap<u64, String> = [(0, "'be".to_string()), (1, "fine".to_string())].into();
         assert!(!is_citable("'be") && is_citable("fine") && !is_citable("…?!"));
-        let n = Narrowing { utterances, quotes_verbatim: true, default_max_chars: 50, default_max_items: 3 };
+        let n = Narrowing {
+            utterances,
+            quotes_verbatim: true,
+            default_max_chars: 50,
+            default_max_items: 3,
+            participant: None,
+        };
         let g = Grammar::from_schema(&schema, &n).unwrap();
         assert!(!g.matcher().feed_str(r#"{"cite":{"utterance_index":0"#));
         assert!(accepts(&g, r#"{"cite":{"utterance_index":1,"quote":"fine"}}"#));
         let n = Narrowing { utterances: [(0, "'be".to_string())].into(), ..n };
         assert!(Grammar::from_schema(&schema, &n).is_err(), "nothing to cite");
+    }
+
+    /// The extraction schema over an interviewer question (0) and a participant answer (1).
+    fn interview(participant: &[u64]) -> Grammar {
+        let utterances: BTreeMap<u64, String> =
+            [(0, "do you feel sad or hopeless?".to_string()), (1, "i feel sad most days at work".to_string())].into();
+        let n = Narrowing {
+            utterances,
+            quotes_verbatim: true,
+            default_max_chars: 200,
+            default_max_items: 4,
+            participant: Some(participant.iter().copied().collect()),
+        };
+        Grammar::from_schema(&crate::extract::schema::model_output_schema(), &n).unwrap()
+    }
+
+    const TAIL: &str = r#"],"topics":[],"key_phrases":[],"summary":"The participant feels sad at work.","concerns":[],"suggested_actions":[]}"#;
+
+    #[test]
+    fn emotion_evidence_cites_only_the_participant_and_topics_cite_anyone() {
+        let g = interview(&[1]);
+        let emotion = |i: u64, q: &str| {
+            format!(
+                r#"{{"emotions":[{{"label":"sadness","intensity":0.6,"evidence":[{{"utterance_index":{i},"quote":"{q}"}}]}}"#
+            )
+        };
+        assert!(accepts(&g, &format!("{}{TAIL}", emotion(1, "i feel sad"))));
+        assert!(
+            !g.matcher().feed_str(&emotion(0, "sad")),
+            "the interviewer's words are not the participant's feelings"
+        );
+        let topic = r#"{"emotions":[],"topics":[{"category":"mood","label":"low mood","evidence":[{"utterance_index":0,"quote":"sad or hopeless"}]}],"key_phrases":[],"summary":"The participant feels sad at work.","concerns":[],"suggested_actions":[]}"#;
+        assert!(accepts(&g, topic));
+        // A reported emotion has evidence and some intensity.
+        assert!(!g.matcher().feed_str(r#"{"emotions":[{"label":"sadness","intensity":0.6,"evidence":[]"#));
+        for zero in ["0,", "0.0", "0.05", "0.099"] {
+            assert!(
+                !g.matcher().feed_str(&format!(r#"{{"emotions":[{{"label":"sadness","intensity":{zero}"#)),
+                "{zero}"
+            );
+        }
+        for some in ["0.1,", "0.25,", "1,", "1.0,"] {
+            assert!(
+                g.matcher().feed_str(&format!(r#"{{"emotions":[{{"label":"sadness","intensity":{some}"#)),
+                "{some}"
+            );
+        }
+        // With no participant utterance to cite, there are no emotions to report.
+        let g = interview(&[]);
+        assert!(!g.matcher().feed_str(r#"{"emotions":[{"#));
+        assert!(accepts(&g, &format!(r#"{{"emotions":[{TAIL}"#)));
+    }
+
+    #[test]
+    fn free_text_is_prose_of_a_minimum_length() {
+        let g = interview(&[1]);
+        let with_summary = |s: &str| {
+            format!(
+                r#"{{"emotions":[],"topics":[],"key_phrases":[],"summary":"{s}","concerns":[],"suggested_actions":[]}}"#
+            )
+        };
+        assert!(accepts(&g, &with_summary("The participant feels sad at work.")));
+        for bad in [
+            "How are things at work?",                // a question
+            "{{{{}}}}, i'm not sure what's going on", // template fragment
+            "Sad <|im_end|> at work all the time",
+            "- sad at work, tired all the time",     // not a letter first
+            "Sad at work.",                          // under 20 characters
+            "Sad at \"work\" all the time and more", // no escapes in prose
+        ] {
+            assert!(!accepts(&g, &with_summary(bad)), "{bad}");
+        }
+        // Completing a short prose string pads it to a valid document.
+        let mut m = g.matcher();
+        assert!(m.feed_str(r#"{"emotions":[],"topics":[],"key_phrases":[],"summary":"Sad"#));
+        let done = format!(r#"{{"emotions":[],"topics":[],"key_phrases":[],"summary":"Sad{}"#, m.completion());
+        assert!(accepts(&g, &done), "{done}");
+        let mut m = g.matcher();
+        assert!(m.feed_str(
+            r#"{"emotions":[],"topics":[],"key_phrases":[],"summary":"The participant sleeps badly.","concerns":["#
+        ));
+        let done = format!(
+            r#"{{"emotions":[],"topics":[],"key_phrases":[],"summary":"The participant sleeps badly.","concerns":[{}"#,
+            m.completion()
+        );
+        assert!(accepts(&g, &done), "{done}");
+        // The trie never offers a prose string a token it would refuse.
+        let texts: Vec<String> =
+            ["The", " sad", "?", " {{", "\"", ".\"", " work?", "<|", "a\\"].iter().map(|s| s.to_string()).collect();
+        let trie = TokenTrie::new(texts.clone());
+        let mut m = g.matcher();
+        assert!(m.feed_str(r#"{"emotions":[],"topics":[],"key_phrases":[],"summary":"The sad"#));
+        let mut out = Vec::new();
+        trie.allowed(&m, &mut out);
+        out.sort();
+        let names: Vec<&str> = out.iter().map(|&i| texts[i as usize].as_str()).collect();
+        assert_eq!(names, vec!["The", " sad"], "too short to close yet");
     }
 
     #[test]
@@ -818,7 +1033,13 @@ mod tests {
         });
         let mut utterances = BTreeMap::new();
         utterances.insert(0, r#"she said "no" to me\you"#.to_string());
-        let n = Narrowing { utterances, quotes_verbatim: true, default_max_chars: 50, default_max_items: 3 };
+        let n = Narrowing {
+            utterances,
+            quotes_verbatim: true,
+            default_max_chars: 50,
+            default_max_items: 3,
+            participant: None,
+        };
         let g = Grammar::from_schema(&schema, &n).unwrap();
         let doc = |note: &str, quote: &str| {
             format!(r#"{{"note":"{note}","cite":{{"utterance_index":0,"quote":"{quote}"}}}}"#)

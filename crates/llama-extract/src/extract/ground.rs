@@ -1,7 +1,7 @@
 //! Grounding: every quote checked against the utterance it cites, and chunk outputs merged
 //! deterministically into one report.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use text_clean::Cleaner;
 
@@ -32,6 +32,11 @@ pub fn verify(cleaner: &Cleaner, quote: &str, utterance: &str) -> bool {
     !q.is_empty() && format!(" {} ", normalise(cleaner, utterance)).contains(&format!(" {q} "))
 }
 
+/// The shortest concern or suggested action, and summary, in characters (the schema's
+/// `minLength`).
+const MIN_ITEM_CHARS: usize = 12;
+const MIN_SUMMARY_CHARS: usize = 20;
+
 /// The merged, grounded content of a report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Merged {
@@ -51,13 +56,36 @@ struct Gathered {
     seen: Vec<(usize, String)>,
 }
 
+/// Whether `text` reads as prose of at least `min_chars` characters: a letter first, no
+/// character a prose string refuses ([`super::grammar::NOT_PROSE`]). What the grammar enforces
+/// under constraints, checked again for unconstrained output.
+pub fn is_prose(text: &str, min_chars: usize) -> bool {
+    let t = text.trim();
+    t.chars().next().is_some_and(char::is_alphabetic)
+        && t.chars().all(super::grammar::is_prose_char)
+        && t.chars().count() >= min_chars
+}
+
 /// Merges per-chunk outputs: emotions by label (highest intensity), topics by category and
 /// label, key phrases, concerns and actions by normalised text; evidence deduplicated by
 /// utterance and normalised quote; summaries joined in chunk order and cut to 120 words.
 /// Quotes are verified against `utterances`; unverified ones are dropped unless `keep`.
-pub fn merge(chunks: &[ModelOutput], utterances: &[String], cleaner: &Cleaner, keep_unverified: bool) -> Merged {
+/// With `participant` (the participant's utterances, when speakers are known) emotion evidence
+/// citing anyone else is dropped. Emotions of no intensity, free text that is not prose and a
+/// summary that only repeats an utterance are left out.
+pub fn merge(
+    chunks: &[ModelOutput],
+    utterances: &[String],
+    participant: Option<&BTreeSet<u64>>,
+    cleaner: &Cleaner,
+    keep_unverified: bool,
+) -> Merged {
     let mut g = Grounding::default();
-    let mut check = |e: &ModelEvidence, into: &mut Gathered| {
+    let mut check = |e: &ModelEvidence, into: &mut Gathered, participant_only: bool| {
+        if participant_only && participant.is_some_and(|p| !p.contains(&(e.utterance_index as u64))) {
+            g.not_participant += 1;
+            return;
+        }
         let key = (e.utterance_index, normalise(cleaner, &e.quote));
         if into.seen.contains(&key) {
             return;
@@ -81,18 +109,18 @@ pub fn merge(chunks: &[ModelOutput], utterances: &[String], cleaner: &Cleaner, k
     let mut emotions: BTreeMap<EmotionLabel, (f32, Gathered)> = BTreeMap::new();
     let mut topics: BTreeMap<(TopicCategory, String), (String, Gathered)> = BTreeMap::new();
     for c in chunks {
-        for e in &c.emotions {
+        for e in c.emotions.iter().filter(|e| e.intensity > 0.0) {
             let slot = emotions.entry(e.label).or_default();
             slot.0 = slot.0.max(e.intensity.clamp(0.0, 1.0));
             for ev in &e.evidence {
-                check(ev, &mut slot.1);
+                check(ev, &mut slot.1, true);
             }
         }
         for t in &c.topics {
             let key = (t.category, normalise(cleaner, &t.label));
             let slot = topics.entry(key).or_insert_with(|| (t.label.trim().to_string(), Gathered::default()));
             for ev in &t.evidence {
-                check(ev, &mut slot.1);
+                check(ev, &mut slot.1, false);
             }
         }
     }
@@ -130,7 +158,7 @@ pub fn merge(chunks: &[ModelOutput], utterances: &[String], cleaner: &Cleaner, k
     let dedupe = |lists: Vec<&Vec<String>>| -> Vec<String> {
         let mut seen = Vec::new();
         let mut out = Vec::new();
-        for s in lists.into_iter().flatten() {
+        for s in lists.into_iter().flatten().filter(|s| is_prose(s, MIN_ITEM_CHARS)) {
             let n = normalise(cleaner, s);
             if !n.is_empty() && !seen.contains(&n) {
                 seen.push(n);
@@ -141,7 +169,14 @@ pub fn merge(chunks: &[ModelOutput], utterances: &[String], cleaner: &Cleaner, k
     };
     let concerns = dedupe(chunks.iter().map(|c| &c.concerns).collect());
     let actions = dedupe(chunks.iter().map(|c| &c.suggested_actions).collect());
-    let words: Vec<&str> = chunks.iter().flat_map(|c| c.summary.split_whitespace()).take(120).collect();
+    // A summary that only repeats what was said (an interviewer question, say) summarises nothing.
+    let said: Vec<String> = utterances.iter().map(|u| format!(" {} ", normalise(cleaner, u))).collect();
+    let summarises = |s: &&ModelOutput| {
+        let n = normalise(cleaner, &s.summary);
+        is_prose(&s.summary, MIN_SUMMARY_CHARS) && !said.iter().any(|u| u.contains(&format!(" {n} ")))
+    };
+    let words: Vec<&str> =
+        chunks.iter().filter(summarises).flat_map(|c| c.summary.split_whitespace()).take(120).collect();
     g.rate = if g.quotes == 0 { 1.0 } else { g.verified as f64 / g.quotes as f64 };
     Merged {
         emotions,
@@ -192,8 +227,8 @@ mod tests {
                 evidence: vec![ev(2, "awful")],
             }],
             key_phrases: vec![ModelKeyPhrase { text: "tired all the time".into(), utterance_index: 1 }],
-            summary: "Tired.".into(),
-            concerns: vec!["Fatigue".into()],
+            summary: "The participant is tired.".into(),
+            concerns: vec!["Fatigue all day".into()],
             suggested_actions: vec![],
         };
         let b = ModelOutput {
@@ -208,9 +243,9 @@ mod tests {
                 evidence: vec![ev(2, "work")],
             }],
             key_phrases: vec![ModelKeyPhrase { text: "Tired all the time".into(), utterance_index: 3 }],
-            summary: "Work is bad.".into(),
-            concerns: vec!["fatigue".into(), "Work stress".into()],
-            suggested_actions: vec!["Ask about sleep".into()],
+            summary: "Work is going badly for them.".into(),
+            concerns: vec!["fatigue all day".into(), "Stress at work".into()],
+            suggested_actions: vec!["Ask about sleep".into(), "Sleep".into()],
         };
         let Merged {
             emotions,
@@ -220,17 +255,54 @@ mod tests {
             concerns,
             suggested_actions: actions,
             grounding: g,
-        } = merge(&[a.clone(), b.clone()], &utts, &c, false);
+        } = merge(&[a.clone(), b.clone()], &utts, None, &c, false);
         assert_eq!(emotions.len(), 1);
         assert_eq!(emotions[0].intensity, 0.7, "max intensity");
         assert_eq!(emotions[0].evidence.len(), 1, "duplicate kept once, unverified dropped");
         assert_eq!(topics.len(), 1);
         assert_eq!(topics[0].evidence.len(), 2);
         assert_eq!(phrases.len(), 1);
-        assert_eq!(summary, "Tired. Work is bad.");
-        assert_eq!(concerns, vec!["Fatigue", "Work stress"]);
-        assert_eq!(actions, vec!["Ask about sleep"]);
+        assert_eq!(summary, "The participant is tired. Work is going badly for them.");
+        assert_eq!(concerns, vec!["Fatigue all day", "Stress at work"]);
+        assert_eq!(actions, vec!["Ask about sleep"], "too short to be an action");
         assert_eq!((g.quotes, g.verified, g.dropped), (5, 4, 1));
-        assert_eq!(merge(&[a, b], &utts, &c, false).grounding, g, "deterministic");
+        assert_eq!(merge(&[a.clone(), b.clone()], &utts, None, &c, false).grounding, g, "deterministic");
+        // With speakers known, emotion evidence cites only the participant (utterances 1 and 3
+        // here); topics may cite anyone.
+        let participant: BTreeSet<u64> = [1, 3].into();
+        let m = merge(&[a, b], &utts, Some(&participant), &c, false);
+        assert_eq!(m.emotions[0].evidence.len(), 1);
+        assert_eq!(m.grounding.not_participant, 1, "utterance 2's quote");
+        assert_eq!(m.topics[0].evidence.len(), 2);
+    }
+
+    #[test]
+    fn free_text_must_be_prose_and_a_summary_cannot_repeat_an_utterance() {
+        let c = Cleaner::default();
+        let utts: Vec<String> =
+            ["How are things at work?", "work is stressful"].iter().map(|s| s.to_string()).collect();
+        let out = |summary: &str, concerns: &[&str], intensity: f32| ModelOutput {
+            emotions: vec![ModelEmotion {
+                label: EmotionLabel::Anxiety,
+                intensity,
+                evidence: vec![ModelEvidence { utterance_index: 1, quote: "stressful".into() }],
+            }],
+            topics: vec![],
+            key_phrases: vec![],
+            summary: summary.into(),
+            concerns: concerns.iter().map(|s| s.to_string()).collect(),
+            suggested_actions: vec![],
+        };
+        let m =
+            merge(&[out("How are things at work?", &["{{{{}}}}, i'm not sure", "ok"], 0.0)], &utts, None, &c, false);
+        assert_eq!(m.summary, "", "a copied question");
+        assert!(m.concerns.is_empty(), "markup, and too short");
+        assert!(m.emotions.is_empty(), "no intensity");
+        let m =
+            merge(&[out("The participant finds work stressful.", &["Stress at work."], 0.6)], &utts, None, &c, false);
+        assert_eq!(m.summary, "The participant finds work stressful.");
+        assert_eq!(m.concerns, vec!["Stress at work."]);
+        assert_eq!(m.emotions.len(), 1);
+        assert!(is_prose("Sleeps badly since May.", 12) && !is_prose("Why not?", 3) && !is_prose("- item", 3));
     }
 }

@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Version of the [`Extraction`] layout; bumped on any change a reader would notice.
-pub const SCHEMA_VERSION: &str = "1.0.0";
+pub const SCHEMA_VERSION: &str = "1.1.0";
 
 /// Written into every report beside `concerns` and `suggested_actions`.
 pub const NON_DIAGNOSTIC_NOTICE: &str = "concerns and suggested_actions are machine-generated observations for a \
@@ -57,21 +57,26 @@ pub struct ModelEvidence {
     pub quote: String,
 }
 
+/// An emotion the participant expressed. A reported emotion has some intensity (at least 0.1)
+/// and evidence; its evidence cites only the participant when speakers are known
+/// (`x-participant-only`: interviewer lines are context, not the participant's feelings).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModelEmotion {
     pub label: EmotionLabel,
-    #[schemars(range(min = 0.0, max = 1.0))]
+    #[schemars(range(min = 0.1, max = 1.0))]
     pub intensity: f32,
-    #[schemars(length(max = 2))]
+    #[schemars(length(min = 1, max = 2), extend("x-participant-only" = true))]
     pub evidence: Vec<ModelEvidence>,
 }
 
+/// A topic of the conversation; its evidence may cite either speaker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModelTopic {
     pub category: TopicCategory,
-    #[schemars(length(max = 60))]
+    /// A short name in prose (`x-prose`: no markup, no question).
+    #[schemars(length(min = 3, max = 60), extend("x-prose" = true))]
     pub label: String,
-    #[schemars(length(max = 2))]
+    #[schemars(length(min = 1, max = 2))]
     pub evidence: Vec<ModelEvidence>,
 }
 
@@ -84,20 +89,24 @@ pub struct ModelKeyPhrase {
 }
 
 /// What the model generates for one chunk (the grammar is compiled from this type's schema).
+/// Free text is prose (`x-prose`: a letter first; no braces, brackets, markup or `?`) of a
+/// minimum length, so a template fragment or a copied question cannot fill it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModelOutput {
-    #[schemars(length(max = 4))]
+    /// The participant's emotions; the array stays empty when the participant says nothing
+    /// citable (`x-participant-only`).
+    #[schemars(length(max = 4), extend("x-participant-only" = true))]
     pub emotions: Vec<ModelEmotion>,
     #[schemars(length(max = 4))]
     pub topics: Vec<ModelTopic>,
     #[schemars(length(max = 5))]
     pub key_phrases: Vec<ModelKeyPhrase>,
     /// At most 120 words (≈ 700 characters).
-    #[schemars(length(max = 700))]
+    #[schemars(length(min = 20, max = 700), extend("x-prose" = true))]
     pub summary: String,
-    #[schemars(length(max = 3), inner(length(max = 160)))]
+    #[schemars(length(max = 3), inner(length(min = 12, max = 160)), extend("x-prose" = true))]
     pub concerns: Vec<String>,
-    #[schemars(length(max = 3), inner(length(max = 160)))]
+    #[schemars(length(max = 3), inner(length(min = 12, max = 160)), extend("x-prose" = true))]
     pub suggested_actions: Vec<String>,
 }
 
@@ -173,6 +182,10 @@ pub struct Grounding {
     pub verified: usize,
     /// Unverified quotes removed from the report.
     pub dropped: usize,
+    /// Emotion quotes removed because they cite someone other than the participant (only
+    /// possible without constraints; interviewer lines are context, not evidence of feelings).
+    #[serde(default)]
+    pub not_participant: usize,
     /// `verified / quotes` (1 when there are none).
     pub rate: f64,
 }

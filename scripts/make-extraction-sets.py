@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+"""Synthetic, labelled interview excerpts for the extraction evaluation and the LoRA corpus.
+
+Each excerpt is a DAIC-WOZ-style transcript (`<id>_TRANSCRIPT.csv`, tab-separated, timed) with
+its answer key (`<id>_labels.json`, the extraction schema's `ModelOutput`: emotions and topics
+with verbatim participant quotes, key phrases, a summary, concerns, suggested actions) and, for
+about half of them, the voice emotion of each participant turn (`<id>_voice.json`, the
+`VoiceEmotions` layout the pipeline fuses into the prompt).
+
+Planted in every excerpt: one to three facts (a topic clause with a key phrase, usually joined to
+an emotion clause), small talk that carries no label, and interviewer lines that name feelings
+("some people feel hopeless ...") which must never be cited as the participant's.
+
+Two template families that share no clause, question or speaker label:
+  family A  -> train (for the adapter) and dev,
+  family B  -> heldout (different templates, vocabulary, connectors and speaker labels; training
+               never sees it).
+
+    python3 scripts/make-extraction-sets.py            # writes examples/data/extraction/{dev,heldout}
+    python3 scripts/make-extraction-sets.py --train runs/extraction/train   # + the training set
+
+Fixed seeds: the same command writes the same files.
+"""
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+# Emotion clauses. The whole clause is the evidence quote.
+EMOTIONS_A = {
+    "sadness": ["i feel sad most days", "i've been really down lately", "i cry a lot more than i used to",
+                "i just feel miserable", "everything makes me sad right now", "i feel so blue these days",
+                "i've been heartbroken about it", "i get sad thinking about it"],
+    "hopelessness": ["i don't see the point anymore", "nothing is ever going to get better",
+                     "i feel hopeless about it", "i've given up on things changing",
+                     "i can't imagine it ever improving", "it feels like there's no way out"],
+    "anxiety": ["i'm anxious all the time", "i get so nervous about it", "i keep worrying about it every night",
+                "my chest gets tight with worry", "i panic whenever i think about it", "i'm constantly on edge"],
+    "frustration": ["it's so frustrating", "i'm fed up with it", "it drives me crazy",
+                    "i get really frustrated", "nothing i try seems to work and it bugs me"],
+    "anger": ["i'm angry about it", "it makes me furious", "i get mad and yell",
+              "i lose my temper over it", "honestly it pisses me off"],
+    "guilt": ["i feel guilty about it", "i blame myself for it", "i feel like it's all my fault",
+              "i feel bad that i let everyone down", "i keep thinking i should have done better"],
+    "loneliness": ["i feel lonely most of the time", "i don't really have anyone to talk to",
+                   "i feel so alone", "i've been isolating myself", "nobody really calls me anymore"],
+    "fatigue": ["i'm exhausted all the time", "i feel tired every single day", "i have no energy at all",
+                "i'm worn out by noon", "i can barely get out of bed"],
+    "calm": ["i feel pretty calm about it now", "i'm at peace with it", "i feel relaxed about it",
+             "it doesn't stress me out anymore"],
+    "joy": ["it makes me really happy", "i'm excited about it", "that part of my life is great",
+            "i love it", "it brings me a lot of joy"],
+}
+
+EMOTIONS_B = {
+    "sadness": ["i've been tearful a lot", "i feel low and gloomy", "i'm pretty upset about it",
+                "it leaves me feeling empty and low"],
+    "hopelessness": ["i doubt anything will change", "what's the use of trying", "the future looks bleak to me",
+                     "i don't have much hope left"],
+    "anxiety": ["i'm scared it will go wrong", "i can't stop stressing over it", "it makes me really jittery",
+                "i lie awake dreading it"],
+    "frustration": ["i'm sick of dealing with it", "it really annoys me", "i'm so irritated by it",
+                    "i'm at the end of my rope with it"],
+    "anger": ["it makes my blood boil", "i'm really resentful about it", "i was livid", "i feel rage about it"],
+    "guilt": ["i'm ashamed of it", "it's on my conscience", "i regret how i handled it",
+              "i feel responsible for the mess"],
+    "loneliness": ["i'm isolated these days", "i spend most evenings by myself", "i miss having people around",
+                   "i feel cut off from everyone"],
+    "fatigue": ["i'm drained", "i'm completely wiped out", "i feel sluggish all day", "i'm running on empty"],
+    "calm": ["i feel settled about it", "i'm okay with it and pretty serene", "i've made my peace with it"],
+    "joy": ["i'm thrilled about it", "it's been wonderful", "it's the best thing that's happened to me",
+            "i'm delighted with it"],
+}
+
+# Topic clauses; the bracketed words are the key phrase. (clause, short topic label)
+TOPICS_A = {
+    "work": [("my boss keeps [piling on deadlines]", "deadlines at work"),
+             ("i might [lose my job at the warehouse]", "job security"),
+             ("i've been [working double shifts]", "long work hours"),
+             ("my coworkers [ignore me in meetings]", "coworkers")],
+    "finances": [("i'm [behind on rent again]", "rent"), ("we have [a lot of credit card debt]", "debt"),
+                 ("i [can't pay my bills]", "bills"), ("money is [tight since the layoff]", "money problems")],
+    "relationships": [("my girlfriend and i [broke up last month]", "breakup"),
+                      ("my husband and i [fight every night]", "marriage conflict"),
+                      ("i [haven't dated in years]", "dating"), ("my best friend [stopped talking to me]", "friendship")],
+    "family": [("my mom [is in the hospital]", "mother's illness"), ("my dad [passed away in march]", "father's death"),
+               ("my brother [moved across the country]", "brother moving away"),
+               ("my kids [don't visit anymore]", "children")],
+    "health": [("my back [has been hurting for months]", "back pain"),
+               ("i was [diagnosed with diabetes]", "diabetes diagnosis"),
+               ("i [get migraines every week]", "migraines"), ("i [put on a lot of weight]", "weight gain")],
+    "sleep": [("i [wake up at four every morning]", "early waking"),
+              ("i [can't fall asleep until three]", "trouble falling asleep"),
+              ("i [sleep twelve hours a day]", "oversleeping"), ("i [have nightmares most nights]", "nightmares")],
+    "mood": [("my mood [goes up and down all day]", "mood swings"),
+             ("i [don't enjoy anything anymore]", "loss of interest"),
+             ("i [feel numb most of the time]", "emotional numbness")],
+    "therapy": [("i [started seeing a counselor]", "counseling"),
+                ("my doctor [put me on medication]", "medication"),
+                ("i [stopped going to therapy]", "stopping therapy")],
+    "education": [("i [failed two classes this semester]", "failing classes"),
+                  ("i [dropped out of college]", "dropping out"),
+                  ("i'm [studying for my nursing exam]", "nursing exam")],
+    "living_situation": [("i'm [living in my car]", "homelessness"),
+                         ("i [moved back in with my parents]", "living with parents"),
+                         ("my roommate [is always loud at night]", "roommate")],
+    "substance_use": [("i've been [drinking every night]", "drinking"),
+                      ("i [smoke a pack a day]", "smoking"),
+                      ("i [started using pills to cope]", "pill use")],
+}
+
+TOPICS_B = {
+    "work": [("the [restaurant cut my hours]", "reduced hours"), ("my [manager criticizes everything]", "critical manager")],
+    "finances": [("i [owe the bank thousands]", "bank debt"), ("i [spent all my savings]", "savings gone")],
+    "relationships": [("my [partner cheated on me]", "infidelity"), ("my [fiance called off the wedding]", "cancelled wedding")],
+    "family": [("my [sister won't speak to me]", "estranged sister"), ("my [grandmother has dementia]", "grandmother's dementia")],
+    "health": [("my [blood pressure is high]", "high blood pressure"), ("i [hurt my knee playing soccer]", "knee injury")],
+    "sleep": [("i [toss and turn all night]", "restless sleep"), ("i [nap most afternoons]", "daytime napping")],
+    "mood": [("i [feel flat inside]", "flat mood"), ("my [motivation is gone]", "low motivation")],
+    "therapy": [("my [psychiatrist changed my prescription]", "prescription change"), ("i [joined a support group]", "support group")],
+    "education": [("i [got rejected from grad school]", "grad school rejection"), ("my [thesis is overdue]", "overdue thesis")],
+    "living_situation": [("our [apartment has mold]", "mold in the apartment"), ("i'm [getting evicted next week]", "eviction")],
+    "substance_use": [("i [vape constantly]", "vaping"), ("i've been [smoking weed daily]", "cannabis use")],
+}
+
+QUESTIONS_A = {
+    "work": ["how are things at work?", "tell me about your job."],
+    "finances": ["how are you doing financially?", "is money a worry for you?"],
+    "relationships": ["how is your love life?", "tell me about your relationships."],
+    "family": ["how is your family?", "how close are you to your family?"],
+    "health": ["how is your health?", "any physical problems lately?"],
+    "sleep": ["how have you been sleeping?", "how easy is it for you to get a good night's sleep?"],
+    "mood": ["how has your mood been?", "how have you been feeling in general?"],
+    "therapy": ["have you ever gotten help for this?", "are you seeing anyone for support?"],
+    "education": ["how is school going?", "what did you study?"],
+    "living_situation": ["where are you living these days?", "how is your living situation?"],
+    "substance_use": ["do you drink or use anything?", "how do you unwind at night?"],
+}
+
+QUESTIONS_B = {
+    "work": ["what do you do for a living?"], "finances": ["are you managing with expenses?"],
+    "relationships": ["are you seeing someone?"], "family": ["what about your relatives?"],
+    "health": ["any medical issues?"], "sleep": ["what are your nights like?"],
+    "mood": ["what's your mood like this week?"], "therapy": ["any treatment at the moment?"],
+    "education": ["any classes or studies?"], "living_situation": ["what's home like?"],
+    "substance_use": ["any alcohol or drugs?"],
+}
+
+SMALLTALK_A = [("where are you from originally?", "i'm from los angeles."),
+               ("what do you do for fun?", "i like to watch movies."),
+               ("do you travel a lot?", "not really, maybe once a year."),
+               ("what's your favorite food?", "probably tacos."),
+               ("how was the drive here?", "it was fine, not much traffic.")]
+SMALLTALK_B = [("did you find the office okay?", "yes, the directions were clear."),
+               ("any pets at home?", "just a cat named milo."),
+               ("what music do you listen to?", "mostly jazz and some rock.")]
+
+# Interviewer lines that name feelings: context, never the participant's evidence.
+BAIT_A = [("some people feel hopeless or lonely when things get hard. do you?", "no, not really."),
+          ("do you ever feel angry or guilty about the past?", "not that i can think of.")]
+BAIT_B = [("lots of folks say they feel anxious or sad in winter. any of that?", "no, winter is fine.")]
+
+CONNECTORS_A = [" and ", ". ", " and honestly ", ", so "]
+CONNECTORS_B = ["; ", " and lately ", ", which means "]
+OPENERS_A = [("hi, thanks for coming in today.", "hi."), ("how are you doing today?", "i'm okay.")]
+OPENERS_B = [("good morning, take a seat.", "thanks.")]
+FILLERS = ["um ", "uh ", "well um ", ""]
+
+ADJECTIVE = {"sadness": "sad", "hopelessness": "hopeless", "anxiety": "anxious", "frustration": "frustrated",
+             "anger": "angry", "guilt": "guilty", "loneliness": "lonely", "fatigue": "tired", "calm": "calm",
+             "joy": "happy"}
+NEGATIVE = {"sadness", "hopelessness", "anxiety", "frustration", "anger", "guilt", "loneliness", "fatigue"}
+# The speech-emotion class a planted emotion would most plausibly sound like.
+VOICE_OF = {"sadness": "sad", "hopelessness": "sad", "guilt": "sad", "loneliness": "sad", "fatigue": "sad",
+            "anxiety": "fearful", "frustration": "angry", "anger": "angry", "calm": "calm", "joy": "happy"}
+VOICE_CLASSES = ["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"]
+
+FAMILIES = {
+    "A": dict(emotions=EMOTIONS_A, topics=TOPICS_A, questions=QUESTIONS_A, smalltalk=SMALLTALK_A, bait=BAIT_A,
+              connectors=CONNECTORS_A, openers=OPENERS_A, speakers=("Ellie", "Participant")),
+    "B": dict(emotions=EMOTIONS_B, topics=TOPICS_B, questions=QUESTIONS_B, smalltalk=SMALLTALK_B, bait=BAIT_B,
+              connectors=CONNECTORS_B, openers=OPENERS_B, speakers=("Interviewer", "Patient")),
+}
+
+
+def key_phrase(clause):
+    """The clause without brackets, and the bracketed key phrase."""
+    start, end = clause.index("["), clause.index("]")
+    return clause.replace("[", "").replace("]", ""), clause[start + 1:end]
+
+
+def english_list(items):
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def excerpt(rng, fam):
+    """One excerpt: utterances [(speaker, text)], the answer key, and each participant turn's emotion."""
+    f = FAMILIES[fam]
+    interviewer, participant = f["speakers"]
+    n_facts = rng.choice([1, 2, 2, 3, 3])
+    categories = rng.sample(sorted(f["topics"]), n_facts)
+    emotions = rng.sample(sorted(f["emotions"]), n_facts)
+    turns = []  # (speaker, text, planted emotion or None)
+    facts = []  # (category, topic label, participant turn index, topic clause, key, emotion, emotion clause)
+    if rng.random() < 0.6:
+        q, a = rng.choice(f["openers"])
+        turns += [(interviewer, q, None), (participant, a, None)]
+    extras = [("smalltalk", x) for x in rng.sample(f["smalltalk"], rng.choice([0, 1, 1, 2]))]
+    if rng.random() < 0.5:
+        extras.append(("bait", rng.choice(f["bait"])))
+    plan = [("fact", i) for i in range(n_facts)] + extras
+    rng.shuffle(plan)
+    for kind, item in plan:
+        if kind != "fact":
+            turns += [(interviewer, item[0], None), (participant, item[1], None)]
+            continue
+        category, emotion = categories[item], emotions[item]
+        clause, label = rng.choice(f["topics"][category])
+        topic_text, key = key_phrase(clause)
+        feels = rng.random() < 0.85
+        emotion_text = rng.choice(f["emotions"][emotion]) if feels else None
+        filler = rng.choice(FILLERS)
+        if feels:
+            connector = rng.choice(f["connectors"])
+            if rng.random() < 0.3:
+                answer = emotion_text + ". " + topic_text + "."
+            else:
+                answer = topic_text + connector + emotion_text + "."
+        else:
+            answer = topic_text + "."
+        turns.append((interviewer, rng.choice(f["questions"][category]), None))
+        turns.append((participant, filler + answer, emotion if feels else None))
+        facts.append((category, label, len(turns) - 1, topic_text, key, emotion if feels else None, emotion_text))
+    labels = {
+        "emotions": [
+            {"label": e, "intensity": round(rng.uniform(0.55, 0.9), 2),
+             "evidence": [{"utterance_index": i, "quote": et}]}
+            for (_, _, i, _, _, e, et) in facts if e
+        ],
+        "topics": [{"category": c, "label": lab, "evidence": [{"utterance_index": i, "quote": tt}]}
+                   for (c, lab, i, tt, _, _, _) in facts],
+        "key_phrases": [{"utterance_index": i, "text": k} for (_, _, i, _, k, _, _) in facts],
+    }
+    labels["emotions"].sort(key=lambda e: e["evidence"][0]["utterance_index"])
+    labels["topics"].sort(key=lambda t: t["evidence"][0]["utterance_index"])
+    labels["key_phrases"].sort(key=lambda k: k["utterance_index"])
+    ordered = sorted(facts, key=lambda x: x[2])
+    topics_said = english_list([lab for (_, lab, *_rest) in ordered])
+    feelings = [ADJECTIVE[e] for (*_x, e, _et) in ordered if e]
+    summary = f"The participant talks about {topics_said}"
+    summary += f" and says they feel {english_list(feelings)}." if feelings else "."
+    labels["summary"] = summary[0].upper() + summary[1:]
+    labels["concerns"] = [f"Feeling {ADJECTIVE[e]} in connection with {lab}."
+                          for (_, lab, _, _, _, e, _) in ordered if e in NEGATIVE][:3]
+    labels["suggested_actions"] = [f"Follow up on {ordered[0][1]} at the next session."]
+    return turns, labels
+
+
+def write(directory, name, turns, labels, with_voice, rng):
+    directory.mkdir(parents=True, exist_ok=True)
+    rows, segments, t = ["start_time\tstop_time\tspeaker\tvalue"], [], 0.5
+    for speaker, text, emotion in turns:
+        dur = round(0.8 + 0.32 * len(text.split()), 2)
+        rows.append(f"{t:.2f}\t{t + dur:.2f}\t{speaker}\t{text}")
+        if speaker in ("Participant", "Patient"):
+            top = VOICE_OF.get(emotion, "neutral") if rng.random() < 0.8 else rng.choice(VOICE_CLASSES)
+            p = round(rng.uniform(0.45, 0.8), 2)
+            second = "neutral" if top != "neutral" else "calm"
+            scores = {c: 0.0 for c in VOICE_CLASSES}
+            scores[top], scores[second] = p, round(1.0 - p - 0.05, 2)
+            rest = [c for c in VOICE_CLASSES if c not in (top, second)]
+            for c in rest:
+                scores[c] = round(0.05 / len(rest), 4)
+            segments.append({"start_s": round(t, 2), "end_s": round(t + dur, 2), "scores": scores})
+        t = round(t + dur + 0.6, 2)
+    (directory / f"{name}_TRANSCRIPT.csv").write_text("\n".join(rows) + "\n")
+    (directory / f"{name}_labels.json").write_text(json.dumps(labels, indent=1) + "\n")
+    if with_voice:
+        (directory / f"{name}_voice.json").write_text(json.dumps({"segments": segments}) + "\n")
+
+
+def make_set(directory, fam, n, seed):
+    rng = random.Random(seed)
+    for i in range(n):
+        turns, labels = excerpt(rng, fam)
+        write(directory, f"{fam.lower()}{seed}_{i:03d}", turns, labels, rng.random() < 0.5, rng)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="examples/data/extraction", help="where dev/ and heldout/ go")
+    ap.add_argument("--train", help="also write the training set (family A, its own seed) here")
+    ap.add_argument("--train-size", type=int, default=240)
+    a = ap.parse_args()
+    out = Path(a.out)
+    make_set(out / "dev", "A", 24, seed=2)
+    make_set(out / "heldout", "B", 30, seed=3)
+    if a.train:
+        make_set(Path(a.train), "A", a.train_size, seed=1)
+
+
+if __name__ == "__main__":
+    main()
