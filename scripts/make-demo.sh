@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the demo session in examples/data/demo/: a short fictional interview written for
-# this project (no real patient), spoken with espeak-ng — the interviewer in one voice, the
-# participant in another, slower and lower (flat, tired prosody) — as 16 kHz mono WAV, with a
+# this project (no real patient), spoken with espeak-ng — the interviewer in one voice with
+# neutral prosody, the participant in another with the speech corpus's "sad" prosody (lower,
+# flatter, slower, softer, pauses) — as 16 kHz mono WAV, with a
 # DAIC-WOZ transcript whose times match the audio. Needs espeak-ng and sox (apt-get install).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,10 +29,14 @@ i=0
 for entry in "${lines[@]}"; do
   speaker="${entry%%|*}"; text="${entry#*|}"
   spoken="${text//<sigh>/}"
+  # The prosody of scripts/make-ser-speech-corpus.sh's classes: the interviewer neutral, the
+  # participant sad (lower, flatter, slower, softer, with pauses between words).
   if [ "$speaker" = Ellie ]; then
-    espeak-ng -v en-us+f3 -s 165 -p 55 -w "$work/raw$i.wav" "$spoken"
+    espeak-ng -m -v en-us+f3 -w "$work/raw$i.wav" \
+      "<speak><prosody pitch=\"0%\" range=\"medium\" rate=\"100%\" volume=\"medium\">$spoken</prosody></speak>"
   else
-    espeak-ng -v en-us+m3 -s 125 -p 30 -a 90 -w "$work/raw$i.wav" "$spoken"
+    espeak-ng -m -v en-us+m3 -g 12 -w "$work/raw$i.wav" \
+      "<speak><prosody pitch=\"-28%\" range=\"x-low\" rate=\"68%\" volume=\"x-soft\">$spoken</prosody></speak>"
   fi
   sox "$work/raw$i.wav" -r 16000 -c 1 -b 16 "$work/u$i.wav" silence 1 0.05 0.5% reverse silence 1 0.05 0.5% reverse
   d=$(soxi -D "$work/u$i.wav")

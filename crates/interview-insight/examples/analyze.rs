@@ -12,7 +12,9 @@
 //! given, so the two can be compared. The report names the transcript's source.
 //!
 //! `--demo` analyses the committed demo session (examples/data/demo) with the demo
-//! speech-emotion weights and the fetched SmolLM2 model.
+//! speech-emotion weights, the fetched SmolLM2 model and the project's extraction adapter
+//! (`examples/data/adapters/smollm2-135m-extraction`, trained by
+//! `scripts/train-extraction-adapter.sh`; `--no-adapter` for the base model).
 
 use std::path::PathBuf;
 
@@ -33,8 +35,12 @@ struct Args {
     /// GGUF file or HF folder for extraction.
     #[arg(long)]
     model: Option<PathBuf>,
+    /// A PEFT LoRA adapter folder for the language model.
     #[arg(long)]
     adapter: Option<PathBuf>,
+    /// With `--demo`: extract with the base model, without the project's adapter.
+    #[arg(long)]
+    no_adapter: bool,
     /// Speech-to-text model folder (CTranslate2 Whisper); default: the fetched whisper-tiny.en
     /// when present. Sessions with audio and no transcript are transcribed with it.
     #[arg(long)]
@@ -71,6 +77,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         a.audio.get_or_insert(demo.join("demo_AUDIO.wav"));
         a.ser.get_or_insert(demo.join("ser"));
         a.model.get_or_insert(interview_insight::llama_extract::models_dir().join("SmolLM2-135M-Instruct.Q4_1.gguf"));
+        if !a.no_adapter {
+            a.adapter.get_or_insert(root.join("examples/data/adapters/smollm2-135m-extraction"));
+        }
         a.id.get_or_insert("demo".into());
     }
     let mut builder = Pipeline::builder()
