@@ -103,7 +103,7 @@ pub struct AudioSummary {
     /// Fraction of the recording inside VAD speech segments.
     pub speech_ratio: f64,
     pub speech_segments: usize,
-    /// Voice emotion per window (VAD segments split into windows of at most 4 s).
+    /// Voice emotion per window (VAD segments split into equal windows the model hears whole: at most 4 s, or its crop).
     pub voice: Vec<VoiceWindow>,
 }
 

@@ -40,6 +40,16 @@ fn the_demo_session_gives_a_complete_report_without_a_language_model() {
     assert!((5..=30).contains(&a.voice.len()), "{} windows", a.voice.len());
     assert!(a.voice.iter().all(|w| w.end_s - w.start_s <= 3.0 + 1e-9 && w.scores.len() == 8));
     assert!(r.utterances.iter().all(|u| u.voice.is_some()), "every timed utterance gets its voice emotion");
+    // The demo speaks the participant with the speech corpus's "sad" prosody and the interviewer
+    // with neutral prosody (scripts/make-demo.sh): the demo weights hear that.
+    for u in &r.utterances {
+        let (label, _) = u.voice.as_ref().unwrap();
+        if u.speaker == "participant" {
+            assert_eq!(label, "sad", "participant utterance {}", u.index);
+        } else {
+            assert_ne!(label, "sad", "interviewer utterance {}", u.index);
+        }
+    }
     assert!(r.not_run.iter().any(|n| n.starts_with("extraction")));
     assert!(r.notices.iter().any(|n| n.contains("synthetic-demo")));
     assert!(r.inputs.iter().all(|i| i.sha256.len() == 64 && i.bytes > 0));

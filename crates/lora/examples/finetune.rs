@@ -180,6 +180,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         train_peak.unwrap_or(f64::NAN)
     );
 
+    // Written now and again below, so a run stopped during the accuracy pass keeps its report.
+    std::fs::write(
+        out.join("report.json"),
+        serde_json::to_string_pretty(&serde_json::json!({
+            "report": report, "base": a.base, "peak_rss_mib_training": train_peak, "trainable": trainable, "total": total,
+        }))?,
+    )?;
     // Field accuracy, served as in deployment: quantized weights plus the adapter unmerged.
     let mut served = QuantLlama::from_weights(llama_config, &weights, WeightFormat::AsLoaded)?.with_threads(2)?;
     let (r0, t0) = accuracy(&served, &tok, &eval_pairs)?;
