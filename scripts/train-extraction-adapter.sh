@@ -31,12 +31,15 @@ cp "$work/adapter/final/adapter_config.json" "$out/"
 # Stored in f16 (lora reads it back as f32).
 python3 scripts/f16-safetensors.py "$work/adapter/final/adapter_model.safetensors" "$out/adapter_model.safetensors"
 cp "$work/adapter/report.json" "$out/training_report.json"
+# Decoding for the adapter: no repetition penalty (it copies quotes and keys it just wrote).
+echo '{"repetition_penalty": 1.0}' > "$out/generation_config.json"
 target/release/examples/extract --model "$model" --adapter "$out" \
   --eval examples/data/extraction/heldout --eval-out "$work/heldout-adapter.json"
 python3 - "$work/heldout-adapter.json" "$out/quality.json" <<'PY'
 import json, sys
 doc = json.load(open(sys.argv[1]))
-json.dump({"set": "examples/data/extraction/heldout", "quality": doc["quality"], "counts": doc["counts"]},
+json.dump({"set": "examples/data/extraction/heldout", "decoding": "greedy, constrained, repetition penalty 1.0 (generation_config.json)",
+           "quality": doc["quality"], "counts": doc["counts"]},
           open(sys.argv[2], "w"), indent=1)
 PY
 du -sh "$out"

@@ -171,6 +171,7 @@ impl PipelineBuilder {
 
     /// Loads the models.
     pub fn build(self) -> Result<Pipeline, InsightError> {
+        let mut extract = self.extract.clone();
         let ser = match &self.ser_dir {
             None => None,
             Some(dir) => {
@@ -207,6 +208,10 @@ impl PipelineBuilder {
                 if let Some(dir) = &self.adapter {
                     let adapter = lora::LoraAdapter::load(dir)?;
                     model.apply_adapter(&adapter)?;
+                    // Decoding as the adapter was measured with (its generation_config.json).
+                    if let Some(g) = llama_extract::GenerationConfig::read(dir)? {
+                        g.apply(&mut extract.sampling);
+                    }
                     let file = input_file("adapter", &dir.join("adapter_model.safetensors"))?;
                     by.adapter = dir.file_name().map(|n| n.to_string_lossy().into_owned());
                     by.adapter_sha256 = Some(file.sha256.clone());
@@ -230,14 +235,7 @@ impl PipelineBuilder {
                 Some(SpeechToText { asr: model, name, model_sha256, force: self.force_asr })
             }
         };
-        Ok(Pipeline {
-            asr,
-            cleaner: Cleaner::default(),
-            vad: self.vad.unwrap_or_default(),
-            ser,
-            llm,
-            extract: self.extract,
-        })
+        Ok(Pipeline { asr, cleaner: Cleaner::default(), vad: self.vad.unwrap_or_default(), ser, llm, extract })
     }
 }
 

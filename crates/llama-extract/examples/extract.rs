@@ -96,8 +96,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tokenizer = source.tokenizer()?;
     let mut model = QuantLlama::from_weights(source.config()?, &source.weights(), WeightFormat::AsLoaded)?
         .with_threads(a.threads)?;
+    let mut adapter_generation = None;
     if let Some(dir) = &a.adapter {
         model.apply_adapter(&lora::LoraAdapter::load(dir)?)?;
+        adapter_generation = llama_extract::GenerationConfig::read(dir)?;
     }
     let options = ExtractOptions {
         constrained: !a.unconstrained,
@@ -107,6 +109,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..ExtractOptions::default()
     };
     let mut options = options;
+    // The adapter's recommended decoding (generation_config.json), unless overridden below.
+    if let Some(g) = adapter_generation {
+        g.apply(&mut options.sampling);
+    }
     if let Some(p) = a.repeat_penalty {
         options.sampling.repetition_penalty = p;
     }

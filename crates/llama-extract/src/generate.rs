@@ -5,6 +5,8 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use serde::{Deserialize, Serialize};
+
 use crate::LlamaError;
 use crate::model::{KvCache, QuantLlama};
 use crate::tokenizer::LlamaTokenizer;
@@ -72,6 +74,42 @@ pub struct Sampling {
 impl Sampling {
     pub fn greedy() -> Self {
         Self { temperature: 0.0, top_k: 0, top_p: 1.0, repetition_penalty: 1.0, repeat_last_n: 64, seed: 0 }
+    }
+}
+
+/// The decoding settings a model or adapter folder recommends, from its
+/// `generation_config.json` (Hugging Face's file; only the keys below are read, others are
+/// ignored). The project's extraction adapter ships one: it copies quotes and JSON keys it has
+/// just written, which llama.cpp's repetition penalty would push it away from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct GenerationConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repetition_penalty: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+}
+
+impl GenerationConfig {
+    /// `dir/generation_config.json`, or `None` when the folder has none.
+    pub fn read(dir: &std::path::Path) -> Result<Option<Self>, LlamaError> {
+        let path = dir.join("generation_config.json");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| LlamaError::Config(format!("{}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(LlamaError::io(&path, e)),
+        }
+    }
+
+    /// Overrides the settings this file names.
+    pub fn apply(&self, sampling: &mut Sampling) {
+        if let Some(p) = self.repetition_penalty.filter(|p| p.is_finite() && *p > 0.0) {
+            sampling.repetition_penalty = p;
+        }
+        if let Some(t) = self.temperature.filter(|t| t.is_finite() && *t >= 0.0) {
+            sampling.temperature = t;
+        }
     }
 }
 
@@ -233,6 +271,21 @@ pub fn generate(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_generation_config_overrides_only_what_it_names() {
+        let dir = std::env::temp_dir().join(format!("whispers-gencfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(GenerationConfig::read(&dir).unwrap(), None, "no file, no change");
+        std::fs::write(dir.join("generation_config.json"), r#"{"repetition_penalty": 1.0, "max_length": 20}"#).unwrap();
+        let g = GenerationConfig::read(&dir).unwrap().unwrap();
+        let mut s = Sampling { repetition_penalty: 1.2, temperature: 0.3, ..Sampling::greedy() };
+        g.apply(&mut s);
+        assert_eq!((s.repetition_penalty, s.temperature), (1.0, 0.3));
+        std::fs::write(dir.join("generation_config.json"), "{ not json").unwrap();
+        assert!(GenerationConfig::read(&dir).unwrap_err().to_string().contains("generation_config.json"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     use super::*;
 
     #[test]

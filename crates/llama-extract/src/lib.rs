@@ -48,7 +48,9 @@ pub mod weights;
 pub use burn_llama::{BurnLlama, BurnSession};
 pub use config::LlamaConfig;
 pub use extract::{ExtractOptions, Extractor, VoiceEmotions, VoiceSegment};
-pub use generate::{GenerateOptions, Generation, LanguageModel, QuantSession, Sampling, StopReason, generate};
+pub use generate::{
+    GenerateOptions, Generation, GenerationConfig, LanguageModel, QuantSession, Sampling, StopReason, generate,
+};
 pub use gguf::{GgufError, GgufFile, GgufValue};
 pub use model::{KvCache, QuantLlama, WeightFormat};
 pub use tokenizer::{ChatTemplate, LlamaTokenizer, Message, Role};

@@ -57,13 +57,16 @@ struct Gathered {
 }
 
 /// Whether `text` reads as prose of at least `min_chars` characters: a letter first, no
-/// character a prose string refuses ([`super::grammar::NOT_PROSE`]). What the grammar enforces
-/// under constraints, checked again for unconstrained output.
+/// character a prose string refuses ([`super::grammar::NOT_PROSE`]), and letters for at least
+/// half the minimum. What the grammar enforces under constraints, checked again for
+/// unconstrained output — and the letters rule drops the padding the grammar writes when the
+/// token budget closes a string early (`N.....`).
 pub fn is_prose(text: &str, min_chars: usize) -> bool {
     let t = text.trim();
     t.chars().next().is_some_and(char::is_alphabetic)
         && t.chars().all(super::grammar::is_prose_char)
         && t.chars().count() >= min_chars
+        && 2 * t.chars().filter(|c| c.is_alphabetic()).count() >= min_chars
 }
 
 /// Merges per-chunk outputs: emotions by label (highest intensity), topics by category and
@@ -304,5 +307,6 @@ mod tests {
         assert_eq!(m.concerns, vec!["Stress at work."]);
         assert_eq!(m.emotions.len(), 1);
         assert!(is_prose("Sleeps badly since May.", 12) && !is_prose("Why not?", 3) && !is_prose("- item", 3));
+        assert!(!is_prose("N...................", 20), "the grammar's padding at the budget");
     }
 }
