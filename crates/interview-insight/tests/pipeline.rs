@@ -112,6 +112,7 @@ fn with_the_language_model_the_extraction_is_fused_grounded_and_valid() {
     let pipeline = Pipeline::builder()
         .ser_model(demo("ser"))
         .language_model(&model)
+        .adapter(demo("../adapters/smollm2-135m-extraction"))
         .extract_options(ExtractOptions { max_new_tokens: 128, ..ExtractOptions::default() })
         .build()
         .unwrap();
@@ -119,8 +120,21 @@ fn with_the_language_model_the_extraction_is_fused_grounded_and_valid() {
     let e = r.extraction.as_ref().unwrap();
     assert!(e.well_formed && e.chunks == 1);
     assert_eq!(e.nonverbal.cues.len(), 1);
-    assert!(e.emotions.iter().flat_map(|x| &x.evidence).all(|q| q.verified && q.utterance_index < 10));
+    // Emotion evidence is the participant's words (the odd utterances of the demo), verified.
+    assert!(e.emotions.iter().flat_map(|x| &x.evidence).all(|q| q.verified && q.utterance_index % 2 == 1));
+    assert!(e.emotions.iter().all(|x| x.intensity >= 0.1 && !x.evidence.is_empty()));
+    for text in e.concerns.iter().chain(&e.suggested_actions).chain([&e.summary]) {
+        assert!(!text.contains(['{', '}', '[', ']', '<', '>', '?']), "not prose: {text}");
+    }
+    // The report names the model and the adapter, with the adapter's measured quality.
+    let by = r.extracted_by.as_ref().unwrap();
+    assert_eq!(by.model, "SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert_eq!(by.adapter.as_deref(), Some("smollm2-135m-extraction"));
+    assert!(by.adapter_sha256.as_ref().is_some_and(|h| h.len() == 64));
+    assert!(by.quality.as_ref().is_some_and(|q| q.contains("emotion F1")));
+    assert!(r.to_markdown("report.svg").contains("+ LoRA adapter smollm2-135m-extraction"));
     assert!(r.inputs.iter().any(|i| i.role == "language_model"));
+    assert!(r.inputs.iter().any(|i| i.role == "adapter"));
     assert!(!r.not_run.iter().any(|n| n.starts_with("extraction")));
     assert!(r.timings_ms.contains_key("extraction"));
 }
