@@ -155,3 +155,28 @@ fn an_injected_instruction_is_only_quoted() {
         assert!(e.verified);
     }
 }
+
+/// Every answer key of the committed sets is something constrained decoding could write for its
+/// prompt (so training on it teaches nothing the grammar refuses); a key citing the interviewer
+/// as the participant's feelings is refused.
+#[test]
+fn the_answer_keys_become_training_pairs_the_grammar_accepts() {
+    use llama_extract::extract::eval::{read_labelled_set, training_pair};
+    let x = extractor(ExtractOptions::default());
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/extraction");
+    for set in ["dev", "heldout"] {
+        for excerpt in read_labelled_set(&root.join(set)).unwrap() {
+            let pair = training_pair(&x, &excerpt).unwrap();
+            assert!(pair.system.is_some() && pair.prompt.contains("<transcript>"), "{}", excerpt.name);
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(&pair.response).unwrap()["topics"].as_array().map(Vec::len),
+                Some(excerpt.key.topics.len())
+            );
+        }
+    }
+    let mut bad =
+        read_labelled_set(&root.join("dev")).unwrap().into_iter().find(|e| !e.key.emotions.is_empty()).unwrap();
+    bad.key.emotions[0].evidence[0].utterance_index -= 1; // the interviewer's question before it
+    let err = training_pair(&x, &bad).unwrap_err().to_string();
+    assert!(err.contains(&bad.name) && err.contains("refuses"), "{err}");
+}

@@ -25,7 +25,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use text_clean::{Cleaner, Transcript};
 
-use super::grammar::{Grammar, Narrowing, is_citable};
+use super::grammar::Grammar;
 use super::ground::{normalise, verify};
 use super::schema::{Extraction, ModelOutput};
 use super::{Extractor, VoiceEmotions, participant_utterances};
@@ -235,19 +235,11 @@ pub fn training_pair(extractor: &Extractor<'_>, x: &LabelledExcerpt) -> Result<S
         return Err(fail(format!("needs {} chunks; a training excerpt must fit one", chunks.len())));
     }
     let cleaned = extractor.cleaner.clean_transcript(&x.transcript);
-    let texts: Vec<&str> = cleaned.utterances.iter().map(|u| u.text.as_str()).collect();
-    let narrowing = Narrowing {
-        utterances: texts
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| is_citable(t))
-            .map(|(i, t)| (i as u64, t.to_string()))
-            .collect(),
-        quotes_verbatim: true,
-        default_max_chars: 200,
-        default_max_items: 4,
-        participant: participant_utterances(&cleaned),
-    };
+    let texts: Vec<String> = cleaned.utterances.iter().map(|u| u.text.clone()).collect();
+    // The narrowing decoding uses for this (single) chunk.
+    let narrowing = extractor
+        .narrowing(&texts, 0..texts.len(), participant_utterances(&cleaned).as_ref())
+        .ok_or_else(|| fail("no utterance has a word to quote".into()))?;
     let grammar = Grammar::from_schema(&extractor.schema, &narrowing)?;
     let answer = serde_json::to_string(&x.key).map_err(|e| fail(e.to_string()))?;
     let mut m = grammar.matcher();

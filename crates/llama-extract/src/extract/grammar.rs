@@ -880,14 +880,13 @@ mod tests {
         let mut utterances = BTreeMap::new();
         utterances.insert(3, "I can't sleep at night".to_string());
         utterances.insert(12, "work is fine".to_string());
-        let n = Narrowing {
-            utterances,
-            quotes_verbatim: true,
-            default_max_chars: 50,
-            default_max_items: 3,
-            participant: None,
-        };
+        let n = test_narrowing(utterances);
         Grammar::from_schema(&schema, &n).unwrap()
+    }
+
+    /// Verbatim quotes, small defaults, no speaker rule.
+    fn test_narrowing(utterances: BTreeMap<u64, String>) -> Narrowing {
+        Narrowing { utterances, quotes_verbatim: true, default_max_chars: 50, default_max_items: 3, participant: None }
     }
 
     fn accepts(g: &Grammar, text: &str) -> bool {
@@ -908,13 +907,7 @@ mod tests {
         });
         let utterances: BTreeMap<u64, String> = [(0, "'be".to_string()), (1, "fine".to_string())].into();
         assert!(!is_citable("'be") && is_citable("fine") && !is_citable("…?!"));
-        let n = Narrowing {
-            utterances,
-            quotes_verbatim: true,
-            default_max_chars: 50,
-            default_max_items: 3,
-            participant: None,
-        };
+        let n = test_narrowing(utterances);
         let g = Grammar::from_schema(&schema, &n).unwrap();
         assert!(!g.matcher().feed_str(r#"{"cite":{"utterance_index":0"#));
         assert!(accepts(&g, r#"{"cite":{"utterance_index":1,"quote":"fine"}}"#));
@@ -1033,13 +1026,7 @@ mod tests {
         });
         let mut utterances = BTreeMap::new();
         utterances.insert(0, r#"she said "no" to me\you"#.to_string());
-        let n = Narrowing {
-            utterances,
-            quotes_verbatim: true,
-            default_max_chars: 50,
-            default_max_items: 3,
-            participant: None,
-        };
+        let n = test_narrowing(utterances);
         let g = Grammar::from_schema(&schema, &n).unwrap();
         let doc = |note: &str, quote: &str| {
             format!(r#"{{"note":"{note}","cite":{{"utterance_index":0,"quote":"{quote}"}}}}"#)

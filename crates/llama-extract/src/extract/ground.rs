@@ -280,6 +280,16 @@ mod tests {
     }
 
     #[test]
+    fn the_minimum_lengths_are_the_schemas() {
+        let schema = crate::extract::schema::model_output_schema();
+        let p = &schema["properties"];
+        assert_eq!(p["summary"]["minLength"].as_u64(), Some(MIN_SUMMARY_CHARS as u64));
+        for list in ["concerns", "suggested_actions"] {
+            assert_eq!(p[list]["items"]["minLength"].as_u64(), Some(MIN_ITEM_CHARS as u64), "{list}");
+        }
+    }
+
+    #[test]
     fn free_text_must_be_prose_and_a_summary_cannot_repeat_an_utterance() {
         let c = Cleaner::default();
         let utts: Vec<String> =

@@ -286,6 +286,26 @@ impl<'m> Extractor<'m> {
         Ok((extraction, stats))
     }
 
+    /// How the schema is narrowed for the utterances `range` of `texts`: only those with a word
+    /// to quote are offered (a lone annotation cannot be quoted); `None` when there are none.
+    fn narrowing(
+        &self,
+        texts: &[String],
+        range: std::ops::Range<usize>,
+        participant: Option<&BTreeSet<u64>>,
+    ) -> Option<Narrowing> {
+        let utterances: BTreeMap<u64, String> = range
+            .filter_map(|i| texts.get(i).filter(|t| grammar::is_citable(t)).map(|t| (i as u64, t.clone())))
+            .collect();
+        (!utterances.is_empty()).then(|| Narrowing {
+            utterances,
+            quotes_verbatim: self.options.quotes_verbatim,
+            default_max_chars: 200,
+            default_max_items: 4,
+            participant: participant.cloned(),
+        })
+    }
+
     fn run_chunk(
         &self,
         lines: &[String],
@@ -294,12 +314,9 @@ impl<'m> Extractor<'m> {
         a: usize,
         b: usize,
     ) -> Result<(Option<ModelOutput>, ChunkStats), LlamaError> {
-        // Utterances with no words (a lone annotation) cannot be quoted, so they are not offered.
-        let citable: BTreeMap<u64, String> =
-            (a..b).filter(|&i| grammar::is_citable(&texts[i])).map(|i| (i as u64, texts[i].clone())).collect();
-        if citable.is_empty() {
+        let Some(narrowing) = self.narrowing(texts, a..b, participant) else {
             return Ok((None, ChunkStats { utterances: (a, b), valid: true, ..Default::default() }));
-        }
+        };
         let ids = self.tokenizer.encode_prompt(&self.prompt(lines))?;
         let mut stats = ChunkStats { utterances: (a, b), prompt_tokens: ids.len(), ..Default::default() };
         let needed = ids.len() + self.options.max_new_tokens;
@@ -316,13 +333,6 @@ impl<'m> Extractor<'m> {
         let suffix = &ids[reused..];
         history.extend_from_slice(suffix);
         if self.options.constrained {
-            let narrowing = Narrowing {
-                utterances: citable,
-                quotes_verbatim: self.options.quotes_verbatim,
-                default_max_chars: 200,
-                default_max_items: 4,
-                participant: participant.cloned(),
-            };
             let grammar = Grammar::from_schema(&self.schema, &narrowing)?;
             self.constrained(&mut session, suffix, &mut history, &grammar, &mut stats)?;
         } else {
