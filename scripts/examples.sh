@@ -10,7 +10,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 # The binaries the test step built (same workspace-wide feature set, so nothing is rebuilt);
 # `cargo run -p ser-bilstm` alone would resolve features differently and rebuild the ML stack.
-cargo build -q --workspace --all-targets --locked
+cargo build -q --workspace --all-targets --features quant5/qat --locked
 run() { local name="$1"; shift; [ "${1:-}" = "--" ] && shift; "target/debug/examples/$name" "$@"; }
 
 run synth_corpus -- --out "$work/corpus" --voices 6 --clips 2
@@ -49,7 +49,9 @@ echo "$answer"
 # Grounded extraction of the bundled interview: a schema-valid report with a grounding rate.
 run extract -- --model "$model" --transcript examples/data/sample_TRANSCRIPT.csv --max-new-tokens 128 \
   > "$work/extraction.txt"
-grep -q '"schema_version": "1.0.0"' "$work/extraction.txt"
+# The version the crate declares, so a schema bump cannot silently break this check.
+schema_version="$(sed -n 's/^pub const SCHEMA_VERSION: &str = "\(.*\)";/\1/p' crates/llama-extract/src/extract/schema.rs)"
+grep -q "\"schema_version\": \"$schema_version\"" "$work/extraction.txt"
 grep -q '"well_formed": true' "$work/extraction.txt"
 grep -q '"rate":' "$work/extraction.txt"
 echo "llama-extract examples: ok"

@@ -1,4 +1,4 @@
-//! Grounded extraction with SmolLM2-135M: under the grammar every answer on 30 generated
+//! Grounded extraction with SmolLM2-135M: under the grammar every answer on 12 generated
 //! interview excerpts is schema-valid and every quote is found in its utterance; transcripts
 //! longer than the context are chunked on utterance boundaries (measured in tokens) and merged;
 //! an injected instruction in the transcript is only ever quoted; the shipped JSON Schema is
@@ -53,7 +53,8 @@ fn the_shipped_json_schema_is_the_generated_one() {
 #[test]
 fn constrained_answers_are_always_schema_valid_and_grounded() {
     let ex = extractor(ExtractOptions { max_new_tokens: 96, keep_unverified: true, ..ExtractOptions::default() });
-    let set = demo::excerpts(30, 2, 5);
+    // 12 excerpts keep CI short; `extract --eval` checks the same on the 54 labelled ones.
+    let set = demo::excerpts(12, 2, 5);
     let (mut tokens, mut mask, mut decode, mut quotes, mut verified) = (0, 0.0, 0.0, 0, 0);
     for (i, (t, v)) in set.iter().enumerate() {
         let (report, stats) = ex.extract_with_stats(t, Some(v)).unwrap();
@@ -77,7 +78,8 @@ fn constrained_answers_are_always_schema_valid_and_grounded() {
         verified += report.grounding.verified;
     }
     println!(
-        "30 excerpts: 30/30 schema-valid; {verified}/{quotes} quotes verified; constraint {:.1} µs/token = {:.2} % of decode",
+        "{} excerpts all schema-valid; {verified}/{quotes} quotes verified; constraint {:.1} µs/token = {:.2} % of decode",
+        set.len(),
         mask / tokens as f64,
         100.0 * mask / decode
     );

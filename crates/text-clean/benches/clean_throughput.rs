@@ -8,8 +8,14 @@ use text_clean::{Cleaner, Format, parse_bytes};
 
 const TARGET_BYTES: usize = 10 * 1024 * 1024;
 
+/// `cargo test` runs each benchmark once to check it works (no `--bench` argument; the test build
+/// is unoptimised): 64 KB then.
+fn target_bytes() -> usize {
+    if std::env::args().any(|a| a == "--bench") { TARGET_BYTES } else { 64 * 1024 }
+}
+
 /// A deterministic interview-like transcript: ~8 % disfluent tokens, some annotations.
-fn synthetic_transcript() -> Vec<u8> {
+fn synthetic_transcript(target_bytes: usize) -> Vec<u8> {
     const WORDS: &[&str] = &[
         "i", "don't", "know", "what", "to", "do", "it's", "been", "hard", "lately", "sleep", "work", "my", "sister",
         "tired", "really", "think", "that", "the", "and", "was", "feel", "like", "nothing", "matters", "okay",
@@ -24,7 +30,7 @@ fn synthetic_transcript() -> Vec<u8> {
     };
     let mut out = b"start_time\tstop_time\tspeaker\tvalue\n".to_vec();
     let mut t = 0.0f64;
-    while out.len() < TARGET_BYTES {
+    while out.len() < target_bytes {
         let speaker = if next() % 2 == 0 { "Ellie" } else { "Participant" };
         let n = 4 + (next() % 20) as usize;
         let mut text = String::new();
@@ -50,7 +56,7 @@ fn synthetic_transcript() -> Vec<u8> {
 }
 
 fn bench(c: &mut Criterion) {
-    let bytes = synthetic_transcript();
+    let bytes = synthetic_transcript(target_bytes());
     let transcript = parse_bytes(&bytes, Some(Format::Daic)).expect("synthetic transcript parses");
     let text_bytes: usize = transcript.utterances.iter().map(|u| u.text.len()).sum();
     let cleaner = Cleaner::default();
