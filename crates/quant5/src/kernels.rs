@@ -4,7 +4,7 @@
 //! `vec_dot_*` arithmetic. These portable versions are the reference the SIMD paths are
 //! tested against.
 
-use crate::blocks::{QK, QK_K, f16_at, nearest_int, scale_min_k4};
+use crate::blocks::{IQ4_VALUES, QK, QK_K, f16_at, iq4_xs_scale, nearest_int, q3_k_codes, q3_k_scales, scale_min_k4};
 use crate::ggml_type::GgmlType;
 use crate::{QuantError, blocks};
 use half::f16;
@@ -97,9 +97,16 @@ impl Activation {
         }
         Ok(match t {
             GgmlType::F32 | GgmlType::F16 | GgmlType::BF16 => Activation::F32(x.to_vec()),
-            GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q8_0 => Activation::Q8(quantize_q8(x, false)),
+            GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q8_0 | GgmlType::IQ4_NL => {
+                Activation::Q8(quantize_q8(x, false))
+            }
             GgmlType::Q4_1 | GgmlType::Q5_1 => Activation::Q8(quantize_q8(x, true)),
-            GgmlType::Q5_K | GgmlType::Q6_K => Activation::Q8K(quantize_q8k(x)),
+            GgmlType::Q2_K
+            | GgmlType::Q3_K
+            | GgmlType::Q4_K
+            | GgmlType::Q5_K
+            | GgmlType::Q6_K
+            | GgmlType::IQ4_XS => Activation::Q8K(quantize_q8k(x)),
             GgmlType::Q8_1 | GgmlType::Q8_K => {
                 return Err(QuantError::UnsupportedType(format!("{} weights", t.name())));
             }
@@ -134,6 +141,11 @@ pub fn portable_dot_fn(t: GgmlType) -> Result<RowDot, QuantError> {
         GgmlType::Q8_0 => dot_q8_0,
         GgmlType::Q5_K => dot_q5_k,
         GgmlType::Q6_K => dot_q6_k,
+        GgmlType::Q2_K => dot_q2_k,
+        GgmlType::Q3_K => dot_q3_k,
+        GgmlType::Q4_K => dot_q4_k,
+        GgmlType::IQ4_NL => dot_iq4_nl,
+        GgmlType::IQ4_XS => dot_iq4_xs,
         GgmlType::F32 => dot_f32,
         GgmlType::F16 => dot_f16,
         GgmlType::BF16 => dot_bf16,
@@ -302,6 +314,102 @@ pub fn dot_q6_k(row: &[u8], act: &Activation) -> f32 {
             isum += (sc as i8) as i32 * part;
         }
         sumf += f16_at(b, 208) * y.d * isum as f32;
+    }
+    sumf
+}
+
+/// Q4_K × Q8_K: as Q5_K without the fifth bit.
+pub fn dot_q4_k(row: &[u8], act: &Activation) -> f32 {
+    let mut sumf = 0f32;
+    for (b, y) in row.chunks_exact(144).zip(q8k(act)) {
+        let scales = &b[4..16];
+        let (mut isum, mut msum) = (0i32, 0i32);
+        for g in 0..4 {
+            let (ls1, lm1) = scale_min_k4(2 * g, scales);
+            let (ls2, lm2) = scale_min_k4(2 * g + 1, scales);
+            let q = &b[16 + 32 * g..16 + 32 * g + 32];
+            let (lo, hi) = y.qs[64 * g..64 * g + 64].split_at(32);
+            let (mut s1, mut s2) = (0i32, 0i32);
+            for ((&q, &a), &b) in q.iter().zip(lo).zip(hi) {
+                s1 += (q & 0x0F) as i32 * a as i32;
+                s2 += (q >> 4) as i32 * b as i32;
+            }
+            isum += ls1 as i32 * s1 + ls2 as i32 * s2;
+            let bs = |j: usize| y.bsums[2 * j] as i32 + y.bsums[2 * j + 1] as i32;
+            msum += lm1 as i32 * bs(2 * g) + lm2 as i32 * bs(2 * g + 1);
+        }
+        sumf += f16_at(b, 0) * y.d * isum as f32 - f16_at(b, 2) * y.d * msum as f32;
+    }
+    sumf
+}
+
+/// Q2_K × Q8_K: `d·d_y·Σ_k sc_k·Σ q·q8 − dmin·d_y·Σ_k m_k·bsum_k` over 16-value groups.
+pub fn dot_q2_k(row: &[u8], act: &Activation) -> f32 {
+    let mut sumf = 0f32;
+    for (b, y) in row.chunks_exact(84).zip(q8k(act)) {
+        let (scales, qs) = (&b[0..16], &b[16..80]);
+        let (mut isum, mut msum) = (0i32, 0i32);
+        for (k, &sc) in scales.iter().enumerate() {
+            // Group k: half k / 8, shift 2·((k % 8) / 2), bytes 16·(k % 2)..+16 of that half.
+            let (half, shift, part) = (k / 8, 2 * ((k % 8) / 2), 16 * (k % 2));
+            let q = &qs[32 * half + part..32 * half + part + 16];
+            let a = &y.qs[16 * k..16 * k + 16];
+            let s: i32 = q.iter().zip(a).map(|(&q, &a)| ((q >> shift) & 3) as i32 * a as i32).sum();
+            isum += (sc & 0x0F) as i32 * s;
+            msum += (sc >> 4) as i32 * y.bsums[k] as i32;
+        }
+        sumf += f16_at(b, 80) * y.d * isum as f32 - f16_at(b, 82) * y.d * msum as f32;
+    }
+    sumf
+}
+
+/// Q3_K × Q8_K: `d·d_y·Σ_k (sc_k − 32)·Σ q·q8` with signed 3-bit codes.
+pub fn dot_q3_k(row: &[u8], act: &Activation) -> f32 {
+    let mut sumf = 0f32;
+    let mut codes = [0i8; QK_K];
+    for (b, y) in row.chunks_exact(110).zip(q8k(act)) {
+        q3_k_codes(b, &mut codes);
+        let scales = q3_k_scales(&b[96..108]);
+        let mut isum = 0i32;
+        for (k, &sc) in scales.iter().enumerate() {
+            let part: i32 = (16 * k..16 * k + 16).map(|e| codes[e] as i32 * y.qs[e] as i32).sum();
+            isum += sc as i32 * part;
+        }
+        sumf += f16_at(b, 108) * y.d * isum as f32;
+    }
+    sumf
+}
+
+/// IQ4_NL × Q8_0: table values against 8-bit activations, one scale product per block.
+pub fn dot_iq4_nl(row: &[u8], act: &Activation) -> f32 {
+    let mut sumf = 0f32;
+    for (b, y) in row.chunks_exact(18).zip(q8(act)) {
+        let mut sumi = 0i32;
+        for j in 0..16 {
+            sumi += IQ4_VALUES[(b[2 + j] & 0x0F) as usize] as i32 * y.qs[j] as i32
+                + IQ4_VALUES[(b[2 + j] >> 4) as usize] as i32 * y.qs[j + 16] as i32;
+        }
+        sumf += (f16_at(b, 0) * y.d) * sumi as f32;
+    }
+    sumf
+}
+
+/// IQ4_XS × Q8_K: `d·d_y·Σ_ib (ls_ib − 32)·Σ T[q]·q8` over 32-value sub-blocks.
+pub fn dot_iq4_xs(row: &[u8], act: &Activation) -> f32 {
+    let mut sumf = 0f32;
+    for (b, y) in row.chunks_exact(136).zip(q8k(act)) {
+        let mut isum = 0i32;
+        for ib in 0..8 {
+            let qs = &b[8 + 16 * ib..8 + 16 * ib + 16];
+            let a = &y.qs[32 * ib..32 * ib + 32];
+            let mut s = 0i32;
+            for j in 0..16 {
+                s += IQ4_VALUES[(qs[j] & 0x0F) as usize] as i32 * a[j] as i32
+                    + IQ4_VALUES[(qs[j] >> 4) as usize] as i32 * a[j + 16] as i32;
+            }
+            isum += iq4_xs_scale(b, ib) * s;
+        }
+        sumf += f16_at(b, 0) * y.d * isum as f32;
     }
     sumf
 }

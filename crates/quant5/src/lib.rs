@@ -1,10 +1,12 @@
-//! 5-bit weight quantization, byte-compatible with llama.cpp's GGUF blocks.
+//! 5-bit weight quantization (the paper's scheme) and llama.cpp's GGUF block formats.
 //!
 //! * [`alg2`]: the paper's Algorithm 2 — asymmetric min-max with an integer zero point, per
 //!   tensor (as published), per row or per group — with dense 5-bit packing ([`pack5`]).
-//! * [`blocks`]: ggml's Q5_0 / Q5_1 / Q5_K encoders (byte-exact with `quantize_row_*_ref`) and
-//!   decoders (bit-exact), plus decoders for the other block types model files contain
-//!   (F32, F16, BF16, Q4_0, Q4_1, Q8_0, Q6_K).
+//! * [`blocks`]: ggml's block formats — Q4_0, Q5_0, Q5_1, Q8_0, the K-quants Q2_K, Q3_K, Q4_K,
+//!   Q5_K, Q6_K and the table-based IQ4_NL / IQ4_XS — with encoders byte-exact with ggml's
+//!   reference quantizers (no importance matrix) and decoders bit-exact with its dequantizers,
+//!   plus decoders for Q4_1, F16 and BF16. These are every block type in the GGUF files
+//!   llama.cpp users download (Q4_K_M, Q5_K_M, Q6_K, Q8_0, IQ4_XS, …).
 //! * [`QuantizedMatrix`]: weights kept in their blocks; [`QuantizedMatrix::matvec`] quantizes the
 //!   activations once to 8 bits and runs integer block dot products ([`kernels`]), split across
 //!   threads; [`QuantizedMatrix::matmul_into`] does the same for a few rows of activations and,

@@ -24,6 +24,11 @@ pub fn dequantize_row(t: GgmlType, bytes: &[u8], out: &mut [f32]) -> Result<(), 
         GgmlType::Q8_0 => blocks::decode_q8_0,
         GgmlType::Q5_K => blocks::decode_q5_k,
         GgmlType::Q6_K => blocks::decode_q6_k,
+        GgmlType::Q2_K => blocks::decode_q2_k,
+        GgmlType::Q3_K => blocks::decode_q3_k,
+        GgmlType::Q4_K => blocks::decode_q4_k,
+        GgmlType::IQ4_NL => blocks::decode_iq4_nl,
+        GgmlType::IQ4_XS => blocks::decode_iq4_xs,
         GgmlType::Q8_1 | GgmlType::Q8_K => {
             return Err(QuantError::UnsupportedType(format!("{} is an activation format, not stored", t.name())));
         }
@@ -38,7 +43,17 @@ pub fn dequantize_row(t: GgmlType, bytes: &[u8], out: &mut [f32]) -> Result<(), 
     Ok(())
 }
 
-/// Quantizes one row into blocks of `t` (Q5_0, Q5_1, Q5_K, Q8_0, F32, F16, BF16).
+/// Runs a block encoder of `N` values over a row (`dst` holds whole blocks of `ts` bytes).
+fn blockwise<const N: usize>(x: &[f32], dst: &mut [u8], ts: usize, encode: fn(&[f32; N], &mut [u8])) {
+    for (xb, ob) in x.chunks_exact(N).zip(dst.chunks_exact_mut(ts)) {
+        if let Ok(xb) = <&[f32; N]>::try_from(xb) {
+            encode(xb, ob);
+        }
+    }
+}
+
+/// Quantizes one row into blocks of `t`, byte-exact with ggml's reference encoders (every
+/// stored type this crate reads except Q4_1).
 pub fn quantize_row(t: GgmlType, x: &[f32], out: &mut Vec<u8>) -> Result<(), QuantError> {
     let need = t.row_bytes(x.len())?;
     if let Some(i) = x.iter().position(|v| !v.is_finite()) {
@@ -47,28 +62,19 @@ pub fn quantize_row(t: GgmlType, x: &[f32], out: &mut Vec<u8>) -> Result<(), Qua
     let start = out.len();
     out.resize(start + need, 0);
     let dst = &mut out[start..];
-    let (bs, ts) = (t.block_size(), t.type_size());
+    let ts = t.type_size();
     match t {
-        GgmlType::Q5_0 => {
-            for (xb, ob) in x.chunks_exact(bs).zip(dst.chunks_exact_mut(ts)) {
-                blocks::encode_q5_0(xb.try_into().map_err(|_| QuantError::Shape("block".into()))?, ob);
-            }
-        }
-        GgmlType::Q5_1 => {
-            for (xb, ob) in x.chunks_exact(bs).zip(dst.chunks_exact_mut(ts)) {
-                blocks::encode_q5_1(xb.try_into().map_err(|_| QuantError::Shape("block".into()))?, ob);
-            }
-        }
-        GgmlType::Q5_K => {
-            for (xb, ob) in x.chunks_exact(bs).zip(dst.chunks_exact_mut(ts)) {
-                blocks::encode_q5_k(xb.try_into().map_err(|_| QuantError::Shape("block".into()))?, ob);
-            }
-        }
-        GgmlType::Q8_0 => {
-            for (xb, ob) in x.chunks_exact(bs).zip(dst.chunks_exact_mut(ts)) {
-                blocks::encode_q8_0(xb, ob);
-            }
-        }
+        GgmlType::Q4_0 => blockwise(x, dst, ts, blocks::encode_q4_0),
+        GgmlType::Q5_0 => blockwise(x, dst, ts, blocks::encode_q5_0),
+        GgmlType::Q5_1 => blockwise(x, dst, ts, blocks::encode_q5_1),
+        GgmlType::Q8_0 => blockwise::<32>(x, dst, ts, |xb, ob| blocks::encode_q8_0(xb, ob)),
+        GgmlType::IQ4_NL => blockwise(x, dst, ts, blocks::encode_iq4_nl),
+        GgmlType::Q2_K => blockwise(x, dst, ts, blocks::encode_q2_k),
+        GgmlType::Q3_K => blockwise(x, dst, ts, blocks::encode_q3_k),
+        GgmlType::Q4_K => blockwise(x, dst, ts, blocks::encode_q4_k),
+        GgmlType::Q5_K => blockwise(x, dst, ts, blocks::encode_q5_k),
+        GgmlType::Q6_K => blockwise(x, dst, ts, blocks::encode_q6_k),
+        GgmlType::IQ4_XS => blockwise(x, dst, ts, blocks::encode_iq4_xs),
         GgmlType::F32 => {
             for (v, ob) in x.iter().zip(dst.chunks_exact_mut(4)) {
                 ob.copy_from_slice(&v.to_le_bytes());

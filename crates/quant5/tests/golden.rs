@@ -1,6 +1,7 @@
 //! Against the ggml / gguf-py / numpy goldens (`tests/fixtures`): Q5_0 and Q5_1 bytes exact and
 //! decodes bit-exact, Q5_K decode bit-exact on 12 hand-made blocks and encode byte-exact with
-//! `quantize_row_q5_K_ref`, Algorithm 2 codes exact and values bit-exact.
+//! `quantize_row_q5_K_ref`, Algorithm 2 codes exact and values bit-exact; Q4_0, Q8_0, Q2_K, Q3_K,
+//! Q4_K, Q6_K, IQ4_NL and IQ4_XS encoders byte-exact and decoders bit-exact with libggml.
 
 use quant5::{GgmlType, Granularity, QuantizedMatrix, dequantize_row, quantize_alg2};
 use std::path::{Path, PathBuf};
@@ -99,4 +100,76 @@ fn alg2_codes_exact_values_bit_exact() {
     let (w, _) = npy_f32("matrices/w_64x256.npy");
     let t = quantize_alg2(&w, Granularity::PerTensor).unwrap();
     assert_eq!(format!("{:#x}", t.params[0].scale.to_bits()), "0x3c4c6d91");
+}
+
+/// K-quants, Q4_0 and IQ4 against libggml (`fixtures/kquants`, from
+/// `make_kquant_fixtures.py`): our encoder's bytes equal `ggml_quantize_chunk`'s on the three
+/// shared matrices, and decoding ggml's bytes gives its values bit for bit (compared directly on
+/// the edge matrix, by sha256 of the float32 bytes on the two larger ones).
+fn check_kquant(t: GgmlType) {
+    use sha2::Digest;
+    let digests: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture("kquants/dequant_sha256.json")).unwrap()).unwrap();
+    let ext = t.name().to_lowercase();
+    for m in MATRICES {
+        let (w, shape) = npy_f32(&format!("matrices/{m}.npy"));
+        let golden = std::fs::read(fixture(&format!("kquants/{m}.{ext}.bin"))).unwrap();
+        let q = QuantizedMatrix::quantize(t, shape[0], shape[1], &w).unwrap();
+        assert_eq!(q.bytes.len(), golden.len(), "{m} {ext}: size");
+        if let Some(i) = q.bytes.iter().zip(&golden).position(|(a, b)| a != b) {
+            let block = i / t.type_size();
+            panic!("{m} {ext}: first differing byte {i} (block {block}, byte {} of it)", i % t.type_size());
+        }
+        let got = QuantizedMatrix::from_bytes(t, shape[0], shape[1], golden).unwrap().dequantize().unwrap();
+        let bytes: Vec<u8> = got.iter().flat_map(|v| v.to_le_bytes()).collect();
+        if m == "w_edge_8x256" {
+            let (want, _) = npy_f32(&format!("kquants/{m}.{ext}.dequant.npy"));
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "{m} {ext}: decode not bit-exact");
+        } else {
+            let want = digests[format!("{m}.{ext}")].as_str().unwrap();
+            let hex: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(hex, want, "{m} {ext}: decode not bit-exact");
+        }
+    }
+}
+
+#[test]
+fn q4_0_bytes_and_decode_exact() {
+    check_kquant(GgmlType::Q4_0);
+}
+
+#[test]
+fn q8_0_bytes_and_decode_exact() {
+    check_kquant(GgmlType::Q8_0);
+}
+
+#[test]
+fn q2_k_bytes_and_decode_exact() {
+    check_kquant(GgmlType::Q2_K);
+}
+
+#[test]
+fn q3_k_bytes_and_decode_exact() {
+    check_kquant(GgmlType::Q3_K);
+}
+
+#[test]
+fn q4_k_bytes_and_decode_exact() {
+    check_kquant(GgmlType::Q4_K);
+}
+
+#[test]
+fn q6_k_bytes_and_decode_exact() {
+    check_kquant(GgmlType::Q6_K);
+}
+
+#[test]
+fn iq4_nl_bytes_and_decode_exact() {
+    check_kquant(GgmlType::IQ4_NL);
+}
+
+#[test]
+fn iq4_xs_bytes_and_decode_exact() {
+    check_kquant(GgmlType::IQ4_XS);
 }

@@ -108,9 +108,22 @@ fn kernels_agree_with_dequantize_then_matmul() {
     // Tolerance: the kernels quantize x to 8 bits (relative step 1/127 of each block's max), so
     // the error per row is bounded by Σ|w|·|x|max/254 plus f32 rounding; we check it relative
     // to Σ|w·x| with ggml's own per-element budget (≤ 2 % of the mean |w·x| term).
-    for t in
-        [GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q5_K, GgmlType::Q8_0, GgmlType::F32, GgmlType::F16, GgmlType::BF16]
-    {
+    for t in [
+        GgmlType::Q4_0,
+        GgmlType::Q5_0,
+        GgmlType::Q5_1,
+        GgmlType::Q8_0,
+        GgmlType::Q2_K,
+        GgmlType::Q3_K,
+        GgmlType::Q4_K,
+        GgmlType::Q5_K,
+        GgmlType::Q6_K,
+        GgmlType::IQ4_NL,
+        GgmlType::IQ4_XS,
+        GgmlType::F32,
+        GgmlType::F16,
+        GgmlType::BF16,
+    ] {
         for (rows, cols) in [(8, 256), (64, 512), (3, 4096)] {
             let w = test_matrix(rows, cols, 11);
             let x = test_matrix(1, cols, 29);
@@ -218,8 +231,11 @@ fn shape_errors_are_typed() {
     bad[3] = f32::NAN;
     assert!(matches!(QuantizedMatrix::quantize(GgmlType::Q5_1, 1, 32, &bad), Err(QuantError::NonFinite { index: 3 })));
     assert!(q.matvec(&bad, 1).is_err());
-    assert!(GgmlType::from_id(12).is_err());
-    assert_eq!(GgmlType::from_id(13).unwrap(), GgmlType::Q5_K);
+    // IQ2_XXS (16) and the retired Q4_2 (4) are not read; every type this crate reads round-trips its id.
+    assert!(GgmlType::from_id(16).is_err() && GgmlType::from_id(4).is_err());
+    for id in [0, 1, 2, 3, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 20, 23, 30] {
+        assert_eq!(GgmlType::from_id(id).unwrap().id(), id);
+    }
 }
 
 #[test]

@@ -6,6 +6,14 @@
 
 use half::{bf16, f16};
 
+mod iq4;
+mod kquants;
+
+pub(crate) use iq4::iq4_xs_scale;
+pub(crate) use kquants::{q3_k_codes, q3_k_scales};
+pub use iq4::{IQ4_VALUES, decode_iq4_nl, decode_iq4_xs, encode_iq4_nl, encode_iq4_xs};
+pub use kquants::{decode_q2_k, decode_q3_k, decode_q4_k, encode_q2_k, encode_q3_k, encode_q4_k, encode_q6_k};
+
 /// 32-element blocks (Q4_x, Q5_x, Q8_x).
 pub const QK: usize = 32;
 /// 256-element super-blocks (K-quants).
@@ -17,7 +25,7 @@ pub(crate) fn f16_at(b: &[u8], at: usize) -> f32 {
     f16::from_le_bytes([b[at], b[at + 1]]).to_f32()
 }
 
-fn put_f16(out: &mut [u8], at: usize, v: f32) {
+pub(crate) fn put_f16(out: &mut [u8], at: usize, v: f32) {
     out[at..at + 2].copy_from_slice(&f16::from_f32(v).to_le_bytes());
 }
 
@@ -115,6 +123,26 @@ pub fn decode_q5_1(b: &[u8], out: &mut [f32]) {
 
 // ---------------------------------------------------------------- Q4_0 / Q4_1 / Q8_0
 
+/// Encodes 32 values as one Q4_0 block (18 bytes), as ggml's `quantize_row_q4_0_ref`:
+/// `d = max / −8` for the signed value of largest magnitude, codes truncated from `x/d + 8.5`.
+pub fn encode_q4_0(x: &[f32; QK], out: &mut [u8]) {
+    let (mut amax, mut max) = (0f32, 0f32);
+    for &v in x {
+        if amax < v.abs() {
+            amax = v.abs();
+            max = v;
+        }
+    }
+    let d = max / -8.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    put_f16(out, 0, d);
+    for j in 0..16 {
+        let q0 = ((x[j] * id + 8.5) as i8).min(15) as u8;
+        let q1 = ((x[j + 16] * id + 8.5) as i8).min(15) as u8;
+        out[2 + j] = q0 | (q1 << 4);
+    }
+}
+
 /// Decodes one Q4_0 block (18 bytes): `(q − 8) · d`.
 pub fn decode_q4_0(b: &[u8], out: &mut [f32]) {
     let d = f16_at(b, 0);
@@ -192,10 +220,10 @@ pub fn decode_q5_k(b: &[u8], out: &mut [f32]) {
     }
 }
 
-/// ggml's `make_qkx2_quants`: weighted min-max search for `x ≈ scale·L − the_min`.
-/// Returns (scale, the_min) and fills `l` with codes 0..=nmax.
+/// ggml's `make_qkx2_quants`: weighted min-max search for `x ≈ scale·L − the_min`, the error
+/// squared or, with `use_mad`, absolute. Returns (scale, the_min) and fills `l` with codes 0..=nmax.
 #[allow(clippy::too_many_arguments)]
-fn make_qkx2_quants(
+pub(crate) fn make_qkx2_quants(
     nmax: i32,
     x: &[f32],
     weights: &[f32],
@@ -204,7 +232,9 @@ fn make_qkx2_quants(
     rmin: f32,
     rdelta: f32,
     nstep: i32,
+    use_mad: bool,
 ) -> (f32, f32) {
+    let error = |diff: f32| if use_mad { diff.abs() } else { diff * diff };
     let n = x.len();
     let mut min = x[0];
     let mut max = x[0];
@@ -235,7 +265,7 @@ fn make_qkx2_quants(
         let q = nearest_int(iscale * (x[i] - min)).clamp(0, nmax);
         l[i] = q as u8;
         let diff = scale * l[i] as f32 + min - x[i];
-        best_error += weights[i] * (diff * diff);
+        best_error += weights[i] * error(diff);
     }
     for is in 0..=nstep {
         iscale = (rmin + rdelta * is as f32 + nmax as f32) / (max - min);
@@ -260,7 +290,7 @@ fn make_qkx2_quants(
             let mut cur_error = 0f32;
             for i in 0..n {
                 let diff = this_scale * laux[i] as f32 + this_min - x[i];
-                cur_error += weights[i] * (diff * diff);
+                cur_error += weights[i] * error(diff);
             }
             if cur_error < best_error {
                 l.copy_from_slice(laux);
@@ -273,66 +303,27 @@ fn make_qkx2_quants(
     (scale, -min)
 }
 
+/// Packs eight 6-bit scales and mins into the 12 bytes `scale_min_k4` reads.
+pub(crate) fn pack_scale_min_k4(ls: &[u8; 8], lm: &[u8; 8]) -> [u8; 12] {
+    let mut packed = [0u8; 12];
+    for j in 0..8 {
+        if j < 4 {
+            packed[j] = ls[j];
+            packed[j + 4] = lm[j];
+        } else {
+            packed[j + 4] = (ls[j] & 0x0F) | ((lm[j] & 0x0F) << 4);
+            packed[j - 4] |= (ls[j] >> 4) << 6;
+            packed[j] |= (lm[j] >> 4) << 6;
+        }
+    }
+    packed
+}
+
 /// Encodes 256 values as one Q5_K super-block (176 bytes), exactly as ggml's
 /// `quantize_row_q5_K_ref` (no importance matrix).
 pub fn encode_q5_k(x: &[f32; QK_K], out: &mut [u8]) {
     let mut codes = [0u8; QK_K];
-    let mut laux = [0u8; 32];
-    let mut scales = [0f32; 8];
-    let mut mins = [0f32; 8];
-    let mut weights = [0f32; 32];
-    let (mut max_scale, mut max_min) = (0f32, 0f32);
-    for j in 0..8 {
-        let xs = &x[32 * j..32 * j + 32];
-        let mut sum_x2 = 0f32;
-        for &v in xs {
-            sum_x2 += v * v;
-        }
-        let av_x = (sum_x2 / 32.0).sqrt();
-        for (w, &v) in weights.iter_mut().zip(xs) {
-            *w = av_x + v.abs();
-        }
-        let (s, m) = make_qkx2_quants(31, xs, &weights, &mut codes[32 * j..32 * j + 32], &mut laux, -0.5, 0.1, 15);
-        scales[j] = s;
-        mins[j] = m;
-        if s > max_scale {
-            max_scale = s;
-        }
-        if m > max_min {
-            max_min = m;
-        }
-    }
-    let inv_scale = if max_scale > 0.0 { 63.0 / max_scale } else { 0.0 };
-    let inv_min = if max_min > 0.0 { 63.0 / max_min } else { 0.0 };
-    let packed = &mut [0u8; 12];
-    for j in 0..8 {
-        let ls = (nearest_int(inv_scale * scales[j]) as u8).min(63);
-        let lm = (nearest_int(inv_min * mins[j]) as u8).min(63);
-        if j < 4 {
-            packed[j] = ls;
-            packed[j + 4] = lm;
-        } else {
-            packed[j + 4] = (ls & 0x0F) | ((lm & 0x0F) << 4);
-            packed[j - 4] |= (ls >> 4) << 6;
-            packed[j] |= (lm >> 4) << 6;
-        }
-    }
-    put_f16(out, 0, max_scale / 63.0);
-    put_f16(out, 2, max_min / 63.0);
-    out[4..16].copy_from_slice(packed);
-    let d_stored = f16_at(out, 0);
-    let dmin_stored = f16_at(out, 2);
-    for j in 0..8 {
-        let (sc, m) = scale_min_k4(j, packed);
-        let d = d_stored * sc as f32;
-        if d == 0.0 {
-            continue;
-        }
-        let dm = dmin_stored * m as f32;
-        for ii in 0..32 {
-            codes[32 * j + ii] = nearest_int((x[32 * j + ii] + dm) / d).clamp(0, 31) as u8;
-        }
-    }
+    kquants::encode_scales_and_mins(x, 31, -0.5, 15, out, &mut codes);
     let (qh, qs) = out[16..176].split_at_mut(32);
     qh.iter_mut().for_each(|v| *v = 0);
     let (mut m1, mut m2) = (1u8, 2u8);
