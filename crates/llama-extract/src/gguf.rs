@@ -452,9 +452,24 @@ impl GgufFile {
     }
 }
 
-/// Writes a GGUF v3 image (for tests and small tools): metadata and tensors with their raw
-/// block bytes, aligned to 32.
-pub fn write_gguf(metadata: &[(&str, GgufValue)], tensors: &[(&str, Vec<u64>, GgmlType, &[u8])]) -> Vec<u8> {
+/// One tensor's entry in a GGUF header: name, ggml dims, type and data size.
+#[derive(Debug, Clone)]
+pub struct TensorEntry<'a> {
+    pub name: &'a str,
+    pub dims: &'a [u64],
+    pub ggml_type: GgmlType,
+    pub n_bytes: u64,
+}
+
+/// Writes a GGUF v3 header — metadata, then tensor infos with offsets aligned to `alignment` —
+/// padded to the start of the data section. Returns each tensor's offset within that section;
+/// the caller writes the data, padding each tensor with zeros to its offset.
+pub fn write_gguf_header(
+    out: &mut impl std::io::Write,
+    metadata: &[(&str, GgufValue)],
+    tensors: &[TensorEntry<'_>],
+    alignment: u64,
+) -> std::io::Result<Vec<u64>> {
     fn put_str(out: &mut Vec<u8>, s: &str) {
         out.extend((s.len() as u64).to_le_bytes());
         out.extend(s.as_bytes());
@@ -497,28 +512,48 @@ pub fn write_gguf(metadata: &[(&str, GgufValue)], tensors: &[(&str, Vec<u64>, Gg
             GgufValue::F64(x) => out.extend(x.to_le_bytes()),
         }
     }
-    let mut out = Vec::new();
-    out.extend(MAGIC.to_le_bytes());
-    out.extend(3u32.to_le_bytes());
-    out.extend((tensors.len() as u64).to_le_bytes());
-    out.extend((metadata.len() as u64).to_le_bytes());
+    let alignment = alignment.max(1);
+    let mut head = Vec::new();
+    head.extend(MAGIC.to_le_bytes());
+    head.extend(3u32.to_le_bytes());
+    head.extend((tensors.len() as u64).to_le_bytes());
+    head.extend((metadata.len() as u64).to_le_bytes());
     for (k, v) in metadata {
-        put_str(&mut out, k);
-        out.extend(type_id(v).to_le_bytes());
-        put_value(&mut out, v);
+        put_str(&mut head, k);
+        head.extend(type_id(v).to_le_bytes());
+        put_value(&mut head, v);
     }
     let mut offset = 0u64;
-    let mut offsets = Vec::new();
-    for (name, dims, ty, data) in tensors {
-        put_str(&mut out, name);
-        out.extend((dims.len() as u32).to_le_bytes());
-        dims.iter().for_each(|d| out.extend(d.to_le_bytes()));
-        out.extend(ty.id().to_le_bytes());
-        out.extend(offset.to_le_bytes());
+    let mut offsets = Vec::with_capacity(tensors.len());
+    for t in tensors {
+        put_str(&mut head, t.name);
+        head.extend((t.dims.len() as u32).to_le_bytes());
+        t.dims.iter().for_each(|d| head.extend(d.to_le_bytes()));
+        head.extend(t.ggml_type.id().to_le_bytes());
+        head.extend(offset.to_le_bytes());
         offsets.push(offset);
-        offset = (offset + data.len() as u64).div_ceil(DEFAULT_ALIGNMENT) * DEFAULT_ALIGNMENT;
+        offset = (offset + t.n_bytes).div_ceil(alignment) * alignment;
     }
-    out.resize(out.len().div_ceil(32) * 32, 0);
+    head.resize((head.len() as u64).div_ceil(alignment) as usize * alignment as usize, 0);
+    out.write_all(&head)?;
+    Ok(offsets)
+}
+
+/// Writes a GGUF v3 image (for tests and small tools): metadata and tensors with their raw
+/// block bytes, aligned to 32.
+pub fn write_gguf(metadata: &[(&str, GgufValue)], tensors: &[(&str, Vec<u64>, GgmlType, &[u8])]) -> Vec<u8> {
+    let entries: Vec<TensorEntry<'_>> = tensors
+        .iter()
+        .map(|(name, dims, ggml_type, data)| TensorEntry {
+            name,
+            dims,
+            ggml_type: *ggml_type,
+            n_bytes: data.len() as u64,
+        })
+        .collect();
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail.
+    let offsets = write_gguf_header(&mut out, metadata, &entries, DEFAULT_ALIGNMENT).unwrap_or_default();
     let base = out.len();
     for ((_, _, _, data), off) in tensors.iter().zip(offsets) {
         out.resize(base + off as usize, 0);

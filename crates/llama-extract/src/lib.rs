@@ -8,6 +8,8 @@
 //! * [`weights`]: GGUF tensors or HF safetensors (sharded; bf16/f16/f32) under GGUF names,
 //!   with the Q/K row permutation applied to HF checkpoints;
 //! * [`model`]: the decoder on CPU with weights left in their quantized blocks (quant5 kernels);
+//! * [`quantize`]: llama-quantize's file types (Q4_K_M, Q5_K_M, Q8_0, IQ4_XS, …) and per-tensor
+//!   type rules, and a GGUF-to-GGUF requantizer (`examples/gguf_quantize.rs`);
 //! * [`burn_llama`]: the same decoder in f32 on burn (training, GPU);
 //! * [`finetune`]: supervised LoRA fine-tuning of the f32 decoder (response-only loss, AdamW,
 //!   warmup-cosine, accumulation, global-norm clipping, PEFT checkpoints);
@@ -42,6 +44,7 @@ pub mod generate;
 pub mod gguf;
 pub mod lora_gguf;
 pub mod model;
+pub mod quantize;
 pub mod tokenizer;
 pub mod weights;
 

@@ -87,19 +87,9 @@ pub enum WeightFormat {
 
 /// The type a matrix with `cols` columns is requantized to: K-quants need rows of whole
 /// 256-element super-blocks, so narrower rows fall back as llama.cpp's quantizer does
-/// (Q2_K, Q3_K, IQ4_XS → IQ4_NL; Q4_K → Q5_0; Q5_K → Q5_1; Q6_K → Q8_0; SmolLM2's 576-wide
-/// rows are such a case).
+/// ([`crate::quantize::row_fallback`]; SmolLM2's 576-wide rows are such a case).
 pub fn fallback_type(t: GgmlType, cols: usize) -> GgmlType {
-    if cols.is_multiple_of(t.block_size()) {
-        return t;
-    }
-    match t {
-        GgmlType::Q2_K | GgmlType::Q3_K | GgmlType::IQ4_XS => GgmlType::IQ4_NL,
-        GgmlType::Q4_K => GgmlType::Q5_0,
-        GgmlType::Q5_K => GgmlType::Q5_1,
-        GgmlType::Q6_K | GgmlType::Q8_K => GgmlType::Q8_0,
-        other => other,
-    }
+    crate::quantize::row_fallback(t, cols).unwrap_or(t)
 }
 
 /// A Llama with quantized projections.

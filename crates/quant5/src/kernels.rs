@@ -101,12 +101,9 @@ impl Activation {
                 Activation::Q8(quantize_q8(x, false))
             }
             GgmlType::Q4_1 | GgmlType::Q5_1 => Activation::Q8(quantize_q8(x, true)),
-            GgmlType::Q2_K
-            | GgmlType::Q3_K
-            | GgmlType::Q4_K
-            | GgmlType::Q5_K
-            | GgmlType::Q6_K
-            | GgmlType::IQ4_XS => Activation::Q8K(quantize_q8k(x)),
+            GgmlType::Q2_K | GgmlType::Q3_K | GgmlType::Q4_K | GgmlType::Q5_K | GgmlType::Q6_K | GgmlType::IQ4_XS => {
+                Activation::Q8K(quantize_q8k(x))
+            }
             GgmlType::Q8_1 | GgmlType::Q8_K => {
                 return Err(QuantError::UnsupportedType(format!("{} weights", t.name())));
             }

@@ -53,7 +53,7 @@ fn blockwise<const N: usize>(x: &[f32], dst: &mut [u8], ts: usize, encode: fn(&[
 }
 
 /// Quantizes one row into blocks of `t`, byte-exact with ggml's reference encoders (every
-/// stored type this crate reads except Q4_1).
+/// stored type this crate reads).
 pub fn quantize_row(t: GgmlType, x: &[f32], out: &mut Vec<u8>) -> Result<(), QuantError> {
     let need = t.row_bytes(x.len())?;
     if let Some(i) = x.iter().position(|v| !v.is_finite()) {
@@ -65,6 +65,7 @@ pub fn quantize_row(t: GgmlType, x: &[f32], out: &mut Vec<u8>) -> Result<(), Qua
     let ts = t.type_size();
     match t {
         GgmlType::Q4_0 => blockwise(x, dst, ts, blocks::encode_q4_0),
+        GgmlType::Q4_1 => blockwise(x, dst, ts, blocks::encode_q4_1),
         GgmlType::Q5_0 => blockwise(x, dst, ts, blocks::encode_q5_0),
         GgmlType::Q5_1 => blockwise(x, dst, ts, blocks::encode_q5_1),
         GgmlType::Q8_0 => blockwise::<32>(x, dst, ts, |xb, ob| blocks::encode_q8_0(xb, ob)),

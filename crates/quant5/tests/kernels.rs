@@ -110,6 +110,7 @@ fn kernels_agree_with_dequantize_then_matmul() {
     // to Σ|w·x| with ggml's own per-element budget (≤ 2 % of the mean |w·x| term).
     for t in [
         GgmlType::Q4_0,
+        GgmlType::Q4_1,
         GgmlType::Q5_0,
         GgmlType::Q5_1,
         GgmlType::Q8_0,

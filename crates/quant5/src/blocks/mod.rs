@@ -10,9 +10,9 @@ mod iq4;
 mod kquants;
 
 pub(crate) use iq4::iq4_xs_scale;
-pub(crate) use kquants::{q3_k_codes, q3_k_scales};
 pub use iq4::{IQ4_VALUES, decode_iq4_nl, decode_iq4_xs, encode_iq4_nl, encode_iq4_xs};
 pub use kquants::{decode_q2_k, decode_q3_k, decode_q4_k, encode_q2_k, encode_q3_k, encode_q4_k, encode_q6_k};
+pub(crate) use kquants::{q3_k_codes, q3_k_scales};
 
 /// 32-element blocks (Q4_x, Q5_x, Q8_x).
 pub const QK: usize = 32;
@@ -149,6 +149,29 @@ pub fn decode_q4_0(b: &[u8], out: &mut [f32]) {
     for j in 0..16 {
         out[j] = ((b[2 + j] & 0x0F) as i32 - 8) as f32 * d;
         out[j + 16] = ((b[2 + j] >> 4) as i32 - 8) as f32 * d;
+    }
+}
+
+/// Encodes 32 values as one Q4_1 block (20 bytes), as `quantize_row_q4_1_ref`:
+/// `d = (max − min) / 15`, `m = min`, codes truncated from `(x − min)/d + 0.5`.
+pub fn encode_q4_1(x: &[f32; QK], out: &mut [u8]) {
+    let (mut min, mut max) = (f32::MAX, -f32::MAX);
+    for &v in x {
+        if v < min {
+            min = v;
+        }
+        if v > max {
+            max = v;
+        }
+    }
+    let d = (max - min) / 15.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    put_f16(out, 0, d);
+    put_f16(out, 2, min);
+    for j in 0..16 {
+        let q0 = (((x[j] - min) * id + 0.5) as i8).min(15) as u8;
+        let q1 = (((x[j + 16] - min) * id + 0.5) as i8).min(15) as u8;
+        out[4 + j] = q0 | (q1 << 4);
     }
 }
 
