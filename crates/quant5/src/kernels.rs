@@ -173,6 +173,27 @@ mod simd {
     fn q5_k(r: &[u8], a: &Activation) -> f32 {
         unsafe { k::dot_q5_k(r, a) }
     }
+    fn q4_0(r: &[u8], a: &Activation) -> f32 {
+        unsafe { k::dot_q4_0(r, a) }
+    }
+    fn iq4_nl(r: &[u8], a: &Activation) -> f32 {
+        unsafe { k::dot_iq4_nl(r, a) }
+    }
+    fn iq4_xs(r: &[u8], a: &Activation) -> f32 {
+        unsafe { k::dot_iq4_xs(r, a) }
+    }
+    fn q2_k(r: &[u8], a: &Activation) -> f32 {
+        unsafe { k::dot_q2_k(r, a) }
+    }
+    fn q3_k(r: &[u8], a: &Activation) -> f32 {
+        unsafe { k::dot_q3_k(r, a) }
+    }
+    fn q4_k(r: &[u8], a: &Activation) -> f32 {
+        unsafe { k::dot_q4_k(r, a) }
+    }
+    fn q6_k(r: &[u8], a: &Activation) -> f32 {
+        unsafe { k::dot_q6_k(r, a) }
+    }
 
     pub(super) fn pick(t: GgmlType) -> Option<RowDot> {
         Some(match t {
@@ -181,6 +202,13 @@ mod simd {
             GgmlType::Q4_1 => q4_1,
             GgmlType::Q8_0 => q8_0,
             GgmlType::Q5_K => q5_k,
+            GgmlType::Q4_0 => q4_0,
+            GgmlType::IQ4_NL => iq4_nl,
+            GgmlType::IQ4_XS => iq4_xs,
+            GgmlType::Q2_K => q2_k,
+            GgmlType::Q3_K => q3_k,
+            GgmlType::Q4_K => q4_k,
+            GgmlType::Q6_K => q6_k,
             _ => return None,
         })
     }

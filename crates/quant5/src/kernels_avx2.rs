@@ -1,4 +1,5 @@
-//! AVX2 + FMA (+ F16C) block dot products (x86-64, chosen at run time). Integer products inside blocks
+//! AVX2 + FMA (+ F16C) block dot products (x86-64, chosen at run time) for every stored block
+//! type (Q4_0/1, Q5_0/1, Q8_0, Q2_K…Q6_K, IQ4_NL, IQ4_XS). Integer products inside blocks
 //! use `maddubs` (u8 × i8 → i16 pairs) and `madd` (→ i32), exactly like ggml's x86 kernels; the
 //! per-block scale is applied to eight i32 partial sums at once and FMA-accumulated in f32.
 //! Integer block sums equal the portable kernels' exactly; only the order of the f32
@@ -200,4 +201,195 @@ pub(crate) fn dot_q5_k(row: &[u8], act: &Activation) -> f32 {
         mins += f16_at(b, 2) * y.d * msum as f32;
     }
     hsum_ps(acc) - mins
+}
+
+/// Two i16 scales as eight i32 lanes' multipliers for `madd`: `lo` for the first 16 bytes of a
+/// 32-byte vector (i16 lanes 0..8), `hi` for the last 16.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn scale_pair(lo: i16, hi: i16) -> __m256i {
+    _mm256_set_m128i(_mm_set1_epi16(hi), _mm_set1_epi16(lo))
+}
+
+/// The IQ4 table in both 128-bit lanes, for `shuffle_epi8` lookups by nibble.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn iq4_table() -> __m256i {
+    let t = &crate::blocks::IQ4_VALUES;
+    // SAFETY: the table has exactly 16 bytes; unaligned load.
+    let lane = unsafe { _mm_loadu_si128(t.as_ptr() as *const __m128i) };
+    _mm256_set_m128i(lane, lane)
+}
+
+/// Q4_0 × Q8_0: the codes minus 8, signed, against the activations.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q4_0(row: &[u8], act: &Activation) -> f32 {
+    let eight = _mm256_set1_epi8(8);
+    let acc = four_way!(row, 18, q8(act), |b, y| {
+        let q = _mm256_sub_epi8(nibbles(&b[2..18]), eight);
+        let s = dot_i8_i8(q, load_i8x32(&y.qs));
+        _mm256_mul_ps(_mm256_set1_ps(f16_at(b, 0) * y.d), _mm256_cvtepi32_ps(s))
+    });
+    hsum_ps(acc)
+}
+
+/// IQ4_NL × Q8_0: nibbles looked up in the table, then a signed dot product.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_iq4_nl(row: &[u8], act: &Activation) -> f32 {
+    let table = iq4_table();
+    let acc = four_way!(row, 18, q8(act), |b, y| {
+        let v = _mm256_shuffle_epi8(table, nibbles(&b[2..18]));
+        let s = dot_i8_i8(v, load_i8x32(&y.qs));
+        _mm256_mul_ps(_mm256_set1_ps(f16_at(b, 0) * y.d), _mm256_cvtepi32_ps(s))
+    });
+    hsum_ps(acc)
+}
+
+/// IQ4_XS × Q8_K: per 32 values a table lookup, `maddubs` on |v| with the sign moved to the
+/// activations, and `madd` by the sub-block's scale.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_iq4_xs(row: &[u8], act: &Activation) -> f32 {
+    let table = iq4_table();
+    let mut acc = _mm256_setzero_ps();
+    for (b, y) in row.chunks_exact(136).zip(q8k(act)) {
+        let mut isum = _mm256_setzero_si256();
+        for ib in 0..8 {
+            let v = _mm256_shuffle_epi8(table, nibbles(&b[8 + 16 * ib..8 + 16 * ib + 16]));
+            let a = load_i8x32(&y.qs[32 * ib..32 * ib + 32]);
+            let p = _mm256_maddubs_epi16(_mm256_sign_epi8(v, v), _mm256_sign_epi8(a, v));
+            let ls = crate::blocks::iq4_xs_scale(b, ib) as i16;
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, _mm256_set1_epi16(ls)));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16_at(b, 0) * y.d), _mm256_cvtepi32_ps(isum), acc);
+    }
+    hsum_ps(acc)
+}
+
+/// Q4_K × Q8_K: as Q5_K without the fifth bit.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q4_k(row: &[u8], act: &Activation) -> f32 {
+    let mut acc = _mm256_setzero_ps();
+    let mut mins = 0f32;
+    let low4 = _mm256_set1_epi8(0x0F);
+    for (b, y) in row.chunks_exact(144).zip(q8k(act)) {
+        let scales = &b[4..16];
+        let mut isum = _mm256_setzero_si256();
+        let mut msum = 0i32;
+        for g in 0..4 {
+            let (ls1, lm1) = scale_min_k4(2 * g, scales);
+            let (ls2, lm2) = scale_min_k4(2 * g + 1, scales);
+            let packed = load32(&b[16 + 32 * g..16 + 32 * g + 32]);
+            let q1 = _mm256_and_si256(packed, low4);
+            let q2 = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+            let a1 = load_i8x32(&y.qs[64 * g..64 * g + 32]);
+            let a2 = load_i8x32(&y.qs[64 * g + 32..64 * g + 64]);
+            let p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, a1), _mm256_set1_epi16(ls1 as i16));
+            let p2 = _mm256_madd_epi16(_mm256_maddubs_epi16(q2, a2), _mm256_set1_epi16(ls2 as i16));
+            isum = _mm256_add_epi32(isum, _mm256_add_epi32(p1, p2));
+            let bs = |j: usize| y.bsums[2 * j] as i32 + y.bsums[2 * j + 1] as i32;
+            msum += lm1 as i32 * bs(2 * g) + lm2 as i32 * bs(2 * g + 1);
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16_at(b, 0) * y.d), _mm256_cvtepi32_ps(isum), acc);
+        mins += f16_at(b, 2) * y.d * msum as f32;
+    }
+    hsum_ps(acc) - mins
+}
+
+/// Q6_K × Q8_K: unsigned 6-bit codes through `maddubs`, each 16 values' signed scale through
+/// `madd`, then `32·Σ scale·Σa` (from the activation block sums) taken off.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q6_k(row: &[u8], act: &Activation) -> f32 {
+    let mut acc = _mm256_setzero_ps();
+    let low4 = _mm256_set1_epi8(0x0F);
+    let three = _mm256_set1_epi8(3);
+    for (b, y) in row.chunks_exact(210).zip(q8k(act)) {
+        let sc = |k: usize| b[192 + k] as i8 as i16;
+        let mut isum = _mm256_setzero_si256();
+        let mut offset = 0i32;
+        for half in 0..2 {
+            let ql0 = load32(&b[64 * half..64 * half + 32]);
+            let ql1 = load32(&b[64 * half + 32..64 * half + 64]);
+            let qh = load32(&b[128 + 32 * half..128 + 32 * half + 32]);
+            let high = |shift: i32| {
+                let bits = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(shift)), three);
+                _mm256_slli_epi16(bits, 4)
+            };
+            let quarters = [
+                _mm256_or_si256(_mm256_and_si256(ql0, low4), high(0)),
+                _mm256_or_si256(_mm256_and_si256(ql1, low4), high(2)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4), high(4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4), high(6)),
+            ];
+            for (j, q) in quarters.into_iter().enumerate() {
+                let e = 128 * half + 32 * j;
+                let k = e / 16;
+                let a = load_i8x32(&y.qs[e..e + 32]);
+                let p = _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), scale_pair(sc(k), sc(k + 1)));
+                isum = _mm256_add_epi32(isum, p);
+                offset += sc(k) as i32 * y.bsums[k] as i32 + sc(k + 1) as i32 * y.bsums[k + 1] as i32;
+            }
+        }
+        let d = f16_at(b, 208) * y.d;
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
+        acc = _mm256_sub_ps(acc, _mm256_setr_ps(d * (32 * offset) as f32, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0));
+    }
+    hsum_ps(acc)
+}
+
+/// Q2_K × Q8_K: two-bit codes by shift and mask, each 16 values' 4-bit scale through `madd`,
+/// the 4-bit mins against the activation block sums.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q2_k(row: &[u8], act: &Activation) -> f32 {
+    let mut acc = _mm256_setzero_ps();
+    let mut mins = 0f32;
+    let three = _mm256_set1_epi8(3);
+    for (b, y) in row.chunks_exact(84).zip(q8k(act)) {
+        let scales = &b[0..16];
+        let mut isum = _mm256_setzero_si256();
+        for half in 0..2 {
+            let packed = load32(&b[16 + 32 * half..16 + 32 * half + 32]);
+            for j in 0..4 {
+                let q = _mm256_and_si256(_mm256_srl_epi16(packed, _mm_cvtsi32_si128(2 * j as i32)), three);
+                let k = 8 * half + 2 * j;
+                let a = load_i8x32(&y.qs[16 * k..16 * k + 32]);
+                let s = scale_pair((scales[k] & 0x0F) as i16, (scales[k + 1] & 0x0F) as i16);
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), s));
+            }
+        }
+        let msum: i32 = scales.iter().zip(&y.bsums).map(|(&s, &bs)| (s >> 4) as i32 * bs as i32).sum();
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16_at(b, 80) * y.d), _mm256_cvtepi32_ps(isum), acc);
+        mins += f16_at(b, 82) * y.d * msum as f32;
+    }
+    hsum_ps(acc) - mins
+}
+
+/// Q3_K × Q8_K: the three-bit code as unsigned `low | high << 2` (0..7) through `maddubs`, the
+/// signed scales through `madd`, and `4·Σ scale·Σa` taken off.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q3_k(row: &[u8], act: &Activation) -> f32 {
+    let mut acc = _mm256_setzero_ps();
+    let three = _mm256_set1_epi8(3);
+    let one = _mm256_set1_epi8(1);
+    for (b, y) in row.chunks_exact(110).zip(q8k(act)) {
+        let hmask = load32(&b[0..32]);
+        let sc = crate::blocks::q3_k_scales(&b[96..108]);
+        let mut isum = _mm256_setzero_si256();
+        for half in 0..2 {
+            let packed = load32(&b[32 + 32 * half..32 + 32 * half + 32]);
+            for j in 0..4 {
+                let low = _mm256_and_si256(_mm256_srl_epi16(packed, _mm_cvtsi32_si128(2 * j as i32)), three);
+                let hbit = _mm256_and_si256(_mm256_srl_epi16(hmask, _mm_cvtsi32_si128((4 * half + j) as i32)), one);
+                let q = _mm256_or_si256(low, _mm256_slli_epi16(hbit, 2));
+                let k = 8 * half + 2 * j;
+                let a = load_i8x32(&y.qs[16 * k..16 * k + 32]);
+                let s = scale_pair(sc[k] as i16, sc[k + 1] as i16);
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), s));
+            }
+        }
+        let offset: i32 = sc.iter().zip(&y.bsums).map(|(&s, &bs)| s as i32 * bs as i32).sum();
+        let d = f16_at(b, 108) * y.d;
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
+        acc = _mm256_sub_ps(acc, _mm256_setr_ps(d * (4 * offset) as f32, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0));
+    }
+    hsum_ps(acc)
 }

@@ -317,7 +317,20 @@ fn simd_kernels_match_the_portable_reference() {
         s ^= s << 17;
         s
     };
-    for t in [GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q4_1, GgmlType::Q8_0, GgmlType::Q5_K] {
+    for t in [
+        GgmlType::Q4_0,
+        GgmlType::Q4_1,
+        GgmlType::Q5_0,
+        GgmlType::Q5_1,
+        GgmlType::Q8_0,
+        GgmlType::Q2_K,
+        GgmlType::Q3_K,
+        GgmlType::Q4_K,
+        GgmlType::Q5_K,
+        GgmlType::Q6_K,
+        GgmlType::IQ4_NL,
+        GgmlType::IQ4_XS,
+    ] {
         let cols = 4096;
         for trial in 0..20 {
             // Random valid blocks: any bit pattern is valid once the f16 scales are sane.
@@ -325,7 +338,9 @@ fn simd_kernels_match_the_portable_reference() {
             for b in row.chunks_exact_mut(t.type_size()) {
                 let (d_at, m_at) = match t {
                     GgmlType::Q6_K => (208, None),
-                    GgmlType::Q5_K => (0, Some(2)),
+                    GgmlType::Q3_K => (108, None),
+                    GgmlType::Q2_K => (80, Some(82)),
+                    GgmlType::Q5_K | GgmlType::Q4_K => (0, Some(2)),
                     GgmlType::Q5_1 | GgmlType::Q4_1 => (0, Some(2)),
                     _ => (0, None),
                 };
