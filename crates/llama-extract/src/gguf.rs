@@ -148,7 +148,7 @@ pub struct GgufFile {
     pub alignment: u64,
     /// Start of the data section in the file.
     pub data_offset: u64,
-    bytes: Bytes,
+    bytes: std::sync::Arc<Bytes>,
 }
 
 impl std::fmt::Debug for GgufFile {
@@ -389,7 +389,7 @@ impl GgufFile {
                 });
             }
         }
-        Ok(Self { version, metadata, tensors: infos, alignment, data_offset, bytes })
+        Ok(Self { version, metadata, tensors: infos, alignment, data_offset, bytes: std::sync::Arc::new(bytes) })
     }
 
     /// The tensor named `name`.
@@ -405,8 +405,22 @@ impl GgufFile {
         usize::try_from(start)
             .ok()
             .zip(usize::try_from(end).ok())
-            .and_then(|(a, b)| self.bytes.as_ref().get(a..b))
+            .and_then(|(a, b)| (*self.bytes).as_ref().get(a..b))
             .unwrap_or(&[])
+    }
+
+    /// A tensor's bytes borrowed from the file's mapping (no copy: the weights stay in the
+    /// file's pages, shared by every matrix made from them, and the mapping lives as long as
+    /// the last of them). Empty for a `TensorInfo` that does not fit the file.
+    pub fn tensor_block_bytes(&self, info: &TensorInfo) -> quant5::BlockBytes {
+        let start = self.data_offset.saturating_add(info.offset);
+        let end = start.saturating_add(info.n_bytes);
+        let buffer: quant5::SharedBuffer = self.bytes.clone();
+        usize::try_from(start)
+            .ok()
+            .zip(usize::try_from(end).ok())
+            .and_then(|(a, b)| quant5::BlockBytes::shared(buffer, a..b))
+            .unwrap_or_else(|| Vec::new().into())
     }
 
     /// A metadata value.

@@ -79,7 +79,7 @@ impl WeightSet<'_> {
                 if !fits {
                     return Err(LlamaError::Weights(format!("{name}: dims {:?}, expected [{cols}, {rows}]", t.dims)));
                 }
-                Ok(QuantizedMatrix::from_bytes(t.ggml_type, rows, cols, f.tensor_data(t).to_vec())?)
+                Ok(QuantizedMatrix::from_bytes(t.ggml_type, rows, cols, f.tensor_block_bytes(t))?)
             }
             Self::Safetensors(s) => s.matrix(name, rows, cols),
         }

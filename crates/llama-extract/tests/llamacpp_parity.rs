@@ -20,6 +20,14 @@ fn quantized_path_matches_llama_cpp_on_smollm2() {
     let file = GgufFile::open(model_asset(SMOLLM2)).unwrap();
     let tok = LlamaTokenizer::from_gguf(&file).unwrap();
     let model = QuantLlama::from_gguf(&file, WeightFormat::AsLoaded).unwrap().with_threads(2).unwrap();
+    // The weights are borrowed from the mapped file, not copied beside it.
+    assert!(model.embed.bytes.is_shared());
+    assert!(
+        model
+            .blocks
+            .iter()
+            .all(|b| [&b.wq, &b.wk, &b.wv, &b.wo, &b.w_gate, &b.w_up, &b.w_down].iter().all(|m| m.bytes.is_shared()))
+    );
     for name in ["p1_capital_chatml", "p2_emotion_chatml", "p3_long_plain"] {
         check_prompt(&model, &tok, name);
     }

@@ -53,7 +53,7 @@ fn run(input: &str, format: &str, output: &str) -> Result<String, String> {
                 "q5_k" => GgmlType::Q5_K,
                 other => return Err(format!("unknown format `{other}` (q5_0, q5_1, q5_k, alg2)")),
             };
-            QuantizedMatrix::quantize(t, rows, cols, &data).map_err(|e| e.to_string())?.bytes
+            QuantizedMatrix::quantize(t, rows, cols, &data).map_err(|e| e.to_string())?.bytes.to_vec()
         }
     };
     std::fs::write(output, &bytes).map_err(|e| format!("{output}: {e}"))?;

@@ -39,6 +39,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod alg2;
+mod block_bytes;
 pub mod blocks;
 mod ggml_type;
 pub mod kernels;
@@ -49,6 +50,7 @@ mod matrix;
 pub mod qat;
 
 pub use alg2::{Alg2Params, Alg2Tensor, Granularity, pack5, quantize_alg2, unpack5};
+pub use block_bytes::{BlockBytes, SharedBuffer};
 pub use ggml_type::GgmlType;
 pub use matrix::{GEMM_MIN_TOKENS, QuantizedMatrix, dequantize_row, quantize_row};
 #[cfg(feature = "qat")]

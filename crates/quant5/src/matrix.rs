@@ -1,6 +1,7 @@
 //! Weights kept in their quantized blocks, with dequantization and products computed on the
 //! blocks directly.
 
+use crate::block_bytes::BlockBytes;
 use crate::ggml_type::GgmlType;
 use crate::kernels;
 use crate::{QuantError, blocks};
@@ -145,12 +146,20 @@ pub struct QuantizedMatrix {
     pub ggml_type: GgmlType,
     pub rows: usize,
     pub cols: usize,
-    pub bytes: Vec<u8>,
+    /// The blocks, owned or borrowed from a mapped file ([`BlockBytes`]).
+    pub bytes: BlockBytes,
 }
 
 impl QuantizedMatrix {
-    /// Wraps existing block data, checking its size.
-    pub fn from_bytes(ggml_type: GgmlType, rows: usize, cols: usize, bytes: Vec<u8>) -> Result<Self, QuantError> {
+    /// Wraps existing block data (a `Vec<u8>` or [`BlockBytes`] borrowed from a mapped file),
+    /// checking its size.
+    pub fn from_bytes(
+        ggml_type: GgmlType,
+        rows: usize,
+        cols: usize,
+        bytes: impl Into<BlockBytes>,
+    ) -> Result<Self, QuantError> {
+        let bytes = bytes.into();
         let need = ggml_type
             .row_bytes(cols)?
             .checked_mul(rows)
@@ -170,7 +179,7 @@ impl QuantizedMatrix {
         for r in 0..rows {
             quantize_row(ggml_type, &data[r * cols..(r + 1) * cols], &mut bytes)?;
         }
-        Ok(Self { ggml_type, rows, cols, bytes })
+        Ok(Self { ggml_type, rows, cols, bytes: bytes.into() })
     }
 
     pub fn row_bytes(&self) -> usize {

@@ -362,3 +362,25 @@ fn simd_kernels_match_the_portable_reference() {
         }
     }
 }
+
+#[test]
+fn matrices_can_borrow_their_blocks_from_a_shared_buffer() {
+    use quant5::{BlockBytes, SharedBuffer};
+    let w = test_matrix(4, 64, 3);
+    let owned = QuantizedMatrix::quantize(GgmlType::Q8_0, 4, 64, &w).unwrap();
+    // The blocks in the middle of a larger buffer, as a tensor sits in a mapped GGUF file.
+    let mut file = vec![0xAAu8; 100];
+    file.extend_from_slice(&owned.bytes);
+    file.extend_from_slice(&[0x55; 7]);
+    let buffer: SharedBuffer = std::sync::Arc::new(file);
+    let bytes = BlockBytes::shared(buffer.clone(), 100..100 + owned.bytes.len()).unwrap();
+    assert!(bytes.is_shared());
+    let shared = QuantizedMatrix::from_bytes(GgmlType::Q8_0, 4, 64, bytes).unwrap();
+    assert_eq!(shared, owned);
+    let x = test_matrix(1, 64, 5);
+    assert_eq!(shared.matvec(&x, 1).unwrap(), owned.matvec(&x, 1).unwrap());
+    // Ranges outside the buffer are refused, not sliced.
+    assert!(BlockBytes::shared(buffer.clone(), 100..10_000).is_none());
+    let short = BlockBytes::shared(buffer, 100..101).unwrap();
+    assert!(matches!(QuantizedMatrix::from_bytes(GgmlType::Q8_0, 4, 64, short), Err(QuantError::Truncated { .. })));
+}
