@@ -1,17 +1,19 @@
 //! Dequantization throughput per format, and matrix–vector products on the quantized blocks
 //! for Llama-3-8B projection shapes (4096×4096, 14336×4096) and SmolLM2's 576×1536, with 1 and
-//! 2 threads, beside candle-core 0.11's quantized matmul on the same bytes in the same group.
-//! candle's CPU `QMatMul` splits rows over rayon's pool; it runs inside 1- and 2-thread pools
-//! here so both libraries are measured at the same thread counts.
+//! 2 threads, for every block type, beside candle-core 0.11's quantized matmul on the same bytes
+//! in the same group where candle has the type (with the `candle-comparison` feature, so CI does
+//! not build candle). candle's CPU `QMatMul` splits rows over rayon's pool; it runs inside 1- and
+//! 2-thread pools here so both libraries are measured at the same thread counts.
 //!
-//! `cargo bench -p quant5 --bench quant`
+//! `cargo bench -p quant5 --bench quant --features candle-comparison`
 
+#[cfg(feature = "candle-comparison")]
 use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
+#[cfg(feature = "candle-comparison")]
 use candle_core::{Device, Module, Tensor};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use half::f16;
 use quant5::{GgmlType, QuantizedMatrix, dequantize_row};
-use std::borrow::Cow;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -26,24 +28,74 @@ fn random_matrix(t: GgmlType, rows: usize, cols: usize) -> QuantizedMatrix {
     };
     let mut bytes: Vec<u8> =
         (0..rows * t.row_bytes(cols).expect("whole blocks")).map(|_| (rnd() >> 24) as u8).collect();
+    // Where each type keeps its f16 scale and (for the asymmetric ones) its f16 min.
+    let (d_at, m_at) = match t {
+        GgmlType::Q6_K => (208, None),
+        GgmlType::Q3_K => (108, None),
+        GgmlType::Q2_K => (80, Some(82)),
+        GgmlType::Q4_1 | GgmlType::Q5_1 | GgmlType::Q4_K | GgmlType::Q5_K => (0, Some(2)),
+        _ => (0, None),
+    };
     for b in bytes.chunks_exact_mut(t.type_size()) {
-        let d_at = if t == GgmlType::Q6_K { 208 } else { 0 };
         b[d_at..d_at + 2].copy_from_slice(&f16::from_f32(((rnd() % 1000) as f32 + 1.0) * 1e-5).to_le_bytes());
-        if matches!(t, GgmlType::Q5_1 | GgmlType::Q4_1 | GgmlType::Q5_K) {
-            b[2..4].copy_from_slice(&f16::from_f32((rnd() % 1000) as f32 * 1e-5).to_le_bytes());
+        if let Some(m) = m_at {
+            b[m..m + 2].copy_from_slice(&f16::from_f32((rnd() % 1000) as f32 * 1e-5).to_le_bytes());
         }
     }
     QuantizedMatrix::from_bytes(t, rows, cols, bytes).expect("sized to fit")
 }
 
-fn candle_dtype(t: GgmlType) -> GgmlDType {
-    match t {
+/// Every stored block type.
+const TYPES: [GgmlType; 12] = [
+    GgmlType::Q4_0,
+    GgmlType::Q4_1,
+    GgmlType::Q5_0,
+    GgmlType::Q5_1,
+    GgmlType::Q8_0,
+    GgmlType::Q2_K,
+    GgmlType::Q3_K,
+    GgmlType::Q4_K,
+    GgmlType::Q5_K,
+    GgmlType::Q6_K,
+    GgmlType::IQ4_NL,
+    GgmlType::IQ4_XS,
+];
+
+#[cfg(feature = "candle-comparison")]
+fn candle_dtype(t: GgmlType) -> Option<GgmlDType> {
+    Some(match t {
+        GgmlType::Q4_0 => GgmlDType::Q4_0,
+        GgmlType::Q4_1 => GgmlDType::Q4_1,
         GgmlType::Q5_0 => GgmlDType::Q5_0,
         GgmlType::Q5_1 => GgmlDType::Q5_1,
-        GgmlType::Q5_K => GgmlDType::Q5K,
-        GgmlType::Q4_1 => GgmlDType::Q4_1,
         GgmlType::Q8_0 => GgmlDType::Q8_0,
-        other => panic!("no candle bench for {other:?}"),
+        GgmlType::Q2_K => GgmlDType::Q2K,
+        GgmlType::Q3_K => GgmlDType::Q3K,
+        GgmlType::Q4_K => GgmlDType::Q4K,
+        GgmlType::Q5_K => GgmlDType::Q5K,
+        GgmlType::Q6_K => GgmlDType::Q6K,
+        _ => return None,
+    })
+}
+
+/// candle's quantized matmul on the same bytes, at 1 and 2 threads, where candle has the type.
+#[cfg(feature = "candle-comparison")]
+fn bench_candle(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    m: &QuantizedMatrix,
+    x: &[f32],
+) {
+    let Some(dtype) = candle_dtype(m.ggml_type) else { return };
+    let storage =
+        QStorage::from_data(std::borrow::Cow::Borrowed(&m.bytes), &Device::Cpu, dtype).expect("candle storage");
+    let qt = QTensor::new(storage, (m.rows, m.cols)).expect("candle qtensor");
+    let mm = QMatMul::from_qtensor(qt).expect("candle qmatmul");
+    let xt = Tensor::from_slice(x, (1, m.cols), &Device::Cpu).expect("tensor");
+    for threads in [1usize, 2] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("rayon pool");
+        group.bench_function(BenchmarkId::new(format!("candle_{}", m.ggml_type.name()), format!("{threads}t")), |b| {
+            b.iter(|| pool.install(|| mm.forward(black_box(&xt)).expect("forward")))
+        });
     }
 }
 
@@ -52,7 +104,7 @@ fn dequantize(c: &mut Criterion) {
     let mut group = c.benchmark_group("dequantize_1024x4096");
     group.throughput(Throughput::Bytes((rows * cols * 4) as u64));
     group.measurement_time(Duration::from_secs(2));
-    for t in [GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q5_K, GgmlType::Q4_1, GgmlType::Q8_0, GgmlType::Q6_K] {
+    for t in TYPES {
         let m = random_matrix(t, rows, cols);
         let mut out = vec![0f32; cols];
         group.bench_function(t.name(), |b| {
@@ -73,7 +125,10 @@ fn matvec(c: &mut Criterion) {
         group.sample_size(10);
         group.measurement_time(Duration::from_secs(2));
         let x: Vec<f32> = (0..cols).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
-        for t in [GgmlType::Q5_K, GgmlType::Q5_0, GgmlType::Q8_0, GgmlType::Q4_1] {
+        for t in TYPES {
+            if !cols.is_multiple_of(t.block_size()) {
+                continue;
+            }
             let m = random_matrix(t, rows, cols);
             // Throughput as bytes of weights streamed per product.
             group.throughput(Throughput::Bytes(m.bytes.len() as u64));
@@ -83,17 +138,8 @@ fn matvec(c: &mut Criterion) {
                     b.iter(|| m.matvec_into(black_box(&x), &mut y, threads).expect("shapes match"))
                 });
             }
-            let storage =
-                QStorage::from_data(Cow::Borrowed(&m.bytes), &Device::Cpu, candle_dtype(t)).expect("candle storage");
-            let qt = QTensor::new(storage, (rows, cols)).expect("candle qtensor");
-            let mm = QMatMul::from_qtensor(qt).expect("candle qmatmul");
-            let xt = Tensor::from_slice(&x, (1, cols), &Device::Cpu).expect("tensor");
-            for threads in [1usize, 2] {
-                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("rayon pool");
-                group.bench_function(BenchmarkId::new(format!("candle_{}", t.name()), format!("{threads}t")), |b| {
-                    b.iter(|| pool.install(|| mm.forward(black_box(&xt)).expect("forward")))
-                });
-            }
+            #[cfg(feature = "candle-comparison")]
+            bench_candle(&mut group, &m, &x);
         }
         group.finish();
     }
