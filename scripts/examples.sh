@@ -10,7 +10,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 # The binaries the test step built (same workspace-wide feature set, so nothing is rebuilt);
 # `cargo run -p ser-bilstm` alone would resolve features differently and rebuild the ML stack.
-cargo build -q --workspace --all-targets --features quant5/qat --locked
+cargo build -q --workspace --bins --examples --features quant5/qat --locked
 run() { local name="$1"; shift; [ "${1:-}" = "--" ] && shift; "target/debug/examples/$name" "$@"; }
 
 run synth_corpus -- --out "$work/corpus" --voices 6 --clips 2

@@ -487,7 +487,10 @@ impl QuantLlama {
             cache.k[l].extend_from_slice(&k);
             cache.v[l].extend_from_slice(&v);
             let (keys, values) = (&cache.k[l], &cache.v[l]);
-            for i in 0..n {
+            // Causal attention of token i over positions 0..=start+i, one row of `attn` per
+            // token. Rows are independent and each is computed in the same order as in
+            // one-token decoding, so splitting rows across threads changes no bit.
+            let attend = |i: usize, out_row: &mut [f32], scores: &mut Vec<f32>| {
                 let pos = start + i;
                 for head in 0..c.n_heads {
                     let kvh = head / group;
@@ -503,13 +506,25 @@ impl QuantLlama {
                         *s = (*s - max).exp();
                         sum += *s;
                     });
-                    let out = &mut attn[i * q_dim + head * hd..i * q_dim + (head + 1) * hd];
+                    let out = &mut out_row[head * hd..(head + 1) * hd];
                     out.fill(0.0);
                     for (p, &w) in scores.iter().enumerate() {
                         let vp = &values[p * kv_dim + kvh * hd..p * kv_dim + (kvh + 1) * hd];
                         let w = w / sum;
                         out.iter_mut().zip(vp).for_each(|(o, &vv)| *o += w * vv);
                     }
+                }
+            };
+            if self.threads > 1 && n > 1 {
+                use rayon::prelude::*;
+                self.pool.install(|| {
+                    attn.par_chunks_mut(q_dim)
+                        .enumerate()
+                        .for_each_init(Vec::new, |scores, (i, row)| attend(i, row, scores))
+                });
+            } else {
+                for (i, row) in attn.chunks_mut(q_dim).enumerate() {
+                    attend(i, row, &mut scores);
                 }
             }
             self.matmul(&b.wo, &attn, &mut proj)?;

@@ -225,9 +225,12 @@ struct Rules {
 }
 
 impl Rules {
-    fn new(file: &GgufFile, ftype: FileType, order: &[&TensorInfo]) -> Result<Self, LlamaError> {
-        let arch = file.str("general.architecture")?;
-        let key = |k: &str| file.get(&format!("{arch}.{k}")).and_then(GgufValue::as_u64).map(|v| v as usize);
+    fn new(metadata: &Metadata, ftype: FileType, order: &[&TensorInfo]) -> Result<Self, LlamaError> {
+        let arch = metadata
+            .get("general.architecture")
+            .and_then(GgufValue::as_str)
+            .ok_or_else(|| LlamaError::Config("general.architecture missing".into()))?;
+        let key = |k: &str| metadata.get(&format!("{arch}.{k}")).and_then(GgufValue::as_u64).map(|v| v as usize);
         let n_layers = key("block_count").ok_or_else(|| LlamaError::Config(format!("{arch}.block_count missing")))?;
         let n_heads = key("attention.head_count").unwrap_or(1);
         let n_kv_heads = key("attention.head_count_kv").unwrap_or(n_heads).max(1);
@@ -345,9 +348,12 @@ impl PlannedTensor {
     }
 }
 
+/// A GGUF file's metadata.
+pub type Metadata = std::collections::BTreeMap<String, GgufValue>;
+
 /// llama.cpp's tensor order: tensors outside the layers by name, then layer by layer by name.
-fn llama_cpp_order(file: &GgufFile) -> Vec<&TensorInfo> {
-    let mut order: Vec<&TensorInfo> = file.tensors.iter().collect();
+fn llama_cpp_order(tensors: &[TensorInfo]) -> Vec<&TensorInfo> {
+    let mut order: Vec<&TensorInfo> = tensors.iter().collect();
     order.sort_by(|a, b| {
         let layer = |t: &TensorInfo| layer_of(&t.name).map_or(-1, |l| l as i64);
         layer(a).cmp(&layer(b)).then_with(|| a.name.cmp(&b.name))
@@ -357,8 +363,18 @@ fn llama_cpp_order(file: &GgufFile) -> Vec<&TensorInfo> {
 
 /// The type llama-quantize gives every tensor of `file` for `ftype`, in its output order.
 pub fn plan(file: &GgufFile, ftype: FileType) -> Result<Vec<PlannedTensor>, LlamaError> {
-    let order = llama_cpp_order(file);
-    let mut rules = Rules::new(file, ftype, &order)?;
+    plan_tensors(&file.metadata, &file.tensors, ftype)
+}
+
+/// [`plan`] for a model described by its metadata and tensor list (the tensors' types are the
+/// source types; their data is not read).
+pub fn plan_tensors(
+    metadata: &Metadata,
+    tensors: &[TensorInfo],
+    ftype: FileType,
+) -> Result<Vec<PlannedTensor>, LlamaError> {
+    let order = llama_cpp_order(tensors);
+    let mut rules = Rules::new(metadata, ftype, &order)?;
     order
         .into_iter()
         .map(|t| {

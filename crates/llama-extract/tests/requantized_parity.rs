@@ -2,7 +2,8 @@
 //! requantized by `quantize::quantize_file` to Q4_K_M, Q5_K_M, Q6_K and Q8_0 has, tensor for
 //! tensor, the type llama.cpp chose and the bytes it wrote (sha256), in llama.cpp's order; and
 //! the runtime on each file matches llama.cpp's logits and greedy continuations on its own file
-//! with the tolerances of `llamacpp_parity.rs`.
+//! with the tolerances of `llamacpp_parity.rs` (both golden prompts on Q4_K_M, the first on the
+//! others; the fixtures hold both for all four).
 
 mod common;
 
@@ -36,7 +37,10 @@ fn requantize_and_check(ftype: FileType) {
 
     let tok = LlamaTokenizer::from_gguf(&file).unwrap();
     let model = QuantLlama::from_gguf(&file, WeightFormat::AsLoaded).unwrap().with_threads(2).unwrap();
-    for name in ["p1_capital_chatml", "p2_emotion_chatml"] {
+    // Both prompts for the common Q4_K_M; the short one for the others (CI time).
+    let prompts: &[&str] =
+        if ftype == FileType::Q4_K_M { &["p1_capital_chatml", "p2_emotion_chatml"] } else { &["p1_capital_chatml"] };
+    for name in prompts {
         check_prompt_in(&model, &tok, &format!("requant/{}/", ftype.name()), name);
     }
     drop(file);
