@@ -8,8 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-# The binaries the test step built (same workspace-wide feature set, so nothing is rebuilt);
-# `cargo run -p ser-bilstm` alone would resolve features differently and rebuild the ML stack.
+# The examples, built with the test step's workspace-wide feature set (so its libraries are
+# reused); `cargo run -p ser-bilstm` alone would resolve features differently and rebuild the
+# ML stack.
 cargo build -q --workspace --bins --examples --features quant5/qat --locked
 run() { local name="$1"; shift; [ "${1:-}" = "--" ] && shift; "target/debug/examples/$name" "$@"; }
 

@@ -17,9 +17,10 @@ cargo fmt --all -- --check
 step "cargo clippy (workspace, all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --features quant5/qat --locked -- -D warnings
 
-# Benches are type-checked by clippy above and run by `cargo bench`; CI does not build them again.
-step "cargo test (lib, bins, tests, examples)"
-cargo test --workspace --lib --bins --tests --examples --features quant5/qat --locked
+# Benches and examples are type-checked by clippy above; examples are built and run end to end
+# below and benches by `cargo bench`, so the test step does not build them (none has unit tests).
+step "cargo test (libs, bins, integration and property tests)"
+cargo test --workspace --lib --bins --tests --features quant5/qat --locked
 
 step "examples end to end (ser-bilstm on a synthetic corpus, lora merge, llama-extract generate)"
 bash scripts/examples.sh
