@@ -45,22 +45,6 @@ fn random_matrix(t: GgmlType, rows: usize, cols: usize) -> QuantizedMatrix {
     QuantizedMatrix::from_bytes(t, rows, cols, bytes).expect("sized to fit")
 }
 
-/// Every stored block type.
-const TYPES: [GgmlType; 12] = [
-    GgmlType::Q4_0,
-    GgmlType::Q4_1,
-    GgmlType::Q5_0,
-    GgmlType::Q5_1,
-    GgmlType::Q8_0,
-    GgmlType::Q2_K,
-    GgmlType::Q3_K,
-    GgmlType::Q4_K,
-    GgmlType::Q5_K,
-    GgmlType::Q6_K,
-    GgmlType::IQ4_NL,
-    GgmlType::IQ4_XS,
-];
-
 #[cfg(feature = "candle-comparison")]
 fn candle_dtype(t: GgmlType) -> Option<GgmlDType> {
     Some(match t {
@@ -104,7 +88,7 @@ fn dequantize(c: &mut Criterion) {
     let mut group = c.benchmark_group("dequantize_1024x4096");
     group.throughput(Throughput::Bytes((rows * cols * 4) as u64));
     group.measurement_time(Duration::from_secs(2));
-    for t in TYPES {
+    for t in GgmlType::QUANTIZED {
         let m = random_matrix(t, rows, cols);
         let mut out = vec![0f32; cols];
         group.bench_function(t.name(), |b| {
@@ -125,7 +109,7 @@ fn matvec(c: &mut Criterion) {
         group.sample_size(10);
         group.measurement_time(Duration::from_secs(2));
         let x: Vec<f32> = (0..cols).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
-        for t in TYPES {
+        for t in GgmlType::QUANTIZED {
             if !cols.is_multiple_of(t.block_size()) {
                 continue;
             }

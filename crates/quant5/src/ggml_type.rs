@@ -26,6 +26,23 @@ pub enum GgmlType {
 }
 
 impl GgmlType {
+    /// Every block type model files store weights in (not the 8-bit activation formats Q8_1 and
+    /// Q8_K, not the float types).
+    pub const QUANTIZED: [GgmlType; 12] = [
+        GgmlType::Q4_0,
+        GgmlType::Q4_1,
+        GgmlType::Q5_0,
+        GgmlType::Q5_1,
+        GgmlType::Q8_0,
+        GgmlType::Q2_K,
+        GgmlType::Q3_K,
+        GgmlType::Q4_K,
+        GgmlType::Q5_K,
+        GgmlType::Q6_K,
+        GgmlType::IQ4_NL,
+        GgmlType::IQ4_XS,
+    ];
+
     /// The type for a GGUF `ggml_type` id.
     pub fn from_id(id: u32) -> Result<Self, QuantError> {
         Ok(match id {

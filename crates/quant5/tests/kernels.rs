@@ -108,23 +108,7 @@ fn kernels_agree_with_dequantize_then_matmul() {
     // Tolerance: the kernels quantize x to 8 bits (relative step 1/127 of each block's max), so
     // the error per row is bounded by Σ|w|·|x|max/254 plus f32 rounding; we check it relative
     // to Σ|w·x| with ggml's own per-element budget (≤ 2 % of the mean |w·x| term).
-    for t in [
-        GgmlType::Q4_0,
-        GgmlType::Q4_1,
-        GgmlType::Q5_0,
-        GgmlType::Q5_1,
-        GgmlType::Q8_0,
-        GgmlType::Q2_K,
-        GgmlType::Q3_K,
-        GgmlType::Q4_K,
-        GgmlType::Q5_K,
-        GgmlType::Q6_K,
-        GgmlType::IQ4_NL,
-        GgmlType::IQ4_XS,
-        GgmlType::F32,
-        GgmlType::F16,
-        GgmlType::BF16,
-    ] {
+    for t in GgmlType::QUANTIZED.into_iter().chain([GgmlType::F32, GgmlType::F16, GgmlType::BF16]) {
         for (rows, cols) in [(8, 256), (64, 512), (3, 4096)] {
             let w = test_matrix(rows, cols, 11);
             let x = test_matrix(1, cols, 29);
@@ -317,20 +301,7 @@ fn simd_kernels_match_the_portable_reference() {
         s ^= s << 17;
         s
     };
-    for t in [
-        GgmlType::Q4_0,
-        GgmlType::Q4_1,
-        GgmlType::Q5_0,
-        GgmlType::Q5_1,
-        GgmlType::Q8_0,
-        GgmlType::Q2_K,
-        GgmlType::Q3_K,
-        GgmlType::Q4_K,
-        GgmlType::Q5_K,
-        GgmlType::Q6_K,
-        GgmlType::IQ4_NL,
-        GgmlType::IQ4_XS,
-    ] {
+    for t in GgmlType::QUANTIZED {
         let cols = 4096;
         for trial in 0..20 {
             // Random valid blocks: any bit pattern is valid once the f16 scales are sane.

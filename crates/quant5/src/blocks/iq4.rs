@@ -6,7 +6,7 @@
 //! * IQ4_XS, 256 values in 136 bytes: `d` (f16), `scales_h` (u16), `scales_l[4]`, `qs[128]`;
 //!   each 32 values has a 6-bit scale `ls` and `x = d·(ls − 32)·T[q]`.
 
-use super::{QK, QK_K, f16_at, nearest_int, put_f16};
+use super::{QK, QK_K, f16_at, max_by_magnitude, nearest_int, put_f16};
 
 /// The IQ4 code table (`kvalues_iq4nl`).
 pub const IQ4_VALUES: [i8; 16] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
@@ -71,13 +71,7 @@ fn nearest_code(x: f32) -> u8 {
 /// inverse scales `(t + T[0]) / max`, keeping the one whose least-squares scale fits best.
 /// 0 for an all-zero group.
 fn block_scale(x: &[f32]) -> f32 {
-    let (mut amax, mut max) = (0f32, 0f32);
-    for &v in x {
-        if v.abs() > amax {
-            amax = v.abs();
-            max = v;
-        }
-    }
+    let (amax, max) = max_by_magnitude(x);
     if amax < 1e-15 {
         return 0.0;
     }

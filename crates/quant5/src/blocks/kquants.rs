@@ -9,7 +9,7 @@
 //! * Q4_K, 144 bytes: `d`, `dmin` (f16), `scales[12]` (eight 6-bit scales and mins), `qs[128]`.
 //!   `x = d·sc·q − dmin·m` per 32 values.
 
-use super::{QK_K, f16_at, make_qkx2_quants, nearest_int, pack_scale_min_k4, put_f16, scale_min_k4};
+use super::{QK_K, f16_at, make_qkx2_quants, max_by_magnitude, nearest_int, pack_scale_min_k4, put_f16, scale_min_k4};
 
 /// ggml's `GROUP_MAX_EPS`: a group whose largest magnitude is below this is all zeros.
 const GROUP_MAX_EPS: f32 = 1e-15;
@@ -243,13 +243,7 @@ pub fn decode_q3_k(b: &[u8], out: &mut [f32]) {
 fn make_q3_quants(x: &[f32], nmax: i32, codes: &mut [u8]) -> f32 {
     let mut l = [0i8; 16];
     let l = &mut l[..x.len()];
-    let (mut max, mut amax) = (0f32, 0f32);
-    for &v in x {
-        if v.abs() > amax {
-            amax = v.abs();
-            max = v;
-        }
-    }
+    let (amax, max) = max_by_magnitude(x);
     if amax < GROUP_MAX_EPS {
         codes.iter_mut().for_each(|v| *v = 0);
         return 0.0;
@@ -353,13 +347,7 @@ pub fn encode_q3_k(x: &[f32; QK_K], out: &mut [u8]) {
 /// ggml's `make_qx_quants` with `rmse_type` 1 (weights `x²`): a symmetric scale for codes
 /// −nmax..nmax−1, the best of 19 trial scales around `nmax / max`.
 fn make_qx_quants(x: &[f32], nmax: i32, l: &mut [u8]) -> f32 {
-    let (mut max, mut amax) = (0f32, 0f32);
-    for &v in x {
-        if v.abs() > amax {
-            amax = v.abs();
-            max = v;
-        }
-    }
+    let (amax, max) = max_by_magnitude(x);
     if amax < GROUP_MAX_EPS {
         l.iter_mut().for_each(|v| *v = 0);
         return 0.0;

@@ -35,18 +35,41 @@ pub(crate) fn nearest_int(f: f32) -> i32 {
     f.round_ties_even() as i32
 }
 
+/// The largest magnitude in `x` and the signed value that has it (the first on ties), as
+/// ggml's encoders find them; `(0, 0)` for an empty or all-zero slice.
+#[inline]
+pub(crate) fn max_by_magnitude(x: &[f32]) -> (f32, f32) {
+    let (mut amax, mut max) = (0f32, 0f32);
+    for &v in x {
+        if v.abs() > amax {
+            amax = v.abs();
+            max = v;
+        }
+    }
+    (amax, max)
+}
+
+/// The smallest and largest value of `x` (`(f32::MAX, -f32::MAX)` when empty).
+#[inline]
+fn min_max(x: &[f32]) -> (f32, f32) {
+    let (mut min, mut max) = (f32::MAX, -f32::MAX);
+    for &v in x {
+        if v < min {
+            min = v;
+        }
+        if v > max {
+            max = v;
+        }
+    }
+    (min, max)
+}
+
 // ---------------------------------------------------------------- Q5_0
 
 /// Encodes 32 values as one Q5_0 block (22 bytes): `d` f16, `qh` u32, `qs[16]`.
 /// Symmetric: `d = max / −16` where `max` is the signed value of largest magnitude.
 pub fn encode_q5_0(x: &[f32; QK], out: &mut [u8]) {
-    let (mut amax, mut max) = (0f32, 0f32);
-    for &v in x {
-        if amax < v.abs() {
-            amax = v.abs();
-            max = v;
-        }
-    }
+    let (_, max) = max_by_magnitude(x);
     let d = max / -16.0;
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };
     put_f16(out, 0, d);
@@ -85,15 +108,7 @@ pub fn decode_q5_0(b: &[u8], out: &mut [f32]) {
 /// Encodes 32 values as one Q5_1 block (24 bytes): `d`, `m` f16, `qh`, `qs[16]`.
 /// Asymmetric min-max: `d = (max − min) / 31`, `m = min`.
 pub fn encode_q5_1(x: &[f32; QK], out: &mut [u8]) {
-    let (mut min, mut max) = (f32::MAX, -f32::MAX);
-    for &v in x {
-        if v < min {
-            min = v;
-        }
-        if v > max {
-            max = v;
-        }
-    }
+    let (min, max) = min_max(x);
     let d = (max - min) / 31.0;
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };
     put_f16(out, 0, d);
@@ -126,13 +141,7 @@ pub fn decode_q5_1(b: &[u8], out: &mut [f32]) {
 /// Encodes 32 values as one Q4_0 block (18 bytes), as ggml's `quantize_row_q4_0_ref`:
 /// `d = max / −8` for the signed value of largest magnitude, codes truncated from `x/d + 8.5`.
 pub fn encode_q4_0(x: &[f32; QK], out: &mut [u8]) {
-    let (mut amax, mut max) = (0f32, 0f32);
-    for &v in x {
-        if amax < v.abs() {
-            amax = v.abs();
-            max = v;
-        }
-    }
+    let (_, max) = max_by_magnitude(x);
     let d = max / -8.0;
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };
     put_f16(out, 0, d);
@@ -155,15 +164,7 @@ pub fn decode_q4_0(b: &[u8], out: &mut [f32]) {
 /// Encodes 32 values as one Q4_1 block (20 bytes), as `quantize_row_q4_1_ref`:
 /// `d = (max − min) / 15`, `m = min`, codes truncated from `(x − min)/d + 0.5`.
 pub fn encode_q4_1(x: &[f32; QK], out: &mut [u8]) {
-    let (mut min, mut max) = (f32::MAX, -f32::MAX);
-    for &v in x {
-        if v < min {
-            min = v;
-        }
-        if v > max {
-            max = v;
-        }
-    }
+    let (min, max) = min_max(x);
     let d = (max - min) / 15.0;
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };
     put_f16(out, 0, d);
