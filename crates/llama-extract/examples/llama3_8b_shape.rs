@@ -3,7 +3,8 @@
 //! untied output) but only `--layers` decoder layers of seeded random weights, quantized by our
 //! own quantizer with llama-quantize's type rules for `--type` (default Q4_K_M). It is loaded
 //! and run like a real model, and the report gives bytes and time per layer and per part, and
-//! the full 32-layer model's size, resident memory and speed extrapolated from them.
+//! the full 32-layer model's size (from its own type plan), resident memory and speed
+//! extrapolated from them.
 //!
 //! ```text
 //! cargo run --release -p llama-extract --example llama3_8b_shape -- [--layers 2] [--type Q4_K_M]
@@ -144,9 +145,9 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         .zip(&sizes)
         .map(|(p, &n_bytes)| TensorEntry { name: &p.name, dims: &p.dims, ggml_type: p.to, n_bytes })
         .collect();
-    let metadata: Vec<(&str, GgufValue)> = meta.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let header: Vec<(&str, GgufValue)> = meta.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     let mut out = BufWriter::new(std::fs::File::create(&args.out)?);
-    let offsets = write_gguf_header(&mut out, &metadata, &entries, 32)?;
+    let offsets = write_gguf_header(&mut out, &header, &entries, 32)?;
     let mut written = 0u64;
     for (i, (p, &offset)) in planned.iter().zip(&offsets).enumerate() {
         out.write_all(&vec![0u8; (offset - written) as usize])?;
@@ -214,7 +215,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         .max()
         .unwrap_or(0);
     let fixed = bytes(&model.embed) + bytes(head);
-    let full_bytes = fixed + FULL_LAYERS as u64 * layer_bytes;
+    // The full model's size from its own plan: the `_M` rules give different layers different
+    // types, so it is not 32 × one layer.
+    let full_plan = plan_tensors(&metadata(FULL_LAYERS), &tensors(FULL_LAYERS), ftype)?;
+    let full_bytes = full_plan.iter().map(|p| p.n_bytes()).sum::<Result<u64, _>>()?;
     let kv_per_token = FULL_LAYERS as u64 * 2 * KV_HEADS * HEAD_DIM * 4;
     let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
     let types: Vec<String> =
