@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! cargo run --release -p llama-extract --example llama3_8b_shape -- [--layers 2] [--type Q4_K_M]
-//!     [--threads 2] [--prompt 64] [--decode 8] [--out /tmp/llama3-8b-shape.gguf]
+//!     [--threads 2] [--prompt 64] [--decode 8] [--out FILE]
 //! ```
 //! Writes about 1 GB for 2 layers (the embedding and output matrices are most of it).
 
@@ -48,8 +48,9 @@ struct Args {
     /// Tokens to decode after the prompt.
     #[arg(long, default_value_t = 8)]
     decode: usize,
-    #[arg(long, default_value = "/tmp/llama3-8b-shape.gguf")]
-    out: PathBuf,
+    /// Where to write the model (default: llama3-8b-shape.gguf in the system's temporary folder).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 fn main() {
@@ -133,6 +134,7 @@ fn rss_mib(field: &str) -> f64 {
 }
 
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let out_path = args.out.clone().unwrap_or_else(|| std::env::temp_dir().join("llama3-8b-shape.gguf"));
     let ftype = FileType::from_name(&args.file_type)?;
     let meta = metadata(args.layers);
     let planned = plan_tensors(&meta, &tensors(args.layers), ftype)?;
@@ -146,7 +148,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         .map(|(p, &n_bytes)| TensorEntry { name: &p.name, dims: &p.dims, ggml_type: p.to, n_bytes })
         .collect();
     let header: Vec<(&str, GgufValue)> = meta.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-    let mut out = BufWriter::new(std::fs::File::create(&args.out)?);
+    let mut out = BufWriter::new(std::fs::File::create(&out_path)?);
     let offsets = write_gguf_header(&mut out, &header, &entries, 32)?;
     let mut written = 0u64;
     for (i, (p, &offset)) in planned.iter().zip(&offsets).enumerate() {
@@ -177,7 +179,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
 
     // Load and run, with the peak resident memory counted from here (Linux: clear_refs 5).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
-    let file = GgufFile::open(&args.out)?;
+    let file = GgufFile::open(&out_path)?;
     let model = QuantLlama::from_gguf(&file, WeightFormat::AsLoaded)?.with_threads(args.threads)?;
     let rss_loaded = rss_mib("VmRSS:");
     let ids: Vec<u32> = (0..args.prompt as u32).map(|i| (i * 7919) % VOCAB as u32).collect();
@@ -229,7 +231,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         args.layers,
         ftype.name(),
         args.threads,
-        mib(std::fs::metadata(&args.out)?.len())
+        mib(std::fs::metadata(&out_path)?.len())
     );
     println!(
         "per layer: {:.1} MiB (largest {:.1} MiB); embedding {:.1} MiB, output {:.1} MiB",

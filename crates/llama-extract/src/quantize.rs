@@ -286,11 +286,9 @@ impl Rules {
             }
             Category::AttnK if self.n_expert == 8 => new_type = G::Q8_0,
             Category::FfnDown => {
-                let (i, n) = if self.n_expert > 1 {
-                    (layer_of(&t.name).unwrap_or(self.i_ffn_down), self.n_layers)
-                } else {
-                    (self.i_ffn_down, self.n_layers)
-                };
+                // Expert FFNs are not consecutive in the file: their layer comes from the name.
+                let i = if self.n_expert > 1 { layer_of(&t.name).unwrap_or(self.i_ffn_down) } else { self.i_ffn_down };
+                let n = self.n_layers;
                 match ftype {
                     F::Q2_K => new_type = G::Q3_K,
                     F::Q3_K_M => new_type = if i < n / 16 { G::Q5_K } else { G::Q4_K },
@@ -425,13 +423,15 @@ fn write_tensor(file: &GgufFile, info: &TensorInfo, p: &PlannedTensor, out: &mut
     for batch in data.chunks(ROWS_PER_BATCH * in_row) {
         let encoded: Vec<Vec<u8>> = batch
             .par_chunks(in_row)
-            .map(|row| {
-                let mut x = vec![0f32; cols];
-                dequantize_row(p.from, row, &mut x)?;
-                let mut q = Vec::with_capacity(out_row);
-                quantize_row(p.to, &x, &mut q)?;
-                Ok(q)
-            })
+            .map_init(
+                || vec![0f32; cols],
+                |x, row| {
+                    dequantize_row(p.from, row, x)?;
+                    let mut q = Vec::with_capacity(out_row);
+                    quantize_row(p.to, x, &mut q)?;
+                    Ok(q)
+                },
+            )
             .collect::<Result<_, quant5::QuantError>>()
             .map_err(|e| LlamaError::Weights(format!("tensor {}: {e}", p.name)))?;
         for row in encoded {

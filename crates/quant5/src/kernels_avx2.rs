@@ -300,6 +300,7 @@ pub(crate) fn dot_q4_k(row: &[u8], act: &Activation) -> f32 {
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q6_k(row: &[u8], act: &Activation) -> f32 {
     let mut acc = _mm256_setzero_ps();
+    let mut offsets = 0f32;
     let low4 = _mm256_set1_epi8(0x0F);
     let three = _mm256_set1_epi8(3);
     for (b, y) in row.chunks_exact(210).zip(q8k(act)) {
@@ -331,9 +332,9 @@ pub(crate) fn dot_q6_k(row: &[u8], act: &Activation) -> f32 {
         }
         let d = f16_at(b, 208) * y.d;
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
-        acc = _mm256_sub_ps(acc, _mm256_setr_ps(d * (32 * offset) as f32, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0));
+        offsets += d * (32 * offset) as f32;
     }
-    hsum_ps(acc)
+    hsum_ps(acc) - offsets
 }
 
 /// Q2_K × Q8_K: two-bit codes by shift and mask, each 16 values' 4-bit scale through `madd`,
@@ -368,6 +369,7 @@ pub(crate) fn dot_q2_k(row: &[u8], act: &Activation) -> f32 {
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q3_k(row: &[u8], act: &Activation) -> f32 {
     let mut acc = _mm256_setzero_ps();
+    let mut offsets = 0f32;
     let three = _mm256_set1_epi8(3);
     let one = _mm256_set1_epi8(1);
     for (b, y) in row.chunks_exact(110).zip(q8k(act)) {
@@ -389,7 +391,7 @@ pub(crate) fn dot_q3_k(row: &[u8], act: &Activation) -> f32 {
         let offset: i32 = sc.iter().zip(&y.bsums).map(|(&s, &bs)| s as i32 * bs as i32).sum();
         let d = f16_at(b, 108) * y.d;
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
-        acc = _mm256_sub_ps(acc, _mm256_setr_ps(d * (4 * offset) as f32, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0));
+        offsets += d * (4 * offset) as f32;
     }
-    hsum_ps(acc)
+    hsum_ps(acc) - offsets
 }

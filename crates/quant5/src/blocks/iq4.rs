@@ -121,14 +121,10 @@ pub fn encode_iq4_nl(x: &[f32; QK], out: &mut [u8]) {
 /// Encodes 256 values as one IQ4_XS super-block (136 bytes).
 pub fn encode_iq4_xs(x: &[f32; QK_K], out: &mut [u8]) {
     let mut scales = [0f32; 8];
-    let (mut max_scale, mut amax_scale) = (0f32, 0f32);
     for (ib, s) in scales.iter_mut().enumerate() {
         *s = block_scale(&x[32 * ib..32 * ib + 32]);
-        if s.abs() > amax_scale {
-            amax_scale = s.abs();
-            max_scale = *s;
-        }
     }
+    let (_, max_scale) = max_by_magnitude(&scales);
     let d = -max_scale / 32.0;
     put_f16(out, 0, d);
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };

@@ -293,14 +293,10 @@ pub fn encode_q3_k(x: &[f32; QK_K], out: &mut [u8]) {
     // Groups whose stored scale is 0 keep the codes the scale search left.
     let mut codes = [0u8; QK_K];
     let mut scales = [0f32; 16];
-    let (mut max_scale, mut amax) = (0f32, 0f32);
     for (j, s) in scales.iter_mut().enumerate() {
         *s = make_q3_quants(&x[16 * j..16 * j + 16], 4, &mut codes[16 * j..16 * j + 16]);
-        if s.abs() > amax {
-            amax = s.abs();
-            max_scale = *s;
-        }
     }
+    let (_, max_scale) = max_by_magnitude(&scales);
     let packed = &mut out[96..108];
     packed.iter_mut().for_each(|v| *v = 0);
     if max_scale != 0.0 {
@@ -392,14 +388,10 @@ fn make_qx_quants(x: &[f32], nmax: i32, l: &mut [u8]) -> f32 {
 pub fn encode_q6_k(x: &[f32; QK_K], out: &mut [u8]) {
     let mut codes = [0u8; QK_K];
     let mut scales = [0f32; 16];
-    let (mut max_scale, mut max_abs_scale) = (0f32, 0f32);
     for (ib, s) in scales.iter_mut().enumerate() {
         *s = make_qx_quants(&x[16 * ib..16 * ib + 16], 32, &mut codes[16 * ib..16 * ib + 16]);
-        if s.abs() > max_abs_scale {
-            max_abs_scale = s.abs();
-            max_scale = *s;
-        }
     }
+    let (max_abs_scale, max_scale) = max_by_magnitude(&scales);
     out[..210].iter_mut().for_each(|v| *v = 0);
     if max_abs_scale < GROUP_MAX_EPS {
         return;
