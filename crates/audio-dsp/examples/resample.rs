@@ -1,11 +1,11 @@
-//! Decodes any supported audio file, converts it to mono at `--rate` with the Kaiser polyphase
-//! resampler, and writes a WAV.
+//! Decodes any supported audio file, converts it to mono at `--rate` (the fast FFT mode, or the
+//! scipy-exact polyphase reference with `--reference`), and writes a WAV.
 //!
 //! ```text
-//! cargo run --release -p audio-dsp --example resample -- <in> <out.wav> --rate 16000 [--float]
+//! cargo run --release -p audio-dsp --example resample -- <in> <out.wav> --rate 16000 [--float] [--reference]
 //! ```
 
-use audio_dsp::{Resampler, decode_path, write_wav_f32, write_wav_pcm16};
+use audio_dsp::{AutoResampler, FilterSpec, ResampleMode, Resampler, decode_path, write_wav_f32, write_wav_pcm16};
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,6 +22,9 @@ struct Args {
     /// Write 32-bit float samples instead of 16-bit PCM.
     #[arg(long)]
     float: bool,
+    /// Use the scipy-exact polyphase reference instead of the automatic (fast) mode.
+    #[arg(long)]
+    reference: bool,
 }
 
 fn main() -> ExitCode {
@@ -38,7 +41,8 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> Result<(), audio_dsp::DspError> {
     let audio = decode_path(&args.input)?;
     let started = Instant::now();
-    let mut resampler = Resampler::<f32>::new(audio.sample_rate, args.rate)?;
+    let mode = if args.reference { ResampleMode::Reference } else { ResampleMode::Auto };
+    let mut resampler = AutoResampler::<f32>::with_mode(audio.sample_rate, args.rate, FilterSpec::default(), mode)?;
     let mut out = Vec::with_capacity(resampler.output_len(audio.samples.len()));
     resampler.process(&audio.samples, &mut out);
     resampler.flush(&mut out);
@@ -50,7 +54,7 @@ fn run(args: &Args) -> Result<(), audio_dsp::DspError> {
     }
     let (l, m) = resampler.ratio();
     eprintln!(
-        "{}: {} Hz x{} ch, {:.2} s -> {}: {} Hz mono, {} samples (L/M = {l}/{m}, {} taps/output, {:.0}x realtime)",
+        "{}: {} Hz x{} ch, {:.2} s -> {}: {} Hz mono, {} samples (L/M = {l}/{m}, {:?} mode, {:.0}x realtime)",
         args.input.display(),
         audio.sample_rate,
         audio.channels_in,
@@ -58,7 +62,7 @@ fn run(args: &Args) -> Result<(), audio_dsp::DspError> {
         args.output.display(),
         args.rate,
         out.len(),
-        resampler.taps_per_output(),
+        resampler.mode(),
         audio.duration / elapsed.max(1e-9),
     );
     Ok(())

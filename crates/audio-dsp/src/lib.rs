@@ -2,12 +2,15 @@
 //!
 //! * [`decode_path`] / [`decode_bytes`]: WAV (PCM 16/24/32, float, extensible), FLAC, MP3 and
 //!   OGG Vorbis to mono `f32` via symphonia, PCM bit-exact with soundfile (`s / 32768`).
-//! * [`resample()`] / [`Resampler`]: the paper's Kaiser-windowed FIR (its eq. 3) as a polyphase
-//!   rational resampler, designed exactly as scipy's `kaiserord` + `firwin` and matching
-//!   `resample_poly` to 1e-12 in f64; streaming with output identical to one-shot.
+//! * [`resample()`] / [`Resampler`]: rational resampling in two modes behind one streaming
+//!   trait. The reference ([`PolyphaseResampler`]) is the paper's Kaiser-windowed FIR (its
+//!   eq. 3), designed exactly as scipy's `kaiserord` + `firwin` and matching `resample_poly`
+//!   to 1e-12 in f64. The fast mode ([`FftResampler`], FFT overlap-save with a 140 dB Kaiser
+//!   filter on the same pass band) is what [`resample()`] and [`AutoResampler`] pick where it
+//!   meets the spec. Streaming output is identical to one-shot in every mode.
 //!
 //! ```
-//! use audio_dsp::{resample, Resampler};
+//! use audio_dsp::{AutoResampler, Resampler, resample};
 //!
 //! // One second of a 440 Hz tone at 44.1 kHz, to 16 kHz.
 //! let x: Vec<f32> = (0..44_100).map(|n| (2.0 * std::f32::consts::PI * 440.0 * n as f32 / 44_100.0).sin()).collect();
@@ -15,7 +18,7 @@
 //! assert_eq!(y.len(), 16_000);
 //!
 //! // The same, streamed in chunks.
-//! let mut r = Resampler::<f32>::new(44_100, 16_000).unwrap();
+//! let mut r = AutoResampler::<f32>::new(44_100, 16_000).unwrap();
 //! let mut streamed = Vec::new();
 //! for chunk in x.chunks(1000) {
 //!     r.process(chunk, &mut streamed);
@@ -25,7 +28,7 @@
 //! ```
 //!
 //! Dependencies: symphonia (decoding; pure Rust, all the containers users have), hound (WAV
-//! writing for the examples), realfft (FFTs for the features).
+//! writing for the examples), realfft (FFTs for the features and the fast resampler).
 
 // Library code returns typed errors for anything derived from input; `unwrap`/`expect` are
 // allowed only where a comment says why the value cannot be absent.
@@ -36,7 +39,10 @@ pub mod features;
 pub mod resample;
 
 pub use decode::{Audio, MAX_FRAMES, decode_bytes, decode_path, decode_reader, write_wav_f32, write_wav_pcm16};
-pub use resample::{FilterDesign, FilterSpec, Resampler, Sample, resample};
+pub use resample::{
+    AutoResampler, FftResampler, FilterDesign, FilterSpec, MultiChannel, PolyphaseResampler, ResampleMode, Resampler,
+    Sample, resample, resample_reference, resample_with,
+};
 
 /// The sample rate every recording is converted to before VAD and emotion recognition.
 pub const TARGET_SAMPLE_RATE: u32 = 16_000;

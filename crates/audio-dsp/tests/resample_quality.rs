@@ -3,19 +3,21 @@
 //! Required: aliasing ≤ −100 dB, pass-band ripple ≤ 0.001 dB (100–6000 Hz), −3 dB point
 //! ≥ 94 % of the output Nyquist (50 Hz steps from 6 kHz), THD+N at 1 kHz ≤ −120 dB.
 
-use audio_dsp::Resampler;
+use audio_dsp::{AutoResampler, FilterSpec, ResampleMode, Resampler};
 use std::f64::consts::PI;
 
 const OUT_RATE: u32 = 16_000;
 
 struct Tester {
     rate: u32,
-    r: Resampler<f32>,
+    r: AutoResampler<f32>,
 }
 
 impl Tester {
-    fn new(rate: u32) -> Self {
-        Self { rate, r: Resampler::new(rate, OUT_RATE).unwrap() }
+    fn new(rate: u32, mode: ResampleMode) -> Self {
+        let r = AutoResampler::with_mode(rate, OUT_RATE, FilterSpec::default(), mode).unwrap();
+        assert_eq!(r.mode(), mode);
+        Self { rate, r }
     }
 
     /// Resamples a tone of `secs` seconds and returns the output with 0.2 s trimmed each side.
@@ -62,8 +64,8 @@ fn db(x: f64) -> f64 {
     10.0 * x.log10()
 }
 
-fn check_rate(rate: u32) {
-    let mut t = Tester::new(rate);
+fn check_rate(rate: u32, mode: ResampleMode) {
+    let mut t = Tester::new(rate, mode);
     let offset = (0.2 * OUT_RATE as f64) as usize;
 
     // Pass-band ripple over 100–6000 Hz.
@@ -75,7 +77,7 @@ fn check_rate(rate: u32) {
         })
         .collect();
     let ripple = gains.iter().cloned().fold(f64::MIN, f64::max) - gains.iter().cloned().fold(f64::MAX, f64::min);
-    assert!(ripple <= 0.001, "{rate}: ripple {ripple} dB");
+    assert!(ripple <= 0.001, "{rate} {mode:?}: ripple {ripple} dB");
 
     // −3 dB point: the first 50 Hz step from 6 kHz whose gain is below −3 dB (the convention
     // of the golden tone metrics, where the scipy design gives 7550 Hz = 94.4 %).
@@ -87,12 +89,12 @@ fn check_rate(rate: u32) {
         }
         f += 50.0;
     };
-    assert!(minus3 >= 0.94 * 8000.0, "{rate}: -3 dB point {minus3} Hz");
-    assert!(minus3 <= 7600.0, "{rate}: -3 dB point {minus3} Hz is past the cutoff: the filter is wrong");
+    assert!(minus3 >= 0.94 * 8000.0, "{rate} {mode:?}: -3 dB point {minus3} Hz");
+    assert!(minus3 <= 7600.0, "{rate} {mode:?}: -3 dB point {minus3} Hz is past the cutoff: the filter is wrong");
 
     // THD+N at 1 kHz, 1 s.
     let (_, thdn) = fit(&t.tone(1000.0, 1.0), 1000.0, offset);
-    assert!(db(thdn) <= -120.0, "{rate}: THD+N {} dB", db(thdn));
+    assert!(db(thdn) <= -120.0, "{rate} {mode:?}: THD+N {} dB", db(thdn));
 
     // Aliasing: any tone above the output Nyquist must vanish.
     let top = (22_000.0f64).min(rate as f64 / 2.0 - 25.0);
@@ -107,21 +109,36 @@ fn check_rate(rate: u32) {
         let y = t.tone(f, 0.5);
         let power = y.iter().map(|v| v * v).sum::<f64>() / y.len() as f64;
         let alias = db(power / 0.125);
-        assert!(alias <= -100.0, "{rate}: alias at {f} Hz is {alias} dB");
+        assert!(alias <= -100.0, "{rate} {mode:?}: alias at {f} Hz is {alias} dB");
     }
 }
 
 #[test]
-fn quality_44100_to_16000() {
-    check_rate(44_100);
+fn quality_44100_to_16000_reference() {
+    check_rate(44_100, ResampleMode::Reference);
 }
 
 #[test]
-fn quality_48000_to_16000() {
-    check_rate(48_000);
+fn quality_44100_to_16000_fast() {
+    check_rate(44_100, ResampleMode::Fast);
 }
 
 #[test]
-fn quality_22050_to_16000() {
-    check_rate(22_050);
+fn quality_48000_to_16000_reference() {
+    check_rate(48_000, ResampleMode::Reference);
+}
+
+#[test]
+fn quality_48000_to_16000_fast() {
+    check_rate(48_000, ResampleMode::Fast);
+}
+
+#[test]
+fn quality_22050_to_16000_reference() {
+    check_rate(22_050, ResampleMode::Reference);
+}
+
+#[test]
+fn quality_22050_to_16000_fast() {
+    check_rate(22_050, ResampleMode::Fast);
 }

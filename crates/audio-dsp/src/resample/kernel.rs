@@ -2,8 +2,8 @@
 //! fallback, which LLVM auto-vectorises for SSE2) and inside an `avx2,fma` target-feature
 //! function chosen at run time, where the 16 independent accumulators become FMA vectors.
 
-/// Sample types the resampler works in.
-pub trait Sample: Copy + Default + PartialEq + std::fmt::Debug + Send + Sync + 'static {
+/// Sample types the resamplers work in (f32 and f64; the fast mode's FFTs need `FftNum`).
+pub trait Sample: realfft::FftNum + Copy + Default + PartialEq + std::fmt::Debug + Send + Sync + 'static {
     const ZERO: Self;
     fn from_f64(v: f64) -> Self;
     fn to_f64(self) -> f64;
@@ -277,7 +277,7 @@ fn dot<T: Sample, const FUSED: bool>(a: &[T], b: &[T]) -> T {
     let mut width = 8;
     while width > 0 {
         for l in 0..width {
-            acc[l] = acc[l].add(acc[l + width]);
+            acc[l] = Sample::add(acc[l], acc[l + width]);
         }
         width /= 2;
     }
@@ -292,8 +292,10 @@ mod tests {
     fn compare<T: Sample>(tol: f64) {
         let taps = 48;
         let up = 3;
-        let table: Vec<T> = (0..up * taps).map(|i| T::from_f64(((i * 37 % 101) as f64 - 50.0) / 500.0)).collect();
-        let buf: Vec<T> = (0..4000).map(|i| T::from_f64(((i * 7919 % 1000) as f64 - 500.0) / 700.0)).collect();
+        let table: Vec<T> =
+            (0..up * taps).map(|i| <T as Sample>::from_f64(((i * 37 % 101) as f64 - 50.0) / 500.0)).collect();
+        let buf: Vec<T> =
+            (0..4000).map(|i| <T as Sample>::from_f64(((i * 7919 % 1000) as f64 - 500.0) / 700.0)).collect();
         let job = Job {
             table: &table,
             taps,
