@@ -65,6 +65,19 @@ pub fn power_to_db(s: &[f32], amin: f32, top_db: Option<f32>) -> Vec<f32> {
 /// (`scipy.fftpack.dct(m, type=2, norm='ortho', axis=0)[:n_out]`).
 pub fn dct2_ortho_rows(m: &Matrix, n_out: usize) -> Matrix {
     let n = m.rows;
+    DCT_BASES.with_borrow_mut(|bases| {
+        let basis = bases.entry((n, n_out)).or_insert_with(|| dct2_ortho_basis(n, n_out));
+        dct_with_basis(m, n_out, basis)
+    })
+}
+
+thread_local! {
+    /// Bases by (n, n_out): the cosines cost more than the product for one clip.
+    static DCT_BASES: std::cell::RefCell<std::collections::HashMap<(usize, usize), Vec<f64>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+fn dct2_ortho_basis(n: usize, n_out: usize) -> Vec<f64> {
     let mut basis = vec![0f64; n_out * n];
     for k in 0..n_out {
         let scale = if k == 0 { (1.0 / n as f64).sqrt() } else { (2.0 / n as f64).sqrt() };
@@ -72,6 +85,11 @@ pub fn dct2_ortho_rows(m: &Matrix, n_out: usize) -> Matrix {
             basis[k * n + i] = scale * (std::f64::consts::PI * k as f64 * (2 * i + 1) as f64 / (2 * n) as f64).cos();
         }
     }
+    basis
+}
+
+fn dct_with_basis(m: &Matrix, n_out: usize, basis: &[f64]) -> Matrix {
+    let n = m.rows;
     // Row-wise axpy (out[k] += basis[k][i] · m[i]) so the inner loop runs over contiguous frames.
     let mut out = Matrix::zeros(n_out, m.cols);
     let mut acc = vec![0f64; m.cols];

@@ -115,10 +115,16 @@ pub fn estimate_tuning(mag: &Matrix, sr: u32, bins_per_octave: usize) -> f64 {
     let threshold = if peak_mags.is_empty() {
         0.0
     } else {
-        peak_mags.sort_by(f32::total_cmp);
         let n = peak_mags.len();
-        // numpy.median: mean of the two middle values for even counts (in f32).
-        if n % 2 == 1 { peak_mags[n / 2] } else { (peak_mags[n / 2 - 1] + peak_mags[n / 2]) / 2.0 }
+        // numpy.median: mean of the two middle values for even counts (in f32). Two
+        // selections instead of a sort: the upper middle, then the largest value below it.
+        let (below, &mut upper, _) = peak_mags.select_nth_unstable_by(n / 2, f32::total_cmp);
+        if n % 2 == 1 {
+            upper
+        } else {
+            let lower = below.iter().copied().max_by(f32::total_cmp).unwrap_or(upper);
+            (lower + upper) / 2.0
+        }
     };
     let selected = pitches.data.iter().zip(&mags.data).filter(|(p, m)| **p > 0.0 && **m >= threshold).map(|(p, _)| *p);
     pitch_tuning(selected, bins_per_octave)

@@ -135,25 +135,64 @@ fn stft_range(
     let n_fft = cfg.n_fft;
     let frames = range.len();
     let bins = cfg.bins();
-    let window = hann_window(cfg.win_length, n_fft);
     let pad = if cfg.center { n_fft / 2 } else { 0 };
-    let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n_fft);
-    let mut frame = fft.make_input_vec();
-    let mut spec = fft.make_output_vec();
-    let mut scratch = fft.make_scratch_vec();
     let mut out = Matrix::zeros(bins, frames);
-    for t in 0..frames {
-        let start = ((range.start + t) * cfg.hop) as isize - pad as isize;
-        for (i, (v, w)) in frame.iter_mut().zip(&window).enumerate() {
-            *v = padded_sample(x, start + i as isize, cfg.pad_mode) as f64 * w;
+    with_plan(n_fft, cfg.win_length, |plan| -> Result<(), DspError> {
+        let FramePlan { fft, window, frame, spec, scratch } = plan;
+        for t in 0..frames {
+            let start = ((range.start + t) * cfg.hop) as isize - pad as isize;
+            if start >= 0 && start as usize + n_fft <= x.len() {
+                // Interior frame: no padding decisions per sample.
+                let src = &x[start as usize..start as usize + n_fft];
+                for ((v, w), &s) in frame.iter_mut().zip(window.iter()).zip(src) {
+                    *v = s as f64 * w;
+                }
+            } else {
+                for (i, (v, w)) in frame.iter_mut().zip(window.iter()).enumerate() {
+                    *v = padded_sample(x, start + i as isize, cfg.pad_mode) as f64 * w;
+                }
+            }
+            fft.process_with_scratch(frame, spec, scratch)
+                .map_err(|e| DspError::InvalidInput(format!("FFT failed: {e}")))?;
+            for (k, c) in spec.iter().enumerate() {
+                out.data[k * frames + t] = f(c.re, c.im) as f32;
+            }
         }
-        fft.process_with_scratch(&mut frame, &mut spec, &mut scratch)
-            .map_err(|e| DspError::InvalidInput(format!("FFT failed: {e}")))?;
-        for (k, c) in spec.iter().enumerate() {
-            out.data[k * frames + t] = f(c.re, c.im) as f32;
-        }
-    }
+        Ok(())
+    })?;
     Ok(out)
+}
+
+/// A planned FFT with its window and buffers, for one (n_fft, win_length).
+struct FramePlan {
+    fft: std::sync::Arc<dyn realfft::RealToComplex<f64>>,
+    window: Vec<f64>,
+    frame: Vec<f64>,
+    spec: Vec<realfft::num_complex::Complex<f64>>,
+    scratch: Vec<realfft::num_complex::Complex<f64>>,
+}
+
+thread_local! {
+    /// Plans by (n_fft, win_length): planning and the window's cosines cost more than a short
+    /// clip's transforms, so each thread makes them once.
+    static PLANS: std::cell::RefCell<std::collections::HashMap<(usize, usize), FramePlan>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+fn with_plan<R>(n_fft: usize, win_length: usize, f: impl FnOnce(&mut FramePlan) -> R) -> R {
+    PLANS.with_borrow_mut(|plans| {
+        let plan = plans.entry((n_fft, win_length)).or_insert_with(|| {
+            let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n_fft);
+            FramePlan {
+                window: hann_window(win_length, n_fft),
+                frame: fft.make_input_vec(),
+                spec: fft.make_output_vec(),
+                scratch: fft.make_scratch_vec(),
+                fft,
+            }
+        });
+        f(plan)
+    })
 }
 
 /// `librosa.fft_frequencies` (numpy `rfftfreq(n_fft, 1/sr)`): bin centre frequencies in Hz,
