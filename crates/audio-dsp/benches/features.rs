@@ -4,7 +4,7 @@
 //!
 //! `cargo bench -p audio-dsp --bench features`
 
-use audio_dsp::features::{custom_feature, log_mel};
+use audio_dsp::features::{StftConfig, custom_feature, log_mel, stft_magnitude};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 
@@ -32,6 +32,8 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(x.len() as u64));
     group.bench_function("custom_feature_312", |b| b.iter(|| custom_feature(black_box(&x), 16_000)));
     group.bench_function("log_mel_64", |b| b.iter(|| log_mel(black_box(&x), 16_000)));
+    // The floor under custom_feature_312: its one STFT (f64, as the goldens need).
+    group.bench_function("stft_magnitude_2048", |b| b.iter(|| stft_magnitude(black_box(&x), &StftConfig::default())));
     group.finish();
 }
 

@@ -2,12 +2,11 @@
 
 use super::Matrix;
 use super::mel::{dct2_ortho_rows, mel_filterbank, power_to_db};
-use super::pitch::{chroma_filterbank, estimate_tuning, piptrack, pitch_tuning};
-use super::spectral::{
-    rms_from_magnitude, spectral_centroid, spectral_contrast, spectral_flatness, zero_crossing_rate,
-};
-use super::stft::{StftConfig, fft_frequencies, stft_magnitude, stft_power};
+use super::pitch::{chroma_filterbank, piptrack_frame, pitch_tuning, tuning_from_peaks};
+use super::spectral::{contrast_bands, contrast_db, zero_crossing_rate};
+use super::stft::{StftConfig, fft_frequencies, for_each_frame, stft_power};
 use crate::DspError;
+use realfft::num_complex::Complex;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -16,7 +15,9 @@ use std::rc::Rc;
 /// takes one of 100 values), so they are built once per thread and reused.
 #[derive(Default)]
 struct Banks {
+    #[cfg(test)]
     mel128: HashMap<u32, Rc<Matrix>>,
+    mel128_sparse: HashMap<u32, Rc<SparseBank>>,
     chroma: HashMap<(u32, i64), Rc<Matrix>>,
 }
 
@@ -24,6 +25,7 @@ thread_local! {
     static BANKS: RefCell<Banks> = RefCell::new(Banks::default());
 }
 
+#[cfg(test)]
 fn mel128_bank(sr: u32) -> Rc<Matrix> {
     BANKS.with_borrow_mut(|b| {
         b.mel128.entry(sr).or_insert_with(|| Rc::new(mel_filterbank(sr, 2048, 128, 0.0, sr as f64 / 2.0))).clone()
@@ -88,42 +90,102 @@ fn row_stats(m: &Matrix, f: impl Fn(&[f32]) -> f64) -> Vec<f64> {
 /// Needs at least 512 samples (two frames), since the quirk reads frame 1.
 pub fn custom_feature(x: &[f32], sr: u32) -> Result<[f32; CUSTOM_FEATURE_LEN], DspError> {
     let cfg = StftConfig::default();
-    if cfg.frames(x.len()) < 2 {
+    let frames = cfg.frames(x.len());
+    if frames < 2 {
         return Err(DspError::InvalidInput(format!(
             "CustomFeature needs at least {} samples (two STFT frames), got {}",
             cfg.hop,
             x.len()
         )));
     }
-    let mag = stft_magnitude(x, &cfg)?;
-    // librosa squares the f32 magnitude for power spectrograms.
-    let power = Matrix { rows: mag.rows, cols: mag.cols, data: mag.data.iter().map(|v| v * v).collect() };
+    let bins = cfg.bins();
     let freqs = fft_frequencies(sr, cfg.n_fft);
-    let frames = mag.cols;
+    let mel_bank = mel128_sparse(sr);
+    let bands = contrast_bands(&freqs, 200.0, 6, 0.02);
+    let nyquist = sr as f64 / 2.0;
 
-    let (pitches, pitch_mags) = piptrack(&mag, sr, 70.0, 400.0, 0.1);
+    // Per-frame results of the one pass over the STFT.
+    let mut mag = vec![0f32; frames * bins]; // frame-major, for the chroma pass
+    let mut power = vec![0f32; bins];
+    let (mut flatness, mut centroid, mut rms) = (vec![0f64; frames], vec![0f64; frames], vec![0f64; frames]);
+    let mut mel = Matrix::zeros(mel_bank.rows.len(), frames);
+    let mut peak = vec![vec![0f64; frames]; bands.len()];
+    let mut valley = vec![vec![0f64; frames]; bands.len()];
+    // piptrack(70–400 Hz): every pitch (for the tuning offset), frame 1's magnitudes (for the
+    // track's bin) and each frame's pitch per bin (for the track).
+    let mut voice_pitches: Vec<(usize, usize, f32)> = Vec::new();
+    let mut frame1_mags = vec![0f32; bins];
+    // piptrack(150–4000 Hz) peaks for estimate_tuning.
+    let mut tuning_peaks: Vec<(f32, f32)> = Vec::new();
+    let mut column = Vec::new();
+    let n_fft = cfg.n_fft;
+
+    for_each_frame(x, &cfg, 0..frames, |t, spec| {
+        let m = &mut mag[t * bins..(t + 1) * bins];
+        let frame = analyse_frame(spec, &freqs, m, &mut power);
+        let m = &*m;
+        // librosa leaves columns below the smallest normal f32 un-normalised.
+        centroid[t] = if frame.den < f32::MIN_POSITIVE as f64 { frame.num } else { frame.num / frame.den };
+        rms[t] = (2.0 * frame.energy / (n_fft * n_fft) as f64).sqrt();
+        flatness[t] = frame.flatness;
+        let frame_max = frame.max;
+        for (i, (lo, weights)) in mel_bank.rows.iter().enumerate() {
+            let mut acc = 0f64;
+            for (&w, &p) in weights.iter().zip(&power[*lo..]) {
+                if w != 0.0 {
+                    acc += w as f64 * p as f64;
+                }
+            }
+            mel.data[i * frames + t] = acc as f32;
+        }
+        for (k, band) in bands.iter().enumerate() {
+            column.clear();
+            column.extend_from_slice(&m[band.rows.clone()]);
+            if let Some((v, p)) = band.extremes(&mut column) {
+                valley[k][t] = v;
+                peak[k][t] = p;
+            }
+        }
+        piptrack_frame(m, frame_max, &freqs, sr, 70.0, 400f64.min(nyquist), 0.1, |k, pitch, pm| {
+            voice_pitches.push((k, t, pitch));
+            if t == 1 {
+                frame1_mags[k] = pm;
+            }
+        });
+        piptrack_frame(m, frame_max, &freqs, sr, 150.0, 4000f64.min(nyquist), 0.1, |_, pitch, pm| {
+            if pitch > 0.0 {
+                tuning_peaks.push((pitch, pm));
+            }
+        });
+    })?;
+
+    // The reference's pitch "track": the bin with frame 1's largest piptrack magnitude, read
+    // in every frame (see the quirk above).
     let mut index = 0;
-    for k in 0..pitch_mags.rows {
-        if pitch_mags.get(k, 1) > pitch_mags.get(index, 1) {
+    for k in 0..bins {
+        if frame1_mags[k] > frame1_mags[index] {
             index = k;
         }
     }
-    let track: Vec<f64> = pitches.row(index).iter().map(|&v| v as f64).collect();
-    let tuning = pitch_tuning(pitches.data.iter().copied(), 12);
+    let mut track = vec![0f64; frames];
+    for &(k, t, pitch) in &voice_pitches {
+        if k == index {
+            track[t] = pitch as f64;
+        }
+    }
+    let tuning = pitch_tuning(voice_pitches.iter().map(|&(_, _, p)| p), 12);
 
-    let centroid = spectral_centroid(&mag, &freqs);
     let total: f64 = centroid.iter().sum();
-    let centroid: Vec<f64> = centroid.iter().map(|c| c / total).collect();
-    let rms = rms_from_magnitude(&mag);
-    let flatness = spectral_flatness(&power);
+    for c in &mut centroid {
+        *c /= total;
+    }
     let zcr = zero_crossing_rate(x, cfg.n_fft, cfg.hop);
-    let mag_values = mag.data.iter().map(|&v| v as f64);
+    let mag_values = mag.iter().map(|&v| v as f64);
 
-    let mel = mel128_bank(sr).matmul(&power);
     let mel_db = Matrix { rows: mel.rows, cols: mel.cols, data: power_to_db(&mel.data, 1e-10, Some(80.0)) };
     let mfcc = dct2_ortho_rows(&mel_db, 50);
-    let chroma = normalize_columns_max(chroma_bank(sr, estimate_tuning(&mag, sr, 12)).matmul(&mag));
-    let contrast = spectral_contrast(&mag, &freqs, 200.0, 6, 0.02);
+    let chroma = chroma_means(&mag, bins, &chroma_bank(sr, tuning_from_peaks(&tuning_peaks, 12)));
+    let contrast = contrast_db(&peak, &valley);
 
     let mut v: Vec<f64> = vec![
         mean(flatness.iter().copied()),
@@ -146,11 +208,10 @@ pub fn custom_feature(x: &[f32], sr: u32) -> Result<[f32; CUSTOM_FEATURE_LEN], D
     v.extend(row_stats(&mfcc, |r| mean(f64s(r).into_iter())));
     v.extend(row_stats(&mfcc, |r| std(f64s(r).into_iter())));
     v.extend(row_stats(&mfcc, |r| max(f64s(r).into_iter())));
-    v.extend(row_stats(&chroma, |r| mean(f64s(r).into_iter())));
+    v.extend(chroma);
     v.extend(row_stats(&mel, |r| mean(f64s(r).into_iter())));
     v.extend(contrast.iter().map(|r| mean(r.iter().copied())));
     debug_assert_eq!(v.len(), CUSTOM_FEATURE_LEN);
-    debug_assert_eq!(frames, mel.cols);
     let mut out = [0f32; CUSTOM_FEATURE_LEN];
     for (o, x) in out.iter_mut().zip(v) {
         *o = x as f32;
@@ -158,6 +219,164 @@ pub fn custom_feature(x: &[f32], sr: u32) -> Result<[f32; CUSTOM_FEATURE_LEN], D
     Ok(out)
 }
 
+/// One frame's spectral sums.
+struct FrameSums {
+    max: f32,
+    /// Σ f·S and Σ S (centroid), Σ w·S² (RMS, half weight at DC and Nyquist).
+    num: f64,
+    den: f64,
+    energy: f64,
+    flatness: f64,
+}
+
+/// Magnitudes and power of one frame's spectrum, and its sums, in one pass over the bins.
+/// Sums run in four independent lanes (vectorisable; the goldens allow the reordering).
+fn analyse_frame(spec: &[Complex<f64>], freqs: &[f64], mag: &mut [f32], power: &mut [f32]) -> FrameSums {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present; the body is the same portable code (no FMA, so the same
+        // rounding), compiled with wider vectors.
+        return unsafe { analyse_frame_avx2(spec, freqs, mag, power) };
+    }
+    analyse_frame_portable(spec, freqs, mag, power)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn analyse_frame_avx2(spec: &[Complex<f64>], freqs: &[f64], mag: &mut [f32], power: &mut [f32]) -> FrameSums {
+    analyse_frame_portable(spec, freqs, mag, power)
+}
+
+#[inline(always)]
+fn analyse_frame_portable(spec: &[Complex<f64>], freqs: &[f64], mag: &mut [f32], power: &mut [f32]) -> FrameSums {
+    let bins = mag.len();
+    for ((v, p), c) in mag.iter_mut().zip(power.iter_mut()).zip(spec) {
+        *v = (c.re * c.re + c.im * c.im).sqrt() as f32;
+        // librosa squares the f32 magnitude for power spectrograms.
+        *p = *v * *v;
+    }
+    let (mut max, mut num, mut den, mut energy, mut sum) = ([0f32; 4], [0f64; 4], [0f64; 4], [0f64; 4], [0f64; 4]);
+    for ((m, f), p) in mag.chunks_exact(4).zip(freqs.chunks_exact(4)).zip(power.chunks_exact(4)) {
+        for l in 0..4 {
+            let v = m[l] as f64;
+            max[l] = max[l].max(m[l]);
+            num[l] += f[l] * v;
+            den[l] += v;
+            energy[l] += v * v;
+            sum[l] += (p[l] as f64).max(1e-10);
+        }
+    }
+    let lanes = |a: [f64; 4]| (a[0] + a[1]) + (a[2] + a[3]);
+    let (mut num, mut den, mut energy, mut sum) = (lanes(num), lanes(den), lanes(energy), lanes(sum));
+    let mut max = max.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let tail = bins / 4 * 4;
+    for k in tail..bins {
+        let v = mag[k] as f64;
+        max = max.max(mag[k]);
+        num += freqs[k] * v;
+        den += v;
+        energy += v * v;
+        sum += (power[k] as f64).max(1e-10);
+    }
+    // Half weight on the DC and Nyquist bins.
+    for k in [0, bins - 1] {
+        energy -= 0.5 * mag[k] as f64 * mag[k] as f64;
+    }
+    // Geometric mean: the product of each 16 values (each ≥ 1e-10, so no underflow) costs one ln.
+    let mut log_sum = 0f64;
+    for group in power.chunks(16) {
+        let mut prod = [1f64; 4];
+        for q in group.chunks(4) {
+            for (l, &v) in q.iter().enumerate() {
+                prod[l] *= (v as f64).max(1e-10);
+            }
+        }
+        log_sum += ((prod[0] * prod[1]) * (prod[2] * prod[3])).ln();
+    }
+    let n = bins as f64;
+    FrameSums { max, num, den, energy, flatness: (log_sum / n).exp() / (sum / n) }
+}
+
+/// `Σ a·b` in f64 over eight independent partial sums (vectorisable; a sequential sum is a
+/// chain of dependent adds, and this one runs 12 × 1,025 times per frame).
+#[inline(always)]
+fn dot_f64(a: &[f32], b: &[f32]) -> f64 {
+    let mut acc = [0f64; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f64 = ca.remainder().iter().zip(cb.remainder()).map(|(&x, &y)| x as f64 * y as f64).sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l] as f64 * y[l] as f64;
+        }
+    }
+    acc.iter().sum::<f64>() + tail
+}
+
+/// Mean over frames of `chroma_stft`: the bank applied to each frame's magnitudes (f64 sums),
+/// each frame scaled so its largest bin is 1.
+fn chroma_means(mag: &[f32], bins: usize, bank: &Matrix) -> Vec<f64> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present; same code and rounding (no FMA), wider vectors.
+        return unsafe { chroma_means_avx2(mag, bins, bank) };
+    }
+    chroma_means_portable(mag, bins, bank)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn chroma_means_avx2(mag: &[f32], bins: usize, bank: &Matrix) -> Vec<f64> {
+    chroma_means_portable(mag, bins, bank)
+}
+
+#[inline(always)]
+fn chroma_means_portable(mag: &[f32], bins: usize, bank: &Matrix) -> Vec<f64> {
+    let frames = mag.len() / bins;
+    let mut sums = vec![0f64; bank.rows];
+    let mut frame = vec![0f32; bank.rows];
+    for m in mag.chunks_exact(bins) {
+        for (c, out) in frame.iter_mut().enumerate() {
+            *out = dot_f64(bank.row(c), m) as f32;
+        }
+        let max = frame.iter().map(|v| v.abs()).fold(0f32, f32::max);
+        if max >= f32::MIN_POSITIVE {
+            for v in &mut frame {
+                *v /= max;
+            }
+        }
+        for (s, &v) in sums.iter_mut().zip(&frame) {
+            *s += v as f64;
+        }
+    }
+    sums.iter().map(|s| s / frames.max(1) as f64).collect()
+}
+
+/// The 128-band mel bank by rows of (first nonzero bin, weights up to the last nonzero).
+struct SparseBank {
+    rows: Vec<(usize, Vec<f32>)>,
+}
+
+fn mel128_sparse(sr: u32) -> Rc<SparseBank> {
+    BANKS.with_borrow_mut(|b| {
+        b.mel128_sparse
+            .entry(sr)
+            .or_insert_with(|| {
+                let dense = mel_filterbank(sr, 2048, 128, 0.0, sr as f64 / 2.0);
+                let rows = (0..dense.rows)
+                    .map(|i| {
+                        let row = dense.row(i);
+                        let lo = row.iter().position(|&w| w != 0.0).unwrap_or(0);
+                        let hi = row.iter().rposition(|&w| w != 0.0).map_or(lo, |h| h + 1);
+                        (lo, row[lo..hi].to_vec())
+                    })
+                    .collect();
+                Rc::new(SparseBank { rows })
+            })
+            .clone()
+    })
+}
+
+#[cfg(test)]
 /// Scales each column so its largest |value| is 1 (columns that are all ~0 stay as they are).
 fn normalize_columns_max(mut m: Matrix) -> Matrix {
     for t in 0..m.cols {
@@ -182,4 +401,116 @@ pub fn log_mel(x: &[f32], sr: u32) -> Result<Matrix, DspError> {
     let fb = mel_filterbank(sr, n_fft, 64, 0.0, sr as f64 / 2.0);
     let mel = fb.matmul(&power);
     Ok(Matrix { rows: mel.rows, cols: mel.cols, data: power_to_db(&mel.data, 1e-10, None) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::pitch::{estimate_tuning, piptrack};
+    use super::super::spectral::{rms_from_magnitude, spectral_centroid, spectral_contrast, spectral_flatness};
+    use super::super::stft::stft_magnitude;
+    use super::*;
+
+    /// The 312 values composed from the per-feature functions (librosa's call structure), the
+    /// reference for the fused pass.
+    pub(crate) fn custom_feature_composed(x: &[f32], sr: u32) -> Result<[f32; CUSTOM_FEATURE_LEN], DspError> {
+        let cfg = StftConfig::default();
+        if cfg.frames(x.len()) < 2 {
+            return Err(DspError::InvalidInput(format!(
+                "CustomFeature needs at least {} samples (two STFT frames), got {}",
+                cfg.hop,
+                x.len()
+            )));
+        }
+        let mag = stft_magnitude(x, &cfg)?;
+        // librosa squares the f32 magnitude for power spectrograms.
+        let power = Matrix { rows: mag.rows, cols: mag.cols, data: mag.data.iter().map(|v| v * v).collect() };
+        let freqs = fft_frequencies(sr, cfg.n_fft);
+        let frames = mag.cols;
+
+        let (pitches, pitch_mags) = piptrack(&mag, sr, 70.0, 400.0, 0.1);
+        let mut index = 0;
+        for k in 0..pitch_mags.rows {
+            if pitch_mags.get(k, 1) > pitch_mags.get(index, 1) {
+                index = k;
+            }
+        }
+        let track: Vec<f64> = pitches.row(index).iter().map(|&v| v as f64).collect();
+        let tuning = pitch_tuning(pitches.data.iter().copied(), 12);
+
+        let centroid = spectral_centroid(&mag, &freqs);
+        let total: f64 = centroid.iter().sum();
+        let centroid: Vec<f64> = centroid.iter().map(|c| c / total).collect();
+        let rms = rms_from_magnitude(&mag);
+        let flatness = spectral_flatness(&power);
+        let zcr = zero_crossing_rate(x, cfg.n_fft, cfg.hop);
+        let mag_values = mag.data.iter().map(|&v| v as f64);
+
+        let mel = mel128_bank(sr).matmul(&power);
+        let mel_db = Matrix { rows: mel.rows, cols: mel.cols, data: power_to_db(&mel.data, 1e-10, Some(80.0)) };
+        let mfcc = dct2_ortho_rows(&mel_db, 50);
+        let chroma = normalize_columns_max(chroma_bank(sr, estimate_tuning(&mag, sr, 12)).matmul(&mag));
+        let contrast = spectral_contrast(&mag, &freqs, 200.0, 6, 0.02);
+
+        let mut v: Vec<f64> = vec![
+            mean(flatness.iter().copied()),
+            mean(zcr.iter().copied()),
+            mean(mag_values.clone()),
+            max(mag_values.clone()),
+            mean(centroid.iter().copied()),
+            std(centroid.iter().copied()),
+            max(centroid.iter().copied()),
+            std(mag_values),
+            mean(track.iter().copied()),
+            max(track.iter().copied()),
+            std(track.iter().copied()),
+            tuning,
+            mean(rms.iter().copied()),
+            max(rms.iter().copied()),
+            std(rms.iter().copied()),
+        ];
+        let f64s = |r: &[f32]| r.iter().map(|&x| x as f64).collect::<Vec<f64>>();
+        v.extend(row_stats(&mfcc, |r| mean(f64s(r).into_iter())));
+        v.extend(row_stats(&mfcc, |r| std(f64s(r).into_iter())));
+        v.extend(row_stats(&mfcc, |r| max(f64s(r).into_iter())));
+        v.extend(row_stats(&chroma, |r| mean(f64s(r).into_iter())));
+        v.extend(row_stats(&mel, |r| mean(f64s(r).into_iter())));
+        v.extend(contrast.iter().map(|r| mean(r.iter().copied())));
+        debug_assert_eq!(v.len(), CUSTOM_FEATURE_LEN);
+        debug_assert_eq!(frames, mel.cols);
+        let mut out = [0f32; CUSTOM_FEATURE_LEN];
+        for (o, x) in out.iter_mut().zip(v) {
+            *o = x as f32;
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn fused_pass_equals_the_composed_features() {
+        let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
+        for (sr, n) in [(16_000u32, 48_000usize), (22_050, 30_000), (16_000, 1_000)] {
+            let x: Vec<f32> = (0..n)
+                .map(|i| {
+                    s ^= s << 13;
+                    s ^= s >> 7;
+                    s ^= s << 17;
+                    let noise = (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+                    0.3 * (i as f32 * 0.05 + (i as f32 * 0.0003).powi(2)).sin() + 0.02 * noise
+                })
+                .collect();
+            let fused = custom_feature(&x, sr).unwrap();
+            let composed = custom_feature_composed(&x, sr).unwrap();
+            for (i, (a, b)) in fused.iter().zip(&composed).enumerate() {
+                // Sums in another order: the whole-spectrogram magnitude stats (2, 7),
+                // flatness (0), centroid (4–6), RMS (12–14) and chroma (165–176). Everything else
+                // (pitch, tuning, MFCC, mel, contrast) is bit-identical.
+                if [0, 2, 4, 5, 6, 7, 12, 13, 14].contains(&i) {
+                    assert!((a - b).abs() <= 1e-6 * b.abs(), "{sr}/{n} [{i}]: {a} vs {b}");
+                } else if (165..177).contains(&i) {
+                    assert!((a - b).abs() <= 1e-6, "{sr}/{n} [{i}]: {a} vs {b}");
+                } else {
+                    assert_eq!(a.to_bits(), b.to_bits(), "{sr}/{n} [{i}]: {a} vs {b}");
+                }
+            }
+        }
+    }
 }

@@ -17,52 +17,69 @@ pub fn piptrack(mag: &Matrix, sr: u32, fmin: f64, fmax: f64, threshold: f32) -> 
     if bins < 3 {
         return (pitches, mags);
     }
-    let s = |k: usize, t: usize| mag.data[k * frames + t];
     let freqs = super::stft::fft_frequencies(sr, n_fft);
-    // Per-frame maxima, accumulated row by row (contiguous reads).
-    let mut frame_max = vec![f32::NEG_INFINITY; frames];
-    for k in 0..bins {
-        for (m, &v) in frame_max.iter_mut().zip(mag.row(k)) {
-            *m = m.max(v);
-        }
-    }
+    let mut column = vec![0f32; bins];
     for t in 0..frames {
-        let frame_max = frame_max[t];
-        let ref_value = threshold * frame_max;
-        // S · (S > ref), then a strict-left / weak-right local maximum with edge padding.
-        let gated = |k: usize| {
-            let v = s(k, t);
-            if v > ref_value { v } else { 0.0 }
-        };
-        for (k, &f) in freqs.iter().enumerate().skip(1) {
-            if f >= fmax {
-                break;
-            }
-            if f < fmin {
-                continue;
-            }
-            let g = gated(k);
-            let right = if k + 1 < bins { gated(k + 1) } else { g };
-            if !(g > gated(k - 1) && g >= right) {
-                continue;
-            }
-            // avg, shift and dskew are zero-padded at both ends.
-            let (avg, shift) = if k + 1 < bins {
-                let avg = 0.5 * (s(k + 1, t) - s(k - 1, t));
-                let mut sh = 2.0 * s(k, t) - s(k + 1, t) - s(k - 1, t);
-                if sh.abs() < f32::MIN_POSITIVE {
-                    sh += 1.0;
-                }
-                (avg, avg / sh)
-            } else {
-                (0.0, 0.0)
-            };
-            let dskew = 0.5 * avg * shift;
-            pitches.data[k * frames + t] = ((k as f64 + shift as f64) * sr as f64 / n_fft as f64) as f32;
-            mags.data[k * frames + t] = s(k, t) + dskew;
+        for (k, v) in column.iter_mut().enumerate() {
+            *v = mag.data[k * frames + t];
         }
+        let frame_max = column.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        piptrack_frame(&column, frame_max, &freqs, sr, fmin, fmax, threshold, |k, pitch, m| {
+            pitches.data[k * frames + t] = pitch;
+            mags.data[k * frames + t] = m;
+        });
     }
     (pitches, mags)
+}
+
+/// One frame of [`piptrack`]: `emit(bin, pitch, magnitude)` for every peak of the magnitudes
+/// `s` (all `n_fft / 2 + 1` bins of the frame, whose maximum is `frame_max`) in `[fmin, fmax)`
+/// (already clamped to `[0, sr/2]`), in bin order.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn piptrack_frame(
+    s: &[f32],
+    frame_max: f32,
+    freqs: &[f64],
+    sr: u32,
+    fmin: f64,
+    fmax: f64,
+    threshold: f32,
+    mut emit: impl FnMut(usize, f32, f32),
+) {
+    let bins = s.len();
+    let n_fft = 2 * (bins - 1);
+    let ref_value = threshold * frame_max;
+    // S · (S > ref), then a strict-left / weak-right local maximum with edge padding.
+    let gated = |k: usize| {
+        let v = s[k];
+        if v > ref_value { v } else { 0.0 }
+    };
+    for (k, &f) in freqs.iter().enumerate().take(bins).skip(1) {
+        if f >= fmax {
+            break;
+        }
+        if f < fmin {
+            continue;
+        }
+        let g = gated(k);
+        let right = if k + 1 < bins { gated(k + 1) } else { g };
+        if !(g > gated(k - 1) && g >= right) {
+            continue;
+        }
+        // avg, shift and dskew are zero-padded at both ends.
+        let (avg, shift) = if k + 1 < bins {
+            let avg = 0.5 * (s[k + 1] - s[k - 1]);
+            let mut sh = 2.0 * s[k] - s[k + 1] - s[k - 1];
+            if sh.abs() < f32::MIN_POSITIVE {
+                sh += 1.0;
+            }
+            (avg, avg / sh)
+        } else {
+            (0.0, 0.0)
+        };
+        let dskew = 0.5 * avg * shift;
+        emit(k, ((k as f64 + shift as f64) * sr as f64 / n_fft as f64) as f32, s[k] + dskew);
+    }
 }
 
 /// `librosa.pitch_tuning(frequencies, resolution=0.01, bins_per_octave)`: the deviation from
@@ -110,8 +127,15 @@ pub fn pitch_tuning(frequencies: impl IntoIterator<Item = f32>, bins_per_octave:
 /// threshold 0.1, keep peaks at or above the median peak magnitude, then [`pitch_tuning`].
 pub fn estimate_tuning(mag: &Matrix, sr: u32, bins_per_octave: usize) -> f64 {
     let (pitches, mags) = piptrack(mag, sr, 150.0, 4000.0, 0.1);
-    let mut peak_mags: Vec<f32> =
-        pitches.data.iter().zip(&mags.data).filter(|(p, _)| **p > 0.0).map(|(_, m)| *m).collect();
+    let peaks: Vec<(f32, f32)> =
+        pitches.data.iter().zip(&mags.data).filter(|(p, _)| **p > 0.0).map(|(&p, &m)| (p, m)).collect();
+    tuning_from_peaks(&peaks, bins_per_octave)
+}
+
+/// The rest of [`estimate_tuning`] from its piptrack peaks `(pitch > 0, magnitude)`, in any
+/// order: keep peaks at or above the median magnitude, then [`pitch_tuning`].
+pub(crate) fn tuning_from_peaks(peaks: &[(f32, f32)], bins_per_octave: usize) -> f64 {
+    let mut peak_mags: Vec<f32> = peaks.iter().map(|&(_, m)| m).collect();
     let threshold = if peak_mags.is_empty() {
         0.0
     } else {
@@ -126,8 +150,7 @@ pub fn estimate_tuning(mag: &Matrix, sr: u32, bins_per_octave: usize) -> f64 {
             (lower + upper) / 2.0
         }
     };
-    let selected = pitches.data.iter().zip(&mags.data).filter(|(p, m)| **p > 0.0 && **m >= threshold).map(|(p, _)| *p);
-    pitch_tuning(selected, bins_per_octave)
+    pitch_tuning(peaks.iter().filter(|&&(_, m)| m >= threshold).map(|&(p, _)| p), bins_per_octave)
 }
 
 /// `librosa.filters.chroma(sr, n_fft, tuning, n_chroma=12)` (ctroct 5, octwidth 2, L2-normalised

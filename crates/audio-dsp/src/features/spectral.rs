@@ -83,54 +83,156 @@ pub fn spectral_flatness(power: &Matrix) -> Vec<f64> {
 /// octave band, dB difference between the mean of the top and bottom 2 % of magnitudes, with
 /// `power_to_db(top_db=80)` applied to peaks and valleys separately. `[n_bands + 1, frames]`.
 pub fn spectral_contrast(mag: &Matrix, freqs: &[f64], fmin: f64, n_bands: usize, quantile: f64) -> Vec<Vec<f64>> {
+    let frames = mag.cols;
+    let bands = contrast_bands(freqs, fmin, n_bands, quantile);
+    let mut peak = vec![vec![0f64; frames]; n_bands + 1];
+    let mut valley = vec![vec![0f64; frames]; n_bands + 1];
+    let mut column = Vec::new();
+    for (k, band) in bands.iter().enumerate() {
+        for t in 0..frames {
+            column.clear();
+            column.extend(band.rows.clone().map(|r| mag.data[r * frames + t]));
+            if let Some((v, p)) = band.extremes(&mut column) {
+                valley[k][t] = v;
+                peak[k][t] = p;
+            }
+        }
+    }
+    contrast_db(&peak, &valley)
+}
+
+/// One octave band of [`spectral_contrast`]: its bins and how many of them the top and bottom
+/// quantile hold.
+#[derive(Debug, Clone)]
+pub(crate) struct ContrastBand {
+    pub rows: std::ops::Range<usize>,
+    pub q: usize,
+}
+
+impl ContrastBand {
+    /// (mean of the `q` smallest, mean of the `q` largest) of one frame's band magnitudes;
+    /// `None` for an empty band. Reorders `column`.
+    pub fn extremes(&self, column: &mut [f32]) -> Option<(f64, f64)> {
+        let n = column.len();
+        if n == 0 {
+            return None;
+        }
+        let q = self.q.min(n);
+        if q <= SMALL_Q && n >= 4 * q {
+            return Some(small_extremes(column, q));
+        }
+        // Only the q smallest and q largest matter: two selections instead of a sort.
+        column.select_nth_unstable_by(q - 1, f32::total_cmp);
+        let valley = column[..q].iter().map(|&v| v as f64).sum::<f64>() / q as f64;
+        column.select_nth_unstable_by(n - q, f32::total_cmp);
+        let peak = column[n - q..].iter().map(|&v| v as f64).sum::<f64>() / q as f64;
+        Some((valley, peak))
+    }
+}
+
+/// Largest quantile count kept in registers by [`small_extremes`] (2 % of a 410-bin band is 8).
+const SMALL_Q: usize = 8;
+
+/// [`ContrastBand::extremes`] for a small `q`: one pass keeping the `q` smallest and `q`
+/// largest values in short sorted arrays (the values are magnitudes: finite, ≥ 0). Sums of up
+/// to 8 f32 values are exact in f64, so the result equals the selection's.
+fn small_extremes(column: &[f32], q: usize) -> (f64, f64) {
+    let mut low = [f32::INFINITY; SMALL_Q];
+    let mut high = [f32::NEG_INFINITY; SMALL_Q];
+    for &v in column {
+        if v < low[q - 1] {
+            let mut i = q - 1;
+            while i > 0 && low[i - 1] > v {
+                low[i] = low[i - 1];
+                i -= 1;
+            }
+            low[i] = v;
+        }
+        if v > high[q - 1] {
+            let mut i = q - 1;
+            while i > 0 && high[i - 1] < v {
+                high[i] = high[i - 1];
+                i -= 1;
+            }
+            high[i] = v;
+        }
+    }
+    let mean = |a: &[f32]| a.iter().map(|&v| v as f64).sum::<f64>() / q as f64;
+    (mean(&low[..q]), mean(&high[..q]))
+}
+
+/// The bands of `spectral_contrast` as librosa 0.9.2 forms them: octaves from `fmin`, each
+/// taking one bin below its lower edge, the last taking everything above; all but the last
+/// drop their top bin. Bins are contiguous.
+pub(crate) fn contrast_bands(freqs: &[f64], fmin: f64, n_bands: usize, quantile: f64) -> Vec<ContrastBand> {
     let mut octa = vec![0f64; n_bands + 2];
     for (i, o) in octa.iter_mut().enumerate().skip(1) {
         *o = fmin * 2f64.powi(i as i32 - 1);
     }
-    let frames = mag.cols;
-    let mut peak = vec![vec![0f64; frames]; n_bands + 1];
-    let mut valley = vec![vec![0f64; frames]; n_bands + 1];
-    let mut column = Vec::new();
-    for k in 0..=n_bands {
-        let (lo, hi) = (octa[k], octa[k + 1]);
-        let mut band: Vec<bool> = freqs.iter().map(|&f| f >= lo && f <= hi).collect();
-        let idx: Vec<usize> = (0..band.len()).filter(|&i| band[i]).collect();
-        if let (Some(&first), Some(&last)) = (idx.first(), idx.last()) {
-            if k > 0 && first > 0 {
-                band[first - 1] = true;
-            }
-            if k == n_bands {
-                for b in band.iter_mut().skip(last + 1) {
-                    *b = true;
+    (0..=n_bands)
+        .map(|k| {
+            let (lo, hi) = (octa[k], octa[k + 1]);
+            let mut band: Vec<bool> = freqs.iter().map(|&f| f >= lo && f <= hi).collect();
+            let idx: Vec<usize> = (0..band.len()).filter(|&i| band[i]).collect();
+            if let (Some(&first), Some(&last)) = (idx.first(), idx.last()) {
+                if k > 0 && first > 0 {
+                    band[first - 1] = true;
+                }
+                if k == n_bands {
+                    for b in band.iter_mut().skip(last + 1) {
+                        *b = true;
+                    }
                 }
             }
-        }
-        let mut rows: Vec<usize> = (0..band.len()).filter(|&i| band[i]).collect();
-        let count = rows.len();
-        if k < n_bands {
-            rows.pop();
-        }
-        let q = ((quantile * count as f64).round_ties_even() as usize).max(1);
-        for t in 0..frames {
-            column.clear();
-            column.extend(rows.iter().map(|&r| mag.data[r * frames + t]));
-            let n = column.len();
-            if n == 0 {
-                continue;
+            let rows: Vec<usize> = (0..band.len()).filter(|&i| band[i]).collect();
+            let count = rows.len();
+            let start = rows.first().copied().unwrap_or(0);
+            let mut end = rows.last().map_or(0, |&l| l + 1);
+            if k < n_bands && end > start {
+                end -= 1;
             }
-            let q = q.min(n);
-            // Only the q smallest and q largest matter: two selections instead of a sort.
-            column.select_nth_unstable_by(q - 1, f32::total_cmp);
-            valley[k][t] = column[..q].iter().map(|&v| v as f64).sum::<f64>() / q as f64;
-            column.select_nth_unstable_by(n - q, f32::total_cmp);
-            peak[k][t] = column[n - q..].iter().map(|&v| v as f64).sum::<f64>() / q as f64;
-        }
-    }
-    let to_db = |m: &Vec<Vec<f64>>| -> Vec<Vec<f64>> {
+            let q = ((quantile * count as f64).round_ties_even() as usize).max(1);
+            ContrastBand { rows: start..end, q }
+        })
+        .collect()
+}
+
+/// Peak and valley means `[band][frame]` to contrast in dB: each matrix through
+/// `power_to_db(top_db=80)` over its own maximum, then peak − valley.
+pub(crate) fn contrast_db(peak: &[Vec<f64>], valley: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    let to_db = |m: &[Vec<f64>]| -> Vec<Vec<f64>> {
         let db: Vec<Vec<f64>> = m.iter().map(|r| r.iter().map(|&v| 10.0 * v.max(1e-10).log10()).collect()).collect();
         let max = db.iter().flatten().cloned().fold(f64::NEG_INFINITY, f64::max);
         db.into_iter().map(|r| r.into_iter().map(|v| v.max(max - 80.0)).collect()).collect()
     };
-    let (p, v) = (to_db(&peak), to_db(&valley));
+    let (p, v) = (to_db(peak), to_db(valley));
     p.iter().zip(&v).map(|(pr, vr)| pr.iter().zip(vr).map(|(a, b)| a - b).collect()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_extremes_equal_the_selection() {
+        let mut s: u64 = 0x2545_F491_4F6C_DD1D;
+        for n in [4usize, 9, 26, 103, 410] {
+            for q in 1..=SMALL_Q.min(n / 4) {
+                let column: Vec<f32> = (0..n)
+                    .map(|_| {
+                        s ^= s << 13;
+                        s ^= s >> 7;
+                        s ^= s << 17;
+                        // Ties on purpose: values on a coarse grid.
+                        ((s >> 40) % 97) as f32 * 0.25
+                    })
+                    .collect();
+                let mut sorted = column.clone();
+                sorted.sort_by(f32::total_cmp);
+                let sum = |a: &[f32]| a.iter().map(|&v| v as f64).sum::<f64>() / q as f64;
+                let (lo, hi) = small_extremes(&column, q);
+                assert_eq!((lo, hi), (sum(&sorted[..q]), sum(&sorted[n - q..])), "n {n} q {q}");
+            }
+        }
+    }
 }

@@ -125,6 +125,25 @@ fn stft_range(
     range: Range<usize>,
     f: impl Fn(f64, f64) -> f64,
 ) -> Result<Matrix, DspError> {
+    let frames = range.len();
+    let mut out = Matrix::zeros(cfg.bins(), frames);
+    for_each_frame(x, cfg, range, |t, spec| {
+        for (k, c) in spec.iter().enumerate() {
+            out.data[k * frames + t] = f(c.re, c.im) as f32;
+        }
+    })?;
+    Ok(out)
+}
+
+/// Calls `visit(j, spectrum)` for frame `range.start + j` of the STFT of `x`, in order, with
+/// the frame's `n_fft / 2 + 1` complex bins (f64). The one STFT loop every spectrogram and
+/// the fused [`custom_feature`](super::custom_feature) pass share.
+pub(crate) fn for_each_frame(
+    x: &[f32],
+    cfg: &StftConfig,
+    range: Range<usize>,
+    mut visit: impl FnMut(usize, &[realfft::num_complex::Complex<f64>]),
+) -> Result<(), DspError> {
     cfg.validate()?;
     if let Some(i) = x.iter().position(|v| !v.is_finite()) {
         return Err(DspError::InvalidInput(format!("sample {i} is not finite")));
@@ -133,14 +152,11 @@ fn stft_range(
         return Err(DspError::InvalidInput("cannot reflect-pad an empty signal".into()));
     }
     let n_fft = cfg.n_fft;
-    let frames = range.len();
-    let bins = cfg.bins();
     let pad = if cfg.center { n_fft / 2 } else { 0 };
-    let mut out = Matrix::zeros(bins, frames);
     with_plan(n_fft, cfg.win_length, |plan| -> Result<(), DspError> {
         let FramePlan { fft, window, frame, spec, scratch } = plan;
-        for t in 0..frames {
-            let start = ((range.start + t) * cfg.hop) as isize - pad as isize;
+        for (j, t) in range.enumerate() {
+            let start = (t * cfg.hop) as isize - pad as isize;
             if start >= 0 && start as usize + n_fft <= x.len() {
                 // Interior frame: no padding decisions per sample.
                 let src = &x[start as usize..start as usize + n_fft];
@@ -154,13 +170,10 @@ fn stft_range(
             }
             fft.process_with_scratch(frame, spec, scratch)
                 .map_err(|e| DspError::InvalidInput(format!("FFT failed: {e}")))?;
-            for (k, c) in spec.iter().enumerate() {
-                out.data[k * frames + t] = f(c.re, c.im) as f32;
-            }
+            visit(j, spec);
         }
         Ok(())
-    })?;
-    Ok(out)
+    })
 }
 
 /// A planned FFT with its window and buffers, for one (n_fft, win_length).
