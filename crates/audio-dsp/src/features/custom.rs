@@ -4,7 +4,7 @@ use super::Matrix;
 use super::mel::{dct2_ortho_rows, mel_filterbank, power_to_db};
 use super::pitch::{chroma_filterbank, piptrack_frame, pitch_tuning, tuning_from_peaks};
 use super::spectral::{contrast_bands, contrast_db, zero_crossing_rate};
-use super::stft::{StftConfig, fft_frequencies, for_each_frame, stft_power};
+use super::stft::{StftConfig, fft_frequencies, for_each_frame};
 use crate::DspError;
 use realfft::num_complex::Complex;
 use std::cell::RefCell;
@@ -17,7 +17,7 @@ use std::rc::Rc;
 struct Banks {
     #[cfg(test)]
     mel128: HashMap<u32, Rc<Matrix>>,
-    mel128_sparse: HashMap<u32, Rc<SparseBank>>,
+    sparse_mel: HashMap<(u32, usize, usize), Rc<SparseBank>>,
     chroma: HashMap<(u32, i64), Rc<Matrix>>,
 }
 
@@ -100,7 +100,7 @@ pub fn custom_feature(x: &[f32], sr: u32) -> Result<[f32; CUSTOM_FEATURE_LEN], D
     }
     let bins = cfg.bins();
     let freqs = fft_frequencies(sr, cfg.n_fft);
-    let mel_bank = mel128_sparse(sr);
+    let mel_bank = sparse_mel_bank(sr, cfg.n_fft, 128);
     let bands = contrast_bands(&freqs, 200.0, 6, 0.02);
     let nyquist = sr as f64 / 2.0;
 
@@ -129,15 +129,7 @@ pub fn custom_feature(x: &[f32], sr: u32) -> Result<[f32; CUSTOM_FEATURE_LEN], D
         rms[t] = (2.0 * frame.energy / (n_fft * n_fft) as f64).sqrt();
         flatness[t] = frame.flatness;
         let frame_max = frame.max;
-        for (i, (lo, weights)) in mel_bank.rows.iter().enumerate() {
-            let mut acc = 0f64;
-            for (&w, &p) in weights.iter().zip(&power[*lo..]) {
-                if w != 0.0 {
-                    acc += w as f64 * p as f64;
-                }
-            }
-            mel.data[i * frames + t] = acc as f32;
-        }
+        mel_bank.project(&power, |i, v| mel.data[i * frames + t] = v);
         for (k, band) in bands.iter().enumerate() {
             column.clear();
             column.extend_from_slice(&m[band.rows.clone()]);
@@ -351,26 +343,46 @@ fn chroma_means_portable(mag: &[f32], bins: usize, bank: &Matrix) -> Vec<f64> {
     sums.iter().map(|s| s / frames.max(1) as f64).collect()
 }
 
-/// The 128-band mel bank by rows of (first nonzero bin, weights up to the last nonzero).
+/// A mel bank by rows of (first nonzero bin, weights up to the last nonzero): triangles cover
+/// a few bins each, so a frame's projection touches ~2 weights per bin instead of every one.
 struct SparseBank {
     rows: Vec<(usize, Vec<f32>)>,
 }
 
-fn mel128_sparse(sr: u32) -> Rc<SparseBank> {
+impl SparseBank {
+    fn from_dense(dense: &Matrix) -> Self {
+        let rows = (0..dense.rows)
+            .map(|i| {
+                let row = dense.row(i);
+                let lo = row.iter().position(|&w| w != 0.0).unwrap_or(0);
+                let hi = row.iter().rposition(|&w| w != 0.0).map_or(lo, |h| h + 1);
+                (lo, row[lo..hi].to_vec())
+            })
+            .collect();
+        Self { rows }
+    }
+
+    /// `emit(band, Σ w·p)` for every band, summed in f64 in bin order with zero weights skipped
+    /// (exactly `Matrix::matmul`'s sums).
+    fn project(&self, power: &[f32], mut emit: impl FnMut(usize, f32)) {
+        for (i, (lo, weights)) in self.rows.iter().enumerate() {
+            let mut acc = 0f64;
+            for (&w, &p) in weights.iter().zip(&power[*lo..]) {
+                if w != 0.0 {
+                    acc += w as f64 * p as f64;
+                }
+            }
+            emit(i, acc as f32);
+        }
+    }
+}
+
+fn sparse_mel_bank(sr: u32, n_fft: usize, n_mels: usize) -> Rc<SparseBank> {
     BANKS.with_borrow_mut(|b| {
-        b.mel128_sparse
-            .entry(sr)
+        b.sparse_mel
+            .entry((sr, n_fft, n_mels))
             .or_insert_with(|| {
-                let dense = mel_filterbank(sr, 2048, 128, 0.0, sr as f64 / 2.0);
-                let rows = (0..dense.rows)
-                    .map(|i| {
-                        let row = dense.row(i);
-                        let lo = row.iter().position(|&w| w != 0.0).unwrap_or(0);
-                        let hi = row.iter().rposition(|&w| w != 0.0).map_or(lo, |h| h + 1);
-                        (lo, row[lo..hi].to_vec())
-                    })
-                    .collect();
-                Rc::new(SparseBank { rows })
+                Rc::new(SparseBank::from_dense(&mel_filterbank(sr, n_fft, n_mels, 0.0, sr as f64 / 2.0)))
             })
             .clone()
     })
@@ -397,9 +409,17 @@ pub fn log_mel(x: &[f32], sr: u32) -> Result<Matrix, DspError> {
     let n_fft = (0.025 * sr as f64).round() as usize;
     let hop = (0.010 * sr as f64).round() as usize;
     let cfg = StftConfig { n_fft, hop, win_length: n_fft, ..StftConfig::default() };
-    let power = stft_power(x, &cfg)?;
-    let fb = mel_filterbank(sr, n_fft, 64, 0.0, sr as f64 / 2.0);
-    let mel = fb.matmul(&power);
+    let frames = cfg.frames(x.len());
+    let bank = sparse_mel_bank(sr, n_fft, 64);
+    let mut mel = Matrix::zeros(bank.rows.len(), frames);
+    let mut power = vec![0f32; cfg.bins()];
+    // One pass: each frame's power straight into the 64 bands (same sums as the dense product).
+    for_each_frame(x, &cfg, 0..frames, |t, spec| {
+        for (p, c) in power.iter_mut().zip(spec) {
+            *p = (c.re * c.re + c.im * c.im) as f32;
+        }
+        bank.project(&power, |i, v| mel.data[i * frames + t] = v);
+    })?;
     Ok(Matrix { rows: mel.rows, cols: mel.cols, data: power_to_db(&mel.data, 1e-10, None) })
 }
 
@@ -512,5 +532,17 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn log_mel_equals_the_dense_product() {
+        use super::super::stft::stft_power;
+        let x: Vec<f32> =
+            (0..16_000).map(|i| (i as f32 * 0.07).sin() * 0.3 + ((i * 7919) % 100) as f32 * 1e-4).collect();
+        let cfg = StftConfig { n_fft: 400, hop: 160, win_length: 400, ..StftConfig::default() };
+        let power = stft_power(&x, &cfg).unwrap();
+        let mel = mel_filterbank(16_000, 400, 64, 0.0, 8_000.0).matmul(&power);
+        let want = power_to_db(&mel.data, 1e-10, None);
+        assert_eq!(log_mel(&x, 16_000).unwrap().data, want);
     }
 }
