@@ -139,26 +139,22 @@ const SMALL_Q: usize = 8;
 fn small_extremes(column: &[f32], q: usize) -> (f64, f64) {
     let mut low = [f32::INFINITY; SMALL_Q];
     let mut high = [f32::NEG_INFINITY; SMALL_Q];
-    // The q-th smallest and largest so far, in registers: the loop is two compares per value.
-    let (mut low_bar, mut high_bar) = (f32::INFINITY, f32::NEG_INFINITY);
     for &v in column {
-        if v < low_bar {
+        if v < low[q - 1] {
             let mut i = q - 1;
             while i > 0 && low[i - 1] > v {
                 low[i] = low[i - 1];
                 i -= 1;
             }
             low[i] = v;
-            low_bar = low[q - 1];
         }
-        if v > high_bar {
+        if v > high[q - 1] {
             let mut i = q - 1;
             while i > 0 && high[i - 1] < v {
                 high[i] = high[i - 1];
                 i -= 1;
             }
             high[i] = v;
-            high_bar = high[q - 1];
         }
     }
     let mean = |a: &[f32]| a.iter().map(|&v| v as f64).sum::<f64>() / q as f64;
