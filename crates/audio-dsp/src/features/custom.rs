@@ -172,43 +172,77 @@ pub fn custom_feature(x: &[f32], sr: u32) -> Result<[f32; CUSTOM_FEATURE_LEN], D
         *c /= total;
     }
     let zcr = zero_crossing_rate(x, cfg.n_fft, cfg.hop);
-    let mag_values = mag.iter().map(|&v| v as f64);
 
     let mel_db = Matrix { rows: mel.rows, cols: mel.cols, data: power_to_db(&mel.data, 1e-10, Some(80.0)) };
     let mfcc = dct2_ortho_rows(&mel_db, 50);
     let chroma = chroma_means(&mag, bins, &chroma_bank(sr, tuning_from_peaks(&tuning_peaks, 12)));
     let contrast = contrast_db(&peak, &valley);
 
+    Ok(assemble(&Parts {
+        flatness: &flatness,
+        zcr: &zcr,
+        mag: &mag,
+        centroid: &centroid,
+        track: &track,
+        tuning,
+        rms: &rms,
+        mfcc: &mfcc,
+        chroma_means: chroma,
+        mel: &mel,
+        contrast: &contrast,
+    }))
+}
+
+/// Everything the 312 values are statistics of.
+struct Parts<'a> {
+    flatness: &'a [f64],
+    zcr: &'a [f64],
+    /// Every STFT magnitude, in any order.
+    mag: &'a [f32],
+    /// Per-frame centroid, normalised by its sum over frames.
+    centroid: &'a [f64],
+    track: &'a [f64],
+    tuning: f64,
+    rms: &'a [f64],
+    mfcc: &'a Matrix,
+    chroma_means: Vec<f64>,
+    mel: &'a Matrix,
+    contrast: &'a [Vec<f64>],
+}
+
+/// The 312 values in the reference's order (see [`custom_feature`]'s table).
+fn assemble(p: &Parts) -> [f32; CUSTOM_FEATURE_LEN] {
+    let mag_values = p.mag.iter().map(|&v| v as f64);
     let mut v: Vec<f64> = vec![
-        mean(flatness.iter().copied()),
-        mean(zcr.iter().copied()),
+        mean(p.flatness.iter().copied()),
+        mean(p.zcr.iter().copied()),
         mean(mag_values.clone()),
         max(mag_values.clone()),
-        mean(centroid.iter().copied()),
-        std(centroid.iter().copied()),
-        max(centroid.iter().copied()),
+        mean(p.centroid.iter().copied()),
+        std(p.centroid.iter().copied()),
+        max(p.centroid.iter().copied()),
         std(mag_values),
-        mean(track.iter().copied()),
-        max(track.iter().copied()),
-        std(track.iter().copied()),
-        tuning,
-        mean(rms.iter().copied()),
-        max(rms.iter().copied()),
-        std(rms.iter().copied()),
+        mean(p.track.iter().copied()),
+        max(p.track.iter().copied()),
+        std(p.track.iter().copied()),
+        p.tuning,
+        mean(p.rms.iter().copied()),
+        max(p.rms.iter().copied()),
+        std(p.rms.iter().copied()),
     ];
     let f64s = |r: &[f32]| r.iter().map(|&x| x as f64).collect::<Vec<f64>>();
-    v.extend(row_stats(&mfcc, |r| mean(f64s(r).into_iter())));
-    v.extend(row_stats(&mfcc, |r| std(f64s(r).into_iter())));
-    v.extend(row_stats(&mfcc, |r| max(f64s(r).into_iter())));
-    v.extend(chroma);
-    v.extend(row_stats(&mel, |r| mean(f64s(r).into_iter())));
-    v.extend(contrast.iter().map(|r| mean(r.iter().copied())));
+    v.extend(row_stats(p.mfcc, |r| mean(f64s(r).into_iter())));
+    v.extend(row_stats(p.mfcc, |r| std(f64s(r).into_iter())));
+    v.extend(row_stats(p.mfcc, |r| max(f64s(r).into_iter())));
+    v.extend(p.chroma_means.iter().copied());
+    v.extend(row_stats(p.mel, |r| mean(f64s(r).into_iter())));
+    v.extend(p.contrast.iter().map(|r| mean(r.iter().copied())));
     debug_assert_eq!(v.len(), CUSTOM_FEATURE_LEN);
     let mut out = [0f32; CUSTOM_FEATURE_LEN];
     for (o, x) in out.iter_mut().zip(v) {
         *o = x as f32;
     }
-    Ok(out)
+    out
 }
 
 /// One frame's spectral sums.
@@ -463,7 +497,6 @@ mod tests {
         let rms = rms_from_magnitude(&mag);
         let flatness = spectral_flatness(&power);
         let zcr = zero_crossing_rate(x, cfg.n_fft, cfg.hop);
-        let mag_values = mag.data.iter().map(|&v| v as f64);
 
         let mel = mel128_bank(sr).matmul(&power);
         let mel_db = Matrix { rows: mel.rows, cols: mel.cols, data: power_to_db(&mel.data, 1e-10, Some(80.0)) };
@@ -471,37 +504,20 @@ mod tests {
         let chroma = normalize_columns_max(chroma_bank(sr, estimate_tuning(&mag, sr, 12)).matmul(&mag));
         let contrast = spectral_contrast(&mag, &freqs, 200.0, 6, 0.02);
 
-        let mut v: Vec<f64> = vec![
-            mean(flatness.iter().copied()),
-            mean(zcr.iter().copied()),
-            mean(mag_values.clone()),
-            max(mag_values.clone()),
-            mean(centroid.iter().copied()),
-            std(centroid.iter().copied()),
-            max(centroid.iter().copied()),
-            std(mag_values),
-            mean(track.iter().copied()),
-            max(track.iter().copied()),
-            std(track.iter().copied()),
-            tuning,
-            mean(rms.iter().copied()),
-            max(rms.iter().copied()),
-            std(rms.iter().copied()),
-        ];
-        let f64s = |r: &[f32]| r.iter().map(|&x| x as f64).collect::<Vec<f64>>();
-        v.extend(row_stats(&mfcc, |r| mean(f64s(r).into_iter())));
-        v.extend(row_stats(&mfcc, |r| std(f64s(r).into_iter())));
-        v.extend(row_stats(&mfcc, |r| max(f64s(r).into_iter())));
-        v.extend(row_stats(&chroma, |r| mean(f64s(r).into_iter())));
-        v.extend(row_stats(&mel, |r| mean(f64s(r).into_iter())));
-        v.extend(contrast.iter().map(|r| mean(r.iter().copied())));
-        debug_assert_eq!(v.len(), CUSTOM_FEATURE_LEN);
         debug_assert_eq!(frames, mel.cols);
-        let mut out = [0f32; CUSTOM_FEATURE_LEN];
-        for (o, x) in out.iter_mut().zip(v) {
-            *o = x as f32;
-        }
-        Ok(out)
+        Ok(assemble(&Parts {
+            flatness: &flatness,
+            zcr: &zcr,
+            mag: &mag.data,
+            centroid: &centroid,
+            track: &track,
+            tuning,
+            rms: &rms,
+            mfcc: &mfcc,
+            chroma_means: row_stats(&chroma, |r| r.iter().map(|&v| v as f64).sum::<f64>() / r.len().max(1) as f64),
+            mel: &mel,
+            contrast: &contrast,
+        }))
     }
 
     #[test]

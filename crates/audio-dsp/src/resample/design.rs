@@ -133,26 +133,37 @@ fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 { a } else { gcd(b, a % b) }
 }
 
+/// What every mode's design starts from: the reduced ratio `(L, M)` and the band edges
+/// `(pass_hz, stop_hz)` — stop band at the narrower Nyquist, pass band at `pass_fraction` of
+/// it — after checking the rates and the spec.
+pub(crate) fn ratio_and_band(
+    in_rate: u32,
+    out_rate: u32,
+    spec: FilterSpec,
+) -> Result<((usize, usize), (f64, f64)), DspError> {
+    if in_rate == 0 || out_rate == 0 {
+        return Err(DspError::InvalidRate { in_rate, out_rate });
+    }
+    if spec.pass_fraction.is_nan() || spec.pass_fraction <= 0.0 || spec.pass_fraction >= 1.0 {
+        return Err(DspError::InvalidFilter(format!("pass fraction {} not in (0, 1)", spec.pass_fraction)));
+    }
+    let g = gcd(in_rate as u64, out_rate as u64);
+    let (up, down) = ((out_rate as u64 / g) as usize, (in_rate as u64 / g) as usize);
+    let stop_hz = in_rate.min(out_rate) as f64 / 2.0;
+    Ok(RatioBand { up, down, pass_hz: spec.pass_fraction * stop_hz, stop_hz })
+}
+
 impl FilterDesign {
     /// Designs the filter for `in_rate → out_rate`: stop band from the narrower Nyquist, pass
     /// band at `pass_fraction` of it, Kaiser length from `kaiserord`, forced odd so the group
     /// delay is a whole number of samples.
     pub fn new(in_rate: u32, out_rate: u32, spec: FilterSpec) -> Result<Self, DspError> {
-        if in_rate == 0 || out_rate == 0 {
-            return Err(DspError::InvalidRate { in_rate, out_rate });
-        }
-        if spec.pass_fraction.is_nan() || spec.pass_fraction <= 0.0 || spec.pass_fraction >= 1.0 {
-            return Err(DspError::InvalidFilter(format!("pass fraction {} not in (0, 1)", spec.pass_fraction)));
-        }
-        let g = gcd(in_rate as u64, out_rate as u64);
-        let (up, down) = ((out_rate as u64 / g) as usize, (in_rate as u64 / g) as usize);
+        let RatioBand { up, down, pass_hz, stop_hz } = ratio_and_band(in_rate, out_rate, spec)?;
         if up > 10_000 || down > 10_000 {
             return Err(DspError::InvalidFilter(format!(
                 "rate ratio {up}/{down} is too fine for a polyphase table; use rates with a larger common divisor"
             )));
         }
-        let stop_hz = in_rate.min(out_rate) as f64 / 2.0;
-        let pass_hz = spec.pass_fraction * stop_hz;
         let fs_up = in_rate as f64 * up as f64;
         let width = (stop_hz - pass_hz) / (fs_up / 2.0);
         let (mut numtaps, beta) = kaiser_order(spec.attenuation_db, width)?;

@@ -16,7 +16,7 @@
 //! output bins. Per output sample this costs a few dozen operations where the reference spends
 //! hundreds of multiply-adds.
 
-use super::design::{FilterSpec, firwin_kaiser, kaiser_order};
+use super::design::{FilterSpec, RatioBand, firwin_kaiser, kaiser_order, ratio_and_band};
 use super::kernel::Sample;
 use super::{Resampler, check_room};
 use crate::DspError;
@@ -72,10 +72,6 @@ impl<T: Sample> std::fmt::Debug for FftResampler<T> {
     }
 }
 
-fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 { a } else { gcd(b, a % b) }
-}
-
 /// The fast mode's geometry for a rate pair: (L, M, margin periods G, periods per block P,
 /// filter taps at `max(in, out)`).
 struct Plan {
@@ -88,16 +84,7 @@ struct Plan {
 }
 
 fn plan(in_rate: u32, out_rate: u32, spec: FilterSpec) -> Result<Plan, DspError> {
-    if in_rate == 0 || out_rate == 0 {
-        return Err(DspError::InvalidRate { in_rate, out_rate });
-    }
-    if spec.pass_fraction.is_nan() || spec.pass_fraction <= 0.0 || spec.pass_fraction >= 1.0 {
-        return Err(DspError::InvalidFilter(format!("pass fraction {} not in (0, 1)", spec.pass_fraction)));
-    }
-    let g = gcd(in_rate as u64, out_rate as u64);
-    let (up, down) = ((out_rate as u64 / g) as usize, (in_rate as u64 / g) as usize);
-    let stop_hz = in_rate.min(out_rate) as f64 / 2.0;
-    let pass_hz = spec.pass_fraction * stop_hz;
+    let RatioBand { up, down, pass_hz, stop_hz } = ratio_and_band(in_rate, out_rate, spec)?;
     let design_rate = in_rate.max(out_rate) as f64;
     let attenuation = spec.attenuation_db.max(FFT_ATTENUATION_DB);
     let (mut numtaps, beta) = kaiser_order(attenuation, (stop_hz - pass_hz) / (design_rate / 2.0))?;
@@ -299,10 +286,6 @@ impl<T: Sample> FftResampler<T> {
 impl<T: Sample> Resampler<T> for FftResampler<T> {
     fn ratio(&self) -> (usize, usize) {
         (self.up, self.down)
-    }
-
-    fn output_len(&self, input_len: usize) -> usize {
-        if self.bypass { input_len } else { (input_len * self.up).div_ceil(self.down) }
     }
 
     fn output_delay(&self) -> usize {

@@ -181,9 +181,6 @@ impl<T: Sample> Resampler<T> for AutoResampler<T> {
     fn ratio(&self) -> (usize, usize) {
         self.inner().ratio()
     }
-    fn output_len(&self, input_len: usize) -> usize {
-        self.inner().output_len(input_len)
-    }
     fn output_delay(&self) -> usize {
         self.inner().output_delay()
     }

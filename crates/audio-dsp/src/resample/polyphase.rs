@@ -171,11 +171,7 @@ impl<T: Sample> PolyphaseResampler<T> {
 
 impl<T: Sample> Resampler<T> for PolyphaseResampler<T> {
     fn ratio(&self) -> (usize, usize) {
-        (self.up, self.down)
-    }
-
-    fn output_len(&self, input_len: usize) -> usize {
-        if self.bypass { input_len } else { (input_len * self.up).div_ceil(self.down) }
+        if self.bypass { (1, 1) } else { (self.up, self.down) }
     }
 
     fn output_delay(&self) -> usize {
