@@ -133,14 +133,18 @@ fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 { a } else { gcd(b, a % b) }
 }
 
-/// What every mode's design starts from: the reduced ratio `(L, M)` and the band edges
-/// `(pass_hz, stop_hz)` — stop band at the narrower Nyquist, pass band at `pass_fraction` of
-/// it — after checking the rates and the spec.
-pub(crate) fn ratio_and_band(
-    in_rate: u32,
-    out_rate: u32,
-    spec: FilterSpec,
-) -> Result<((usize, usize), (f64, f64)), DspError> {
+/// What every mode's design starts from.
+pub(crate) struct RatioBand {
+    /// The reduced ratio L/M.
+    pub up: usize,
+    pub down: usize,
+    /// Pass band at `pass_fraction` of the stop edge; stop edge at the narrower Nyquist.
+    pub pass_hz: f64,
+    pub stop_hz: f64,
+}
+
+/// The reduced ratio and band edges for a rate pair, after checking the rates and the spec.
+pub(crate) fn ratio_and_band(in_rate: u32, out_rate: u32, spec: FilterSpec) -> Result<RatioBand, DspError> {
     if in_rate == 0 || out_rate == 0 {
         return Err(DspError::InvalidRate { in_rate, out_rate });
     }
