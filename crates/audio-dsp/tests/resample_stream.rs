@@ -121,5 +121,10 @@ fn interleaved_channels_equal_mono_runs() {
         assert_eq!(outs[0], one_shot(&left, 48_000, 16_000, mode), "{mode:?}");
         assert_eq!(outs[1], one_shot(&right, 48_000, 16_000, mode), "{mode:?}");
         assert!(mc.process_interleaved(&interleaved[..3], &mut outs).is_err(), "odd sample count");
+        mc.process_interleaved(&[], &mut outs).unwrap();
+        // An offset past the chunk reads nothing.
+        let mut r = AutoResampler::<f32>::with_mode(48_000, 16_000, FilterSpec::default(), mode).unwrap();
+        assert_eq!(r.process_strided_into(&[0.5; 3], 5, 2, &mut []).unwrap(), 0);
+        assert!(r.process_strided_into(&[0.5; 3], 0, 0, &mut []).is_err(), "stride 0");
     }
 }

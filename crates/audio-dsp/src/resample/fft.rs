@@ -18,7 +18,7 @@
 
 use super::design::{FilterSpec, RatioBand, firwin_kaiser, kaiser_order, ratio_and_band};
 use super::kernel::Sample;
-use super::{Resampler, check_room};
+use super::{Resampler, check_room, copy_strided, strided_len};
 use crate::DspError;
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
@@ -310,16 +310,10 @@ impl<T: Sample> Resampler<T> for FftResampler<T> {
         stride: usize,
         output: &mut [T],
     ) -> Result<usize, DspError> {
-        if stride == 0 {
-            return Err(DspError::InvalidInput("input stride 0".into()));
-        }
-        let n = input.get(offset..).map_or(0, |s| s.len().div_ceil(stride));
+        let n = strided_len(input, offset, stride)?;
         check_room(self.next_output_len(n), output.len(), "this chunk")?;
         if self.bypass {
-            for (o, &x) in output.iter_mut().zip(input[offset.min(input.len())..].iter().step_by(stride)) {
-                *o = x;
-            }
-            return Ok(n);
+            return Ok(copy_strided(input, offset, stride, output));
         }
         let written = self.run_blocks(input, offset, stride, usize::MAX, output);
         self.received += n;

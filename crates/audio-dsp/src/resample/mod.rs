@@ -105,6 +105,25 @@ pub trait Resampler<T: Sample> {
     }
 }
 
+/// Samples in one channel of a strided chunk (every `stride`-th from `offset`); an error for a
+/// zero stride.
+fn strided_len<T>(input: &[T], offset: usize, stride: usize) -> Result<usize, DspError> {
+    if stride == 0 {
+        return Err(DspError::InvalidInput("input stride 0".into()));
+    }
+    Ok(input.get(offset..).map_or(0, |s| s.len().div_ceil(stride)))
+}
+
+/// Equal rates: one channel of a strided chunk copied through unchanged.
+fn copy_strided<T: Copy>(input: &[T], offset: usize, stride: usize, output: &mut [T]) -> usize {
+    let samples = input.get(offset..).unwrap_or(&[]).iter().step_by(stride);
+    let n = samples.len();
+    for (o, &x) in output.iter_mut().zip(samples) {
+        *o = x;
+    }
+    n
+}
+
 /// Checks a caller's output slice before any state changes.
 fn check_room(needed: usize, got: usize, what: &str) -> Result<(), DspError> {
     if got < needed {

@@ -13,7 +13,7 @@
 
 use super::design::{FilterDesign, FilterSpec};
 use super::kernel::{self, Sample};
-use super::{Resampler, check_room};
+use super::{Resampler, check_room, copy_strided, strided_len};
 use crate::DspError;
 
 /// Taps per phase are padded to a multiple of this so the dot product has no scalar tail.
@@ -200,19 +200,12 @@ impl<T: Sample> Resampler<T> for PolyphaseResampler<T> {
         stride: usize,
         output: &mut [T],
     ) -> Result<usize, DspError> {
-        if stride == 0 {
-            return Err(DspError::InvalidInput("input stride 0".into()));
-        }
-        let samples = input.get(offset..).unwrap_or(&[]).iter().step_by(stride);
-        let n = samples.len();
+        let n = strided_len(input, offset, stride)?;
         check_room(self.next_output_len(n), output.len(), "this chunk")?;
         if self.bypass {
-            for (o, &x) in output.iter_mut().zip(samples) {
-                *o = x;
-            }
-            return Ok(n);
+            return Ok(copy_strided(input, offset, stride, output));
         }
-        self.buf.extend(samples);
+        self.buf.extend(input.get(offset..).unwrap_or(&[]).iter().step_by(stride));
         self.received += n;
         let written = self.run(usize::MAX, output);
         self.drain_consumed();
