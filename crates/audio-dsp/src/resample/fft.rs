@@ -30,7 +30,8 @@ pub const FFT_ATTENUATION_DB: f64 = 140.0;
 /// Largest FFT the fast mode plans (rate pairs that would need more use the reference).
 const MAX_FFT: usize = 1 << 22;
 
-/// Overlap-save resampler (see the [module docs](self)).
+/// The fast mode: overlap-save resampling in the frequency domain (see [`mod@crate::resample`]
+/// for the modes and `docs/audio-dsp.md` for how it works and what it measures).
 #[derive(Clone)]
 pub struct FftResampler<T: Sample> {
     up: usize,
