@@ -119,6 +119,7 @@ pub fn custom_feature(x: &[f32], sr: u32) -> Result<[f32; CUSTOM_FEATURE_LEN], D
     let mut tuning_peaks: Vec<(f32, f32)> = Vec::new();
     let mut column = Vec::new();
     let n_fft = cfg.n_fft;
+    let (mut mag_sum, mut mag_sumsq, mut mag_max) = (0f64, 0f64, f32::NEG_INFINITY);
 
     for_each_frame(x, &cfg, 0..frames, |t, spec| {
         let m = &mut mag[t * bins..(t + 1) * bins];
@@ -128,6 +129,9 @@ pub fn custom_feature(x: &[f32], sr: u32) -> Result<[f32; CUSTOM_FEATURE_LEN], D
         centroid[t] = if frame.den < f32::MIN_POSITIVE as f64 { frame.num } else { frame.num / frame.den };
         rms[t] = (2.0 * frame.energy / (n_fft * n_fft) as f64).sqrt();
         flatness[t] = frame.flatness;
+        mag_sum += frame.den;
+        mag_sumsq += frame.sumsq;
+        mag_max = mag_max.max(frame.max);
         let frame_max = frame.max;
         mel_bank.project(&power, |i, v| mel.data[i * frames + t] = v);
         for (k, band) in bands.iter().enumerate() {
@@ -181,7 +185,12 @@ pub fn custom_feature(x: &[f32], sr: u32) -> Result<[f32; CUSTOM_FEATURE_LEN], D
     Ok(assemble(&Parts {
         flatness: &flatness,
         zcr: &zcr,
-        mag: &mag,
+        mag_stats: {
+            // Σ v and Σ v² from the frame pass: no more passes over the spectrogram.
+            let n = mag.len() as f64;
+            let m = mag_sum / n;
+            [m, mag_max as f64, (mag_sumsq / n - m * m).max(0.0).sqrt()]
+        },
         centroid: &centroid,
         track: &track,
         tuning,
@@ -197,8 +206,8 @@ pub fn custom_feature(x: &[f32], sr: u32) -> Result<[f32; CUSTOM_FEATURE_LEN], D
 struct Parts<'a> {
     flatness: &'a [f64],
     zcr: &'a [f64],
-    /// Every STFT magnitude, in any order.
-    mag: &'a [f32],
+    /// Mean, max and population standard deviation of every STFT magnitude.
+    mag_stats: [f64; 3],
     /// Per-frame centroid, normalised by its sum over frames.
     centroid: &'a [f64],
     track: &'a [f64],
@@ -212,16 +221,16 @@ struct Parts<'a> {
 
 /// The 312 values in the reference's order (see [`custom_feature`]'s table).
 fn assemble(p: &Parts) -> [f32; CUSTOM_FEATURE_LEN] {
-    let mag_values = p.mag.iter().map(|&v| v as f64);
+    let [mag_mean, mag_max, mag_std] = p.mag_stats;
     let mut v: Vec<f64> = vec![
         mean(p.flatness.iter().copied()),
         mean(p.zcr.iter().copied()),
-        mean(mag_values.clone()),
-        max(mag_values.clone()),
+        mag_mean,
+        mag_max,
         mean(p.centroid.iter().copied()),
         std(p.centroid.iter().copied()),
         max(p.centroid.iter().copied()),
-        std(mag_values),
+        mag_std,
         mean(p.track.iter().copied()),
         max(p.track.iter().copied()),
         std(p.track.iter().copied()),
@@ -252,6 +261,8 @@ struct FrameSums {
     num: f64,
     den: f64,
     energy: f64,
+    /// Σ S² with full weight everywhere (the spectrogram's variance).
+    sumsq: f64,
     flatness: f64,
 }
 
@@ -304,6 +315,7 @@ fn analyse_frame_portable(spec: &[Complex<f64>], freqs: &[f64], mag: &mut [f32],
         energy += v * v;
         sum += (power[k] as f64).max(1e-10);
     }
+    let sumsq = energy;
     // Half weight on the DC and Nyquist bins.
     for k in [0, bins - 1] {
         energy -= 0.5 * mag[k] as f64 * mag[k] as f64;
@@ -320,7 +332,7 @@ fn analyse_frame_portable(spec: &[Complex<f64>], freqs: &[f64], mag: &mut [f32],
         log_sum += ((prod[0] * prod[1]) * (prod[2] * prod[3])).ln();
     }
     let n = bins as f64;
-    FrameSums { max, num, den, energy, flatness: (log_sum / n).exp() / (sum / n) }
+    FrameSums { max, num, den, energy, sumsq, flatness: (log_sum / n).exp() / (sum / n) }
 }
 
 /// `Σ a·b` in f64 over eight independent partial sums (vectorisable; a sequential sum is a
@@ -508,7 +520,10 @@ mod tests {
         Ok(assemble(&Parts {
             flatness: &flatness,
             zcr: &zcr,
-            mag: &mag.data,
+            mag_stats: {
+                let values = mag.data.iter().map(|&v| v as f64);
+                [mean(values.clone()), max(values.clone()), std(values)]
+            },
             centroid: &centroid,
             track: &track,
             tuning,
