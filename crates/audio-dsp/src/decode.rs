@@ -24,6 +24,7 @@ pub const MAX_FRAMES: u64 = 24 * 3600 * 192_000;
 pub struct Audio {
     /// Mono samples in [-1, 1] (channels averaged).
     pub samples: Vec<f32>,
+    /// Hz.
     pub sample_rate: u32,
     /// Channels in the source before down-mixing.
     pub channels_in: usize,

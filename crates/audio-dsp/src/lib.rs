@@ -1,38 +1,8 @@
-//! Audio front end for speech-emotion recognition: decode, resample, features.
-//!
-//! * [`decode_path`] / [`decode_bytes`]: WAV (PCM 16/24/32, float, extensible), FLAC, MP3 and
-//!   OGG Vorbis to mono `f32` via symphonia, PCM bit-exact with soundfile (`s / 32768`).
-//! * [`resample()`] / [`Resampler`]: rational resampling in two modes behind one streaming
-//!   trait. The reference ([`PolyphaseResampler`]) is the paper's Kaiser-windowed FIR (its
-//!   eq. 3), designed exactly as scipy's `kaiserord` + `firwin` and matching `resample_poly`
-//!   to 1e-12 in f64. The fast mode ([`FftResampler`], FFT overlap-save with a 140 dB Kaiser
-//!   filter on the same pass band) is what [`resample()`] and [`AutoResampler`] pick where it
-//!   meets the spec. Streaming output is identical to one-shot in every mode.
-//!
-//! ```
-//! use audio_dsp::{AutoResampler, Resampler, resample};
-//!
-//! // One second of a 440 Hz tone at 44.1 kHz, to 16 kHz.
-//! let x: Vec<f32> = (0..44_100).map(|n| (2.0 * std::f32::consts::PI * 440.0 * n as f32 / 44_100.0).sin()).collect();
-//! let y = resample(&x, 44_100, 16_000).unwrap();
-//! assert_eq!(y.len(), 16_000);
-//!
-//! // The same, streamed in chunks.
-//! let mut r = AutoResampler::<f32>::new(44_100, 16_000).unwrap();
-//! let mut streamed = Vec::new();
-//! for chunk in x.chunks(1000) {
-//!     r.process(chunk, &mut streamed);
-//! }
-//! r.flush(&mut streamed);
-//! assert_eq!(streamed, y);
-//! ```
-//!
-//! Dependencies: symphonia (decoding; pure Rust, all the containers users have), hound (WAV
-//! writing for the examples), realfft (FFTs for the features and the fast resampler).
-
+#![doc = include_str!("../README.md")]
 // Library code returns typed errors for anything derived from input; `unwrap`/`expect` are
 // allowed only where a comment says why the value cannot be absent.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![warn(missing_docs)]
 
 mod decode;
 pub mod features;
@@ -50,20 +20,39 @@ pub const TARGET_SAMPLE_RATE: u32 = 16_000;
 /// Errors from decoding, resampling and feature extraction.
 #[derive(Debug, thiserror::Error)]
 pub enum DspError {
+    /// Reading or writing `path` failed.
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        /// The file.
+        path: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A container, codec or sample format the decoder does not handle.
     #[error("unsupported audio: {0}")]
     Unsupported(String),
+    /// The stream is malformed.
     #[error("corrupt audio: {0}")]
     Decode(String),
+    /// The stream ends early.
     #[error("truncated audio: {0}")]
     Truncated(String),
+    /// Writing a WAV file failed.
     #[error("writing audio: {0}")]
     Encode(String),
+    /// A sample rate of 0 (or a pair no mode can convert).
     #[error("invalid sample rates {in_rate} -> {out_rate}")]
-    InvalidRate { in_rate: u32, out_rate: u32 },
+    InvalidRate {
+        /// Input rate, Hz.
+        in_rate: u32,
+        /// Output rate, Hz.
+        out_rate: u32,
+    },
+    /// A filter specification that cannot be designed.
     #[error("invalid filter design: {0}")]
     InvalidFilter(String),
+    /// Input a function cannot take (non-finite samples, too short, a bad configuration, an
+    /// output slice too small).
     #[error("invalid input: {0}")]
     InvalidInput(String),
 }

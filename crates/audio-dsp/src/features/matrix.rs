@@ -2,12 +2,16 @@
 /// `[feature or frequency bin, frame]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Matrix {
+    /// Number of rows.
     pub rows: usize,
+    /// Number of columns.
     pub cols: usize,
+    /// `rows · cols` values, row-major.
     pub data: Vec<f32>,
 }
 
 impl Matrix {
+    /// A `rows × cols` matrix of zeros.
     pub fn zeros(rows: usize, cols: usize) -> Self {
         Self { rows, cols, data: vec![0.0; rows * cols] }
     }
@@ -17,10 +21,12 @@ impl Matrix {
         self.data[row * self.cols + col]
     }
 
+    /// Row `row`.
     pub fn row(&self, row: usize) -> &[f32] {
         &self.data[row * self.cols..(row + 1) * self.cols]
     }
 
+    /// Row `row`, mutable.
     pub fn row_mut(&mut self, row: usize) -> &mut [f32] {
         &mut self.data[row * self.cols..(row + 1) * self.cols]
     }

@@ -21,10 +21,13 @@ pub enum PadMode {
 /// STFT parameters. `Default` is librosa's: n_fft 2048, hop 512, window 2048, centred.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StftConfig {
+    /// FFT length.
     pub n_fft: usize,
+    /// Samples between frame starts.
     pub hop: usize,
     /// Hann window length (≤ n_fft; zero-padded to n_fft, centred).
     pub win_length: usize,
+    /// Centre frames on `t · hop` by padding `n_fft / 2` samples each side.
     pub center: bool,
     /// What a centred STFT reads outside the signal.
     pub pad_mode: PadMode,
@@ -42,6 +45,7 @@ impl StftConfig {
         Self { n_fft: 400, hop: 160, win_length: 400, center: true, pad_mode: PadMode::Zeros }
     }
 
+    /// Frequency bins per frame: `n_fft / 2 + 1`.
     pub fn bins(&self) -> usize {
         self.n_fft / 2 + 1
     }

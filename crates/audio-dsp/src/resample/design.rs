@@ -105,10 +105,13 @@ pub struct FilterDesign {
     pub down: usize,
     /// Stop-band attenuation the design targets, dB.
     pub attenuation_db: f64,
+    /// Pass-band edge, Hz.
     pub pass_hz: f64,
+    /// Stop-band edge (the narrower Nyquist), Hz.
     pub stop_hz: f64,
     /// Cutoff (middle of the transition band), Hz.
     pub cutoff_hz: f64,
+    /// The Kaiser window's β.
     pub beta: f64,
     /// Prototype taps at `in_rate · up`, unit DC gain (not multiplied by L), odd length.
     pub taps: Vec<f64>,
@@ -118,6 +121,7 @@ pub struct FilterDesign {
 /// golden vectors: 100 dB stop band, pass band to 90 % of the output Nyquist.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FilterSpec {
+    /// Stop-band attenuation, dB.
     pub attenuation_db: f64,
     /// Pass-band edge as a fraction of the narrower Nyquist (output Nyquist when downsampling).
     pub pass_fraction: f64,

@@ -4,9 +4,13 @@
 
 /// Sample types the resamplers work in (f32 and f64; the fast mode's FFTs need `FftNum`).
 pub trait Sample: realfft::FftNum + Copy + Default + PartialEq + std::fmt::Debug + Send + Sync + 'static {
+    /// 0.
     const ZERO: Self;
+    /// The nearest value to `v`.
     fn from_f64(v: f64) -> Self;
+    /// Widened to f64.
     fn to_f64(self) -> f64;
+    /// `self + other`.
     fn add(self, other: Self) -> Self;
     /// `self * a + b`, fused when `FUSED`.
     fn madd<const FUSED: bool>(self, a: Self, b: Self) -> Self;

@@ -148,7 +148,9 @@ pub enum ResampleMode {
 /// [`FftResampler::meets`]), the reference otherwise.
 #[derive(Debug, Clone)]
 pub enum AutoResampler<T: Sample> {
+    /// The scipy-exact polyphase reference.
     Reference(PolyphaseResampler<T>),
+    /// The FFT overlap-save fast mode.
     Fast(FftResampler<T>),
 }
 
@@ -158,6 +160,8 @@ impl<T: Sample> AutoResampler<T> {
         Self::with_mode(in_rate, out_rate, FilterSpec::default(), ResampleMode::Auto)
     }
 
+    /// `in_rate → out_rate` with `spec`, in `mode` (`Auto` picks; `Fast` is an error where the
+    /// fast mode cannot meet the spec's plan).
     pub fn with_mode(in_rate: u32, out_rate: u32, spec: FilterSpec, mode: ResampleMode) -> Result<Self, DspError> {
         match mode {
             ResampleMode::Reference => Ok(Self::Reference(PolyphaseResampler::with_spec(in_rate, out_rate, spec)?)),
@@ -240,6 +244,7 @@ impl<R> MultiChannel<R> {
         Ok(Self { channels: (0..channels).map(|_| make()).collect::<Result<_, _>>()? })
     }
 
+    /// Number of channels.
     pub fn channels(&self) -> usize {
         self.channels.len()
     }

@@ -53,6 +53,7 @@ impl<T: Sample> PolyphaseResampler<T> {
         Self::with_spec(in_rate, out_rate, FilterSpec::default())
     }
 
+    /// A resampler with the Kaiser design for `spec`.
     pub fn with_spec(in_rate: u32, out_rate: u32, spec: FilterSpec) -> Result<Self, DspError> {
         let design = FilterDesign::new(in_rate, out_rate, spec)?;
         Ok(Self::from_design(&design, in_rate == out_rate))
