@@ -9,17 +9,26 @@ use serde::{Deserialize, Serialize};
 pub enum Method {
     /// The paper's rule (eqs. 4–6): frame energy `10·log10(mean x²)` in dBFS above a fixed
     /// threshold. Score = energy in dBFS.
-    FixedEnergy { threshold_db: f64 },
+    FixedEnergy {
+        /// Speech when the frame energy is above this, dBFS.
+        threshold_db: f64,
+    },
     /// Frame energy above an adaptive noise floor (the quietest recent frames) plus a margin.
     /// Score = dB above the floor.
-    AdaptiveEnergy { margin_db: f64 },
+    AdaptiveEnergy {
+        /// Speech when the energy is this far above the noise floor, dB.
+        margin_db: f64,
+    },
     /// Mean sub-band SNR: the spectrum is split into mel-spaced bands between 100 Hz and
     /// 6 kHz, each with its own adaptive noise floor; the score is the average of the bands'
     /// positive SNRs in dB. Coloured (e.g. pink) noise raises only the bands it occupies, so
     /// this is far more robust than full-band energy. Still an energy detector, per band. A
     /// run of active frames only counts as speech if some frame of it is "voiced" (the bands
     /// below 1 kHz at least 3 dB above those above it), which rejects breaths and hiss.
-    SubbandSnr { threshold_db: f64 },
+    SubbandSnr {
+        /// Speech when the mean band SNR is above this, dB.
+        threshold_db: f64,
+    },
 }
 
 impl Default for Method {
@@ -31,6 +40,7 @@ impl Default for Method {
 /// Voice activity detector configuration. Times are in milliseconds so any sample rate works.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VadConfig {
+    /// How a frame is scored and thresholded.
     pub method: Method,
     /// Analysis window length (10, 20, 30 ms... any length ≥ the hop).
     pub frame_ms: f64,
@@ -90,6 +100,7 @@ impl VadConfig {
         }
     }
 
+    /// This configuration with another method.
     pub fn with_method(mut self, method: Method) -> Self {
         self.method = method;
         self

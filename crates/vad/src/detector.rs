@@ -123,6 +123,7 @@ fn ms_to_frames(ms: f64, hop_ms: f64) -> usize {
 }
 
 impl Vad {
+    /// A streaming detector for audio at `sample_rate` Hz; errors on an invalid configuration.
     pub fn new(sample_rate: u32, cfg: VadConfig) -> Result<Self, VadError> {
         cfg.validate()?;
         if sample_rate < 1000 {
@@ -203,10 +204,12 @@ impl Vad {
         })
     }
 
+    /// The configuration in use.
     pub fn config(&self) -> &VadConfig {
         &self.cfg
     }
 
+    /// The input's sample rate, Hz.
     pub fn sample_rate(&self) -> u32 {
         self.sample_rate
     }

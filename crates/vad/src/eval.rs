@@ -5,12 +5,19 @@ use serde::{Deserialize, Serialize};
 /// Confusion counts and the usual rates for the speech class.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct FrameMetrics {
+    /// Speech frames labelled speech.
     pub true_positives: usize,
+    /// Non-speech frames labelled speech.
     pub false_positives: usize,
+    /// Non-speech frames labelled non-speech.
     pub true_negatives: usize,
+    /// Speech frames labelled non-speech.
     pub false_negatives: usize,
+    /// TP / (TP + FP).
     pub precision: f64,
+    /// TP / (TP + FN).
     pub recall: f64,
+    /// Harmonic mean of precision and recall.
     pub f1: f64,
     /// Non-speech frames labelled speech, over all non-speech frames.
     pub false_alarm_rate: f64,

@@ -1,36 +1,8 @@
-//! Energy-based voice activity detection and silence removal.
-//!
-//! The paper detects speech by short-term frame energy `E = Σ|x(n)|²` against a threshold
-//! (its eqs. 4–6) and removes runs of silent frames. This crate implements that rule
-//! ([`Method::FixedEnergy`]) and makes it trustworthy on real recordings:
-//!
-//! * adaptive noise floors — the minimum of locally smoothed power over a window of past and
-//!   future frames — full-band ([`Method::AdaptiveEnergy`]) or per mel band
-//!   ([`Method::SubbandSnr`], the default, robust to coloured noise);
-//! * hysteresis, hangover, minimum speech and minimum silence durations, and an optional
-//!   zero-crossing-rate rule for unvoiced onsets ([`VadConfig`]);
-//! * per-frame decisions and scores, merged [`Segment`]s, and [`remove_silence`] with a
-//!   [`TimeMap`] from the trimmed signal back to the original recording;
-//! * a streaming [`Vad`] with bounded memory whose decisions equal batch [`detect`]'s;
-//! * frame-level evaluation ([`eval`]): precision, recall, F1, false-alarm rate, ROC-AUC.
-//!
-//! ```
-//! use vad::{detect, VadConfig};
-//!
-//! // 0.5 s of silence, 1 s of a 200 Hz "voice", 0.5 s of silence, at 16 kHz.
-//! let sr = 16_000;
-//! let x: Vec<f32> = (0..32_000)
-//!     .map(|n| if (8_000..24_000).contains(&n) { 0.3 * (n as f32 * 200.0 * std::f32::consts::TAU / sr as f32).sin() } else { 0.0 })
-//!     .collect();
-//! let result = detect(&x, sr, &VadConfig::default()).unwrap();
-//! assert_eq!(result.segments.len(), 1);
-//! let s = result.segments[0];
-//! assert!((s.start_s - 0.5).abs() < 0.05 && (s.end_s - 1.5).abs() < 0.2, "{s:?}");
-//! ```
-
+#![doc = include_str!("../README.md")]
 // Library code returns typed errors for anything derived from input; `unwrap`/`expect` are
 // allowed only where a comment says why the value cannot be absent.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![warn(missing_docs)]
 
 mod config;
 mod detector;
@@ -49,10 +21,16 @@ pub const DEFAULT_FRAME_MS: u32 = 20;
 /// Errors from detection.
 #[derive(Debug, thiserror::Error)]
 pub enum VadError {
+    /// A configuration value out of range (what and why in the message).
     #[error("invalid VAD configuration: {0}")]
     InvalidConfig(String),
+    /// A NaN or infinite sample.
     #[error("sample {index} is NaN or infinite")]
-    NonFiniteSample { index: usize },
+    NonFiniteSample {
+        /// Its index in the input (streams count from the first sample pushed).
+        index: usize,
+    },
+    /// Samples pushed after `flush`.
     #[error("the stream was already flushed")]
     Finished,
 }
@@ -60,6 +38,7 @@ pub enum VadError {
 /// The decision for one hop-sized frame.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct FrameDecision {
+    /// Whether the frame is speech (after hysteresis, hangover and the minimum durations).
     pub speech: bool,
     /// The detector's score (dBFS for fixed energy, dB above the noise floor otherwise).
     pub score: f32,
@@ -68,11 +47,14 @@ pub struct FrameDecision {
 /// A speech segment, in seconds from the start of the input.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Segment {
+    /// Start, seconds.
     pub start_s: f64,
+    /// End (exclusive), seconds.
     pub end_s: f64,
 }
 
 impl Segment {
+    /// `end_s − start_s`.
     pub fn duration_s(&self) -> f64 {
         self.end_s - self.start_s
     }
@@ -81,10 +63,13 @@ impl Segment {
 /// Everything a batch detection produces.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Detection {
+    /// The input's sample rate, Hz.
     pub sample_rate: u32,
     /// Samples per frame; frame `i` covers samples `[i·hop, (i+1)·hop)`.
     pub hop_samples: usize,
+    /// One decision per hop.
     pub frames: Vec<FrameDecision>,
+    /// Runs of speech frames, merged.
     pub segments: Vec<Segment>,
     /// Fraction of the input's duration inside segments.
     pub speech_ratio: f64,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// Needed to align emotion segments computed on trimmed audio with transcript timestamps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimeMap {
+    /// The signals' sample rate, Hz.
     pub sample_rate: u32,
     /// Kept pieces as (start in trimmed samples, start in original samples, length).
     pub pieces: Vec<(usize, usize, usize)>,
