@@ -15,14 +15,21 @@ pub enum Granularity {
     /// One pair for the whole tensor (the paper).
     PerTensor,
     /// One pair per row of `cols` values.
-    PerRow { cols: usize },
+    PerRow {
+        /// Values per row.
+        cols: usize,
+    },
     /// One pair per `size` consecutive values (32 is the usual choice).
-    PerGroup { size: usize },
+    PerGroup {
+        /// Values per group.
+        size: usize,
+    },
 }
 
 /// Scale and zero point of one quantization group.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Alg2Params {
+    /// Step between codes: (max − min) / 31.
     pub scale: f32,
     /// Integer-valued zero point (0..=31 for tensors that contain 0).
     pub zero: f32,
@@ -64,8 +71,11 @@ impl Alg2Params {
 /// A tensor quantized with Algorithm 2: one code per value and one parameter pair per group.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Alg2Tensor {
+    /// How values share parameter pairs.
     pub granularity: Granularity,
+    /// Number of values.
     pub len: usize,
+    /// One pair per group, in order.
     pub params: Vec<Alg2Params>,
     /// Codes 0..=31, one byte each (see [`pack5`] for the dense form).
     pub codes: Vec<u8>,

@@ -6,22 +6,39 @@ use crate::QuantError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(non_camel_case_types)]
 pub enum GgmlType {
+    /// 32-bit float (id 0).
     F32,
+    /// IEEE half float (id 1).
     F16,
+    /// 32 values: f16 scale, 4-bit codes centred on 8 (id 2).
     Q4_0,
+    /// 32 values: f16 scale and minimum, 4-bit codes (id 3).
     Q4_1,
+    /// 32 values: f16 scale, 5-bit codes centred on 16 (id 6).
     Q5_0,
+    /// 32 values: f16 scale and minimum, 5-bit codes (id 7).
     Q5_1,
+    /// 32 values: f16 scale, 8-bit codes (id 8).
     Q8_0,
+    /// 32 values: f16 scale and scaled sum, 8-bit codes; activations only (id 9).
     Q8_1,
+    /// 256-value super-block, 2-bit codes with 4-bit sub-scales and minimums (id 10).
     Q2_K,
+    /// 256-value super-block, 3-bit codes with 6-bit sub-scales (id 11).
     Q3_K,
+    /// 256-value super-block, 4-bit codes with 6-bit sub-scales and minimums (id 12).
     Q4_K,
+    /// 256-value super-block, 5-bit codes with 6-bit sub-scales and minimums (id 13).
     Q5_K,
+    /// 256-value super-block, 6-bit codes with 8-bit sub-scales (id 14).
     Q6_K,
+    /// 256-value super-block, f32 scale, 8-bit codes and 16-value sums; activations only (id 15).
     Q8_K,
+    /// 32 values: f16 scale, 4-bit indices into a non-linear table (id 20).
     IQ4_NL,
+    /// 256-value super-block of IQ4_NL codes with 6-bit sub-scales (id 23).
     IQ4_XS,
+    /// bfloat16 (id 30).
     BF16,
 }
 
@@ -67,6 +84,7 @@ impl GgmlType {
         })
     }
 
+    /// The type's id in GGUF's `ggml_type`.
     pub fn id(self) -> u32 {
         match self {
             GgmlType::F32 => 0,
@@ -150,6 +168,7 @@ impl GgmlType {
             .ok_or_else(|| QuantError::Shape(format!("row of {n} elements overflows")))
     }
 
+    /// The type's name as ggml writes it (`"Q5_K"`).
     pub fn name(self) -> &'static str {
         match self {
             GgmlType::F32 => "F32",

@@ -16,13 +16,16 @@ pub struct Q8Block {
     pub d: f32,
     /// `d · Σq` as f16 (Q8_1 only; 0 otherwise).
     pub s: f32,
+    /// The 32 codes.
     pub qs: [i8; QK],
 }
 
 /// One 256-value super-block of Q8_K activations.
 #[derive(Debug, Clone, Copy)]
 pub struct Q8KBlock {
+    /// Scale (f32).
     pub d: f32,
+    /// The 256 codes.
     pub qs: [i8; QK_K],
     /// Sums of each 16 consecutive codes.
     pub bsums: [i16; 16],
@@ -31,8 +34,11 @@ pub struct Q8KBlock {
 /// Activations quantized for one weight type.
 #[derive(Debug, Clone)]
 pub enum Activation {
+    /// Unquantized, for float weights.
     F32(Vec<f32>),
+    /// Q8_0 or Q8_1 blocks, for the 32-value weight types.
     Q8(Vec<Q8Block>),
+    /// Q8_K super-blocks, for the K-quants.
     Q8K(Vec<Q8KBlock>),
 }
 

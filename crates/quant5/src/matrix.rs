@@ -143,8 +143,11 @@ fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> Result<R
 /// A row-major weight matrix `[rows, cols]` kept in ggml blocks (GGUF tensor-data layout).
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuantizedMatrix {
+    /// The block format of every row.
     pub ggml_type: GgmlType,
+    /// Number of rows (output features).
     pub rows: usize,
+    /// Values per row (input features).
     pub cols: usize,
     /// The blocks, owned or borrowed from a mapped file ([`BlockBytes`]).
     pub bytes: BlockBytes,
@@ -182,6 +185,7 @@ impl QuantizedMatrix {
         Ok(Self { ggml_type, rows, cols, bytes: bytes.into() })
     }
 
+    /// Bytes per row.
     pub fn row_bytes(&self) -> usize {
         self.bytes.len() / self.rows.max(1)
     }

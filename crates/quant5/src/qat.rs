@@ -18,9 +18,17 @@ pub enum QatScheme {
     /// Algorithm 2: one min-max range for the whole tensor.
     PerTensor,
     /// The same per group of `size` consecutive values (row-major), e.g. 32.
-    PerGroup { size: usize },
+    PerGroup {
+        /// Values per group.
+        size: usize,
+    },
     /// A fixed clipping range `[lo, hi]`; values outside are clamped and get zero gradient.
-    Range { lo: f32, hi: f32 },
+    Range {
+        /// Lower clipping bound.
+        lo: f32,
+        /// Upper clipping bound.
+        hi: f32,
+    },
 }
 
 /// Smallest scale used, so a constant tensor does not divide by zero (it then dequantizes to

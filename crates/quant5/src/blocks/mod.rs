@@ -403,18 +403,21 @@ pub fn decode_q6_k(b: &[u8], out: &mut [f32]) {
 
 // ---------------------------------------------------------------- floats
 
+/// Little-endian IEEE half floats to f32 (as many as both slices hold).
 pub fn decode_f16(b: &[u8], out: &mut [f32]) {
     for (o, c) in out.iter_mut().zip(b.chunks_exact(2)) {
         *o = f16::from_le_bytes([c[0], c[1]]).to_f32();
     }
 }
 
+/// Little-endian bfloat16 values to f32 (as many as both slices hold).
 pub fn decode_bf16(b: &[u8], out: &mut [f32]) {
     for (o, c) in out.iter_mut().zip(b.chunks_exact(2)) {
         *o = bf16::from_le_bytes([c[0], c[1]]).to_f32();
     }
 }
 
+/// Little-endian f32 values (as many as both slices hold).
 pub fn decode_f32(b: &[u8], out: &mut [f32]) {
     for (o, c) in out.iter_mut().zip(b.chunks_exact(4)) {
         *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
