@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 /// A whole interview: utterances in the order they were spoken.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Transcript {
+    /// Every utterance, in order.
     pub utterances: Vec<Utterance>,
 }
 
@@ -12,9 +13,13 @@ pub struct Transcript {
 /// source format has them (DAIC-WOZ, WebVTT, SRT) and `None` otherwise (plain text).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Utterance {
+    /// Start, seconds.
     pub start_s: Option<f64>,
+    /// End, seconds.
     pub end_s: Option<f64>,
+    /// Who spoke.
     pub speaker: Speaker,
+    /// What was said, as transcribed.
     pub text: String,
     /// Non-verbal cues taken out of `text` by the cleaner (laughter, sighs, redactions...).
     /// Parsers leave annotations in `text`; only cleaning moves them here.
@@ -35,8 +40,11 @@ impl Utterance {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(into = "String", from = "String")]
 pub enum Speaker {
+    /// The interviewer (DAIC-WOZ's `Ellie`).
     Interviewer,
+    /// The person interviewed.
     Participant,
+    /// Anyone else, with the label as written.
     Other(String),
 }
 
@@ -78,6 +86,7 @@ impl From<String> for Speaker {
 /// A non-verbal event annotated in the transcript text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cue {
+    /// What the annotation denotes.
     pub kind: CueKind,
     /// The annotation exactly as written, e.g. `<laughter>` or `scrubbed_entry`.
     pub raw: String,
@@ -89,12 +98,19 @@ pub struct Cue {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CueKind {
+    /// A label with laugh, chuckle or giggle (`<laughter>`, `[laughs]`).
     Laughter,
+    /// A label with sigh.
     Sigh,
+    /// A label with sniff.
     Sniffle,
+    /// A label with cough.
     Cough,
+    /// A label with cry, cries, sob or tear.
     Crying,
+    /// A label with breath, inhale or exhale.
     Breath,
+    /// A label with throat (`<clears throat>`).
     ClearsThroat,
     /// Speech the transcriber could not make out (`xxx`).
     Unintelligible,

@@ -7,10 +7,20 @@ use std::fmt::Write as _;
 /// Why a transcript cannot be written in a timed format.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WriteError {
+    /// An utterance without times, for a format that needs them.
     #[error("utterance {index} has no start or end time; {format} needs both")]
-    MissingTime { index: usize, format: &'static str },
+    MissingTime {
+        /// The utterance's index.
+        index: usize,
+        /// The format being written.
+        format: &'static str,
+    },
+    /// An utterance whose times cannot be written.
     #[error("utterance {index} has a negative, infinite or reversed time")]
-    BadTime { index: usize },
+    BadTime {
+        /// The utterance's index.
+        index: usize,
+    },
 }
 
 fn times(u: &Utterance, index: usize, format: &'static str) -> Result<(f64, f64), WriteError> {

@@ -21,7 +21,9 @@ const FILLED_PAUSES: [&str; 10] = ["um", "uh", "er", "erm", "ah", "hm", "m", "uh
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
+    /// From the interjection list (oh, wow, yeah...).
     Interjection,
+    /// From the filler list (um, like, you know...).
     Filler,
 }
 
@@ -52,9 +54,13 @@ pub enum FillerPosition {
 /// Cleaning settings: the word lists (the paper's by default), the mode and filler position.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CleanConfig {
+    /// Interjections to remove, lower-case (one or more words each).
     pub interjections: BTreeSet<String>,
+    /// Fillers to remove, lower-case (one or more words each).
     pub fillers: BTreeSet<String>,
+    /// What the cleaner removes.
     pub mode: CleanMode,
+    /// Where a filler may stand to be removed.
     pub filler_position: FillerPosition,
 }
 
@@ -75,22 +81,27 @@ impl CleanConfig {
         self.mode = mode;
         self
     }
+    /// This configuration with another filler position rule.
     pub fn with_filler_position(mut self, position: FillerPosition) -> Self {
         self.filler_position = position;
         self
     }
+    /// Adds an interjection (matched case-insensitively).
     pub fn add_interjection(mut self, word: &str) -> Self {
         self.interjections.insert(word.to_lowercase());
         self
     }
+    /// Stops removing an interjection.
     pub fn remove_interjection(mut self, word: &str) -> Self {
         self.interjections.remove(&word.to_lowercase());
         self
     }
+    /// Adds a filler (matched case-insensitively).
     pub fn add_filler(mut self, word: &str) -> Self {
         self.fillers.insert(word.to_lowercase());
         self
     }
+    /// Stops removing a filler.
     pub fn remove_filler(mut self, word: &str) -> Self {
         self.fillers.remove(&word.to_lowercase());
         self
@@ -102,6 +113,7 @@ impl CleanConfig {
 pub struct Removal {
     /// The word as written.
     pub word: String,
+    /// Which list it matched.
     pub category: Category,
     /// Whether it is a vocalised hesitation (um, uh, er, hmm...).
     pub filled_pause: bool,
@@ -110,13 +122,21 @@ pub struct Removal {
 /// Word and removal counts. Rates are per 100 words of the original text (annotations excluded).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CleaningStats {
+    /// Words before cleaning (annotations excluded).
     pub words_in: usize,
+    /// Words after cleaning.
     pub words_out: usize,
+    /// Interjections removed.
     pub interjections_removed: usize,
+    /// Fillers removed.
     pub fillers_removed: usize,
+    /// Removed words that are vocalised hesitations (um, uh...).
     pub filled_pauses: usize,
+    /// Non-verbal cues moved out of the text.
     pub cues: usize,
+    /// Interjections and fillers removed per 100 original words.
     pub disfluency_per_100_words: f64,
+    /// Filled pauses per 100 original words.
     pub filled_pauses_per_100_words: f64,
 }
 
@@ -141,22 +161,34 @@ impl CleaningStats {
 /// The result of cleaning one piece of text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CleanedText {
+    /// The text without the removed words and annotations.
     pub text: String,
+    /// Non-verbal cues found in the text.
     pub cues: Vec<Cue>,
+    /// Every word taken out, in order.
     pub removed: Vec<Removal>,
+    /// Counts and rates.
     pub stats: CleaningStats,
 }
 
 /// A cleaned utterance with its original text and what was taken out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CleanedUtterance {
+    /// Start, seconds from the start of the recording, when the source has times.
     pub start_s: Option<f64>,
+    /// End, seconds, when the source has times.
     pub end_s: Option<f64>,
+    /// Who spoke.
     pub speaker: Speaker,
+    /// The cleaned text.
     pub text: String,
+    /// The text as parsed, before cleaning.
     pub raw: String,
+    /// Non-verbal cues found in the text.
     pub cues: Vec<Cue>,
+    /// Every word taken out, in order.
     pub removed: Vec<Removal>,
+    /// Counts and rates for this utterance.
     pub stats: CleaningStats,
 }
 
@@ -176,7 +208,9 @@ impl CleanedUtterance {
 /// A cleaned transcript with totals overall and per speaker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CleanedTranscript {
+    /// Every utterance, in order.
     pub utterances: Vec<CleanedUtterance>,
+    /// Totals over the transcript.
     pub stats: CleaningStats,
     /// Keyed by speaker label (`interviewer`, `participant`, or the original name).
     pub stats_by_speaker: BTreeMap<String, CleaningStats>,
@@ -216,12 +250,14 @@ fn collapsed_keys(list: &BTreeSet<String>) -> HashMap<String, usize> {
 }
 
 impl Cleaner {
+    /// A cleaner with `config`'s lists and rules.
     pub fn new(config: CleanConfig) -> Self {
         let interjection_keys = collapsed_keys(&config.interjections);
         let filler_keys = collapsed_keys(&config.fillers);
         Self { config, interjection_keys, filler_keys }
     }
 
+    /// The configuration in use.
     pub fn config(&self) -> &CleanConfig {
         &self.config
     }

@@ -19,6 +19,7 @@ pub struct DaicReader<R> {
 }
 
 impl<R: BufRead> DaicReader<R> {
+    /// A reader over `reader`'s lines.
     pub fn new(reader: R) -> Self {
         Self { lines: Lines::new(reader), failed: false }
     }

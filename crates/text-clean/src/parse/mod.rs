@@ -55,10 +55,21 @@ impl Format {
 /// 1-based line number where the problem is.
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
+    /// A line the format does not allow.
     #[error("line {line}: {reason}")]
-    Syntax { line: usize, reason: String },
+    Syntax {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Bytes that are not UTF-8.
     #[error("line {line}: text is not valid UTF-8")]
-    InvalidUtf8 { line: usize },
+    InvalidUtf8 {
+        /// 1-based line number.
+        line: usize,
+    },
+    /// Reading the source failed.
     #[error("reading transcript: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -16,6 +16,7 @@ pub struct PlainReader<R> {
 }
 
 impl<R: BufRead> PlainReader<R> {
+    /// A reader over `reader`'s lines.
     pub fn new(reader: R) -> Self {
         Self { lines: Lines::new(reader), failed: false }
     }

@@ -21,12 +21,14 @@ pub struct VttReader<R>(CueReader<R>);
 pub struct SrtReader<R>(CueReader<R>);
 
 impl<R: BufRead> VttReader<R> {
+    /// A reader over `reader`'s lines.
     pub fn new(reader: R) -> Self {
         Self(CueReader::new(reader, Flavor::Vtt))
     }
 }
 
 impl<R: BufRead> SrtReader<R> {
+    /// A reader over `reader`'s lines.
     pub fn new(reader: R) -> Self {
         Self(CueReader::new(reader, Flavor::Srt))
     }
