@@ -18,8 +18,11 @@ const PREFIX: &str = "base_model.model.";
 /// A row-major f32 matrix.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Matrix {
+    /// Number of rows.
     pub rows: usize,
+    /// Number of columns.
     pub cols: usize,
+    /// `rows · cols` values, row-major.
     pub values: Vec<f32>,
 }
 
@@ -54,7 +57,9 @@ impl LoraPair {
 /// (`model.layers.0.self_attn.q_proj`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoraAdapter {
+    /// The PEFT configuration (`adapter_config.json`).
     pub config: LoraConfig,
+    /// The A and B factors of each adapted module, by module path.
     pub modules: BTreeMap<String, LoraPair>,
 }
 
@@ -208,8 +213,11 @@ impl LoraAdapter {
 /// One tensor of a weight file, as f32 with its stored dtype remembered.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WeightTensor {
+    /// The dtype it was stored in (and is written back in).
     pub dtype: Dtype,
+    /// Its shape.
     pub shape: Vec<usize>,
+    /// Its values, widened to f32, row-major.
     pub values: Vec<f32>,
 }
 
@@ -217,11 +225,14 @@ pub struct WeightTensor {
 /// (F32, F16 or BF16), metadata kept.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct WeightFile {
+    /// Every tensor, by key.
     pub tensors: BTreeMap<String, WeightTensor>,
+    /// The file's `__metadata__`, kept as read.
     pub metadata: Option<std::collections::HashMap<String, String>>,
 }
 
 impl WeightFile {
+    /// Reads a safetensors file (F32, F16 or BF16 tensors).
     pub fn load(path: impl AsRef<Path>) -> Result<Self, LoraError> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|e| LoraError::io(path, e))?;
@@ -237,6 +248,7 @@ impl WeightFile {
         Ok(Self { tensors, metadata: meta.metadata().clone() })
     }
 
+    /// Writes the file, each tensor in its original dtype, metadata kept.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), LoraError> {
         let path = path.as_ref();
         let encoded: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = self

@@ -15,7 +15,9 @@ use crate::LoraError;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum TargetModules {
+    /// Module names (a path matches when it equals one or ends with `.name`).
     List(Vec<String>),
+    /// A regular expression the whole module path must match.
     Regex(String),
 }
 
@@ -23,17 +25,23 @@ pub enum TargetModules {
 /// back unchanged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoraConfig {
+    /// `"LORA"`.
     #[serde(default = "default_peft_type")]
     pub peft_type: String,
+    /// PEFT's task type (`"CAUSAL_LM"`), kept as written.
     #[serde(default)]
     pub task_type: Option<String>,
+    /// The base model the adapter was trained on, as written.
     #[serde(default)]
     pub base_model_name_or_path: Option<String>,
     /// Rank.
     pub r: usize,
+    /// α: the update is scaled by α/r (α/√r with rsLoRA).
     #[serde(serialize_with = "number_as_written")]
     pub lora_alpha: f64,
+    /// Which modules are adapted.
     pub target_modules: TargetModules,
+    /// Dropout on the adapter's input during training.
     #[serde(default)]
     pub lora_dropout: f64,
     /// `none`, `all` or `lora_only`; only `none` is supported for training here.
@@ -48,6 +56,7 @@ pub struct LoraConfig {
     /// Only these layer indices are adapted (PEFT accepts an index or a list).
     #[serde(default)]
     pub layers_to_transform: Option<Value>,
+    /// Every other field, written back unchanged.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }

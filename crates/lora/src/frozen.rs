@@ -105,6 +105,7 @@ fn dequantize_transposed(m: &QuantizedMatrix) -> TensorData {
 /// never visited by optimizers.
 #[derive(Module, Debug)]
 pub struct QuantLinear<B: Backend> {
+    /// The blocks, `[out, in]`.
     #[module(skip)]
     pub weight: Arc<QuantizedMatrix>,
     backend: PhantomData<B>,

@@ -1,30 +1,8 @@
-//! LoRA adapters: Hugging Face PEFT files, exact merge/unmerge, and a burn `LoraLinear` over a
-//! frozen base.
-//!
-//! * [`LoraConfig`]: `adapter_config.json` (every field PEFT writes survives a round trip),
-//!   target matching by name list or regex, `layers_to_transform`, α/r or rsLoRA α/√r scaling;
-//! * [`LoraAdapter`]: `adapter_model.safetensors` with PEFT key names, typed errors naming the
-//!   key for anything unknown or mis-shaped, and [`LoraAdapter::merge_into`] for HF-named base
-//!   weights ([`WeightFile`], f32/f16/bf16 kept as stored);
-//! * [`LoraLinear`]: `base(x) + scaling·B·A·dropout(x)` with the base frozen; merge and unmerge
-//!   in place. llama-extract's burn decoder is built from these layers;
-//! * [`QuantLinear`]: a frozen base kept in quant5's 5-bit blocks (QLoRA), with a backward step
-//!   that recomputes the dequantized weight instead of holding it ([`frozen`]).
-//!
-//! Dependencies: safetensors and half (adapter and weight files), serde/serde_json
-//! (`adapter_config.json`), regex (PEFT's regex `target_modules`), quant5 (5-bit bases).
-//!
-//! ```
-//! use lora::LoraConfig;
-//! let config = LoraConfig::new(8, 16.0, &["q_proj", "v_proj"]);
-//! assert_eq!(config.scaling(), 2.0);
-//! assert!(config.targets("model.layers.0.self_attn.q_proj"));
-//! assert!(!config.targets("model.layers.0.mlp.up_proj"));
-//! ```
-
+#![doc = include_str!("../README.md")]
 // Library code returns typed errors for anything derived from input; `unwrap`/`expect` are
 // allowed only where a comment says why the value cannot be absent.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![warn(missing_docs)]
 
 pub mod adapter;
 pub mod config;
@@ -45,14 +23,29 @@ pub type CpuBackend = burn::backend::Flex;
 /// Errors reading, writing and applying adapters.
 #[derive(Debug, thiserror::Error)]
 pub enum LoraError {
+    /// Reading or writing `path` failed.
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        /// The file.
+        path: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// `adapter_config.json` is missing a field, malformed, or asks for what is not supported.
     #[error("config: {0}")]
     Config(String),
+    /// The safetensors file is malformed.
     #[error("safetensors: {0}")]
     Format(String),
+    /// A tensor with an unexpected name, dtype or content.
     #[error("tensor {key}: {what}")]
-    Tensor { key: String, what: String },
+    Tensor {
+        /// The tensor's key in the file.
+        key: String,
+        /// What is wrong with it.
+        what: String,
+    },
+    /// Factor or weight shapes that do not fit together.
     #[error("shape: {0}")]
     Shape(String),
 }

@@ -21,7 +21,9 @@ pub struct Adapter<B: Backend> {
     pub lora_a: Param<Tensor<B, 2>>,
     /// Bᵀ, `[r, out]` (PEFT stores B as `[out, r]`).
     pub lora_b: Param<Tensor<B, 2>>,
+    /// Dropout on the adapter's input.
     pub dropout: Dropout,
+    /// α/r (or α/√r).
     #[module(skip)]
     pub scaling: f64,
     /// Whether the update is currently folded into the base weight.
@@ -53,6 +55,7 @@ impl<B: Backend> FrozenBase<B> {
         }
     }
 
+    /// `x · W` through the frozen weight (no gradient to it).
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D>
     where
         B: QuantLinearBackend,
@@ -81,7 +84,9 @@ impl<B: Backend> FrozenBase<B> {
 /// A linear layer whose base weight never trains, with an optional LoRA adapter.
 #[derive(Module, Debug)]
 pub struct LoraLinear<B: Backend> {
+    /// The frozen weight.
     pub base: FrozenBase<B>,
+    /// The trainable low-rank update, once attached.
     pub adapter: Option<Adapter<B>>,
 }
 
