@@ -85,17 +85,31 @@ pub fn parse_manifest(text: &str, path: &Path) -> Result<Vec<SessionInput>, Insi
 /// What happened to one session.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SessionOutcome {
+    /// Analysed in this run; its report is written.
     Done,
     /// Finished by an earlier run.
     Skipped,
+    /// Could not be analysed (the error's message); the batch went on.
     Failed(String),
 }
 
 /// Progress events for a progress bar.
 #[derive(Debug, Clone)]
 pub enum BatchEvent<'a> {
-    Started { total: usize, already_done: usize },
-    Finished { id: &'a str, outcome: &'a SessionOutcome },
+    /// The batch starts.
+    Started {
+        /// Sessions found.
+        total: usize,
+        /// Of those, finished by an earlier run.
+        already_done: usize,
+    },
+    /// One session is over.
+    Finished {
+        /// Its id.
+        id: &'a str,
+        /// What happened.
+        outcome: &'a SessionOutcome,
+    },
 }
 
 /// Writes `bytes` to `path` atomically (temporary file in the same folder, then rename).

@@ -29,8 +29,11 @@ pub const MIN_WINDOW_S: f64 = 0.4;
 /// One session's inputs; either may be missing.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SessionInput {
+    /// The session's id, used in the report and its file names.
     pub id: String,
+    /// The transcript file (DAIC-WOZ TSV, plain, WebVTT or SRT).
     pub transcript: Option<PathBuf>,
+    /// The recording (any format audio-dsp decodes).
     pub audio: Option<PathBuf>,
 }
 
@@ -122,6 +125,7 @@ impl PipelineBuilder {
         self
     }
 
+    /// Options for the extraction (`llama_extract::ExtractOptions`).
     pub fn extract_options(mut self, options: ExtractOptions) -> Self {
         self.extract = options;
         self
@@ -158,6 +162,7 @@ impl PipelineBuilder {
         self
     }
 
+    /// The voice activity detector's configuration (its default otherwise).
     pub fn vad(mut self, config: VadConfig) -> Self {
         self.vad = Some(config);
         self
@@ -278,6 +283,7 @@ pub fn windows(start: f64, end: f64, max_s: f64) -> Vec<(f64, f64)> {
 }
 
 impl Pipeline {
+    /// A builder with no models: add the ones the sessions need.
     pub fn builder() -> PipelineBuilder {
         PipelineBuilder::default()
     }

@@ -13,7 +13,9 @@ pub const REPORT_VERSION: &str = "1.1.0";
 /// Everything one session produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
+    /// [`REPORT_VERSION`] of the code that wrote it.
     pub report_version: String,
+    /// The session's id (a DAIC-WOZ participant id, a file stem, or what the caller named it).
     pub session_id: String,
     /// Input files and models with their SHA-256, so a report names exactly what it read.
     pub inputs: Vec<InputFile>,
@@ -25,10 +27,14 @@ pub struct Report {
     /// Where the transcript came from: a file, or speech-to-text (machine-made text).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcript_source: Option<TranscriptSource>,
+    /// Counts and cleaning statistics of the transcript, when there was one.
     pub transcript: Option<TranscriptSummary>,
+    /// What the audio branch found, when there was audio.
     pub audio: Option<AudioSummary>,
     /// Per utterance, with the voice emotion of the audio it overlaps.
     pub utterances: Vec<UtteranceInsight>,
+    /// Emotions, topics, key phrases, summary and concerns with their evidence, when a
+    /// language model ran.
     pub extraction: Option<Extraction>,
     /// Which language model (and adapter) wrote `extraction`, and how well that combination
     /// scored on the project's held-out set.
@@ -38,13 +44,16 @@ pub struct Report {
     pub timings_ms: BTreeMap<String, f64>,
 }
 
+/// One file a report read, named and hashed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputFile {
     /// `transcript`, `audio`, `ser_model`, `language_model`, `adapter`.
     pub role: String,
     /// The file name (not the full path, which may reveal a patient's folder).
     pub name: String,
+    /// SHA-256 of its bytes, hex.
     pub sha256: String,
+    /// Its size.
     pub bytes: u64,
 }
 
@@ -53,6 +62,7 @@ pub struct InputFile {
 pub struct ExtractedBy {
     /// The model file's name (a GGUF file, or `config.json` of a checkpoint folder).
     pub model: String,
+    /// SHA-256 of that file, hex.
     pub model_sha256: String,
     /// The LoRA adapter folder's name, if one was applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,7 +81,12 @@ pub struct ExtractedBy {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TranscriptSource {
     /// Read from the transcript file (its hash is in `inputs` with role `transcript`).
-    File { name: String, sha256: String },
+    File {
+        /// The file's name.
+        name: String,
+        /// SHA-256 of its bytes, hex.
+        sha256: String,
+    },
     /// Transcribed from the audio on this machine; the text is machine-made (speakers unknown,
     /// words may be wrong).
     Asr {
@@ -79,48 +94,72 @@ pub enum TranscriptSource {
         model: String,
         /// SHA-256 of its `model.bin`.
         model_sha256: String,
+        /// Always true: says so in the JSON for readers that only look at this object.
         machine_made: bool,
         /// Seconds of speech transcribed (after voice activity detection).
         speech_s: f64,
+        /// Transcript segments the model produced.
         segments: usize,
     },
 }
 
+/// The transcript in numbers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TranscriptSummary {
+    /// Utterances in the transcript.
     pub utterances: usize,
+    /// Those spoken by the participant.
     pub participant_utterances: usize,
+    /// Cleaning statistics over every utterance.
     pub cleaning: CleaningStats,
+    /// Cleaning statistics over the participant's utterances, when speakers are known.
     pub participant_cleaning: Option<CleaningStats>,
+    /// Non-verbal cues found, with their utterances.
     pub cues: Vec<CueNote>,
 }
 
+/// The audio branch in numbers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AudioSummary {
+    /// Length of the recording, seconds.
     pub duration_s: f64,
+    /// The file's sample rate before resampling to 16 kHz.
     pub source_sample_rate: u32,
+    /// The file's channels before down-mixing.
     pub channels: usize,
     /// Fraction of the recording inside VAD speech segments.
     pub speech_ratio: f64,
+    /// VAD speech segments.
     pub speech_segments: usize,
     /// Voice emotion per window (VAD segments split into equal windows the model hears whole: at most 4 s, or its crop).
     pub voice: Vec<VoiceWindow>,
 }
 
+/// The speech-emotion model's answer for one window of speech.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VoiceWindow {
+    /// Start in the recording, seconds.
     pub start_s: f64,
+    /// End in the recording, seconds.
     pub end_s: f64,
+    /// The most probable class.
     pub label: String,
+    /// Its probability.
     pub score: f32,
+    /// Every class's probability.
     pub scores: BTreeMap<String, f32>,
 }
 
+/// One utterance of the report's transcript table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UtteranceInsight {
+    /// Its index in the transcript (the one evidence cites).
     pub index: usize,
+    /// `interviewer`, `participant` or the label as written.
     pub speaker: String,
+    /// Start, seconds, when the transcript has times.
     pub start_s: Option<f64>,
+    /// End, seconds, when the transcript has times.
     pub end_s: Option<f64>,
     /// Cleaned text.
     pub text: String,
