@@ -18,6 +18,7 @@ pub struct ModelConfig {
     /// (word-level timestamps).
     #[serde(default)]
     pub alignment_heads: Vec<[usize; 2]>,
+    /// Language token ids (empty for English-only models).
     #[serde(default)]
     pub lang_ids: Vec<u32>,
 }

@@ -13,10 +13,15 @@ use rand::distr::Distribution;
 /// The logit processors, in CTranslate2's order.
 #[derive(Debug, Clone)]
 pub struct LogitRules {
+    /// Tokens never allowed.
     pub suppress: Vec<u32>,
+    /// Tokens not allowed as the first token (suppress-blank: the space and end-of-text).
     pub suppress_begin: Vec<u32>,
+    /// `<|endoftext|>`.
     pub eot: u32,
+    /// `<|notimestamps|>`.
     pub no_timestamps: u32,
+    /// `<|0.00|>`, the first timestamp token.
     pub timestamp_begin: u32,
     /// Last allowed first timestamp, in steps of 0.02 s past `<|0.00|>` (`None`: no limit).
     pub max_initial_timestamp_index: Option<u32>,
@@ -100,20 +105,37 @@ pub struct WindowDecode {
     pub tokens: Vec<u32>,
     /// Log-probability of each chosen token (the end-of-text step included when reached).
     pub token_logprobs: Vec<f32>,
+    /// Sum of `token_logprobs`.
     pub sum_logprob: f64,
     /// `sum_logprob / (tokens + 1)`, faster-whisper's figure.
     pub avg_logprob: f64,
+    /// Probability of the no-speech token at the first step.
     pub no_speech_prob: f32,
+    /// Sampling temperature used (0 for greedy and beam search).
     pub temperature: f32,
+    /// Whether decoding reached end-of-text (rather than the length limit).
     pub ended_with_eot: bool,
 }
 
 /// How to choose tokens.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Search {
+    /// The most probable token at every step.
     Greedy,
-    Beam { size: usize },
-    Sample { temperature: f32, candidates: usize, seed: u64 },
+    /// Beam search.
+    Beam {
+        /// Beams kept.
+        size: usize,
+    },
+    /// Sampling at a temperature (the fallback after a failed window).
+    Sample {
+        /// Softmax temperature (> 0).
+        temperature: f32,
+        /// Candidates drawn; the best by log-probability is kept.
+        candidates: usize,
+        /// Seed of the generator, for repeatable runs.
+        seed: u64,
+    },
 }
 
 /// Decodes one window.

@@ -1,52 +1,8 @@
-//! Local speech-to-text: Whisper run from a CTranslate2 `model.bin`, on the CPU, with the
-//! decoding rules of faster-whisper, to a timed [`text_clean::Transcript`].
-//!
-//! The paper transcribes its interviews with a cloud service; this crate keeps that step on
-//! the machine. Given a model folder (`model.bin`, `config.json`, `tokenizer.json`,
-//! `vocabulary.txt`, as faster-whisper conversions ship them — `scripts/fetch-models.sh` fetches
-//! Whisper tiny.en), [`Asr`] turns 16 kHz mono samples into segments with times:
-//!
-//! * [`mel`]: Whisper's 80-band log-mel on audio-dsp's STFT and mel filters, one 30 s window at
-//!   a time (a 10 h recording never has its whole spectrogram in memory);
-//! * [`model`]: encoder and decoder (KV cache, cross-attention keys/values once per window);
-//!   the encoder's products on the `gemm` crate in f32; the decoder's weights kept in the
-//!   file's float16 and read by an AVX2/F16C matrix-vector kernel (exact widening, f32
-//!   arithmetic); with [`WeightPrecision::Q8`] every dense weight in quant5's Q8_0 blocks
-//!   (integer block kernels per decoding step, panels widened for gemm over a window);
-//! * [`decode`]: greedy decoding exactly as CTranslate2's (suppressed tokens, suppress-blank,
-//!   timestamp rules, no-speech probability), beam search and temperature fallback;
-//! * [`transcribe`]: faster-whisper's long-form loop (seek, condition on previous text, split
-//!   at timestamps, skip silence); [`words`]: word timestamps from the alignment heads + DTW;
-//! * [`to_transcript`] / [`transcribe_speech`]: a `Transcript` for cleaning, voice alignment
-//!   and extraction, optionally transcribing only what the VAD calls speech.
-//!
-//! ```no_run
-//! use asr::{Asr, LoadOptions, TranscribeOptions};
-//!
-//! let asr = Asr::load(std::path::Path::new(".cache/models/whisper-tiny.en"), LoadOptions::default())?;
-//! let audio = audio_dsp::decode_path("interview.wav")?;
-//! let samples = audio_dsp::resample(&audio.samples, audio.sample_rate, 16_000)?;
-//! let result = asr.transcribe(&samples, &TranscribeOptions::default())?;
-//! for s in &result.segments {
-//!     println!("[{:.2} → {:.2}]{}", s.start_s, s.end_s, s.text);
-//! }
-//! let transcript = asr::to_transcript(&result);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-//!
-//! **On a GPU.** The model is small dense algebra (products, softmax, layer norm); a GPU run
-//! would put the same weights in burn-cuda tensors (as `llama-extract`'s burn decoder does)
-//! with the encoder as one batched graph per window and the decoder step as a second, keeping
-//! the logit rules and the long-form loop here on the CPU: they touch one row of 51,864 logits
-//! per step.
-//!
-//! Dependencies: `gemm` (f32 matrix products: the kernels burn's Flex backend uses), `tokenizers`
-//! (the byte-level BPE), `memmap2` (the model file is mapped, not read), `half` (f16 weights),
-//! `flate2` (zlib, for the repetition check faster-whisper makes), `rayon` (threads).
-
+#![doc = include_str!("../README.md")]
 // Library code returns typed errors for anything derived from input; `unwrap`/`expect` are
 // allowed only where a comment says why the value cannot be absent.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![warn(missing_docs)]
 
 pub mod config;
 pub mod decode;
@@ -75,28 +31,55 @@ use std::path::{Path, PathBuf};
 /// Errors from loading a model and transcribing.
 #[derive(Debug, thiserror::Error)]
 pub enum AsrError {
+    /// Reading `path` failed.
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        /// The file.
+        path: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A malformed or inconsistent `model.bin` (before the path is known).
     #[error("model file: {0}")]
     Model(String),
+    /// A malformed or inconsistent model file, with its path.
     #[error("{path}: {message}")]
-    ModelFile { path: String, message: String },
+    ModelFile {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A well-formed model of another kind or version than Whisper's.
     #[error("unsupported model: {0}")]
     Unsupported(String),
+    /// The tokenizer file, or a special token missing from it.
     #[error("tokenizer: {0}")]
     Tokenizer(String),
+    /// Audio the model cannot take.
     #[error("audio: {0}")]
     Audio(String),
+    /// Decoding could not go on (an empty prompt, no candidate left).
     #[error("decoding: {0}")]
     Decode(String),
+    /// The 8-bit weight mode's blocks.
     #[error(transparent)]
     Quant(#[from] quant5::QuantError),
+    /// The log-mel front end.
     #[error("spectrogram: {0}")]
     Dsp(#[from] audio_dsp::DspError),
+    /// Voice activity detection before transcription.
     #[error("voice activity detection: {0}")]
     Vad(#[from] vad::VadError),
+    /// `config.json` or another JSON side file.
     #[error("{path}: {source}")]
-    Json { path: String, source: serde_json::Error },
+    Json {
+        /// The file.
+        path: String,
+        /// The parser's error.
+        source: serde_json::Error,
+    },
+    /// The model's thread pool could not start.
     #[error("could not start worker threads: {0}")]
     Threads(#[from] rayon::ThreadPoolBuildError),
 }
@@ -117,6 +100,7 @@ impl AsrError {
 /// How to load a model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoadOptions {
+    /// Keep the dense weights in f32 or in 8-bit blocks.
     pub precision: WeightPrecision,
     /// Worker threads for products and attention heads (≥ 1).
     pub threads: usize,
@@ -191,14 +175,17 @@ impl Asr {
         Ok(Self { model, tokenizer, mel, config, suppress, suppress_begin, threads, pool, dir: dir.to_path_buf() })
     }
 
+    /// The encoder and decoder.
     pub fn model(&self) -> &Whisper {
         &self.model
     }
 
+    /// The tokenizer and its special ids.
     pub fn tokenizer(&self) -> &WhisperTokenizer {
         &self.tokenizer
     }
 
+    /// The folder's `config.json`.
     pub fn config(&self) -> &ModelConfig {
         &self.config
     }
@@ -213,6 +200,7 @@ impl Asr {
         &self.suppress
     }
 
+    /// Worker threads the model uses.
     pub fn threads(&self) -> usize {
         self.threads
     }

@@ -12,8 +12,9 @@ use audio_dsp::features::{Matrix, PadMode, StftConfig, mel::mel_filterbank, refl
 
 /// Sample rate Whisper hears.
 pub const SAMPLE_RATE: u32 = 16_000;
-/// STFT size and hop (25 ms / 10 ms).
+/// STFT size (25 ms).
 pub const N_FFT: usize = 400;
+/// STFT hop (10 ms).
 pub const HOP: usize = 160;
 /// Frames in one encoder window (30 s).
 pub const WINDOW_FRAMES: usize = 3000;
@@ -35,6 +36,7 @@ impl LogMel {
         Self { n_mels, filters: mel_filterbank(SAMPLE_RATE, N_FFT, n_mels, 0.0, f64::from(SAMPLE_RATE) / 2.0) }
     }
 
+    /// Mel bands (80 for tiny.en).
     pub fn n_mels(&self) -> usize {
         self.n_mels
     }

@@ -27,15 +27,25 @@ const LN_EPS: f32 = 1e-5;
 /// Hyper-parameters, read from the tensor shapes and scalars of the model file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dims {
+    /// Mel bands of the input.
     pub n_mels: usize,
+    /// Encoder positions per window (1,500).
     pub n_audio_ctx: usize,
+    /// Width of both stacks.
     pub d_model: usize,
+    /// Encoder attention heads.
     pub encoder_heads: usize,
+    /// Encoder layers.
     pub encoder_layers: usize,
+    /// Decoder positions (448).
     pub n_text_ctx: usize,
+    /// Decoder attention heads.
     pub decoder_heads: usize,
+    /// Decoder layers.
     pub decoder_layers: usize,
+    /// Vocabulary size.
     pub n_vocab: usize,
+    /// Hidden width of the feed-forward layers.
     pub ffn: usize,
 }
 
@@ -106,6 +116,7 @@ struct DecoderLayer {
 
 /// The loaded model.
 pub struct Whisper {
+    /// Its hyper-parameters.
     pub dims: Dims,
     precision: WeightPrecision,
     conv1: Linear,
@@ -237,6 +248,7 @@ impl Whisper {
         })
     }
 
+    /// How the dense weights are kept.
     pub fn precision(&self) -> WeightPrecision {
         self.precision
     }
@@ -555,6 +567,7 @@ impl KvCache {
         self.len
     }
 
+    /// Whether nothing was fed yet.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -26,11 +26,17 @@ const MIN_ALIAS_BYTES: usize = 2 * (2 + 2);
 /// Element type of a stored variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DType {
+    /// 32-bit float.
     F32,
+    /// 8-bit integer (CTranslate2's int8 weights).
     I8,
+    /// 16-bit integer.
     I16,
+    /// 32-bit integer.
     I32,
+    /// IEEE half float.
     F16,
+    /// bfloat16.
     BF16,
 }
 
@@ -71,7 +77,9 @@ impl DType {
 /// One stored tensor: its shape, type and where its bytes are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Variable {
+    /// Dimensions, outermost first.
     pub shape: Vec<usize>,
+    /// Element type.
     pub dtype: DType,
     /// Byte offset of the payload in the file.
     pub offset: usize,
@@ -104,10 +112,13 @@ impl std::ops::Deref for Bytes {
 /// A parsed `model.bin`: header, variable table and aliases; payloads stay in the file bytes.
 pub struct ModelBin {
     bytes: Bytes,
+    /// The file format's version.
     pub binary_version: u32,
     /// The model spec, e.g. `WhisperSpec` (empty before version 2).
     pub spec_name: String,
+    /// The spec's revision.
     pub spec_revision: u32,
+    /// Every stored tensor, by name.
     pub variables: BTreeMap<String, Variable>,
     /// Alias name → target variable name.
     pub aliases: BTreeMap<String, String>,

@@ -24,6 +24,7 @@ pub fn to_transcript(t: &Transcription) -> Transcript {
 /// VAD-guided transcription settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpeechOptions {
+    /// How the speech is transcribed.
     pub transcribe: TranscribeOptions,
     /// The detector that decides what is speech; `None` transcribes everything.
     pub vad: Option<vad::VadConfig>,

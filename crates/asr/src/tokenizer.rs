@@ -11,14 +11,21 @@ pub const TIMESTAMP_STEP_S: f64 = 0.02;
 /// The tokenizer and the ids decoding needs.
 pub struct WhisperTokenizer {
     inner: tokenizers::Tokenizer,
+    /// `<|endoftext|>`.
     pub eot: u32,
+    /// `<|startoftranscript|>`.
     pub sot: u32,
+    /// `<|startofprev|>`: the previous window's text follows.
     pub sot_prev: u32,
+    /// `<|startoflm|>`.
     pub sot_lm: u32,
+    /// `<|translate|>`.
     pub translate: u32,
+    /// `<|transcribe|>`.
     pub transcribe: u32,
     /// `<|nocaptions|>` (called `<|nospeech|>` in newer vocabularies).
     pub no_speech: u32,
+    /// `<|notimestamps|>`.
     pub no_timestamps: u32,
     /// `<|0.00|>`; every id from here up is a timestamp.
     pub timestamp_begin: u32,

@@ -28,6 +28,7 @@ pub struct TranscribeOptions {
     pub condition_on_previous_text: bool,
     /// The first timestamp of a window is at most this many seconds.
     pub max_initial_timestamp: f64,
+    /// Forbid a blank or end-of-text as a window's first token.
     pub suppress_blank: bool,
     /// Word-level timestamps from the alignment heads' cross-attention.
     pub word_timestamps: bool,
@@ -69,15 +70,21 @@ impl TranscribeOptions {
 /// One transcribed stretch: text between two timestamp tokens.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Segment {
+    /// Start in the recording, seconds.
     pub start_s: f64,
+    /// End in the recording, seconds.
     pub end_s: f64,
     /// Text as decoded (with its leading space).
     pub text: String,
+    /// Its tokens.
     pub tokens: Vec<u32>,
     /// Of the window the segment came from.
     pub avg_logprob: f64,
+    /// Of the window: probability of the no-speech token.
     pub no_speech_prob: f32,
+    /// Of the window's text: raw bytes over zlib-compressed bytes (high means repetition).
     pub compression_ratio: f64,
+    /// Temperature the window was decoded at.
     pub temperature: f32,
     /// Empty unless word timestamps were asked for.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -89,12 +96,19 @@ pub struct Segment {
 pub struct WindowTrace {
     /// Start in 10 ms frames.
     pub seek: usize,
+    /// Frames of audio in the window.
     pub segment_frames: usize,
+    /// The prompt the decoder started from.
     pub prompt: Vec<u32>,
+    /// Tokens generated.
     pub tokens: Vec<u32>,
+    /// Log-probability of each.
     pub token_logprobs: Vec<f32>,
+    /// faster-whisper's average log-probability.
     pub avg_logprob: f64,
+    /// Probability of the no-speech token.
     pub no_speech_prob: f32,
+    /// Temperature of the accepted attempt.
     pub temperature: f32,
     /// The model called this window silence: nothing emitted.
     pub skipped_no_speech: bool,
@@ -137,7 +151,9 @@ impl WindowTrace {
 /// A whole recording's transcription.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Transcription {
+    /// The text, segment by segment, in order.
     pub segments: Vec<Segment>,
+    /// One trace per decoded window.
     pub windows: Vec<WindowTrace>,
     /// Seconds of the recording.
     pub duration_s: f64,

@@ -4,9 +4,13 @@
 /// Edits between a reference and a hypothesis, after [`normalize`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct WordErrors {
+    /// Reference words replaced by another.
     pub substitutions: usize,
+    /// Reference words missing.
     pub deletions: usize,
+    /// Words added.
     pub insertions: usize,
+    /// Words in the reference.
     pub reference_words: usize,
 }
 

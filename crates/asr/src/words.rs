@@ -26,7 +26,9 @@ const SENTENCE_END_MARKS: &str = ".。!！?？";
 pub struct Word {
     /// As decoded, with its leading space.
     pub word: String,
+    /// Start in the recording, seconds.
     pub start_s: f64,
+    /// End in the recording, seconds.
     pub end_s: f64,
     /// Mean probability of its tokens.
     pub probability: f32,
