@@ -208,6 +208,24 @@ fn invalid_rates_are_errors() {
     assert!(resample(&[0.0f32; 10], 0, 16_000).is_err());
 }
 
+/// `Auto` (what `resample()` and the pipeline use) takes the fast mode where it meets the spec
+/// and the reference where it does not (a stop band deeper than the fast mode's 140 dB).
+#[test]
+fn auto_picks_the_fast_mode_only_where_it_meets_the_spec() {
+    use audio_dsp::AutoResampler;
+    use audio_dsp::resample::FFT_ATTENUATION_DB;
+    for rate in [44_100, 48_000, 22_050, 8_000] {
+        let auto = AutoResampler::<f32>::new(rate, 16_000).unwrap();
+        assert_eq!(auto.mode(), ResampleMode::Fast, "{rate}");
+        let deep = FilterSpec { attenuation_db: FFT_ATTENUATION_DB + 20.0, ..FilterSpec::default() };
+        let auto = AutoResampler::<f32>::with_mode(rate, 16_000, deep, ResampleMode::Auto).unwrap();
+        assert_eq!(auto.mode(), ResampleMode::Reference, "{rate}, 160 dB");
+    }
+    let x = npy_f32("resample/input_44100.npy");
+    let fast = resample_with(&x, 44_100, 16_000, FilterSpec::default(), ResampleMode::Fast).unwrap();
+    assert_eq!(resample(&x, 44_100, 16_000).unwrap(), fast);
+}
+
 #[test]
 fn fast_mode_handles_ratios_too_fine_for_a_polyphase_table() {
     let x: Vec<f32> = (0..44_101).map(|n| (n as f32 * 0.01).sin() * 0.5).collect();

@@ -15,21 +15,12 @@ use std::rc::Rc;
 /// takes one of 100 values), so they are built once per thread and reused.
 #[derive(Default)]
 struct Banks {
-    #[cfg(test)]
-    mel128: HashMap<u32, Rc<Matrix>>,
     sparse_mel: HashMap<(u32, usize, usize), Rc<SparseBank>>,
     chroma: HashMap<(u32, i64), Rc<Matrix>>,
 }
 
 thread_local! {
     static BANKS: RefCell<Banks> = RefCell::new(Banks::default());
-}
-
-#[cfg(test)]
-fn mel128_bank(sr: u32) -> Rc<Matrix> {
-    BANKS.with_borrow_mut(|b| {
-        b.mel128.entry(sr).or_insert_with(|| Rc::new(mel_filterbank(sr, 2048, 128, 0.0, sr as f64 / 2.0))).clone()
-    })
 }
 
 fn chroma_bank(sr: u32, tuning: f64) -> Rc<Matrix> {
@@ -434,20 +425,6 @@ fn sparse_mel_bank(sr: u32, n_fft: usize, n_mels: usize) -> Rc<SparseBank> {
     })
 }
 
-#[cfg(test)]
-/// Scales each column so its largest |value| is 1 (columns that are all ~0 stay as they are).
-fn normalize_columns_max(mut m: Matrix) -> Matrix {
-    for t in 0..m.cols {
-        let max = (0..m.rows).map(|c| m.data[c * m.cols + t].abs()).fold(0f32, f32::max);
-        if max >= f32::MIN_POSITIVE {
-            for c in 0..m.rows {
-                m.data[c * m.cols + t] /= max;
-            }
-        }
-    }
-    m
-}
-
 /// Frame-level log-mel for temporal models: 64 Slaney mel bands over 25 ms windows every 10 ms
 /// (n_fft 400 / hop 160 at 16 kHz), power in dB re 1.0 with a −100 dB floor (amin 1e-10), no
 /// top-dB clip. `[64, 1 + n / hop]`, librosa's layout.
@@ -471,7 +448,7 @@ pub fn log_mel(x: &[f32], sr: u32) -> Result<Matrix, DspError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::pitch::{estimate_tuning, piptrack};
+    use super::super::pitch::{chroma_stft, piptrack};
     use super::super::spectral::{rms_from_magnitude, spectral_centroid, spectral_contrast, spectral_flatness};
     use super::super::stft::stft_magnitude;
     use super::*;
@@ -510,10 +487,10 @@ mod tests {
         let flatness = spectral_flatness(&power);
         let zcr = zero_crossing_rate(x, cfg.n_fft, cfg.hop);
 
-        let mel = mel128_bank(sr).matmul(&power);
+        let mel = mel_filterbank(sr, 2048, 128, 0.0, sr as f64 / 2.0).matmul(&power);
         let mel_db = Matrix { rows: mel.rows, cols: mel.cols, data: power_to_db(&mel.data, 1e-10, Some(80.0)) };
         let mfcc = dct2_ortho_rows(&mel_db, 50);
-        let chroma = normalize_columns_max(chroma_bank(sr, estimate_tuning(&mag, sr, 12)).matmul(&mag));
+        let (chroma, _) = chroma_stft(&mag, sr);
         let contrast = spectral_contrast(&mag, &freqs, 200.0, 6, 0.02);
 
         debug_assert_eq!(frames, mel.cols);

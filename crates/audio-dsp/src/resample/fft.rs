@@ -222,9 +222,13 @@ impl<T: Sample> FftResampler<T> {
 
     /// Runs blocks while their window is in `hist` followed by the strided `input` (`input_len`
     /// samples), writing at most `limit` more outputs overall to `output`.
-    fn run_blocks(&mut self, input: &[T], offset: usize, stride: usize, limit: usize, output: &mut [T]) -> usize {
+    fn run_blocks(
+        &mut self,
+        (input, offset, stride, input_len): (&[T], usize, usize, usize),
+        limit: usize,
+        output: &mut [T],
+    ) -> usize {
         let hist_end = self.hist_start + self.hist.len();
-        let input_len = input.get(offset..).map_or(0, |s| s.len().div_ceil(stride));
         let blocks = self.blocks_until(hist_end + input_len);
         let (hop, kept, skip) = (self.hop_in(), self.kept_per_block(), self.margin * self.up);
         let bins = self.gains.len();
@@ -243,12 +247,11 @@ impl<T: Sample> FftResampler<T> {
             let rest = &mut self.block_in[from_hist..];
             // When the window reaches past `hist`, it starts there (`start + from_hist` ≥ hist_end).
             let first = offset + (start + from_hist).saturating_sub(hist_end) * stride;
-            if !rest.is_empty() && stride == 1 {
-                rest.copy_from_slice(&input[first..first + rest.len()]);
-            } else if !rest.is_empty() {
-                for (v, &x) in rest.iter_mut().zip(input[first..].iter().step_by(stride)) {
-                    *v = x;
-                }
+            if stride == 1 {
+                // The one-shot and mono case: a plain copy (the strided gather is slower).
+                rest.copy_from_slice(&input[first.min(input.len())..][..rest.len()]);
+            } else {
+                copy_strided(input, first, stride, rest);
             }
             // The FFT lengths match the buffers they were made for, so these cannot fail.
             let _ = self.forward.process_with_scratch(&mut self.block_in, &mut self.spectrum_in, &mut self.scratch);
@@ -316,7 +319,7 @@ impl<T: Sample> Resampler<T> for FftResampler<T> {
         if self.bypass {
             return Ok(copy_strided(input, offset, stride, output));
         }
-        let written = self.run_blocks(input, offset, stride, usize::MAX, output);
+        let written = self.run_blocks((input, offset, stride, n), usize::MAX, output);
         self.received += n;
         Ok(written)
     }
@@ -334,7 +337,7 @@ impl<T: Sample> Resampler<T> for FftResampler<T> {
             if needed > hist_end {
                 self.hist.resize(self.hist.len() + needed - hist_end, T::ZERO);
             }
-            written = self.run_blocks(&[], 0, 1, total, output);
+            written = self.run_blocks((&[], 0, 1, 0), total, output);
         }
         self.reset();
         Ok(written)

@@ -92,6 +92,7 @@ pub trait Resampler<T: Sample> {
     fn process(&mut self, input: &[T], output: &mut Vec<T>) {
         let start = output.len();
         output.resize(start + self.next_output_len(input.len()), T::ZERO);
+        // Sized by `next_output_len` with stride 1: `process_into` cannot refuse it.
         let written = self.process_into(input, &mut output[start..]).unwrap_or(0);
         output.truncate(start + written);
     }
@@ -100,6 +101,7 @@ pub trait Resampler<T: Sample> {
     fn flush(&mut self, output: &mut Vec<T>) {
         let start = output.len();
         output.resize(start + self.flush_len(), T::ZERO);
+        // Sized by `flush_len`: `flush_into` cannot refuse it.
         let written = self.flush_into(&mut output[start..]).unwrap_or(0);
         output.truncate(start + written);
     }
