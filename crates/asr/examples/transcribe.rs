@@ -35,7 +35,7 @@ struct Args {
     words: bool,
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// 8-bit (Q8_0) weights instead of f32.
+    /// 8-bit weights (one scale per row, CTranslate2's int8) instead of f32.
     #[arg(long)]
     q8: bool,
     /// Beam size (1: greedy).

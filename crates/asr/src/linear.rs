@@ -1,10 +1,10 @@
 //! Dense layers `y = x·Wᵀ + b` over the two weight kinds the runtime supports: f32 (products by
-//! the `gemm` crate, the same kernels burn's Flex backend uses) and 8-bit Q8_0 blocks (quant5's
-//! integer block kernels, the ones the quantized Llama runs on).
+//! the `gemm` crate, the same kernels burn's Flex backend uses) and 8-bit integers with one scale
+//! per row (quant5's [`Int8Matrix`] and its VNNI / AVX2 integer kernels).
 
 use crate::AsrError;
 use gemm::Parallelism;
-use quant5::{GgmlType, QuantizedMatrix};
+use quant5::Int8Matrix;
 
 /// Precision of the dense weights at run time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -12,8 +12,8 @@ pub enum WeightPrecision {
     /// The stored float16 weights upcast to f32 (CTranslate2's `compute_type="float32"`).
     #[default]
     F32,
-    /// Linear weights in ggml Q8_0 blocks (8 bits + one f16 scale per 32 weights), activations
-    /// quantized to 8 bits per product; the analogue of CTranslate2's `int8`.
+    /// Linear weights in 8-bit integers with one scale per row and activations quantized to 8
+    /// bits per row of each product: CTranslate2's `int8` scheme, on quant5's integer kernels.
     Q8,
 }
 
@@ -22,7 +22,7 @@ enum Weight {
     /// The file's float16 values kept as they are: products read half the bytes and convert
     /// each weight exactly to f32 before multiplying, so the arithmetic is the f32 path's.
     F16(Vec<half::f16>),
-    Q8(QuantizedMatrix),
+    Q8(Int8Matrix),
 }
 
 /// One dense layer, weight `[out, in]` row-major as PyTorch and CTranslate2 store it.
@@ -47,10 +47,7 @@ impl Linear {
         }
         let weight = match precision {
             WeightPrecision::F32 => Weight::F32(weight),
-            WeightPrecision::Q8 if cols.is_multiple_of(32) => {
-                Weight::Q8(QuantizedMatrix::quantize(GgmlType::Q8_0, rows, cols, &weight)?)
-            }
-            WeightPrecision::Q8 => Weight::F32(weight),
+            WeightPrecision::Q8 => Weight::Q8(Int8Matrix::quantize(rows, cols, &weight)?),
         };
         Ok(Self { weight, bias, rows, cols })
     }
@@ -79,7 +76,7 @@ impl Linear {
         match &self.weight {
             Weight::F32(w) => w.len() * 4,
             Weight::F16(w) => w.len() * 2,
-            Weight::Q8(q) => q.bytes.len(),
+            Weight::Q8(q) => q.bytes(),
         }
     }
 
@@ -95,7 +92,7 @@ impl Linear {
                     *o = h.to_f32();
                 }
             }
-            Weight::Q8(q) => quant5::dequantize_row(q.ggml_type, q.row(r), out)?,
+            Weight::Q8(q) => q.dequantize_row(r, out)?,
         }
         Ok(())
     }
@@ -117,8 +114,7 @@ impl Linear {
                 let wide: Vec<f32> = w.iter().map(|h| h.to_f32()).collect();
                 matmul_t(x, &wide, n, self.cols, self.rows, out, threads);
             }
-            // quant5 picks: integer block dots per row for a few rows, widened panels + gemm
-            // for many (an encoder window, a prompt, a window's cross-attention keys/values).
+            // Integer products for one row or many (VNNI's 8-bit dots outrun f32 gemm).
             Weight::Q8(q) => q.matmul_into(x, n, out, threads)?,
         }
         if let Some(b) = &self.bias {

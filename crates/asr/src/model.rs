@@ -9,7 +9,7 @@
 use crate::AsrError;
 use crate::linear::{Linear, WeightPrecision};
 use crate::model_bin::ModelBin;
-use crate::ops::{gelu, layer_norm, softmax};
+use crate::ops::{self, gelu, layer_norm, softmax};
 
 /// GELU over a large buffer, split across the pool's threads.
 fn gelu_par(x: &mut [f32], threads: usize) {
@@ -195,9 +195,9 @@ impl Whisper {
         }
         let dims = Dims::read(bin)?;
         let (d, f) = (dims.d_model, dims.ffn);
-        // In the 8-bit mode every dense weight is Q8_0 in memory (conv1's 240 inputs are not
-        // whole blocks and stay f32); quant5 runs a window's 1,500 frames through widened
-        // panels and f32 gemm, a decoding step through its integer block kernels.
+        // In the 8-bit mode every dense weight (the convolutions as im2col products too) is
+        // 8-bit with a scale per row; quant5's integer kernels run a window's 1,500 frames and
+        // a decoding step alike.
         let p = precision;
         let conv = |name: &str, cin: usize| -> Result<Linear, AsrError> {
             let w = bin.tensor_f32(&format!("encoder/{name}/weight"), &[d, cin, 3])?;
@@ -325,6 +325,7 @@ impl Whisper {
                     q: &qkv,
                     q_stride: 3 * d,
                     k: &qkv[d..],
+                    keys_by_dim: false,
                     v: &qkv[2 * d..],
                     kv_stride: 3 * d,
                     n_q: t_out,
@@ -353,10 +354,18 @@ impl Whisper {
     pub fn cross_kv(&self, encoded: &[f32], threads: usize) -> Result<CrossKv, AsrError> {
         let Dims { n_audio_ctx: t, d_model: d, .. } = self.dims;
         let mut layers = Vec::with_capacity(self.decoder_layers.len());
+        let mut kv = vec![0f32; t * 2 * d];
         for l in &self.decoder_layers {
-            let mut kv = vec![0f32; t * 2 * d];
             l.cross_kv.forward(encoded, t, &mut kv, threads)?;
-            layers.push(kv);
+            let mut keys_by_dim = vec![0f32; d * t];
+            let mut values = vec![0f32; t * d];
+            for (j, row) in kv.chunks_exact(2 * d).enumerate() {
+                for (c, &k) in row[..d].iter().enumerate() {
+                    keys_by_dim[c * t + j] = k;
+                }
+                values[j * d..(j + 1) * d].copy_from_slice(&row[d..]);
+            }
+            layers.push(CrossLayer { keys_by_dim, values });
         }
         Ok(CrossKv { layers })
     }
@@ -448,7 +457,7 @@ impl Whisper {
         step: DecoderStep,
         x: &mut [f32],
         (kc, vc): (&mut [f32], &mut [f32]),
-        cross_kv: &[f32],
+        cross: &CrossLayer,
         s: &mut DecoderScratch,
         cross_scores: Option<&mut Vec<Vec<f32>>>,
     ) -> Result<(), AsrError> {
@@ -465,6 +474,7 @@ impl Whisper {
             q: &s.qkv,
             q_stride: 3 * d,
             k: kc,
+            keys_by_dim: false,
             v: vc,
             kv_stride: d,
             n_q: n,
@@ -482,9 +492,10 @@ impl Whisper {
         let input = AttnInput {
             q: &s.q,
             q_stride: d,
-            k: cross_kv,
-            v: &cross_kv[d..],
-            kv_stride: 2 * d,
+            k: &cross.keys_by_dim,
+            keys_by_dim: true,
+            v: &cross.values,
+            kv_stride: d,
             n_q: n,
             n_kv: n_audio_ctx,
             heads,
@@ -548,9 +559,17 @@ pub enum Logits {
     All,
 }
 
-/// Cross-attention keys and values per decoder layer, `[n_audio_ctx, 2·d]` (keys then values).
+/// Cross-attention keys and values of one window, per decoder layer.
 pub struct CrossKv {
-    layers: Vec<Vec<f32>>,
+    layers: Vec<CrossLayer>,
+}
+
+/// One layer's cross-attention operands. The keys are stored by dimension, `[d, n_audio_ctx]`,
+/// so a decoding step's scores are sums of whole rows scaled by one query value (vectorised
+/// over the 1,500 frames, no horizontal sums); the values by frame, `[n_audio_ctx, d]`.
+struct CrossLayer {
+    keys_by_dim: Vec<f32>,
+    values: Vec<f32>,
 }
 
 /// Self-attention keys and values of the positions fed so far.
@@ -591,6 +610,8 @@ struct AttnInput<'a> {
     q: &'a [f32],
     q_stride: usize,
     k: &'a [f32],
+    /// Keys stored `[d, n_kv]` (element `(j, c)` at `c · n_kv + j`) instead of by row.
+    keys_by_dim: bool,
     v: &'a [f32],
     kv_stride: usize,
     n_q: usize,
@@ -607,6 +628,47 @@ fn head_scores(a: &AttnInput, h: usize, rows: std::ops::Range<usize>, scores: &m
     let scale = 1.0 / (hd as f32).sqrt();
     let m = rows.len();
     assert!(rows.end <= a.n_q && scores.len() >= m * a.n_kv, "attention score bounds");
+    if m <= FEW_QUERIES {
+        for (i, out) in scores.chunks_exact_mut(a.n_kv).take(m).enumerate() {
+            let q = &a.q[(rows.start + i) * a.q_stride + h * hd..][..hd];
+            if a.keys_by_dim {
+                ops::scaled_row_sums(q, &a.k[h * hd * a.n_kv..][..hd * a.n_kv], scale, out);
+            } else {
+                ops::scaled_dots(q, &a.k[h * hd..], a.kv_stride, scale, out);
+            }
+        }
+    } else {
+        // SAFETY: see `gemm_scores`.
+        unsafe { gemm_scores(a, h, rows.clone(), scale, scores) };
+    }
+    if let Some(off) = a.causal_offset {
+        for (i, row) in scores.chunks_exact_mut(a.n_kv).take(m).enumerate() {
+            row[(off + rows.start + i + 1).min(a.n_kv)..].fill(f32::NEG_INFINITY);
+        }
+    }
+}
+
+/// Up to this many queries (decoding steps, a beam) attend by dot products: packing a head's
+/// keys and values for gemm costs more than one query's product with them.
+const FEW_QUERIES: usize = 8;
+
+/// The scores of `head_scores` by gemm.
+///
+/// # Safety
+/// `check_bounds(a)` has passed, `rows` lies within `n_q` and `scores` holds `rows.len() · n_kv`
+/// values.
+unsafe fn gemm_scores(a: &AttnInput, h: usize, rows: std::ops::Range<usize>, scale: f32, scores: &mut [f32]) {
+    let hd = a.d / a.heads;
+    let m = rows.len();
+    // Kᵀ of this head as gemm's right-hand side `[hd, n_kv]`: element (c, j) at
+    // `c · row_stride + j · col_stride`.
+    let (keys, key_col_stride, key_row_stride) = if a.keys_by_dim {
+        // SAFETY: `check_bounds`: `k` holds d · n_kv values.
+        (unsafe { a.k.as_ptr().add(h * hd * a.n_kv) }, 1, a.n_kv as isize)
+    } else {
+        // SAFETY: `check_bounds`: `k` holds n_kv rows of `kv_stride`.
+        (unsafe { a.k.as_ptr().add(h * hd) }, a.kv_stride as isize, 1)
+    };
     // SAFETY: every row read is inside `q`/`k` (`check_bounds`: n_q / n_kv rows of the given
     // strides, this head's columns; `rows` within n_q), and `scores` holds m·n_kv values.
     unsafe {
@@ -621,9 +683,9 @@ fn head_scores(a: &AttnInput, h: usize, rows: std::ops::Range<usize>, scores: &m
             a.q.as_ptr().add(rows.start * a.q_stride + h * hd),
             1,
             a.q_stride as isize,
-            a.k.as_ptr().add(h * hd),
-            a.kv_stride as isize,
-            1,
+            keys,
+            key_col_stride,
+            key_row_stride,
             0.0,
             scale,
             false,
@@ -632,11 +694,6 @@ fn head_scores(a: &AttnInput, h: usize, rows: std::ops::Range<usize>, scores: &m
             gemm::Parallelism::None,
         );
     }
-    if let Some(off) = a.causal_offset {
-        for (i, row) in scores.chunks_exact_mut(a.n_kv).take(m).enumerate() {
-            row[(off + rows.start + i + 1).min(a.n_kv)..].fill(f32::NEG_INFINITY);
-        }
-    }
 }
 
 /// `probs · V` of head `h` (`probs` `[m, n_kv]`) into this head's columns of `out`, `m` rows
@@ -644,6 +701,12 @@ fn head_scores(a: &AttnInput, h: usize, rows: std::ops::Range<usize>, scores: &m
 fn head_output(a: &AttnInput, h: usize, m: usize, probs: &[f32], out: &mut [f32]) {
     let hd = a.d / a.heads;
     assert!(probs.len() >= m * a.n_kv && out.len() >= (m - 1) * a.d + (h + 1) * hd, "attention output bounds");
+    if m <= FEW_QUERIES {
+        for (i, p) in probs.chunks_exact(a.n_kv).take(m).enumerate() {
+            ops::weighted_sum(p, &a.v[h * hd..], a.kv_stride, &mut out[i * a.d + h * hd..][..hd]);
+        }
+        return;
+    }
     // SAFETY: `v` as in `head_scores`; the assert bounds `probs` and the m rows of `out`
     // (stride d, this head's hd columns).
     unsafe {
@@ -674,14 +737,18 @@ fn head_output(a: &AttnInput, h: usize, m: usize, probs: &[f32], out: &mut [f32]
 fn check_bounds(a: &AttnInput) {
     assert!(a.d.is_multiple_of(a.heads));
     assert!(a.q.len() >= (a.n_q - 1) * a.q_stride + a.d, "attention q bounds");
-    assert!(a.k.len() >= (a.n_kv - 1) * a.kv_stride + a.d, "attention k bounds");
+    if a.keys_by_dim {
+        assert!(a.k.len() >= a.n_kv * a.d, "attention k bounds");
+    } else {
+        assert!(a.k.len() >= (a.n_kv - 1) * a.kv_stride + a.d, "attention k bounds");
+    }
     assert!(a.v.len() >= (a.n_kv - 1) * a.kv_stride + a.d, "attention v bounds");
 }
 
 /// Queries per block: a block's scores (64 × 1,500 floats for an encoder window) stay in L2
 /// from the score product through softmax to the product with V, where a whole head's
 /// 1,500 × 1,500 scores would go out to memory and back three times.
-const Q_BLOCK: usize = 64;
+const Q_BLOCK: usize = 256;
 
 /// Attention of all heads into `out` `[n_q, d]`. Blocks of queries run in parallel when
 /// `threads > 1`; a single query (a decoding step) splits its heads instead.

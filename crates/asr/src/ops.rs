@@ -21,11 +21,15 @@ pub fn exp(x: f32) -> f32 {
     // e^x = 2^n · e^r with n = round(x / ln 2), |r| ≤ ln2 / 2. Rounding by adding and
     // subtracting 1.5·2^23 keeps the loop free of libm calls, so it vectorises.
     const ROUNDER: f32 = 12_582_912.0;
-    let n = (x * std::f32::consts::LOG2_E + ROUNDER) - ROUNDER;
+    let shifted = x * std::f32::consts::LOG2_E + ROUNDER;
+    let n = shifted - ROUNDER;
     let r = x - n * 0.693_145_75 - n * 1.428_606_8e-6;
     let p =
         1.0 + r * (1.0 + r * (0.5 + r * (0.166_666_67 + r * (0.041_666_52 + r * (0.008_333_607 + r * 0.001_394_2)))));
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // `n` as an integer is the low bits of `shifted` (|n| < 2²²): integer lanes, where
+    // `n as i32` (a saturating cast) would make the compiler convert lane by lane.
+    let n_int = shifted.to_bits().wrapping_sub(ROUNDER.to_bits());
+    p * f32::from_bits(n_int.wrapping_add(127) << 23)
 }
 
 /// `erf(x)`, absolute error below 1.2e-7 (Numerical Recipes' Chebyshev fit of erfc).
@@ -49,6 +53,10 @@ pub fn erf(x: f32) -> f32 {
 pub fn gelu(x: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     {
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the feature was just detected.
+            return unsafe { gelu_avx512(x) };
+        }
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the features were just detected.
             return unsafe { gelu_avx2(x) };
@@ -57,10 +65,17 @@ pub fn gelu(x: &mut [f32]) {
     gelu_portable(x);
 }
 
-/// The same loop compiled for AVX2 + FMA (8 lanes instead of SSE2's 4).
+/// The same loop compiled for AVX2 + FMA (8 lanes instead of SSE2's 4) and for AVX-512 (16);
+/// element by element, so every width gives the same values.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn gelu_avx2(x: &mut [f32]) {
+    gelu_portable(x);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn gelu_avx512(x: &mut [f32]) {
     gelu_portable(x);
 }
 
@@ -71,28 +86,188 @@ fn gelu_portable(x: &mut [f32]) {
     }
 }
 
+/// `out[j] = scale · q · rows[j·stride ..][.. q.len()]` for every `j < out.len()`: one query's
+/// attention scores against a head's keys without gemm (packing the keys for one query costs
+/// more than the product).
+pub fn scaled_dots(q: &[f32], rows: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
+    assert!(out.is_empty() || rows.len() >= (out.len() - 1) * stride + q.len(), "scaled_dots bounds");
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the feature was just detected.
+            return unsafe { scaled_dots_avx512(q, rows, stride, scale, out) };
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the feature was just detected.
+            return unsafe { scaled_dots_avx2(q, rows, stride, scale, out) };
+        }
+    }
+    scaled_dots_portable(q, rows, stride, scale, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn scaled_dots_avx512(q: &[f32], rows: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
+    scaled_dots_portable(q, rows, stride, scale, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn scaled_dots_avx2(q: &[f32], rows: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
+    scaled_dots_portable(q, rows, stride, scale, out);
+}
+
+#[inline(always)]
+fn scaled_dots_portable(q: &[f32], rows: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
+    for (j, o) in out.iter_mut().enumerate() {
+        *o = dot(q, &rows[j * stride..][..q.len()]) * scale;
+    }
+}
+
+/// `out[j] = scale · Σ_c q[c] · keys[c·n + j]` with `n = out.len()`: one query's scores against
+/// keys stored by dimension (`[q.len(), n]`), as sums of whole rows.
+pub fn scaled_row_sums(q: &[f32], keys: &[f32], scale: f32, out: &mut [f32]) {
+    assert!(keys.len() >= q.len() * out.len(), "scaled_row_sums bounds");
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the feature was just detected.
+            return unsafe { scaled_row_sums_avx512(q, keys, scale, out) };
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the feature was just detected.
+            return unsafe { scaled_row_sums_avx2(q, keys, scale, out) };
+        }
+    }
+    scaled_row_sums_portable(q, keys, scale, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn scaled_row_sums_avx512(q: &[f32], keys: &[f32], scale: f32, out: &mut [f32]) {
+    scaled_row_sums_portable(q, keys, scale, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn scaled_row_sums_avx2(q: &[f32], keys: &[f32], scale: f32, out: &mut [f32]) {
+    scaled_row_sums_portable(q, keys, scale, out);
+}
+
+#[inline(always)]
+fn scaled_row_sums_portable(q: &[f32], keys: &[f32], scale: f32, out: &mut [f32]) {
+    let n = out.len();
+    out.fill(0.0);
+    for (&qc, row) in q.iter().zip(keys.chunks_exact(n.max(1))) {
+        for (o, &k) in out.iter_mut().zip(row) {
+            *o += qc * k;
+        }
+    }
+    for o in out.iter_mut() {
+        *o *= scale;
+    }
+}
+
+/// `out = Σ_j p[j] · rows[j·stride ..][.. out.len()]`: one query's attention output for a head.
+pub fn weighted_sum(p: &[f32], rows: &[f32], stride: usize, out: &mut [f32]) {
+    assert!(p.is_empty() || rows.len() >= (p.len() - 1) * stride + out.len(), "weighted_sum bounds");
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the feature was just detected.
+            return unsafe { weighted_sum_avx512(p, rows, stride, out) };
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the feature was just detected.
+            return unsafe { weighted_sum_avx2(p, rows, stride, out) };
+        }
+    }
+    weighted_sum_portable(p, rows, stride, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn weighted_sum_avx512(p: &[f32], rows: &[f32], stride: usize, out: &mut [f32]) {
+    weighted_sum_portable(p, rows, stride, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn weighted_sum_avx2(p: &[f32], rows: &[f32], stride: usize, out: &mut [f32]) {
+    weighted_sum_portable(p, rows, stride, out);
+}
+
+#[inline(always)]
+fn weighted_sum_portable(p: &[f32], rows: &[f32], stride: usize, out: &mut [f32]) {
+    // Whisper's heads are 64 wide: a fixed-size sum stays in registers across all the rows.
+    if let Ok(out) = <&mut [f32; 64]>::try_from(&mut *out) {
+        let mut acc = [0f32; 64];
+        for (j, &pj) in p.iter().enumerate() {
+            if let Ok(row) = <&[f32; 64]>::try_from(&rows[j * stride..][..64]) {
+                for (a, &v) in acc.iter_mut().zip(row) {
+                    *a += pj * v;
+                }
+            }
+        }
+        *out = acc;
+        return;
+    }
+    out.fill(0.0);
+    let n = out.len();
+    for (j, &pj) in p.iter().enumerate() {
+        for (o, &v) in out.iter_mut().zip(&rows[j * stride..][..n]) {
+            *o += pj * v;
+        }
+    }
+}
+
+/// `Σ a[i]·b[i]` in sixteen lanes: the same sums in the same order at every vector width.
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    const L: usize = 16;
+    let mut lanes = [0f32; L];
+    let (ac, bc) = (a.chunks_exact(L), b.chunks_exact(L));
+    let tail: f32 = ac.remainder().iter().zip(bc.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ac.zip(bc) {
+        for i in 0..L {
+            lanes[i] += x[i] * y[i];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
 /// Softmax of one row in place. Eight independent lanes for the maximum and the sum let the
 /// loops vectorise (a single running sum is a serial dependency the compiler must keep).
 pub fn softmax(row: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     {
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the feature was just detected.
+            return unsafe { softmax_avx512(row) };
+        }
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the features were just detected.
             return unsafe { softmax_avx2(row) };
         }
     }
-    softmax_portable(row);
+    softmax_portable::<8>(row);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn softmax_avx2(row: &mut [f32]) {
-    softmax_portable(row);
+    softmax_portable::<8>(row);
+}
+
+/// Sixteen lanes for AVX-512 (the sums are added in another order than with eight).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn softmax_avx512(row: &mut [f32]) {
+    softmax_portable::<16>(row);
 }
 
 #[inline(always)]
-fn softmax_portable(row: &mut [f32]) {
-    const L: usize = 8;
+fn softmax_portable<const L: usize>(row: &mut [f32]) {
     let mut lanes = [f32::NEG_INFINITY; L];
     let mut chunks = row.chunks_exact(L);
     for c in &mut chunks {

@@ -3,7 +3,8 @@
 //! 2 threads, for every block type, beside candle-core 0.11's quantized matmul on the same bytes
 //! in the same group where candle has the type (with the `candle-comparison` feature, so CI does
 //! not build candle). candle's CPU `QMatMul` splits rows over rayon's pool; it runs inside 1- and
-//! 2-thread pools here so both libraries are measured at the same thread counts.
+//! 2-thread pools here so both libraries are measured at the same thread counts. Per-row int8
+//! (`Int8Matrix`) runs on the same shapes, and on an encoder-window product beside f32 gemm.
 //!
 //! `cargo bench -p quant5 --bench quant --features candle-comparison`
 
@@ -13,7 +14,7 @@ use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
 use candle_core::{Device, Module, Tensor};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use half::f16;
-use quant5::{GgmlType, QuantizedMatrix, dequantize_row};
+use quant5::{GgmlType, Int8Matrix, QuantizedMatrix, dequantize_row};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -125,9 +126,65 @@ fn matvec(c: &mut Criterion) {
             #[cfg(feature = "candle-comparison")]
             bench_candle(&mut group, &m, &x);
         }
+        // Per-row int8 (CTranslate2's scheme; the ASR's 8-bit mode) on the same shapes.
+        let w: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919) % 2003) as f32 / 1000.0 - 1.0).collect();
+        let m = Int8Matrix::quantize(rows, cols, &w).expect("finite weights");
+        group.throughput(Throughput::Bytes(m.bytes() as u64));
+        for threads in [1usize, 2] {
+            let mut y = vec![0f32; rows];
+            group.bench_function(BenchmarkId::new("whispers_int8_rows", format!("{threads}t")), |b| {
+                b.iter(|| m.matmul_into(black_box(&x), 1, &mut y, threads).expect("shapes match"))
+            });
+        }
         group.finish();
     }
 }
 
-criterion_group!(benches, dequantize, matvec);
+/// Many rows of `X` at once (a Whisper encoder window: 1,500 frames through its 384→1536 MLP
+/// matrix), per-row int8 against f32 `gemm` on the same data.
+fn int8_matmul(c: &mut Criterion) {
+    let (n, rows, cols) = (1500usize, 1536usize, 384usize);
+    let mut group = c.benchmark_group(format!("matmul_{n}x{cols}_by_{rows}x{cols}"));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(3));
+    group.throughput(Throughput::Elements((n * rows * cols) as u64));
+    let w: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919) % 2003) as f32 / 1000.0 - 1.0).collect();
+    let x: Vec<f32> = (0..n * cols).map(|i| ((i * 104_729) % 1999) as f32 / 1000.0 - 1.0).collect();
+    let m = Int8Matrix::quantize(rows, cols, &w).expect("finite weights");
+    let mut y = vec![0f32; n * rows];
+    group.bench_function("whispers_int8_rows", |b| {
+        b.iter(|| m.matmul_into(black_box(&x), n, &mut y, 1).expect("shapes match"))
+    });
+    group.bench_function("gemm_f32", |b| {
+        b.iter(|| {
+            // SAFETY: x is n×cols, w rows×cols, y n×rows, all row-major with these strides.
+            unsafe {
+                gemm::gemm(
+                    n,
+                    rows,
+                    cols,
+                    y.as_mut_ptr(),
+                    1,
+                    rows as isize,
+                    false,
+                    black_box(x.as_ptr()),
+                    1,
+                    cols as isize,
+                    w.as_ptr(),
+                    cols as isize,
+                    1,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                )
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, dequantize, matvec, int8_matmul);
 criterion_main!(benches);

@@ -8,6 +8,9 @@ pub mod alg2;
 mod block_bytes;
 pub mod blocks;
 mod ggml_type;
+mod int8;
+#[cfg(target_arch = "x86_64")]
+mod int8_x86;
 pub mod kernels;
 #[cfg(target_arch = "x86_64")]
 mod kernels_avx2;
@@ -18,6 +21,7 @@ pub mod qat;
 pub use alg2::{Alg2Params, Alg2Tensor, Granularity, pack5, quantize_alg2, unpack5};
 pub use block_bytes::{BlockBytes, SharedBuffer};
 pub use ggml_type::GgmlType;
+pub use int8::Int8Matrix;
 pub use matrix::{GEMM_MIN_TOKENS, QuantizedMatrix, dequantize_row, quantize_row};
 #[cfg(feature = "qat")]
 pub use qat::{QatScheme, fake_quant};

@@ -102,7 +102,7 @@ pub fn quantize_row(t: GgmlType, x: &[f32], out: &mut Vec<u8>) -> Result<(), Qua
 
 /// Smallest product (weights × rows of `X`) split across threads: below it, waking a second
 /// thread costs more than it saves.
-const PARALLEL_MIN_WORK: usize = 1 << 18;
+pub(crate) const PARALLEL_MIN_WORK: usize = 1 << 18;
 
 /// From this many rows of `X` on, [`QuantizedMatrix::matmul_into`] widens weight panels to f32
 /// and runs a dense matrix product instead of one integer matrix-vector product per row.
@@ -132,7 +132,7 @@ fn thread_pool(threads: usize) -> Result<std::sync::Arc<rayon::ThreadPool>, Quan
 /// is a worker of one that large (asr and llama-extract install their own), else in the shared
 /// pool. Handing work from one pool to another would park this thread and wake the other
 /// pool's, twice per product.
-fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> Result<R, QuantError> {
+pub(crate) fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> Result<R, QuantError> {
     if rayon::current_thread_index().is_some() && rayon::current_num_threads() >= threads {
         Ok(f())
     } else {
