@@ -1,5 +1,5 @@
 //! Speech-to-text stages on Whisper tiny.en (`scripts/fetch-models.sh`), 1 thread:
-//! the log-mel of one 30 s window, the encoder on one window (f32 and Q8_0), one decoder step
+//! the log-mel of one 30 s window, the encoder on one window (f32 and 8-bit), one decoder step
 //! with a 100-token cache, and the whole 62.8 s golden clip transcribed greedily.
 //! Side by side with faster-whisper: `benches/asr_side_by_side.py`.
 

@@ -21,13 +21,16 @@ use crate::lstm::FusedLstm;
 /// One tensor: shape and row-major f32 values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NamedTensor {
+    /// Dimensions, outermost first.
     pub shape: Vec<usize>,
+    /// Row-major values (`shape`'s product of them).
     pub values: Vec<f32>,
 }
 
 /// Tensors by PyTorch state-dict name.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StateDict {
+    /// Every tensor, by its PyTorch name (`fc0.weight`, `lstm.weight_ih_l0_reverse`, …).
     pub tensors: BTreeMap<String, NamedTensor>,
 }
 

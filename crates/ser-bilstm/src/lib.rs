@@ -1,42 +1,8 @@
-//! Speech-emotion recognition models and their training, on burn.
-//!
-//! The paper's audio branch is the open-source `mser` classifier (Table 1). This crate holds:
-//!
-//! * [`BiLstmClassifier`] and [`BaseModel`], layer for layer as the reference, loading and
-//!   saving its PyTorch state dicts ([`StateDict`], safetensors) with logits equal to the
-//!   reference's within 1e-5 — including, on request, its batch-as-time training quirk
-//!   ([`ReferenceQuirks`], off by default);
-//! * [`TemporalBiLstm`], a BiLSTM over frame features with masked recurrence and mean +
-//!   attention pooling — the model the reference's name promises;
-//! * training ([`train`]): Adam (coupled L2, ε 1e-8), AdamW, SGD with momentum, warmup-cosine
-//!   and cosine schedules ([`LrSchedule`]), per-epoch evaluation, best-checkpoint keeping,
-//!   seeded, resumable only when asked;
-//! * data ([`data`]): RAVDESS names and folders, reference / speaker-independent / k-fold
-//!   splits, CustomFeature / log-mel / Emotion2Vec features, a [`StandardScaler`], and a
-//!   synthetic prosody corpus ([`synth`]) for tests, since no labelled speech ships offline;
-//! * metrics ([`metrics`]): accuracy as k/N, macro-F1, recall, confusion matrix.
-//!
-//! Everything runs on burn's Flex CPU backend ([`CpuBackend`]); the `cuda` feature adds
-//! burn-cuda. Dependencies beyond burn: safetensors (checkpoints), npyz (users' Emotion2Vec
-//! `.npy` files), half (f16/bf16 checkpoints), rand (seeded shuffles and splits), serde /
-//! serde_json (configs and reports).
-//!
-//! ```
-//! use ser_bilstm::{BiLstmClassifier, CpuBackend, ForwardMode};
-//! use burn::module::Module;
-//! use burn::tensor::{Distribution, Tensor};
-//!
-//! let device = Default::default();
-//! let model = BiLstmClassifier::<CpuBackend>::new(312, 8, &device);
-//! assert_eq!(model.num_params(), 1_870_600);
-//! let x = Tensor::<CpuBackend, 2>::random([4, 312], Distribution::Normal(0.0, 1.0), &device);
-//! let logits = model.forward(x, ForwardMode::Independent);
-//! assert_eq!(logits.dims(), [4, 8]);
-//! ```
-
+#![doc = include_str!("../README.md")]
 // Library code returns typed errors for anything derived from input; `unwrap`/`expect` are
 // allowed only where a comment says why the value cannot be absent.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![warn(missing_docs)]
 
 pub mod checkpoint;
 pub mod data;
@@ -69,18 +35,42 @@ pub const EMOTIONS: [&str; 8] = ["neutral", "calm", "happy", "sad", "angry", "fe
 /// Errors from loading data and checkpoints, and from training.
 #[derive(Debug, thiserror::Error)]
 pub enum SerError {
+    /// A file could not be read or written.
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        /// The file.
+        path: String,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// A checkpoint with missing, misshapen or non-finite tensors.
     #[error("checkpoint: {0}")]
     Checkpoint(String),
+    /// A dataset that cannot be used (no examples, mixed dimensions, unknown labels, …).
     #[error("data: {0}")]
     Data(String),
+    /// A file name that is not a RAVDESS name.
     #[error("RAVDESS file name {name:?}: {reason}")]
-    RavdessName { name: String, reason: String },
+    RavdessName {
+        /// The name.
+        name: String,
+        /// Which field is wrong.
+        reason: String,
+    },
+    /// A bad line in a dataset manifest.
     #[error("manifest {path} line {line}: {reason}")]
-    Manifest { path: String, line: usize, reason: String },
+    Manifest {
+        /// The manifest file.
+        path: String,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An invalid option or model description.
     #[error("config: {0}")]
     Config(String),
+    /// Audio that could not be decoded or turned into features.
     #[error(transparent)]
     Dsp(#[from] audio_dsp::DspError),
 }

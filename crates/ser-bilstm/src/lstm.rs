@@ -110,11 +110,14 @@ impl<B: Backend> FusedLstm<B> {
 /// `[forward | reverse]` on the feature axis (PyTorch's order).
 #[derive(Module, Debug)]
 pub struct FusedBiLstm<B: Backend> {
+    /// Reads the sequence first to last.
     pub forward: FusedLstm<B>,
+    /// Reads the sequence last to first.
     pub reverse: FusedLstm<B>,
 }
 
 impl<B: Backend> FusedBiLstm<B> {
+    /// Both directions with `hidden` units each over inputs of `d_input` values (PyTorch's initialisation).
     pub fn new(d_input: usize, hidden: usize, device: &Device<B>) -> Self {
         Self {
             forward: FusedLstm::new(d_input, hidden, false, device),

@@ -5,12 +5,14 @@ use serde::{Deserialize, Serialize};
 /// Counts of (true class, predicted class) pairs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfusionMatrix {
+    /// Class names, in label order.
     pub class_names: Vec<String>,
     /// `counts[true][predicted]`.
     pub counts: Vec<Vec<usize>>,
 }
 
 impl ConfusionMatrix {
+    /// An empty matrix over these classes.
     pub fn new(class_names: &[impl AsRef<str>]) -> Self {
         let c = class_names.len();
         Self { class_names: class_names.iter().map(|s| s.as_ref().to_string()).collect(), counts: vec![vec![0; c]; c] }
@@ -27,10 +29,12 @@ impl ConfusionMatrix {
         }
     }
 
+    /// Predictions recorded.
     pub fn total(&self) -> usize {
         self.counts.iter().flatten().sum()
     }
 
+    /// Predictions on the diagonal.
     pub fn correct(&self) -> usize {
         (0..self.counts.len()).map(|i| self.counts[i][i]).sum()
     }
@@ -122,11 +126,14 @@ impl ConfusionMatrix {
 /// Accuracy kept as a fraction, so reports say "128/150" rather than a rounded float.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Accuracy {
+    /// Correct predictions.
     pub correct: usize,
+    /// Predictions made.
     pub total: usize,
 }
 
 impl Accuracy {
+    /// `correct / total` (0 for no predictions).
     pub fn value(&self) -> f64 {
         if self.total == 0 { 0.0 } else { self.correct as f64 / self.total as f64 }
     }

@@ -22,8 +22,11 @@ use crate::{BaseModel, BiLstmClassifier, SerError, StandardScaler, TemporalBiLst
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Architecture {
+    /// [`BiLstmClassifier`]: the paper's model, one vector per utterance.
     Bilstm,
+    /// [`BaseModel`]: the reference's two-layer baseline.
     Base,
+    /// [`TemporalBiLstm`]: a BiLSTM over frames.
     Temporal,
 }
 
@@ -42,10 +45,15 @@ impl Architecture {
 /// `model.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelSpec {
+    /// Which model the weights are for.
     pub architecture: Architecture,
+    /// Which features it takes.
     pub features: FeatureKind,
+    /// Values per feature vector (per frame for a temporal model).
     pub input_dim: usize,
+    /// Class names, in label order.
     pub class_names: Vec<String>,
+    /// How audio is prepared before features (crop, level normalisation).
     pub prep: AudioPrep,
     /// Sizes of a temporal model.
     pub temporal: Option<TemporalConfig>,
@@ -64,8 +72,11 @@ impl ModelSpec {
 #[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum AnyModel<B: Backend> {
+    /// The paper's BiLSTM classifier.
     Bilstm(BiLstmClassifier<B>),
+    /// The two-layer baseline.
     Base(BaseModel<B>),
+    /// The frame-level BiLSTM.
     Temporal(TemporalBiLstm<B>),
 }
 
@@ -166,6 +177,7 @@ pub fn save_model_dir<B: Backend, M: EmotionModel<B>>(
 /// One prediction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Prediction {
+    /// The most probable class.
     pub label: String,
     /// Probability of `label`.
     pub score: f32,
@@ -176,8 +188,11 @@ pub struct Prediction {
 /// A loaded model folder, ready to classify audio.
 #[derive(Debug)]
 pub struct Predictor<B: Backend> {
+    /// The folder's `model.json`.
     pub spec: ModelSpec,
+    /// The weights.
     pub model: AnyModel<B>,
+    /// The feature scaler fitted at training time.
     pub scaler: StandardScaler,
     device: Device<B>,
 }

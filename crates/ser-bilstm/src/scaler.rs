@@ -11,7 +11,9 @@ use crate::checkpoint::{NamedTensor, StateDict};
 /// as sklearn.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StandardScaler {
+    /// Per-dimension mean of the training features.
     pub mean: Vec<f32>,
+    /// Per-dimension standard deviation (1 where it was 0).
     pub scale: Vec<f32>,
 }
 

@@ -8,11 +8,30 @@ use serde::{Deserialize, Serialize};
 pub enum LrSchedule {
     /// The reference's `WarmupCosineSchedulerLR`: linear from `min_lr` to `max_lr` over
     /// `warmup_steps`, then half a cosine down to `min_lr` at `total_steps`, then flat.
-    WarmupCosine { min_lr: f64, max_lr: f64, warmup_steps: usize, total_steps: usize },
+    WarmupCosine {
+        /// Rate at step 0 and from `total_steps` on.
+        min_lr: f64,
+        /// Rate at the end of the warm-up.
+        max_lr: f64,
+        /// Steps of linear warm-up.
+        warmup_steps: usize,
+        /// Step where the cosine reaches `min_lr`.
+        total_steps: usize,
+    },
     /// PyTorch's `CosineAnnealingLR` (closed form): `eta_min + (base − eta_min)(1 + cos(π t/T_max))/2`.
-    CosineAnnealing { base_lr: f64, eta_min: f64, t_max: usize },
+    CosineAnnealing {
+        /// Rate at step 0.
+        base_lr: f64,
+        /// Rate at step `t_max`.
+        eta_min: f64,
+        /// Half-period in steps.
+        t_max: usize,
+    },
     /// A fixed rate.
-    Constant { lr: f64 },
+    Constant {
+        /// The rate.
+        lr: f64,
+    },
 }
 
 impl LrSchedule {

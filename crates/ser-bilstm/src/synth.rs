@@ -93,9 +93,11 @@ pub const CLASSES: [ProsodyClass; 4] = [
 pub struct Voice {
     /// 1-based, as RAVDESS actors; odd = low voice.
     pub id: u8,
+    /// Fundamental frequency before the class's pitch factor.
     pub base_pitch_hz: f64,
     /// Formant frequencies are multiplied by this (shorter vocal tract = higher).
     pub formant_scale: f64,
+    /// Multiplies the class's breath-noise level (0.5–1.5 across voices).
     pub breathiness: f64,
 }
 
@@ -233,10 +235,13 @@ pub fn synthesize(voice: &Voice, class: &ProsodyClass, seconds: f64, variant: u6
 /// A corpus: how many voices, clips per (voice, class), and clip length.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CorpusConfig {
+    /// Number of voices (speakers).
     pub voices: u8,
     /// At most 8 (the RAVDESS intensity × statement × repetition combinations).
     pub clips_per_class: u8,
+    /// Clip length.
     pub seconds: f64,
+    /// Seeds every random choice: the same config gives the same corpus.
     pub seed: u64,
 }
 
@@ -250,6 +255,7 @@ impl Default for CorpusConfig {
 /// One generated clip.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SynthClip {
+    /// Mono samples at the corpus rate.
     pub samples: Vec<f32>,
     /// RAVDESS-style name, e.g. `03-01-04-02-01-02-07.wav`.
     pub name: RavdessName,

@@ -34,12 +34,23 @@ use crate::{LrSchedule, SerError};
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum OptimizerKind {
     /// `torch.optim.Adam`: betas 0.9/0.999, ε 1e-8, weight decay added to the gradient (L2).
-    Adam { weight_decay: f64 },
+    Adam {
+        /// L2 coefficient added to the gradient.
+        weight_decay: f64,
+    },
     /// `torch.optim.AdamW`: decoupled weight decay `θ ← θ(1 − lr·wd)`.
-    AdamW { weight_decay: f64 },
+    AdamW {
+        /// Decoupled decay per step (times the learning rate).
+        weight_decay: f64,
+    },
     /// `torch.optim.SGD` with momentum and dampening 0 (burn's default dampening is 0.1; it is
     /// set to PyTorch's here), coupled weight decay.
-    Sgd { momentum: f64, weight_decay: f64 },
+    Sgd {
+        /// Momentum coefficient (0.9 from [`OptimizerKind::parse`]).
+        momentum: f64,
+        /// L2 coefficient added to the gradient.
+        weight_decay: f64,
+    },
 }
 
 impl OptimizerKind {
@@ -61,18 +72,26 @@ impl OptimizerKind {
 pub enum ScheduleConfig {
     /// The reference's warmup-cosine; it ends at `min_lr` after the last epoch.
     WarmupCosine {
+        /// Rate at the start and after the last epoch.
         min_lr: f64,
+        /// Rate at the end of the warm-up.
         max_lr: f64,
+        /// Epochs of linear warm-up.
         warmup_epochs: usize,
     },
     /// `CosineAnnealingLR` with `T_max = t_max_epochs` epochs of batches (the reference's
     /// alternative uses `int(1.2 · max_epoch)`).
     Cosine {
+        /// Rate at the start.
         base_lr: f64,
+        /// Rate after `t_max_epochs`.
         eta_min: f64,
+        /// Half-period in epochs.
         t_max_epochs: usize,
     },
+    /// A fixed rate.
     Constant {
+        /// The rate.
         lr: f64,
     },
 }
@@ -98,9 +117,13 @@ impl ScheduleConfig {
 /// Everything that decides a training run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
+    /// Passes over the training set.
     pub epochs: usize,
+    /// Examples per optimizer step.
     pub batch_size: usize,
+    /// Optimizer and weight decay.
     pub optimizer: OptimizerKind,
+    /// Learning-rate schedule.
     pub schedule: ScheduleConfig,
     /// Seeds the shuffles, dropout masks and (through the caller) initialisation.
     pub seed: u64,
@@ -134,11 +157,15 @@ impl Default for TrainConfig {
 /// Evaluation of a model on a feature set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvalReport {
+    /// Correct predictions of total.
     pub accuracy: Accuracy,
     /// Mean cross-entropy per example.
     pub loss: f64,
+    /// Unweighted mean of the per-class F1 scores.
     pub macro_f1: f64,
+    /// Per-class recall (`None` for a class absent from the set).
     pub recall: Vec<Option<f64>>,
+    /// Counts of (true, predicted) classes.
     pub confusion: ConfusionMatrix,
 }
 
@@ -147,9 +174,11 @@ pub struct EvalReport {
 pub struct EpochReport {
     /// 1-based.
     pub epoch: usize,
+    /// Mean training loss over the epoch's batches.
     pub train_loss: f64,
     /// Learning rate of the epoch's last batch.
     pub lr: f64,
+    /// Evaluation on the evaluation set after the epoch.
     pub eval: EvalReport,
     /// Whether this epoch became the kept best.
     pub is_best: bool,
@@ -158,8 +187,25 @@ pub struct EpochReport {
 /// What the loop reports as it goes (for progress bars and logs).
 #[derive(Debug, Clone)]
 pub enum TrainEvent<'a> {
-    EpochStart { epoch: usize, batches: usize },
-    Batch { epoch: usize, batch: usize, loss: f64, lr: f64 },
+    /// An epoch begins.
+    EpochStart {
+        /// 1-based epoch.
+        epoch: usize,
+        /// Batches it will run.
+        batches: usize,
+    },
+    /// A batch was trained.
+    Batch {
+        /// 1-based epoch.
+        epoch: usize,
+        /// 1-based batch within the epoch.
+        batch: usize,
+        /// Its mean loss.
+        loss: f64,
+        /// The learning rate it used.
+        lr: f64,
+    },
+    /// An epoch ended, with its numbers.
     EpochEnd(&'a EpochReport),
 }
 
@@ -180,9 +226,13 @@ pub struct RunState {
     pub epoch: usize,
     /// Global batches completed.
     pub step: usize,
+    /// The epoch of the kept best model (0 before the first).
     pub best_epoch: usize,
+    /// Its accuracy.
     pub best_accuracy: Option<Accuracy>,
+    /// The run's configuration.
     pub config: TrainConfig,
+    /// Every completed epoch's numbers.
     pub history: Vec<EpochReport>,
 }
 
@@ -193,7 +243,9 @@ pub struct TrainOutcome<M> {
     pub last: M,
     /// The kept best model (highest accuracy, later epoch on ties).
     pub best: M,
+    /// The epoch `best` comes from.
     pub best_epoch: usize,
+    /// Every epoch's numbers.
     pub history: Vec<EpochReport>,
 }
 
@@ -201,14 +253,19 @@ pub struct TrainOutcome<M> {
 /// run after the current epoch's checkpoint, e.g. for early stopping or an interrupt).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
+    /// Go on training.
     Continue,
+    /// End the run after the current epoch.
     Stop,
 }
 
 /// One of the three optimizers, configured as PyTorch's (see [`OptimizerKind`]).
 pub enum ConfiguredOptimizer<M: AutodiffModule<B>, B: AutodiffBackend> {
+    /// Adam with coupled L2 weight decay.
     Adam(OptimizerAdaptor<Adam, M, B>),
+    /// AdamW with decoupled weight decay.
     AdamW(OptimizerAdaptor<AdamW, M, B>),
+    /// SGD with momentum.
     Sgd(OptimizerAdaptor<Sgd<B::InnerBackend>, M, B>),
 }
 

@@ -82,9 +82,13 @@ impl AudioPrep {
 /// One example: `frames × dim` values, row-major.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Example {
+    /// `frames × dim` feature values, row-major.
     pub values: Vec<f32>,
+    /// Rows of `values` (1 for an utterance-level feature).
     pub frames: usize,
+    /// Class index (RAVDESS emotion code − 1 for RAVDESS data).
     pub label: usize,
+    /// Speaker id, for speaker-independent splits.
     pub speaker: String,
     /// Where it came from (file path or a generated name).
     pub source: String,
@@ -175,7 +179,9 @@ pub fn load_example(utt: &Utterance, kind: FeatureKind, prep: &AudioPrep) -> Res
 /// Examples with a common frame dimension.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeatureSet {
+    /// Values per frame, shared by every example.
     pub dim: usize,
+    /// The examples.
     pub examples: Vec<Example>,
 }
 

@@ -8,7 +8,9 @@ use crate::SerError;
 /// Speech or song (the name's second field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VocalChannel {
+    /// `01`: spoken statements.
     Speech,
+    /// `02`: sung statements.
     Song,
 }
 
@@ -17,6 +19,7 @@ pub enum VocalChannel {
 pub struct RavdessName {
     /// 01 full-AV, 02 video-only, 03 audio-only.
     pub modality: u8,
+    /// Speech or song.
     pub channel: VocalChannel,
     /// 1 neutral … 8 surprised.
     pub emotion: u8,
@@ -24,6 +27,7 @@ pub struct RavdessName {
     pub intensity: u8,
     /// 1 "Kids are talking by the door", 2 "Dogs are sitting by the door".
     pub statement: u8,
+    /// 1st or 2nd repetition.
     pub repetition: u8,
     /// 1–24; odd actors are male.
     pub actor: u8,

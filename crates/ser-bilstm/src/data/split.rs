@@ -18,13 +18,20 @@ pub enum Split {
     HeldOutSpeakers,
     /// Speaker-grouped k-fold: speakers in sorted order are dealt round-robin into `k` folds;
     /// `fold` is the test fold.
-    KFold { k: usize, fold: usize },
+    KFold {
+        /// Number of folds.
+        k: usize,
+        /// The test fold, `0..k`.
+        fold: usize,
+    },
 }
 
 /// Indices into the utterance list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SplitIndices {
+    /// Indices of the training utterances.
     pub train: Vec<usize>,
+    /// Indices of the held-out utterances.
     pub test: Vec<usize>,
 }
 

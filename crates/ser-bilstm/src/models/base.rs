@@ -14,7 +14,9 @@ use crate::checkpoint::{StateDict, linear_names, put_linear, take_linear};
 /// for D = 312. No dropout, as the reference.
 #[derive(Module, Debug)]
 pub struct BaseModel<B: Backend> {
+    /// D → 256.
     pub pre_net: Linear<B>,
+    /// 256 → C.
     pub post_net: Linear<B>,
 }
 

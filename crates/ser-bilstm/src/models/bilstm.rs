@@ -19,10 +19,15 @@ use crate::lstm::FusedBiLstm;
 /// reproduces the reference's training behaviour (see [`crate::ReferenceQuirks`]).
 #[derive(Module, Debug)]
 pub struct BiLstmClassifier<B: Backend> {
+    /// D → 512 input projection.
     pub fc0: Linear<B>,
+    /// Bidirectional LSTM, 256 units per direction.
     pub lstm: FusedBiLstm<B>,
+    /// Dropout after the LSTM (0.5, training only).
     pub dropout: Dropout,
+    /// 512 → 256.
     pub fc1: Linear<B>,
+    /// 256 → C classes.
     pub fc2: Linear<B>,
 }
 

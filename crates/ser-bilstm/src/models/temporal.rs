@@ -23,6 +23,7 @@ use crate::lstm::FusedBiLstm;
 pub struct TemporalConfig {
     /// Frame feature dimension (64 for log-mel, 768 for Emotion2Vec frames).
     pub input_dim: usize,
+    /// Output classes.
     pub num_classes: usize,
     /// Width of the per-frame input projection.
     pub projection: usize,
@@ -45,16 +46,24 @@ impl TemporalConfig {
 /// → fc1 4H→H + ReLU → fc2 H→C.
 #[derive(Module, Debug)]
 pub struct TemporalBiLstm<B: Backend> {
+    /// Per-frame projection D → P.
     pub input: Linear<B>,
+    /// Masked bidirectional LSTM, H per direction.
     pub lstm: FusedBiLstm<B>,
+    /// Attention scorer's hidden layer 2H → A.
     pub attention_hidden: Linear<B>,
+    /// Attention scorer's output A → 1 (one score per frame).
     pub attention_score: Linear<B>,
+    /// Dropout before the LSTM and before the head.
     pub dropout: Dropout,
+    /// Head 4H → H (mean and attention pooling concatenated).
     pub fc1: Linear<B>,
+    /// Head H → C.
     pub fc2: Linear<B>,
 }
 
 impl<B: Backend> TemporalBiLstm<B> {
+    /// A freshly initialised model of these sizes.
     pub fn new(config: &TemporalConfig, device: &Device<B>) -> Self {
         let h2 = 2 * config.hidden;
         Self {
