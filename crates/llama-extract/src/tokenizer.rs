@@ -30,8 +30,11 @@ pub enum ChatTemplate {
 /// Who says a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
+    /// Instructions.
     System,
+    /// The user.
     User,
+    /// The model.
     Assistant,
 }
 
@@ -48,11 +51,14 @@ impl Role {
 /// One chat message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
+    /// Who says it.
     pub role: Role,
+    /// What is said.
     pub content: String,
 }
 
 impl Message {
+    /// A message.
     pub fn new(role: Role, content: impl Into<String>) -> Self {
         Self { role, content: content.into() }
     }
@@ -96,9 +102,11 @@ pub struct LlamaTokenizer {
     inner: tokenizers::Tokenizer,
     /// Begin-of-text id, and whether prompts start with it.
     pub bos: Option<u32>,
+    /// Whether prompts start with `bos`.
     pub add_bos: bool,
     /// Ids that end a generation (end of text, end of turn).
     pub stop_ids: Vec<u32>,
+    /// How conversations are laid out.
     pub chat_template: ChatTemplate,
 }
 
@@ -345,6 +353,7 @@ impl LlamaTokenizer {
         self.inner.decode(ids, skip_special).map_err(tok_err)
     }
 
+    /// Tokens in the vocabulary, special tokens included.
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
     }

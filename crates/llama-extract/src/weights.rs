@@ -18,8 +18,15 @@ use crate::gguf::GgufFile;
 /// A model on disk: a GGUF file, or a Hugging Face folder (`config.json`, `tokenizer.json`,
 /// safetensors). What every entry point (examples, the pipeline) opens from a user's path.
 pub enum ModelSource {
+    /// A GGUF file.
     Gguf(GgufFile),
-    Hf { dir: PathBuf, checkpoint: SafetensorsCheckpoint },
+    /// A Hugging Face folder.
+    Hf {
+        /// The folder.
+        dir: PathBuf,
+        /// Its safetensors weights and config.
+        checkpoint: SafetensorsCheckpoint,
+    },
 }
 
 impl ModelSource {
@@ -33,6 +40,7 @@ impl ModelSource {
         })
     }
 
+    /// The model's hyper-parameters.
     pub fn config(&self) -> Result<LlamaConfig, LlamaError> {
         match self {
             Self::Gguf(f) => LlamaConfig::from_gguf(f),
@@ -48,6 +56,7 @@ impl ModelSource {
         }
     }
 
+    /// Its weights under GGUF names.
     pub fn weights(&self) -> WeightSet<'_> {
         match self {
             Self::Gguf(f) => WeightSet::Gguf(f),
@@ -58,11 +67,14 @@ impl ModelSource {
 
 /// A set of named weights in GGUF naming.
 pub enum WeightSet<'a> {
+    /// Tensors of a GGUF file.
     Gguf(&'a GgufFile),
+    /// Tensors of a safetensors checkpoint, renamed.
     Safetensors(&'a SafetensorsCheckpoint),
 }
 
 impl WeightSet<'_> {
+    /// Whether a tensor of this GGUF name exists.
     pub fn has(&self, name: &str) -> bool {
         match self {
             Self::Gguf(f) => f.tensor(name).is_some(),
@@ -96,6 +108,7 @@ impl WeightSet<'_> {
 
 /// A Hugging Face Llama checkpoint folder: `config.json`, `model.safetensors` or shards.
 pub struct SafetensorsCheckpoint {
+    /// Its hyper-parameters.
     pub config: LlamaConfig,
     shards: Vec<memmap2::Mmap>,
     /// HF tensor name → (shard, dtype, shape, absolute byte range).

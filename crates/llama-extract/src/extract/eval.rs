@@ -35,9 +35,13 @@ use crate::finetune::SftPair;
 /// One transcript and its answer key.
 #[derive(Debug, Clone)]
 pub struct LabelledExcerpt {
+    /// The excerpt's name (its files' common prefix).
     pub name: String,
+    /// The transcript.
     pub transcript: Transcript,
+    /// Voice emotions, when the set has them.
     pub voice: Option<VoiceEmotions>,
+    /// The answer key: what a perfect extraction reports.
     pub key: ModelOutput,
 }
 
@@ -88,6 +92,7 @@ pub fn read_labelled_set(dir: &Path) -> Result<Vec<LabelledExcerpt>, LlamaError>
 /// Counts summed over excerpts; [`Counts::quality`] turns them into rates.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Counts {
+    /// Excerpts scored.
     pub excerpts: usize,
     /// Excerpts whose every chunk answer was schema-valid.
     pub well_formed: usize,
@@ -106,8 +111,11 @@ pub struct Counts {
 /// Precision, recall and F1 (1 where nothing was expected and nothing found).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Prf {
+    /// Share of reported items that are in the key.
     pub precision: f64,
+    /// Share of the key's items that were reported.
     pub recall: f64,
+    /// Harmonic mean of precision and recall.
     pub f1: f64,
 }
 
@@ -123,12 +131,19 @@ impl Prf {
 /// The rates of a scored set.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Quality {
+    /// Excerpts scored.
     pub excerpts: usize,
+    /// Emotion labels against the keys.
     pub emotion: Prf,
+    /// Topic categories against the keys.
     pub topic: Prf,
+    /// Share of the keys' key phrases found.
     pub key_phrase_recall: f64,
+    /// Share of cited quotes verified in their utterances.
     pub grounding_rate: f64,
+    /// Share of emotion evidence citing the participant.
     pub participant_evidence: f64,
+    /// Share of excerpts whose every answer was schema-valid.
     pub schema_valid: f64,
 }
 
@@ -148,6 +163,7 @@ impl Counts {
         }
     }
 
+    /// The rates these counts give.
     pub fn quality(&self) -> Quality {
         let share = |[a, b]: [usize; 2]| if b == 0 { 1.0 } else { a as f64 / b as f64 };
         Quality {

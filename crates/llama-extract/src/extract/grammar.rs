@@ -45,29 +45,39 @@ pub enum Shape {
     /// Properties in order (all of them are written), each with the text that introduces it
     /// (`{"key":` for the first, `,"key":` after).
     Object(Vec<(String, ShapeId)>, Vec<String>),
+    /// A JSON array of one item shape.
     Array {
+        /// The shape of every item.
         item: ShapeId,
+        /// Fewest items.
         min_items: usize,
+        /// Most items.
         max_items: usize,
     },
     /// A free string of `min_chars..=max_chars` characters; `prose` (the schema's `x-prose`)
     /// also requires a letter first and refuses [`NOT_PROSE`] characters, so free text cannot
     /// hold markup, template fragments or questions.
     String {
+        /// Fewest characters.
         min_chars: usize,
+        /// Most characters.
         max_chars: usize,
+        /// Prose rules apply.
         prose: bool,
     },
+    /// One of these strings.
     Enum(Vec<String>),
     /// An integer from this set (written in decimal).
     Integer(Vec<u64>),
     /// A number in `[min, 1]` written as `0`, `1`, `1.0` or `0.` and 1–3 digits.
     UnitInterval {
+        /// Smallest value allowed.
         min: f64,
     },
     /// Whole words copied verbatim from the utterance chosen by the preceding
     /// `utterance_index` (at most `max_chars` characters).
     Quote {
+        /// Most characters.
         max_chars: usize,
     },
 }
@@ -75,7 +85,9 @@ pub enum Shape {
 /// A compiled schema and the utterances it may quote.
 #[derive(Debug, Clone)]
 pub struct Grammar {
+    /// Every node; [`Shape`]s refer to each other by index.
     pub shapes: Vec<Shape>,
+    /// The document's node.
     pub root: ShapeId,
     /// Texts by utterance index, for [`Shape::Quote`].
     pub utterances: BTreeMap<u64, String>,

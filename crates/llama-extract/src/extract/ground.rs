@@ -40,12 +40,19 @@ const MIN_SUMMARY_CHARS: usize = 20;
 /// The merged, grounded content of a report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Merged {
+    /// Emotions merged by label, with verified evidence.
     pub emotions: Vec<Emotion>,
+    /// Topics merged by category and label.
     pub topics: Vec<Topic>,
+    /// Key phrases, deduplicated.
     pub key_phrases: Vec<KeyPhrase>,
+    /// The chunks' summaries joined and cut to 120 words.
     pub summary: String,
+    /// Concerns that are prose, deduplicated.
     pub concerns: Vec<String>,
+    /// Suggested actions that are prose, deduplicated.
     pub suggested_actions: Vec<String>,
+    /// Quote counts.
     pub grounding: Grounding,
 }
 

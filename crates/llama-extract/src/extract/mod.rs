@@ -33,13 +33,16 @@ use schema::{CueNote, Extraction, ModelOutput, NON_DIAGNOSTIC_NOTICE, Nonverbal,
 /// Speech-emotion scores for stretches of the recording (from ser-bilstm or any recogniser).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct VoiceEmotions {
+    /// Scored segments, in time order.
     pub segments: Vec<VoiceSegment>,
 }
 
 /// Class probabilities for one audio segment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VoiceSegment {
+    /// Start in seconds from the start of the recording.
     pub start_s: f64,
+    /// End in seconds.
     pub end_s: f64,
     /// Label → probability, e.g. `{"sad": 0.62, "neutral": 0.30, ...}`.
     pub scores: BTreeMap<String, f32>,
@@ -83,6 +86,7 @@ pub struct ExtractOptions {
     pub context_tokens: Option<usize>,
     /// Utterances repeated at the start of the next chunk.
     pub overlap: usize,
+    /// How tokens are chosen (greedy with a repetition penalty by default).
     pub sampling: Sampling,
     /// Voice annotations below this top score are left out of the prompt.
     pub min_voice_score: f32,
@@ -110,7 +114,9 @@ impl Default for ExtractOptions {
 pub struct ChunkStats {
     /// Utterance range `[first, last)`.
     pub utterances: (usize, usize),
+    /// Tokens of the chunk's prompt.
     pub prompt_tokens: usize,
+    /// Tokens of the answer.
     pub generated_tokens: usize,
     /// The raw answer (plus the grammar's completion if the budget ran out).
     pub text: String,
@@ -120,6 +126,7 @@ pub struct ChunkStats {
     pub completed_by_grammar: bool,
     /// Time computing token masks, and time in the model, for the generated tokens.
     pub mask_us: f64,
+    /// Microseconds in the model for the generated tokens.
     pub decode_us: f64,
 }
 
@@ -127,6 +134,7 @@ pub struct ChunkStats {
 pub struct Extractor<'m> {
     model: &'m QuantLlama,
     tokenizer: &'m LlamaTokenizer,
+    /// Chunking, decoding and grounding settings.
     pub options: ExtractOptions,
     cleaner: Cleaner,
     trie: Arc<TokenTrie>,

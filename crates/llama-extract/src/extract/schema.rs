@@ -13,6 +13,9 @@ pub const NON_DIAGNOSTIC_NOTICE: &str = "concerns and suggested_actions are mach
      clinician to review; they are not a diagnosis or a treatment recommendation";
 
 /// Emotional attitudes (fixed set).
+// The variants are the labels themselves; doc comments on them would become per-value
+// descriptions in the JSON Schema and turn its `enum` into a `oneOf` the grammar compiles.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EmotionLabel {
@@ -31,6 +34,8 @@ pub enum EmotionLabel {
 }
 
 /// Topic taxonomy (fixed).
+// As for `EmotionLabel`: the variants are the categories themselves.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TopicCategory {
@@ -53,6 +58,7 @@ pub enum TopicCategory {
 pub struct ModelEvidence {
     /// Index of the utterance in the prompt's numbering.
     pub utterance_index: usize,
+    /// Words copied from that utterance.
     #[schemars(length(max = 120))]
     pub quote: String,
 }
@@ -62,9 +68,12 @@ pub struct ModelEvidence {
 /// (`x-participant-only`: interviewer lines are context, not the participant's feelings).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModelEmotion {
+    /// Which emotion.
     pub label: EmotionLabel,
+    /// How strongly it shows, 0.1–1.
     #[schemars(range(min = 0.1, max = 1.0))]
     pub intensity: f32,
+    /// One or two quotes.
     #[schemars(length(min = 1, max = 2), extend("x-participant-only" = true))]
     pub evidence: Vec<ModelEvidence>,
 }
@@ -72,18 +81,22 @@ pub struct ModelEmotion {
 /// A topic of the conversation; its evidence may cite either speaker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModelTopic {
+    /// Which category.
     pub category: TopicCategory,
     /// A short name in prose (`x-prose`: no markup, no question).
     #[schemars(length(min = 3, max = 60), extend("x-prose" = true))]
     pub label: String,
+    /// One or two quotes.
     #[schemars(length(min = 1, max = 2))]
     pub evidence: Vec<ModelEvidence>,
 }
 
+/// A phrase worth keeping, copied from one utterance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModelKeyPhrase {
     /// First, so that a verbatim-quote grammar knows which utterance `text` comes from.
     pub utterance_index: usize,
+    /// The phrase.
     #[schemars(length(max = 60))]
     pub text: String,
 }
@@ -97,15 +110,19 @@ pub struct ModelOutput {
     /// citable (`x-participant-only`).
     #[schemars(length(max = 4), extend("x-participant-only" = true))]
     pub emotions: Vec<ModelEmotion>,
+    /// Topics, each with evidence.
     #[schemars(length(max = 4))]
     pub topics: Vec<ModelTopic>,
+    /// Key phrases.
     #[schemars(length(max = 5))]
     pub key_phrases: Vec<ModelKeyPhrase>,
     /// At most 120 words (≈ 700 characters).
     #[schemars(length(min = 20, max = 700), extend("x-prose" = true))]
     pub summary: String,
+    /// Observations for a clinician (non-diagnostic).
     #[schemars(length(max = 3), inner(length(min = 12, max = 160)), extend("x-prose" = true))]
     pub concerns: Vec<String>,
+    /// Follow-ups for a clinician (non-diagnostic).
     #[schemars(length(max = 3), inner(length(min = 12, max = 160)), extend("x-prose" = true))]
     pub suggested_actions: Vec<String>,
 }
@@ -125,60 +142,81 @@ pub fn report_schema() -> serde_json::Value {
 pub struct Evidence {
     /// Index into the transcript's utterances (0-based, whole transcript).
     pub utterance_index: usize,
+    /// The cited words.
     pub quote: String,
     /// The quote occurs in the utterance after normalisation (case, whitespace, punctuation,
     /// fillers). Unverified quotes appear only when the options keep them.
     pub verified: bool,
 }
 
+/// An emotion in the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Emotion {
+    /// Which emotion.
     pub label: EmotionLabel,
     /// 0–1.
     pub intensity: f32,
+    /// The quotes that show it.
     pub evidence: Vec<Evidence>,
 }
 
+/// A topic in the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Topic {
+    /// Which category.
     pub category: TopicCategory,
+    /// A short name.
     pub label: String,
+    /// The quotes that show it.
     pub evidence: Vec<Evidence>,
 }
 
+/// A key phrase in the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct KeyPhrase {
+    /// The phrase.
     pub text: String,
+    /// The utterance it comes from.
     pub utterance_index: usize,
 }
 
 /// A non-verbal annotation of the transcript (`<laughter>`, `[sigh]`, …).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CueNote {
+    /// The utterance it belongs to.
     pub utterance_index: usize,
     /// text-clean's cue kind, e.g. `laughter`, `sigh`, `redacted`.
     pub kind: String,
+    /// The annotation as written.
     pub raw: String,
 }
 
 /// A participant utterance whose voice carried a clear non-neutral emotion.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct VoiceHighlight {
+    /// The utterance.
     pub utterance_index: usize,
+    /// The voice's top emotion.
     pub label: String,
+    /// Its probability.
     pub score: f32,
 }
 
+/// What the words alone do not carry.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Nonverbal {
+    /// Annotations in the transcript.
     pub cues: Vec<CueNote>,
+    /// Participant utterances with a clear voice emotion.
     pub voice: Vec<VoiceHighlight>,
 }
 
 /// How many cited quotes were verified against their utterances.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Grounding {
+    /// Quotes cited.
     pub quotes: usize,
+    /// Quotes found in their utterances.
     pub verified: usize,
     /// Unverified quotes removed from the report.
     pub dropped: usize,
@@ -193,9 +231,13 @@ pub struct Grounding {
 /// The report for one transcript.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Extraction {
+    /// The schema's version.
     pub schema_version: String,
+    /// Emotions the participant expressed.
     pub emotions: Vec<Emotion>,
+    /// Topics of the conversation.
     pub topics: Vec<Topic>,
+    /// Key phrases.
     pub key_phrases: Vec<KeyPhrase>,
     /// At most 120 words.
     pub summary: String,
@@ -203,8 +245,11 @@ pub struct Extraction {
     pub concerns: Vec<String>,
     /// Non-diagnostic: see `notice`.
     pub suggested_actions: Vec<String>,
+    /// States that concerns and actions are machine-made observations, not a diagnosis.
     pub notice: String,
+    /// Cues and voice highlights.
     pub nonverbal: Nonverbal,
+    /// Quote counts.
     pub grounding: Grounding,
     /// How the transcript was split to fit the context.
     pub chunks: usize,
