@@ -18,6 +18,7 @@ use quant5::{GgmlType, QuantizedMatrix};
 use crate::LlamaError;
 use crate::config::LlamaConfig;
 use crate::model::{RopeAngles, fallback_type};
+use crate::proj::Proj;
 use crate::weights::WeightSet;
 
 /// Attention projections (no biases, as Llama); frozen bases that can carry LoRA adapters.
@@ -241,8 +242,7 @@ impl<B: Backend> BurnLlama<B> {
         device: &Device<B>,
     ) -> Result<Self, LlamaError> {
         let c = &config;
-        let (h, hd) = (c.hidden_size, c.head_dim);
-        let (q_dim, kv_dim) = (c.n_heads * hd, c.n_kv_heads * hd);
+        let h = c.hidden_size;
         let eps = c.rms_norm_eps;
         let quantized = |name: &str,
                          rows: usize,
@@ -263,20 +263,23 @@ impl<B: Backend> BurnLlama<B> {
         let mut layers = Vec::with_capacity(c.n_layers);
         for i in 0..c.n_layers {
             let p = format!("blk.{i}");
-            let ffn = c.intermediate_size;
+            let layer_proj = |pr: Proj| {
+                let (cols, rows) = pr.shape(c);
+                proj(pr.gguf_name(i), rows, cols)
+            };
             layers.push(DecoderBlock {
                 input_layernorm: norm(w, &format!("{p}.attn_norm.weight"), h, eps, device)?.no_grad(),
                 self_attn: Attention {
-                    q_proj: proj(format!("{p}.attn_q.weight"), q_dim, h)?,
-                    k_proj: proj(format!("{p}.attn_k.weight"), kv_dim, h)?,
-                    v_proj: proj(format!("{p}.attn_v.weight"), kv_dim, h)?,
-                    o_proj: proj(format!("{p}.attn_output.weight"), h, q_dim)?,
+                    q_proj: layer_proj(Proj::Q)?,
+                    k_proj: layer_proj(Proj::K)?,
+                    v_proj: layer_proj(Proj::V)?,
+                    o_proj: layer_proj(Proj::O)?,
                 },
                 post_attention_layernorm: norm(w, &format!("{p}.ffn_norm.weight"), h, eps, device)?.no_grad(),
                 mlp: Mlp {
-                    gate_proj: proj(format!("{p}.ffn_gate.weight"), ffn, h)?,
-                    up_proj: proj(format!("{p}.ffn_up.weight"), ffn, h)?,
-                    down_proj: proj(format!("{p}.ffn_down.weight"), h, ffn)?,
+                    gate_proj: layer_proj(Proj::Gate)?,
+                    up_proj: layer_proj(Proj::Up)?,
+                    down_proj: layer_proj(Proj::Down)?,
                 },
             });
         }
@@ -325,16 +328,17 @@ impl<B: Backend> BurnLlama<B> {
     pub fn projections_mut(&mut self) -> Vec<(String, &mut LoraLinear<B>)> {
         let mut out = Vec::new();
         for (i, l) in self.layers.iter_mut().enumerate() {
-            let p = format!("model.layers.{i}");
-            let a = &mut l.self_attn;
-            let m = &mut l.mlp;
-            out.push((format!("{p}.self_attn.q_proj"), &mut a.q_proj));
-            out.push((format!("{p}.self_attn.k_proj"), &mut a.k_proj));
-            out.push((format!("{p}.self_attn.v_proj"), &mut a.v_proj));
-            out.push((format!("{p}.self_attn.o_proj"), &mut a.o_proj));
-            out.push((format!("{p}.mlp.gate_proj"), &mut m.gate_proj));
-            out.push((format!("{p}.mlp.up_proj"), &mut m.up_proj));
-            out.push((format!("{p}.mlp.down_proj"), &mut m.down_proj));
+            let (a, m) = (&mut l.self_attn, &mut l.mlp);
+            let linears = [
+                &mut a.q_proj,
+                &mut a.k_proj,
+                &mut a.v_proj,
+                &mut a.o_proj,
+                &mut m.gate_proj,
+                &mut m.up_proj,
+                &mut m.down_proj,
+            ];
+            out.extend(Proj::ALL.iter().map(|p| p.hf_path(i)).zip(linears));
         }
         out
     }

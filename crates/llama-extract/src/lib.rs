@@ -12,6 +12,7 @@ pub mod generate;
 pub mod gguf;
 pub mod lora_gguf;
 pub mod model;
+pub mod proj;
 pub mod quantize;
 pub mod tokenizer;
 pub mod weights;

@@ -13,6 +13,7 @@ use quant5::GgmlType;
 use crate::LlamaError;
 use crate::config::LlamaConfig;
 use crate::gguf::{GgufValue, write_gguf};
+use crate::proj::Proj;
 use crate::weights::permute_rows_for_adjacent_rope;
 
 /// The GGUF tensor name of an HF module path, the head count to permute `lora_b` with, and the
@@ -20,25 +21,12 @@ use crate::weights::permute_rows_for_adjacent_rope;
 type Target = (String, Option<usize>, (usize, usize));
 
 fn gguf_name(module: &str, c: &LlamaConfig) -> Result<Target, LlamaError> {
-    let bad = || LlamaError::Weights(format!("adapter module {module} has no GGUF counterpart"));
-    let rest = module.strip_prefix("model.layers.").ok_or_else(bad)?;
-    let (layer, proj) = rest.split_once('.').ok_or_else(bad)?;
-    let (h, q, kv, ff) = (c.hidden_size, c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim, c.intermediate_size);
-    let (name, heads, shape) = match proj {
-        "self_attn.q_proj" => ("attn_q", Some(c.n_heads), (h, q)),
-        "self_attn.k_proj" => ("attn_k", Some(c.n_kv_heads), (h, kv)),
-        "self_attn.v_proj" => ("attn_v", None, (h, kv)),
-        "self_attn.o_proj" => ("attn_output", None, (q, h)),
-        "mlp.gate_proj" => ("ffn_gate", None, (h, ff)),
-        "mlp.up_proj" => ("ffn_up", None, (h, ff)),
-        "mlp.down_proj" => ("ffn_down", None, (ff, h)),
-        _ => return Err(bad()),
-    };
-    let layer_index: usize = layer.parse().map_err(|_| bad())?;
-    if layer_index >= c.n_layers {
+    let (layer, proj) = Proj::parse_hf_path(module)
+        .ok_or_else(|| LlamaError::Weights(format!("adapter module {module} has no GGUF counterpart")))?;
+    if layer >= c.n_layers {
         return Err(LlamaError::Weights(format!("adapter module {module}: the model has {} layers", c.n_layers)));
     }
-    Ok((format!("blk.{layer}.{name}.weight"), heads, shape))
+    Ok((proj.gguf_name(layer), proj.rope_heads(c), proj.shape(c)))
 }
 
 /// The GGUF adapter image.

@@ -15,6 +15,7 @@ use quant5::{GgmlType, QuantizedMatrix};
 use crate::LlamaError;
 use crate::config::LlamaConfig;
 use crate::gguf::GgufFile;
+use crate::proj::Proj;
 use crate::weights::WeightSet;
 
 /// A LoRA update applied at run time beside a quantized projection (llama.cpp's way of
@@ -90,6 +91,22 @@ pub struct Block {
     pub w_down: QuantizedMatrix,
     /// LoRA adapters applied at run time.
     pub adapters: BlockAdapters,
+}
+
+impl Block {
+    /// The adapter slot and the base weight of one projection.
+    pub fn projection_mut(&mut self, p: Proj) -> (&mut Option<LowRank>, &QuantizedMatrix) {
+        let a = &mut self.adapters;
+        match p {
+            Proj::Q => (&mut a.q, &self.wq),
+            Proj::K => (&mut a.k, &self.wk),
+            Proj::V => (&mut a.v, &self.wv),
+            Proj::O => (&mut a.o, &self.wo),
+            Proj::Gate => (&mut a.gate, &self.w_gate),
+            Proj::Up => (&mut a.up, &self.w_up),
+            Proj::Down => (&mut a.down, &self.w_down),
+        }
+    }
 }
 
 /// How to keep the weights.
@@ -305,8 +322,7 @@ impl QuantLlama {
 
     /// Builds from any weight source (GGUF names, permuted Q/K).
     pub fn from_weights(config: LlamaConfig, w: &WeightSet<'_>, format: WeightFormat) -> Result<Self, LlamaError> {
-        let (h, kv) = (config.hidden_size, config.n_kv_heads * config.head_dim);
-        let q_dim = config.n_heads * config.head_dim;
+        let h = config.hidden_size;
         let matrix = |name: &str, rows: usize, cols: usize| -> Result<QuantizedMatrix, LlamaError> {
             let m = w.matrix(name, rows, cols)?;
             match format {
@@ -324,16 +340,20 @@ impl QuantLlama {
         let mut blocks = Vec::with_capacity(config.n_layers);
         for i in 0..config.n_layers {
             let p = format!("blk.{i}");
+            let proj = |p: Proj| {
+                let (cols, rows) = p.shape(&config);
+                matrix(&p.gguf_name(i), rows, cols)
+            };
             blocks.push(Block {
                 attn_norm: w.vector(&format!("{p}.attn_norm.weight"), h)?,
-                wq: matrix(&format!("{p}.attn_q.weight"), q_dim, h)?,
-                wk: matrix(&format!("{p}.attn_k.weight"), kv, h)?,
-                wv: matrix(&format!("{p}.attn_v.weight"), kv, h)?,
-                wo: matrix(&format!("{p}.attn_output.weight"), h, q_dim)?,
+                wq: proj(Proj::Q)?,
+                wk: proj(Proj::K)?,
+                wv: proj(Proj::V)?,
+                wo: proj(Proj::O)?,
                 ffn_norm: w.vector(&format!("{p}.ffn_norm.weight"), h)?,
-                w_gate: matrix(&format!("{p}.ffn_gate.weight"), config.intermediate_size, h)?,
-                w_up: matrix(&format!("{p}.ffn_up.weight"), config.intermediate_size, h)?,
-                w_down: matrix(&format!("{p}.ffn_down.weight"), h, config.intermediate_size)?,
+                w_gate: proj(Proj::Gate)?,
+                w_up: proj(Proj::Up)?,
+                w_down: proj(Proj::Down)?,
                 adapters: BlockAdapters::default(),
             });
         }
@@ -357,20 +377,10 @@ impl QuantLlama {
         let scaling = adapter.config.scaling() as f32;
         for (module, pair) in &adapter.modules {
             let err = |w: &str| LlamaError::Weights(format!("adapter module {module}: {w}"));
-            let rest = module.strip_prefix("model.layers.").ok_or_else(|| err("not a decoder layer projection"))?;
-            let (layer, proj) = rest.split_once('.').ok_or_else(|| err("no projection name"))?;
-            let layer: usize = layer.parse().map_err(|_| err("bad layer index"))?;
+            let (layer, proj) = Proj::parse_hf_path(module).ok_or_else(|| err("not a decoder layer projection"))?;
             let block = self.blocks.get_mut(layer).ok_or_else(|| err("layer beyond the model"))?;
-            let (slot, base, heads) = match proj {
-                "self_attn.q_proj" => (&mut block.adapters.q, &block.wq, Some(c.n_heads)),
-                "self_attn.k_proj" => (&mut block.adapters.k, &block.wk, Some(c.n_kv_heads)),
-                "self_attn.v_proj" => (&mut block.adapters.v, &block.wv, None),
-                "self_attn.o_proj" => (&mut block.adapters.o, &block.wo, None),
-                "mlp.gate_proj" => (&mut block.adapters.gate, &block.w_gate, None),
-                "mlp.up_proj" => (&mut block.adapters.up, &block.w_up, None),
-                "mlp.down_proj" => (&mut block.adapters.down, &block.w_down, None),
-                other => return Err(err(&format!("unknown projection {other}"))),
-            };
+            let heads = proj.rope_heads(&c);
+            let (slot, base) = block.projection_mut(proj);
             let r = pair.a.rows;
             if pair.a.cols != base.cols || pair.b.rows != base.rows || pair.b.cols != r {
                 return Err(err(&format!(

@@ -14,6 +14,7 @@ use safetensors::Dtype;
 use crate::LlamaError;
 use crate::config::LlamaConfig;
 use crate::gguf::GgufFile;
+use crate::proj::Proj;
 
 /// A model on disk: a GGUF file, or a Hugging Face folder (`config.json`, `tokenizer.json`,
 /// safetensors). What every entry point (examples, the pipeline) opens from a user's path.
@@ -167,18 +168,14 @@ impl SafetensorsCheckpoint {
         if let Some(f) = fixed {
             return Some(f.to_string());
         }
+        if let Some((layer, p)) = Proj::parse_gguf_name(gguf) {
+            return Some(format!("{}.weight", p.hf_path(layer)));
+        }
         let rest = gguf.strip_prefix("blk.")?;
         let (layer, part) = rest.split_once('.')?;
         let hf = match part {
             "attn_norm.weight" => "input_layernorm.weight",
-            "attn_q.weight" => "self_attn.q_proj.weight",
-            "attn_k.weight" => "self_attn.k_proj.weight",
-            "attn_v.weight" => "self_attn.v_proj.weight",
-            "attn_output.weight" => "self_attn.o_proj.weight",
             "ffn_norm.weight" => "post_attention_layernorm.weight",
-            "ffn_gate.weight" => "mlp.gate_proj.weight",
-            "ffn_up.weight" => "mlp.up_proj.weight",
-            "ffn_down.weight" => "mlp.down_proj.weight",
             _ => return None,
         };
         Some(format!("model.layers.{layer}.{hf}"))
@@ -200,13 +197,7 @@ impl SafetensorsCheckpoint {
         };
         let bytes = &self.shards[*shard][range.clone()];
         let c = &self.config;
-        let heads = if gguf.ends_with("attn_q.weight") {
-            Some(c.n_heads)
-        } else if gguf.ends_with("attn_k.weight") {
-            Some(c.n_kv_heads)
-        } else {
-            None
-        };
+        let heads = Proj::parse_gguf_name(gguf).and_then(|(_, p)| p.rope_heads(c));
         let bytes = match heads {
             Some(n) => permute_rows_for_adjacent_rope(bytes, n, c.head_dim, bytes.len() / rows),
             None => bytes.to_vec(),

@@ -21,6 +21,7 @@ use llama_extract::weights::ModelSource;
 use llama_extract::{BurnLlama, GenerateOptions, LlamaTokenizer, QuantLlama, QuantSession, WeightFormat, generate};
 use lora::{LoraAdapter, LoraConfig};
 use quant5::GgmlType;
+use std::io::IsTerminal;
 
 type Train = burn::backend::Autodiff<burn::backend::Flex>;
 
@@ -161,12 +162,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let bar = ProgressBar::new(0);
     bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")?);
+    // A bar on a terminal; a line per step where stderr is a log file (the bar would draw
+    // nothing there, and a long run would leave no trace of its progress).
+    let log_lines = !std::io::stderr().is_terminal();
     let mut observer = |e: &SftEvent| match *e {
         SftEvent::Step { step, total_steps, loss, lr, tokens_per_s, .. } => {
             bar.set_length(total_steps as u64);
             bar.set_position(step as u64);
             bar.set_message(format!("loss {loss:.3} lr {lr:.1e} {tokens_per_s:.0} tok/s"));
+            if log_lines {
+                eprintln!("step {step}/{total_steps}: loss {loss:.4} lr {lr:.2e} {tokens_per_s:.0} tok/s");
+            }
         }
+        SftEvent::Eval { step, loss } if log_lines => eprintln!("step {step}: eval loss {loss:.4}"),
         SftEvent::Eval { step, loss } => bar.println(format!("step {step}: eval loss {loss:.4}")),
     };
     let (_, report) = finetune(model, &config, &train, &eval, &cfg, Some(out), &mut observer, &device)?;
