@@ -195,7 +195,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let peak = rss_mib("VmHWM:");
 
     // The LM head alone, to split a token's time into head and layers.
-    let head = &model.head;
+    let head = model.head();
     let x: Vec<f32> = (0..HIDDEN as usize).map(|i| ((i * 13) % 17) as f32 / 17.0 - 0.5).collect();
     let mut y = vec![0f32; head.rows];
     let t = Instant::now();
@@ -207,16 +207,16 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let layer_s = (decode_s - head_s).max(0.0) / args.layers.max(1) as f64;
 
     let bytes = |m: &QuantizedMatrix| m.bytes.len() as u64;
-    let b0 = &model.blocks[0];
+    let b0 = &model.blocks()[0];
     let layer_bytes: u64 =
         [&b0.wq, &b0.wk, &b0.wv, &b0.wo, &b0.w_gate, &b0.w_up, &b0.w_down].iter().map(|m| bytes(m)).sum();
     let layer_bytes_max: u64 = model
-        .blocks
+        .blocks()
         .iter()
         .map(|b| [&b.wq, &b.wk, &b.wv, &b.wo, &b.w_gate, &b.w_up, &b.w_down].iter().map(|m| bytes(m)).sum::<u64>())
         .max()
         .unwrap_or(0);
-    let fixed = bytes(&model.embed) + bytes(head);
+    let fixed = bytes(model.embed()) + bytes(head);
     // The full model's size from its own plan: the `_M` rules give different layers different
     // types, so it is not 32 × one layer.
     let full_plan = plan_tensors(&metadata(FULL_LAYERS), &tensors(FULL_LAYERS), ftype)?;
@@ -237,7 +237,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         "per layer: {:.1} MiB (largest {:.1} MiB); embedding {:.1} MiB, output {:.1} MiB",
         mib(layer_bytes),
         mib(layer_bytes_max),
-        mib(bytes(&model.embed)),
+        mib(bytes(model.embed())),
         mib(bytes(head))
     );
     println!(

@@ -131,16 +131,13 @@ pub fn fallback_type(t: GgmlType, cols: usize) -> GgmlType {
 /// A Llama with quantized projections.
 #[derive(Debug, Clone)]
 pub struct QuantLlama {
-    /// Shape and RoPE settings.
-    pub config: LlamaConfig,
+    config: LlamaConfig,
     /// `[vocab, hidden]`.
-    pub embed: Arc<QuantizedMatrix>,
-    /// Decoder blocks, first to last.
-    pub blocks: Vec<Block>,
-    /// Final RMS norm weights.
-    pub norm: Vec<f32>,
+    embed: Arc<QuantizedMatrix>,
+    blocks: Vec<Block>,
+    norm: Vec<f32>,
     /// `[vocab, hidden]`; the same matrix as `embed` when embeddings are tied.
-    pub head: Arc<QuantizedMatrix>,
+    head: Arc<QuantizedMatrix>,
     rope: RopeAngles,
     /// Threads per matrix product: the pool's size (set only through `with_threads`).
     threads: usize,
@@ -314,6 +311,36 @@ fn silu(x: f32) -> f32 {
 }
 
 impl QuantLlama {
+    /// Shape and RoPE settings.
+    pub fn config(&self) -> &LlamaConfig {
+        &self.config
+    }
+
+    /// The token embedding table `[vocab, hidden]`.
+    pub fn embed(&self) -> &QuantizedMatrix {
+        &self.embed
+    }
+
+    /// Decoder blocks, first to last (weights and any run-time adapters).
+    pub fn blocks(&self) -> &[Block] {
+        &self.blocks
+    }
+
+    /// The final RMS norm's weights.
+    pub fn norm(&self) -> &[f32] {
+        &self.norm
+    }
+
+    /// The LM head `[vocab, hidden]`; the same matrix as [`embed`](Self::embed) when the
+    /// embeddings are tied (and not requantized).
+    pub fn head(&self) -> &QuantizedMatrix {
+        &self.head
+    }
+
+    /// Whether the head is the embedding table itself (one copy in memory).
+    pub fn head_is_embedding(&self) -> bool {
+        Arc::ptr_eq(&self.embed, &self.head)
+    }
     /// Loads a GGUF model.
     pub fn from_gguf(file: &GgufFile, format: WeightFormat) -> Result<Self, LlamaError> {
         let config = LlamaConfig::from_gguf(file)?;

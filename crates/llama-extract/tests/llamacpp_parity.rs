@@ -21,10 +21,10 @@ fn quantized_path_matches_llama_cpp_on_smollm2() {
     let tok = LlamaTokenizer::from_gguf(&file).unwrap();
     let model = QuantLlama::from_gguf(&file, WeightFormat::AsLoaded).unwrap().with_threads(2).unwrap();
     // The weights are borrowed from the mapped file, not copied beside it.
-    assert!(model.embed.bytes.is_shared());
+    assert!(model.embed().bytes.is_shared());
     assert!(
         model
-            .blocks
+            .blocks()
             .iter()
             .all(|b| [&b.wq, &b.wk, &b.wv, &b.wo, &b.w_gate, &b.w_up, &b.w_down].iter().all(|m| m.bytes.is_shared()))
     );
@@ -84,7 +84,7 @@ fn requantized_5bit_models_still_answer_and_stop_strings_cut_the_text() {
     for ty in [quant5::GgmlType::Q5_0, quant5::GgmlType::Q5_K] {
         let model = QuantLlama::from_gguf(&file, WeightFormat::Requantize(ty)).unwrap().with_threads(2).unwrap();
         // 576-wide rows cannot hold 256-element super-blocks: Q5_K falls back to Q5_1.
-        assert_eq!(model.blocks[0].wq.ggml_type, llama_extract::model::fallback_type(ty, 576));
+        assert_eq!(model.blocks()[0].wq.ggml_type, llama_extract::model::fallback_type(ty, 576));
         // Re-quantizing 4-bit weights to 5 bits adds a little noise; the answer survives.
         assert_eq!(answer(&model, &tok, &prompt).text, "The capital of France is Paris.", "{ty:?}");
         // The prompt's top-1 predictions mostly agree with llama.cpp's on the original file.

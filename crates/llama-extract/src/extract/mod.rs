@@ -183,7 +183,7 @@ impl<'m> Extractor<'m> {
     }
 
     fn context(&self) -> usize {
-        let model = self.model.config.context_length.min(crate::MAX_CONTEXT);
+        let model = self.model.config().context_length.min(crate::MAX_CONTEXT);
         self.options.context_tokens.unwrap_or(model).min(model)
     }
 
