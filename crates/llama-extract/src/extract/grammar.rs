@@ -6,9 +6,10 @@
 //! (every `required` property, in that order), arrays with `maxItems`, strings with `maxLength`,
 //! string enums, integers and numbers in `[minimum, maximum]`, `$ref` into `$defs`. Output is
 //! compact JSON (no whitespace between tokens of the syntax), which costs the model nothing and
-//! keeps the automaton small. Two refinements tie the output to the transcript: an integer
-//! property named `utterance_index` only admits the indices of the prompt, and a string property
-//! named `quote` or `text` after it can be required to be whole words copied verbatim from that
+//! keeps the automaton small. Two refinements tie the output to the transcript, each named by a
+//! keyword of the schema (so the schema, not this compiler, says which fields they apply to): an
+//! integer marked `x-utterance-index` only admits the indices of the prompt, and a string marked
+//! `x-verbatim-quote` after it can be required to be whole words copied verbatim from that
 //! utterance.
 //!
 //! ```
@@ -121,6 +122,14 @@ pub fn is_prose_char(c: char) -> bool {
     !c.is_control() && !NOT_PROSE.contains(&c)
 }
 
+/// Schema keyword of an integer that is an utterance index: it admits only the indices of
+/// [`Narrowing::utterances`] (or the participant's, under `x-participant-only`).
+pub const UTTERANCE_INDEX: &str = "x-utterance-index";
+
+/// Schema keyword of a string that is a quote: under [`Narrowing::quotes_verbatim`], whole words
+/// copied verbatim from the utterance the preceding utterance index chose.
+pub const VERBATIM_QUOTE: &str = "x-verbatim-quote";
+
 /// The project's schema keywords, which hold for the whole subtree they mark (an array's
 /// items, an object's properties).
 #[derive(Debug, Clone, Copy, Default)]
@@ -142,7 +151,7 @@ impl Grammar {
             return Err(schema_err("no utterances to cite"));
         }
         let mut g = Grammar { shapes: Vec::new(), root: 0, utterances: narrowing.utterances.clone() };
-        g.root = g.compile(schema, schema, narrowing, None, Marks::default(), 0)?;
+        g.root = g.compile(schema, schema, narrowing, Marks::default(), 0)?;
         Ok(g)
     }
 
@@ -156,7 +165,6 @@ impl Grammar {
         root: &Value,
         node: &Value,
         n: &Narrowing,
-        name: Option<&str>,
         inherited: Marks,
         depth: usize,
     ) -> Result<ShapeId, LlamaError> {
@@ -179,7 +187,7 @@ impl Grammar {
                 .or_else(|| root.get("definitions"))
                 .and_then(|d| d.get(target))
                 .ok_or_else(|| schema_err(format!("missing definition {target}")))?;
-            return self.compile(root, def, n, name, marks, depth + 1);
+            return self.compile(root, def, n, marks, depth + 1);
         }
         if let Some(options) = node.get("enum").and_then(Value::as_array) {
             let values: Option<Vec<String>> = options.iter().map(|v| v.as_str().map(str::to_string)).collect();
@@ -210,7 +218,7 @@ impl Grammar {
                         if key.contains(['"', '\\']) {
                             return Err(schema_err(format!("property name {key}")));
                         }
-                        fields.push((key.to_string(), self.compile(root, p, n, Some(key), marks, depth + 1)?));
+                        fields.push((key.to_string(), self.compile(root, p, n, marks, depth + 1)?));
                     }
                 }
                 let intros = fields
@@ -222,7 +230,7 @@ impl Grammar {
             }
             "array" => {
                 let items = node.get("items").ok_or_else(|| schema_err("array without items"))?;
-                let item = self.compile(root, items, n, name, marks, depth + 1)?;
+                let item = self.compile(root, items, n, marks, depth + 1)?;
                 let mut max_items = max_usize("maxItems", n.default_max_items);
                 if participant_only && self.citable(n, true).is_empty() {
                     max_items = 0; // nothing the participant said can be cited here
@@ -232,7 +240,7 @@ impl Grammar {
             }
             "string" => {
                 let max_chars = max_usize("maxLength", n.default_max_chars);
-                if matches!(name, Some("quote" | "text")) && n.quotes_verbatim {
+                if marked(VERBATIM_QUOTE) && n.quotes_verbatim {
                     self.push(Shape::Quote { max_chars })
                 } else {
                     let min_chars = max_usize("minLength", 0).min(max_chars);
@@ -240,7 +248,7 @@ impl Grammar {
                 }
             }
             "integer" => {
-                let set: Vec<u64> = if name == Some("utterance_index") {
+                let set: Vec<u64> = if marked(UTTERANCE_INDEX) {
                     let set = self.citable(n, participant_only);
                     // A participant-only index with nothing to cite sits in an array kept empty.
                     if set.is_empty() && !participant_only {
@@ -885,8 +893,8 @@ mod tests {
                 "cite": {"type": "array", "items": {"$ref": "#/$defs/Cite"}}
             },
             "$defs": {"Cite": {"type": "object", "required": ["utterance_index", "quote"], "properties": {
-                "utterance_index": {"type": "integer", "minimum": 0},
-                "quote": {"type": "string", "maxLength": 20}
+                "utterance_index": {"type": "integer", "minimum": 0, "x-utterance-index": true},
+                "quote": {"type": "string", "maxLength": 20, "x-verbatim-quote": true}
             }}}
         });
         let mut utterances = BTreeMap::new();
@@ -913,8 +921,8 @@ mod tests {
         let schema = serde_json::json!({
             "type": "object", "required": ["cite"],
             "properties": {"cite": {"type": "object", "required": ["utterance_index", "quote"], "properties": {
-                "utterance_index": {"type": "integer", "minimum": 0},
-                "quote": {"type": "string", "maxLength": 40}
+                "utterance_index": {"type": "integer", "minimum": 0, "x-utterance-index": true},
+                "quote": {"type": "string", "maxLength": 40, "x-verbatim-quote": true}
             }}}
         });
         let utterances: BTreeMap<u64, String> = [(0, "'be".to_string()), (1, "fine".to_string())].into();
@@ -1031,8 +1039,8 @@ mod tests {
             "properties": {
                 "note": {"type": "string", "maxLength": 8},
                 "cite": {"type": "object", "required": ["utterance_index", "quote"], "properties": {
-                    "utterance_index": {"type": "integer", "minimum": 0},
-                    "quote": {"type": "string", "maxLength": 40}
+                    "utterance_index": {"type": "integer", "minimum": 0, "x-utterance-index": true},
+                    "quote": {"type": "string", "maxLength": 40, "x-verbatim-quote": true}
                 }}
             }
         });

@@ -57,9 +57,10 @@ pub enum TopicCategory {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModelEvidence {
     /// Index of the utterance in the prompt's numbering.
+    #[schemars(extend("x-utterance-index" = true))]
     pub utterance_index: usize,
     /// Words copied from that utterance.
-    #[schemars(length(max = 120))]
+    #[schemars(length(max = 120), extend("x-verbatim-quote" = true))]
     pub quote: String,
 }
 
@@ -95,9 +96,10 @@ pub struct ModelTopic {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModelKeyPhrase {
     /// First, so that a verbatim-quote grammar knows which utterance `text` comes from.
+    #[schemars(extend("x-utterance-index" = true))]
     pub utterance_index: usize,
     /// The phrase.
-    #[schemars(length(max = 60))]
+    #[schemars(length(max = 60), extend("x-verbatim-quote" = true))]
     pub text: String,
 }
 
