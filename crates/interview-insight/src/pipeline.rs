@@ -282,15 +282,20 @@ pub fn windows(start: f64, end: f64, max_s: f64) -> Vec<(f64, f64)> {
     (0..n).map(|i| (start + step * i as f64, if i + 1 == n { end } else { start + step * (i + 1) as f64 })).collect()
 }
 
-impl Pipeline {
-    /// A builder with no models: add the ones the sessions need.
-    pub fn builder() -> PipelineBuilder {
-        PipelineBuilder::default()
-    }
+/// One run's state: the report being written and what earlier stages made for later ones.
+struct Session<'i> {
+    input: &'i SessionInput,
+    report: Report,
+    /// The decoded audio and its samples at the analysis rate.
+    decoded: Option<(audio_dsp::Audio, Vec<f32>)>,
+    transcript: Option<Transcript>,
+    cleaned: Option<text_clean::CleanedTranscript>,
+    voice: Option<VoiceEmotions>,
+}
 
-    /// Runs every configured stage on `input`.
-    pub fn run(&self, input: &SessionInput) -> Result<Report, InsightError> {
-        let mut report = Report {
+impl<'i> Session<'i> {
+    fn new(input: &'i SessionInput) -> Self {
+        let report = Report {
             report_version: REPORT_VERSION.into(),
             session_id: input.id.clone(),
             inputs: Vec::new(),
@@ -304,150 +309,187 @@ impl Pipeline {
             extracted_by: None,
             timings_ms: BTreeMap::new(),
         };
-        let timed = |report: &mut Report, name: &str, t: Instant| {
-            report.timings_ms.insert(name.to_string(), t.elapsed().as_secs_f64() * 1e3);
-        };
+        Session { input, report, decoded: None, transcript: None, cleaned: None, voice: None }
+    }
 
-        // Audio: decoded once, used by speech-to-text, VAD and voice emotion.
-        let mut decoded = None;
-        if let Some(path) = &input.audio {
+    /// Records a stage's time since `t`.
+    fn timed(&mut self, name: &str, t: Instant) {
+        self.report.timings_ms.insert(name.to_string(), t.elapsed().as_secs_f64() * 1e3);
+    }
+}
+
+impl Pipeline {
+    /// A builder with no models: add the ones the sessions need.
+    pub fn builder() -> PipelineBuilder {
+        PipelineBuilder::default()
+    }
+
+    /// Runs every configured stage on `input`: audio decoding, the transcript (file or
+    /// speech-to-text), voice (VAD and voice emotion), the per-utterance view, extraction.
+    pub fn run(&self, input: &SessionInput) -> Result<Report, InsightError> {
+        let mut s = Session::new(input);
+        self.decode_stage(&mut s)?;
+        self.transcript_stage(&mut s)?;
+        self.voice_stage(&mut s)?;
+        self.utterance_stage(&mut s)?;
+        self.extraction_stage(&mut s)?;
+        Ok(s.report)
+    }
+
+    /// Audio: decoded and resampled once, for speech-to-text, VAD and voice emotion.
+    fn decode_stage(&self, s: &mut Session) -> Result<(), InsightError> {
+        if let Some(path) = &s.input.audio {
             let t = Instant::now();
             let audio = audio_dsp::decode_path(path)?;
             let samples = audio_dsp::resample(&audio.samples, audio.sample_rate, audio_dsp::TARGET_SAMPLE_RATE)?;
-            decoded = Some((audio, samples));
-            timed(&mut report, "audio_decode", t);
+            s.decoded = Some((audio, samples));
+            s.timed("audio_decode", t);
         }
+        Ok(())
+    }
 
-        // Transcript: the file, or speech-to-text of the audio.
+    /// The transcript file, or speech-to-text of the audio; cleaned.
+    fn transcript_stage(&self, s: &mut Session) -> Result<(), InsightError> {
         let t = Instant::now();
-        let (transcript, source) = self.transcript_stage(input, decoded.as_ref().map(|(_, s)| s.as_slice()))?;
-        let cleaned = transcript.as_ref().map(|tr| self.cleaner.clean_transcript(tr));
+        let (transcript, source) = self.read_or_transcribe(s.input, s.decoded.as_ref().map(|(_, x)| x.as_slice()))?;
+        s.cleaned = transcript.as_ref().map(|tr| self.cleaner.clean_transcript(tr));
+        s.transcript = transcript;
         if let Some(TranscriptSource::Asr { .. }) = &source {
-            report.timings_ms.insert("speech_to_text".into(), t.elapsed().as_secs_f64() * 1e3);
-            report.notices.push(
+            s.timed("speech_to_text", t);
+            s.report.notices.push(
                 "The transcript is machine-made (local speech-to-text): speakers are unknown and words may be wrong."
                     .into(),
             );
         } else {
-            report.timings_ms.insert("transcript".into(), t.elapsed().as_secs_f64() * 1e3);
+            s.timed("transcript", t);
         }
-        report.transcript_source = source;
+        s.report.transcript_source = source;
+        Ok(())
+    }
 
-        // Audio → VAD → voice emotion windows.
-        let mut voice: Option<VoiceEmotions> = None;
-        let mut audio_summary = None;
-        if let (Some(path), Some((audio, samples))) = (&input.audio, &decoded) {
-            let t = Instant::now();
-            let rate = audio_dsp::TARGET_SAMPLE_RATE;
-            let detection = vad::detect(samples, rate, &self.vad)?;
-            let mut summary = AudioSummary {
-                duration_s: audio.duration,
-                source_sample_rate: audio.sample_rate,
-                channels: audio.channels_in,
-                speech_ratio: detection.speech_ratio,
-                speech_segments: detection.segments.len(),
-                voice: Vec::new(),
+    /// VAD over the audio, then the voice-emotion model over windows of each speech segment.
+    fn voice_stage(&self, s: &mut Session) -> Result<(), InsightError> {
+        let (Some(path), Some((audio, samples))) = (&s.input.audio, &s.decoded) else {
+            s.report.not_run.push("audio analysis: no audio given".into());
+            return Ok(());
+        };
+        let t = Instant::now();
+        let rate = audio_dsp::TARGET_SAMPLE_RATE;
+        let detection = vad::detect(samples, rate, &self.vad)?;
+        let mut summary = AudioSummary {
+            duration_s: audio.duration,
+            source_sample_rate: audio.sample_rate,
+            channels: audio.channels_in,
+            speech_ratio: detection.speech_ratio,
+            speech_segments: detection.segments.len(),
+            voice: Vec::new(),
+        };
+        let vad_ms = t.elapsed().as_secs_f64() * 1e3;
+        s.report.timings_ms.insert("audio_and_vad".into(), vad_ms);
+        match &self.ser {
+            None => s.report.not_run.push("voice emotion: no speech-emotion model configured".into()),
+            Some((predictor, files, notice)) => {
+                let t = Instant::now();
+                let mut segments = Vec::new();
+                for seg in &detection.segments {
+                    for (a, b) in windows(seg.start_s, seg.end_s, window_limit(&predictor.spec.prep)) {
+                        let lo = ((a * rate as f64) as usize).min(samples.len());
+                        let hi = ((b * rate as f64) as usize).min(samples.len());
+                        let p = predictor.predict_samples(&samples[lo..hi])?;
+                        let scores: BTreeMap<String, f32> =
+                            predictor.spec.class_names.iter().cloned().zip(p.probs.iter().copied()).collect();
+                        summary.voice.push(VoiceWindow {
+                            start_s: a,
+                            end_s: b,
+                            label: p.label,
+                            score: p.score,
+                            scores: scores.clone(),
+                        });
+                        segments.push(VoiceSegment { start_s: a, end_s: b, scores });
+                    }
+                }
+                s.voice = Some(VoiceEmotions { segments });
+                s.timed("voice_emotion", t);
+                s.report.inputs.push(input_file("audio", path)?);
+                s.report.inputs.extend(files.iter().cloned());
+                s.report.notices.extend(notice.iter().cloned());
+            }
+        }
+        if self.ser.is_none() {
+            s.report.inputs.push(input_file("audio", path)?);
+        }
+        s.report.audio = Some(summary);
+        Ok(())
+    }
+
+    /// The cleaned transcript as one row per utterance (with the voice emotion it overlaps)
+    /// and its summary; the transcript's and speech-to-text model's files as inputs.
+    fn utterance_stage(&self, s: &mut Session) -> Result<(), InsightError> {
+        let Some(cl) = &s.cleaned else { return Ok(()) };
+        let report = &mut s.report;
+        if let (Some(p), Some(TranscriptSource::File { .. })) = (&s.input.transcript, &report.transcript_source) {
+            report.inputs.insert(0, input_file("transcript", p)?);
+        }
+        if let (Some(stt), Some(TranscriptSource::Asr { .. })) = (&self.asr, &report.transcript_source) {
+            for f in ["model.bin", "config.json", "tokenizer.json"] {
+                report.inputs.push(input_file("asr_model", &stt.asr.model_dir().join(f))?);
+            }
+        }
+        for (i, u) in cl.utterances.iter().enumerate() {
+            let v = match (&s.voice, u.start_s, u.end_s) {
+                (Some(v), Some(a), Some(b)) => v.over(a, b).into_iter().next(),
+                _ => None,
             };
-            timed(&mut report, "audio_and_vad", t);
-            match &self.ser {
-                None => report.not_run.push("voice emotion: no speech-emotion model configured".into()),
-                Some((predictor, _, _)) => {
-                    let t = Instant::now();
-                    let mut segments = Vec::new();
-                    for seg in &detection.segments {
-                        for (a, b) in windows(seg.start_s, seg.end_s, window_limit(&predictor.spec.prep)) {
-                            let lo = ((a * rate as f64) as usize).min(samples.len());
-                            let hi = ((b * rate as f64) as usize).min(samples.len());
-                            let p = predictor.predict_samples(&samples[lo..hi])?;
-                            let scores: BTreeMap<String, f32> =
-                                predictor.spec.class_names.iter().cloned().zip(p.probs.iter().copied()).collect();
-                            summary.voice.push(VoiceWindow {
-                                start_s: a,
-                                end_s: b,
-                                label: p.label,
-                                score: p.score,
-                                scores: scores.clone(),
-                            });
-                            segments.push(VoiceSegment { start_s: a, end_s: b, scores });
-                        }
-                    }
-                    voice = Some(VoiceEmotions { segments });
-                    timed(&mut report, "voice_emotion", t);
-                }
-            }
-            report.inputs.push(input_file("audio", path)?);
-            audio_summary = Some(summary);
-        } else {
-            report.not_run.push("audio analysis: no audio given".into());
+            report.utterances.push(UtteranceInsight {
+                index: i,
+                speaker: u.speaker.label().to_string(),
+                start_s: u.start_s,
+                end_s: u.end_s,
+                text: u.text.clone(),
+                voice: v,
+            });
         }
-        report.audio = audio_summary;
+        report.transcript = Some(TranscriptSummary {
+            utterances: cl.utterances.len(),
+            participant_utterances: cl.utterances.iter().filter(|u| u.speaker == Speaker::Participant).count(),
+            cleaning: cl.stats.clone(),
+            participant_cleaning: cl.stats_by_speaker.get("participant").cloned(),
+            cues: cue_notes(cl),
+        });
+        Ok(())
+    }
 
-        if let Some((_, files, notice)) = &self.ser
-            && input.audio.is_some()
-        {
-            report.inputs.extend(files.iter().cloned());
-            report.notices.extend(notice.iter().cloned());
-        }
-
-        // Per-utterance view and extraction.
-        match (&transcript, &cleaned) {
-            (Some(tr), Some(cl)) => {
-                if let (Some(p), Some(TranscriptSource::File { .. })) = (&input.transcript, &report.transcript_source) {
-                    report.inputs.insert(0, input_file("transcript", p)?);
-                }
-                if let (Some(stt), Some(TranscriptSource::Asr { .. })) = (&self.asr, &report.transcript_source) {
-                    for f in ["model.bin", "config.json", "tokenizer.json"] {
-                        report.inputs.push(input_file("asr_model", &stt.asr.model_dir().join(f))?);
-                    }
-                }
-                for (i, u) in cl.utterances.iter().enumerate() {
-                    let v = match (&voice, u.start_s, u.end_s) {
-                        (Some(v), Some(a), Some(b)) => v.over(a, b).into_iter().next(),
-                        _ => None,
-                    };
-                    report.utterances.push(UtteranceInsight {
-                        index: i,
-                        speaker: u.speaker.label().to_string(),
-                        start_s: u.start_s,
-                        end_s: u.end_s,
-                        text: u.text.clone(),
-                        voice: v,
-                    });
-                }
-                report.transcript = Some(TranscriptSummary {
-                    utterances: cl.utterances.len(),
-                    participant_utterances: cl.utterances.iter().filter(|u| u.speaker == Speaker::Participant).count(),
-                    cleaning: cl.stats.clone(),
-                    participant_cleaning: cl.stats_by_speaker.get("participant").cloned(),
-                    cues: cue_notes(cl),
-                });
-                match &self.llm {
-                    None => report.not_run.push("extraction: no language model configured".into()),
-                    Some(_) if tr.utterances.is_empty() => {
-                        report.not_run.push("extraction: the transcript has no utterances".into())
-                    }
-                    Some(llm) => {
-                        let t = Instant::now();
-                        let extractor =
-                            Extractor::with_trie(&llm.model, &llm.tokenizer, self.extract.clone(), llm.trie.clone());
-                        report.extraction = Some(extractor.extract(tr, voice.as_ref())?);
-                        report.inputs.extend(llm.files.iter().cloned());
-                        report.extracted_by = Some(llm.by.clone());
-                        report.timings_ms.insert("extraction".into(), t.elapsed().as_secs_f64() * 1e3);
-                    }
-                }
+    /// Grounded extraction from the transcript with the voice emotions in the prompt.
+    fn extraction_stage(&self, s: &mut Session) -> Result<(), InsightError> {
+        let Some(tr) = &s.transcript else {
+            s.report.not_run.push(if s.input.audio.is_some() {
+                "transcript analysis and extraction: no transcript given and no speech-to-text model configured".into()
+            } else {
+                "transcript analysis and extraction: no transcript given".into()
+            });
+            return Ok(());
+        };
+        match &self.llm {
+            None => s.report.not_run.push("extraction: no language model configured".into()),
+            Some(_) if tr.utterances.is_empty() => {
+                s.report.not_run.push("extraction: the transcript has no utterances".into())
             }
-            _ if input.audio.is_some() => report.not_run.push(
-                "transcript analysis and extraction: no transcript given and no speech-to-text model configured".into(),
-            ),
-            _ => report.not_run.push("transcript analysis and extraction: no transcript given".into()),
+            Some(llm) => {
+                let t = Instant::now();
+                let extractor =
+                    Extractor::with_trie(&llm.model, &llm.tokenizer, self.extract.clone(), llm.trie.clone());
+                s.report.extraction = Some(extractor.extract(tr, s.voice.as_ref())?);
+                s.report.inputs.extend(llm.files.iter().cloned());
+                s.report.extracted_by = Some(llm.by.clone());
+                s.timed("extraction", t);
+            }
         }
-        Ok(report)
+        Ok(())
     }
 
     /// The session's transcript and where it came from: the transcript file, unless speech-to-
     /// text is forced or there is no file but audio and a speech-to-text model.
-    fn transcript_stage(
+    fn read_or_transcribe(
         &self,
         input: &SessionInput,
         samples: Option<&[f32]>,
