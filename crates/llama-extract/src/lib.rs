@@ -30,8 +30,8 @@ pub use tokenizer::{ChatTemplate, LlamaTokenizer, Message, Role};
 /// Longest context the paper runs (Llama-3-8B, max_length 8192).
 pub const MAX_CONTEXT: usize = 8192;
 
-/// The CPU backend of the f32 path.
-pub type CpuBackend = burn::backend::Flex;
+/// The CPU backend of the f32 path: lora's, so adapters and the decoder they attach to agree.
+pub use lora::CpuBackend;
 
 /// Errors from loading models and tokenizers and from generation.
 #[derive(Debug, thiserror::Error)]

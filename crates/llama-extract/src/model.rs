@@ -498,6 +498,9 @@ impl QuantLlama {
         Ok(())
     }
 
+    // One transformer pass over a chunk of tokens, kept whole (~130 lines): every stage reads
+    // and writes the same scratch buffers and KV cache, and split into functions it would pass
+    // a dozen of them around without making any stage readable on its own.
     fn forward_chunk(
         &self,
         tokens: &[u32],

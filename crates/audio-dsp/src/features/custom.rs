@@ -79,6 +79,8 @@ fn row_stats(m: &Matrix, f: impl Fn(&[f32]) -> f64) -> Vec<f64> {
 /// models trained on the reference's features.
 ///
 /// Needs at least 512 samples (two frames), since the quirk reads frame 1.
+// ~110 lines: the frame-major pass is the point (issue #21) — one loop over frames feeding every
+// feature's accumulator; the per-frame work itself lives in `analyse_frame` and friends.
 pub fn custom_feature(x: &[f32], sr: u32) -> Result<[f32; CUSTOM_FEATURE_LEN], DspError> {
     let cfg = StftConfig::default();
     let frames = cfg.frames(x.len());

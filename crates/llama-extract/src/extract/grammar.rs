@@ -453,6 +453,8 @@ impl<'g> Matcher<'g> {
     }
 
     /// Feeds one character; false (state unchanged) if the grammar refuses it.
+    // One match over the automaton's frame kinds (~180 lines): the pushdown machine's whole
+    // transition table in one place, with the undo copy shared by every arm.
     pub fn feed(&mut self, c: char) -> bool {
         let mut copy: Option<Vec<Frame<'g>>> = None;
         // Expansions and pops before the character is consumed are undone on refusal.
