@@ -49,6 +49,9 @@ pub struct Int8Matrix {
 }
 
 impl Int8Matrix {
+    /// Longest row: a sum of `255 · 127` products per column must fit an i32.
+    pub const MAX_COLS: usize = 65_536;
+
     /// Quantizes a row-major f32 matrix, each row to `round(w / s)` with `s = max|w| / 127`.
     pub fn quantize(rows: usize, cols: usize, data: &[f32]) -> Result<Self, QuantError> {
         if rows.checked_mul(cols) != Some(data.len()) {
@@ -56,6 +59,9 @@ impl Int8Matrix {
         }
         if let Some(i) = data.iter().position(|v| !v.is_finite()) {
             return Err(QuantError::NonFinite { index: i });
+        }
+        if cols > Self::MAX_COLS {
+            return Err(QuantError::Shape(format!("{cols} columns: the i32 sums hold at most {}", Self::MAX_COLS)));
         }
         let groups = cols.div_ceil(GROUP);
         let panel_bytes = groups * GROUP_BYTES;
@@ -76,6 +82,9 @@ impl Int8Matrix {
             scales.push(scale);
             offsets.push(128 * sum);
         }
+        // Rows of no columns (`chunks_exact` yields nothing for them) multiply to zero.
+        scales.resize(rows, 0.0);
+        offsets.resize(rows, 0);
         Ok(Self { rows, cols, groups, panels, scales, offsets })
     }
 
@@ -486,11 +495,18 @@ mod tests {
     #[test]
     fn bad_input_is_an_error() {
         assert!(matches!(Int8Matrix::quantize(2, 3, &[0.0; 5]), Err(QuantError::Shape(_))));
+        assert!(matches!(
+            Int8Matrix::quantize(1, Int8Matrix::MAX_COLS + 1, &vec![0.0; Int8Matrix::MAX_COLS + 1]),
+            Err(QuantError::Shape(_))
+        ));
         assert!(matches!(Int8Matrix::quantize(1, 2, &[0.0, f32::NAN]), Err(QuantError::NonFinite { index: 1 })));
         let m = Int8Matrix::quantize(2, 2, &[1.0, 0.0, 0.0, 1.0]).unwrap();
         assert!(matches!(m.matmul(&[1.0, f32::INFINITY], 1, 1), Err(QuantError::NonFinite { index: 1 })));
         assert!(m.matmul(&[1.0; 3], 1, 1).is_err());
         assert!(m.dequantize_row(2, &mut [0.0; 2]).is_err());
+        // A matrix of empty rows multiplies to zeros.
+        let empty = Int8Matrix::quantize(3, 0, &[]).unwrap();
+        assert_eq!(empty.matmul(&[], 2, 1).unwrap(), vec![0.0; 6]);
         // An all-zero row of X and an all-zero weight row give zeros, not NaN.
         let z = Int8Matrix::quantize(2, 2, &[0.0, 0.0, 1.0, 1.0]).unwrap();
         assert_eq!(z.matmul(&[0.0, 0.0, 1.0, 2.0], 2, 1).unwrap()[..3], [0.0, 0.0, 0.0]);
