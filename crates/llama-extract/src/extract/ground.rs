@@ -37,6 +37,30 @@ pub fn verify(cleaner: &Cleaner, quote: &str, utterance: &str) -> bool {
 const MIN_ITEM_CHARS: usize = 12;
 const MIN_SUMMARY_CHARS: usize = 20;
 
+/// The words of `text` up to a degenerate loop — one word three times with at most one word
+/// between occurrences ("feel tired and tired and tired") — cut after its first occurrence and
+/// closed with a period. Small models fall into such loops in free text when no repetition
+/// penalty holds them back; the rest of the text is kept as written.
+fn without_loop(text: &str) -> Vec<String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let key = |w: &str| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase();
+    for (i, w) in words.iter().enumerate() {
+        let k = key(w);
+        if k.chars().count() < 3 {
+            continue;
+        }
+        let next = |from: usize| (from + 1..(from + 3).min(words.len())).find(|&j| key(words[j]) == k);
+        if next(i).and_then(next).is_some() {
+            let mut kept: Vec<String> = words[..=i].iter().map(|w| w.to_string()).collect();
+            if let Some(last) = kept.last_mut() {
+                *last = format!("{}.", last.trim_end_matches(|c: char| !c.is_alphanumeric()));
+            }
+            return kept;
+        }
+    }
+    words.iter().map(|w| w.to_string()).collect()
+}
+
 /// The merged, grounded content of a report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Merged {
@@ -185,8 +209,8 @@ pub fn merge(
         let n = normalise(cleaner, &s.summary);
         is_prose(&s.summary, MIN_SUMMARY_CHARS) && !said.iter().any(|u| u.contains(&format!(" {n} ")))
     };
-    let words: Vec<&str> =
-        chunks.iter().filter(summarises).flat_map(|c| c.summary.split_whitespace()).take(120).collect();
+    let words: Vec<String> =
+        chunks.iter().filter(summarises).flat_map(|c| without_loop(&c.summary)).take(120).collect();
     g.rate = if g.quotes == 0 { 1.0 } else { g.verified as f64 / g.quotes as f64 };
     Merged {
         emotions,
@@ -325,5 +349,17 @@ mod tests {
         assert_eq!(m.emotions.len(), 1);
         assert!(is_prose("Sleeps badly since May.", 12) && !is_prose("Why not?", 3) && !is_prose("- item", 3));
         assert!(!is_prose("N...................", 20), "the grammar's padding at the budget");
+    }
+
+    #[test]
+    fn a_summary_is_cut_where_it_loops() {
+        let cut = |t: &str| without_loop(t).join(" ");
+        assert_eq!(
+            cut("The participant talks about work and says they feel tired and tired and tired and tired."),
+            "The participant talks about work and says they feel tired."
+        );
+        assert_eq!(cut("Sleep is poor; sleep, work and sleep again."), "Sleep is poor; sleep, work and sleep again.");
+        let prose = "The participant sleeps badly and feels tired at work, and tired at home.";
+        assert_eq!(cut(prose), prose, "twice is prose");
     }
 }
