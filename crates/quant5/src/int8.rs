@@ -201,7 +201,7 @@ impl Int8Matrix {
         let panel_bytes = self.groups * GROUP_BYTES;
         let chunk = ((1usize << 20) / panel_bytes.max(1)).max(1);
         let tile_tokens = kernel.tile_tokens();
-        let mut acc = vec![0i32; tile_tokens * PANEL_ROWS * MAX_TILE_PANELS];
+        let mut acc = [0i32; MAX_TILE_TOKENS * PANEL_ROWS * MAX_TILE_PANELS];
         let mut c0 = panels.start;
         while c0 < panels.end {
             let c1 = (c0 + chunk).min(panels.end);
@@ -227,7 +227,7 @@ impl Int8Matrix {
     /// One row of `X` (`acts` row 0) times panels `panels` into `y`, which holds outputs
     /// `panels.start · 16 ..` of that row.
     fn product_into_rows(&self, kernel: Kernel, acts: &Activations, panels: std::ops::Range<usize>, y: &mut [f32]) {
-        let mut acc = vec![0i32; PANEL_ROWS * MAX_TILE_PANELS];
+        let mut acc = [0i32; PANEL_ROWS * MAX_TILE_PANELS];
         let mut p = panels.start;
         while p < panels.end {
             let np = MAX_TILE_PANELS.min(panels.end - p);
@@ -267,6 +267,9 @@ fn to_i8(v: f32) -> i8 {
 
 /// Most panels one kernel call covers (the VNNI tile: 4 panels × 6 rows of `X`).
 const MAX_TILE_PANELS: usize = 4;
+/// Most rows of `X` one kernel call covers (every kernel's `tile_tokens`); the sums of a tile
+/// live on the stack, so a decoding step's products allocate nothing for them.
+const MAX_TILE_TOKENS: usize = 6;
 
 /// The rows of `X` in 8 bits, each padded to whole groups, with one scale per row.
 struct Activations {
