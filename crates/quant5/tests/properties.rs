@@ -16,11 +16,14 @@ fn weights(block: usize) -> impl Strategy<Value = (usize, usize, Vec<f32>)> {
 }
 
 /// Largest round-trip error a block may show. Q5_0/Q5_1 (32 values): half a step of the block's
-/// 5-bit grid (a full step for Q5_0, whose grid is one-sided: −16d … 15d). Q5_K (256 values):
-/// its 32-value sub-blocks take 6-bit scales and minimums relative to the super-block's largest,
-/// so a quiet sub-block next to a loud one can be off by up to one step of the super-block's
-/// range, and the 6-bit rounding of a scale and of a minimum each move the grid by up to half a
-/// step: two steps in all. Plus f16 rounding of the stored scales and offsets.
+/// 5-bit grid (a full step for Q5_0, whose grid is one-sided: −16d … 15d). Q5_K (256 values) has
+/// no such guarantee: ggml's encoder (ours is byte-exact with it, see `golden.rs`) fits each
+/// 32-value sub-block by minimising a squared error weighted by |x| + rms, so it may clip the
+/// values of smallest magnitude at the top of the grid, and its 6-bit scales and minimums are
+/// relative to the super-block's largest. The worst seen over 40,000 random super-blocks was
+/// 1.9 steps of the super-block's range, and one proptest draw reached 2.1 (saved in the
+/// regressions file); three steps still catches a packing or sign bug, which is off by far more.
+/// Plus f16 rounding of the stored scales and offsets.
 fn block_bound(t: GgmlType, block: &[f32]) -> f32 {
     let max = block.iter().copied().fold(f32::MIN, f32::max);
     let min = block.iter().copied().fold(f32::MAX, f32::min);
@@ -29,8 +32,16 @@ fn block_bound(t: GgmlType, block: &[f32]) -> f32 {
     match t {
         GgmlType::Q5_0 => amax / 16.0 + f16_slack,
         GgmlType::Q5_1 => 0.5 * (max - min) / 31.0 + f16_slack,
-        _ => 2.0 * (max - min.min(0.0)) / 31.0 + f16_slack,
+        _ => 3.0 * q5_k_step(block) + f16_slack,
     }
+}
+
+/// One step of a Q5_K super-block's grid: its range (with zero in it, as ggml's minimums are
+/// never positive) over 31.
+fn q5_k_step(block: &[f32]) -> f32 {
+    let max = block.iter().copied().fold(f32::MIN, f32::max);
+    let min = block.iter().copied().fold(f32::MAX, f32::min);
+    (max - min.min(0.0)) / 31.0
 }
 
 fn check_round_trip(t: GgmlType, rows: usize, cols: usize, w: &[f32]) -> Result<(), TestCaseError> {
@@ -42,6 +53,14 @@ fn check_round_trip(t: GgmlType, rows: usize, cols: usize, w: &[f32]) -> Result<
         let bound = block_bound(t, block);
         for (a, b) in block.iter().zip(got) {
             prop_assert!((a - b).abs() <= bound, "{t:?} block {i}: {a} came back as {b} (bound {bound})");
+        }
+        if t == GgmlType::Q5_K {
+            // Clipping is the exception, not the rule: over the whole super-block the error stays
+            // under one step in RMS (worst seen 0.77; a uniform grid gives 0.29).
+            let sum_sq: f64 = block.iter().zip(got).map(|(a, b)| f64::from(a - b).powi(2)).sum();
+            let rms = (sum_sq / block.len() as f64).sqrt() as f32;
+            let step = q5_k_step(block) + 1e-6;
+            prop_assert!(rms <= step, "Q5_K block {i}: RMS error {rms} over one step {step}");
         }
     }
     // Reading the bytes back as a matrix gives the same values.
