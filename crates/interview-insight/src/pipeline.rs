@@ -9,7 +9,9 @@ use std::time::Instant;
 use llama_extract::extract::cue_notes;
 use llama_extract::extract::grammar::TokenTrie;
 use llama_extract::weights::ModelSource;
-use llama_extract::{ExtractOptions, Extractor, LlamaTokenizer, QuantLlama, VoiceEmotions, VoiceSegment, WeightFormat};
+use llama_extract::{
+    ExtractOptions, Extractor, LlamaTokenizer, QuantLlama, QuantSession, VoiceEmotions, VoiceSegment, WeightFormat,
+};
 use ser_bilstm::{CpuBackend, Predictor};
 use sha2::{Digest, Sha256};
 use text_clean::{Cleaner, Speaker, Transcript};
@@ -476,8 +478,8 @@ impl Pipeline {
             }
             Some(llm) => {
                 let t = Instant::now();
-                let extractor =
-                    Extractor::with_trie(&llm.model, &llm.tokenizer, self.extract.clone(), llm.trie.clone());
+                let session = QuantSession::new(&llm.model, self.extract.context_for(llm.model.config()));
+                let extractor = Extractor::with_trie(session, &llm.tokenizer, self.extract.clone(), llm.trie.clone());
                 s.report.extraction = Some(extractor.extract(tr, s.voice.as_ref())?);
                 s.report.inputs.extend(llm.files.iter().cloned());
                 s.report.extracted_by = Some(llm.by.clone());

@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use llama_extract::extract::{ChunkStats, demo, eval};
 use llama_extract::weights::ModelSource;
-use llama_extract::{ExtractOptions, Extractor, QuantLlama, WeightFormat};
+use llama_extract::{ExtractOptions, Extractor, QuantLlama, QuantSession, WeightFormat};
 
 #[derive(Parser)]
 struct Args {
@@ -116,7 +116,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(p) = a.repeat_penalty {
         options.sampling.repetition_penalty = p;
     }
-    let mut extractor = Extractor::new(&model, &tokenizer, options)?;
+    let session = QuantSession::new(&model, options.context_for(model.config()));
+    let mut extractor = Extractor::new(session, &tokenizer, options)?;
 
     if let Some(n) = a.measure {
         let set = demo::excerpts(n, 3, 11);

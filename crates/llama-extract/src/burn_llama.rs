@@ -551,7 +551,7 @@ impl<B: QuantLinearBackend> crate::generate::LanguageModel for BurnSession<'_, B
         self.cache.capacity()
     }
 
-    fn reset(&mut self) {
-        self.cache.clear();
+    fn truncate(&mut self, len: usize) {
+        self.cache.truncate(len);
     }
 }

@@ -19,8 +19,26 @@ pub trait LanguageModel {
     fn context_len(&self) -> usize;
     /// Most tokens the context can hold.
     fn context_capacity(&self) -> usize;
+    /// Keeps the first `len` tokens of the context and forgets the rest, so a prompt that
+    /// shares a prefix with the last one (the instructions) is fed only from where they part.
+    fn truncate(&mut self, len: usize);
     /// Empties the context.
-    fn reset(&mut self);
+    fn reset(&mut self) {
+        self.truncate(0);
+    }
+}
+
+/// Restricts which tokens may come next: a grammar, a JSON schema, a list of choices. The one
+/// [`generate_with`] loop asks it before every choice, so any [`LanguageModel`] can decode under
+/// it.
+pub trait TokenConstraint {
+    /// Sets the logits of the tokens that may not come next to −∞; `false` when no token may
+    /// (the constraint is stuck, and generation stops).
+    fn mask(&mut self, logits: &mut [f32]) -> bool;
+    /// Takes the chosen token; an error if it was not one [`Self::mask`] allowed.
+    fn accept(&mut self, token: u32) -> Result<(), LlamaError>;
+    /// The output is complete: generation stops.
+    fn is_done(&self) -> bool;
 }
 
 /// A [`QuantLlama`] with its KV cache.
@@ -51,8 +69,8 @@ impl LanguageModel for QuantSession<'_> {
         self.cache.capacity()
     }
 
-    fn reset(&mut self) {
-        self.cache.clear();
+    fn truncate(&mut self, len: usize) {
+        self.cache.truncate(len);
     }
 }
 
@@ -134,6 +152,10 @@ pub enum StopReason {
     StopString(String),
     /// `max_new_tokens` were generated.
     MaxTokens,
+    /// The [`TokenConstraint`] said the output is complete.
+    ConstraintDone,
+    /// The [`TokenConstraint`] allowed no token.
+    ConstraintStuck,
 }
 
 /// What to generate.
@@ -234,6 +256,33 @@ pub fn generate(
     opts: &GenerateOptions,
     on_token: &mut dyn FnMut(u32, &str) -> bool,
 ) -> Result<Generation, LlamaError> {
+    generate_with(model, tokenizer, prompt, opts, Hooks { on_token: Some(on_token), ..Hooks::default() })
+}
+
+/// Called per generated token with the text it completes; `false` stops.
+pub type OnToken<'a> = dyn FnMut(u32, &str) -> bool + 'a;
+
+/// What [`generate_with`] consults besides the model.
+#[derive(Default)]
+pub struct Hooks<'a> {
+    /// Tokens already in the model's context before the prompt (a reused prefix): the
+    /// repetition penalty looks back over them too, as if they had been fed with the prompt.
+    pub earlier: &'a [u32],
+    /// Restricts every choice (constrained decoding).
+    pub constraint: Option<&'a mut dyn TokenConstraint>,
+    /// Called per generated token with the text it completes; `false` stops.
+    pub on_token: Option<&'a mut OnToken<'a>>,
+}
+
+/// The generation loop: [`generate`] with a prefix the penalty sees, and an optional
+/// [`TokenConstraint`] masking the logits before each choice.
+pub fn generate_with(
+    model: &mut dyn LanguageModel,
+    tokenizer: &LlamaTokenizer,
+    prompt: &[u32],
+    opts: &GenerateOptions,
+    mut hooks: Hooks<'_>,
+) -> Result<Generation, LlamaError> {
     if prompt.is_empty() {
         return Err(LlamaError::Generation("empty prompt".into()));
     }
@@ -243,15 +292,24 @@ pub fn generate(
     }
     let mut rng = StdRng::seed_from_u64(opts.sampling.seed);
     let mut logits = model.feed(prompt)?;
-    let mut history: Vec<u32> = prompt.to_vec();
+    let mut history: Vec<u32> = [hooks.earlier, prompt].concat();
     let mut tokens = Vec::new();
     let mut text = String::new();
     let mut stop = StopReason::MaxTokens;
     while tokens.len() < opts.max_new_tokens {
+        if let Some(c) = hooks.constraint.as_deref_mut()
+            && !c.mask(&mut logits)
+        {
+            stop = StopReason::ConstraintStuck;
+            break;
+        }
         let next = sample(&mut logits, &history, &opts.sampling, &mut rng);
         if opts.stop_on_eos && tokenizer.stop_ids.contains(&next) {
             stop = StopReason::StopToken(next);
             break;
+        }
+        if let Some(c) = hooks.constraint.as_deref_mut() {
+            c.accept(next)?;
         }
         tokens.push(next);
         history.push(next);
@@ -268,14 +326,20 @@ pub fn generate(
             stop = StopReason::StopString(s.clone());
             break;
         }
-        if !on_token(next, &new) {
+        if let Some(on_token) = hooks.on_token.as_deref_mut()
+            && !on_token(next, &new)
+        {
+            break;
+        }
+        if hooks.constraint.as_deref().is_some_and(|c| c.is_done()) {
+            stop = StopReason::ConstraintDone;
             break;
         }
         if tokens.len() < opts.max_new_tokens {
             logits = model.feed(&[next])?;
         }
     }
-    if stop == StopReason::MaxTokens {
+    if matches!(stop, StopReason::MaxTokens | StopReason::ConstraintDone | StopReason::ConstraintStuck) {
         text = tokenizer.decode(&tokens, false)?;
     }
     Ok(Generation { tokens, text, stop })

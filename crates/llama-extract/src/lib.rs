@@ -21,7 +21,8 @@ pub use burn_llama::{BurnLlama, BurnSession};
 pub use config::LlamaConfig;
 pub use extract::{ExtractOptions, Extractor, VoiceEmotions, VoiceSegment};
 pub use generate::{
-    GenerateOptions, Generation, GenerationConfig, LanguageModel, QuantSession, Sampling, StopReason, generate,
+    GenerateOptions, Generation, GenerationConfig, Hooks, LanguageModel, QuantSession, Sampling, StopReason,
+    TokenConstraint, generate, generate_with,
 };
 pub use gguf::{GgufError, GgufFile, GgufValue};
 pub use model::{KvCache, QuantLlama, WeightFormat};

@@ -6,13 +6,17 @@
 
 mod common;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use common::*;
+use llama_extract::extract::grammar::TokenTrie;
 use llama_extract::extract::schema::{ModelOutput, SCHEMA_VERSION, model_output_schema, report_schema};
 use llama_extract::extract::{demo, parse_output};
 use llama_extract::weights::WeightSet;
-use llama_extract::{ExtractOptions, Extractor, GgufFile, LlamaConfig, LlamaTokenizer, QuantLlama, WeightFormat};
+use llama_extract::{
+    BurnLlama, BurnSession, CpuBackend, ExtractOptions, Extractor, GgufFile, LlamaConfig, LlamaTokenizer, QuantLlama,
+    QuantSession, WeightFormat,
+};
 use text_clean::{Speaker, Transcript, Utterance};
 
 struct Loaded {
@@ -33,9 +37,10 @@ fn loaded() -> &'static Loaded {
     })
 }
 
-fn extractor(options: ExtractOptions) -> Extractor<'static> {
+fn extractor(options: ExtractOptions) -> Extractor<'static, QuantSession<'static>> {
     let l = loaded();
-    Extractor::new(&l.model, &l.tokenizer, options).unwrap()
+    let session = QuantSession::new(&l.model, options.context_for(l.model.config()));
+    Extractor::new(session, &l.tokenizer, options).unwrap()
 }
 
 #[test]
@@ -184,4 +189,30 @@ fn the_answer_keys_become_training_pairs_the_grammar_accepts() {
     bad.key.emotions[0].evidence[0].utterance_index -= 1; // the interviewer's question before it
     let err = training_pair(&x, &bad).unwrap_err().to_string();
     assert!(err.contains(&bad.name) && err.contains("refuses"), "{err}");
+}
+
+#[test]
+fn extraction_runs_on_either_decoder() {
+    // Two layers of SmolLM2 in f32 on the quantized decoder and on burn's (their logits agree
+    // to 1e-3, f32_path.rs): the same constrained answer, token for token, from one code path.
+    let file = GgufFile::open(model_asset(SMOLLM2)).unwrap();
+    let config = LlamaConfig { n_layers: 2, ..LlamaConfig::from_gguf(&file).unwrap() };
+    let weights = WeightSet::Gguf(&file);
+    let quant =
+        QuantLlama::from_weights(config.clone(), &weights, WeightFormat::Requantize(quant5::GgmlType::F32)).unwrap();
+    let burn = BurnLlama::<CpuBackend>::from_weights(config.clone(), &weights, &Default::default()).unwrap();
+    let tokenizer = &loaded().tokenizer;
+    let options = ExtractOptions { max_new_tokens: 40, context_tokens: Some(1024), ..ExtractOptions::default() };
+    let context = options.context_for(&config);
+    let trie = Arc::new(TokenTrie::for_tokenizer(tokenizer).unwrap());
+    let on_quant = Extractor::with_trie(QuantSession::new(&quant, context), tokenizer, options.clone(), trie.clone());
+    let on_burn = Extractor::with_trie(BurnSession::new(&burn, context), tokenizer, options, trie);
+    let (t, v) = demo::excerpts(1, 2, 5).remove(0);
+    let (_, q) = on_quant.extract_with_stats(&t, Some(&v)).unwrap();
+    let (_, b) = on_burn.extract_with_stats(&t, Some(&v)).unwrap();
+    println!("quantized: {}\nburn:      {}", q[0].text, b[0].text);
+    assert!(q[0].valid && b[0].valid, "both answers are schema-valid");
+    assert_eq!(q[0].generated_tokens, b[0].generated_tokens);
+    assert!(q[0].generated_tokens > 0);
+    assert_eq!(q[0].text, b[0].text);
 }

@@ -31,6 +31,7 @@ use super::schema::{Extraction, ModelOutput};
 use super::{Extractor, VoiceEmotions, participant_utterances};
 use crate::LlamaError;
 use crate::finetune::SftPair;
+use crate::generate::LanguageModel;
 
 /// One transcript and its answer key.
 #[derive(Debug, Clone)]
@@ -221,8 +222,8 @@ pub fn score(key: &ModelOutput, got: &Extraction, participant: Option<&BTreeSet<
 
 /// Runs `extractor` over `set` and scores every report; `each` sees the excerpt, its report and
 /// its counts as they come (for progress and per-excerpt logs).
-pub fn evaluate(
-    extractor: &Extractor<'_>,
+pub fn evaluate<M: LanguageModel>(
+    extractor: &Extractor<'_, M>,
     set: &[LabelledExcerpt],
     each: &mut dyn FnMut(&LabelledExcerpt, &Extraction, &Counts),
 ) -> Result<Counts, LlamaError> {
@@ -243,7 +244,10 @@ pub fn evaluate(
 /// write for that prompt (quotes verbatim from the cited utterance, emotions citing the
 /// participant, prose free text, one chunk): otherwise training would teach what decoding
 /// refuses, and the error names the excerpt and what is wrong.
-pub fn training_pair(extractor: &Extractor<'_>, x: &LabelledExcerpt) -> Result<SftPair, LlamaError> {
+pub fn training_pair<M: LanguageModel>(
+    extractor: &Extractor<'_, M>,
+    x: &LabelledExcerpt,
+) -> Result<SftPair, LlamaError> {
     let fail = |what: String| LlamaError::Config(format!("{}: {what}", x.name));
     let lines = extractor.prompt_lines(&x.transcript, x.voice.as_ref());
     let chunks = extractor.plan_chunks(&lines)?;

@@ -881,6 +881,63 @@ impl TokenTrie {
     }
 }
 
+/// A [`Grammar`] as a [`TokenConstraint`](crate::generate::TokenConstraint) for
+/// [`generate_with`](crate::generate::generate_with): before each choice the trie offers every
+/// token whose text keeps the document a valid prefix, and the chosen token's text is fed to
+/// the matcher.
+pub struct GrammarConstraint<'g> {
+    matcher: Matcher<'g>,
+    trie: &'g TokenTrie,
+    allowed: Vec<u32>,
+    kept: Vec<f32>,
+    busy: std::time::Duration,
+}
+
+impl<'g> GrammarConstraint<'g> {
+    /// At the start of a document of `grammar`, with `trie` built for the model's tokenizer.
+    pub fn new(grammar: &'g Grammar, trie: &'g TokenTrie) -> Self {
+        Self { matcher: grammar.matcher(), trie, allowed: Vec::new(), kept: Vec::new(), busy: Default::default() }
+    }
+
+    /// The shortest text that closes the document from here.
+    pub fn completion(&self) -> String {
+        self.matcher.completion()
+    }
+
+    /// Time spent computing masks and feeding the matcher.
+    pub fn busy(&self) -> std::time::Duration {
+        self.busy
+    }
+}
+
+impl crate::generate::TokenConstraint for GrammarConstraint<'_> {
+    fn mask(&mut self, logits: &mut [f32]) -> bool {
+        let t = std::time::Instant::now();
+        self.trie.allowed(&self.matcher, &mut self.allowed);
+        self.kept.clear();
+        self.kept.extend(self.allowed.iter().map(|&id| logits.get(id as usize).copied().unwrap_or(f32::NEG_INFINITY)));
+        logits.fill(f32::NEG_INFINITY);
+        for (&id, &v) in self.allowed.iter().zip(&self.kept) {
+            if let Some(l) = logits.get_mut(id as usize) {
+                *l = v;
+            }
+        }
+        self.busy += t.elapsed();
+        !self.allowed.is_empty()
+    }
+
+    fn accept(&mut self, token: u32) -> Result<(), LlamaError> {
+        let t = std::time::Instant::now();
+        let fed = self.trie.texts.get(token as usize).is_some_and(|text| self.matcher.feed_str(text));
+        self.busy += t.elapsed();
+        if fed { Ok(()) } else { Err(LlamaError::Generation(format!("the grammar refused token {token}"))) }
+    }
+
+    fn is_done(&self) -> bool {
+        self.matcher.is_done()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,15 +19,16 @@ pub mod schema;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use text_clean::{CleanedTranscript, Cleaner, Speaker, Transcript};
 
-use crate::generate::{GenerateOptions, LanguageModel, Sampling, argmax, generate, sample};
+use crate::LlamaError;
+use crate::config::LlamaConfig;
+use crate::generate::{GenerateOptions, Hooks, LanguageModel, Sampling, StopReason, generate_with};
 use crate::tokenizer::{LlamaTokenizer, Message, Role};
-use crate::{KvCache, LlamaError, QuantLlama, QuantSession};
-use grammar::{Grammar, Narrowing, TokenTrie};
+use grammar::{Grammar, GrammarConstraint, Narrowing, TokenTrie};
 use schema::{CueNote, Extraction, ModelOutput, NON_DIAGNOSTIC_NOTICE, Nonverbal, SCHEMA_VERSION, VoiceHighlight};
 
 /// Speech-emotion scores for stretches of the recording (from ser-bilstm or any recogniser).
@@ -92,6 +93,15 @@ pub struct ExtractOptions {
     pub min_voice_score: f32,
 }
 
+impl ExtractOptions {
+    /// The context to open a session with for a model of `config`: the model's (at most
+    /// [`crate::MAX_CONTEXT`]), or [`Self::context_tokens`] when that is shorter.
+    pub fn context_for(&self, config: &LlamaConfig) -> usize {
+        let model = config.context_length.min(crate::MAX_CONTEXT);
+        self.context_tokens.unwrap_or(model).min(model)
+    }
+}
+
 impl Default for ExtractOptions {
     fn default() -> Self {
         Self {
@@ -130,18 +140,21 @@ pub struct ChunkStats {
     pub decode_us: f64,
 }
 
-/// Extraction with one model and tokenizer.
-pub struct Extractor<'m> {
-    model: &'m QuantLlama,
-    tokenizer: &'m LlamaTokenizer,
+/// Extraction with one model session and its tokenizer. Any [`LanguageModel`] will do: the
+/// quantized decoder ([`crate::QuantSession`]) or the f32 burn one ([`crate::BurnSession`], on
+/// any burn backend); open the session with [`ExtractOptions::context_for`] tokens.
+pub struct Extractor<'t, M: LanguageModel> {
+    /// The session and the tokens in its context: the next prompt reuses their common prefix
+    /// (the instructions), as llama.cpp's server does with `cache_prompt`.
+    session: Mutex<(M, Vec<u32>)>,
+    /// The session's capacity, the context chunks are planned for.
+    capacity: usize,
+    tokenizer: &'t LlamaTokenizer,
     /// Chunking, decoding and grounding settings.
     pub options: ExtractOptions,
     cleaner: Cleaner,
     trie: Arc<TokenTrie>,
     schema: serde_json::Value,
-    /// The last chunk's tokens and KV cache: the next prompt reuses their common prefix (the
-    /// instructions), as llama.cpp's server does with `cache_prompt`.
-    prefix: Mutex<Option<(Vec<u32>, KvCache)>>,
 }
 
 /// The instructions. Short on purpose: the grammar already holds the schema (keys, label sets,
@@ -153,38 +166,35 @@ Answer with one JSON object: the participant's emotions, each with an intensity 
 participant's own words; the topics discussed; key phrases copied from the utterances; a summary of at most \
 120 words; short, non-diagnostic concerns and suggested actions.";
 
-impl<'m> Extractor<'m> {
+impl<'t, M: LanguageModel> Extractor<'t, M> {
     /// Prepares the token tables (every token's text, in a trie; see [`Self::with_trie`] to
     /// share them between extractors).
-    pub fn new(
-        model: &'m QuantLlama,
-        tokenizer: &'m LlamaTokenizer,
-        options: ExtractOptions,
-    ) -> Result<Self, LlamaError> {
-        Ok(Self::with_trie(model, tokenizer, options, Arc::new(TokenTrie::for_tokenizer(tokenizer)?)))
+    pub fn new(session: M, tokenizer: &'t LlamaTokenizer, options: ExtractOptions) -> Result<Self, LlamaError> {
+        Ok(Self::with_trie(session, tokenizer, options, Arc::new(TokenTrie::for_tokenizer(tokenizer)?)))
     }
 
     /// With token tables built once for `tokenizer` ([`TokenTrie::for_tokenizer`]).
-    pub fn with_trie(
-        model: &'m QuantLlama,
-        tokenizer: &'m LlamaTokenizer,
-        options: ExtractOptions,
-        trie: Arc<TokenTrie>,
-    ) -> Self {
+    pub fn with_trie(session: M, tokenizer: &'t LlamaTokenizer, options: ExtractOptions, trie: Arc<TokenTrie>) -> Self {
+        let capacity = session.context_capacity();
         Self {
-            model,
+            session: Mutex::new((session, Vec::new())),
+            capacity,
             tokenizer,
             options,
             cleaner: Cleaner::default(),
             trie,
             schema: schema::model_output_schema(),
-            prefix: Mutex::new(None),
         }
     }
 
+    /// The session back, with whatever its context holds.
+    pub fn into_session(self) -> M {
+        let (session, _) = self.session.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        session
+    }
+
     fn context(&self) -> usize {
-        let model = self.model.config().context_length.min(crate::MAX_CONTEXT);
-        self.options.context_tokens.unwrap_or(model).min(model)
+        self.options.context_tokens.unwrap_or(self.capacity).min(self.capacity)
     }
 
     /// The numbered, voice-annotated prompt lines of `transcript` (after cleaning).
@@ -327,99 +337,78 @@ impl<'m> Extractor<'m> {
         };
         let ids = self.tokenizer.encode_prompt(&self.prompt(lines))?;
         let mut stats = ChunkStats { utterances: (a, b), prompt_tokens: ids.len(), ..Default::default() };
-        let needed = ids.len() + self.options.max_new_tokens;
-        let cached = self.prefix.lock().map_or(None, |mut p| p.take());
-        let (mut session, mut history, reused) = match cached {
-            Some((tokens, mut cache)) if cache.capacity() >= needed => {
-                // Keep at least one prompt token to feed, so there are logits to start from.
-                let common = tokens.iter().zip(&ids).take_while(|(x, y)| x == y).count().min(ids.len() - 1);
-                cache.truncate(common);
-                (QuantSession { model: self.model, cache }, ids[..common].to_vec(), common)
-            }
-            _ => (QuantSession::new(self.model, needed.max(self.context())), Vec::new(), 0),
+        let mut held =
+            self.session.lock().map_err(|_| LlamaError::Generation("a previous extraction panicked".into()))?;
+        let (session, context) = &mut *held;
+        // Keep at least one prompt token to feed, so there are logits to start from.
+        let common = context.iter().zip(&ids).take_while(|(x, y)| x == y).count().min(ids.len() - 1);
+        session.truncate(common);
+        context.truncate(common);
+        let opts = GenerateOptions {
+            max_new_tokens: self.options.max_new_tokens,
+            sampling: self.options.sampling,
+            ..Default::default()
         };
-        let suffix = &ids[reused..];
-        history.extend_from_slice(suffix);
-        if self.options.constrained {
-            let grammar = Grammar::from_schema(&self.schema, &narrowing)?;
-            self.constrained(&mut session, suffix, &mut history, &grammar, &mut stats)?;
-        } else {
-            let t = Instant::now();
-            let opts = GenerateOptions {
-                max_new_tokens: self.options.max_new_tokens,
-                sampling: self.options.sampling,
-                ..Default::default()
-            };
-            let g = generate(&mut session, self.tokenizer, suffix, &opts, &mut |_, _| true)?;
-            stats.decode_us = t.elapsed().as_secs_f64() * 1e6;
-            stats.generated_tokens = g.tokens.len();
-            history.extend_from_slice(&g.tokens);
-            stats.text = g.text;
+        let mut timed = Timed { model: session, fed: 0, decode: Duration::ZERO };
+        let grammar =
+            if self.options.constrained { Some(Grammar::from_schema(&self.schema, &narrowing)?) } else { None };
+        let mut constraint = grammar.as_ref().map(|g| GrammarConstraint::new(g, &self.trie));
+        let hooks = Hooks {
+            earlier: &ids[..common],
+            constraint: constraint.as_mut().map(|c| c as &mut dyn crate::generate::TokenConstraint),
+            on_token: None,
+        };
+        let g = generate_with(&mut timed, self.tokenizer, &ids[common..], &opts, hooks)?;
+        stats.decode_us = timed.decode.as_secs_f64() * 1e6;
+        stats.generated_tokens = g.tokens.len();
+        stats.text = g.text;
+        if let Some(c) = &constraint {
+            stats.mask_us = c.busy().as_secs_f64() * 1e6;
+            // The budget ran out (or, for a satisfiable grammar never, no token fit): close the
+            // document with the grammar's shortest completion rather than fail.
+            if matches!(g.stop, StopReason::MaxTokens | StopReason::ConstraintStuck) {
+                stats.text.push_str(&c.completion());
+                stats.completed_by_grammar = true;
+            }
         }
-        history.truncate(session.cache.len());
-        if let Ok(mut p) = self.prefix.lock() {
-            *p = Some((history, session.cache));
-        }
+        context.extend_from_slice(&ids[common..]);
+        context.extend_from_slice(&g.tokens);
+        context.truncate(session.context_len());
+        drop(held);
         let output = parse_output(&stats.text, a..b);
         stats.valid = output.is_some();
         Ok((output, stats))
     }
+}
 
-    fn constrained(
-        &self,
-        session: &mut QuantSession<'_>,
-        prompt: &[u32],
-        history: &mut Vec<u32>,
-        grammar: &Grammar,
-        stats: &mut ChunkStats,
-    ) -> Result<(), LlamaError> {
-        let mut logits = session.feed(prompt)?;
-        let mut m = grammar.matcher();
-        let mut allowed = Vec::new();
-        let mut masked = vec![f32::NEG_INFINITY; logits.len()];
-        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(self.options.sampling.seed);
-        while !m.is_done() {
-            if stats.generated_tokens >= self.options.max_new_tokens {
-                stats.text.push_str(&m.completion());
-                stats.completed_by_grammar = true;
-                break;
-            }
-            let t = Instant::now();
-            self.trie.allowed(&m, &mut allowed);
-            if allowed.is_empty() {
-                // Cannot happen for a satisfiable grammar; close the document rather than fail.
-                stats.text.push_str(&m.completion());
-                stats.completed_by_grammar = true;
-                break;
-            }
-            masked.iter_mut().for_each(|v| *v = f32::NEG_INFINITY);
-            for &id in &allowed {
-                if let (Some(dst), Some(src)) = (masked.get_mut(id as usize), logits.get(id as usize)) {
-                    *dst = *src;
-                }
-            }
-            let next = if self.options.sampling.temperature <= 0.0 && self.options.sampling.repetition_penalty == 1.0 {
-                argmax(&masked)
-            } else {
-                sample(&mut masked, history, &self.options.sampling, &mut rng)
-            };
-            let text = &self.trie.texts[next as usize];
-            let fed = m.feed_str(text);
-            stats.mask_us += t.elapsed().as_secs_f64() * 1e6;
-            if !fed {
-                return Err(LlamaError::Generation(format!("grammar refused its own token {next}")));
-            }
-            stats.text.push_str(text);
-            stats.generated_tokens += 1;
-            history.push(next);
-            if m.is_done() {
-                break;
-            }
-            let t = Instant::now();
-            logits = session.feed(&[next])?;
-            stats.decode_us += t.elapsed().as_secs_f64() * 1e6;
+/// A session that counts the time spent feeding generated tokens (not the prompt).
+struct Timed<'s, M> {
+    model: &'s mut M,
+    fed: usize,
+    decode: Duration,
+}
+
+impl<M: LanguageModel> LanguageModel for Timed<'_, M> {
+    fn feed(&mut self, tokens: &[u32]) -> Result<Vec<f32>, LlamaError> {
+        let t = Instant::now();
+        let logits = self.model.feed(tokens);
+        if self.fed > 0 {
+            self.decode += t.elapsed();
         }
-        Ok(())
+        self.fed += 1;
+        logits
+    }
+
+    fn context_len(&self) -> usize {
+        self.model.context_len()
+    }
+
+    fn context_capacity(&self) -> usize {
+        self.model.context_capacity()
+    }
+
+    fn truncate(&mut self, len: usize) {
+        self.model.truncate(len);
     }
 }
 
