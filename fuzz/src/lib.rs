@@ -91,7 +91,8 @@ pub fn gguf(data: &[u8]) {
 /// line), merges (one per line), token types (one digit each) and a text to encode.
 /// Encoded ids are in the vocabulary; decoding them works.
 pub fn gguf_tokenizer(data: &[u8]) {
-    use llama_extract::{GgufFile, GgufValue, LlamaTokenizer, gguf::write_gguf};
+    use llama_extract::runtime::gguf::write_gguf;
+    use llama_extract::{GgufFile, GgufValue, LlamaTokenizer};
     let [pre, bos, eos, rest @ ..] = data else { return };
     let text = String::from_utf8_lossy(rest);
     let mut sections = text.split('\u{1}');

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use llama_extract::extract::cue_notes;
 use llama_extract::extract::grammar::TokenTrie;
-use llama_extract::weights::ModelSource;
+use llama_extract::runtime::weights::ModelSource;
 use llama_extract::{
     ExtractOptions, Extractor, LlamaTokenizer, QuantLlama, QuantSession, VoiceEmotions, VoiceSegment, WeightFormat,
 };

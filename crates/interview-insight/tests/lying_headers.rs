@@ -11,7 +11,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use interview_insight::llama_extract::gguf::write_gguf;
+use interview_insight::llama_extract::runtime::gguf::write_gguf;
 use interview_insight::llama_extract::{GgufFile, GgufValue, LlamaConfig, LlamaTokenizer};
 
 struct PeakCounting;

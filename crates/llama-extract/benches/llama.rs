@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use llama_extract::weights::WeightSet;
+use llama_extract::runtime::weights::WeightSet;
 use llama_extract::{BurnLlama, CpuBackend, GgufFile, LlamaConfig, LlamaTokenizer, QuantLlama, WeightFormat};
 
 /// `n` tokens of ordinary English text.

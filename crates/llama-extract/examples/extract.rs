@@ -25,7 +25,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use llama_extract::extract::{ChunkStats, demo, eval};
-use llama_extract::weights::ModelSource;
+use llama_extract::runtime::weights::ModelSource;
 use llama_extract::{ExtractOptions, Extractor, QuantLlama, QuantSession, WeightFormat};
 
 #[derive(Parser)]

@@ -14,7 +14,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use clap::Parser;
-use llama_extract::weights::ModelSource;
+use llama_extract::runtime::weights::ModelSource;
 use llama_extract::{
     BurnLlama, BurnSession, CpuBackend, GenerateOptions, LanguageModel, Message, QuantLlama, QuantSession, Role,
     Sampling, WeightFormat, generate,

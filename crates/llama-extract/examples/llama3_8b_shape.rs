@@ -17,8 +17,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Parser;
-use llama_extract::gguf::{GgufValue, TensorEntry, TensorInfo, write_gguf_header};
 use llama_extract::quantize::{FileType, Metadata, plan_tensors};
+use llama_extract::runtime::gguf::{GgufValue, TensorEntry, TensorInfo, write_gguf_header};
 use llama_extract::{GgufFile, QuantLlama, WeightFormat};
 use quant5::{GgmlType, QuantizedMatrix, quantize_row};
 use rayon::prelude::*;

@@ -24,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a = Args::parse();
     let config = LlamaConfig::from_gguf(&GgufFile::open(&a.model)?)?;
     let adapter = lora::LoraAdapter::load(&a.adapter)?;
-    llama_extract::lora_gguf::export_lora_gguf(&adapter, &config, &a.out)?;
+    llama_extract::train::lora_gguf::export_lora_gguf(&adapter, &config, &a.out)?;
     eprintln!("wrote {} ({} modules)", a.out.display(), adapter.modules.len());
     Ok(())
 }

@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use clap::Parser;
-use llama_extract::weights::WeightSet;
+use llama_extract::runtime::weights::WeightSet;
 use llama_extract::{BurnLlama, CpuBackend, GgufFile, LlamaConfig, LlamaTokenizer, QuantLlama, WeightFormat};
 
 #[derive(Parser)]

@@ -4,29 +4,21 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
 
-pub mod burn_llama;
-pub mod config;
 pub mod extract;
-pub mod finetune;
-pub mod generate;
-pub mod gguf;
-pub mod lora_gguf;
-pub mod model;
-pub mod proj;
 pub mod quantize;
-pub mod tokenizer;
-pub mod weights;
+pub mod runtime;
+pub mod train;
 
-pub use burn_llama::{BurnLlama, BurnSession};
-pub use config::LlamaConfig;
 pub use extract::{ExtractOptions, Extractor, VoiceEmotions, VoiceSegment};
-pub use generate::{
+pub use runtime::burn_model::{BurnLlama, BurnSession};
+pub use runtime::config::LlamaConfig;
+pub use runtime::generate::{
     GenerateOptions, Generation, GenerationConfig, Hooks, LanguageModel, QuantSession, Sampling, StopReason,
     TokenConstraint, generate, generate_with,
 };
-pub use gguf::{GgufError, GgufFile, GgufValue};
-pub use model::{KvCache, QuantLlama, WeightFormat};
-pub use tokenizer::{ChatTemplate, LlamaTokenizer, Message, Role};
+pub use runtime::gguf::{GgufError, GgufFile, GgufValue};
+pub use runtime::quant_model::{KvCache, QuantLlama, WeightFormat};
+pub use runtime::tokenizer::{ChatTemplate, LlamaTokenizer, Message, Role};
 
 /// Longest context the paper runs (Llama-3-8B, max_length 8192).
 pub const MAX_CONTEXT: usize = 8192;

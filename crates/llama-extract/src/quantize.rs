@@ -29,7 +29,7 @@ use quant5::{GgmlType, dequantize_row, quantize_row};
 use rayon::prelude::*;
 
 use crate::LlamaError;
-use crate::gguf::{GgufFile, GgufValue, TensorEntry, TensorInfo, write_gguf_header};
+use crate::runtime::gguf::{GgufFile, GgufValue, TensorEntry, TensorInfo, write_gguf_header};
 
 /// A llama.cpp file type (`llama_ftype`): the default block type plus its per-tensor rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -12,7 +12,7 @@ use common::*;
 use llama_extract::extract::grammar::TokenTrie;
 use llama_extract::extract::schema::{ModelOutput, SCHEMA_VERSION, model_output_schema, report_schema};
 use llama_extract::extract::{demo, parse_output};
-use llama_extract::weights::WeightSet;
+use llama_extract::runtime::weights::WeightSet;
 use llama_extract::{
     BurnLlama, BurnSession, CpuBackend, ExtractOptions, Extractor, GgufFile, LlamaConfig, LlamaTokenizer, QuantLlama,
     QuantSession, WeightFormat,

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use llama_extract::weights::{SafetensorsCheckpoint, WeightSet};
+use llama_extract::runtime::weights::{SafetensorsCheckpoint, WeightSet};
 use llama_extract::{
     BurnLlama, BurnSession, CpuBackend, GenerateOptions, GgufFile, LlamaConfig, QuantLlama, Sampling, WeightFormat,
     generate,
@@ -51,7 +51,7 @@ fn burn_f32_path_matches_the_numpy_reference() {
                 max_d = max_d.max((row[id as usize] - l).abs());
             }
             if margins[pos] >= 1e-3 {
-                assert_eq!(llama_extract::generate::argmax(row), top[0].0, "{name} position {pos}");
+                assert_eq!(llama_extract::runtime::generate::argmax(row), top[0].0, "{name} position {pos}");
             }
         }
         println!("{name}: {} positions, top-10 logits max |Δ| vs numpy f32 = {max_d:.2e}", refs.len());
@@ -264,7 +264,7 @@ fn peft_adapters_export_to_llama_cpp_gguf() {
     modules.insert("model.layers.0.self_attn.q_proj".to_string(), pair(576, 576));
     modules.insert("model.layers.0.self_attn.v_proj".to_string(), pair(576, 192));
     let adapter = lora::LoraAdapter { config: lora_config, modules };
-    let g = GgufFile::from_bytes(llama_extract::lora_gguf::lora_gguf_bytes(&adapter, &config).unwrap()).unwrap();
+    let g = GgufFile::from_bytes(llama_extract::train::lora_gguf::lora_gguf_bytes(&adapter, &config).unwrap()).unwrap();
     assert_eq!(g.str("general.type").unwrap(), "adapter");
     assert_eq!(g.str("adapter.type").unwrap(), "lora");
     assert_eq!(g.f64_opt("adapter.lora.alpha").unwrap(), Some(8.0));
@@ -283,6 +283,6 @@ fn peft_adapters_export_to_llama_cpp_gguf() {
     // An adapter made for another model is refused, naming the module.
     let mut wrong = adapter.clone();
     wrong.modules.insert("model.layers.0.self_attn.k_proj".into(), pair(64, 32));
-    let e = llama_extract::lora_gguf::lora_gguf_bytes(&wrong, &config).unwrap_err().to_string();
+    let e = llama_extract::train::lora_gguf::lora_gguf_bytes(&wrong, &config).unwrap_err().to_string();
     assert!(e.contains("k_proj") && e.contains("576"), "{e}");
 }

@@ -7,8 +7,8 @@
 mod common;
 
 use common::*;
-use llama_extract::finetune::{SftConfig, encode_pair, finetune, synthetic_pairs};
-use llama_extract::weights::WeightSet;
+use llama_extract::runtime::weights::WeightSet;
+use llama_extract::train::sft::{SftConfig, encode_pair, finetune, synthetic_pairs};
 use llama_extract::{BurnLlama, GgufFile, LlamaConfig, LlamaTokenizer};
 use quant5::GgmlType;
 
@@ -67,7 +67,7 @@ fn finetuning_lowers_held_out_loss_reproducibly() {
     assert!(la.iter().zip(&lc).all(|(p, q)| (p - q).abs() < 1e-4));
     std::fs::remove_dir_all(&dir).unwrap();
 
-    let long = llama_extract::finetune::SftPair { system: None, prompt: "word ".repeat(300), response: "{}".into() };
+    let long = llama_extract::train::sft::SftPair { system: None, prompt: "word ".repeat(300), response: "{}".into() };
     assert!(matches!(encode_pair(&tok, &long, 256), Err(llama_extract::LlamaError::ContextOverflow { .. })));
 }
 

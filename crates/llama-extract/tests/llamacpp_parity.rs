@@ -84,7 +84,7 @@ fn requantized_5bit_models_still_answer_and_stop_strings_cut_the_text() {
     for ty in [quant5::GgmlType::Q5_0, quant5::GgmlType::Q5_K] {
         let model = QuantLlama::from_gguf(&file, WeightFormat::Requantize(ty)).unwrap().with_threads(2).unwrap();
         // 576-wide rows cannot hold 256-element super-blocks: Q5_K falls back to Q5_1.
-        assert_eq!(model.blocks()[0].wq.ggml_type, llama_extract::model::fallback_type(ty, 576));
+        assert_eq!(model.blocks()[0].wq.ggml_type, llama_extract::runtime::quant_model::fallback_type(ty, 576));
         // Re-quantizing 4-bit weights to 5 bits adds a little noise; the answer survives.
         assert_eq!(answer(&model, &tok, &prompt).text, "The capital of France is Paris.", "{ty:?}");
         // The prompt's top-1 predictions mostly agree with llama.cpp's on the original file.
@@ -96,7 +96,9 @@ fn requantized_5bit_models_still_answer_and_stop_strings_cut_the_text() {
                 &mut model.new_cache(prompt.len()),
                 |i, _, l| {
                     n += 1;
-                    if llama_extract::generate::argmax(l) == g["prompt_top10"][i][0][0].as_u64().unwrap() as u32 {
+                    if llama_extract::runtime::generate::argmax(l)
+                        == g["prompt_top10"][i][0][0].as_u64().unwrap() as u32
+                    {
                         agree += 1;
                     }
                 },

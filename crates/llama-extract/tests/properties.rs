@@ -15,7 +15,7 @@ use llama_extract::extract::schema::{
     EmotionLabel, ModelEmotion, ModelEvidence, ModelKeyPhrase, ModelOutput, ModelTopic, TopicCategory,
     model_output_schema,
 };
-use llama_extract::gguf::write_gguf;
+use llama_extract::runtime::gguf::write_gguf;
 use llama_extract::{GgufFile, GgufValue};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;

@@ -14,10 +14,10 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use llama_extract::finetune::{
+use llama_extract::runtime::weights::ModelSource;
+use llama_extract::train::sft::{
     EncodedPair, SftConfig, SftEvent, encode_pair, field_accuracy, finetune, read_pairs, synthetic_pairs,
 };
-use llama_extract::weights::ModelSource;
 use llama_extract::{BurnLlama, GenerateOptions, LlamaTokenizer, QuantLlama, QuantSession, WeightFormat, generate};
 use lora::{LoraAdapter, LoraConfig};
 use quant5::GgmlType;
@@ -77,7 +77,7 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-fn write_jsonl(path: &std::path::Path, pairs: &[llama_extract::finetune::SftPair]) -> std::io::Result<()> {
+fn write_jsonl(path: &std::path::Path, pairs: &[llama_extract::train::sft::SftPair]) -> std::io::Result<()> {
     let text: String = pairs.iter().map(|p| serde_json::to_string(p).expect("plain strings") + "\n").collect();
     std::fs::write(path, text)
 }
@@ -85,7 +85,7 @@ fn write_jsonl(path: &std::path::Path, pairs: &[llama_extract::finetune::SftPair
 fn accuracy(
     model: &QuantLlama,
     tok: &LlamaTokenizer,
-    pairs: &[llama_extract::finetune::SftPair],
+    pairs: &[llama_extract::train::sft::SftPair],
 ) -> Result<(usize, usize), Box<dyn std::error::Error>> {
     let (mut right, mut total) = (0, 0);
     for p in pairs {
@@ -122,7 +122,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (llama_config, tok, weights) = (source.config()?, source.tokenizer()?, source.weights());
     let (mut train_pairs, eval_pairs) = (read_pairs(train_path)?, read_pairs(eval_path)?);
     train_pairs.truncate(a.limit.unwrap_or(usize::MAX));
-    let encode = |pairs: &[llama_extract::finetune::SftPair]| -> Result<Vec<EncodedPair>, llama_extract::LlamaError> {
+    let encode = |pairs: &[llama_extract::train::sft::SftPair]| -> Result<Vec<EncodedPair>, llama_extract::LlamaError> {
         pairs.iter().map(|p| encode_pair(&tok, p, a.max_len)).collect()
     };
     let (train, eval) = (encode(&train_pairs)?, encode(&eval_pairs)?);

@@ -30,8 +30,8 @@ use super::ground::{normalise, verify};
 use super::schema::{Extraction, ModelOutput};
 use super::{Extractor, VoiceEmotions, participant_utterances};
 use crate::LlamaError;
-use crate::finetune::SftPair;
-use crate::generate::LanguageModel;
+use crate::runtime::generate::LanguageModel;
+use crate::train::sft::SftPair;
 
 /// One transcript and its answer key.
 #[derive(Debug, Clone)]

@@ -25,9 +25,9 @@ use serde::{Deserialize, Serialize};
 use text_clean::{CleanedTranscript, Cleaner, Speaker, Transcript};
 
 use crate::LlamaError;
-use crate::config::LlamaConfig;
-use crate::generate::{GenerateOptions, Hooks, LanguageModel, Sampling, StopReason, generate_with};
-use crate::tokenizer::{LlamaTokenizer, Message, Role};
+use crate::runtime::config::LlamaConfig;
+use crate::runtime::generate::{GenerateOptions, Hooks, LanguageModel, Sampling, StopReason, generate_with};
+use crate::runtime::tokenizer::{LlamaTokenizer, Message, Role};
 use grammar::{Grammar, GrammarConstraint, Narrowing, TokenTrie};
 use schema::{CueNote, Extraction, ModelOutput, NON_DIAGNOSTIC_NOTICE, Nonverbal, SCHEMA_VERSION, VoiceHighlight};
 
@@ -355,7 +355,7 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
         let mut constraint = grammar.as_ref().map(|g| GrammarConstraint::new(g, &self.trie));
         let hooks = Hooks {
             earlier: &ids[..common],
-            constraint: constraint.as_mut().map(|c| c as &mut dyn crate::generate::TokenConstraint),
+            constraint: constraint.as_mut().map(|c| c as &mut dyn crate::runtime::generate::TokenConstraint),
             on_token: None,
         };
         let g = generate_with(&mut timed, self.tokenizer, &ids[common..], &opts, hooks)?;

@@ -8,8 +8,8 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::LlamaError;
-use crate::model::{KvCache, QuantLlama};
-use crate::tokenizer::LlamaTokenizer;
+use crate::runtime::quant_model::{KvCache, QuantLlama};
+use crate::runtime::tokenizer::LlamaTokenizer;
 
 /// Something that turns tokens into next-token logits, keeping its own context.
 pub trait LanguageModel {

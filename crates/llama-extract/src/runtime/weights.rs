@@ -12,9 +12,9 @@ use quant5::{GgmlType, QuantizedMatrix};
 use safetensors::Dtype;
 
 use crate::LlamaError;
-use crate::config::LlamaConfig;
-use crate::gguf::GgufFile;
-use crate::proj::Proj;
+use crate::runtime::config::LlamaConfig;
+use crate::runtime::gguf::GgufFile;
+use crate::runtime::proj::Proj;
 
 /// A model on disk: a GGUF file, or a Hugging Face folder (`config.json`, `tokenizer.json`,
 /// safetensors). What every entry point (examples, the pipeline) opens from a user's path.

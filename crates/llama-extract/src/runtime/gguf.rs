@@ -683,7 +683,7 @@ mod tests {
         }
         // Found by the `gguf` fuzz target: a zero-size tensor whose data section would begin
         // past the end of the file.
-        let crash = include_bytes!("../tests/fixtures/fuzz/gguf_zero_size_tensor_past_end.gguf");
+        let crash = include_bytes!("../../tests/fixtures/fuzz/gguf_zero_size_tensor_past_end.gguf");
         let e = GgufFile::from_bytes(crash.to_vec()).unwrap_err().to_string();
         assert!(e.contains("past the end"), "{e}");
         let mut huge = bytes.clone();

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use crate::LlamaError;
-use crate::gguf::GgufFile;
+use crate::runtime::gguf::GgufFile;
 
 /// Llama-3.1 "llama3" RoPE frequency scaling.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]

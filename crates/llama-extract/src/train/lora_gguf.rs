@@ -11,10 +11,10 @@ use lora::LoraAdapter;
 use quant5::GgmlType;
 
 use crate::LlamaError;
-use crate::config::LlamaConfig;
-use crate::gguf::{GgufValue, write_gguf};
-use crate::proj::Proj;
-use crate::weights::permute_rows_for_adjacent_rope;
+use crate::runtime::config::LlamaConfig;
+use crate::runtime::gguf::{GgufValue, write_gguf};
+use crate::runtime::proj::Proj;
+use crate::runtime::weights::permute_rows_for_adjacent_rope;
 
 /// The GGUF tensor name of an HF module path, the head count to permute `lora_b` with, and the
 /// projection's `(in, out)`.

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use quant5::{GgmlType, QuantizedMatrix};
 
 use crate::LlamaError;
-use crate::config::LlamaConfig;
-use crate::gguf::GgufFile;
-use crate::proj::Proj;
-use crate::weights::WeightSet;
+use crate::runtime::config::LlamaConfig;
+use crate::runtime::gguf::GgufFile;
+use crate::runtime::proj::Proj;
+use crate::runtime::weights::WeightSet;
 
 /// A LoRA update applied at run time beside a quantized projection (llama.cpp's way of
 /// serving adapters): `y += scaling · B·(A·x)`, f32.
@@ -418,7 +418,7 @@ impl QuantLlama {
             let b = match heads {
                 Some(n) => {
                     let bytes: Vec<u8> = pair.b.values.iter().flat_map(|v| v.to_le_bytes()).collect();
-                    crate::weights::permute_rows_for_adjacent_rope(&bytes, n, c.head_dim, r * 4)
+                    crate::runtime::weights::permute_rows_for_adjacent_rope(&bytes, n, c.head_dim, r * 4)
                         .chunks_exact(4)
                         .map(|x| f32::from_le_bytes([x[0], x[1], x[2], x[3]]))
                         .collect()

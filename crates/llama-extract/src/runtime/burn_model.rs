@@ -16,10 +16,10 @@ use lora::{FrozenBase, LoraAdapter, LoraConfig, LoraLinear, QuantLinearBackend};
 use quant5::{GgmlType, QuantizedMatrix};
 
 use crate::LlamaError;
-use crate::config::LlamaConfig;
-use crate::model::{RopeAngles, fallback_type};
-use crate::proj::Proj;
-use crate::weights::WeightSet;
+use crate::runtime::config::LlamaConfig;
+use crate::runtime::proj::Proj;
+use crate::runtime::quant_model::{RopeAngles, fallback_type};
+use crate::runtime::weights::WeightSet;
 
 /// Attention projections (no biases, as Llama); frozen bases that can carry LoRA adapters.
 #[derive(Module, Debug)]
@@ -531,7 +531,7 @@ impl<'m, B: QuantLinearBackend> BurnSession<'m, B> {
     }
 }
 
-impl<B: QuantLinearBackend> crate::generate::LanguageModel for BurnSession<'_, B> {
+impl<B: QuantLinearBackend> crate::runtime::generate::LanguageModel for BurnSession<'_, B> {
     fn feed(&mut self, tokens: &[u32]) -> Result<Vec<f32>, LlamaError> {
         let logits = self.model.forward(tokens, &mut self.cache)?;
         let [n, v] = logits.dims();

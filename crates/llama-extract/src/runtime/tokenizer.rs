@@ -13,7 +13,7 @@ use std::path::Path;
 use serde_json::json;
 
 use crate::LlamaError;
-use crate::gguf::GgufFile;
+use crate::runtime::gguf::GgufFile;
 
 /// Llama 3's pre-tokenizer pattern (llama.cpp's `llama-bpe`).
 const LLAMA3_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";

@@ -21,8 +21,8 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use crate::LlamaError;
-use crate::burn_llama::BurnLlama;
-use crate::tokenizer::{ChatTemplate, LlamaTokenizer, Message, Role};
+use crate::runtime::burn_model::BurnLlama;
+use crate::runtime::tokenizer::{ChatTemplate, LlamaTokenizer, Message, Role};
 
 /// One training pair.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -84,7 +84,7 @@ impl Proj {
     }
 
     /// For Q and K, the head count whose rows HF checkpoints keep in rotate-half order and
-    /// GGUF in adjacent pairs (permute with [`crate::weights::permute_rows_for_adjacent_rope`]);
+    /// GGUF in adjacent pairs (permute with [`crate::runtime::weights::permute_rows_for_adjacent_rope`]);
     /// `None` for the others.
     pub fn rope_heads(self, c: &LlamaConfig) -> Option<usize> {
         match self {

@@ -1,0 +1,434 @@
+//! Grammar-constrained decoding: a JSON Schema compiled to a character automaton, and a trie of
+//! the tokenizer's vocabulary so each step only offers tokens that keep the output a valid
+//! prefix of a schema-conformant document.
+//!
+//! The schema subset is what [`super::schema::ModelOutput`]'s generated schema uses: objects
+//! (every `required` property, in that order), arrays with `maxItems`, strings with `maxLength`,
+//! string enums, integers and numbers in `[minimum, maximum]`, `$ref` into `$defs`. Output is
+//! compact JSON (no whitespace between tokens of the syntax), which costs the model nothing and
+//! keeps the automaton small. Two refinements tie the output to the transcript, each named by a
+//! keyword of the schema (so the schema, not this compiler, says which fields they apply to): an
+//! integer marked `x-utterance-index` only admits the indices of the prompt, and a string marked
+//! `x-verbatim-quote` after it can be required to be whole words copied verbatim from that
+//! utterance.
+//!
+//! ```
+//! use llama_extract::extract::grammar::{Grammar, Narrowing};
+//! use llama_extract::extract::schema::model_output_schema;
+//!
+//! let n = Narrowing {
+//!     utterances: [(3, "I can't sleep at night".to_string())].into_iter().collect(),
+//!     quotes_verbatim: true,
+//!     default_max_chars: 200,
+//!     default_max_items: 4,
+//!     participant: None,
+//! };
+//! let grammar = Grammar::from_schema(&model_output_schema(), &n).unwrap();
+//! let mut m = grammar.matcher();
+//! assert!(m.feed_str(r#"{"emotions":[{"label":"fatigue","intensity":0.7,"evidence":[{"utterance_index":3,"quote":"can't sleep"#));
+//! assert!(!m.clone().feed_str(" well"), "not the utterance's words");
+//! let done = m.completion(); // the shortest valid ending
+//! assert!(done.starts_with(r#""}]}],"topics":[]"#));
+//! ```
+
+use std::collections::BTreeMap;
+
+use crate::LlamaError;
+
+mod compile;
+mod matcher;
+mod trie;
+
+pub use matcher::{Matcher, is_citable};
+pub use trie::{GrammarConstraint, TokenTrie};
+
+/// Index of a [`Shape`] in [`Grammar::shapes`].
+type ShapeId = usize;
+
+/// One node of the compiled schema.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
+    /// Properties in order (all of them are written), each with the text that introduces it
+    /// (`{"key":` for the first, `,"key":` after).
+    Object(Vec<(String, ShapeId)>, Vec<String>),
+    /// A JSON array of one item shape.
+    Array {
+        /// The shape of every item.
+        item: ShapeId,
+        /// Fewest items.
+        min_items: usize,
+        /// Most items.
+        max_items: usize,
+    },
+    /// A free string of `min_chars..=max_chars` characters; `prose` (the schema's `x-prose`)
+    /// also requires a letter first and refuses [`NOT_PROSE`] characters, so free text cannot
+    /// hold markup, template fragments or questions.
+    String {
+        /// Fewest characters.
+        min_chars: usize,
+        /// Most characters.
+        max_chars: usize,
+        /// Prose rules apply.
+        prose: bool,
+    },
+    /// One of these strings.
+    Enum(Vec<String>),
+    /// An integer from this set (written in decimal).
+    Integer(Vec<u64>),
+    /// A number in `[min, 1]` written as `0`, `1`, `1.0` or `0.` and 1–3 digits.
+    UnitInterval {
+        /// Smallest value allowed.
+        min: f64,
+    },
+    /// Whole words copied verbatim from the utterance chosen by the preceding
+    /// `utterance_index` (at most `max_chars` characters).
+    Quote {
+        /// Most characters.
+        max_chars: usize,
+    },
+}
+
+/// A compiled schema and the utterances it may quote.
+#[derive(Debug, Clone)]
+pub struct Grammar {
+    /// Every node; [`Shape`]s refer to each other by index.
+    pub shapes: Vec<Shape>,
+    /// The document's node.
+    pub root: ShapeId,
+    /// Texts by utterance index, for [`Shape::Quote`].
+    pub utterances: BTreeMap<u64, String>,
+}
+
+/// How the schema's generic parts are narrowed for one prompt.
+#[derive(Debug, Clone, Default)]
+pub struct Narrowing {
+    /// Allowed `utterance_index` values with their texts.
+    pub utterances: BTreeMap<u64, String>,
+    /// Make `quote` strings verbatim substrings of the indexed utterance.
+    pub quotes_verbatim: bool,
+    /// Longest free string when the schema gives no `maxLength`.
+    pub default_max_chars: usize,
+    /// Most items when the schema gives no `maxItems`.
+    pub default_max_items: usize,
+    /// The participant's utterances (a subset of `utterances`), when speakers are known: the
+    /// `utterance_index` of a schema node marked `x-participant-only` admits only these, and an
+    /// `x-participant-only` array with none of them to cite must stay empty. `None`: no
+    /// speaker restriction.
+    pub participant: Option<std::collections::BTreeSet<u64>>,
+}
+
+/// Characters a prose string (`x-prose`) refuses: markup, template and code syntax, and `?`
+/// (free text states findings; it does not ask).
+pub const NOT_PROSE: &[char] =
+    &['{', '}', '[', ']', '<', '>', '|', '\\', '#', '*', '_', '~', '^', '=', '@', '$', '`', '?'];
+
+/// Whether `c` may appear in a prose string.
+pub fn is_prose_char(c: char) -> bool {
+    !c.is_control() && !NOT_PROSE.contains(&c)
+}
+
+/// Schema keyword of an integer that is an utterance index: it admits only the indices of
+/// [`Narrowing::utterances`] (or the participant's, under `x-participant-only`).
+pub const UTTERANCE_INDEX: &str = "x-utterance-index";
+
+/// Schema keyword of a string that is a quote: under [`Narrowing::quotes_verbatim`], whole words
+/// copied verbatim from the utterance the preceding utterance index chose.
+pub const VERBATIM_QUOTE: &str = "x-verbatim-quote";
+
+/// The project's schema keywords, which hold for the whole subtree they mark (an array's
+/// items, an object's properties).
+#[derive(Debug, Clone, Copy, Default)]
+struct Marks {
+    /// `x-participant-only`: indices cite only the participant ([`Narrowing::participant`]).
+    participant_only: bool,
+    /// `x-prose`: free strings are prose ([`Shape::String`]).
+    prose: bool,
+}
+
+fn schema_err(what: impl Into<String>) -> LlamaError {
+    LlamaError::Config(format!("schema: {}", what.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grammar() -> Grammar {
+        let schema = serde_json::json!({
+            "type": "object",
+            "required": ["tags", "score", "cite"],
+            "properties": {
+                "tags": {"type": "array", "maxItems": 2, "items": {"enum": ["sad", "sadder", "calm"]}},
+                "score": {"type": "number", "minimum": 0.0, "maximum": 1.0},
+                "cite": {"type": "array", "items": {"$ref": "#/$defs/Cite"}}
+            },
+            "$defs": {"Cite": {"type": "object", "required": ["utterance_index", "quote"], "properties": {
+                "utterance_index": {"type": "integer", "minimum": 0, "x-utterance-index": true},
+                "quote": {"type": "string", "maxLength": 20, "x-verbatim-quote": true}
+            }}}
+        });
+        let mut utterances = BTreeMap::new();
+        utterances.insert(3, "I can't sleep at night".to_string());
+        utterances.insert(12, "work is fine".to_string());
+        let n = test_narrowing(utterances);
+        Grammar::from_schema(&schema, &n).unwrap()
+    }
+
+    /// Verbatim quotes, small defaults, no speaker rule.
+    fn test_narrowing(utterances: BTreeMap<u64, String>) -> Narrowing {
+        Narrowing { utterances, quotes_verbatim: true, default_max_chars: 50, default_max_items: 3, participant: None }
+    }
+
+    fn accepts(g: &Grammar, text: &str) -> bool {
+        let mut m = g.matcher();
+        m.feed_str(text) && m.is_done()
+    }
+
+    #[test]
+    fn only_utterances_with_a_word_to_quote_can_be_cited() {
+        // Found by the extraction fuzz target: `'be` has letters but no word start (the
+        // apostrophe joins), so citing it led to a quote that could not begin.
+        let schema = serde_json::json!({
+            "type": "object", "required": ["cite"],
+            "properties": {"cite": {"type": "object", "required": ["utterance_index", "quote"], "properties": {
+                "utterance_index": {"type": "integer", "minimum": 0, "x-utterance-index": true},
+                "quote": {"type": "string", "maxLength": 40, "x-verbatim-quote": true}
+            }}}
+        });
+        let utterances: BTreeMap<u64, String> = [(0, "'be".to_string()), (1, "fine".to_string())].into();
+        assert!(!is_citable("'be") && is_citable("fine") && !is_citable("…?!"));
+        let n = test_narrowing(utterances);
+        let g = Grammar::from_schema(&schema, &n).unwrap();
+        assert!(!g.matcher().feed_str(r#"{"cite":{"utterance_index":0"#));
+        assert!(accepts(&g, r#"{"cite":{"utterance_index":1,"quote":"fine"}}"#));
+        let n = Narrowing { utterances: [(0, "'be".to_string())].into(), ..n };
+        assert!(Grammar::from_schema(&schema, &n).is_err(), "nothing to cite");
+    }
+
+    /// The extraction schema over an interviewer question (0) and a participant answer (1).
+    fn interview(participant: &[u64]) -> Grammar {
+        let utterances: BTreeMap<u64, String> =
+            [(0, "do you feel sad or hopeless?".to_string()), (1, "i feel sad most days at work".to_string())].into();
+        let n = Narrowing {
+            utterances,
+            quotes_verbatim: true,
+            default_max_chars: 200,
+            default_max_items: 4,
+            participant: Some(participant.iter().copied().collect()),
+        };
+        Grammar::from_schema(&crate::extract::schema::model_output_schema(), &n).unwrap()
+    }
+
+    const TAIL: &str = r#"],"topics":[],"key_phrases":[],"summary":"The participant feels sad at work.","concerns":[],"suggested_actions":[]}"#;
+
+    #[test]
+    fn emotion_evidence_cites_only_the_participant_and_topics_cite_anyone() {
+        let g = interview(&[1]);
+        let emotion = |i: u64, q: &str| {
+            format!(
+                r#"{{"emotions":[{{"label":"sadness","intensity":0.6,"evidence":[{{"utterance_index":{i},"quote":"{q}"}}]}}"#
+            )
+        };
+        assert!(accepts(&g, &format!("{}{TAIL}", emotion(1, "i feel sad"))));
+        assert!(
+            !g.matcher().feed_str(&emotion(0, "sad")),
+            "the interviewer's words are not the participant's feelings"
+        );
+        let topic = r#"{"emotions":[],"topics":[{"category":"mood","label":"low mood","evidence":[{"utterance_index":0,"quote":"sad or hopeless"}]}],"key_phrases":[],"summary":"The participant feels sad at work.","concerns":[],"suggested_actions":[]}"#;
+        assert!(accepts(&g, topic));
+        // A reported emotion has evidence and some intensity.
+        assert!(!g.matcher().feed_str(r#"{"emotions":[{"label":"sadness","intensity":0.6,"evidence":[]"#));
+        for zero in ["0,", "0.0", "0.05", "0.099"] {
+            assert!(
+                !g.matcher().feed_str(&format!(r#"{{"emotions":[{{"label":"sadness","intensity":{zero}"#)),
+                "{zero}"
+            );
+        }
+        for some in ["0.1,", "0.25,", "1,", "1.0,"] {
+            assert!(
+                g.matcher().feed_str(&format!(r#"{{"emotions":[{{"label":"sadness","intensity":{some}"#)),
+                "{some}"
+            );
+        }
+        // With no participant utterance to cite, there are no emotions to report.
+        let g = interview(&[]);
+        assert!(!g.matcher().feed_str(r#"{"emotions":[{"#));
+        assert!(accepts(&g, &format!(r#"{{"emotions":[{TAIL}"#)));
+    }
+
+    #[test]
+    fn free_text_is_prose_of_a_minimum_length() {
+        let g = interview(&[1]);
+        let with_summary = |s: &str| {
+            format!(
+                r#"{{"emotions":[],"topics":[],"key_phrases":[],"summary":"{s}","concerns":[],"suggested_actions":[]}}"#
+            )
+        };
+        assert!(accepts(&g, &with_summary("The participant feels sad at work.")));
+        for bad in [
+            "How are things at work?",                // a question
+            "{{{{}}}}, i'm not sure what's going on", // template fragment
+            "Sad <|im_end|> at work all the time",
+            "- sad at work, tired all the time",     // not a letter first
+            "Sad at work.",                          // under 20 characters
+            "Sad at \"work\" all the time and more", // no escapes in prose
+        ] {
+            assert!(!accepts(&g, &with_summary(bad)), "{bad}");
+        }
+        // Completing a short prose string pads it to a valid document.
+        let mut m = g.matcher();
+        assert!(m.feed_str(r#"{"emotions":[],"topics":[],"key_phrases":[],"summary":"Sad"#));
+        let done = format!(r#"{{"emotions":[],"topics":[],"key_phrases":[],"summary":"Sad{}"#, m.completion());
+        assert!(accepts(&g, &done), "{done}");
+        let mut m = g.matcher();
+        assert!(m.feed_str(
+            r#"{"emotions":[],"topics":[],"key_phrases":[],"summary":"The participant sleeps badly.","concerns":["#
+        ));
+        let done = format!(
+            r#"{{"emotions":[],"topics":[],"key_phrases":[],"summary":"The participant sleeps badly.","concerns":[{}"#,
+            m.completion()
+        );
+        assert!(accepts(&g, &done), "{done}");
+        // The trie never offers a prose string a token it would refuse.
+        let texts: Vec<String> =
+            ["The", " sad", "?", " {{", "\"", ".\"", " work?", "<|", "a\\"].iter().map(|s| s.to_string()).collect();
+        let trie = TokenTrie::new(texts.clone());
+        let mut m = g.matcher();
+        assert!(m.feed_str(r#"{"emotions":[],"topics":[],"key_phrases":[],"summary":"The sad"#));
+        let mut out = Vec::new();
+        trie.allowed(&m, &mut out);
+        out.sort();
+        let names: Vec<&str> = out.iter().map(|&i| texts[i as usize].as_str()).collect();
+        assert_eq!(names, vec!["The", " sad"], "too short to close yet");
+    }
+
+    #[test]
+    fn json_escapes_in_free_strings_and_quotes() {
+        let schema = serde_json::json!({
+            "type": "object", "required": ["note", "cite"],
+            "properties": {
+                "note": {"type": "string", "maxLength": 8},
+                "cite": {"type": "object", "required": ["utterance_index", "quote"], "properties": {
+                    "utterance_index": {"type": "integer", "minimum": 0, "x-utterance-index": true},
+                    "quote": {"type": "string", "maxLength": 40, "x-verbatim-quote": true}
+                }}
+            }
+        });
+        let mut utterances = BTreeMap::new();
+        utterances.insert(0, r#"she said "no" to me\you"#.to_string());
+        let n = test_narrowing(utterances);
+        let g = Grammar::from_schema(&schema, &n).unwrap();
+        let doc = |note: &str, quote: &str| {
+            format!(r#"{{"note":"{note}","cite":{{"utterance_index":0,"quote":"{quote}"}}}}"#)
+        };
+        // Escapes count as one character each; every short escape and \u (not a lone surrogate).
+        assert!(accepts(&g, &doc(r#"a\"b\\c\n\u00e9"#, "she")));
+        assert!(accepts(&g, &doc(r#"\t\t\t\t\t\t\t\t"#, "she")));
+        assert!(!accepts(&g, &doc(r#"\t\t\t\t\t\t\t\t\t"#, "she")), "9 characters in 8");
+        assert!(!g.matcher().feed_str(r#"{"note":"\x"#));
+        assert!(!g.matcher().feed_str(r#"{"note":"\uD8"#), "lone surrogate");
+        assert!(g.matcher().feed_str(r#"{"note":"\uD7"#));
+        // Quotes: an escaped character of the utterance matches it; nothing else does.
+        assert!(accepts(&g, &doc("", r#"said \"no\" to me\\you"#)));
+        let before_space = r#"{"note":"","cite":{"utterance_index":0,"quote":"said \"no\" to\"#;
+        assert!(!g.matcher().feed_str(before_space), "escape where the utterance has none");
+        assert!(!accepts(&g, &doc("", r#"said \"no\" to me\/you"#)));
+        // Completing from inside an escape gives a document that parses.
+        for prefix in
+            [r#"{"note":"ab\"#, r#"{"note":"ab\u0"#, r#"{"note":"","cite":{"utterance_index":0,"quote":"said \"#]
+        {
+            let mut m = g.matcher();
+            assert!(m.feed_str(prefix), "{prefix}");
+            let full = format!("{prefix}{}", m.completion());
+            assert!(accepts(&g, &full), "{full}");
+            serde_json::from_str::<serde_json::Value>(&full).unwrap();
+        }
+    }
+
+    #[test]
+    fn documents_are_accepted_or_refused_as_the_schema_says() {
+        let g = grammar();
+        assert!(accepts(
+            &g,
+            r#"{"tags":["sad","calm"],"score":0.75,"cite":[{"utterance_index":3,"quote":"sleep at"}]}"#
+        ));
+        assert!(accepts(&g, r#"{"tags":[],"score":1,"cite":[]}"#));
+        assert!(accepts(&g, r#"{"tags":["sadder"],"score":0,"cite":[{"utterance_index":12,"quote":"work"}]}"#));
+        for bad in [
+            r#"{"tags":["happy"],"score":0.5,"cite":[]}"#,           // not in the enum
+            r#"{"tags":["sad","sad","sad"],"score":0.5,"cite":[]}"#, // maxItems
+            r#"{"tags":[],"score":1.5,"cite":[]}"#,                  // range
+            r#"{"tags":[],"score":0.5,"cite":[{"utterance_index":4,"quote":"x"}]}"#, // no such utterance
+            r#"{"tags":[],"score":0.5,"cite":[{"utterance_index":3,"quote":"work"}]}"#, // not in utterance 3
+            r#"{"tags":[],"score":0.5,"cite":[{"utterance_index":3,"quote":"leep at"}]}"#, // not a whole word
+            r#"{"tags":[],"score":0.5,"cite":[{"utterance_index":3,"quote":"sleep a"}]}"#, // not a whole word
+            r#"{"tags":[],"score":0.5,"cite":[{"utterance_index":3,"quote":""}]}"#, // empty
+            r#"{"tags":[],"score":0.5,"cite":[{"utterance_index":12,"quote":"work is fine"}]} "#, // trailing text
+            r#"{"score":0.5,"tags":[],"cite":[]}"#,                  // order
+            r#"{"tags": [],"score":0.5,"cite":[]}"#,                 // whitespace
+        ] {
+            assert!(!accepts(&g, bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_refused_character_leaves_the_state_unchanged() {
+        let g = grammar();
+        let mut m = g.matcher();
+        assert!(m.feed_str(r#"{"tags":["sa"#));
+        assert!(!m.feed('x'));
+        assert!(m.feed_str(r#"d"],"score":0.5"#));
+        assert!(!m.feed('x'));
+        assert!(m.feed_str(r#","cite":[]}"#) && m.is_done());
+    }
+
+    #[test]
+    fn every_prefix_completes_to_a_valid_document() {
+        let g = grammar();
+        let doc = r#"{"tags":["sad"],"score":0.75,"cite":[{"utterance_index":12,"quote":"work is"}]}"#;
+        for cut in 0..doc.len() {
+            let mut m = g.matcher();
+            assert!(m.feed_str(&doc[..cut]));
+            let completed = format!("{}{}", &doc[..cut], m.completion());
+            assert!(accepts(&g, &completed), "{completed}");
+            serde_json::from_str::<serde_json::Value>(&completed).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_trie_offers_exactly_the_tokens_that_fit() {
+        let g = grammar();
+        let texts: Vec<String> =
+            ["{\"", "{", "\"tags", "\":[", "]", "sad", "\"sad", "\",\"", "x", "", "\u{fffd}", "calm\"]", " "]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+        let trie = TokenTrie::new(texts.clone());
+        let mut out = Vec::new();
+        let m = g.matcher();
+        trie.allowed(&m, &mut out);
+        out.sort();
+        assert_eq!(out, vec![0, 1]);
+        let mut m = g.matcher();
+        assert!(m.feed_str(r#"{"tags":["#));
+        trie.allowed(&m, &mut out);
+        out.sort();
+        let names: Vec<&str> = out.iter().map(|&i| texts[i as usize].as_str()).collect();
+        assert_eq!(names, vec!["]", "\"sad"]);
+        // Brute force agrees for every state along a document.
+        let doc = r#"{"tags":["calm"],"score":0.5,"cite":[]}"#;
+        for cut in 0..doc.len() {
+            let mut m = g.matcher();
+            assert!(m.feed_str(&doc[..cut]));
+            trie.allowed(&m, &mut out);
+            out.sort();
+            let brute: Vec<u32> = (0..texts.len() as u32)
+                .filter(|&i| {
+                    let t = &texts[i as usize];
+                    !t.is_empty() && !t.contains('\u{fffd}') && m.clone().feed_str(t)
+                })
+                .collect();
+            assert_eq!(out, brute, "after {:?}", &doc[..cut]);
+        }
+    }
+}
