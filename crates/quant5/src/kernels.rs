@@ -5,22 +5,32 @@
 //! tested against.
 
 use crate::blocks::{IQ4_VALUES, QK, QK_K, f16_at, iq4_xs_scale, nearest_int, q3_k_codes, q3_k_scales, scale_min_k4};
+use crate::formats::{BlockFormat, FormatFn, cast_blocks, for_type};
 use crate::ggml_type::GgmlType;
 use crate::{QuantError, blocks};
 use half::f16;
 
-/// One 32-value block of 8-bit activations.
+/// One 32-value block of Q8_0 activations (paired with Q4_0, Q5_0, Q8_0, IQ4_NL).
 #[derive(Debug, Clone, Copy)]
-pub struct Q8Block {
-    /// Scale (f16-rounded for Q8_0/Q8_1, as stored by ggml).
+pub struct Q8_0 {
+    /// Scale (f16-rounded, as stored by ggml).
     pub d: f32,
-    /// `d · Σq` as f16 (Q8_1 only; 0 otherwise).
+    /// The 32 codes.
+    pub qs: [i8; QK],
+}
+
+/// One 32-value block of Q8_1 activations (paired with Q4_1, Q5_1): Q8_0 plus the block's sum.
+#[derive(Debug, Clone, Copy)]
+pub struct Q8_1 {
+    /// Scale (f16-rounded).
+    pub d: f32,
+    /// `d · Σq`, f16-rounded.
     pub s: f32,
     /// The 32 codes.
     pub qs: [i8; QK],
 }
 
-/// One 256-value super-block of Q8_K activations.
+/// One 256-value super-block of Q8_K activations (paired with the K-quants and IQ4_XS).
 #[derive(Debug, Clone, Copy)]
 pub struct Q8KBlock {
     /// Scale (f32).
@@ -31,36 +41,42 @@ pub struct Q8KBlock {
     pub bsums: [i16; 16],
 }
 
-/// Activations quantized for one weight type.
-#[derive(Debug, Clone)]
-pub enum Activation {
-    /// Unquantized, for float weights.
-    F32(Vec<f32>),
-    /// Q8_0 or Q8_1 blocks, for the 32-value weight types.
-    Q8(Vec<Q8Block>),
-    /// Q8_K super-blocks, for the K-quants.
-    Q8K(Vec<Q8KBlock>),
+/// Codes and f16-rounded scale of one 32-value block, and the sum of its codes.
+fn q8_codes(c: &[f32]) -> (f32, [i8; QK], i32) {
+    let amax = c.iter().fold(0f32, |a, v| a.max(v.abs()));
+    let d = amax / 127.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let mut qs = [0i8; QK];
+    let mut sum = 0i32;
+    for (q, &v) in qs.iter_mut().zip(c) {
+        *q = (v * id).round() as i8;
+        sum += *q as i32;
+    }
+    (d, qs, sum)
 }
 
-fn quantize_q8(x: &[f32], with_sum: bool) -> Vec<Q8Block> {
+/// `x` (whole blocks of 32) as Q8_0 blocks, as ggml's `quantize_row_q8_0`.
+pub fn quantize_q8_0(x: &[f32]) -> Vec<Q8_0> {
     x.chunks_exact(QK)
         .map(|c| {
-            let amax = c.iter().fold(0f32, |a, v| a.max(v.abs()));
-            let d = amax / 127.0;
-            let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-            let mut qs = [0i8; QK];
-            let mut sum = 0i32;
-            for (q, &v) in qs.iter_mut().zip(c) {
-                *q = (v * id).round() as i8;
-                sum += *q as i32;
-            }
-            let s = if with_sum { f16::from_f32(sum as f32 * d).to_f32() } else { 0.0 };
-            Q8Block { d: f16::from_f32(d).to_f32(), s, qs }
+            let (d, qs, _) = q8_codes(c);
+            Q8_0 { d: f16::from_f32(d).to_f32(), qs }
         })
         .collect()
 }
 
-fn quantize_q8k(x: &[f32]) -> Vec<Q8KBlock> {
+/// `x` (whole blocks of 32) as Q8_1 blocks, as ggml's `quantize_row_q8_1`.
+pub fn quantize_q8_1(x: &[f32]) -> Vec<Q8_1> {
+    x.chunks_exact(QK)
+        .map(|c| {
+            let (d, qs, sum) = q8_codes(c);
+            Q8_1 { d: f16::from_f32(d).to_f32(), s: f16::from_f32(sum as f32 * d).to_f32(), qs }
+        })
+        .collect()
+}
+
+/// `x` (whole blocks of 256) as Q8_K super-blocks, as ggml's `quantize_row_q8_K`.
+pub fn quantize_q8k(x: &[f32]) -> Vec<Q8KBlock> {
     x.chunks_exact(QK_K)
         .map(|c| {
             let (mut amax, mut max) = (0f32, 0f32);
@@ -87,157 +103,55 @@ fn quantize_q8k(x: &[f32]) -> Vec<Q8KBlock> {
         .collect()
 }
 
-impl Activation {
-    /// Quantizes `x` into the activation format the weight type `t` pairs with.
-    pub fn quantize(t: GgmlType, x: &[f32]) -> Result<Self, QuantError> {
-        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-            return Err(QuantError::NonFinite { index: i });
+/// Checks `x` for a row dot product with weights of `t`.
+fn check_activations(t: GgmlType, x: &[f32]) -> Result<(), QuantError> {
+    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        return Err(QuantError::NonFinite { index: i });
+    }
+    if !x.len().is_multiple_of(t.block_size()) {
+        return Err(QuantError::Shape(format!(
+            "activation length {} is not a multiple of {}'s block ({})",
+            x.len(),
+            t.name(),
+            t.block_size()
+        )));
+    }
+    Ok(())
+}
+
+/// One weight row (`row`, blocks of `t`) dotted with `x`, which is first quantized to the
+/// activation format `t` pairs with: the fastest kernel this CPU runs, or the portable
+/// reference when `portable`.
+pub fn row_dot(t: GgmlType, row: &[u8], x: &[f32], portable: bool) -> Result<f32, QuantError> {
+    struct RowDot<'a> {
+        row: &'a [u8],
+        x: &'a [f32],
+        portable: bool,
+    }
+    impl FormatFn for RowDot<'_> {
+        type Output = Result<f32, QuantError>;
+        fn call<B: BlockFormat>(self) -> Self::Output {
+            let row = cast_blocks::<B>(self.row)?;
+            if row.len() * B::VALUES != self.x.len() {
+                return Err(QuantError::Shape(format!(
+                    "a row of {} values dotted with {}",
+                    row.len() * B::VALUES,
+                    self.x.len()
+                )));
+            }
+            let act = B::quantize_activations(self.x);
+            let dot = if self.portable { B::dot_portable } else { B::dot_fn() };
+            Ok(dot(row, &act))
         }
-        if !x.len().is_multiple_of(t.block_size()) {
-            return Err(QuantError::Shape(format!(
-                "activation length {} is not a multiple of {}'s block ({})",
-                x.len(),
-                t.name(),
-                t.block_size()
-            )));
-        }
-        Ok(match t {
-            GgmlType::F32 | GgmlType::F16 | GgmlType::BF16 => Activation::F32(x.to_vec()),
-            GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q8_0 | GgmlType::IQ4_NL => {
-                Activation::Q8(quantize_q8(x, false))
-            }
-            GgmlType::Q4_1 | GgmlType::Q5_1 => Activation::Q8(quantize_q8(x, true)),
-            GgmlType::Q2_K | GgmlType::Q3_K | GgmlType::Q4_K | GgmlType::Q5_K | GgmlType::Q6_K | GgmlType::IQ4_XS => {
-                Activation::Q8K(quantize_q8k(x))
-            }
-            GgmlType::Q8_1 | GgmlType::Q8_K => {
-                return Err(QuantError::UnsupportedType(format!("{} weights", t.name())));
-            }
-        })
     }
-}
-
-/// A row dot product for one weight type.
-pub type RowDot = fn(&[u8], &Activation) -> f32;
-
-/// The row dot product for weights of type `t`: AVX2/FMA/F16C when the CPU has them, else the
-/// portable version.
-pub fn row_dot_fn(t: GgmlType) -> Result<RowDot, QuantError> {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2")
-        && std::arch::is_x86_feature_detected!("fma")
-        && std::arch::is_x86_feature_detected!("f16c")
-        && let Some(f) = simd::pick(t)
-    {
-        return Ok(f);
-    }
-    portable_dot_fn(t)
-}
-
-/// The portable (scalar) row dot product, the reference the SIMD kernels are tested against.
-pub fn portable_dot_fn(t: GgmlType) -> Result<RowDot, QuantError> {
-    Ok(match t {
-        GgmlType::Q5_0 => dot_q5_0,
-        GgmlType::Q5_1 => dot_q5_1,
-        GgmlType::Q4_0 => dot_q4_0,
-        GgmlType::Q4_1 => dot_q4_1,
-        GgmlType::Q8_0 => dot_q8_0,
-        GgmlType::Q5_K => dot_q5_k,
-        GgmlType::Q6_K => dot_q6_k,
-        GgmlType::Q2_K => dot_q2_k,
-        GgmlType::Q3_K => dot_q3_k,
-        GgmlType::Q4_K => dot_q4_k,
-        GgmlType::IQ4_NL => dot_iq4_nl,
-        GgmlType::IQ4_XS => dot_iq4_xs,
-        GgmlType::F32 => dot_f32,
-        GgmlType::F16 => dot_f16,
-        GgmlType::BF16 => dot_bf16,
-        GgmlType::Q8_1 | GgmlType::Q8_K => return Err(QuantError::UnsupportedType(format!("{} weights", t.name()))),
-    })
-}
-
-#[cfg(target_arch = "x86_64")]
-mod simd {
-    use super::{Activation, RowDot};
-    use crate::ggml_type::GgmlType;
-    use crate::kernels_avx2 as k;
-
-    // SAFETY (all wrappers): `pick` hands these out only after `row_dot_fn` detected AVX2, FMA
-    // and F16C.
-    fn q5_0(r: &[u8], a: &Activation) -> f32 {
-        unsafe { k::dot_q5_0(r, a) }
-    }
-    fn q5_1(r: &[u8], a: &Activation) -> f32 {
-        unsafe { k::dot_q5_1(r, a) }
-    }
-    fn q4_1(r: &[u8], a: &Activation) -> f32 {
-        unsafe { k::dot_q4_1(r, a) }
-    }
-    fn q8_0(r: &[u8], a: &Activation) -> f32 {
-        unsafe { k::dot_q8_0(r, a) }
-    }
-    fn q5_k(r: &[u8], a: &Activation) -> f32 {
-        unsafe { k::dot_q5_k(r, a) }
-    }
-    fn q4_0(r: &[u8], a: &Activation) -> f32 {
-        unsafe { k::dot_q4_0(r, a) }
-    }
-    fn iq4_nl(r: &[u8], a: &Activation) -> f32 {
-        unsafe { k::dot_iq4_nl(r, a) }
-    }
-    fn iq4_xs(r: &[u8], a: &Activation) -> f32 {
-        unsafe { k::dot_iq4_xs(r, a) }
-    }
-    fn q2_k(r: &[u8], a: &Activation) -> f32 {
-        unsafe { k::dot_q2_k(r, a) }
-    }
-    fn q3_k(r: &[u8], a: &Activation) -> f32 {
-        unsafe { k::dot_q3_k(r, a) }
-    }
-    fn q4_k(r: &[u8], a: &Activation) -> f32 {
-        unsafe { k::dot_q4_k(r, a) }
-    }
-    fn q6_k(r: &[u8], a: &Activation) -> f32 {
-        unsafe { k::dot_q6_k(r, a) }
-    }
-
-    pub(super) fn pick(t: GgmlType) -> Option<RowDot> {
-        Some(match t {
-            GgmlType::Q5_0 => q5_0,
-            GgmlType::Q5_1 => q5_1,
-            GgmlType::Q4_1 => q4_1,
-            GgmlType::Q8_0 => q8_0,
-            GgmlType::Q5_K => q5_k,
-            GgmlType::Q4_0 => q4_0,
-            GgmlType::IQ4_NL => iq4_nl,
-            GgmlType::IQ4_XS => iq4_xs,
-            GgmlType::Q2_K => q2_k,
-            GgmlType::Q3_K => q3_k,
-            GgmlType::Q4_K => q4_k,
-            GgmlType::Q6_K => q6_k,
-            _ => return None,
-        })
-    }
-}
-
-pub(crate) fn q8(act: &Activation) -> &[Q8Block] {
-    match act {
-        Activation::Q8(v) => v,
-        _ => &[],
-    }
-}
-
-pub(crate) fn q8k(act: &Activation) -> &[Q8KBlock] {
-    match act {
-        Activation::Q8K(v) => v,
-        _ => &[],
-    }
+    check_activations(t, x)?;
+    for_type(t, RowDot { row, x, portable })?
 }
 
 /// Q5_0 × Q8_0: `Σ_blocks d_x·d_y · Σ (q − 16)·q8`.
-pub fn dot_q5_0(row: &[u8], act: &Activation) -> f32 {
+pub(crate) fn dot_q5_0(row: &[u8], act: &[Q8_0]) -> f32 {
     let mut sumf = 0f32;
-    for (b, y) in row.chunks_exact(22).zip(q8(act)) {
+    for (b, y) in row.chunks_exact(22).zip(act) {
         let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
         let mut sumi = 0i32;
         for j in 0..16 {
@@ -251,9 +165,9 @@ pub fn dot_q5_0(row: &[u8], act: &Activation) -> f32 {
 }
 
 /// Q5_1 × Q8_1: `Σ d_x·d_y·Σ q·q8 + m_x·s_y`.
-pub fn dot_q5_1(row: &[u8], act: &Activation) -> f32 {
+pub(crate) fn dot_q5_1(row: &[u8], act: &[Q8_1]) -> f32 {
     let mut sumf = 0f32;
-    for (b, y) in row.chunks_exact(24).zip(q8(act)) {
+    for (b, y) in row.chunks_exact(24).zip(act) {
         let qh = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
         let mut sumi = 0i32;
         for j in 0..16 {
@@ -267,9 +181,9 @@ pub fn dot_q5_1(row: &[u8], act: &Activation) -> f32 {
 }
 
 /// Q4_0 × Q8_0.
-pub fn dot_q4_0(row: &[u8], act: &Activation) -> f32 {
+pub(crate) fn dot_q4_0(row: &[u8], act: &[Q8_0]) -> f32 {
     let mut sumf = 0f32;
-    for (b, y) in row.chunks_exact(18).zip(q8(act)) {
+    for (b, y) in row.chunks_exact(18).zip(act) {
         let mut sumi = 0i32;
         for j in 0..16 {
             sumi +=
@@ -281,9 +195,9 @@ pub fn dot_q4_0(row: &[u8], act: &Activation) -> f32 {
 }
 
 /// Q4_1 × Q8_1.
-pub fn dot_q4_1(row: &[u8], act: &Activation) -> f32 {
+pub(crate) fn dot_q4_1(row: &[u8], act: &[Q8_1]) -> f32 {
     let mut sumf = 0f32;
-    for (b, y) in row.chunks_exact(20).zip(q8(act)) {
+    for (b, y) in row.chunks_exact(20).zip(act) {
         let mut sumi = 0i32;
         for j in 0..16 {
             sumi += (b[4 + j] & 0x0F) as i32 * y.qs[j] as i32 + (b[4 + j] >> 4) as i32 * y.qs[j + 16] as i32;
@@ -294,9 +208,9 @@ pub fn dot_q4_1(row: &[u8], act: &Activation) -> f32 {
 }
 
 /// Q8_0 × Q8_0.
-pub fn dot_q8_0(row: &[u8], act: &Activation) -> f32 {
+pub(crate) fn dot_q8_0(row: &[u8], act: &[Q8_0]) -> f32 {
     let mut sumf = 0f32;
-    for (b, y) in row.chunks_exact(34).zip(q8(act)) {
+    for (b, y) in row.chunks_exact(34).zip(act) {
         let sumi: i32 = (0..QK).map(|j| (b[2 + j] as i8) as i32 * y.qs[j] as i32).sum();
         sumf += (f16_at(b, 0) * y.d) * sumi as f32;
     }
@@ -304,9 +218,9 @@ pub fn dot_q8_0(row: &[u8], act: &Activation) -> f32 {
 }
 
 /// Q5_K × Q8_K: `d_x·d_y·Σ_j ls_j·Σ q·q8 − dmin_x·d_y·Σ_j lm_j·(bsums)`.
-pub fn dot_q5_k(row: &[u8], act: &Activation) -> f32 {
+pub(crate) fn dot_q5_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let mut sumf = 0f32;
-    for (b, y) in row.chunks_exact(176).zip(q8k(act)) {
+    for (b, y) in row.chunks_exact(176).zip(act) {
         let scales = &b[4..16];
         let qh = &b[16..48];
         let qs = &b[48..176];
@@ -333,10 +247,10 @@ pub fn dot_q5_k(row: &[u8], act: &Activation) -> f32 {
 }
 
 /// Q6_K × Q8_K: `d·d_y·Σ_k scale_k·Σ (q − 32)·a` over 16-element groups.
-pub fn dot_q6_k(row: &[u8], act: &Activation) -> f32 {
+pub(crate) fn dot_q6_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let mut sumf = 0f32;
     let mut codes = [0i8; QK_K];
-    for (b, y) in row.chunks_exact(210).zip(q8k(act)) {
+    for (b, y) in row.chunks_exact(210).zip(act) {
         blocks::q6_k_codes(b, &mut codes);
         let scales = &b[192..208];
         let mut isum = 0i32;
@@ -350,9 +264,9 @@ pub fn dot_q6_k(row: &[u8], act: &Activation) -> f32 {
 }
 
 /// Q4_K × Q8_K: as Q5_K without the fifth bit.
-pub fn dot_q4_k(row: &[u8], act: &Activation) -> f32 {
+pub(crate) fn dot_q4_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let mut sumf = 0f32;
-    for (b, y) in row.chunks_exact(144).zip(q8k(act)) {
+    for (b, y) in row.chunks_exact(144).zip(act) {
         let scales = &b[4..16];
         let (mut isum, mut msum) = (0i32, 0i32);
         for g in 0..4 {
@@ -375,9 +289,9 @@ pub fn dot_q4_k(row: &[u8], act: &Activation) -> f32 {
 }
 
 /// Q2_K × Q8_K: `d·d_y·Σ_k sc_k·Σ q·q8 − dmin·d_y·Σ_k m_k·bsum_k` over 16-value groups.
-pub fn dot_q2_k(row: &[u8], act: &Activation) -> f32 {
+pub(crate) fn dot_q2_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let mut sumf = 0f32;
-    for (b, y) in row.chunks_exact(84).zip(q8k(act)) {
+    for (b, y) in row.chunks_exact(84).zip(act) {
         let (scales, qs) = (&b[0..16], &b[16..80]);
         let (mut isum, mut msum) = (0i32, 0i32);
         for (k, &sc) in scales.iter().enumerate() {
@@ -395,10 +309,10 @@ pub fn dot_q2_k(row: &[u8], act: &Activation) -> f32 {
 }
 
 /// Q3_K × Q8_K: `d·d_y·Σ_k (sc_k − 32)·Σ q·q8` with signed 3-bit codes.
-pub fn dot_q3_k(row: &[u8], act: &Activation) -> f32 {
+pub(crate) fn dot_q3_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let mut sumf = 0f32;
     let mut codes = [0i8; QK_K];
-    for (b, y) in row.chunks_exact(110).zip(q8k(act)) {
+    for (b, y) in row.chunks_exact(110).zip(act) {
         q3_k_codes(b, &mut codes);
         let scales = q3_k_scales(&b[96..108]);
         let mut isum = 0i32;
@@ -412,9 +326,9 @@ pub fn dot_q3_k(row: &[u8], act: &Activation) -> f32 {
 }
 
 /// IQ4_NL × Q8_0: table values against 8-bit activations, one scale product per block.
-pub fn dot_iq4_nl(row: &[u8], act: &Activation) -> f32 {
+pub(crate) fn dot_iq4_nl(row: &[u8], act: &[Q8_0]) -> f32 {
     let mut sumf = 0f32;
-    for (b, y) in row.chunks_exact(18).zip(q8(act)) {
+    for (b, y) in row.chunks_exact(18).zip(act) {
         let mut sumi = 0i32;
         for j in 0..16 {
             sumi += IQ4_VALUES[(b[2 + j] & 0x0F) as usize] as i32 * y.qs[j] as i32
@@ -426,9 +340,9 @@ pub fn dot_iq4_nl(row: &[u8], act: &Activation) -> f32 {
 }
 
 /// IQ4_XS × Q8_K: `d·d_y·Σ_ib (ls_ib − 32)·Σ T[q]·q8` over 32-value sub-blocks.
-pub fn dot_iq4_xs(row: &[u8], act: &Activation) -> f32 {
+pub(crate) fn dot_iq4_xs(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let mut sumf = 0f32;
-    for (b, y) in row.chunks_exact(136).zip(q8k(act)) {
+    for (b, y) in row.chunks_exact(136).zip(act) {
         let mut isum = 0i32;
         for ib in 0..8 {
             let qs = &b[8 + 16 * ib..8 + 16 * ib + 16];
@@ -462,8 +376,7 @@ fn dot_dense(w: &[f32], x: &[f32]) -> f32 {
 
 /// Float weights against f32 activations, decoded 256 values at a time into a stack buffer
 /// (no allocation per row).
-fn dot_float(row: &[u8], act: &Activation, bytes_per_value: usize, decode: fn(&[u8], &mut [f32])) -> f32 {
-    let Activation::F32(x) = act else { return 0.0 };
+fn dot_float(row: &[u8], x: &[f32], bytes_per_value: usize, decode: fn(&[u8], &mut [f32])) -> f32 {
     let mut w = [0f32; 256];
     let mut sum = 0f32;
     for (bytes, xs) in row.chunks(256 * bytes_per_value).zip(x.chunks(256)) {
@@ -474,14 +387,14 @@ fn dot_float(row: &[u8], act: &Activation, bytes_per_value: usize, decode: fn(&[
     sum
 }
 
-fn dot_f32(row: &[u8], act: &Activation) -> f32 {
+pub(crate) fn dot_f32(row: &[u8], act: &[f32]) -> f32 {
     dot_float(row, act, 4, blocks::decode_f32)
 }
 
-fn dot_f16(row: &[u8], act: &Activation) -> f32 {
+pub(crate) fn dot_f16(row: &[u8], act: &[f32]) -> f32 {
     dot_float(row, act, 2, blocks::decode_f16)
 }
 
-fn dot_bf16(row: &[u8], act: &Activation) -> f32 {
+pub(crate) fn dot_bf16(row: &[u8], act: &[f32]) -> f32 {
     dot_float(row, act, 2, blocks::decode_bf16)
 }

@@ -8,13 +8,13 @@
 #![cfg(target_arch = "x86_64")]
 
 use crate::blocks::scale_min_k4;
-use crate::kernels::{Activation, q8, q8k};
+use crate::kernels::{Q8_0, Q8_1, Q8KBlock};
 use std::arch::x86_64::*;
 
 /// f16 → f32 with the F16C instruction (software conversion would dominate small blocks).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn f16_at(b: &[u8], at: usize) -> f32 {
+fn f16c_at(b: &[u8], at: usize) -> f32 {
     let bits = u16::from_le_bytes([b[at], b[at + 1]]);
     _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)))
 }
@@ -115,61 +115,61 @@ macro_rules! four_way {
 
 /// Q5_0 × Q8_0: Σ (q − 16)·a = Σ q·a − 16·Σ a.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn dot_q5_0(row: &[u8], act: &Activation) -> f32 {
+pub(crate) fn dot_q5_0(row: &[u8], act: &[Q8_0]) -> f32 {
     let ones = _mm256_set1_epi8(1);
-    let acc = four_way!(row, 22, q8(act), |b, y| {
+    let acc = four_way!(row, 22, act, |b, y| {
         let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
         let q = _mm256_or_si256(nibbles(&b[6..22]), fifth_bits(qh));
         let a = load_i8x32(&y.qs);
         let s = _mm256_sub_epi32(dot_u8_i8(q, a), _mm256_slli_epi32(dot_u8_i8(ones, a), 4));
-        _mm256_mul_ps(_mm256_set1_ps(f16_at(b, 0) * y.d), _mm256_cvtepi32_ps(s))
+        _mm256_mul_ps(_mm256_set1_ps(f16c_at(b, 0) * y.d), _mm256_cvtepi32_ps(s))
     });
     hsum_ps(acc)
 }
 
 /// Q5_1 × Q8_1.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn dot_q5_1(row: &[u8], act: &Activation) -> f32 {
+pub(crate) fn dot_q5_1(row: &[u8], act: &[Q8_1]) -> f32 {
     let mut mins = 0f32;
-    let acc = four_way!(row, 24, q8(act), |b, y| {
+    let acc = four_way!(row, 24, act, |b, y| {
         let qh = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
         let q = _mm256_or_si256(nibbles(&b[8..24]), fifth_bits(qh));
-        mins += f16_at(b, 2) * y.s;
-        _mm256_mul_ps(_mm256_set1_ps(f16_at(b, 0) * y.d), _mm256_cvtepi32_ps(dot_u8_i8(q, load_i8x32(&y.qs))))
+        mins += f16c_at(b, 2) * y.s;
+        _mm256_mul_ps(_mm256_set1_ps(f16c_at(b, 0) * y.d), _mm256_cvtepi32_ps(dot_u8_i8(q, load_i8x32(&y.qs))))
     });
     hsum_ps(acc) + mins
 }
 
 /// Q4_1 × Q8_1.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn dot_q4_1(row: &[u8], act: &Activation) -> f32 {
+pub(crate) fn dot_q4_1(row: &[u8], act: &[Q8_1]) -> f32 {
     let mut mins = 0f32;
-    let acc = four_way!(row, 20, q8(act), |b, y| {
-        mins += f16_at(b, 2) * y.s;
+    let acc = four_way!(row, 20, act, |b, y| {
+        mins += f16c_at(b, 2) * y.s;
         let s = dot_u8_i8(nibbles(&b[4..20]), load_i8x32(&y.qs));
-        _mm256_mul_ps(_mm256_set1_ps(f16_at(b, 0) * y.d), _mm256_cvtepi32_ps(s))
+        _mm256_mul_ps(_mm256_set1_ps(f16c_at(b, 0) * y.d), _mm256_cvtepi32_ps(s))
     });
     hsum_ps(acc) + mins
 }
 
 /// Q8_0 × Q8_0.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn dot_q8_0(row: &[u8], act: &Activation) -> f32 {
-    let acc = four_way!(row, 34, q8(act), |b, y| {
+pub(crate) fn dot_q8_0(row: &[u8], act: &[Q8_0]) -> f32 {
+    let acc = four_way!(row, 34, act, |b, y| {
         let s = dot_i8_i8(load32(&b[2..34]), load_i8x32(&y.qs));
-        _mm256_mul_ps(_mm256_set1_ps(f16_at(b, 0) * y.d), _mm256_cvtepi32_ps(s))
+        _mm256_mul_ps(_mm256_set1_ps(f16c_at(b, 0) * y.d), _mm256_cvtepi32_ps(s))
     });
     hsum_ps(acc)
 }
 
 /// Q5_K × Q8_K: per super-block `d·Σ_j ls_j·Σ q·a − dmin·Σ_j lm_j·bsums_j`.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn dot_q5_k(row: &[u8], act: &Activation) -> f32 {
+pub(crate) fn dot_q5_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let mut acc = _mm256_setzero_ps();
     let mut mins = 0f32;
     let low4 = _mm256_set1_epi8(0x0F);
     let one = _mm256_set1_epi8(1);
-    for (b, y) in row.chunks_exact(176).zip(q8k(act)) {
+    for (b, y) in row.chunks_exact(176).zip(act) {
         let scales = &b[4..16];
         let qh = load32(&b[16..48]);
         let qs = &b[48..176];
@@ -196,9 +196,9 @@ pub(crate) fn dot_q5_k(row: &[u8], act: &Activation) -> f32 {
             let bs = |j: usize| y.bsums[2 * j] as i32 + y.bsums[2 * j + 1] as i32;
             msum += lm1 as i32 * bs(2 * g) + lm2 as i32 * bs(2 * g + 1);
         }
-        let d = f16_at(b, 0) * y.d;
+        let d = f16c_at(b, 0) * y.d;
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
-        mins += f16_at(b, 2) * y.d * msum as f32;
+        mins += f16c_at(b, 2) * y.d * msum as f32;
     }
     hsum_ps(acc) - mins
 }
@@ -223,24 +223,24 @@ fn iq4_table() -> __m256i {
 
 /// Q4_0 × Q8_0: the codes minus 8, signed, against the activations.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn dot_q4_0(row: &[u8], act: &Activation) -> f32 {
+pub(crate) fn dot_q4_0(row: &[u8], act: &[Q8_0]) -> f32 {
     let eight = _mm256_set1_epi8(8);
-    let acc = four_way!(row, 18, q8(act), |b, y| {
+    let acc = four_way!(row, 18, act, |b, y| {
         let q = _mm256_sub_epi8(nibbles(&b[2..18]), eight);
         let s = dot_i8_i8(q, load_i8x32(&y.qs));
-        _mm256_mul_ps(_mm256_set1_ps(f16_at(b, 0) * y.d), _mm256_cvtepi32_ps(s))
+        _mm256_mul_ps(_mm256_set1_ps(f16c_at(b, 0) * y.d), _mm256_cvtepi32_ps(s))
     });
     hsum_ps(acc)
 }
 
 /// IQ4_NL × Q8_0: nibbles looked up in the table, then a signed dot product.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn dot_iq4_nl(row: &[u8], act: &Activation) -> f32 {
+pub(crate) fn dot_iq4_nl(row: &[u8], act: &[Q8_0]) -> f32 {
     let table = iq4_table();
-    let acc = four_way!(row, 18, q8(act), |b, y| {
+    let acc = four_way!(row, 18, act, |b, y| {
         let v = _mm256_shuffle_epi8(table, nibbles(&b[2..18]));
         let s = dot_i8_i8(v, load_i8x32(&y.qs));
-        _mm256_mul_ps(_mm256_set1_ps(f16_at(b, 0) * y.d), _mm256_cvtepi32_ps(s))
+        _mm256_mul_ps(_mm256_set1_ps(f16c_at(b, 0) * y.d), _mm256_cvtepi32_ps(s))
     });
     hsum_ps(acc)
 }
@@ -248,10 +248,10 @@ pub(crate) fn dot_iq4_nl(row: &[u8], act: &Activation) -> f32 {
 /// IQ4_XS × Q8_K: per 32 values a table lookup, `maddubs` on |v| with the sign moved to the
 /// activations, and `madd` by the sub-block's scale.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn dot_iq4_xs(row: &[u8], act: &Activation) -> f32 {
+pub(crate) fn dot_iq4_xs(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let table = iq4_table();
     let mut acc = _mm256_setzero_ps();
-    for (b, y) in row.chunks_exact(136).zip(q8k(act)) {
+    for (b, y) in row.chunks_exact(136).zip(act) {
         let mut isum = _mm256_setzero_si256();
         for ib in 0..8 {
             let v = _mm256_shuffle_epi8(table, nibbles(&b[8 + 16 * ib..8 + 16 * ib + 16]));
@@ -260,18 +260,18 @@ pub(crate) fn dot_iq4_xs(row: &[u8], act: &Activation) -> f32 {
             let ls = crate::blocks::iq4_xs_scale(b, ib) as i16;
             isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, _mm256_set1_epi16(ls)));
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16_at(b, 0) * y.d), _mm256_cvtepi32_ps(isum), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16c_at(b, 0) * y.d), _mm256_cvtepi32_ps(isum), acc);
     }
     hsum_ps(acc)
 }
 
 /// Q4_K × Q8_K: as Q5_K without the fifth bit.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn dot_q4_k(row: &[u8], act: &Activation) -> f32 {
+pub(crate) fn dot_q4_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let mut acc = _mm256_setzero_ps();
     let mut mins = 0f32;
     let low4 = _mm256_set1_epi8(0x0F);
-    for (b, y) in row.chunks_exact(144).zip(q8k(act)) {
+    for (b, y) in row.chunks_exact(144).zip(act) {
         let scales = &b[4..16];
         let mut isum = _mm256_setzero_si256();
         let mut msum = 0i32;
@@ -289,8 +289,8 @@ pub(crate) fn dot_q4_k(row: &[u8], act: &Activation) -> f32 {
             let bs = |j: usize| y.bsums[2 * j] as i32 + y.bsums[2 * j + 1] as i32;
             msum += lm1 as i32 * bs(2 * g) + lm2 as i32 * bs(2 * g + 1);
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16_at(b, 0) * y.d), _mm256_cvtepi32_ps(isum), acc);
-        mins += f16_at(b, 2) * y.d * msum as f32;
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16c_at(b, 0) * y.d), _mm256_cvtepi32_ps(isum), acc);
+        mins += f16c_at(b, 2) * y.d * msum as f32;
     }
     hsum_ps(acc) - mins
 }
@@ -298,12 +298,12 @@ pub(crate) fn dot_q4_k(row: &[u8], act: &Activation) -> f32 {
 /// Q6_K × Q8_K: unsigned 6-bit codes through `maddubs`, each 16 values' signed scale through
 /// `madd`, then `32·Σ scale·Σa` (from the activation block sums) taken off.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn dot_q6_k(row: &[u8], act: &Activation) -> f32 {
+pub(crate) fn dot_q6_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let mut acc = _mm256_setzero_ps();
     let mut offsets = 0f32;
     let low4 = _mm256_set1_epi8(0x0F);
     let three = _mm256_set1_epi8(3);
-    for (b, y) in row.chunks_exact(210).zip(q8k(act)) {
+    for (b, y) in row.chunks_exact(210).zip(act) {
         let sc = |k: usize| b[192 + k] as i8 as i16;
         let mut isum = _mm256_setzero_si256();
         let mut offset = 0i32;
@@ -330,7 +330,7 @@ pub(crate) fn dot_q6_k(row: &[u8], act: &Activation) -> f32 {
                 offset += sc(k) as i32 * y.bsums[k] as i32 + sc(k + 1) as i32 * y.bsums[k + 1] as i32;
             }
         }
-        let d = f16_at(b, 208) * y.d;
+        let d = f16c_at(b, 208) * y.d;
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
         offsets += d * (32 * offset) as f32;
     }
@@ -340,11 +340,11 @@ pub(crate) fn dot_q6_k(row: &[u8], act: &Activation) -> f32 {
 /// Q2_K × Q8_K: two-bit codes by shift and mask, each 16 values' 4-bit scale through `madd`,
 /// the 4-bit mins against the activation block sums.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn dot_q2_k(row: &[u8], act: &Activation) -> f32 {
+pub(crate) fn dot_q2_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let mut acc = _mm256_setzero_ps();
     let mut mins = 0f32;
     let three = _mm256_set1_epi8(3);
-    for (b, y) in row.chunks_exact(84).zip(q8k(act)) {
+    for (b, y) in row.chunks_exact(84).zip(act) {
         let scales = &b[0..16];
         let mut isum = _mm256_setzero_si256();
         for half in 0..2 {
@@ -358,8 +358,8 @@ pub(crate) fn dot_q2_k(row: &[u8], act: &Activation) -> f32 {
             }
         }
         let msum: i32 = scales.iter().zip(&y.bsums).map(|(&s, &bs)| (s >> 4) as i32 * bs as i32).sum();
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16_at(b, 80) * y.d), _mm256_cvtepi32_ps(isum), acc);
-        mins += f16_at(b, 82) * y.d * msum as f32;
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16c_at(b, 80) * y.d), _mm256_cvtepi32_ps(isum), acc);
+        mins += f16c_at(b, 82) * y.d * msum as f32;
     }
     hsum_ps(acc) - mins
 }
@@ -367,12 +367,12 @@ pub(crate) fn dot_q2_k(row: &[u8], act: &Activation) -> f32 {
 /// Q3_K × Q8_K: the three-bit code as unsigned `low | high << 2` (0..7) through `maddubs`, the
 /// signed scales through `madd`, and `4·Σ scale·Σa` taken off.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn dot_q3_k(row: &[u8], act: &Activation) -> f32 {
+pub(crate) fn dot_q3_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let mut acc = _mm256_setzero_ps();
     let mut offsets = 0f32;
     let three = _mm256_set1_epi8(3);
     let one = _mm256_set1_epi8(1);
-    for (b, y) in row.chunks_exact(110).zip(q8k(act)) {
+    for (b, y) in row.chunks_exact(110).zip(act) {
         let hmask = load32(&b[0..32]);
         let sc = crate::blocks::q3_k_scales(&b[96..108]);
         let mut isum = _mm256_setzero_si256();
@@ -389,7 +389,7 @@ pub(crate) fn dot_q3_k(row: &[u8], act: &Activation) -> f32 {
             }
         }
         let offset: i32 = sc.iter().zip(&y.bsums).map(|(&s, &bs)| s as i32 * bs as i32).sum();
-        let d = f16_at(b, 108) * y.d;
+        let d = f16c_at(b, 108) * y.d;
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
         offsets += d * (4 * offset) as f32;
     }

@@ -7,6 +7,7 @@
 pub mod alg2;
 mod block_bytes;
 pub mod blocks;
+pub mod formats;
 mod ggml_type;
 mod int8;
 #[cfg(target_arch = "x86_64")]

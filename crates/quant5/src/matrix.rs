@@ -1,103 +1,60 @@
 //! Weights kept in their quantized blocks, with dequantization and products computed on the
 //! blocks directly.
 
+use crate::QuantError;
 use crate::block_bytes::BlockBytes;
+use crate::formats::{BlockFormat, FormatFn, cast_blocks, cast_blocks_mut, for_type};
 use crate::ggml_type::GgmlType;
-use crate::kernels;
-use crate::{QuantError, blocks};
 
 /// Dequantizes one row of `n` elements of type `t` from `bytes` into `out`.
 pub fn dequantize_row(t: GgmlType, bytes: &[u8], out: &mut [f32]) -> Result<(), QuantError> {
-    let n = out.len();
-    let need = t.row_bytes(n)?;
+    struct Decode<'a> {
+        bytes: &'a [u8],
+        out: &'a mut [f32],
+    }
+    impl FormatFn for Decode<'_> {
+        type Output = Result<(), QuantError>;
+        fn call<B: BlockFormat>(self) -> Self::Output {
+            for (b, o) in cast_blocks::<B>(self.bytes)?.iter().zip(self.out.chunks_exact_mut(B::VALUES)) {
+                b.decode(o);
+            }
+            Ok(())
+        }
+    }
+    let need = t.row_bytes(out.len())?;
     if bytes.len() != need {
         return Err(QuantError::Truncated { expected: need, got: bytes.len() });
     }
-    let (bs, ts) = (t.block_size(), t.type_size());
-    let decode: fn(&[u8], &mut [f32]) = match t {
-        GgmlType::F32 => blocks::decode_f32,
-        GgmlType::F16 => blocks::decode_f16,
-        GgmlType::BF16 => blocks::decode_bf16,
-        GgmlType::Q4_0 => blocks::decode_q4_0,
-        GgmlType::Q4_1 => blocks::decode_q4_1,
-        GgmlType::Q5_0 => blocks::decode_q5_0,
-        GgmlType::Q5_1 => blocks::decode_q5_1,
-        GgmlType::Q8_0 => blocks::decode_q8_0,
-        GgmlType::Q5_K => blocks::decode_q5_k,
-        GgmlType::Q6_K => blocks::decode_q6_k,
-        GgmlType::Q2_K => blocks::decode_q2_k,
-        GgmlType::Q3_K => blocks::decode_q3_k,
-        GgmlType::Q4_K => blocks::decode_q4_k,
-        GgmlType::IQ4_NL => blocks::decode_iq4_nl,
-        GgmlType::IQ4_XS => blocks::decode_iq4_xs,
-        GgmlType::Q8_1 | GgmlType::Q8_K => {
-            return Err(QuantError::UnsupportedType(format!("{} is an activation format, not stored", t.name())));
-        }
-    };
-    if bs == 1 {
-        decode(bytes, out);
-    } else {
-        for (b, o) in bytes.chunks_exact(ts).zip(out.chunks_exact_mut(bs)) {
-            decode(b, o);
-        }
-    }
-    Ok(())
-}
-
-/// Runs a block encoder of `N` values over a row (`dst` holds whole blocks of `ts` bytes).
-fn blockwise<const N: usize>(x: &[f32], dst: &mut [u8], ts: usize, encode: fn(&[f32; N], &mut [u8])) {
-    for (xb, ob) in x.chunks_exact(N).zip(dst.chunks_exact_mut(ts)) {
-        if let Ok(xb) = <&[f32; N]>::try_from(xb) {
-            encode(xb, ob);
-        }
-    }
+    for_type(t, Decode { bytes, out })?
 }
 
 /// Quantizes one row into blocks of `t`, byte-exact with ggml's reference encoders (every
 /// stored type this crate reads).
 pub fn quantize_row(t: GgmlType, x: &[f32], out: &mut Vec<u8>) -> Result<(), QuantError> {
+    struct Encode<'a> {
+        x: &'a [f32],
+        dst: &'a mut [u8],
+    }
+    impl FormatFn for Encode<'_> {
+        type Output = Result<(), QuantError>;
+        fn call<B: BlockFormat>(self) -> Self::Output {
+            for (xb, ob) in self.x.chunks_exact(B::VALUES).zip(cast_blocks_mut::<B>(self.dst)?) {
+                B::encode(xb, ob);
+            }
+            Ok(())
+        }
+    }
     let need = t.row_bytes(x.len())?;
     if let Some(i) = x.iter().position(|v| !v.is_finite()) {
         return Err(QuantError::NonFinite { index: i });
     }
     let start = out.len();
     out.resize(start + need, 0);
-    let dst = &mut out[start..];
-    let ts = t.type_size();
-    match t {
-        GgmlType::Q4_0 => blockwise(x, dst, ts, blocks::encode_q4_0),
-        GgmlType::Q4_1 => blockwise(x, dst, ts, blocks::encode_q4_1),
-        GgmlType::Q5_0 => blockwise(x, dst, ts, blocks::encode_q5_0),
-        GgmlType::Q5_1 => blockwise(x, dst, ts, blocks::encode_q5_1),
-        GgmlType::Q8_0 => blockwise::<32>(x, dst, ts, |xb, ob| blocks::encode_q8_0(xb, ob)),
-        GgmlType::IQ4_NL => blockwise(x, dst, ts, blocks::encode_iq4_nl),
-        GgmlType::Q2_K => blockwise(x, dst, ts, blocks::encode_q2_k),
-        GgmlType::Q3_K => blockwise(x, dst, ts, blocks::encode_q3_k),
-        GgmlType::Q4_K => blockwise(x, dst, ts, blocks::encode_q4_k),
-        GgmlType::Q5_K => blockwise(x, dst, ts, blocks::encode_q5_k),
-        GgmlType::Q6_K => blockwise(x, dst, ts, blocks::encode_q6_k),
-        GgmlType::IQ4_XS => blockwise(x, dst, ts, blocks::encode_iq4_xs),
-        GgmlType::F32 => {
-            for (v, ob) in x.iter().zip(dst.chunks_exact_mut(4)) {
-                ob.copy_from_slice(&v.to_le_bytes());
-            }
-        }
-        GgmlType::F16 => {
-            for (v, ob) in x.iter().zip(dst.chunks_exact_mut(2)) {
-                ob.copy_from_slice(&half::f16::from_f32(*v).to_le_bytes());
-            }
-        }
-        GgmlType::BF16 => {
-            for (v, ob) in x.iter().zip(dst.chunks_exact_mut(2)) {
-                ob.copy_from_slice(&half::bf16::from_f32(*v).to_le_bytes());
-            }
-        }
-        other => {
-            out.truncate(start);
-            return Err(QuantError::UnsupportedType(format!("no encoder for {}", other.name())));
-        }
+    let result = for_type(t, Encode { x, dst: &mut out[start..] }).and_then(|r| r);
+    if result.is_err() {
+        out.truncate(start);
     }
-    Ok(())
+    result
 }
 
 /// Smallest product (weights × rows of `X`) split across threads: below it, waking a second
@@ -253,44 +210,10 @@ impl QuantizedMatrix {
         if n == 0 || rows == 0 {
             return Ok(());
         }
-        let acts = x
-            .chunks_exact(cols.max(1))
-            .map(|xr| kernels::Activation::quantize(self.ggml_type, xr))
-            .collect::<Result<Vec<_>, _>>()?;
-        let rb = self.row_bytes();
-        let dot = kernels::row_dot_fn(self.ggml_type)?;
-        let bytes = &self.bytes;
-        // Weight rows `r0..` into `out[(r − r0)·n + t]` (row-major by weight row).
-        let share = |r0: usize, out: &mut [f32]| {
-            for (i, per_token) in out.chunks_exact_mut(n).enumerate() {
-                let row = &bytes[(r0 + i) * rb..(r0 + i + 1) * rb];
-                for (o, act) in per_token.iter_mut().zip(&acts) {
-                    *o = dot(row, act);
-                }
-            }
-        };
-        let threads = threads.max(1).min(rows);
-        // One Y row is already weight-row-major; several are computed transposed, then laid out.
-        let mut transposed = if n == 1 { Vec::new() } else { vec![0f32; rows * n] };
-        let out: &mut [f32] = if n == 1 { y } else { &mut transposed };
-        if !self.splits_across_threads(n, threads) {
-            share(0, out);
-        } else {
-            let per = rows.div_ceil(threads);
-            let split = || {
-                use rayon::prelude::*;
-                out.par_chunks_mut(per * n).enumerate().for_each(|(i, chunk)| share(i * per, chunk));
-            };
-            on_threads(threads, split)?;
+        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+            return Err(QuantError::NonFinite { index: i });
         }
-        if n > 1 {
-            for (r, per_token) in transposed.chunks_exact(n).enumerate() {
-                for (t, &v) in per_token.iter().enumerate() {
-                    y[t * rows + r] = v;
-                }
-            }
-        }
-        Ok(())
+        for_type(self.ggml_type, BlockDots { m: self, x, n, y, threads })?
     }
 
     /// `Y = X·Wᵀ` for `X` of shape `[n, cols]` (row-major): `[n, rows]`.
@@ -385,6 +308,60 @@ impl QuantizedMatrix {
                 );
             }
             r0 += pr;
+        }
+        Ok(())
+    }
+}
+
+/// [`QuantizedMatrix::matmul_block_dots_into`] for the matrix's block type `B`: activations
+/// quantized to `B::Act`, so a row can only meet the activation format it pairs with.
+struct BlockDots<'a> {
+    m: &'a QuantizedMatrix,
+    x: &'a [f32],
+    n: usize,
+    y: &'a mut [f32],
+    threads: usize,
+}
+
+impl FormatFn for BlockDots<'_> {
+    type Output = Result<(), QuantError>;
+
+    fn call<B: BlockFormat>(self) -> Self::Output {
+        let BlockDots { m, x, n, y, threads } = self;
+        let (rows, cols) = (m.rows, m.cols);
+        let acts: Vec<Vec<B::Act>> = x.chunks_exact(cols.max(1)).map(B::quantize_activations).collect();
+        let blocks = cast_blocks::<B>(&m.bytes)?;
+        let per_row = blocks.len() / rows.max(1);
+        let dot = B::dot_fn();
+        // Weight rows `r0..` into `out[(r − r0)·n + t]` (row-major by weight row).
+        let share = |r0: usize, out: &mut [f32]| {
+            for (i, per_token) in out.chunks_exact_mut(n).enumerate() {
+                let row = &blocks[(r0 + i) * per_row..(r0 + i + 1) * per_row];
+                for (o, act) in per_token.iter_mut().zip(&acts) {
+                    *o = dot(row, act);
+                }
+            }
+        };
+        let threads = threads.max(1).min(rows);
+        // One Y row is already weight-row-major; several are computed transposed, then laid out.
+        let mut transposed = if n == 1 { Vec::new() } else { vec![0f32; rows * n] };
+        let out: &mut [f32] = if n == 1 { y } else { &mut transposed };
+        if !m.splits_across_threads(n, threads) {
+            share(0, out);
+        } else {
+            let per = rows.div_ceil(threads);
+            let split = || {
+                use rayon::prelude::*;
+                out.par_chunks_mut(per * n).enumerate().for_each(|(i, chunk)| share(i * per, chunk));
+            };
+            on_threads(threads, split)?;
+        }
+        if n > 1 {
+            for (r, per_token) in transposed.chunks_exact(n).enumerate() {
+                for (t, &v) in per_token.iter().enumerate() {
+                    y[t * rows + r] = v;
+                }
+            }
         }
         Ok(())
     }

@@ -293,7 +293,7 @@ fn alg2_file_round_trips_and_rejects_lying_headers() {
 
 #[test]
 fn simd_kernels_match_the_portable_reference() {
-    use quant5::kernels::{Activation, portable_dot_fn, row_dot_fn};
+    use quant5::kernels::row_dot;
     let mut s: u64 = 0xDEAD_BEEF;
     let mut rnd = move || {
         s ^= s << 13;
@@ -324,9 +324,8 @@ fn simd_kernels_match_the_portable_reference() {
             let x: Vec<f32> = (0..cols)
                 .map(|_| ((rnd() >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * if trial % 3 == 0 { 100.0 } else { 1.0 })
                 .collect();
-            let act = Activation::quantize(t, &x).unwrap();
-            let fast = row_dot_fn(t).unwrap()(&row, &act);
-            let reference = portable_dot_fn(t).unwrap()(&row, &act);
+            let fast = row_dot(t, &row, &x, false).unwrap();
+            let reference = row_dot(t, &row, &x, true).unwrap();
             let w = QuantizedMatrix::from_bytes(t, 1, cols, row.clone()).unwrap().dequantize().unwrap();
             let mag: f32 = w.iter().zip(&x).map(|(a, b)| (a * b).abs()).sum::<f32>().max(1e-20);
             assert!((fast - reference).abs() <= 1e-5 * mag, "{t:?} trial {trial}: {fast} vs {reference} (mag {mag})");
