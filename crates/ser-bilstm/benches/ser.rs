@@ -21,7 +21,9 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use ser_bilstm::data::{Example, FeatureSet};
 use ser_bilstm::lstm::FusedBiLstm;
 use ser_bilstm::train::{Flow, TrainConfig, train};
-use ser_bilstm::{BaseModel, BiLstmClassifier, CpuBackend, CpuTrainBackend, EMOTIONS, ForwardMode, ReferenceQuirks};
+use ser_bilstm::{
+    BaseModelConfig, BiLstmClassifierConfig, CpuBackend, CpuTrainBackend, EMOTIONS, ForwardMode, ReferenceQuirks,
+};
 
 fn features(n: usize, dim: usize) -> FeatureSet {
     let mut s: u64 = 0x2545_f491_4f6c_dd1d;
@@ -54,21 +56,21 @@ fn train_epoch(c: &mut Criterion) {
     let mut quiet = |_: ser_bilstm::train::TrainEvent<'_>| Flow::Continue;
     g.bench_function("bilstm_1290x768_b32", |b| {
         b.iter(|| {
-            let model = BiLstmClassifier::<CpuTrainBackend>::new(768, 8, &device);
+            let model = BiLstmClassifierConfig::new(768, 8).init::<CpuTrainBackend>(&device);
             train(model, &train_set, &eval_set, &EMOTIONS, &one_epoch, None, None, &mut quiet, &device)
                 .map(|o| o.best_epoch)
         })
     });
     g.bench_function("bilstm_batch_as_time_1290x768_b32", |b| {
         b.iter(|| {
-            let model = BiLstmClassifier::<CpuTrainBackend>::new(768, 8, &device);
+            let model = BiLstmClassifierConfig::new(768, 8).init::<CpuTrainBackend>(&device);
             train(model, &train_set, &eval_set, &EMOTIONS, &quirky, None, None, &mut quiet, &device)
                 .map(|o| o.best_epoch)
         })
     });
     g.bench_function("basemodel_1290x768_b32", |b| {
         b.iter(|| {
-            let model = BaseModel::<CpuTrainBackend>::new(768, 8, &device);
+            let model = BaseModelConfig::new(768, 8).init::<CpuTrainBackend>(&device);
             train(model, &train_set, &eval_set, &EMOTIONS, &one_epoch, None, None, &mut quiet, &device)
                 .map(|o| o.best_epoch)
         })
@@ -79,7 +81,7 @@ fn train_epoch(c: &mut Criterion) {
 fn infer(c: &mut Criterion) {
     let device = Default::default();
     let mut g = c.benchmark_group("infer");
-    let model = BiLstmClassifier::<CpuBackend>::new(768, 8, &device);
+    let model = BiLstmClassifierConfig::new(768, 8).init::<CpuBackend>(&device);
     let x = Tensor::<CpuBackend, 2>::random([1, 768], Distribution::Normal(0.0, 1.0), &device);
     g.bench_function("bilstm_logits_768", |b| {
         b.iter(|| model.forward(black_box(x.clone()), ForwardMode::Independent).into_data())
@@ -96,7 +98,7 @@ fn infer(c: &mut Criterion) {
         temporal: None,
     };
     let scaler = ser_bilstm::StandardScaler { mean: vec![0.0; 312], scale: vec![1.0; 312] };
-    let m312 = BiLstmClassifier::<CpuBackend>::new(312, 8, &device);
+    let m312 = BiLstmClassifierConfig::new(312, 8).init::<CpuBackend>(&device);
     ser_bilstm::saved::save_model_dir(&dir, &spec, &m312, &scaler).expect("temp dir is writable");
     let predictor = ser_bilstm::Predictor::<CpuBackend>::load(&dir, &device).expect("just written");
     let audio: Vec<f32> =

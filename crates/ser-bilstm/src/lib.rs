@@ -17,8 +17,8 @@ pub mod train;
 
 pub use checkpoint::StateDict;
 pub use models::{
-    BaseModel, Batch, BiLstmClassifier, EmotionModel, ForwardMode, InputKind, ReferenceQuirks, TemporalBiLstm,
-    TemporalConfig,
+    BaseModel, BaseModelConfig, Batch, BiLstmClassifier, BiLstmClassifierConfig, EmotionModel, ForwardMode, InputKind,
+    ReferenceQuirks, TemporalBiLstm, TemporalConfig,
 };
 pub use saved::{AnyModel, Architecture, ModelSpec, Prediction, Predictor};
 pub use scaler::StandardScaler;

@@ -16,7 +16,10 @@ use crate::checkpoint::StateDict;
 use crate::data::features::{AudioPrep, FeatureKind, features_from_samples};
 use crate::models::{Batch, EmotionModel, ForwardMode, InputKind};
 use crate::train::argmax;
-use crate::{BaseModel, BiLstmClassifier, SerError, StandardScaler, TemporalBiLstm, TemporalConfig};
+use crate::{
+    BaseModel, BaseModelConfig, BiLstmClassifier, BiLstmClassifierConfig, SerError, StandardScaler, TemporalBiLstm,
+    TemporalConfig,
+};
 
 /// Which model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,12 +88,11 @@ impl<B: Backend> AnyModel<B> {
     pub fn new(spec: &ModelSpec, device: &Device<B>) -> Self {
         let c = spec.class_names.len();
         match spec.architecture {
-            Architecture::Bilstm => Self::Bilstm(BiLstmClassifier::new(spec.input_dim, c, device)),
-            Architecture::Base => Self::Base(BaseModel::new(spec.input_dim, c, device)),
-            Architecture::Temporal => Self::Temporal(TemporalBiLstm::new(
-                &spec.temporal.unwrap_or(TemporalConfig::new(spec.input_dim, c)),
-                device,
-            )),
+            Architecture::Bilstm => Self::Bilstm(BiLstmClassifierConfig::new(spec.input_dim, c).init(device)),
+            Architecture::Base => Self::Base(BaseModelConfig::new(spec.input_dim, c).init(device)),
+            Architecture::Temporal => {
+                Self::Temporal(spec.temporal.unwrap_or(TemporalConfig::new(spec.input_dim, c)).init(device))
+            }
         }
     }
 

@@ -5,7 +5,10 @@ mod support;
 
 use burn::module::Module;
 use burn::tensor::{Tensor, TensorData};
-use ser_bilstm::{BaseModel, BiLstmClassifier, CpuBackend, ForwardMode, LrSchedule, StateDict};
+use ser_bilstm::{
+    BaseModel, BaseModelConfig, BiLstmClassifier, BiLstmClassifierConfig, CpuBackend, ForwardMode, LrSchedule,
+    StateDict,
+};
 use support::{fixture, reference_basemodel, reference_bilstm, reference_inputs, shared_golden};
 
 type B = CpuBackend;
@@ -41,10 +44,10 @@ fn regenerated_checkpoints_equal_the_golden_files() {
 #[test]
 fn parameter_counts_are_the_papers() {
     let device = Default::default();
-    assert_eq!(BiLstmClassifier::<B>::new(768, 8, &device).num_params(), 2_104_072);
-    assert_eq!(BiLstmClassifier::<B>::new(312, 8, &device).num_params(), 1_870_600);
-    assert_eq!(BaseModel::<B>::new(768, 8, &device).num_params(), 198_920);
-    assert_eq!(BaseModel::<B>::new(312, 8, &device).num_params(), 82_184);
+    assert_eq!(BiLstmClassifierConfig::new(768, 8).init::<B>(&device).num_params(), 2_104_072);
+    assert_eq!(BiLstmClassifierConfig::new(312, 8).init::<B>(&device).num_params(), 1_870_600);
+    assert_eq!(BaseModelConfig::new(768, 8).init::<B>(&device).num_params(), 198_920);
+    assert_eq!(BaseModelConfig::new(312, 8).init::<B>(&device).num_params(), 82_184);
     // And the reference state dicts hold exactly as many values.
     assert_eq!(reference_bilstm(768).num_values(), 2_104_072);
     assert_eq!(reference_basemodel(312).num_values(), 82_184);

@@ -9,7 +9,7 @@ use ser_bilstm::data::features::features_from_samples;
 use ser_bilstm::data::{Example, FeatureKind, FeatureSet, Split, Utterance};
 use ser_bilstm::synth::{CorpusConfig, corpus};
 use ser_bilstm::train::{Flow, ScheduleConfig, TrainConfig, TrainEvent, train};
-use ser_bilstm::{BiLstmClassifier, CpuTrainBackend, EMOTIONS, TemporalBiLstm, TemporalConfig};
+use ser_bilstm::{BiLstmClassifierConfig, CpuTrainBackend, EMOTIONS, TemporalConfig};
 
 /// burn's Flex random generator is process-global: the two runs take turns so each is
 /// reproducible.
@@ -74,7 +74,7 @@ fn reference_bilstm_on_custom_features_generalises_to_new_voices() {
     assert_eq!((train_set.examples.len(), test_set.examples.len()), (384, 128));
     let device = Default::default();
     <CpuTrainBackend as burn::tensor::backend::Backend>::seed(&device, 1);
-    let model = BiLstmClassifier::<CpuTrainBackend>::new(312, 8, &device);
+    let model = BiLstmClassifierConfig::new(312, 8).init::<CpuTrainBackend>(&device);
     let config = TrainConfig {
         epochs: 12,
         schedule: ScheduleConfig::WarmupCosine { min_lr: 1e-5, max_lr: 1e-3, warmup_epochs: 2 },
@@ -91,7 +91,7 @@ fn temporal_bilstm_on_log_mel_generalises_to_new_voices() {
     let (train_set, test_set) = split_features(FeatureKind::LogMel);
     let device = Default::default();
     <CpuTrainBackend as burn::tensor::backend::Backend>::seed(&device, 2);
-    let model = TemporalBiLstm::<CpuTrainBackend>::new(&TemporalConfig::new(64, 8), &device);
+    let model = TemporalConfig::new(64, 8).init::<CpuTrainBackend>(&device);
     println!("temporal params {}", model.num_params());
     let config = TrainConfig {
         epochs: 12,

@@ -13,7 +13,9 @@ use ser_bilstm::data::{Example, FeatureSet};
 use ser_bilstm::train::{
     CheckpointDir, ConfiguredOptimizer, Flow, OptimizerKind, Resume, ScheduleConfig, TrainConfig, TrainEvent, train,
 };
-use ser_bilstm::{BaseModel, BiLstmClassifier, CpuTrainBackend, EMOTIONS, EmotionModel, ReferenceQuirks};
+use ser_bilstm::{
+    BaseModelConfig, BiLstmClassifier, BiLstmClassifierConfig, CpuTrainBackend, EMOTIONS, EmotionModel, ReferenceQuirks,
+};
 
 type AB = CpuTrainBackend;
 
@@ -125,7 +127,7 @@ fn quiet(_: TrainEvent<'_>) -> Flow {
 fn fresh_bilstm() -> BiLstmClassifier<AB> {
     let device = Default::default();
     <AB as burn::tensor::backend::Backend>::seed(&device, 5);
-    BiLstmClassifier::new(16, 8, &device)
+    BiLstmClassifierConfig::new(16, 8).init(&device)
 }
 
 #[test]
@@ -196,7 +198,7 @@ fn best_is_kept_on_ties_by_the_later_epoch() {
     let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
     let device = Default::default();
     let (train_set, test_set) = (toy_set(3, 96), toy_set(4, 32));
-    let model = BaseModel::<AB>::new(16, 8, &device);
+    let model = BaseModelConfig::new(16, 8).init::<AB>(&device);
     let out = train(model, &train_set, &test_set, &EMOTIONS, &config(), None, None, &mut quiet, &device).unwrap();
     let best_correct = out.history.iter().map(|r| r.eval.accuracy.correct).max().unwrap();
     let last_best = out.history.iter().rev().find(|r| r.eval.accuracy.correct == best_correct).unwrap().epoch;
@@ -229,7 +231,7 @@ fn batch_as_time_quirk_changes_training_and_first_batch_lr() {
 #[test]
 fn mismatched_data_is_a_typed_error() {
     let device = Default::default();
-    let model = BaseModel::<AB>::new(8, 8, &device);
+    let model = BaseModelConfig::new(8, 8).init::<AB>(&device);
     let err = train(model, &toy_set(1, 8), &toy_set(2, 8), &EMOTIONS, &config(), None, None, &mut quiet, &device)
         .unwrap_err()
         .to_string();
@@ -238,6 +240,6 @@ fn mismatched_data_is_a_typed_error() {
         dim: 16,
         examples: vec![Example { values: vec![0.0; 32], frames: 2, label: 0, speaker: "a".into(), source: "x".into() }],
     };
-    let model = BaseModel::<AB>::new(16, 8, &device);
+    let model = BaseModelConfig::new(16, 8).init::<AB>(&device);
     assert!(train(model, &frames, &frames, &EMOTIONS, &config(), None, None, &mut quiet, &device).is_err());
 }

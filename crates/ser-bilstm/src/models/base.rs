@@ -1,5 +1,6 @@
 //! The reference `BaseModel` of `mser`: a two-layer perceptron on the utterance vector.
 
+use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::relu;
@@ -22,15 +23,26 @@ pub struct BaseModel<B: Backend> {
 
 const HIDDEN: usize = 256;
 
-impl<B: Backend> BaseModel<B> {
+/// What a [`BaseModel`] is built for (burn's idiom: `BaseModelConfig::new(312, 8).init(&device)`).
+#[derive(Config, Debug)]
+pub struct BaseModelConfig {
+    /// Values per utterance vector.
+    pub input_dim: usize,
+    /// Output classes.
+    pub num_classes: usize,
+}
+
+impl BaseModelConfig {
     /// A freshly initialised model (PyTorch's default ranges).
-    pub fn new(input_dim: usize, num_classes: usize, device: &Device<B>) -> Self {
-        Self {
-            pre_net: LinearConfig::new(input_dim, HIDDEN).init(device),
-            post_net: LinearConfig::new(HIDDEN, num_classes).init(device),
+    pub fn init<B: Backend>(&self, device: &Device<B>) -> BaseModel<B> {
+        BaseModel {
+            pre_net: LinearConfig::new(self.input_dim, HIDDEN).init(device),
+            post_net: LinearConfig::new(HIDDEN, self.num_classes).init(device),
         }
     }
+}
 
+impl<B: Backend> BaseModel<B> {
     /// Logits `[N, C]` for utterance vectors `[N, D]`.
     pub fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
         self.post_net.forward(relu(self.pre_net.forward(x)))
@@ -57,7 +69,7 @@ impl<B: Backend> BaseModel<B> {
             return Err(SerError::Checkpoint("pre_net.weight / post_net.weight must be 2-D".into()));
         };
         dict.check_no_extra(&Self::state_dict_names())?;
-        let mut model = Self::new(d, c, device);
+        let mut model = BaseModelConfig::new(d, c).init(device);
         take_linear(dict, "pre_net", &mut model.pre_net)?;
         take_linear(dict, "post_net", &mut model.post_net)?;
         Ok(model)

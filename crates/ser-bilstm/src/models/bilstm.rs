@@ -1,5 +1,6 @@
 //! The reference `BiLSTM` of `mser` (Table 1's "BiLSTM"), layer for layer.
 
+use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::activation::{relu, tanh};
@@ -35,19 +36,30 @@ const FC0_OUT: usize = 512;
 const LSTM_HIDDEN: usize = 256;
 const FC1_OUT: usize = 256;
 
-impl<B: Backend> BiLstmClassifier<B> {
-    /// A freshly initialised model (PyTorch's default ranges) for `input_dim`-d features and
-    /// `num_classes` classes.
-    pub fn new(input_dim: usize, num_classes: usize, device: &Device<B>) -> Self {
-        Self {
-            fc0: LinearConfig::new(input_dim, FC0_OUT).init(device),
+/// What a [`BiLstmClassifier`] is built for (burn's idiom:
+/// `BiLstmClassifierConfig::new(312, 8).init(&device)`); its layer sizes are the reference's.
+#[derive(Config, Debug)]
+pub struct BiLstmClassifierConfig {
+    /// Values per utterance vector.
+    pub input_dim: usize,
+    /// Output classes.
+    pub num_classes: usize,
+}
+
+impl BiLstmClassifierConfig {
+    /// A freshly initialised model (PyTorch's default ranges).
+    pub fn init<B: Backend>(&self, device: &Device<B>) -> BiLstmClassifier<B> {
+        BiLstmClassifier {
+            fc0: LinearConfig::new(self.input_dim, FC0_OUT).init(device),
             lstm: FusedBiLstm::new(FC0_OUT, LSTM_HIDDEN, device),
             dropout: DropoutConfig::new(0.5).init(),
             fc1: LinearConfig::new(2 * LSTM_HIDDEN, FC1_OUT).init(device),
-            fc2: LinearConfig::new(FC1_OUT, num_classes).init(device),
+            fc2: LinearConfig::new(FC1_OUT, self.num_classes).init(device),
         }
     }
+}
 
+impl<B: Backend> BiLstmClassifier<B> {
     /// Logits `[N, C]` for utterance vectors `[N, D]`.
     pub fn forward(&self, x: Tensor<B, 2>, mode: ForwardMode) -> Tensor<B, 2> {
         let [n, _] = x.dims();
@@ -81,7 +93,7 @@ impl<B: Backend> BiLstmClassifier<B> {
             return Err(SerError::Checkpoint("fc0.weight / fc2.weight must be 2-D".into()));
         };
         dict.check_no_extra(&Self::state_dict_names())?;
-        let mut model = Self::new(d, c, device);
+        let mut model = BiLstmClassifierConfig::new(d, c).init(device);
         take_linear(dict, "fc0", &mut model.fc0)?;
         take_lstm(dict, "lstm", &mut model.lstm.forward)?;
         take_lstm(dict, "lstm", &mut model.lstm.reverse)?;

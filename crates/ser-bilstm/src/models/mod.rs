@@ -5,8 +5,8 @@ mod base;
 mod bilstm;
 mod temporal;
 
-pub use base::BaseModel;
-pub use bilstm::BiLstmClassifier;
+pub use base::{BaseModel, BaseModelConfig};
+pub use bilstm::{BiLstmClassifier, BiLstmClassifierConfig};
 pub use temporal::{TemporalBiLstm, TemporalConfig};
 
 use burn::module::Module;

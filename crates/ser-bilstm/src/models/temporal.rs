@@ -62,11 +62,13 @@ pub struct TemporalBiLstm<B: Backend> {
     pub fc2: Linear<B>,
 }
 
-impl<B: Backend> TemporalBiLstm<B> {
-    /// A freshly initialised model of these sizes.
-    pub fn new(config: &TemporalConfig, device: &Device<B>) -> Self {
+impl TemporalConfig {
+    /// A freshly initialised model of these sizes (burn's idiom:
+    /// `TemporalConfig::new(64, 8).init(&device)`).
+    pub fn init<B: Backend>(&self, device: &Device<B>) -> TemporalBiLstm<B> {
+        let config = self;
         let h2 = 2 * config.hidden;
-        Self {
+        TemporalBiLstm {
             input: LinearConfig::new(config.input_dim, config.projection).init(device),
             lstm: FusedBiLstm::new(config.projection, config.hidden, device),
             attention_hidden: LinearConfig::new(h2, config.attention).init(device),
@@ -76,7 +78,9 @@ impl<B: Backend> TemporalBiLstm<B> {
             fc2: LinearConfig::new(config.hidden, config.num_classes).init(device),
         }
     }
+}
 
+impl<B: Backend> TemporalBiLstm<B> {
     /// The sizes this model was built with.
     pub fn config(&self) -> TemporalConfig {
         let [input_dim, projection] = self.input.weight.dims();
@@ -120,7 +124,7 @@ impl<B: Backend> TemporalBiLstm<B> {
     /// Builds the model from a state dict written by [`EmotionModel::to_state_dict`].
     pub fn from_state_dict(config: &TemporalConfig, dict: &StateDict, device: &Device<B>) -> Result<Self, SerError> {
         dict.check_no_extra(&Self::state_dict_names())?;
-        let mut model = Self::new(config, device);
+        let mut model = config.init(device);
         take_linear(dict, "input", &mut model.input)?;
         take_lstm(dict, "lstm", &mut model.lstm.forward)?;
         take_lstm(dict, "lstm", &mut model.lstm.reverse)?;
