@@ -276,6 +276,22 @@ impl Report {
     /// A readable summary; `svg_name` is the timeline file it links.
     pub fn to_markdown(&self, svg_name: &str) -> String {
         let mut m = String::new();
+        self.markdown_header(&mut m);
+        if let Some(e) = &self.extraction {
+            self.markdown_extraction(&mut m, e);
+        }
+        if let Some(a) = &self.audio {
+            markdown_voice(&mut m, a, svg_name);
+        }
+        if let Some(t) = &self.transcript {
+            self.markdown_transcript(&mut m, t);
+        }
+        self.markdown_inputs(&mut m);
+        m
+    }
+
+    /// Title, notices, where the transcript came from and what did not run.
+    fn markdown_header(&self, m: &mut String) {
         let _ = writeln!(m, "# Interview report: {}\n", self.session_id);
         for n in &self.notices {
             let _ = writeln!(m, "> **Note:** {n}\n");
@@ -300,100 +316,108 @@ impl Report {
             }
             m.push('\n');
         }
-        if let Some(e) = &self.extraction {
-            let _ = writeln!(m, "## Summary\n\n{}\n", if e.summary.is_empty() { "(none)" } else { &e.summary });
-            let _ = writeln!(m, "## Emotions\n");
-            if e.emotions.is_empty() {
-                let _ = writeln!(m, "(none with verified evidence)");
-            }
-            for em in &e.emotions {
-                let quotes: Vec<String> =
-                    em.evidence.iter().map(|q| format!("“{}” [{}]", q.quote, q.utterance_index)).collect();
-                let _ = writeln!(m, "- **{:?}** ({:.2}): {}", em.label, em.intensity, quotes.join("; "));
-            }
-            let _ = writeln!(m, "\n## Topics\n");
-            for t in &e.topics {
-                let quotes: Vec<String> =
-                    t.evidence.iter().map(|q| format!("“{}” [{}]", q.quote, q.utterance_index)).collect();
-                let _ = writeln!(m, "- **{:?}** — {}: {}", t.category, t.label, quotes.join("; "));
-            }
-            let _ = writeln!(m, "\n## Key phrases\n");
-            for k in &e.key_phrases {
-                let _ = writeln!(m, "- “{}” [{}]", k.text, k.utterance_index);
-            }
-            let _ = writeln!(m, "\n## Concerns and suggested actions (non-diagnostic)\n\n_{}_\n", e.notice);
-            if let Some(by) = &self.extracted_by {
-                let short = |h: &str| h.get(..12).unwrap_or(h).to_string();
-                let adapter = match (&by.adapter, &by.adapter_sha256) {
-                    (Some(a), Some(h)) => format!(" + LoRA adapter {a} (sha256 {}…)", short(h)),
-                    _ => " (no adapter)".into(),
-                };
-                let _ = writeln!(m, "_Extracted by {} (sha256 {}…){adapter}._", by.model, short(&by.model_sha256));
-                match &by.quality {
-                    Some(q) => {
-                        let _ = writeln!(m, "_Quality: {q}_\n");
-                    }
-                    None => {
-                        let _ = writeln!(m, "_Quality: not measured for this model and adapter._\n");
-                    }
+    }
+
+    /// Summary, emotions, topics, key phrases, concerns and grounding.
+    fn markdown_extraction(&self, m: &mut String, e: &Extraction) {
+        let _ = writeln!(m, "## Summary\n\n{}\n", if e.summary.is_empty() { "(none)" } else { &e.summary });
+        let _ = writeln!(m, "## Emotions\n");
+        if e.emotions.is_empty() {
+            let _ = writeln!(m, "(none with verified evidence)");
+        }
+        for em in &e.emotions {
+            let quotes: Vec<String> =
+                em.evidence.iter().map(|q| format!("“{}” [{}]", q.quote, q.utterance_index)).collect();
+            let _ = writeln!(m, "- **{:?}** ({:.2}): {}", em.label, em.intensity, quotes.join("; "));
+        }
+        let _ = writeln!(m, "\n## Topics\n");
+        for t in &e.topics {
+            let quotes: Vec<String> =
+                t.evidence.iter().map(|q| format!("“{}” [{}]", q.quote, q.utterance_index)).collect();
+            let _ = writeln!(m, "- **{:?}** — {}: {}", t.category, t.label, quotes.join("; "));
+        }
+        let _ = writeln!(m, "\n## Key phrases\n");
+        for k in &e.key_phrases {
+            let _ = writeln!(m, "- “{}” [{}]", k.text, k.utterance_index);
+        }
+        let _ = writeln!(m, "\n## Concerns and suggested actions (non-diagnostic)\n\n_{}_\n", e.notice);
+        if let Some(by) = &self.extracted_by {
+            let short = |h: &str| h.get(..12).unwrap_or(h).to_string();
+            let adapter = match (&by.adapter, &by.adapter_sha256) {
+                (Some(a), Some(h)) => format!(" + LoRA adapter {a} (sha256 {}…)", short(h)),
+                _ => " (no adapter)".into(),
+            };
+            let _ = writeln!(m, "_Extracted by {} (sha256 {}…){adapter}._", by.model, short(&by.model_sha256));
+            match &by.quality {
+                Some(q) => {
+                    let _ = writeln!(m, "_Quality: {q}_\n");
+                }
+                None => {
+                    let _ = writeln!(m, "_Quality: not measured for this model and adapter._\n");
                 }
             }
-            for c in &e.concerns {
-                let _ = writeln!(m, "- Concern: {c}");
-            }
-            for a in &e.suggested_actions {
-                let _ = writeln!(m, "- Suggested: {a}");
-            }
-            let g = &e.grounding;
-            let _ = writeln!(
-                m,
-                "\nGrounding: {}/{} quotes verified in their utterances ({:.0} %), {} dropped.\n",
-                g.verified,
-                g.quotes,
-                100.0 * g.rate,
-                g.dropped
-            );
         }
-        if let Some(a) = &self.audio {
-            let _ = writeln!(
-                m,
-                "## Voice\n\n{:.1} s of audio, {:.0} % speech in {} segments, {} emotion windows.\n\n![emotion timeline]({svg_name})\n",
-                a.duration_s,
-                100.0 * a.speech_ratio,
-                a.speech_segments,
-                a.voice.len()
-            );
+        for c in &e.concerns {
+            let _ = writeln!(m, "- Concern: {c}");
         }
-        if let Some(t) = &self.transcript {
-            let c = &t.cleaning;
-            let _ = writeln!(
-                m,
-                "## Transcript\n\n{} utterances ({} participant); {} interjections and {} fillers removed; {:.1} filled pauses per 100 words; {} non-verbal cues.\n",
-                t.utterances,
-                t.participant_utterances,
-                c.interjections_removed,
-                c.fillers_removed,
-                c.filled_pauses_per_100_words,
-                t.cues.len()
-            );
-            let _ = writeln!(m, "| # | speaker | time | voice | text |\n|---|---|---|---|---|");
-            for u in &self.utterances {
-                let time = match (u.start_s, u.end_s) {
-                    (Some(a), Some(b)) => format!("{a:.1}–{b:.1}"),
-                    _ => String::new(),
-                };
-                let voice = u.voice.as_ref().map(|(l, p)| format!("{l} {p:.2}")).unwrap_or_default();
-                let _ =
-                    writeln!(m, "| {} | {} | {time} | {voice} | {} |", u.index, u.speaker, u.text.replace('|', "\\|"));
-            }
-            m.push('\n');
+        for a in &e.suggested_actions {
+            let _ = writeln!(m, "- Suggested: {a}");
         }
+        let g = &e.grounding;
+        let _ = writeln!(
+            m,
+            "\nGrounding: {}/{} quotes verified in their utterances ({:.0} %), {} dropped.\n",
+            g.verified,
+            g.quotes,
+            100.0 * g.rate,
+            g.dropped
+        );
+    }
+
+    /// Transcript statistics and the utterance table.
+    fn markdown_transcript(&self, m: &mut String, t: &TranscriptSummary) {
+        let c = &t.cleaning;
+        let _ = writeln!(
+            m,
+            "## Transcript\n\n{} utterances ({} participant); {} interjections and {} fillers removed; {:.1} filled pauses per 100 words; {} non-verbal cues.\n",
+            t.utterances,
+            t.participant_utterances,
+            c.interjections_removed,
+            c.fillers_removed,
+            c.filled_pauses_per_100_words,
+            t.cues.len()
+        );
+        let _ = writeln!(m, "| # | speaker | time | voice | text |\n|---|---|---|---|---|");
+        for u in &self.utterances {
+            let time = match (u.start_s, u.end_s) {
+                (Some(a), Some(b)) => format!("{a:.1}–{b:.1}"),
+                _ => String::new(),
+            };
+            let voice = u.voice.as_ref().map(|(l, p)| format!("{l} {p:.2}")).unwrap_or_default();
+            let _ = writeln!(m, "| {} | {} | {time} | {voice} | {} |", u.index, u.speaker, u.text.replace('|', "\\|"));
+        }
+        m.push('\n');
+    }
+
+    /// Input files and stage timings.
+    fn markdown_inputs(&self, m: &mut String) {
         let _ = writeln!(m, "## Inputs\n\n| role | file | sha256 |\n|---|---|---|");
         for i in &self.inputs {
             let _ = writeln!(m, "| {} | {} | `{}` |", i.role, i.name, &i.sha256[..16.min(i.sha256.len())]);
         }
         let timings: Vec<String> = self.timings_ms.iter().map(|(k, v)| format!("{k} {v:.0} ms")).collect();
         let _ = writeln!(m, "\nTimings: {}.", timings.join(", "));
-        m
     }
+}
+
+/// Recording length, speech share and the timeline image.
+fn markdown_voice(m: &mut String, a: &AudioSummary, svg_name: &str) {
+    let _ = writeln!(
+        m,
+        "## Voice\n\n{:.1} s of audio, {:.0} % speech in {} segments, {} emotion windows.\n\n![emotion timeline]({svg_name})\n",
+        a.duration_s,
+        100.0 * a.speech_ratio,
+        a.speech_segments,
+        a.voice.len()
+    );
 }

@@ -114,32 +114,67 @@ pub fn merge(
     cleaner: &Cleaner,
     keep_unverified: bool,
 ) -> Merged {
-    let mut g = Grounding::default();
-    let mut check = |e: &ModelEvidence, into: &mut Gathered, participant_only: bool| {
-        if participant_only && participant.is_some_and(|p| !p.contains(&(e.utterance_index as u64))) {
-            g.not_participant += 1;
+    let mut v = Verifier { utterances, participant, cleaner, keep_unverified, counts: Grounding::default() };
+    let (emotions, topics) = merge_claims(chunks, &mut v);
+    let key_phrases = merge_key_phrases(chunks, &mut v);
+    let concerns = merge_prose(chunks.iter().map(|c| &c.concerns), cleaner);
+    let suggested_actions = merge_prose(chunks.iter().map(|c| &c.suggested_actions), cleaner);
+    let summary = merge_summary(chunks, utterances, cleaner);
+    let mut grounding = v.counts;
+    grounding.rate = if grounding.quotes == 0 { 1.0 } else { grounding.verified as f64 / grounding.quotes as f64 };
+    Merged { emotions, topics, key_phrases, summary, concerns, suggested_actions, grounding }
+}
+
+/// Checks quotes against their utterances and counts what it finds.
+struct Verifier<'a> {
+    utterances: &'a [String],
+    participant: Option<&'a BTreeSet<u64>>,
+    cleaner: &'a Cleaner,
+    keep_unverified: bool,
+    counts: Grounding,
+}
+
+impl Verifier<'_> {
+    /// Whether `quote` is kept as evidence from utterance `index` (verified, or unverified ones
+    /// are kept), counting it; `Some(verified)` when kept.
+    fn check_quote(&mut self, quote: &str, index: usize) -> Option<bool> {
+        self.counts.quotes += 1;
+        let ok = self.utterances.get(index).is_some_and(|u| verify(self.cleaner, quote, u));
+        if ok {
+            self.counts.verified += 1;
+        } else if !self.keep_unverified {
+            self.counts.dropped += 1;
+            return None;
+        }
+        Some(ok)
+    }
+
+    /// Adds `e` to `into` unless it cites a non-participant where only the participant counts,
+    /// repeats a quote already there, or fails verification.
+    fn add_evidence(&mut self, e: &ModelEvidence, into: &mut Gathered, participant_only: bool) {
+        if participant_only && self.participant.is_some_and(|p| !p.contains(&(e.utterance_index as u64))) {
+            self.counts.not_participant += 1;
             return;
         }
-        let key = (e.utterance_index, normalise(cleaner, &e.quote));
+        let key = (e.utterance_index, normalise(self.cleaner, &e.quote));
         if into.seen.contains(&key) {
             return;
         }
         into.seen.push(key);
-        g.quotes += 1;
-        let ok = utterances.get(e.utterance_index).is_some_and(|u| verify(cleaner, &e.quote, u));
-        if ok {
-            g.verified += 1;
-        } else if !keep_unverified {
-            g.dropped += 1;
-            return;
+        if let Some(verified) = self.check_quote(&e.quote, e.utterance_index) {
+            into.evidence.push(Evidence {
+                utterance_index: e.utterance_index,
+                quote: e.quote.trim().to_string(),
+                verified,
+            });
         }
-        into.evidence.push(Evidence {
-            utterance_index: e.utterance_index,
-            quote: e.quote.trim().to_string(),
-            verified: ok,
-        });
-    };
+    }
+}
 
+/// Emotions by label (highest intensity; the participant's words only) and topics by category
+/// and label; a claim with no supporting words left is not reported (unless unverified ones
+/// are kept).
+fn merge_claims(chunks: &[ModelOutput], v: &mut Verifier<'_>) -> (Vec<Emotion>, Vec<Topic>) {
     let mut emotions: BTreeMap<EmotionLabel, (f32, Gathered)> = BTreeMap::new();
     let mut topics: BTreeMap<(TopicCategory, String), (String, Gathered)> = BTreeMap::new();
     for c in chunks {
@@ -147,63 +182,65 @@ pub fn merge(
             let slot = emotions.entry(e.label).or_default();
             slot.0 = slot.0.max(e.intensity.clamp(0.0, 1.0));
             for ev in &e.evidence {
-                check(ev, &mut slot.1, true);
+                v.add_evidence(ev, &mut slot.1, true);
             }
         }
         for t in &c.topics {
-            let key = (t.category, normalise(cleaner, &t.label));
+            let key = (t.category, normalise(v.cleaner, &t.label));
             let slot = topics.entry(key).or_insert_with(|| (t.label.trim().to_string(), Gathered::default()));
             for ev in &t.evidence {
-                check(ev, &mut slot.1, false);
+                v.add_evidence(ev, &mut slot.1, false);
             }
         }
     }
+    let keep = v.keep_unverified;
+    let emotions = emotions
+        .into_iter()
+        .filter(|(_, (_, g))| keep || !g.evidence.is_empty())
+        .map(|(label, (intensity, g))| Emotion { label, intensity, evidence: g.evidence })
+        .collect();
+    let topics = topics
+        .into_iter()
+        .filter(|(_, (_, g))| keep || !g.evidence.is_empty())
+        .map(|((category, _), (label, g))| Topic { category, label, evidence: g.evidence })
+        .collect();
+    (emotions, topics)
+}
+
+/// Key phrases by normalised text, each verified against its utterance.
+fn merge_key_phrases(chunks: &[ModelOutput], v: &mut Verifier<'_>) -> Vec<KeyPhrase> {
     let mut key_phrases = Vec::new();
-    let mut seen_phrases = Vec::new();
-    for c in chunks {
-        for k in &c.key_phrases {
-            let norm = normalise(cleaner, &k.text);
-            if norm.is_empty() || seen_phrases.contains(&norm) {
-                continue;
-            }
-            seen_phrases.push(norm);
-            g.quotes += 1;
-            let ok = utterances.get(k.utterance_index).is_some_and(|u| verify(cleaner, &k.text, u));
-            if ok {
-                g.verified += 1;
-            } else if !keep_unverified {
-                g.dropped += 1;
-                continue;
-            }
+    let mut seen = Vec::new();
+    for k in chunks.iter().flat_map(|c| &c.key_phrases) {
+        let norm = normalise(v.cleaner, &k.text);
+        if norm.is_empty() || seen.contains(&norm) {
+            continue;
+        }
+        seen.push(norm);
+        if v.check_quote(&k.text, k.utterance_index).is_some() {
             key_phrases.push(KeyPhrase { text: k.text.trim().to_string(), utterance_index: k.utterance_index });
         }
     }
-    // A claim with no supporting words left is not reported (unless unverified ones are kept).
-    let emotions: Vec<Emotion> = emotions
-        .into_iter()
-        .filter(|(_, (_, g))| keep_unverified || !g.evidence.is_empty())
-        .map(|(label, (intensity, g))| Emotion { label, intensity, evidence: g.evidence })
-        .collect();
-    let topics: Vec<Topic> = topics
-        .into_iter()
-        .filter(|(_, (_, g))| keep_unverified || !g.evidence.is_empty())
-        .map(|((category, _), (label, g))| Topic { category, label, evidence: g.evidence })
-        .collect();
-    let dedupe = |lists: Vec<&Vec<String>>| -> Vec<String> {
-        let mut seen = Vec::new();
-        let mut out = Vec::new();
-        for s in lists.into_iter().flatten().filter(|s| is_prose(s, MIN_ITEM_CHARS)) {
-            let n = normalise(cleaner, s);
-            if !n.is_empty() && !seen.contains(&n) {
-                seen.push(n);
-                out.push(s.trim().to_string());
-            }
+    key_phrases
+}
+
+/// Free-text items (concerns, actions) that read as prose, deduplicated by normalised text.
+fn merge_prose<'a>(lists: impl Iterator<Item = &'a Vec<String>>, cleaner: &Cleaner) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut out = Vec::new();
+    for s in lists.flatten().filter(|s| is_prose(s, MIN_ITEM_CHARS)) {
+        let n = normalise(cleaner, s);
+        if !n.is_empty() && !seen.contains(&n) {
+            seen.push(n);
+            out.push(s.trim().to_string());
         }
-        out
-    };
-    let concerns = dedupe(chunks.iter().map(|c| &c.concerns).collect());
-    let actions = dedupe(chunks.iter().map(|c| &c.suggested_actions).collect());
-    // A summary that only repeats what was said (an interviewer question, say) summarises nothing.
+    }
+    out
+}
+
+/// The chunks' summaries joined in order, loops cut, at most 120 words. A summary that only
+/// repeats what was said (an interviewer question, say) summarises nothing and is left out.
+fn merge_summary(chunks: &[ModelOutput], utterances: &[String], cleaner: &Cleaner) -> String {
     let said: Vec<String> = utterances.iter().map(|u| format!(" {} ", normalise(cleaner, u))).collect();
     let summarises = |s: &&ModelOutput| {
         let n = normalise(cleaner, &s.summary);
@@ -211,16 +248,7 @@ pub fn merge(
     };
     let words: Vec<String> =
         chunks.iter().filter(summarises).flat_map(|c| without_loop(&c.summary)).take(120).collect();
-    g.rate = if g.quotes == 0 { 1.0 } else { g.verified as f64 / g.quotes as f64 };
-    Merged {
-        emotions,
-        topics,
-        key_phrases,
-        summary: words.join(" "),
-        concerns,
-        suggested_actions: actions,
-        grounding: g,
-    }
+    words.join(" ")
 }
 
 #[cfg(test)]

@@ -219,12 +219,71 @@ impl std::fmt::Debug for GgufFile {
     }
 }
 
+/// `general.alignment`, or the default; anything but a power of two is an error.
+fn alignment(metadata: &BTreeMap<String, GgufValue>) -> Result<u64, GgufError> {
+    match metadata.get("general.alignment") {
+        None => Ok(DEFAULT_ALIGNMENT),
+        Some(v) => {
+            let a = v.as_u64().unwrap_or(0);
+            if a == 0 || !a.is_power_of_two() {
+                return Err(GgufError::Metadata {
+                    key: "general.alignment".into(),
+                    what: format!("{v:?} is not a power of two"),
+                });
+            }
+            Ok(a)
+        }
+    }
+}
+
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Reader<'a> {
+    /// One tensor info: name, dimensions, type and data offset, checked (1–4 dimensions, whole
+    /// blocks per row, no overflow, offset aligned).
+    fn tensor_info(&mut self, alignment: u64) -> Result<TensorInfo, GgufError> {
+        let name = self.string("tensor name")?;
+        let at = self.pos as u64;
+        let n_dims = self.u32(&name)?;
+        if !(1..=4).contains(&n_dims) {
+            return Err(GgufError::Tensor { name, what: format!("{n_dims} dimensions (1–4 allowed)") });
+        }
+        let mut dims = Vec::with_capacity(n_dims as usize);
+        for _ in 0..n_dims {
+            dims.push(self.u64(&name)?);
+        }
+        let type_id = self.u32(&name)?;
+        let offset = self.u64(&name)?;
+        let ggml_type = GgmlType::from_id(type_id).map_err(|_| GgufError::Tensor {
+            name: name.clone(),
+            what: format!("unsupported ggml type id {type_id}"),
+        })?;
+        let n_elements = dims
+            .iter()
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+            .ok_or_else(|| GgufError::Tensor { name: name.clone(), what: format!("dims {dims:?} overflow") })?;
+        let block = ggml_type.block_size() as u64;
+        if dims[0] % block != 0 {
+            return Err(GgufError::Tensor {
+                name,
+                what: format!("row of {} is not a whole number of {block}-element blocks", dims[0]),
+            });
+        }
+        let n_bytes = (n_elements / block)
+            .checked_mul(ggml_type.type_size() as u64)
+            .ok_or_else(|| GgufError::Tensor { name: name.clone(), what: "size overflows".into() })?;
+        if offset % alignment != 0 {
+            return Err(GgufError::Malformed {
+                at,
+                what: format!("tensor {name}: offset {offset} not aligned to {alignment}"),
+            });
+        }
+        Ok(TensorInfo { name, dims, ggml_type, offset, n_bytes })
+    }
+
     fn take(&mut self, n: u64, what: &str) -> Result<&'a [u8], GgufError> {
         let left = (self.bytes.len() - self.pos) as u64;
         if n > left {
@@ -376,58 +435,10 @@ impl GgufFile {
             let value = r.value(ty, &key, 0)?;
             metadata.insert(key, value);
         }
-        let alignment = match metadata.get("general.alignment") {
-            None => DEFAULT_ALIGNMENT,
-            Some(v) => {
-                let a = v.as_u64().unwrap_or(0);
-                if a == 0 || !a.is_power_of_two() {
-                    return Err(GgufError::Metadata {
-                        key: "general.alignment".into(),
-                        what: format!("{v:?} is not a power of two"),
-                    });
-                }
-                a
-            }
-        };
+        let alignment = alignment(&metadata)?;
         let mut infos = Vec::with_capacity(n_tensors as usize);
         for _ in 0..n_tensors {
-            let name = r.string("tensor name")?;
-            let at = r.pos as u64;
-            let n_dims = r.u32(&name)?;
-            if !(1..=4).contains(&n_dims) {
-                return Err(GgufError::Tensor { name, what: format!("{n_dims} dimensions (1–4 allowed)") });
-            }
-            let mut dims = Vec::with_capacity(n_dims as usize);
-            for _ in 0..n_dims {
-                dims.push(r.u64(&name)?);
-            }
-            let type_id = r.u32(&name)?;
-            let offset = r.u64(&name)?;
-            let ggml_type = GgmlType::from_id(type_id).map_err(|_| GgufError::Tensor {
-                name: name.clone(),
-                what: format!("unsupported ggml type id {type_id}"),
-            })?;
-            let n_elements = dims
-                .iter()
-                .try_fold(1u64, |acc, &d| acc.checked_mul(d))
-                .ok_or_else(|| GgufError::Tensor { name: name.clone(), what: format!("dims {dims:?} overflow") })?;
-            let block = ggml_type.block_size() as u64;
-            if dims[0] % block != 0 {
-                return Err(GgufError::Tensor {
-                    name,
-                    what: format!("row of {} is not a whole number of {block}-element blocks", dims[0]),
-                });
-            }
-            let n_bytes = (n_elements / block)
-                .checked_mul(ggml_type.type_size() as u64)
-                .ok_or_else(|| GgufError::Tensor { name: name.clone(), what: "size overflows".into() })?;
-            if offset % alignment != 0 {
-                return Err(GgufError::Malformed {
-                    at,
-                    what: format!("tensor {name}: offset {offset} not aligned to {alignment}"),
-                });
-            }
-            infos.push(TensorInfo { name, dims, ggml_type, offset, n_bytes });
+            infos.push(r.tensor_info(alignment)?);
         }
         let data_offset = (r.pos as u64).div_ceil(alignment) * alignment;
         if !infos.is_empty() && data_offset > data.len() as u64 {

@@ -331,30 +331,41 @@ impl Cleaner {
     fn clean_once(&self, text: &str) -> CleanedText {
         let toks = tokenize(text);
         let mut deleted = vec![false; toks.len()];
-        let mut cues = Vec::new();
-        let mut removed = Vec::new();
         let mut stats = CleaningStats::default();
-
-        // Annotations and the DAIC-WOZ placeholder words become cues.
-        for (i, t) in toks.iter().enumerate() {
-            let cue_kind = match t.kind {
-                TokKind::Annotation => Some(CueKind::from_label(&t.text[1..t.text.len() - 1])),
-                TokKind::Word if is_unintelligible(t.text) => Some(CueKind::Unintelligible),
-                TokKind::Word if t.text.eq_ignore_ascii_case("scrubbed_entry") => Some(CueKind::Redacted),
-                _ => None,
-            };
-            if let Some(kind) = cue_kind {
-                cues.push(Cue { kind, raw: t.text.to_string(), offset: t.offset });
-                deleted[i] = true;
-            } else if t.kind == TokKind::Word {
-                stats.words_in += 1;
-            }
-        }
-
+        let cues = take_cues(&toks, &mut deleted, &mut stats);
         let soft: Vec<bool> = (0..toks.len()).map(|k| is_soft(&toks, k)).collect();
         let terminal: Vec<bool> = (0..toks.len()).map(|k| is_terminal(&toks, k)).collect();
+        let category = self.categorise(&toks, &deleted, &soft, &terminal);
+        let mut edit = Edit {
+            toks: &toks,
+            soft: &soft,
+            terminal: &terminal,
+            category: &category,
+            capitalise: vec![false; toks.len()],
+            deleted,
+            removed: Vec::new(),
+            stats,
+        };
+        let mut i = 0;
+        while i < toks.len() {
+            i = if category[i].is_some() { edit.remove_run(i) } else { i + 1 };
+        }
+        let Edit { deleted, capitalise, removed, mut stats, .. } = edit;
+        let text = rebuild(&toks, &deleted, &capitalise);
+        stats.words_out = toks.iter().zip(&deleted).filter(|(t, d)| !**d && t.kind == TokKind::Word).count();
+        stats.cues = cues.len();
+        stats.update_rates();
+        CleanedText { text, cues, removed, stats }
+    }
 
-        // Which words go, decided in reading order (filler position depends on the word before).
+    /// Which words go, decided in reading order (filler position depends on the word before).
+    fn categorise(
+        &self,
+        toks: &[Tok<'_>],
+        deleted: &[bool],
+        soft: &[bool],
+        terminal: &[bool],
+    ) -> Vec<Option<Category>> {
         let mut category: Vec<Option<Category>> = vec![None; toks.len()];
         for i in 0..toks.len() {
             if toks[i].kind != TokKind::Word || deleted[i] {
@@ -367,86 +378,7 @@ impl Cleaner {
             };
             category[i] = self.classify(toks[i].text, clause_start);
         }
-
-        // Remove runs of removable words together with the punctuation they leave stranded.
-        let mut capitalise = vec![false; toks.len()];
-        let mut i = 0;
-        while i < toks.len() {
-            if category[i].is_none() {
-                i += 1;
-                continue;
-            }
-            let run_start = i;
-            let mut run_end = i;
-            let mut j = i + 1;
-            while j < toks.len() {
-                if category[j].is_some() {
-                    run_end = j;
-                } else if !(soft[j] || deleted[j]) {
-                    break;
-                }
-                j += 1;
-            }
-            for k in run_start..=run_end {
-                if let Some(cat) = category[k] {
-                    let filled_pause = is_filled_pause(toks[k].text);
-                    match cat {
-                        Category::Interjection => stats.interjections_removed += 1,
-                        Category::Filler => stats.fillers_removed += 1,
-                    }
-                    stats.filled_pauses += usize::from(filled_pause);
-                    removed.push(Removal { word: toks[k].text.to_string(), category: cat, filled_pause });
-                }
-                deleted[k] = true;
-            }
-            // Soft punctuation right after the run ("Oh," "um..." "uh -").
-            let mut after = run_end + 1;
-            let mut stripped_soft = false;
-            while after < toks.len() && (deleted[after] || soft[after]) {
-                stripped_soft |= !deleted[after];
-                deleted[after] = true;
-                after += 1;
-            }
-            let prev = (0..run_start).rev().find(|&k| !deleted[k]);
-            let next = (after..toks.len()).find(|&k| !deleted[k]);
-            let sentence_start = prev.is_none_or(|p| terminal[p]);
-            let next_is_end = next.is_none_or(|n| terminal[n] || is_closing(&toks[n]));
-            if let Some(p) = prev.filter(|&p| soft[p] && toks[p].text != ".") {
-                // "I was, um, thinking" -> "I was thinking"; "X, um." -> "X." But a comma after
-                // a sentence's single opening word stays: "Well, um, I" -> "Well, I".
-                let before = (0..p).rev().find(|&k| !deleted[k]);
-                let after_opening_word = before.is_some_and(|b| {
-                    toks[b].kind == TokKind::Word && (0..b).rev().find(|&k| !deleted[k]).is_none_or(|k| terminal[k])
-                });
-                if next_is_end || (stripped_soft && !after_opening_word) {
-                    deleted[p] = true;
-                }
-            }
-            let mut next_word = next;
-            if sentence_start {
-                if let Some(n) = next.filter(|&n| terminal[n]) {
-                    // The whole sentence was hesitation: "Um." goes entirely.
-                    let mut k = n;
-                    while k < toks.len() && terminal[k] {
-                        deleted[k] = true;
-                        k += 1;
-                    }
-                    next_word = None;
-                }
-                // "Uh, can you..." -> "Can you...": keep the sentence capitalised.
-                let run_capitalised = toks[run_start].text.chars().next().is_some_and(char::is_uppercase);
-                if let Some(n) = next_word.filter(|&n| run_capitalised && toks[n].kind == TokKind::Word) {
-                    capitalise[n] = true;
-                }
-            }
-            i = after;
-        }
-
-        let text = rebuild(&toks, &deleted, &capitalise);
-        stats.words_out = toks.iter().zip(&deleted).filter(|(t, d)| !**d && t.kind == TokKind::Word).count();
-        stats.cues = cues.len();
-        stats.update_rates();
-        CleanedText { text, cues, removed, stats }
+        category
     }
 
     fn classify(&self, word: &str, clause_start: bool) -> Option<Category> {
@@ -557,4 +489,110 @@ fn rebuild(toks: &[Tok], deleted: &[bool], capitalise: &[bool]) -> String {
         gap = false;
     }
     out
+}
+
+/// Annotations and the DAIC-WOZ placeholder words become cues (and leave the text); other
+/// words are counted.
+fn take_cues(toks: &[Tok<'_>], deleted: &mut [bool], stats: &mut CleaningStats) -> Vec<Cue> {
+    let mut cues = Vec::new();
+    for (i, t) in toks.iter().enumerate() {
+        let cue_kind = match t.kind {
+            TokKind::Annotation => Some(CueKind::from_label(&t.text[1..t.text.len() - 1])),
+            TokKind::Word if is_unintelligible(t.text) => Some(CueKind::Unintelligible),
+            TokKind::Word if t.text.eq_ignore_ascii_case("scrubbed_entry") => Some(CueKind::Redacted),
+            _ => None,
+        };
+        if let Some(kind) = cue_kind {
+            cues.push(Cue { kind, raw: t.text.to_string(), offset: t.offset });
+            deleted[i] = true;
+        } else if t.kind == TokKind::Word {
+            stats.words_in += 1;
+        }
+    }
+    cues
+}
+
+/// One cleaning pass's edits over the tokens: what is deleted, what gets a capital, what was
+/// removed and the counts.
+struct Edit<'a, 't> {
+    toks: &'a [Tok<'t>],
+    soft: &'a [bool],
+    terminal: &'a [bool],
+    category: &'a [Option<Category>],
+    deleted: Vec<bool>,
+    capitalise: Vec<bool>,
+    removed: Vec<Removal>,
+    stats: CleaningStats,
+}
+
+impl Edit<'_, '_> {
+    /// Removes the run of removable words starting at `run_start` together with the
+    /// punctuation it leaves stranded; returns the index after it.
+    fn remove_run(&mut self, run_start: usize) -> usize {
+        let (toks, soft, terminal, category) = (self.toks, self.soft, self.terminal, self.category);
+        let deleted = &mut self.deleted;
+        let mut run_end = run_start;
+        let mut j = run_start + 1;
+        while j < toks.len() {
+            if category[j].is_some() {
+                run_end = j;
+            } else if !(soft[j] || deleted[j]) {
+                break;
+            }
+            j += 1;
+        }
+        for k in run_start..=run_end {
+            if let Some(cat) = category[k] {
+                let filled_pause = is_filled_pause(toks[k].text);
+                match cat {
+                    Category::Interjection => self.stats.interjections_removed += 1,
+                    Category::Filler => self.stats.fillers_removed += 1,
+                }
+                self.stats.filled_pauses += usize::from(filled_pause);
+                self.removed.push(Removal { word: toks[k].text.to_string(), category: cat, filled_pause });
+            }
+            deleted[k] = true;
+        }
+        // Soft punctuation right after the run ("Oh," "um..." "uh -").
+        let mut after = run_end + 1;
+        let mut stripped_soft = false;
+        while after < toks.len() && (deleted[after] || soft[after]) {
+            stripped_soft |= !deleted[after];
+            deleted[after] = true;
+            after += 1;
+        }
+        let prev = (0..run_start).rev().find(|&k| !deleted[k]);
+        let next = (after..toks.len()).find(|&k| !deleted[k]);
+        let sentence_start = prev.is_none_or(|p| terminal[p]);
+        let next_is_end = next.is_none_or(|n| terminal[n] || is_closing(&toks[n]));
+        if let Some(p) = prev.filter(|&p| soft[p] && toks[p].text != ".") {
+            // "I was, um, thinking" -> "I was thinking"; "X, um." -> "X." But a comma after
+            // a sentence's single opening word stays: "Well, um, I" -> "Well, I".
+            let before = (0..p).rev().find(|&k| !deleted[k]);
+            let after_opening_word = before.is_some_and(|b| {
+                toks[b].kind == TokKind::Word && (0..b).rev().find(|&k| !deleted[k]).is_none_or(|k| terminal[k])
+            });
+            if next_is_end || (stripped_soft && !after_opening_word) {
+                deleted[p] = true;
+            }
+        }
+        let mut next_word = next;
+        if sentence_start {
+            if let Some(n) = next.filter(|&n| terminal[n]) {
+                // The whole sentence was hesitation: "Um." goes entirely.
+                let mut k = n;
+                while k < toks.len() && terminal[k] {
+                    deleted[k] = true;
+                    k += 1;
+                }
+                next_word = None;
+            }
+            // "Uh, can you..." -> "Can you...": keep the sentence capitalised.
+            let run_capitalised = toks[run_start].text.chars().next().is_some_and(char::is_uppercase);
+            if let Some(n) = next_word.filter(|&n| run_capitalised && toks[n].kind == TokKind::Word) {
+                self.capitalise[n] = true;
+            }
+        }
+        after
+    }
 }
