@@ -50,45 +50,14 @@ impl Grammar {
                 .ok_or_else(|| schema_err(format!("missing definition {target}")))?;
             return self.compile(root, def, n, marks, depth + 1);
         }
-        if let Some(options) = node.get("enum").and_then(Value::as_array) {
-            let values: Option<Vec<String>> = options.iter().map(|v| v.as_str().map(str::to_string)).collect();
-            let values = values.ok_or_else(|| schema_err("only string enums are supported"))?;
-            if values.is_empty() || values.iter().any(|v| v.contains(['"', '\\'])) {
-                return Err(schema_err("enum values must be non-empty plain strings"));
-            }
-            return Ok(self.push(Shape::Enum(values)));
-        }
-        if let Some(options) = node.get("oneOf").and_then(Value::as_array) {
-            // schemars writes documented enum variants as oneOf of {const}.
-            let values: Option<Vec<String>> =
-                options.iter().map(|v| v.get("const").and_then(Value::as_str).map(str::to_string)).collect();
-            let values = values.ok_or_else(|| schema_err("oneOf is only supported for string constants"))?;
+        if let Some(values) = enum_values(node)? {
             return Ok(self.push(Shape::Enum(values)));
         }
         let ty = node.get("type").and_then(Value::as_str).ok_or_else(|| schema_err("node without a type"))?;
         let max_usize =
             |key: &str, default: usize| node.get(key).and_then(Value::as_u64).map_or(default, |v| v as usize);
         Ok(match ty {
-            "object" => {
-                let props = node.get("properties").and_then(Value::as_object);
-                let required = node.get("required").and_then(Value::as_array);
-                let mut fields = Vec::new();
-                if let (Some(props), Some(required)) = (props, required) {
-                    for key in required.iter().filter_map(Value::as_str) {
-                        let p = props.get(key).ok_or_else(|| schema_err(format!("required {key} has no schema")))?;
-                        if key.contains(['"', '\\']) {
-                            return Err(schema_err(format!("property name {key}")));
-                        }
-                        fields.push((key.to_string(), self.compile(root, p, n, marks, depth + 1)?));
-                    }
-                }
-                let intros = fields
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (key, _))| format!("{}\"{key}\":", if i == 0 { "{" } else { "," }))
-                    .collect();
-                self.push(Shape::Object(fields, intros))
-            }
+            "object" => self.compile_object(root, node, n, marks, depth)?,
             "array" => {
                 let items = node.get("items").ok_or_else(|| schema_err("array without items"))?;
                 let item = self.compile(root, items, n, marks, depth + 1)?;
@@ -109,24 +78,7 @@ impl Grammar {
                 }
             }
             "integer" => {
-                let set: Vec<u64> = if marked(UTTERANCE_INDEX) {
-                    let set = self.citable(n, participant_only);
-                    // A participant-only index with nothing to cite sits in an array kept empty.
-                    if set.is_empty() && !participant_only {
-                        return Err(schema_err("no utterance has a word to cite"));
-                    }
-                    set
-                } else {
-                    let lo = node.get("minimum").and_then(Value::as_u64).unwrap_or(0);
-                    let hi = node
-                        .get("maximum")
-                        .and_then(Value::as_u64)
-                        .ok_or_else(|| schema_err("integer without maximum"))?;
-                    if hi.saturating_sub(lo) > 10_000 {
-                        return Err(schema_err("integer range too wide to enumerate"));
-                    }
-                    (lo..=hi).collect()
-                };
+                let set = self.integer_set(node, n, marked(UTTERANCE_INDEX), participant_only)?;
                 self.push(Shape::Integer(set))
             }
             "number" => {
@@ -143,6 +95,63 @@ impl Grammar {
         })
     }
 
+    /// An object: every `required` property, in that order, each introduced by its key.
+    fn compile_object(
+        &mut self,
+        root: &Value,
+        node: &Value,
+        n: &Narrowing,
+        marks: Marks,
+        depth: usize,
+    ) -> Result<ShapeId, LlamaError> {
+        let props = node.get("properties").and_then(Value::as_object);
+        let required = node.get("required").and_then(Value::as_array);
+        let mut fields = Vec::new();
+        if let (Some(props), Some(required)) = (props, required) {
+            for key in required.iter().filter_map(Value::as_str) {
+                let p = props.get(key).ok_or_else(|| schema_err(format!("required {key} has no schema")))?;
+                if key.contains(['"', '\\']) {
+                    return Err(schema_err(format!("property name {key}")));
+                }
+                fields.push((key.to_string(), self.compile(root, p, n, marks, depth + 1)?));
+            }
+        }
+        let intros = fields
+            .iter()
+            .enumerate()
+            .map(|(i, (key, _))| format!("{}\"{key}\":", if i == 0 { "{" } else { "," }))
+            .collect();
+        Ok(self.push(Shape::Object(fields, intros)))
+    }
+
+    /// The values an integer may take: the citable utterances for an `x-utterance-index`,
+    /// else its `[minimum, maximum]` (small ranges only).
+    fn integer_set(
+        &self,
+        node: &Value,
+        n: &Narrowing,
+        utterance_index: bool,
+        participant_only: bool,
+    ) -> Result<Vec<u64>, LlamaError> {
+        let set: Vec<u64> = if utterance_index {
+            let set = self.citable(n, participant_only);
+            // A participant-only index with nothing to cite sits in an array kept empty.
+            if set.is_empty() && !participant_only {
+                return Err(schema_err("no utterance has a word to cite"));
+            }
+            set
+        } else {
+            let lo = node.get("minimum").and_then(Value::as_u64).unwrap_or(0);
+            let hi =
+                node.get("maximum").and_then(Value::as_u64).ok_or_else(|| schema_err("integer without maximum"))?;
+            if hi.saturating_sub(lo) > 10_000 {
+                return Err(schema_err("integer range too wide to enumerate"));
+            }
+            (lo..=hi).collect()
+        };
+        Ok(set)
+    }
+
     /// The indices an `utterance_index` may take: utterances with a word to quote when quotes
     /// are verbatim (admitting another would lead to a dead end), and only the participant's
     /// when `participant_only` and speakers are known.
@@ -154,4 +163,24 @@ impl Grammar {
             .map(|(i, _)| *i)
             .collect()
     }
+}
+
+/// A string enum (`enum`, or schemars' `oneOf` of `const`s), if `node` is one.
+fn enum_values(node: &Value) -> Result<Option<Vec<String>>, LlamaError> {
+    if let Some(options) = node.get("enum").and_then(Value::as_array) {
+        let values: Option<Vec<String>> = options.iter().map(|v| v.as_str().map(str::to_string)).collect();
+        let values = values.ok_or_else(|| schema_err("only string enums are supported"))?;
+        if values.is_empty() || values.iter().any(|v| v.contains(['"', '\\'])) {
+            return Err(schema_err("enum values must be non-empty plain strings"));
+        }
+        return Ok(Some(values));
+    }
+    if let Some(options) = node.get("oneOf").and_then(Value::as_array) {
+        // schemars writes documented enum variants as oneOf of {const}.
+        let values: Option<Vec<String>> =
+            options.iter().map(|v| v.get("const").and_then(Value::as_str).map(str::to_string)).collect();
+        let values = values.ok_or_else(|| schema_err("oneOf is only supported for string constants"))?;
+        return Ok(Some(values));
+    }
+    Ok(None)
 }
