@@ -189,6 +189,8 @@ fn escape(s: &str) -> String {
 impl Report {
     /// The emotion timeline: one bar per voice window (height = confidence, colour = class),
     /// participant utterances marked above, a legend of the classes present.
+    // ~85 lines: one SVG drawn top to bottom (axes, bars, utterance marks, legend) in shared
+    // coordinates.
     pub fn timeline_svg(&self) -> String {
         let (w, h, left, top, plot_h) = (900.0, 260.0, 50.0, 40.0, 150.0);
         let duration = self

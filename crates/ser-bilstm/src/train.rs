@@ -418,6 +418,8 @@ fn create_dir(path: &Path) -> Result<(), SerError> {
 /// `(seed, e)`, so a resumed run continues exactly as an uninterrupted one would. burn's CPU
 /// random generator is process-global, so two runs training concurrently in one process
 /// disturb each other's dropout masks; run them one after the other for reproducibility.
+// ~90 lines: the epoch loop kept whole — the model moves through the optimizer by value every
+// batch, and evaluation, best-model bookkeeping and checkpoints read the same run state.
 #[allow(clippy::too_many_arguments)]
 pub fn train<B, M>(
     mut model: M,
@@ -451,29 +453,7 @@ where
         RunState { epoch: 0, step: 0, best_epoch: 0, best_accuracy: None, config: *config, history: Vec::new() };
     let mut best: Option<M::InnerModule> = None;
     if let Some(Resume(dir)) = resume {
-        let last = dir.join("last");
-        let text =
-            std::fs::read_to_string(last.join("state.json")).map_err(|e| SerError::io(&last.join("state.json"), e))?;
-        let saved: RunState =
-            serde_json::from_str(&text).map_err(|e| SerError::Checkpoint(format!("{}: {e}", last.display())))?;
-        if saved.config != *config {
-            return Err(SerError::Config(format!(
-                "cannot resume {}: it was trained with {:?}, this run asks for {config:?}",
-                dir.display(),
-                saved.config
-            )));
-        }
-        let recorder = BinFileRecorder::<FullPrecisionSettings>::new();
-        let record = recorder
-            .load(last.join("model.bin"), device)
-            .map_err(|e| SerError::Checkpoint(format!("{}: {e}", last.display())))?;
-        model = model.load_record(record);
-        optimizer = optimizer.load(&last.join("optimizer.bin"), device)?;
-        let best_record = recorder
-            .load(dir.join("best").join("model.bin"), &eval_device)
-            .map_err(|e| SerError::Checkpoint(format!("{}: {e}", dir.join("best").display())))?;
-        best = Some(model.valid().load_record(best_record));
-        state = saved;
+        (model, optimizer, best, state) = resume_from(dir, config, model, optimizer, device)?;
     }
 
     for epoch in state.epoch + 1..=config.epochs {
@@ -533,6 +513,46 @@ where
         best_epoch: state.best_epoch,
         history: state.history,
     })
+}
+
+/// What a resumed run starts from: the model and optimizer of `dir/last`, the best model of
+/// `dir/best` and the run state; the configuration must be the one the run was started with.
+#[allow(clippy::type_complexity)]
+fn resume_from<B, M>(
+    dir: &Path,
+    config: &TrainConfig,
+    model: M,
+    optimizer: ConfiguredOptimizer<M, B>,
+    device: &Device<B>,
+) -> Result<(M, ConfiguredOptimizer<M, B>, Option<M::InnerModule>, RunState), SerError>
+where
+    B: AutodiffBackend,
+    M: EmotionModel<B> + AutodiffModule<B>,
+    M::InnerModule: EmotionModel<B::InnerBackend>,
+{
+    let last = dir.join("last");
+    let text =
+        std::fs::read_to_string(last.join("state.json")).map_err(|e| SerError::io(&last.join("state.json"), e))?;
+    let saved: RunState =
+        serde_json::from_str(&text).map_err(|e| SerError::Checkpoint(format!("{}: {e}", last.display())))?;
+    if saved.config != *config {
+        return Err(SerError::Config(format!(
+            "cannot resume {}: it was trained with {:?}, this run asks for {config:?}",
+            dir.display(),
+            saved.config
+        )));
+    }
+    let recorder = BinFileRecorder::<FullPrecisionSettings>::new();
+    let record = recorder
+        .load(last.join("model.bin"), device)
+        .map_err(|e| SerError::Checkpoint(format!("{}: {e}", last.display())))?;
+    let model = model.load_record(record);
+    let optimizer = optimizer.load(&last.join("optimizer.bin"), device)?;
+    let best_record = recorder
+        .load(dir.join("best").join("model.bin"), device)
+        .map_err(|e| SerError::Checkpoint(format!("{}: {e}", dir.join("best").display())))?;
+    let best = Some(model.valid().load_record(best_record));
+    Ok((model, optimizer, best, saved))
 }
 
 fn save_checkpoints<B, M>(

@@ -236,6 +236,8 @@ impl LlamaTokenizer {
     }
 
     /// Builds the tokenizer a GGUF describes (`tokenizer.ggml.model` = `gpt2`).
+    // ~85 lines: one `tokenizer.json` document written field by field from the GGUF keys, each
+    // checked where it is read (see docs/fuzzing.md for the merges it must refuse).
     pub fn from_gguf(f: &GgufFile) -> Result<Self, LlamaError> {
         let model = f.str("tokenizer.ggml.model")?;
         if model != "gpt2" {

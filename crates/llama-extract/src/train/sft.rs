@@ -236,6 +236,22 @@ impl<B: AutodiffBackend> ModuleVisitor<B> for GradScale<'_, B> {
     }
 }
 
+/// The gradients' global L2 norm; when it exceeds `clip` (> 0) every gradient is scaled down
+/// so the norm is `clip`.
+fn clip_global_norm<B>(model: &BurnLlama<B>, grads: &mut GradientsParams, clip: f64) -> f64
+where
+    B: AutodiffBackend + QuantLinearBackend,
+{
+    let mut norm = GradNorm::<B> { grads, sum: 0.0, _b: std::marker::PhantomData };
+    model.visit(&mut norm);
+    let grad_norm = norm.sum.sqrt();
+    if clip > 0.0 && grad_norm > clip {
+        let mut scale = GradScale::<B> { grads, factor: clip / grad_norm, _b: std::marker::PhantomData };
+        model.visit(&mut scale);
+    }
+    grad_norm
+}
+
 fn lr_at(step: usize, total: usize, cfg: &SftConfig) -> f64 {
     if step < cfg.warmup_steps {
         cfg.lr * (step + 1) as f64 / cfg.warmup_steps as f64
@@ -249,6 +265,8 @@ fn lr_at(step: usize, total: usize, cfg: &SftConfig) -> f64 {
 /// Trains the adapters already attached to `model` (see [`BurnLlama::attach_lora`]); when
 /// `checkpoints` is given, writes the adapters there (PEFT format) after every evaluation as
 /// `step_N/` and at the end as `final/`.
+// ~85 lines: one optimizer step per accumulated chunk, kept in one loop for the same reason as
+// ser-bilstm's `train` — the model moves through the optimizer by value.
 #[allow(clippy::too_many_arguments)]
 pub fn finetune<B>(
     mut model: BurnLlama<B>,
@@ -305,17 +323,7 @@ where
                 acc.accumulate(&model, GradientsParams::from_grads(scaled.backward(), &model));
             }
             let mut grads = acc.grads();
-            let mut norm = GradNorm::<B> { grads: &grads, sum: 0.0, _b: std::marker::PhantomData };
-            model.visit(&mut norm);
-            let grad_norm = norm.sum.sqrt();
-            if cfg.clip_norm > 0.0 && grad_norm > cfg.clip_norm {
-                let mut scale = GradScale::<B> {
-                    grads: &mut grads,
-                    factor: cfg.clip_norm / grad_norm,
-                    _b: std::marker::PhantomData,
-                };
-                model.visit(&mut scale);
-            }
+            let grad_norm = clip_global_norm(&model, &mut grads, cfg.clip_norm);
             let lr = lr_at(report.steps, total, cfg);
             model = optim.step(lr, model, grads);
             report.steps += 1;
