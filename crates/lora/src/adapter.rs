@@ -35,6 +35,36 @@ pub struct LoraPair {
     pub b: Matrix,
 }
 
+/// A pair served beside a frozen base at run time, unmerged (llama.cpp's way of serving
+/// adapters): `y += scaling · B·(A·x)`, in f32.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScaledPair {
+    /// The factors, `A` `[r, in]` and `B` `[out, r]`.
+    pub pair: LoraPair,
+    /// `alpha / r` (or the rsLoRA scaling).
+    pub scaling: f32,
+}
+
+impl ScaledPair {
+    /// Adds the update for every row of `x` (`[n, in]`) to `y` (`[n, out]`).
+    pub fn apply(&self, x: &[f32], y: &mut [f32]) {
+        let (a, b) = (&self.pair.a, &self.pair.b);
+        let (r, inp, out) = (a.rows, a.cols, b.rows);
+        if r == 0 || inp == 0 || out == 0 {
+            return;
+        }
+        let mut ax = vec![0f32; r];
+        for (xr, yr) in x.chunks_exact(inp).zip(y.chunks_exact_mut(out)) {
+            for (k, v) in ax.iter_mut().enumerate() {
+                *v = a.values[k * inp..(k + 1) * inp].iter().zip(xr).map(|(a, b)| a * b).sum::<f32>() * self.scaling;
+            }
+            for (o, yo) in yr.iter_mut().enumerate() {
+                *yo += b.values[o * r..(o + 1) * r].iter().zip(&ax).map(|(b, a)| b * a).sum::<f32>();
+            }
+        }
+    }
+}
+
 impl LoraPair {
     /// `scaling · B·A` as `[out, in]`, accumulated in f64.
     pub fn delta(&self, scaling: f64) -> Vec<f64> {

@@ -9,7 +9,7 @@ pub mod config;
 pub mod frozen;
 pub mod linear;
 
-pub use adapter::{LoraAdapter, LoraPair, Matrix, WeightFile, WeightTensor};
+pub use adapter::{LoraAdapter, LoraPair, Matrix, ScaledPair, WeightFile, WeightTensor};
 pub use config::{LoraConfig, TargetModules};
 pub use frozen::{QuantLinear, QuantLinearBackend};
 pub use linear::{Adapter, FrozenBase, LoraLinear};

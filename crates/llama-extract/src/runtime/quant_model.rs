@@ -18,54 +18,24 @@ use crate::runtime::gguf::GgufFile;
 use crate::runtime::proj::Proj;
 use crate::runtime::weights::WeightSet;
 
-/// A LoRA update applied at run time beside a quantized projection (llama.cpp's way of
-/// serving adapters): `y += scaling · B·(A·x)`, f32.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LowRank {
-    /// `[r, in]`.
-    pub a: Vec<f32>,
-    /// `[out, r]`, rows in this decoder's layout (Q/K rows permuted like the base).
-    pub b: Vec<f32>,
-    /// Rank.
-    pub r: usize,
-    /// `alpha / r`.
-    pub scaling: f32,
-}
-
-impl LowRank {
-    /// Adds the update for every row of `x` (`[n, in]`) to `y` (`[n, out]`).
-    fn apply(&self, x: &[f32], y: &mut [f32]) {
-        let inp = self.a.len() / self.r;
-        let out = self.b.len() / self.r;
-        let mut ax = vec![0f32; self.r];
-        for (xr, yr) in x.chunks_exact(inp).zip(y.chunks_exact_mut(out)) {
-            for (k, v) in ax.iter_mut().enumerate() {
-                *v = self.a[k * inp..(k + 1) * inp].iter().zip(xr).map(|(a, b)| a * b).sum::<f32>() * self.scaling;
-            }
-            for (o, yo) in yr.iter_mut().enumerate() {
-                *yo += self.b[o * self.r..(o + 1) * self.r].iter().zip(&ax).map(|(b, a)| b * a).sum::<f32>();
-            }
-        }
-    }
-}
-
-/// Run-time adapters of one block, by projection.
+/// Run-time adapters of one block, by projection (lora's [`lora::ScaledPair`]: `y += s·B·(A·x)`
+/// beside the quantized weight, as llama.cpp serves adapters).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BlockAdapters {
     /// On the query projection.
-    pub q: Option<LowRank>,
+    pub q: Option<lora::ScaledPair>,
     /// On the key projection.
-    pub k: Option<LowRank>,
+    pub k: Option<lora::ScaledPair>,
     /// On the value projection.
-    pub v: Option<LowRank>,
+    pub v: Option<lora::ScaledPair>,
     /// On the output projection.
-    pub o: Option<LowRank>,
+    pub o: Option<lora::ScaledPair>,
     /// On the gate projection.
-    pub gate: Option<LowRank>,
+    pub gate: Option<lora::ScaledPair>,
     /// On the up projection.
-    pub up: Option<LowRank>,
+    pub up: Option<lora::ScaledPair>,
     /// On the down projection.
-    pub down: Option<LowRank>,
+    pub down: Option<lora::ScaledPair>,
 }
 
 /// One decoder block's weights.
@@ -95,7 +65,7 @@ pub struct Block {
 
 impl Block {
     /// The adapter slot and the base weight of one projection.
-    pub fn projection_mut(&mut self, p: Proj) -> (&mut Option<LowRank>, &QuantizedMatrix) {
+    pub fn projection_mut(&mut self, p: Proj) -> (&mut Option<lora::ScaledPair>, &QuantizedMatrix) {
         let a = &mut self.adapters;
         match p {
             Proj::Q => (&mut a.q, &self.wq),
@@ -425,7 +395,8 @@ impl QuantLlama {
                 }
                 None => pair.b.values.clone(),
             };
-            *slot = Some(LowRank { a: pair.a.values.clone(), b, r, scaling });
+            let b = lora::Matrix { rows: pair.b.rows, cols: r, values: b };
+            *slot = Some(lora::ScaledPair { pair: lora::LoraPair { a: pair.a.clone(), b }, scaling });
         }
         Ok(())
     }
