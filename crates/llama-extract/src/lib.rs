@@ -9,7 +9,7 @@ pub mod quantize;
 pub mod runtime;
 pub mod train;
 
-pub use extract::{ExtractOptions, Extractor, VoiceEmotions, VoiceSegment};
+pub use extract::{ExtractError, ExtractOptions, Extractor, VoiceEmotions, VoiceSegment};
 pub use runtime::burn_model::{BurnLlama, BurnSession};
 pub use runtime::config::LlamaConfig;
 pub use runtime::generate::{
@@ -66,6 +66,9 @@ pub enum LlamaError {
     /// Generation that cannot go on (no allowed token, a token outside the vocabulary, …).
     #[error("generation: {0}")]
     Generation(String),
+    /// Extraction input, labelled sets or schemas that cannot be used.
+    #[error(transparent)]
+    Extract(#[from] extract::ExtractError),
     /// An adapter that cannot be read or applied.
     #[error("LoRA adapter: {0}")]
     Lora(#[from] lora::LoraError),

@@ -28,7 +28,7 @@ use text_clean::{Cleaner, Transcript};
 use super::grammar::Grammar;
 use super::ground::{normalise, verify};
 use super::schema::{Extraction, ModelOutput};
-use super::{Extractor, VoiceEmotions, participant_utterances};
+use super::{ExtractError, Extractor, VoiceEmotions, participant_utterances};
 use crate::LlamaError;
 use crate::runtime::generate::LanguageModel;
 use crate::train::sft::SftPair;
@@ -60,7 +60,8 @@ pub fn read_labelled_set(dir: &Path) -> Result<Vec<LabelledExcerpt>, LlamaError>
     }
     names.sort();
     if names.is_empty() {
-        return Err(LlamaError::Config(format!("{}: no *_TRANSCRIPT.csv files", dir.display())));
+        let at = dir.display().to_string();
+        return Err(ExtractError::LabelledSet { at, what: "no *_TRANSCRIPT.csv files".into() }.into());
     }
     let json = |path: &Path| -> Result<Option<String>, LlamaError> {
         match std::fs::read_to_string(path) {
@@ -69,16 +70,16 @@ pub fn read_labelled_set(dir: &Path) -> Result<Vec<LabelledExcerpt>, LlamaError>
             Err(e) => Err(LlamaError::io(path, e)),
         }
     };
-    let bad = |path: &Path, e: serde_json::Error| LlamaError::Config(format!("{}: {e}", path.display()));
+    let bad = |path: &Path, source| LlamaError::from(ExtractError::Json { path: path.display().to_string(), source });
     names
         .into_iter()
         .map(|name| {
             let transcript_path = dir.join(format!("{name}_TRANSCRIPT.csv"));
             let transcript = text_clean::parse_path(&transcript_path, None)
-                .map_err(|e| LlamaError::Config(format!("{}: {e}", transcript_path.display())))?;
+                .map_err(|source| ExtractError::Transcript { path: transcript_path.display().to_string(), source })?;
             let labels = dir.join(format!("{name}_labels.json"));
-            let key_text =
-                json(&labels)?.ok_or_else(|| LlamaError::Config(format!("{}: missing", labels.display())))?;
+            let missing = || ExtractError::LabelledSet { at: labels.display().to_string(), what: "missing".into() };
+            let key_text = json(&labels)?.ok_or_else(missing)?;
             let key = serde_json::from_str(&key_text).map_err(|e| bad(&labels, e))?;
             let voice_path = dir.join(format!("{name}_voice.json"));
             let voice = match json(&voice_path)? {
@@ -248,7 +249,7 @@ pub fn training_pair<M: LanguageModel>(
     extractor: &Extractor<'_, M>,
     x: &LabelledExcerpt,
 ) -> Result<SftPair, LlamaError> {
-    let fail = |what: String| LlamaError::Config(format!("{}: {what}", x.name));
+    let fail = |what: String| LlamaError::from(ExtractError::LabelledSet { at: x.name.clone(), what });
     let lines = extractor.prompt_lines(&x.transcript, x.voice.as_ref());
     let chunks = extractor.plan_chunks(&lines)?;
     if chunks.len() != 1 {

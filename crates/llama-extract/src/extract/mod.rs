@@ -31,6 +31,43 @@ use crate::runtime::tokenizer::{LlamaTokenizer, Message, Role};
 use grammar::{Grammar, GrammarConstraint, Narrowing, TokenTrie};
 use schema::{CueNote, Extraction, ModelOutput, NON_DIAGNOSTIC_NOTICE, Nonverbal, SCHEMA_VERSION, VoiceHighlight};
 
+/// What extraction refuses: input and labelled sets it cannot use, and schemas the grammar
+/// compiler does not support.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    /// A transcript with nothing to extract from.
+    #[error("the transcript has no utterances")]
+    NoUtterances,
+    /// A schema (or narrowing) the grammar cannot be compiled from.
+    #[error("schema: {0}")]
+    Schema(String),
+    /// A transcript file of a labelled set that cannot be parsed.
+    #[error("{path}: {source}")]
+    Transcript {
+        /// The file.
+        path: String,
+        /// What the parser said.
+        source: text_clean::ParseError,
+    },
+    /// A labels or voice file of a labelled set that is not the JSON it should be.
+    #[error("{path}: {source}")]
+    Json {
+        /// The file.
+        path: String,
+        /// What serde said.
+        source: serde_json::Error,
+    },
+    /// A labelled set that is incomplete, or an answer key the constrained decoder could not
+    /// write (`what` says which rule it breaks).
+    #[error("{at}: {what}")]
+    LabelledSet {
+        /// The folder, file or excerpt.
+        at: String,
+        /// What is wrong.
+        what: String,
+    },
+}
+
 /// Speech-emotion scores for stretches of the recording (from ser-bilstm or any recogniser).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct VoiceEmotions {
@@ -261,7 +298,7 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
         voice: Option<&VoiceEmotions>,
     ) -> Result<(Extraction, Vec<ChunkStats>), LlamaError> {
         if transcript.utterances.is_empty() {
-            return Err(LlamaError::Config("the transcript has no utterances".into()));
+            return Err(ExtractError::NoUtterances.into());
         }
         let cleaned = self.cleaner.clean_transcript(transcript);
         let lines = prompt_lines(&cleaned, voice, self.options.min_voice_score);

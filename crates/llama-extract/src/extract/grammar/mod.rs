@@ -146,7 +146,7 @@ struct Marks {
 }
 
 fn schema_err(what: impl Into<String>) -> LlamaError {
-    LlamaError::Config(format!("schema: {}", what.into()))
+    crate::extract::ExtractError::Schema(what.into()).into()
 }
 
 #[cfg(test)]
