@@ -13,8 +13,8 @@ pub use extract::{ExtractError, ExtractOptions, Extractor, VoiceEmotions, VoiceS
 pub use runtime::burn_model::{BurnLlama, BurnSession};
 pub use runtime::config::LlamaConfig;
 pub use runtime::generate::{
-    GenerateOptions, Generation, GenerationConfig, Hooks, LanguageModel, QuantSession, Sampling, StopReason,
-    TokenConstraint, generate, generate_with,
+    ContextCache, Decoder, GenerateOptions, Generation, GenerationConfig, Hooks, LanguageModel, QuantSession, Sampling,
+    Session, StopReason, TokenConstraint, generate, generate_with,
 };
 pub use runtime::gguf::{GgufError, GgufFile, GgufValue};
 pub use runtime::quant_model::{KvCache, QuantLlama, WeightFormat};

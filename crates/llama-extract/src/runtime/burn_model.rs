@@ -17,6 +17,7 @@ use quant5::{GgmlType, QuantizedMatrix};
 
 use crate::LlamaError;
 use crate::runtime::config::LlamaConfig;
+use crate::runtime::generate::{ContextCache, Decoder, Session};
 use crate::runtime::proj::Proj;
 use crate::runtime::quant_model::{RopeAngles, fallback_type};
 use crate::runtime::weights::WeightSet;
@@ -517,23 +518,17 @@ impl<B: QuantLinearBackend> BurnLlama<B> {
 }
 
 /// A [`BurnLlama`] with its cache, for [`crate::generate()`].
-pub struct BurnSession<'m, B: Backend> {
-    /// The model.
-    pub model: &'m BurnLlama<B>,
-    /// Its keys and values so far.
-    pub cache: BurnKvCache<B>,
-}
+pub type BurnSession<'m, B> = Session<'m, BurnLlama<B>>;
 
-impl<'m, B: QuantLinearBackend> BurnSession<'m, B> {
-    /// A session with an empty cache of `capacity` positions.
-    pub fn new(model: &'m BurnLlama<B>, capacity: usize) -> Self {
-        Self { model, cache: model.new_cache(capacity) }
+impl<B: QuantLinearBackend> Decoder for BurnLlama<B> {
+    type Cache = BurnKvCache<B>;
+
+    fn new_cache(&self, capacity: usize) -> BurnKvCache<B> {
+        BurnLlama::new_cache(self, capacity)
     }
-}
 
-impl<B: QuantLinearBackend> crate::runtime::generate::LanguageModel for BurnSession<'_, B> {
-    fn feed(&mut self, tokens: &[u32]) -> Result<Vec<f32>, LlamaError> {
-        let logits = self.model.forward(tokens, &mut self.cache)?;
+    fn next_logits(&self, tokens: &[u32], cache: &mut BurnKvCache<B>) -> Result<Vec<f32>, LlamaError> {
+        let logits = self.forward(tokens, cache)?;
         let [n, v] = logits.dims();
         logits
             .narrow(0, n - 1, 1)
@@ -542,16 +537,18 @@ impl<B: QuantLinearBackend> crate::runtime::generate::LanguageModel for BurnSess
             .to_vec::<f32>()
             .map_err(|e| LlamaError::Generation(format!("{e:?}")))
     }
+}
 
-    fn context_len(&self) -> usize {
-        self.cache.len()
+impl<B: Backend> ContextCache for BurnKvCache<B> {
+    fn len(&self) -> usize {
+        self.len
     }
 
-    fn context_capacity(&self) -> usize {
-        self.cache.capacity()
+    fn capacity(&self) -> usize {
+        self.capacity
     }
 
     fn truncate(&mut self, len: usize) {
-        self.cache.truncate(len);
+        BurnKvCache::truncate(self, len);
     }
 }

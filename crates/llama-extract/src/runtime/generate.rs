@@ -41,24 +41,48 @@ pub trait TokenConstraint {
     fn is_done(&self) -> bool;
 }
 
-/// A [`QuantLlama`] with its KV cache.
-pub struct QuantSession<'m> {
-    /// The model.
-    pub model: &'m QuantLlama,
-    /// Its keys and values so far.
-    pub cache: KvCache,
+/// A decoder that keeps its keys and values in a cache of its own: what a [`Session`] drives.
+pub trait Decoder {
+    /// Its keys and values.
+    type Cache: ContextCache;
+    /// An empty cache for `capacity` positions (at most the model's context).
+    fn new_cache(&self, capacity: usize) -> Self::Cache;
+    /// Feeds `tokens` after what `cache` holds; the logits after the last one.
+    fn next_logits(&self, tokens: &[u32], cache: &mut Self::Cache) -> Result<Vec<f32>, LlamaError>;
 }
 
-impl<'m> QuantSession<'m> {
+/// The positions a [`Decoder`]'s cache holds.
+pub trait ContextCache {
+    /// Positions cached.
+    fn len(&self) -> usize;
+    /// Whether nothing is cached.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Most positions it may hold.
+    fn capacity(&self) -> usize;
+    /// Keeps only the first `len` positions.
+    fn truncate(&mut self, len: usize);
+}
+
+/// A decoder with its cache: the [`LanguageModel`] that generation and extraction run on.
+pub struct Session<'m, D: Decoder> {
+    /// The model.
+    pub model: &'m D,
+    /// Its keys and values so far.
+    pub cache: D::Cache,
+}
+
+impl<'m, D: Decoder> Session<'m, D> {
     /// A session with room for `capacity` tokens (capped at the model's context).
-    pub fn new(model: &'m QuantLlama, capacity: usize) -> Self {
+    pub fn new(model: &'m D, capacity: usize) -> Self {
         Self { model, cache: model.new_cache(capacity) }
     }
 }
 
-impl LanguageModel for QuantSession<'_> {
+impl<D: Decoder> LanguageModel for Session<'_, D> {
     fn feed(&mut self, tokens: &[u32]) -> Result<Vec<f32>, LlamaError> {
-        self.model.forward(tokens, &mut self.cache)
+        self.model.next_logits(tokens, &mut self.cache)
     }
 
     fn context_len(&self) -> usize {
@@ -71,6 +95,35 @@ impl LanguageModel for QuantSession<'_> {
 
     fn truncate(&mut self, len: usize) {
         self.cache.truncate(len);
+    }
+}
+
+/// A [`QuantLlama`] with its KV cache.
+pub type QuantSession<'m> = Session<'m, QuantLlama>;
+
+impl Decoder for QuantLlama {
+    type Cache = KvCache;
+
+    fn new_cache(&self, capacity: usize) -> KvCache {
+        QuantLlama::new_cache(self, capacity)
+    }
+
+    fn next_logits(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<f32>, LlamaError> {
+        self.forward(tokens, cache)
+    }
+}
+
+impl ContextCache for KvCache {
+    fn len(&self) -> usize {
+        KvCache::len(self)
+    }
+
+    fn capacity(&self) -> usize {
+        KvCache::capacity(self)
+    }
+
+    fn truncate(&mut self, len: usize) {
+        KvCache::truncate(self, len);
     }
 }
 
