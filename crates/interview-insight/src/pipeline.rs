@@ -392,7 +392,6 @@ impl Pipeline {
             None => s.report.not_run.push("voice emotion: no speech-emotion model configured".into()),
             Some((predictor, files, notice)) => {
                 let t = Instant::now();
-                let mut segments = Vec::new();
                 for seg in &detection.segments {
                     for (a, b) in windows(seg.start_s, seg.end_s, window_limit(&predictor.spec.prep)) {
                         let lo = ((a * rate as f64) as usize).min(samples.len());
@@ -400,17 +399,11 @@ impl Pipeline {
                         let p = predictor.predict_samples(&samples[lo..hi])?;
                         let scores: BTreeMap<String, f32> =
                             predictor.spec.class_names.iter().cloned().zip(p.probs.iter().copied()).collect();
-                        summary.voice.push(VoiceWindow {
-                            start_s: a,
-                            end_s: b,
-                            label: p.label,
-                            score: p.score,
-                            scores: scores.clone(),
-                        });
-                        segments.push(VoiceSegment { start_s: a, end_s: b, scores });
+                        let segment = VoiceSegment { start_s: a, end_s: b, scores };
+                        summary.voice.push(VoiceWindow { segment, label: p.label, score: p.score });
                     }
                 }
-                s.voice = Some(VoiceEmotions { segments });
+                s.voice = Some(VoiceEmotions { segments: summary.voice.iter().map(|w| w.segment.clone()).collect() });
                 s.timed("voice_emotion", t);
                 s.report.inputs.push(input_file("audio", path)?);
                 s.report.inputs.extend(files.iter().cloned());

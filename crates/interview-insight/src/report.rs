@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use llama_extract::VoiceSegment;
 use llama_extract::extract::schema::{CueNote, Extraction};
 use serde::{Deserialize, Serialize};
 use text_clean::CleaningStats;
@@ -135,19 +136,18 @@ pub struct AudioSummary {
     pub voice: Vec<VoiceWindow>,
 }
 
-/// The speech-emotion model's answer for one window of speech.
+/// The speech-emotion model's answer for one window of speech: the scored stretch extraction
+/// reads ([`VoiceSegment`]: start, end, every class's probability; its fields sit at this
+/// object's top level in JSON) and the most probable class.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VoiceWindow {
-    /// Start in the recording, seconds.
-    pub start_s: f64,
-    /// End in the recording, seconds.
-    pub end_s: f64,
+    /// When, and every class's probability.
+    #[serde(flatten)]
+    pub segment: VoiceSegment,
     /// The most probable class.
     pub label: String,
     /// Its probability.
     pub score: f32,
-    /// Every class's probability.
-    pub scores: BTreeMap<String, f32>,
 }
 
 /// One utterance of the report's transcript table.
@@ -232,12 +232,12 @@ impl Report {
                 let _ = write!(
                     s,
                     r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{bar:.1}" fill="{}"><title>{:.1}–{:.1} s: {} {:.2}</title></rect>"#,
-                    x(v.start_s),
+                    x(v.segment.start_s),
                     base - bar,
-                    (x(v.end_s) - x(v.start_s) - 1.0).max(1.0),
+                    (x(v.segment.end_s) - x(v.segment.start_s) - 1.0).max(1.0),
                     colour(&v.label),
-                    v.start_s,
-                    v.end_s,
+                    v.segment.start_s,
+                    v.segment.end_s,
                     escape(&v.label),
                     v.score
                 );

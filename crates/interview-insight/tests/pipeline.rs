@@ -38,7 +38,7 @@ fn the_demo_session_gives_a_complete_report_without_a_language_model() {
     // The paper classifies 5–13 segments per dialogue; ours are VAD segments cut to what the
     // model hears whole (3 s for these weights).
     assert!((5..=30).contains(&a.voice.len()), "{} windows", a.voice.len());
-    assert!(a.voice.iter().all(|w| w.end_s - w.start_s <= 3.0 + 1e-9 && w.scores.len() == 8));
+    assert!(a.voice.iter().all(|w| w.segment.end_s - w.segment.start_s <= 3.0 + 1e-9 && w.segment.scores.len() == 8));
     assert!(r.utterances.iter().all(|u| u.voice.is_some()), "every timed utterance gets its voice emotion");
     // The demo speaks the participant with the speech corpus's "sad" prosody and the interviewer
     // with neutral prosody (scripts/make-demo.sh): the demo weights hear that.
