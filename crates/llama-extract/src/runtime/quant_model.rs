@@ -2,8 +2,10 @@
 //!
 //! Every projection is a quant5 [`QuantizedMatrix`]: activations are quantized once per product
 //! to the weight type's 8-bit partner and each output is an integer block dot product, as
-//! ggml's CPU path does. Norm weights stay f32. Tokens are processed one at a time against a
-//! KV cache (f32, sized to the context), so prefill and decode share one code path.
+//! ggml's CPU path does; a prompt goes through in chunks of tokens, each product one quant5
+//! multi-row product (dense f32 panels from 16 rows on), and decoding is the same pass with a
+//! chunk of one. Norm weights stay f32; keys and values live in a KV cache (f32, sized to the
+//! context).
 //!
 //! Layout conventions are GGUF's: Q and K rows are in the "adjacent pairs" RoPE order, which
 //! the safetensors loader produces from HF's rotate-half layout by permuting rows once.
