@@ -95,21 +95,6 @@ impl<B: Backend> BurnKvCache<B> {
         Self { layers: vec![None; n_layers], len: 0, capacity }
     }
 
-    /// Positions cached.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether nothing is cached.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Most positions it may hold.
-    pub fn capacity(&self) -> usize {
-        self.capacity
-    }
-
     /// Forgets every position.
     pub fn clear(&mut self) {
         self.layers.iter_mut().for_each(|l| *l = None);

@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::LlamaError;
-use crate::runtime::quant_model::{KvCache, QuantLlama};
+use crate::runtime::quant_model::QuantLlama;
 use crate::runtime::tokenizer::LlamaTokenizer;
 
 /// Something that turns tokens into next-token logits, keeping its own context.
@@ -100,32 +100,6 @@ impl<D: Decoder> LanguageModel for Session<'_, D> {
 
 /// A [`QuantLlama`] with its KV cache.
 pub type QuantSession<'m> = Session<'m, QuantLlama>;
-
-impl Decoder for QuantLlama {
-    type Cache = KvCache;
-
-    fn new_cache(&self, capacity: usize) -> KvCache {
-        QuantLlama::new_cache(self, capacity)
-    }
-
-    fn next_logits(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<f32>, LlamaError> {
-        self.forward(tokens, cache)
-    }
-}
-
-impl ContextCache for KvCache {
-    fn len(&self) -> usize {
-        KvCache::len(self)
-    }
-
-    fn capacity(&self) -> usize {
-        KvCache::capacity(self)
-    }
-
-    fn truncate(&mut self, len: usize) {
-        KvCache::truncate(self, len);
-    }
-}
 
 /// How the next token is chosen.
 #[derive(Debug, Clone, Copy, PartialEq)]

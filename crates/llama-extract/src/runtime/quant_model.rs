@@ -16,6 +16,7 @@ use quant5::{GgmlType, QuantizedMatrix};
 
 use crate::LlamaError;
 use crate::runtime::config::LlamaConfig;
+use crate::runtime::generate::{ContextCache, Decoder};
 use crate::runtime::gguf::GgufFile;
 use crate::runtime::proj::Proj;
 use crate::runtime::weights::WeightSet;
@@ -166,21 +167,6 @@ impl KvCache {
         }
     }
 
-    /// Positions cached.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether nothing is cached.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Most positions it may hold.
-    pub fn capacity(&self) -> usize {
-        self.capacity
-    }
-
     /// Forgets everything (keeps the memory).
     pub fn clear(&mut self) {
         self.k.iter_mut().chain(self.v.iter_mut()).for_each(Vec::clear);
@@ -194,6 +180,32 @@ impl KvCache {
             self.k.iter_mut().chain(self.v.iter_mut()).for_each(|c| c.truncate(keep));
             self.len = len;
         }
+    }
+}
+
+impl Decoder for QuantLlama {
+    type Cache = KvCache;
+
+    fn new_cache(&self, capacity: usize) -> KvCache {
+        QuantLlama::new_cache(self, capacity)
+    }
+
+    fn next_logits(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<f32>, LlamaError> {
+        self.forward(tokens, cache)
+    }
+}
+
+impl ContextCache for KvCache {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    fn truncate(&mut self, len: usize) {
+        KvCache::truncate(self, len);
     }
 }
 
