@@ -9,6 +9,29 @@
 //!
 //! Scales are kept as their little-endian bytes (`[u8; 2]`) so every block has alignment 1 and
 //! casts from any byte offset of a mapped file (bytemuck checks only the length).
+//!
+//! ```
+//! use bytemuck::Zeroable;
+//! use quant5::formats::{BlockFormat, BlockQ5_1};
+//! use quant5::kernels::quantize_q8_1;
+//!
+//! let ramp: Vec<f32> = (0..32).map(|i| i as f32 / 31.0).collect(); // sums to 16
+//! let mut block = BlockQ5_1::zeroed();
+//! BlockQ5_1::encode(&ramp, &mut block);
+//! let dot = BlockQ5_1::dot_portable(&[block], &quantize_q8_1(&[1.0; 32]));
+//! assert!((dot - 16.0).abs() < 0.02);
+//! ```
+//!
+//! The same row against Q8_0 activations (Q4_0's and Q5_0's partner) is a type error:
+//!
+//! ```compile_fail
+//! use bytemuck::Zeroable;
+//! use quant5::formats::{BlockFormat, BlockQ5_1};
+//! use quant5::kernels::quantize_q8_0;
+//!
+//! let block = BlockQ5_1::zeroed();
+//! BlockQ5_1::dot_portable(&[block], &quantize_q8_0(&[1.0; 32]));
+//! ```
 
 use bytemuck::{Pod, Zeroable};
 

@@ -415,4 +415,103 @@ mod tests {
         };
         assert_eq!(draw(9), draw(9));
     }
+
+    /// A word-level tokenizer over `a`, `b`, `c`, `d` (ids 0–3).
+    fn tiny_tokenizer() -> LlamaTokenizer {
+        let json = r#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],"normalizer":null,
+            "pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":null,
+            "model":{"type":"WordLevel","vocab":{"a":0,"b":1,"c":2,"d":3},"unk_token":"a"}}"#;
+        LlamaTokenizer::from_json_bytes(json.as_bytes()).unwrap()
+    }
+
+    /// The same logits after every feed; records what it was fed.
+    struct Fixed {
+        logits: Vec<f32>,
+        fed: Vec<Vec<u32>>,
+        len: usize,
+    }
+
+    impl LanguageModel for Fixed {
+        fn feed(&mut self, tokens: &[u32]) -> Result<Vec<f32>, LlamaError> {
+            self.fed.push(tokens.to_vec());
+            self.len += tokens.len();
+            Ok(self.logits.clone())
+        }
+        fn context_len(&self) -> usize {
+            self.len
+        }
+        fn context_capacity(&self) -> usize {
+            64
+        }
+        fn truncate(&mut self, len: usize) {
+            self.len = self.len.min(len);
+        }
+    }
+
+    /// Allows `steps[i]` at the i-th choice; done after the last.
+    struct Script {
+        steps: Vec<Vec<u32>>,
+        at: usize,
+    }
+
+    impl TokenConstraint for Script {
+        fn mask(&mut self, logits: &mut [f32]) -> bool {
+            let allowed = &self.steps[self.at];
+            for (id, l) in logits.iter_mut().enumerate() {
+                if !allowed.contains(&(id as u32)) {
+                    *l = f32::NEG_INFINITY;
+                }
+            }
+            !allowed.is_empty()
+        }
+        fn accept(&mut self, token: u32) -> Result<(), LlamaError> {
+            if !self.steps[self.at].contains(&token) {
+                return Err(LlamaError::Generation(format!("{token} was not allowed")));
+            }
+            self.at += 1;
+            Ok(())
+        }
+        fn is_done(&self) -> bool {
+            self.at == self.steps.len()
+        }
+    }
+
+    fn run(steps: Vec<Vec<u32>>, max_new_tokens: usize) -> (Generation, Fixed) {
+        let mut model = Fixed { logits: vec![5.0, 1.0, 1.0, 1.0], fed: Vec::new(), len: 0 };
+        let mut script = Script { steps, at: 0 };
+        let opts = GenerateOptions { max_new_tokens, ..Default::default() };
+        let hooks = Hooks { constraint: Some(&mut script), ..Hooks::default() };
+        let g = generate_with(&mut model, &tiny_tokenizer(), &[3], &opts, hooks).unwrap();
+        (g, model)
+    }
+
+    #[test]
+    fn a_constraint_steers_every_choice_and_ends_generation_when_done() {
+        // The model always prefers `a`; the constraint allows only `b`, then only `c`.
+        let (g, model) = run(vec![vec![1], vec![2]], 10);
+        assert_eq!((g.tokens.as_slice(), g.text.as_str(), &g.stop), (&[1, 2][..], "b c", &StopReason::ConstraintDone));
+        // The prompt and `b` were fed; the last token is not (nothing follows it).
+        assert_eq!(model.fed, vec![vec![3], vec![1]]);
+        // No token allowed: generation stops there.
+        let (g, _) = run(vec![vec![1], vec![]], 10);
+        assert_eq!((g.tokens, g.stop), (vec![1], StopReason::ConstraintStuck));
+        // The budget runs out first: the caller sees MaxTokens (and may close the document).
+        let (g, _) = run(vec![vec![1], vec![2]], 1);
+        assert_eq!((g.tokens, g.stop), (vec![1], StopReason::MaxTokens));
+    }
+
+    #[test]
+    fn the_penalty_sees_the_tokens_already_in_the_context() {
+        let tokenizer = tiny_tokenizer();
+        let sampling = Sampling { repetition_penalty: 1.2, ..Sampling::greedy() };
+        let opts = GenerateOptions { max_new_tokens: 1, sampling, ..Default::default() };
+        let first = |earlier: &[u32]| {
+            let mut model = Fixed { logits: vec![5.0, 4.5, 0.0, 0.0], fed: Vec::new(), len: earlier.len() };
+            let hooks = Hooks { earlier, ..Hooks::default() };
+            generate_with(&mut model, &tokenizer, &[3], &opts, hooks).unwrap().tokens[0]
+        };
+        assert_eq!(first(&[]), 0);
+        // `a` in the reused prefix: 5 / 1.2 < 4.5, so `b` wins.
+        assert_eq!(first(&[0]), 1);
+    }
 }
