@@ -314,7 +314,7 @@ macro_rules! format {
                 $quantize(x)
             }
             fn dot_portable(row: &[Self], act: &[$act]) -> f32 {
-                $dot(bytemuck::cast_slice(row), act)
+                $dot(row, act)
             }
             fn dot_fn() -> fn(&[Self], &[$act]) -> f32 {
                 #[cfg(target_arch = "x86_64")]

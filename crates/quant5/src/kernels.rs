@@ -5,7 +5,10 @@
 //! tested against.
 
 use crate::blocks::{IQ4_VALUES, QK, QK_K, f16_at, iq4_xs_scale, nearest_int, q3_k_codes, q3_k_scales, scale_min_k4};
-use crate::formats::{BlockFormat, FormatFn, cast_blocks, for_type};
+use crate::formats::{
+    BlockFormat, BlockIQ4NL, BlockIQ4XS, BlockQ2K, BlockQ3K, BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5_1,
+    BlockQ5K, BlockQ6K, BlockQ8_0, FormatFn, cast_blocks, for_type,
+};
 use crate::ggml_type::GgmlType;
 use crate::{QuantError, blocks};
 use half::f16;
@@ -149,76 +152,76 @@ pub fn row_dot(t: GgmlType, row: &[u8], x: &[f32], portable: bool) -> Result<f32
 }
 
 /// Q5_0 × Q8_0: `Σ_blocks d_x·d_y · Σ (q − 16)·q8`.
-pub(crate) fn dot_q5_0(row: &[u8], act: &[Q8_0]) -> f32 {
+pub(crate) fn dot_q5_0(row: &[BlockQ5_0], act: &[Q8_0]) -> f32 {
     let mut sumf = 0f32;
-    for (b, y) in row.chunks_exact(22).zip(act) {
-        let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
+    for (b, y) in row.iter().zip(act) {
+        let qh = u32::from_le_bytes(b.qh);
         let mut sumi = 0i32;
-        for j in 0..16 {
-            let lo = ((b[6 + j] & 0x0F) as i32 | ((((qh >> j) & 1) << 4) as i32)) - 16;
-            let hi = ((b[6 + j] >> 4) as i32 | ((((qh >> (j + 16)) & 1) << 4) as i32)) - 16;
+        for (j, &q) in b.qs.iter().enumerate() {
+            let lo = ((q & 0x0F) as i32 | ((((qh >> j) & 1) << 4) as i32)) - 16;
+            let hi = ((q >> 4) as i32 | ((((qh >> (j + 16)) & 1) << 4) as i32)) - 16;
             sumi += lo * y.qs[j] as i32 + hi * y.qs[j + 16] as i32;
         }
-        sumf += (f16_at(b, 0) * y.d) * sumi as f32;
+        sumf += (f16_at(&b.d, 0) * y.d) * sumi as f32;
     }
     sumf
 }
 
 /// Q5_1 × Q8_1: `Σ d_x·d_y·Σ q·q8 + m_x·s_y`.
-pub(crate) fn dot_q5_1(row: &[u8], act: &[Q8_1]) -> f32 {
+pub(crate) fn dot_q5_1(row: &[BlockQ5_1], act: &[Q8_1]) -> f32 {
     let mut sumf = 0f32;
-    for (b, y) in row.chunks_exact(24).zip(act) {
-        let qh = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+    for (b, y) in row.iter().zip(act) {
+        let qh = u32::from_le_bytes(b.qh);
         let mut sumi = 0i32;
-        for j in 0..16 {
-            let lo = (b[8 + j] & 0x0F) as i32 | ((((qh >> j) & 1) << 4) as i32);
-            let hi = (b[8 + j] >> 4) as i32 | ((((qh >> (j + 16)) & 1) << 4) as i32);
+        for (j, &q) in b.qs.iter().enumerate() {
+            let lo = (q & 0x0F) as i32 | ((((qh >> j) & 1) << 4) as i32);
+            let hi = (q >> 4) as i32 | ((((qh >> (j + 16)) & 1) << 4) as i32);
             sumi += lo * y.qs[j] as i32 + hi * y.qs[j + 16] as i32;
         }
-        sumf += (f16_at(b, 0) * y.d) * sumi as f32 + f16_at(b, 2) * y.s;
+        sumf += (f16_at(&b.d, 0) * y.d) * sumi as f32 + f16_at(&b.m, 0) * y.s;
     }
     sumf
 }
 
 /// Q4_0 × Q8_0.
-pub(crate) fn dot_q4_0(row: &[u8], act: &[Q8_0]) -> f32 {
+pub(crate) fn dot_q4_0(row: &[BlockQ4_0], act: &[Q8_0]) -> f32 {
     let mut sumf = 0f32;
-    for (b, y) in row.chunks_exact(18).zip(act) {
+    for (b, y) in row.iter().zip(act) {
         let mut sumi = 0i32;
-        for j in 0..16 {
-            sumi +=
-                ((b[2 + j] & 0x0F) as i32 - 8) * y.qs[j] as i32 + ((b[2 + j] >> 4) as i32 - 8) * y.qs[j + 16] as i32;
+        for (j, &q) in b.qs.iter().enumerate() {
+            sumi += ((q & 0x0F) as i32 - 8) * y.qs[j] as i32 + ((q >> 4) as i32 - 8) * y.qs[j + 16] as i32;
         }
-        sumf += (f16_at(b, 0) * y.d) * sumi as f32;
+        sumf += (f16_at(&b.d, 0) * y.d) * sumi as f32;
     }
     sumf
 }
 
 /// Q4_1 × Q8_1.
-pub(crate) fn dot_q4_1(row: &[u8], act: &[Q8_1]) -> f32 {
+pub(crate) fn dot_q4_1(row: &[BlockQ4_1], act: &[Q8_1]) -> f32 {
     let mut sumf = 0f32;
-    for (b, y) in row.chunks_exact(20).zip(act) {
+    for (b, y) in row.iter().zip(act) {
         let mut sumi = 0i32;
-        for j in 0..16 {
-            sumi += (b[4 + j] & 0x0F) as i32 * y.qs[j] as i32 + (b[4 + j] >> 4) as i32 * y.qs[j + 16] as i32;
+        for (j, &q) in b.qs.iter().enumerate() {
+            sumi += (q & 0x0F) as i32 * y.qs[j] as i32 + (q >> 4) as i32 * y.qs[j + 16] as i32;
         }
-        sumf += (f16_at(b, 0) * y.d) * sumi as f32 + f16_at(b, 2) * y.s;
+        sumf += (f16_at(&b.d, 0) * y.d) * sumi as f32 + f16_at(&b.m, 0) * y.s;
     }
     sumf
 }
 
 /// Q8_0 × Q8_0.
-pub(crate) fn dot_q8_0(row: &[u8], act: &[Q8_0]) -> f32 {
+pub(crate) fn dot_q8_0(row: &[BlockQ8_0], act: &[Q8_0]) -> f32 {
     let mut sumf = 0f32;
-    for (b, y) in row.chunks_exact(34).zip(act) {
-        let sumi: i32 = (0..QK).map(|j| (b[2 + j] as i8) as i32 * y.qs[j] as i32).sum();
-        sumf += (f16_at(b, 0) * y.d) * sumi as f32;
+    for (b, y) in row.iter().zip(act) {
+        let sumi: i32 = b.qs.iter().zip(&y.qs).map(|(&w, &a)| w as i32 * a as i32).sum();
+        sumf += (f16_at(&b.d, 0) * y.d) * sumi as f32;
     }
     sumf
 }
 
 /// Q5_K × Q8_K: `d_x·d_y·Σ_j ls_j·Σ q·q8 − dmin_x·d_y·Σ_j lm_j·(bsums)`.
-pub(crate) fn dot_q5_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
+pub(crate) fn dot_q5_k(row: &[BlockQ5K], act: &[Q8KBlock]) -> f32 {
+    let row: &[u8] = bytemuck::cast_slice(row);
     let mut sumf = 0f32;
     for (b, y) in row.chunks_exact(176).zip(act) {
         let scales = &b[4..16];
@@ -247,7 +250,8 @@ pub(crate) fn dot_q5_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
 }
 
 /// Q6_K × Q8_K: `d·d_y·Σ_k scale_k·Σ (q − 32)·a` over 16-element groups.
-pub(crate) fn dot_q6_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
+pub(crate) fn dot_q6_k(row: &[BlockQ6K], act: &[Q8KBlock]) -> f32 {
+    let row: &[u8] = bytemuck::cast_slice(row);
     let mut sumf = 0f32;
     let mut codes = [0i8; QK_K];
     for (b, y) in row.chunks_exact(210).zip(act) {
@@ -264,7 +268,8 @@ pub(crate) fn dot_q6_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
 }
 
 /// Q4_K × Q8_K: as Q5_K without the fifth bit.
-pub(crate) fn dot_q4_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
+pub(crate) fn dot_q4_k(row: &[BlockQ4K], act: &[Q8KBlock]) -> f32 {
+    let row: &[u8] = bytemuck::cast_slice(row);
     let mut sumf = 0f32;
     for (b, y) in row.chunks_exact(144).zip(act) {
         let scales = &b[4..16];
@@ -289,7 +294,8 @@ pub(crate) fn dot_q4_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
 }
 
 /// Q2_K × Q8_K: `d·d_y·Σ_k sc_k·Σ q·q8 − dmin·d_y·Σ_k m_k·bsum_k` over 16-value groups.
-pub(crate) fn dot_q2_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
+pub(crate) fn dot_q2_k(row: &[BlockQ2K], act: &[Q8KBlock]) -> f32 {
+    let row: &[u8] = bytemuck::cast_slice(row);
     let mut sumf = 0f32;
     for (b, y) in row.chunks_exact(84).zip(act) {
         let (scales, qs) = (&b[0..16], &b[16..80]);
@@ -309,7 +315,8 @@ pub(crate) fn dot_q2_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
 }
 
 /// Q3_K × Q8_K: `d·d_y·Σ_k (sc_k − 32)·Σ q·q8` with signed 3-bit codes.
-pub(crate) fn dot_q3_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
+pub(crate) fn dot_q3_k(row: &[BlockQ3K], act: &[Q8KBlock]) -> f32 {
+    let row: &[u8] = bytemuck::cast_slice(row);
     let mut sumf = 0f32;
     let mut codes = [0i8; QK_K];
     for (b, y) in row.chunks_exact(110).zip(act) {
@@ -326,21 +333,22 @@ pub(crate) fn dot_q3_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
 }
 
 /// IQ4_NL × Q8_0: table values against 8-bit activations, one scale product per block.
-pub(crate) fn dot_iq4_nl(row: &[u8], act: &[Q8_0]) -> f32 {
+pub(crate) fn dot_iq4_nl(row: &[BlockIQ4NL], act: &[Q8_0]) -> f32 {
     let mut sumf = 0f32;
-    for (b, y) in row.chunks_exact(18).zip(act) {
+    for (b, y) in row.iter().zip(act) {
         let mut sumi = 0i32;
-        for j in 0..16 {
-            sumi += IQ4_VALUES[(b[2 + j] & 0x0F) as usize] as i32 * y.qs[j] as i32
-                + IQ4_VALUES[(b[2 + j] >> 4) as usize] as i32 * y.qs[j + 16] as i32;
+        for (j, &q) in b.qs.iter().enumerate() {
+            sumi += IQ4_VALUES[(q & 0x0F) as usize] as i32 * y.qs[j] as i32
+                + IQ4_VALUES[(q >> 4) as usize] as i32 * y.qs[j + 16] as i32;
         }
-        sumf += (f16_at(b, 0) * y.d) * sumi as f32;
+        sumf += (f16_at(&b.d, 0) * y.d) * sumi as f32;
     }
     sumf
 }
 
 /// IQ4_XS × Q8_K: `d·d_y·Σ_ib (ls_ib − 32)·Σ T[q]·q8` over 32-value sub-blocks.
-pub(crate) fn dot_iq4_xs(row: &[u8], act: &[Q8KBlock]) -> f32 {
+pub(crate) fn dot_iq4_xs(row: &[BlockIQ4XS], act: &[Q8KBlock]) -> f32 {
+    let row: &[u8] = bytemuck::cast_slice(row);
     let mut sumf = 0f32;
     for (b, y) in row.chunks_exact(136).zip(act) {
         let mut isum = 0i32;
