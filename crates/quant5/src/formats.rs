@@ -62,7 +62,16 @@ pub trait BlockFormat: Pod + Send + Sync {
     fn dot_fn() -> fn(&[Self], &[Self::Act]) -> f32 {
         Self::dot_portable
     }
+    /// A kernel dotting one row with two rows of activations at once (each weight block
+    /// unpacked once), bit-identical to two calls of [`Self::dot_fn`]'s kernel; `None` where
+    /// there is none.
+    fn dot_pair_fn() -> Option<DotPair<Self>> {
+        None
+    }
 }
+
+/// A row dot product with two rows of activations: `[row · a, row · b]`.
+pub type DotPair<B> = fn(&[B], &[<B as BlockFormat>::Act], &[<B as BlockFormat>::Act]) -> [f32; 2];
 
 /// Something to do with a format chosen at run time: [`for_type`] calls
 /// [`call`](Self::call) with the block type of a [`GgmlType`].
@@ -298,6 +307,9 @@ block!(
 /// Implements [`BlockFormat`] from the byte-level codecs and kernels.
 macro_rules! format {
     ($block:ty, $t:ident, $values:expr, $act:ty, $decode:path, $encode:expr, $quantize:expr, $dot:path, $simd:ident) => {
+        format!($block, $t, $values, $act, $decode, $encode, $quantize, $dot, $simd, pair: none);
+    };
+    ($block:ty, $t:ident, $values:expr, $act:ty, $decode:path, $encode:expr, $quantize:expr, $dot:path, $simd:ident, pair: $pair:ident) => {
         impl BlockFormat for $block {
             const TYPE: GgmlType = GgmlType::$t;
             const VALUES: usize = $values;
@@ -322,6 +334,9 @@ macro_rules! format {
                     return simd::$simd;
                 }
                 Self::dot_portable
+            }
+            fn dot_pair_fn() -> Option<DotPair<Self>> {
+                simd::pair::$pair()
             }
         }
     };
@@ -363,7 +378,7 @@ fn q8_k(x: &[f32]) -> Vec<Q8KBlock> {
 }
 
 format!(BlockQ4_0, Q4_0, QK, Q8_0, blocks::decode_q4_0, blocks::encode_q4_0, q8_0, kernels::dot_q4_0, q4_0);
-format!(BlockQ4_1, Q4_1, QK, Q8_1, blocks::decode_q4_1, blocks::encode_q4_1, q8_1, kernels::dot_q4_1, q4_1);
+format!(BlockQ4_1, Q4_1, QK, Q8_1, blocks::decode_q4_1, blocks::encode_q4_1, q8_1, kernels::dot_q4_1, q4_1, pair: q4_1);
 format!(BlockQ5_0, Q5_0, QK, Q8_0, blocks::decode_q5_0, blocks::encode_q5_0, q8_0, kernels::dot_q5_0, q5_0);
 format!(BlockQ5_1, Q5_1, QK, Q8_1, blocks::decode_q5_1, blocks::encode_q5_1, q8_1, kernels::dot_q5_1, q5_1);
 format!(
@@ -397,6 +412,19 @@ format!(
 float_format!(F32Value, F32, blocks::decode_f32, f32::to_le_bytes, kernels::dot_f32);
 float_format!(F16Value, F16, blocks::decode_f16, |v| half::f16::from_f32(v).to_le_bytes(), kernels::dot_f16);
 float_format!(BF16Value, BF16, blocks::decode_bf16, |v| half::bf16::from_f32(v).to_le_bytes(), kernels::dot_bf16);
+
+/// No SIMD kernels off x86-64: every format takes the portable path.
+#[cfg(not(target_arch = "x86_64"))]
+mod simd {
+    pub(super) mod pair {
+        pub(in super::super) fn none<B>() -> Option<B> {
+            None
+        }
+        pub(in super::super) fn q4_1<B>() -> Option<B> {
+            None
+        }
+    }
+}
 
 /// The AVX2 + FMA + F16C kernels behind the typed signatures.
 #[cfg(target_arch = "x86_64")]
@@ -434,6 +462,24 @@ mod simd {
         q5_k = dot_q5_k: BlockQ5K, Q8KBlock;
         q6_k = dot_q6_k: BlockQ6K, Q8KBlock;
         iq4_xs = dot_iq4_xs: BlockIQ4XS, Q8KBlock;
+    }
+
+    /// The two-row kernels, where a format has one.
+    pub(super) mod pair {
+        use super::*;
+
+        pub(in super::super) fn none<B>() -> Option<B> {
+            None
+        }
+
+        fn q4_1_pair(row: &[BlockQ4_1], a0: &[Q8_1], a1: &[Q8_1]) -> [f32; 2] {
+            // SAFETY: handed out only after `available()` detected AVX2, FMA and F16C.
+            unsafe { k::dot_q4_1_pair(bytemuck::cast_slice(row), a0, a1) }
+        }
+
+        pub(in super::super) fn q4_1() -> Option<DotPair<BlockQ4_1>> {
+            available().then_some(q4_1_pair as DotPair<BlockQ4_1>)
+        }
     }
 }
 

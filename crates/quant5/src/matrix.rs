@@ -333,11 +333,22 @@ impl FormatFn for BlockDots<'_> {
         let blocks = cast_blocks::<B>(&m.bytes)?;
         let per_row = blocks.len() / rows.max(1);
         let dot = B::dot_fn();
+        // Two rows of X at a time where the format has a kernel for it (bit-identical to two
+        // single dots: results still do not depend on batching).
+        let pair = if n > 1 { B::dot_pair_fn() } else { None };
         // Weight rows `r0..` into `out[(r − r0)·n + t]` (row-major by weight row).
         let share = |r0: usize, out: &mut [f32]| {
             for (i, per_token) in out.chunks_exact_mut(n).enumerate() {
                 let row = &blocks[(r0 + i) * per_row..(r0 + i + 1) * per_row];
-                for (o, act) in per_token.iter_mut().zip(&acts) {
+                let mut done = 0;
+                if let Some(pair) = pair {
+                    for (o, a) in per_token.chunks_exact_mut(2).zip(acts.chunks_exact(2)) {
+                        let [y0, y1] = pair(row, &a[0], &a[1]);
+                        (o[0], o[1]) = (y0, y1);
+                        done += 2;
+                    }
+                }
+                for (o, act) in per_token[done..].iter_mut().zip(&acts[done..]) {
                     *o = dot(row, act);
                 }
             }

@@ -167,6 +167,26 @@ fn q4_1_and_q6_k_kernels_on_decoded_blocks() {
 }
 
 #[test]
+fn block_dot_products_do_not_depend_on_how_rows_of_x_are_batched() {
+    // Every format, batches of 1 to 7 rows (odd and even: the two-row kernels and their
+    // remainder): each output is bit-identical to the one-row product.
+    let (rows, cols) = (24, 512);
+    for t in GgmlType::QUANTIZED {
+        let q = QuantizedMatrix::quantize(t, rows, cols, &test_matrix(rows, cols, 9)).unwrap();
+        for n in 1..=7 {
+            let x = test_matrix(n, cols, 40 + n as u64);
+            let mut y = vec![0f32; n * rows];
+            q.matmul_block_dots_into(&x, n, &mut y, 1).unwrap();
+            for i in 0..n {
+                let alone = q.matvec(&x[i * cols..(i + 1) * cols], 1).unwrap();
+                let got: Vec<u32> = y[i * rows..(i + 1) * rows].iter().map(|v| v.to_bits()).collect();
+                assert_eq!(got, alone.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "{t:?} n={n} row {i}");
+            }
+        }
+    }
+}
+
+#[test]
 fn matmul_widens_panels_for_many_rows_and_uses_the_block_kernels_for_few() {
     // From GEMM_MIN_TOKENS rows of X on, products run on the exactly dequantized weights in f32
     // (no activation quantization): within f32 rounding of the f64 reference. Below, each row is
