@@ -379,7 +379,7 @@ fn q8_k(x: &[f32]) -> Vec<Q8KBlock> {
 
 format!(BlockQ4_0, Q4_0, QK, Q8_0, blocks::decode_q4_0, blocks::encode_q4_0, q8_0, kernels::dot_q4_0, q4_0);
 format!(BlockQ4_1, Q4_1, QK, Q8_1, blocks::decode_q4_1, blocks::encode_q4_1, q8_1, kernels::dot_q4_1, q4_1, pair: q4_1);
-format!(BlockQ5_0, Q5_0, QK, Q8_0, blocks::decode_q5_0, blocks::encode_q5_0, q8_0, kernels::dot_q5_0, q5_0);
+format!(BlockQ5_0, Q5_0, QK, Q8_0, blocks::decode_q5_0, blocks::encode_q5_0, q8_0, kernels::dot_q5_0, q5_0, pair: q5_0);
 format!(BlockQ5_1, Q5_1, QK, Q8_1, blocks::decode_q5_1, blocks::encode_q5_1, q8_1, kernels::dot_q5_1, q5_1);
 format!(
     BlockQ8_0,
@@ -395,9 +395,9 @@ format!(
 format!(BlockIQ4NL, IQ4_NL, QK, Q8_0, blocks::decode_iq4_nl, blocks::encode_iq4_nl, q8_0, kernels::dot_iq4_nl, iq4_nl);
 format!(BlockQ2K, Q2_K, QK_K, Q8KBlock, blocks::decode_q2_k, blocks::encode_q2_k, q8_k, kernels::dot_q2_k, q2_k);
 format!(BlockQ3K, Q3_K, QK_K, Q8KBlock, blocks::decode_q3_k, blocks::encode_q3_k, q8_k, kernels::dot_q3_k, q3_k);
-format!(BlockQ4K, Q4_K, QK_K, Q8KBlock, blocks::decode_q4_k, blocks::encode_q4_k, q8_k, kernels::dot_q4_k, q4_k);
+format!(BlockQ4K, Q4_K, QK_K, Q8KBlock, blocks::decode_q4_k, blocks::encode_q4_k, q8_k, kernels::dot_q4_k, q4_k, pair: q4_k);
 format!(BlockQ5K, Q5_K, QK_K, Q8KBlock, blocks::decode_q5_k, blocks::encode_q5_k, q8_k, kernels::dot_q5_k, q5_k);
-format!(BlockQ6K, Q6_K, QK_K, Q8KBlock, blocks::decode_q6_k, blocks::encode_q6_k, q8_k, kernels::dot_q6_k, q6_k);
+format!(BlockQ6K, Q6_K, QK_K, Q8KBlock, blocks::decode_q6_k, blocks::encode_q6_k, q8_k, kernels::dot_q6_k, q6_k, pair: q6_k);
 format!(
     BlockIQ4XS,
     IQ4_XS,
@@ -421,6 +421,15 @@ mod simd {
             None
         }
         pub(in super::super) fn q4_1<B>() -> Option<B> {
+            None
+        }
+        pub(in super::super) fn q4_k<B>() -> Option<B> {
+            None
+        }
+        pub(in super::super) fn q5_0<B>() -> Option<B> {
+            None
+        }
+        pub(in super::super) fn q6_k<B>() -> Option<B> {
             None
         }
     }
@@ -479,6 +488,33 @@ mod simd {
 
         pub(in super::super) fn q4_1() -> Option<DotPair<BlockQ4_1>> {
             available().then_some(q4_1_pair as DotPair<BlockQ4_1>)
+        }
+
+        fn q5_0_pair(row: &[BlockQ5_0], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
+            // SAFETY: handed out only after `available()` detected AVX2, FMA and F16C.
+            unsafe { k::dot_q5_0_pair(bytemuck::cast_slice(row), a0, a1) }
+        }
+
+        pub(in super::super) fn q5_0() -> Option<DotPair<BlockQ5_0>> {
+            available().then_some(q5_0_pair as DotPair<BlockQ5_0>)
+        }
+
+        fn q4_k_pair(row: &[BlockQ4K], a0: &[Q8KBlock], a1: &[Q8KBlock]) -> [f32; 2] {
+            // SAFETY: handed out only after `available()` detected AVX2, FMA and F16C.
+            unsafe { k::dot_q4_k_pair(bytemuck::cast_slice(row), a0, a1) }
+        }
+
+        pub(in super::super) fn q4_k() -> Option<DotPair<BlockQ4K>> {
+            available().then_some(q4_k_pair as DotPair<BlockQ4K>)
+        }
+
+        fn q6_k_pair(row: &[BlockQ6K], a0: &[Q8KBlock], a1: &[Q8KBlock]) -> [f32; 2] {
+            // SAFETY: handed out only after `available()` detected AVX2, FMA and F16C.
+            unsafe { k::dot_q6_k_pair(bytemuck::cast_slice(row), a0, a1) }
+        }
+
+        pub(in super::super) fn q6_k() -> Option<DotPair<BlockQ6K>> {
+            available().then_some(q6_k_pair as DotPair<BlockQ6K>)
         }
     }
 }

@@ -152,6 +152,43 @@ pub(crate) fn dot_q4_1(row: &[u8], act: &[Q8_1]) -> f32 {
     hsum_ps(acc) + mins
 }
 
+/// [`dot_q5_0`] for two rows of activations at once: each block's 5-bit codes are assembled
+/// once; each row's sums run in [`dot_q5_0`]'s exact order (bit-identical to two calls).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q5_0_pair(row: &[u8], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
+    let n = (row.len() / 22).min(a0.len()).min(a1.len());
+    let full = n / 4 * 4;
+    let ones = _mm256_set1_epi8(1);
+    let mut acc = [[_mm256_setzero_ps(); 4]; 2];
+    // A macro, not a closure: closures do not inherit `#[target_feature]`.
+    macro_rules! block {
+        ($j:expr, $k:expr) => {{
+            let b = &row[$j * 22..($j + 1) * 22];
+            let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
+            let q = _mm256_or_si256(nibbles(&b[6..22]), fifth_bits(qh));
+            let d = f16c_at(b, 0);
+            for (t, y) in [&a0[$j], &a1[$j]].into_iter().enumerate() {
+                let a = load_i8x32(&y.qs);
+                let s = _mm256_sub_epi32(dot_u8_i8(q, a), _mm256_slli_epi32(dot_u8_i8(ones, a), 4));
+                acc[t][$k] = _mm256_add_ps(acc[t][$k], _mm256_mul_ps(_mm256_set1_ps(d * y.d), _mm256_cvtepi32_ps(s)));
+            }
+        }};
+    }
+    let mut i = 0;
+    while i < full {
+        for k in 0..4 {
+            block!(i + k, k);
+        }
+        i += 4;
+    }
+    while i < n {
+        block!(i, 0);
+        i += 1;
+    }
+    let total = |a: [__m256; 4]| _mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3]));
+    [hsum_ps(total(acc[0])), hsum_ps(total(acc[1]))]
+}
+
 /// [`dot_q4_1`] for two rows of activations at once: each weight block is unpacked once and
 /// dotted with both, and each row's sums run in exactly [`dot_q4_1`]'s order (the same four
 /// accumulators, the same block sequence), so the results are bit-identical to two calls.
@@ -330,6 +367,91 @@ pub(crate) fn dot_q4_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
         mins += f16c_at(b, 2) * y.d * msum as f32;
     }
     hsum_ps(acc) - mins
+}
+
+/// [`dot_q4_k`] for two rows of activations: the scales and nibbles of each super-block are
+/// unpacked once; each row's sums run in [`dot_q4_k`]'s exact order (bit-identical results).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q4_k_pair(row: &[u8], a0: &[Q8KBlock], a1: &[Q8KBlock]) -> [f32; 2] {
+    let mut acc = [_mm256_setzero_ps(); 2];
+    let mut mins = [0f32; 2];
+    let low4 = _mm256_set1_epi8(0x0F);
+    for ((b, y0), y1) in row.chunks_exact(144).zip(a0).zip(a1) {
+        let scales = &b[4..16];
+        let mut isum = [_mm256_setzero_si256(); 2];
+        let mut msum = [0i32; 2];
+        for g in 0..4 {
+            let (ls1, lm1) = scale_min_k4(2 * g, scales);
+            let (ls2, lm2) = scale_min_k4(2 * g + 1, scales);
+            let packed = load32(&b[16 + 32 * g..16 + 32 * g + 32]);
+            let q1 = _mm256_and_si256(packed, low4);
+            let q2 = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+            let (s1, s2) = (_mm256_set1_epi16(ls1 as i16), _mm256_set1_epi16(ls2 as i16));
+            for (t, y) in [y0, y1].into_iter().enumerate() {
+                let a1 = load_i8x32(&y.qs[64 * g..64 * g + 32]);
+                let a2 = load_i8x32(&y.qs[64 * g + 32..64 * g + 64]);
+                let p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, a1), s1);
+                let p2 = _mm256_madd_epi16(_mm256_maddubs_epi16(q2, a2), s2);
+                isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(p1, p2));
+                let bs = |j: usize| y.bsums[2 * j] as i32 + y.bsums[2 * j + 1] as i32;
+                msum[t] += lm1 as i32 * bs(2 * g) + lm2 as i32 * bs(2 * g + 1);
+            }
+        }
+        let (d, dmin) = (f16c_at(b, 0), f16c_at(b, 2));
+        for (t, y) in [y0, y1].into_iter().enumerate() {
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * y.d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+            mins[t] += dmin * y.d * msum[t] as f32;
+        }
+    }
+    [hsum_ps(acc[0]) - mins[0], hsum_ps(acc[1]) - mins[1]]
+}
+
+/// [`dot_q6_k`] for two rows of activations: each super-block's 6-bit codes are assembled once;
+/// each row's sums run in [`dot_q6_k`]'s exact order (bit-identical results).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q6_k_pair(row: &[u8], a0: &[Q8KBlock], a1: &[Q8KBlock]) -> [f32; 2] {
+    let mut acc = [_mm256_setzero_ps(); 2];
+    let mut offsets = [0f32; 2];
+    let low4 = _mm256_set1_epi8(0x0F);
+    let three = _mm256_set1_epi8(3);
+    for ((b, y0), y1) in row.chunks_exact(210).zip(a0).zip(a1) {
+        let sc = |k: usize| b[192 + k] as i8 as i16;
+        let mut isum = [_mm256_setzero_si256(); 2];
+        let mut offset = [0i32; 2];
+        for half in 0..2 {
+            let ql0 = load32(&b[64 * half..64 * half + 32]);
+            let ql1 = load32(&b[64 * half + 32..64 * half + 64]);
+            let qh = load32(&b[128 + 32 * half..128 + 32 * half + 32]);
+            let high = |shift: i32| {
+                let bits = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(shift)), three);
+                _mm256_slli_epi16(bits, 4)
+            };
+            let quarters = [
+                _mm256_or_si256(_mm256_and_si256(ql0, low4), high(0)),
+                _mm256_or_si256(_mm256_and_si256(ql1, low4), high(2)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4), high(4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4), high(6)),
+            ];
+            for (j, q) in quarters.into_iter().enumerate() {
+                let e = 128 * half + 32 * j;
+                let k = e / 16;
+                let scale = scale_pair(sc(k), sc(k + 1));
+                for (t, y) in [y0, y1].into_iter().enumerate() {
+                    let a = load_i8x32(&y.qs[e..e + 32]);
+                    let p = _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), scale);
+                    isum[t] = _mm256_add_epi32(isum[t], p);
+                    offset[t] += sc(k) as i32 * y.bsums[k] as i32 + sc(k + 1) as i32 * y.bsums[k + 1] as i32;
+                }
+            }
+        }
+        let dw = f16c_at(b, 208);
+        for (t, y) in [y0, y1].into_iter().enumerate() {
+            let d = dw * y.d;
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+            offsets[t] += d * (32 * offset[t]) as f32;
+        }
+    }
+    [hsum_ps(acc[0]) - offsets[0], hsum_ps(acc[1]) - offsets[1]]
 }
 
 /// Q6_K × Q8_K: unsigned 6-bit codes through `maddubs`, each 16 values' signed scale through
