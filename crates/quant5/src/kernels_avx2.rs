@@ -285,6 +285,27 @@ fn scale_pair(lo: i16, hi: i16) -> __m256i {
     _mm256_set_m128i(_mm_set1_epi16(hi), _mm_set1_epi16(lo))
 }
 
+/// The 6-bit codes of one half (128 values) of a Q6_K super-block `b`, as four 32-byte
+/// vectors in value order: low four bits from `ql`, the top two from `qh`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn q6_k_quarters(b: &[u8], half: usize) -> [__m256i; 4] {
+    let (low4, three) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(3));
+    let ql0 = load32(&b[64 * half..64 * half + 32]);
+    let ql1 = load32(&b[64 * half + 32..64 * half + 64]);
+    let qh = load32(&b[128 + 32 * half..128 + 32 * half + 32]);
+    let high = |shift: i32| {
+        let bits = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(shift)), three);
+        _mm256_slli_epi16(bits, 4)
+    };
+    [
+        _mm256_or_si256(_mm256_and_si256(ql0, low4), high(0)),
+        _mm256_or_si256(_mm256_and_si256(ql1, low4), high(2)),
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4), high(4)),
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4), high(6)),
+    ]
+}
+
 /// The IQ4 table in both 128-bit lanes, for `shuffle_epi8` lookups by nibble.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -412,26 +433,12 @@ pub(crate) fn dot_q4_k_pair(row: &[u8], a0: &[Q8KBlock], a1: &[Q8KBlock]) -> [f3
 pub(crate) fn dot_q6_k_pair(row: &[u8], a0: &[Q8KBlock], a1: &[Q8KBlock]) -> [f32; 2] {
     let mut acc = [_mm256_setzero_ps(); 2];
     let mut offsets = [0f32; 2];
-    let low4 = _mm256_set1_epi8(0x0F);
-    let three = _mm256_set1_epi8(3);
     for ((b, y0), y1) in row.chunks_exact(210).zip(a0).zip(a1) {
         let sc = |k: usize| b[192 + k] as i8 as i16;
         let mut isum = [_mm256_setzero_si256(); 2];
         let mut offset = [0i32; 2];
         for half in 0..2 {
-            let ql0 = load32(&b[64 * half..64 * half + 32]);
-            let ql1 = load32(&b[64 * half + 32..64 * half + 64]);
-            let qh = load32(&b[128 + 32 * half..128 + 32 * half + 32]);
-            let high = |shift: i32| {
-                let bits = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(shift)), three);
-                _mm256_slli_epi16(bits, 4)
-            };
-            let quarters = [
-                _mm256_or_si256(_mm256_and_si256(ql0, low4), high(0)),
-                _mm256_or_si256(_mm256_and_si256(ql1, low4), high(2)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4), high(4)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4), high(6)),
-            ];
+            let quarters = q6_k_quarters(b, half);
             for (j, q) in quarters.into_iter().enumerate() {
                 let e = 128 * half + 32 * j;
                 let k = e / 16;
@@ -460,26 +467,12 @@ pub(crate) fn dot_q6_k_pair(row: &[u8], a0: &[Q8KBlock], a1: &[Q8KBlock]) -> [f3
 pub(crate) fn dot_q6_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let mut acc = _mm256_setzero_ps();
     let mut offsets = 0f32;
-    let low4 = _mm256_set1_epi8(0x0F);
-    let three = _mm256_set1_epi8(3);
     for (b, y) in row.chunks_exact(210).zip(act) {
         let sc = |k: usize| b[192 + k] as i8 as i16;
         let mut isum = _mm256_setzero_si256();
         let mut offset = 0i32;
         for half in 0..2 {
-            let ql0 = load32(&b[64 * half..64 * half + 32]);
-            let ql1 = load32(&b[64 * half + 32..64 * half + 64]);
-            let qh = load32(&b[128 + 32 * half..128 + 32 * half + 32]);
-            let high = |shift: i32| {
-                let bits = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(shift)), three);
-                _mm256_slli_epi16(bits, 4)
-            };
-            let quarters = [
-                _mm256_or_si256(_mm256_and_si256(ql0, low4), high(0)),
-                _mm256_or_si256(_mm256_and_si256(ql1, low4), high(2)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4), high(4)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4), high(6)),
-            ];
+            let quarters = q6_k_quarters(b, half);
             for (j, q) in quarters.into_iter().enumerate() {
                 let e = 128 * half + 32 * j;
                 let k = e / 16;
