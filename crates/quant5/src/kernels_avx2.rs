@@ -113,6 +113,41 @@ macro_rules! four_way {
     }};
 }
 
+/// [`four_way!`] for two rows of activations: `$prep` runs once per weight block (what both rows
+/// share, bound to `$shared`), `$block` once per row; each row's accumulators see exactly the
+/// sequence [`four_way!`] gives them, so results are bit-identical to two one-row calls.
+macro_rules! four_way_pair {
+    ($row:expr, $ts:expr, $a0:expr, $a1:expr, |$b:ident| $shared:pat = $prep:expr, |$t:ident, $y:ident| $block:expr) => {{
+        let (row, a0, a1) = ($row, $a0, $a1);
+        let n = (row.len() / $ts).min(a0.len()).min(a1.len());
+        let full = n / 4 * 4;
+        let mut acc = [[_mm256_setzero_ps(); 4]; 2];
+        // Blocks of a full group of four go to accumulators 0–3 in turn (a constant index per
+        // unrolled step, so the accumulators stay in registers), the rest to 0.
+        let mut i = 0;
+        while i < full {
+            for k in 0..4 {
+                let $b = &row[(i + k) * $ts..(i + k + 1) * $ts];
+                let $shared = $prep;
+                for ($t, $y) in [&a0[i + k], &a1[i + k]].into_iter().enumerate() {
+                    acc[$t][k] = _mm256_add_ps(acc[$t][k], $block);
+                }
+            }
+            i += 4;
+        }
+        while i < n {
+            let $b = &row[i * $ts..(i + 1) * $ts];
+            let $shared = $prep;
+            for ($t, $y) in [&a0[i], &a1[i]].into_iter().enumerate() {
+                acc[$t][0] = _mm256_add_ps(acc[$t][0], $block);
+            }
+            i += 1;
+        }
+        let total = |a: [__m256; 4]| _mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3]));
+        [hsum_ps(total(acc[0])), hsum_ps(total(acc[1]))]
+    }};
+}
+
 /// Q5_0 × Q8_0: Σ (q − 16)·a = Σ q·a − 16·Σ a.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q5_0(row: &[u8], act: &[Q8_0]) -> f32 {
@@ -156,37 +191,22 @@ pub(crate) fn dot_q4_1(row: &[u8], act: &[Q8_1]) -> f32 {
 /// once; each row's sums run in [`dot_q5_0`]'s exact order (bit-identical to two calls).
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q5_0_pair(row: &[u8], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
-    let n = (row.len() / 22).min(a0.len()).min(a1.len());
-    let full = n / 4 * 4;
     let ones = _mm256_set1_epi8(1);
-    let mut acc = [[_mm256_setzero_ps(); 4]; 2];
-    // A macro, not a closure: closures do not inherit `#[target_feature]`.
-    macro_rules! block {
-        ($j:expr, $k:expr) => {{
-            let b = &row[$j * 22..($j + 1) * 22];
+    four_way_pair!(
+        row,
+        22,
+        a0,
+        a1,
+        |b| (q, d) = {
             let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
-            let q = _mm256_or_si256(nibbles(&b[6..22]), fifth_bits(qh));
-            let d = f16c_at(b, 0);
-            for (t, y) in [&a0[$j], &a1[$j]].into_iter().enumerate() {
-                let a = load_i8x32(&y.qs);
-                let s = _mm256_sub_epi32(dot_u8_i8(q, a), _mm256_slli_epi32(dot_u8_i8(ones, a), 4));
-                acc[t][$k] = _mm256_add_ps(acc[t][$k], _mm256_mul_ps(_mm256_set1_ps(d * y.d), _mm256_cvtepi32_ps(s)));
-            }
-        }};
-    }
-    let mut i = 0;
-    while i < full {
-        for k in 0..4 {
-            block!(i + k, k);
+            (_mm256_or_si256(nibbles(&b[6..22]), fifth_bits(qh)), f16c_at(b, 0))
+        },
+        |_t, y| {
+            let a = load_i8x32(&y.qs);
+            let s = _mm256_sub_epi32(dot_u8_i8(q, a), _mm256_slli_epi32(dot_u8_i8(ones, a), 4));
+            _mm256_mul_ps(_mm256_set1_ps(d * y.d), _mm256_cvtepi32_ps(s))
         }
-        i += 4;
-    }
-    while i < n {
-        block!(i, 0);
-        i += 1;
-    }
-    let total = |a: [__m256; 4]| _mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3]));
-    [hsum_ps(total(acc[0])), hsum_ps(total(acc[1]))]
+    )
 }
 
 /// [`dot_q4_1`] for two rows of activations at once: each weight block is unpacked once and
@@ -194,36 +214,14 @@ pub(crate) fn dot_q5_0_pair(row: &[u8], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
 /// accumulators, the same block sequence), so the results are bit-identical to two calls.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q4_1_pair(row: &[u8], a0: &[Q8_1], a1: &[Q8_1]) -> [f32; 2] {
-    let n = (row.len() / 20).min(a0.len()).min(a1.len());
-    let full = n / 4 * 4;
-    let mut acc = [[_mm256_setzero_ps(); 4]; 2];
     let mut mins = [0f32; 2];
-    // A macro, not a closure: closures do not inherit `#[target_feature]`.
-    macro_rules! block {
-        ($j:expr, $k:expr) => {{
-            let b = &row[$j * 20..($j + 1) * 20];
-            let q = nibbles(&b[4..20]);
-            let (d, m) = (f16c_at(b, 0), f16c_at(b, 2));
-            for (t, y) in [&a0[$j], &a1[$j]].into_iter().enumerate() {
-                mins[t] += m * y.s;
-                let s = dot_u8_i8(q, load_i8x32(&y.qs));
-                acc[t][$k] = _mm256_add_ps(acc[t][$k], _mm256_mul_ps(_mm256_set1_ps(d * y.d), _mm256_cvtepi32_ps(s)));
-            }
-        }};
-    }
-    let mut i = 0;
-    while i < full {
-        for k in 0..4 {
-            block!(i + k, k);
-        }
-        i += 4;
-    }
-    while i < n {
-        block!(i, 0);
-        i += 1;
-    }
-    let total = |a: [__m256; 4]| _mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3]));
-    [hsum_ps(total(acc[0])) + mins[0], hsum_ps(total(acc[1])) + mins[1]]
+    let [s0, s1] =
+        four_way_pair!(row, 20, a0, a1, |b| (q, d, m) = (nibbles(&b[4..20]), f16c_at(b, 0), f16c_at(b, 2)), |t, y| {
+            mins[t] += m * y.s;
+            let s = dot_u8_i8(q, load_i8x32(&y.qs));
+            _mm256_mul_ps(_mm256_set1_ps(d * y.d), _mm256_cvtepi32_ps(s))
+        });
+    [s0 + mins[0], s1 + mins[1]]
 }
 
 /// Q8_0 × Q8_0.
