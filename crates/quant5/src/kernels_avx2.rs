@@ -283,6 +283,18 @@ fn scale_pair(lo: i16, hi: i16) -> __m256i {
     _mm256_set_m128i(_mm_set1_epi16(hi), _mm_set1_epi16(lo))
 }
 
+/// Group `g` (64 values) of a Q4_K super-block `b`: its two 32-code halves and the (scale,
+/// minimum) of each, shared by the one- and two-row kernels.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn q4_k_group(b: &[u8], g: usize) -> ([__m256i; 2], (u8, u8), (u8, u8)) {
+    let low4 = _mm256_set1_epi8(0x0F);
+    let scales = &b[4..16];
+    let packed = load32(&b[16 + 32 * g..16 + 32 * g + 32]);
+    let q = [_mm256_and_si256(packed, low4), _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4)];
+    (q, scale_min_k4(2 * g, scales), scale_min_k4(2 * g + 1, scales))
+}
+
 /// The 6-bit codes of one half (128 values) of a Q6_K super-block `b`, as four 32-byte
 /// vectors in value order: low four bits from `ql`, the top two from `qh`.
 #[inline]
@@ -363,17 +375,11 @@ pub(crate) fn dot_iq4_xs(row: &[u8], act: &[Q8KBlock]) -> f32 {
 pub(crate) fn dot_q4_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let mut acc = _mm256_setzero_ps();
     let mut mins = 0f32;
-    let low4 = _mm256_set1_epi8(0x0F);
     for (b, y) in row.chunks_exact(144).zip(act) {
-        let scales = &b[4..16];
         let mut isum = _mm256_setzero_si256();
         let mut msum = 0i32;
         for g in 0..4 {
-            let (ls1, lm1) = scale_min_k4(2 * g, scales);
-            let (ls2, lm2) = scale_min_k4(2 * g + 1, scales);
-            let packed = load32(&b[16 + 32 * g..16 + 32 * g + 32]);
-            let q1 = _mm256_and_si256(packed, low4);
-            let q2 = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+            let ([q1, q2], (ls1, lm1), (ls2, lm2)) = q4_k_group(b, g);
             let a1 = load_i8x32(&y.qs[64 * g..64 * g + 32]);
             let a2 = load_i8x32(&y.qs[64 * g + 32..64 * g + 64]);
             let p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, a1), _mm256_set1_epi16(ls1 as i16));
@@ -394,17 +400,11 @@ pub(crate) fn dot_q4_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
 pub(crate) fn dot_q4_k_pair(row: &[u8], a0: &[Q8KBlock], a1: &[Q8KBlock]) -> [f32; 2] {
     let mut acc = [_mm256_setzero_ps(); 2];
     let mut mins = [0f32; 2];
-    let low4 = _mm256_set1_epi8(0x0F);
     for ((b, y0), y1) in row.chunks_exact(144).zip(a0).zip(a1) {
-        let scales = &b[4..16];
         let mut isum = [_mm256_setzero_si256(); 2];
         let mut msum = [0i32; 2];
         for g in 0..4 {
-            let (ls1, lm1) = scale_min_k4(2 * g, scales);
-            let (ls2, lm2) = scale_min_k4(2 * g + 1, scales);
-            let packed = load32(&b[16 + 32 * g..16 + 32 * g + 32]);
-            let q1 = _mm256_and_si256(packed, low4);
-            let q2 = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+            let ([q1, q2], (ls1, lm1), (ls2, lm2)) = q4_k_group(b, g);
             let (s1, s2) = (_mm256_set1_epi16(ls1 as i16), _mm256_set1_epi16(ls2 as i16));
             for (t, y) in [y0, y1].into_iter().enumerate() {
                 let a1 = load_i8x32(&y.qs[64 * g..64 * g + 32]);
