@@ -152,7 +152,7 @@ pub fn peft_adapter(data: &[u8]) {
     let again = LoraAdapter::from_safetensors(config, &bytes).expect("a written adapter reads back");
     // NaN payloads compare unequal; compare bit patterns.
     let bits = |a: &LoraAdapter| -> Vec<u32> {
-        a.modules.values().flat_map(|p| p.a.values.iter().chain(&p.b.values)).map(|v| v.to_bits()).collect()
+        a.modules.values().flat_map(|p| p.a.data.iter().chain(&p.b.data)).map(|v| v.to_bits()).collect()
     };
     assert_eq!(bits(&adapter), bits(&again));
 }

@@ -227,7 +227,7 @@ fn sample(
                     .map_err(|e| AsrError::Decode(format!("sampling: {e}")))?;
                 dist.sample(rng) as u32
             }
-            _ => argmax(&lp),
+            _ => numeric::argmax(&lp) as u32,
         };
         token_logprobs.push(lp[tok as usize]);
         if tok == rules.eot {
@@ -243,17 +243,6 @@ fn finish(tokens: Vec<u32>, token_logprobs: Vec<f32>, temperature: f32, ended_wi
     let sum_logprob: f64 = token_logprobs.iter().map(|&v| f64::from(v)).sum();
     let avg_logprob = sum_logprob / (tokens.len() + 1) as f64;
     WindowDecode { tokens, token_logprobs, sum_logprob, avg_logprob, no_speech_prob: 0.0, temperature, ended_with_eot }
-}
-
-/// Index of the first largest value.
-pub fn argmax(v: &[f32]) -> u32 {
-    let mut best = 0;
-    for (i, &x) in v.iter().enumerate() {
-        if x > v[best] {
-            best = i;
-        }
-    }
-    best as u32
 }
 
 struct Hypothesis {

@@ -51,7 +51,7 @@ fn burn_f32_path_matches_the_numpy_reference() {
                 max_d = max_d.max((row[id as usize] - l).abs());
             }
             if margins[pos] >= 1e-3 {
-                assert_eq!(llama_extract::runtime::generate::argmax(row), top[0].0, "{name} position {pos}");
+                assert_eq!(llama_extract::runtime::generate::argmax(row) as u32, top[0].0, "{name} position {pos}");
             }
         }
         println!("{name}: {} positions, top-10 logits max |Δ| vs numpy f32 = {max_d:.2e}", refs.len());
@@ -257,8 +257,8 @@ fn peft_adapters_export_to_llama_cpp_gguf() {
     // A small adapter with recognisable values.
     let lora_config = lora::LoraConfig::new(2, 8.0, &["q_proj", "v_proj"]);
     let pair = |inp: usize, out: usize| lora::LoraPair {
-        a: lora::Matrix { rows: 2, cols: inp, values: (0..2 * inp).map(|i| i as f32).collect() },
-        b: lora::Matrix { rows: out, cols: 2, values: (0..out * 2).map(|i| i as f32).collect() },
+        a: lora::Matrix { rows: 2, cols: inp, data: (0..2 * inp).map(|i| i as f32).collect() },
+        b: lora::Matrix { rows: out, cols: 2, data: (0..out * 2).map(|i| i as f32).collect() },
     };
     let mut modules = std::collections::BTreeMap::new();
     modules.insert("model.layers.0.self_attn.q_proj".to_string(), pair(576, 576));

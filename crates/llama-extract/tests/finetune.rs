@@ -23,7 +23,7 @@ fn adapter_values(model: &mut BurnLlama<Train>, config: &lora::LoraConfig) -> Ve
         .unwrap()
         .modules
         .values()
-        .flat_map(|p| p.a.values.iter().chain(&p.b.values).copied().collect::<Vec<_>>())
+        .flat_map(|p| p.a.data.iter().chain(&p.b.data).copied().collect::<Vec<_>>())
         .collect()
 }
 

@@ -96,7 +96,7 @@ fn requantized_5bit_models_still_answer_and_stop_strings_cut_the_text() {
                 &mut model.new_cache(prompt.len()),
                 |i, _, l| {
                     n += 1;
-                    if llama_extract::runtime::generate::argmax(l)
+                    if llama_extract::runtime::generate::argmax(l) as u32
                         == g["prompt_top10"][i][0][0].as_u64().unwrap() as u32
                     {
                         agree += 1;

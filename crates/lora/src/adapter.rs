@@ -11,20 +11,11 @@ use std::path::Path;
 use safetensors::Dtype;
 use safetensors::tensor::TensorView;
 
+pub use numeric::Matrix;
+
 use crate::{LoraConfig, LoraError};
 
 const PREFIX: &str = "base_model.model.";
-
-/// A row-major f32 matrix.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Matrix {
-    /// Number of rows.
-    pub rows: usize,
-    /// Number of columns.
-    pub cols: usize,
-    /// `rows · cols` values, row-major.
-    pub values: Vec<f32>,
-}
 
 /// One adapted module's factors, PEFT layout.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,10 +47,10 @@ impl ScaledPair {
         let mut ax = vec![0f32; r];
         for (xr, yr) in x.chunks_exact(inp).zip(y.chunks_exact_mut(out)) {
             for (k, v) in ax.iter_mut().enumerate() {
-                *v = a.values[k * inp..(k + 1) * inp].iter().zip(xr).map(|(a, b)| a * b).sum::<f32>() * self.scaling;
+                *v = a.data[k * inp..(k + 1) * inp].iter().zip(xr).map(|(a, b)| a * b).sum::<f32>() * self.scaling;
             }
             for (o, yo) in yr.iter_mut().enumerate() {
-                *yo += b.values[o * r..(o + 1) * r].iter().zip(&ax).map(|(b, a)| b * a).sum::<f32>();
+                *yo += b.data[o * r..(o + 1) * r].iter().zip(&ax).map(|(b, a)| b * a).sum::<f32>();
             }
         }
     }
@@ -72,8 +63,8 @@ impl LoraPair {
         let mut d = vec![0f64; out * inp];
         for o in 0..out {
             for k in 0..r {
-                let bk = self.b.values[o * r + k] as f64 * scaling;
-                let arow = &self.a.values[k * inp..(k + 1) * inp];
+                let bk = self.b.data[o * r + k] as f64 * scaling;
+                let arow = &self.a.data[k * inp..(k + 1) * inp];
                 for (dst, &a) in d[o * inp..(o + 1) * inp].iter_mut().zip(arow) {
                     *dst += bk * a as f64;
                 }
@@ -137,7 +128,7 @@ impl LoraAdapter {
             }
             let shape = view.shape().to_vec();
             let [rows, cols] = shape[..] else { return Err(bad(format!("shape {shape:?} is not 2-D"))) };
-            let m = Matrix { rows, cols, values: read_f32(&key, &view)? };
+            let m = Matrix { rows, cols, data: read_f32(&key, &view)? };
             let slot = if kind.0 == 'A' { &mut a_parts } else { &mut b_parts };
             if slot.insert(module.to_string(), m).is_some() {
                 return Err(bad("appears twice (several adapter names in one file?)".into()));
@@ -181,7 +172,7 @@ impl LoraAdapter {
                 named.push((
                     format!("{PREFIX}{module}.lora_{ab}.weight"),
                     vec![m.rows, m.cols],
-                    m.values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                    m.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
                 ));
             }
         }
@@ -236,7 +227,7 @@ impl LoraAdapter {
 
     /// Parameters the adapter holds.
     pub fn num_params(&self) -> usize {
-        self.modules.values().map(|p| p.a.values.len() + p.b.values.len()).sum()
+        self.modules.values().map(|p| p.a.data.len() + p.b.data.len()).sum()
     }
 }
 

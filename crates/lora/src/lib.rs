@@ -17,8 +17,8 @@ pub use linear::{Adapter, FrozenBase, LoraLinear};
 /// The modules PEFT adapts by default for Llama models.
 pub const DEFAULT_TARGETS: [&str; 2] = ["q_proj", "v_proj"];
 
-/// The CPU backend adapters train on by default.
-pub type CpuBackend = burn::backend::Flex;
+/// The CPU backend adapters train on by default (the workspace's one alias, from `numeric`).
+pub use numeric::CpuBackend;
 
 /// Errors reading, writing and applying adapters.
 #[derive(Debug, thiserror::Error)]

@@ -91,7 +91,7 @@ pub struct LoraLinear<B: Backend> {
 }
 
 fn matrix_to_tensor<B: Backend>(m: &Matrix, transpose: bool, device: &Device<B>) -> Tensor<B, 2> {
-    let t = Tensor::<B, 2>::from_data(TensorData::new(m.values.clone(), [m.rows, m.cols]), device);
+    let t = Tensor::<B, 2>::from_data(TensorData::new(m.data.clone(), [m.rows, m.cols]), device);
     if transpose {
         // Materialise the transpose so the parameter is contiguous.
         let data = t.transpose().into_data();
@@ -104,7 +104,7 @@ fn matrix_to_tensor<B: Backend>(m: &Matrix, transpose: bool, device: &Device<B>)
 fn tensor_to_matrix<B: Backend>(t: Tensor<B, 2>) -> Result<Matrix, LoraError> {
     let [rows, cols] = t.dims();
     let values = t.into_data().to_vec::<f32>().map_err(|e| LoraError::Format(format!("{e:?}")))?;
-    Ok(Matrix { rows, cols, values })
+    Ok(Matrix { rows, cols, data: values })
 }
 
 impl<B: Backend> LoraLinear<B> {

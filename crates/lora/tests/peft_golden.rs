@@ -120,7 +120,7 @@ fn bad_adapters_name_the_key() {
     let module = "model.layers.1.self_attn.v_proj";
     let mut broken = good.clone();
     broken.modules.get_mut(module).unwrap().b.rows = 31;
-    broken.modules.get_mut(module).unwrap().b.values.truncate(31 * 4);
+    broken.modules.get_mut(module).unwrap().b.data.truncate(31 * 4);
     let mut base = WeightFile::load(fixture("base_weights.safetensors")).unwrap();
     let e = broken.merge_into(&mut base, false).unwrap_err().to_string();
     assert!(e.contains("model.layers.1.self_attn.v_proj.weight") && e.contains("shape"), "{e}");

@@ -9,7 +9,7 @@ use proptest::test_runner::FileFailurePersistence;
 use safetensors::Dtype;
 
 fn matrix(rows: usize, cols: usize) -> impl Strategy<Value = Matrix> {
-    prop::collection::vec(-4.0f32..4.0, rows * cols).prop_map(move |values| Matrix { rows, cols, values })
+    prop::collection::vec(-4.0f32..4.0, rows * cols).prop_map(move |values| Matrix { rows, cols, data: values })
 }
 
 /// An adapter over q/v projections of a few layers, rank `r`, each module its own shape.

@@ -11,7 +11,6 @@ pub mod metrics;
 pub mod models;
 pub mod saved;
 pub mod scaler;
-pub mod schedule;
 pub mod synth;
 pub mod train;
 
@@ -20,12 +19,13 @@ pub use models::{
     BaseModel, BaseModelConfig, Batch, BiLstmClassifier, BiLstmClassifierConfig, EmotionModel, ForwardMode, InputKind,
     ReferenceQuirks, TemporalBiLstm, TemporalConfig,
 };
+pub use numeric::LrSchedule;
 pub use saved::{AnyModel, Architecture, ModelSpec, Prediction, Predictor};
 pub use scaler::StandardScaler;
-pub use schedule::LrSchedule;
 
-/// The CPU backend every model in this crate runs on by default.
-pub type CpuBackend = burn::backend::Flex;
+/// The CPU backend every model in this crate runs on by default (the workspace's one alias,
+/// from `numeric`).
+pub use numeric::CpuBackend;
 /// [`CpuBackend`] with automatic differentiation, for training.
 pub type CpuTrainBackend = burn::backend::Autodiff<CpuBackend>;
 

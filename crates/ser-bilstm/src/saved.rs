@@ -15,11 +15,11 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::StateDict;
 use crate::data::features::{AudioPrep, FeatureKind, features_from_samples};
 use crate::models::{Batch, EmotionModel, ForwardMode, InputKind};
-use crate::train::argmax;
 use crate::{
     BaseModel, BaseModelConfig, BiLstmClassifier, BiLstmClassifierConfig, SerError, StandardScaler, TemporalBiLstm,
     TemporalConfig,
 };
+use numeric::argmax;
 
 /// Which model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

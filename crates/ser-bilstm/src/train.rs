@@ -27,6 +27,8 @@ use serde::{Deserialize, Serialize};
 use crate::data::FeatureSet;
 use crate::metrics::{Accuracy, ConfusionMatrix};
 use crate::models::{Batch, EmotionModel, ForwardMode, InputKind, ReferenceQuirks};
+use numeric::argmax;
+
 use crate::{LrSchedule, SerError};
 
 /// Which optimizer.
@@ -390,17 +392,6 @@ pub fn evaluate<B: Backend, M: EmotionModel<B>>(
         recall: confusion.recall(),
         confusion,
     })
-}
-
-/// Index of the largest value (first on ties, as `torch.argmax`).
-pub fn argmax(values: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, v) in values.iter().enumerate() {
-        if *v > values[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 fn write_json(path: &Path, value: &impl Serialize) -> Result<(), SerError> {

@@ -3,12 +3,12 @@
 //! centroid, piptrack — and the reference's 312-d [`custom_feature`] and frame-level [`log_mel`].
 
 mod custom;
-mod matrix;
+
 pub mod mel;
 pub mod pitch;
 pub mod spectral;
 pub mod stft;
 
 pub use custom::{CUSTOM_FEATURE_LEN, custom_feature, log_mel};
-pub use matrix::Matrix;
+pub use numeric::Matrix;
 pub use stft::{PadMode, StftConfig, fft_frequencies, reflect_index, stft_magnitude, stft_power, stft_power_frames};

@@ -215,16 +215,8 @@ pub struct Generation {
     pub stop: StopReason,
 }
 
-/// Index of the largest logit (lowest id on ties).
-pub fn argmax(logits: &[f32]) -> u32 {
-    let mut best = 0;
-    for (i, &v) in logits.iter().enumerate() {
-        if v > logits[best] {
-            best = i;
-        }
-    }
-    best as u32
-}
+/// Index of the largest logit (lowest id on ties): the workspace's one `argmax`.
+pub use numeric::argmax;
 
 /// Picks the next token from `logits` (modified in place by penalties).
 pub fn sample(logits: &mut [f32], recent: &[u32], s: &Sampling, rng: &mut StdRng) -> u32 {
@@ -240,7 +232,7 @@ pub fn sample(logits: &mut [f32], recent: &[u32], s: &Sampling, rng: &mut StdRng
         }
     }
     if s.temperature <= 0.0 {
-        return argmax(logits);
+        return argmax(logits) as u32;
     }
     let mut cand: Vec<(u32, f32)> = logits.iter().enumerate().map(|(i, &l)| (i as u32, l / s.temperature)).collect();
     cand.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));

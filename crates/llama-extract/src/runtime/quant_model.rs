@@ -401,15 +401,15 @@ impl QuantLlama {
             }
             let b = match heads {
                 Some(n) => {
-                    let bytes: Vec<u8> = pair.b.values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                    let bytes: Vec<u8> = pair.b.data.iter().flat_map(|v| v.to_le_bytes()).collect();
                     crate::runtime::weights::permute_rows_for_adjacent_rope(&bytes, n, c.head_dim, r * 4)
                         .chunks_exact(4)
                         .map(|x| f32::from_le_bytes([x[0], x[1], x[2], x[3]]))
                         .collect()
                 }
-                None => pair.b.values.clone(),
+                None => pair.b.data.clone(),
             };
-            let b = lora::Matrix { rows: pair.b.rows, cols: r, values: b };
+            let b = lora::Matrix { rows: pair.b.rows, cols: r, data: b };
             *slot = Some(lora::ScaledPair { pair: lora::LoraPair { a: pair.a.clone(), b }, scaling });
         }
         Ok(())

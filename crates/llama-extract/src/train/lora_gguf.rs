@@ -44,8 +44,8 @@ pub fn lora_gguf_bytes(adapter: &LoraAdapter, config: &LlamaConfig) -> Result<Ve
                 pair.b.cols
             )));
         }
-        let a: Vec<u8> = pair.a.values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let mut b: Vec<u8> = pair.b.values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let a: Vec<u8> = pair.a.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let mut b: Vec<u8> = pair.b.data.iter().flat_map(|v| v.to_le_bytes()).collect();
         if let Some(n) = heads {
             b = permute_rows_for_adjacent_rope(&b, n, config.head_dim, rank * 4);
         }

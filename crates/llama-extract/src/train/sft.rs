@@ -15,6 +15,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Device, ElementConversion, Int, Tensor, TensorData};
 use lora::QuantLinearBackend;
+use numeric::LrSchedule;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -252,14 +253,17 @@ where
     grad_norm
 }
 
+/// The rate for optimizer step `step` (0-based) of `total`: linear warm-up to `cfg.lr` over
+/// `warmup_steps`, then half a cosine to 0. The shared schedule is read one step ahead, so the
+/// first step already moves (a schedule at step 0 gives 0) and 0 comes one step after the last.
 fn lr_at(step: usize, total: usize, cfg: &SftConfig) -> f64 {
-    if step < cfg.warmup_steps {
-        cfg.lr * (step + 1) as f64 / cfg.warmup_steps as f64
-    } else {
-        let span = total.saturating_sub(cfg.warmup_steps).max(1) as f64;
-        let t = (step - cfg.warmup_steps) as f64 / span;
-        0.5 * cfg.lr * (1.0 + (std::f64::consts::PI * t.min(1.0)).cos())
-    }
+    let schedule = LrSchedule::WarmupCosine {
+        min_lr: 0.0,
+        max_lr: cfg.lr,
+        warmup_steps: cfg.warmup_steps,
+        total_steps: total + 1,
+    };
+    schedule.at(step + 1)
 }
 
 /// Trains the adapters already attached to `model` (see [`BurnLlama::attach_lora`]); when

@@ -77,7 +77,7 @@ pub fn check_prompt_in(model: &QuantLlama, tok: &LlamaTokenizer, dir: &str, name
     let (mut agree, mut max_d, mut sum_d, mut count) = (0, 0f32, 0f64, 0);
     let mut first_flip_step = None;
     for (pos, (row, want)) in rows.iter().zip(&refs).enumerate() {
-        let ours = llama_extract::runtime::generate::argmax(row);
+        let ours = llama_extract::runtime::generate::argmax(row) as u32;
         if ours == want[0].0 {
             agree += 1;
         } else {

@@ -1,4 +1,4 @@
-/// A dense row-major `f32` matrix. Spectrogram-like data uses librosa's layout:
+/// A dense row-major `f32` matrix. Spectrogram-like data (audio-dsp) uses librosa's layout:
 /// `[feature or frequency bin, frame]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Matrix {
