@@ -110,7 +110,7 @@ pub fn custom_feature(x: &[f32], sr: u32) -> Result<[f32; CUSTOM_FEATURE_LEN], D
     let mut frame1_mags = vec![0f32; bins];
     // piptrack(150–4000 Hz) peaks for estimate_tuning.
     let mut tuning_peaks: Vec<(f32, f32)> = Vec::new();
-    let mut column = Vec::new();
+    let mut scratch = Vec::new();
     let n_fft = cfg.n_fft;
     let (mut mag_sum, mut mag_sumsq, mut mag_max) = (0f64, 0f64, f32::NEG_INFINITY);
 
@@ -128,9 +128,7 @@ pub fn custom_feature(x: &[f32], sr: u32) -> Result<[f32; CUSTOM_FEATURE_LEN], D
         let frame_max = frame.max;
         mel_bank.project(&power, |i, v| mel.data[i * frames + t] = v);
         for (k, band) in bands.iter().enumerate() {
-            column.clear();
-            column.extend_from_slice(&m[band.rows.clone()]);
-            if let Some((v, p)) = band.extremes(&mut column) {
+            if let Some((v, p)) = band.extremes(&m[band.rows.clone()], &mut scratch) {
                 valley[k][t] = v;
                 peak[k][t] = p;
             }
