@@ -443,7 +443,9 @@ impl QuantLlama {
                     last = Some(logits.to_vec());
                 }
             },
-            true,
+            // Only the last position's logits are returned: the LM head (the largest matrix,
+            // vocabulary × hidden) runs for that one row, not for the whole prompt.
+            false,
         )?;
         last.ok_or_else(|| LlamaError::Generation("no tokens to feed".into()))
     }
