@@ -1,10 +1,18 @@
 """Prefill and decode speed of llama.cpp (llama-cpp-python) beside whispers' `speed` example, on
 the same GGUF file, in one run, with ratios. Not part of CI.
 
-Set-up (builds llama.cpp for this CPU, several minutes):
+Set-up (builds llama.cpp for this CPU, about 15 minutes on 2 cores):
     python3 -m venv .venv-llamacpp
     CMAKE_ARGS="-DGGML_NATIVE=ON" .venv-llamacpp/bin/pip install llama-cpp-python==0.3.36
     cargo build --release -p llama-extract --example speed
+On a CPU that reports AMX but whose kernel or hypervisor does not grant the AMX tile state (the
+2-core Sapphire Rapids VM the numbers in docs/quantization.md come from), a native build
+segfaults in ggml_backend_amx_mul_mat at the first prompt. Build every other native extension
+instead (AVX-512, VNNI, VBMI, BF16; the CPU repack and llamafile kernels stay on):
+    CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+      -DGGML_BMI2=ON -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON \
+      -DGGML_AVX512_BF16=ON -DGGML_AVX_VNNI=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF \
+      -DGGML_AMX_BF16=OFF" .venv-llamacpp/bin/pip install llama-cpp-python==0.3.36
 Run:
     .venv-llamacpp/bin/python benches/llama_cpp_side_by_side.py .cache/models/SmolLM2-135M-Instruct.Q4_1.gguf
 """

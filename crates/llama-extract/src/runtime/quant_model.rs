@@ -278,6 +278,7 @@ pub fn rope_adjacent(x: &mut [f32], head_dim: usize, cos_sin: &[(f32, f32)]) {
 
 /// Dot product with eight interleaved partial sums (as a SIMD register would hold them), so
 /// the compiler can vectorize it; a single running sum cannot be reordered.
+#[inline(always)]
 fn dot8(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
@@ -288,6 +289,56 @@ fn dot8(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     (acc[0] + acc[4]) + (acc[1] + acc[5]) + (acc[2] + acc[6]) + (acc[3] + acc[7]) + tail
+}
+
+/// One KV head's cached keys and values: rows of `kv_dim`, this head's `head_dim` values at
+/// `offset`, for the first `positions` positions.
+struct KvHead<'a> {
+    keys: &'a [f32],
+    values: &'a [f32],
+    kv_dim: usize,
+    offset: usize,
+    positions: usize,
+}
+
+/// Softmax attention of one query head over one KV head: `out = Σ_p softmax(q·k_p·scale)_p v_p`.
+/// Decoding and prefill both come here, so a token's output does not depend on how the prompt
+/// was batched.
+fn attend_head(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f32>, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present. The body is the portable code with 8-wide vectors for its
+        // 8-lane sums; no FMA is enabled, so every lane rounds as the portable build does.
+        return unsafe { attend_head_avx2(qh, kv, scale, scores, out) };
+    }
+    attend_head_portable(qh, kv, scale, scores, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn attend_head_avx2(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f32>, out: &mut [f32]) {
+    attend_head_portable(qh, kv, scale, scores, out)
+}
+
+#[inline(always)]
+fn attend_head_portable(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f32>, out: &mut [f32]) {
+    let hd = qh.len();
+    let row = |p: usize| p * kv.kv_dim + kv.offset..p * kv.kv_dim + kv.offset + hd;
+    scores.clear();
+    for p in 0..kv.positions {
+        scores.push(dot8(qh, &kv.keys[row(p)]) * scale);
+    }
+    let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
+    let mut sum = 0f32;
+    scores.iter_mut().for_each(|s| {
+        *s = (*s - max).exp();
+        sum += *s;
+    });
+    out.fill(0.0);
+    for (p, &w) in scores.iter().enumerate() {
+        let w = w / sum;
+        out.iter_mut().zip(&kv.values[row(p)]).for_each(|(o, &vv)| *o += w * vv);
+    }
 }
 
 fn silu(x: f32) -> f32 {
@@ -548,28 +599,11 @@ impl QuantLlama {
             // token. Rows are independent and each is computed in the same order as in
             // one-token decoding, so splitting rows across threads changes no bit.
             let attend = |i: usize, out_row: &mut [f32], scores: &mut Vec<f32>| {
-                let pos = start + i;
                 for head in 0..c.n_heads {
                     let kvh = head / group;
+                    let kv = KvHead { keys, values, kv_dim, offset: kvh * hd, positions: start + i + 1 };
                     let qh = &q[i * q_dim + head * hd..i * q_dim + (head + 1) * hd];
-                    scores.clear();
-                    for p in 0..=pos {
-                        let kp = &keys[p * kv_dim + kvh * hd..p * kv_dim + (kvh + 1) * hd];
-                        scores.push(dot8(qh, kp) * scale);
-                    }
-                    let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
-                    let mut sum = 0f32;
-                    scores.iter_mut().for_each(|s| {
-                        *s = (*s - max).exp();
-                        sum += *s;
-                    });
-                    let out = &mut out_row[head * hd..(head + 1) * hd];
-                    out.fill(0.0);
-                    for (p, &w) in scores.iter().enumerate() {
-                        let vp = &values[p * kv_dim + kvh * hd..p * kv_dim + (kvh + 1) * hd];
-                        let w = w / sum;
-                        out.iter_mut().zip(vp).for_each(|(o, &vv)| *o += w * vv);
-                    }
+                    attend_head(qh, &kv, scale, scores, &mut out_row[head * hd..(head + 1) * hd]);
                 }
             };
             if self.threads > 1 && n > 1 {
