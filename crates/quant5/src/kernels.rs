@@ -52,7 +52,7 @@ fn q8_codes(c: &[f32]) -> (f32, [i8; QK], i32) {
     let mut qs = [0i8; QK];
     let mut sum = 0i32;
     for (q, &v) in qs.iter_mut().zip(c) {
-        *q = (v * id).round() as i8;
+        *q = crate::blocks::round_half_away(v * id) as i8;
         sum += *q as i32;
     }
     (d, qs, sum)

@@ -35,6 +35,14 @@ pub(crate) fn nearest_int(f: f32) -> i32 {
     f.round_ties_even() as i32
 }
 
+/// `f.round() as i32` (C's `roundf`: ties away from zero) for |f| < 2³¹, without the libm
+/// call, so a loop of it vectorises: add the largest float below ½ with `f`'s sign, truncate.
+/// Adding ½ itself would round values just below a half up (0.49999997 + 0.5 = 1.0 in f32).
+#[inline(always)]
+pub(crate) fn round_half_away(f: f32) -> i32 {
+    (f + f32::from_bits(0x3EFF_FFFF).copysign(f)) as i32
+}
+
 /// The largest magnitude in `x` and the signed value that has it (the first on ties), as
 /// ggml's encoders find them; `(0, 0)` for an empty or all-zero slice.
 #[inline]
@@ -193,7 +201,7 @@ pub fn encode_q8_0(x: &[f32], out: &mut [u8]) {
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };
     put_f16(out, 0, d);
     for j in 0..QK {
-        out[2 + j] = (x[j] * id).round() as i8 as u8;
+        out[2 + j] = round_half_away(x[j] * id) as i8 as u8;
     }
 }
 
@@ -421,5 +429,31 @@ pub fn decode_bf16(b: &[u8], out: &mut [f32]) {
 pub fn decode_f32(b: &[u8], out: &mut [f32]) {
     for (o, c) in out.iter_mut().zip(b.chunks_exact(4)) {
         *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_half_away;
+
+    #[test]
+    fn round_half_away_is_roundf() {
+        // Every float within 64 ulps of each integer and each half-integer in ±300 (where
+        // the shortcut could go wrong), zero's neighbourhood, and a sweep of other values.
+        let mut values = vec![0.0f32, -0.0, f32::MIN_POSITIVE, -f32::MIN_POSITIVE, 1e-30, -1e-30];
+        for k in -600..=600 {
+            let centre = k as f32 * 0.5;
+            let mut up = centre;
+            let mut down = centre;
+            for _ in 0..64 {
+                values.extend([up, down]);
+                up = up.next_up();
+                down = down.next_down();
+            }
+        }
+        values.extend((0..200_000).map(|i| (i as f32 - 100_000.0) * 0.003_17));
+        for v in values {
+            assert_eq!(round_half_away(v), v.round() as i32, "{v:e}");
+        }
     }
 }
