@@ -68,10 +68,19 @@ pub trait BlockFormat: Pod + Send + Sync {
     fn dot_pair_fn() -> Option<DotPair<Self>> {
         None
     }
+    /// A kernel dotting two weight rows with one row of activations (a decoding step: each
+    /// activation block loaded once), bit-identical to two calls of [`Self::dot_fn`]'s kernel;
+    /// `None` where there is none.
+    fn dot_rows_fn() -> Option<DotRows<Self>> {
+        None
+    }
 }
 
 /// A row dot product with two rows of activations: `[row · a, row · b]`.
 pub type DotPair<B> = fn(&[B], &[<B as BlockFormat>::Act], &[<B as BlockFormat>::Act]) -> [f32; 2];
+
+/// Two weight rows dotted with one row of activations: `[r0 · a, r1 · a]`.
+pub type DotRows<B> = fn(&[B], &[B], &[<B as BlockFormat>::Act]) -> [f32; 2];
 
 /// Something to do with a format chosen at run time: [`for_type`] calls
 /// [`call`](Self::call) with the block type of a [`GgmlType`].
@@ -307,9 +316,12 @@ block!(
 /// Implements [`BlockFormat`] from the byte-level codecs and kernels.
 macro_rules! format {
     ($block:ty, $t:ident, $values:expr, $act:ty, $decode:path, $encode:expr, $quantize:expr, $dot:path, $simd:ident) => {
-        format!($block, $t, $values, $act, $decode, $encode, $quantize, $dot, $simd, pair: none);
+        format!($block, $t, $values, $act, $decode, $encode, $quantize, $dot, $simd, pair: none, rows: none);
     };
     ($block:ty, $t:ident, $values:expr, $act:ty, $decode:path, $encode:expr, $quantize:expr, $dot:path, $simd:ident, pair: $pair:ident) => {
+        format!($block, $t, $values, $act, $decode, $encode, $quantize, $dot, $simd, pair: $pair, rows: none);
+    };
+    ($block:ty, $t:ident, $values:expr, $act:ty, $decode:path, $encode:expr, $quantize:expr, $dot:path, $simd:ident, pair: $pair:ident, rows: $rows:ident) => {
         impl BlockFormat for $block {
             const TYPE: GgmlType = GgmlType::$t;
             const VALUES: usize = $values;
@@ -337,6 +349,9 @@ macro_rules! format {
             }
             fn dot_pair_fn() -> Option<DotPair<Self>> {
                 simd::pair::$pair()
+            }
+            fn dot_rows_fn() -> Option<DotRows<Self>> {
+                simd::rows::$rows()
             }
         }
     };
@@ -378,7 +393,7 @@ fn q8_k(x: &[f32]) -> Vec<Q8KBlock> {
 }
 
 format!(BlockQ4_0, Q4_0, QK, Q8_0, blocks::decode_q4_0, blocks::encode_q4_0, q8_0, kernels::dot_q4_0, q4_0);
-format!(BlockQ4_1, Q4_1, QK, Q8_1, blocks::decode_q4_1, blocks::encode_q4_1, q8_1, kernels::dot_q4_1, q4_1, pair: q4_1);
+format!(BlockQ4_1, Q4_1, QK, Q8_1, blocks::decode_q4_1, blocks::encode_q4_1, q8_1, kernels::dot_q4_1, q4_1, pair: q4_1, rows: q4_1);
 format!(BlockQ5_0, Q5_0, QK, Q8_0, blocks::decode_q5_0, blocks::encode_q5_0, q8_0, kernels::dot_q5_0, q5_0, pair: q5_0);
 format!(BlockQ5_1, Q5_1, QK, Q8_1, blocks::decode_q5_1, blocks::encode_q5_1, q8_1, kernels::dot_q5_1, q5_1);
 format!(
@@ -390,7 +405,9 @@ format!(
     |x: &[f32; QK], out: &mut [u8]| blocks::encode_q8_0(x, out),
     q8_0,
     kernels::dot_q8_0,
-    q8_0
+    q8_0,
+    pair: none,
+    rows: q8_0
 );
 format!(BlockIQ4NL, IQ4_NL, QK, Q8_0, blocks::decode_iq4_nl, blocks::encode_iq4_nl, q8_0, kernels::dot_iq4_nl, iq4_nl);
 format!(BlockQ2K, Q2_K, QK_K, Q8KBlock, blocks::decode_q2_k, blocks::encode_q2_k, q8_k, kernels::dot_q2_k, q2_k);
@@ -430,6 +447,17 @@ mod simd {
             None
         }
         pub(in super::super) fn q6_k<B>() -> Option<B> {
+            None
+        }
+    }
+    pub(super) mod rows {
+        pub(in super::super) fn none<B>() -> Option<B> {
+            None
+        }
+        pub(in super::super) fn q4_1<B>() -> Option<B> {
+            None
+        }
+        pub(in super::super) fn q8_0<B>() -> Option<B> {
             None
         }
     }
@@ -515,6 +543,33 @@ mod simd {
 
         pub(in super::super) fn q6_k() -> Option<DotPair<BlockQ6K>> {
             available().then_some(q6_k_pair as DotPair<BlockQ6K>)
+        }
+    }
+
+    /// The two-weight-row kernels (decoding), where a format has one.
+    pub(super) mod rows {
+        use super::*;
+
+        pub(in super::super) fn none<B>() -> Option<B> {
+            None
+        }
+
+        fn q4_1_rows(r0: &[BlockQ4_1], r1: &[BlockQ4_1], act: &[Q8_1]) -> [f32; 2] {
+            // SAFETY: handed out only after `available()` detected AVX2, FMA and F16C.
+            unsafe { k::dot_q4_1_rows(bytemuck::cast_slice(r0), bytemuck::cast_slice(r1), act) }
+        }
+
+        pub(in super::super) fn q4_1() -> Option<DotRows<BlockQ4_1>> {
+            available().then_some(q4_1_rows as DotRows<BlockQ4_1>)
+        }
+
+        fn q8_0_rows(r0: &[BlockQ8_0], r1: &[BlockQ8_0], act: &[Q8_0]) -> [f32; 2] {
+            // SAFETY: handed out only after `available()` detected AVX2, FMA and F16C.
+            unsafe { k::dot_q8_0_rows(bytemuck::cast_slice(r0), bytemuck::cast_slice(r1), act) }
+        }
+
+        pub(in super::super) fn q8_0() -> Option<DotRows<BlockQ8_0>> {
+            available().then_some(q8_0_rows as DotRows<BlockQ8_0>)
         }
     }
 }

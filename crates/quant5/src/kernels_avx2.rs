@@ -175,6 +175,40 @@ pub(crate) fn dot_q5_1(row: &[u8], act: &[Q8_1]) -> f32 {
     hsum_ps(acc) + mins
 }
 
+/// [`four_way!`] for two weight rows and one row of activations (a decoding step): each
+/// activation block is loaded once for both rows, and each row's accumulators see exactly the
+/// sequence [`four_way!`] gives them, so results are bit-identical to two one-row calls.
+macro_rules! four_way_rows {
+    ($r0:expr, $r1:expr, $ts:expr, $ys:expr, |$t:ident, $b:ident, $y:ident| $block:expr) => {{
+        let (r0, r1, ys) = ($r0, $r1, $ys);
+        let n = (r0.len() / $ts).min(r1.len() / $ts).min(ys.len());
+        let full = n / 4 * 4;
+        let mut acc = [[_mm256_setzero_ps(); 4]; 2];
+        // Constant accumulator indices per unrolled step, as in `four_way_pair!`.
+        let mut i = 0;
+        while i < full {
+            for k in 0..4 {
+                let $y = &ys[i + k];
+                for ($t, row) in [r0, r1].into_iter().enumerate() {
+                    let $b = &row[(i + k) * $ts..(i + k + 1) * $ts];
+                    acc[$t][k] = _mm256_add_ps(acc[$t][k], $block);
+                }
+            }
+            i += 4;
+        }
+        while i < n {
+            let $y = &ys[i];
+            for ($t, row) in [r0, r1].into_iter().enumerate() {
+                let $b = &row[i * $ts..(i + 1) * $ts];
+                acc[$t][0] = _mm256_add_ps(acc[$t][0], $block);
+            }
+            i += 1;
+        }
+        let total = |a: [__m256; 4]| _mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3]));
+        [hsum_ps(total(acc[0])), hsum_ps(total(acc[1]))]
+    }};
+}
+
 /// Q4_1 × Q8_1.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q4_1(row: &[u8], act: &[Q8_1]) -> f32 {
@@ -185,6 +219,29 @@ pub(crate) fn dot_q4_1(row: &[u8], act: &[Q8_1]) -> f32 {
         _mm256_mul_ps(_mm256_set1_ps(f16c_at(b, 0) * y.d), _mm256_cvtepi32_ps(s))
     });
     hsum_ps(acc) + mins
+}
+
+/// [`dot_q4_1`] for two weight rows and one activation row (decoding): bit-identical to two
+/// calls (each row's blocks, accumulators and minimum sum in [`dot_q4_1`]'s order).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q4_1_rows(r0: &[u8], r1: &[u8], act: &[Q8_1]) -> [f32; 2] {
+    let mut mins = [0f32; 2];
+    let [s0, s1] = four_way_rows!(r0, r1, 20, act, |t, b, y| {
+        mins[t] += f16c_at(b, 2) * y.s;
+        let s = dot_u8_i8(nibbles(&b[4..20]), load_i8x32(&y.qs));
+        _mm256_mul_ps(_mm256_set1_ps(f16c_at(b, 0) * y.d), _mm256_cvtepi32_ps(s))
+    });
+    [s0 + mins[0], s1 + mins[1]]
+}
+
+/// [`dot_q8_0`] for two weight rows and one activation row (decoding; the LM head of a model
+/// whose embedding is Q8_0): bit-identical to two calls.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q8_0_rows(r0: &[u8], r1: &[u8], act: &[Q8_0]) -> [f32; 2] {
+    four_way_rows!(r0, r1, 34, act, |_t, b, y| {
+        let s = dot_i8_i8(load32(&b[2..34]), load_i8x32(&y.qs));
+        _mm256_mul_ps(_mm256_set1_ps(f16c_at(b, 0) * y.d), _mm256_cvtepi32_ps(s))
+    })
 }
 
 /// [`dot_q5_0`] for two rows of activations at once: each block's 5-bit codes are assembled

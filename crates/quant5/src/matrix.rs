@@ -336,8 +336,28 @@ impl FormatFn for BlockDots<'_> {
         // Two rows of X at a time where the format has a kernel for it (bit-identical to two
         // single dots: results still do not depend on batching).
         let pair = if n > 1 { B::dot_pair_fn() } else { None };
+        // One row of X (decoding): two weight rows at a time where the format has a kernel for
+        // it (each activation block loaded once; bit-identical to two single dots).
+        let rows_pair = if n == 1 { B::dot_rows_fn() } else { None };
         // Weight rows `r0..` into `out[(r − r0)·n + t]` (row-major by weight row).
         let share = |r0: usize, out: &mut [f32]| {
+            if let Some(rows_pair) = rows_pair {
+                let last_row = (r0 + out.len()).saturating_sub(1);
+                let mut pairs = out.chunks_exact_mut(2);
+                for (i, o) in (&mut pairs).enumerate() {
+                    let r = r0 + 2 * i;
+                    let [y0, y1] = rows_pair(
+                        &blocks[r * per_row..(r + 1) * per_row],
+                        &blocks[(r + 1) * per_row..(r + 2) * per_row],
+                        &acts[0],
+                    );
+                    (o[0], o[1]) = (y0, y1);
+                }
+                if let [last] = pairs.into_remainder() {
+                    *last = dot(&blocks[last_row * per_row..(last_row + 1) * per_row], &acts[0]);
+                }
+                return;
+            }
             for (i, per_token) in out.chunks_exact_mut(n).enumerate() {
                 let row = &blocks[(r0 + i) * per_row..(r0 + i + 1) * per_row];
                 let mut done = 0;

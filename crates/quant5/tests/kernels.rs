@@ -187,6 +187,26 @@ fn block_dot_products_do_not_depend_on_how_rows_of_x_are_batched() {
 }
 
 #[test]
+fn decoding_products_do_not_depend_on_how_weight_rows_are_paired() {
+    // One row of X (a decoding step) goes through the two-weight-row kernels where a format
+    // has them: every output, paired or the odd one out, is bit-identical to the one-row dot.
+    let cols = 512;
+    for t in GgmlType::QUANTIZED {
+        for rows in [1, 2, 7, 24] {
+            let q = QuantizedMatrix::quantize(t, rows, cols, &test_matrix(rows, cols, 21)).unwrap();
+            let x = test_matrix(1, cols, 8);
+            for threads in [1, 2] {
+                let got = q.matvec(&x, threads).unwrap();
+                for (r, g) in got.iter().enumerate() {
+                    let alone = quant5::kernels::row_dot(t, q.row(r), &x, false).unwrap();
+                    assert_eq!(g.to_bits(), alone.to_bits(), "{t:?} {rows} rows, row {r}, {threads} threads");
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn matmul_widens_panels_for_many_rows_and_uses_the_block_kernels_for_few() {
     // From GEMM_MIN_TOKENS rows of X on, products run on the exactly dequantized weights in f32
     // (no activation quantization): within f32 rounding of the f64 reference. Below, each row is
