@@ -394,7 +394,7 @@ fn q8_k(x: &[f32]) -> Vec<Q8KBlock> {
 
 format!(BlockQ4_0, Q4_0, QK, Q8_0, blocks::decode_q4_0, blocks::encode_q4_0, q8_0, kernels::dot_q4_0, q4_0);
 format!(BlockQ4_1, Q4_1, QK, Q8_1, blocks::decode_q4_1, blocks::encode_q4_1, q8_1, kernels::dot_q4_1, q4_1, pair: q4_1, rows: q4_1);
-format!(BlockQ5_0, Q5_0, QK, Q8_0, blocks::decode_q5_0, blocks::encode_q5_0, q8_0, kernels::dot_q5_0, q5_0, pair: q5_0);
+format!(BlockQ5_0, Q5_0, QK, Q8_0, blocks::decode_q5_0, blocks::encode_q5_0, q8_0, kernels::dot_q5_0, q5_0, pair: q5_0, rows: q5_0);
 format!(BlockQ5_1, Q5_1, QK, Q8_1, blocks::decode_q5_1, blocks::encode_q5_1, q8_1, kernels::dot_q5_1, q5_1);
 format!(
     BlockQ8_0,
@@ -455,6 +455,9 @@ mod simd {
             None
         }
         pub(in super::super) fn q4_1<B>() -> Option<B> {
+            None
+        }
+        pub(in super::super) fn q5_0<B>() -> Option<B> {
             None
         }
         pub(in super::super) fn q8_0<B>() -> Option<B> {
@@ -561,6 +564,15 @@ mod simd {
 
         pub(in super::super) fn q4_1() -> Option<DotRows<BlockQ4_1>> {
             available().then_some(q4_1_rows as DotRows<BlockQ4_1>)
+        }
+
+        fn q5_0_rows(r0: &[BlockQ5_0], r1: &[BlockQ5_0], act: &[Q8_0]) -> [f32; 2] {
+            // SAFETY: handed out only after `available()` detected AVX2, FMA and F16C.
+            unsafe { k::dot_q5_0_rows(bytemuck::cast_slice(r0), bytemuck::cast_slice(r1), act) }
+        }
+
+        pub(in super::super) fn q5_0() -> Option<DotRows<BlockQ5_0>> {
+            available().then_some(q5_0_rows as DotRows<BlockQ5_0>)
         }
 
         fn q8_0_rows(r0: &[BlockQ8_0], r1: &[BlockQ8_0], act: &[Q8_0]) -> [f32; 2] {

@@ -234,6 +234,20 @@ pub(crate) fn dot_q4_1_rows(r0: &[u8], r1: &[u8], act: &[Q8_1]) -> [f32; 2] {
     [s0 + mins[0], s1 + mins[1]]
 }
 
+/// [`dot_q5_0`] for two weight rows and one activation row (decoding; most of a Q4_K_M file
+/// whose rows are not whole super-blocks): bit-identical to two calls.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q5_0_rows(r0: &[u8], r1: &[u8], act: &[Q8_0]) -> [f32; 2] {
+    let ones = _mm256_set1_epi8(1);
+    four_way_rows!(r0, r1, 22, act, |_t, b, y| {
+        let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
+        let q = _mm256_or_si256(nibbles(&b[6..22]), fifth_bits(qh));
+        let a = load_i8x32(&y.qs);
+        let s = _mm256_sub_epi32(dot_u8_i8(q, a), _mm256_slli_epi32(dot_u8_i8(ones, a), 4));
+        _mm256_mul_ps(_mm256_set1_ps(f16c_at(b, 0) * y.d), _mm256_cvtepi32_ps(s))
+    })
+}
+
 /// [`dot_q8_0`] for two weight rows and one activation row (decoding; the LM head of a model
 /// whose embedding is Q8_0): bit-identical to two calls.
 #[target_feature(enable = "avx2,fma,f16c")]
