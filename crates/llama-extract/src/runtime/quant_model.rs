@@ -334,12 +334,32 @@ fn attend_head_portable(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f3
         *s = (*s - max).exp();
         sum += *s;
     });
+    if hd.is_multiple_of(V_TILE) {
+        // 64 output values at a time held in registers across every position (instead of a
+        // load and a store of `out` per position); each value still sums over the positions
+        // in order, so the bits are those of the loop below.
+        for (tile, out_tile) in out.chunks_exact_mut(V_TILE).enumerate() {
+            let mut acc = [0f32; V_TILE];
+            for (p, &w) in scores.iter().enumerate() {
+                let w = w / sum;
+                let start = row(p).start + tile * V_TILE;
+                for (a, &v) in acc.iter_mut().zip(&kv.values[start..start + V_TILE]) {
+                    *a += w * v;
+                }
+            }
+            out_tile.copy_from_slice(&acc);
+        }
+        return;
+    }
     out.fill(0.0);
     for (p, &w) in scores.iter().enumerate() {
         let w = w / sum;
         out.iter_mut().zip(&kv.values[row(p)]).for_each(|(o, &vv)| *o += w * vv);
     }
 }
+
+/// Output values of one attention head accumulated together in registers (8 AVX2 vectors).
+const V_TILE: usize = 64;
 
 fn silu(x: f32) -> f32 {
     x / (1.0 + (-x).exp())
