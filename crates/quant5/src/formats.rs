@@ -406,7 +406,7 @@ format!(
     q8_0,
     kernels::dot_q8_0,
     q8_0,
-    pair: none,
+    pair: q8_0,
     rows: q8_0
 );
 format!(BlockIQ4NL, IQ4_NL, QK, Q8_0, blocks::decode_iq4_nl, blocks::encode_iq4_nl, q8_0, kernels::dot_iq4_nl, iq4_nl);
@@ -447,6 +447,9 @@ mod simd {
             None
         }
         pub(in super::super) fn q6_k<B>() -> Option<B> {
+            None
+        }
+        pub(in super::super) fn q8_0<B>() -> Option<B> {
             None
         }
     }
@@ -546,6 +549,15 @@ mod simd {
 
         pub(in super::super) fn q6_k() -> Option<DotPair<BlockQ6K>> {
             available().then_some(q6_k_pair as DotPair<BlockQ6K>)
+        }
+
+        fn q8_0_pair(row: &[BlockQ8_0], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
+            // SAFETY: handed out only after `available()` detected AVX2, FMA and F16C.
+            unsafe { k::dot_q8_0_pair(bytemuck::cast_slice(row), a0, a1) }
+        }
+
+        pub(in super::super) fn q8_0() -> Option<DotPair<BlockQ8_0>> {
+            available().then_some(q8_0_pair as DotPair<BlockQ8_0>)
         }
     }
 

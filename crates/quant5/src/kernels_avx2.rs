@@ -280,6 +280,16 @@ pub(crate) fn dot_q5_0_pair(row: &[u8], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
     )
 }
 
+/// [`dot_q8_0`] for two rows of activations at once (a prompt chunk): each weight block and its
+/// scale are loaded once for both; bit-identical to two calls.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q8_0_pair(row: &[u8], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
+    four_way_pair!(row, 34, a0, a1, |b| (w, d) = (load32(&b[2..34]), f16c_at(b, 0)), |_t, y| {
+        let s = dot_i8_i8(w, load_i8x32(&y.qs));
+        _mm256_mul_ps(_mm256_set1_ps(d * y.d), _mm256_cvtepi32_ps(s))
+    })
+}
+
 /// [`dot_q4_1`] for two rows of activations at once: each weight block is unpacked once and
 /// dotted with both, and each row's sums run in exactly [`dot_q4_1`]'s order (the same four
 /// accumulators, the same block sequence), so the results are bit-identical to two calls.
