@@ -388,9 +388,15 @@ impl FormatFn for BlockDots<'_> {
             on_threads(threads, split)?;
         }
         if n > 1 {
-            for (r, per_token) in transposed.chunks_exact(n).enumerate() {
-                for (t, &v) in per_token.iter().enumerate() {
-                    y[t * rows + r] = v;
+            // `[rows, n]` → `[n, rows]` a band of 16 weight rows at a time: each band's reads stay
+            // in L1 and each write is 16 consecutive values, not one value per cache line.
+            for (band, rows_of_band) in transposed.chunks(16 * n).enumerate() {
+                let r0 = band * 16;
+                let width = rows_of_band.len() / n;
+                for (t, y_row) in y.chunks_exact_mut(rows).enumerate() {
+                    for (i, out) in y_row[r0..r0 + width].iter_mut().enumerate() {
+                        *out = rows_of_band[i * n + t];
+                    }
                 }
             }
         }
