@@ -433,39 +433,18 @@ float_format!(BF16Value, BF16, blocks::decode_bf16, |v| half::bf16::from_f32(v).
 /// No SIMD kernels off x86-64: every format takes the portable path.
 #[cfg(not(target_arch = "x86_64"))]
 mod simd {
+    macro_rules! no_kernels {
+        ($($name:ident),*) => {$(
+            pub(in super::super) fn $name<B>() -> Option<B> {
+                None
+            }
+        )*};
+    }
     pub(super) mod pair {
-        pub(in super::super) fn none<B>() -> Option<B> {
-            None
-        }
-        pub(in super::super) fn q4_1<B>() -> Option<B> {
-            None
-        }
-        pub(in super::super) fn q4_k<B>() -> Option<B> {
-            None
-        }
-        pub(in super::super) fn q5_0<B>() -> Option<B> {
-            None
-        }
-        pub(in super::super) fn q6_k<B>() -> Option<B> {
-            None
-        }
-        pub(in super::super) fn q8_0<B>() -> Option<B> {
-            None
-        }
+        no_kernels!(none, q4_1, q5_0, q8_0, q4_k, q6_k);
     }
     pub(super) mod rows {
-        pub(in super::super) fn none<B>() -> Option<B> {
-            None
-        }
-        pub(in super::super) fn q4_1<B>() -> Option<B> {
-            None
-        }
-        pub(in super::super) fn q5_0<B>() -> Option<B> {
-            None
-        }
-        pub(in super::super) fn q8_0<B>() -> Option<B> {
-            None
-        }
+        no_kernels!(none, q4_1, q5_0, q8_0);
     }
 }
 
@@ -507,93 +486,61 @@ mod simd {
         iq4_xs = dot_iq4_xs: BlockIQ4XS, Q8KBlock;
     }
 
-    /// The two-row kernels, where a format has one.
+    /// The two-row kernels (two rows of activations, one weight row: a prompt chunk), where a
+    /// format has one.
     pub(super) mod pair {
         use super::*;
 
+        macro_rules! wrap_pair {
+            ($($name:ident = $kernel:ident: $block:ty, $act:ty;)*) => {$(
+                pub(in super::super) fn $name() -> Option<DotPair<$block>> {
+                    fn kernel(row: &[$block], a0: &[$act], a1: &[$act]) -> [f32; 2] {
+                        // SAFETY: handed out only after `available()` detected AVX2, FMA and F16C.
+                        unsafe { k::$kernel(bytemuck::cast_slice(row), a0, a1) }
+                    }
+                    available().then_some(kernel as DotPair<$block>)
+                }
+            )*};
+        }
+
         pub(in super::super) fn none<B>() -> Option<B> {
             None
         }
 
-        fn q4_1_pair(row: &[BlockQ4_1], a0: &[Q8_1], a1: &[Q8_1]) -> [f32; 2] {
-            // SAFETY: handed out only after `available()` detected AVX2, FMA and F16C.
-            unsafe { k::dot_q4_1_pair(bytemuck::cast_slice(row), a0, a1) }
-        }
-
-        pub(in super::super) fn q4_1() -> Option<DotPair<BlockQ4_1>> {
-            available().then_some(q4_1_pair as DotPair<BlockQ4_1>)
-        }
-
-        fn q5_0_pair(row: &[BlockQ5_0], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
-            // SAFETY: handed out only after `available()` detected AVX2, FMA and F16C.
-            unsafe { k::dot_q5_0_pair(bytemuck::cast_slice(row), a0, a1) }
-        }
-
-        pub(in super::super) fn q5_0() -> Option<DotPair<BlockQ5_0>> {
-            available().then_some(q5_0_pair as DotPair<BlockQ5_0>)
-        }
-
-        fn q4_k_pair(row: &[BlockQ4K], a0: &[Q8KBlock], a1: &[Q8KBlock]) -> [f32; 2] {
-            // SAFETY: handed out only after `available()` detected AVX2, FMA and F16C.
-            unsafe { k::dot_q4_k_pair(bytemuck::cast_slice(row), a0, a1) }
-        }
-
-        pub(in super::super) fn q4_k() -> Option<DotPair<BlockQ4K>> {
-            available().then_some(q4_k_pair as DotPair<BlockQ4K>)
-        }
-
-        fn q6_k_pair(row: &[BlockQ6K], a0: &[Q8KBlock], a1: &[Q8KBlock]) -> [f32; 2] {
-            // SAFETY: handed out only after `available()` detected AVX2, FMA and F16C.
-            unsafe { k::dot_q6_k_pair(bytemuck::cast_slice(row), a0, a1) }
-        }
-
-        pub(in super::super) fn q6_k() -> Option<DotPair<BlockQ6K>> {
-            available().then_some(q6_k_pair as DotPair<BlockQ6K>)
-        }
-
-        fn q8_0_pair(row: &[BlockQ8_0], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
-            // SAFETY: handed out only after `available()` detected AVX2, FMA and F16C.
-            unsafe { k::dot_q8_0_pair(bytemuck::cast_slice(row), a0, a1) }
-        }
-
-        pub(in super::super) fn q8_0() -> Option<DotPair<BlockQ8_0>> {
-            available().then_some(q8_0_pair as DotPair<BlockQ8_0>)
+        wrap_pair! {
+            q4_1 = dot_q4_1_pair: BlockQ4_1, Q8_1;
+            q5_0 = dot_q5_0_pair: BlockQ5_0, Q8_0;
+            q8_0 = dot_q8_0_pair: BlockQ8_0, Q8_0;
+            q4_k = dot_q4_k_pair: BlockQ4K, Q8KBlock;
+            q6_k = dot_q6_k_pair: BlockQ6K, Q8KBlock;
         }
     }
 
-    /// The two-weight-row kernels (decoding), where a format has one.
+    /// The two-weight-row kernels (one row of activations: a decoding step), where a format
+    /// has one.
     pub(super) mod rows {
         use super::*;
+
+        macro_rules! wrap_rows {
+            ($($name:ident = $kernel:ident: $block:ty, $act:ty;)*) => {$(
+                pub(in super::super) fn $name() -> Option<DotRows<$block>> {
+                    fn kernel(r0: &[$block], r1: &[$block], act: &[$act]) -> [f32; 2] {
+                        // SAFETY: handed out only after `available()` detected AVX2, FMA and F16C.
+                        unsafe { k::$kernel(bytemuck::cast_slice(r0), bytemuck::cast_slice(r1), act) }
+                    }
+                    available().then_some(kernel as DotRows<$block>)
+                }
+            )*};
+        }
 
         pub(in super::super) fn none<B>() -> Option<B> {
             None
         }
 
-        fn q4_1_rows(r0: &[BlockQ4_1], r1: &[BlockQ4_1], act: &[Q8_1]) -> [f32; 2] {
-            // SAFETY: handed out only after `available()` detected AVX2, FMA and F16C.
-            unsafe { k::dot_q4_1_rows(bytemuck::cast_slice(r0), bytemuck::cast_slice(r1), act) }
-        }
-
-        pub(in super::super) fn q4_1() -> Option<DotRows<BlockQ4_1>> {
-            available().then_some(q4_1_rows as DotRows<BlockQ4_1>)
-        }
-
-        fn q5_0_rows(r0: &[BlockQ5_0], r1: &[BlockQ5_0], act: &[Q8_0]) -> [f32; 2] {
-            // SAFETY: handed out only after `available()` detected AVX2, FMA and F16C.
-            unsafe { k::dot_q5_0_rows(bytemuck::cast_slice(r0), bytemuck::cast_slice(r1), act) }
-        }
-
-        pub(in super::super) fn q5_0() -> Option<DotRows<BlockQ5_0>> {
-            available().then_some(q5_0_rows as DotRows<BlockQ5_0>)
-        }
-
-        fn q8_0_rows(r0: &[BlockQ8_0], r1: &[BlockQ8_0], act: &[Q8_0]) -> [f32; 2] {
-            // SAFETY: handed out only after `available()` detected AVX2, FMA and F16C.
-            unsafe { k::dot_q8_0_rows(bytemuck::cast_slice(r0), bytemuck::cast_slice(r1), act) }
-        }
-
-        pub(in super::super) fn q8_0() -> Option<DotRows<BlockQ8_0>> {
-            available().then_some(q8_0_rows as DotRows<BlockQ8_0>)
+        wrap_rows! {
+            q4_1 = dot_q4_1_rows: BlockQ4_1, Q8_1;
+            q5_0 = dot_q5_0_rows: BlockQ5_0, Q8_0;
+            q8_0 = dot_q8_0_rows: BlockQ8_0, Q8_0;
         }
     }
 }

@@ -4,7 +4,9 @@
 //! `vec_dot_*` arithmetic. These portable versions are the reference the SIMD paths are
 //! tested against.
 
-use crate::blocks::{IQ4_VALUES, QK, QK_K, f16_at, iq4_xs_scale, nearest_int, q3_k_codes, q3_k_scales, scale_min_k4};
+use crate::blocks::{
+    IQ4_VALUES, QK, QK_K, f16_at, iq4_xs_scale, nearest_int, q3_k_codes, q3_k_scales, round_half_away, scale_min_k4,
+};
 use crate::formats::{
     BlockFormat, BlockIQ4NL, BlockIQ4XS, BlockQ2K, BlockQ3K, BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5_1,
     BlockQ5K, BlockQ6K, BlockQ8_0, FormatFn, cast_blocks, for_type,
@@ -52,7 +54,7 @@ fn q8_codes(c: &[f32]) -> (f32, [i8; QK], i32) {
     let mut qs = [0i8; QK];
     let mut sum = 0i32;
     for (q, &v) in qs.iter_mut().zip(c) {
-        *q = crate::blocks::round_half_away(v * id) as i8;
+        *q = round_half_away(v * id) as i8;
         sum += *q as i32;
     }
     (d, qs, sum)

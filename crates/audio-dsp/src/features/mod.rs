@@ -3,7 +3,6 @@
 //! centroid, piptrack — and the reference's 312-d [`custom_feature`] and frame-level [`log_mel`].
 
 mod custom;
-
 pub mod mel;
 pub mod pitch;
 pub mod spectral;

@@ -146,8 +146,8 @@ const LANES: usize = 8;
 /// lane groups, which bound the quantiles — the `q` smallest lane minima are `q` distinct
 /// values, so the `q`-th smallest value is at most the `q`-th smallest lane minimum (and
 /// likewise for the maxima) —; then only the values inside the bounds, found a chunk at a
-/// time, go through the sorted insertion. Both passes vectorise. Sums of up to 8 f32 values are exact in f64, so
-/// the result equals a full selection's.
+/// time, go through the sorted insertion. Both passes vectorise. Sums of up to 8 f32 values
+/// are exact in f64, so the result equals a full selection's.
 fn small_extremes(column: &[f32], q: usize) -> (f64, f64) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {

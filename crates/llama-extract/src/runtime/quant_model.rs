@@ -334,27 +334,30 @@ fn attend_head_portable(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f3
         *s = (*s - max).exp();
         sum += *s;
     });
-    if hd.is_multiple_of(V_TILE) {
-        // 64 output values at a time held in registers across every position (instead of a
-        // load and a store of `out` per position); each value still sums over the positions
-        // in order, so the bits are those of the loop below.
-        for (tile, out_tile) in out.chunks_exact_mut(V_TILE).enumerate() {
-            let mut acc = [0f32; V_TILE];
-            for (p, &w) in scores.iter().enumerate() {
-                let w = w / sum;
-                let start = row(p).start + tile * V_TILE;
-                for (a, &v) in acc.iter_mut().zip(&kv.values[start..start + V_TILE]) {
-                    *a += w * v;
-                }
+    scores.iter_mut().for_each(|w| *w /= sum);
+    // The weighted sum of values, 64 outputs at a time held in registers across every
+    // position (a head of 64 or 128 values is whole tiles); each output sums the positions in
+    // order, so the tiling changes no bit.
+    let mut tiles = out.chunks_exact_mut(V_TILE);
+    for (tile, out_tile) in (&mut tiles).enumerate() {
+        let mut acc = [0f32; V_TILE];
+        for (p, &w) in scores.iter().enumerate() {
+            let start = row(p).start + tile * V_TILE;
+            for (a, &v) in acc.iter_mut().zip(&kv.values[start..start + V_TILE]) {
+                *a += w * v;
             }
-            out_tile.copy_from_slice(&acc);
         }
+        out_tile.copy_from_slice(&acc);
+    }
+    let rest = tiles.into_remainder();
+    if rest.is_empty() {
         return;
     }
-    out.fill(0.0);
+    let (first, width) = (hd - rest.len(), rest.len());
+    rest.fill(0.0);
     for (p, &w) in scores.iter().enumerate() {
-        let w = w / sum;
-        out.iter_mut().zip(&kv.values[row(p)]).for_each(|(o, &vv)| *o += w * vv);
+        let start = row(p).start + first;
+        rest.iter_mut().zip(&kv.values[start..start + width]).for_each(|(o, &v)| *o += w * v);
     }
 }
 
@@ -683,5 +686,39 @@ impl QuantLlama {
             w.matmul_block_dots_into(x, n, y, 1)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attention_tiles_give_the_bits_of_a_plain_weighted_sum() {
+        // Heads of 64 (one whole tile), 72 (a tile and 8 values) and 40 (no whole tile), two
+        // KV heads side by side, 5 positions: the output is Σ_p w_p·v_p summed position by
+        // position, exactly, whatever the tiling.
+        for hd in [64usize, 72, 40] {
+            let kv_dim = 2 * hd;
+            let positions = 5;
+            let val = |i: usize| ((i * 37 % 101) as f32 - 50.0) / 17.0;
+            let keys: Vec<f32> = (0..positions * kv_dim).map(val).collect();
+            let values: Vec<f32> = (0..positions * kv_dim).map(|i| val(i + 7)).collect();
+            let qh: Vec<f32> = (0..hd).map(|i| val(i + 3) / 8.0).collect();
+            let kv = KvHead { keys: &keys, values: &values, kv_dim, offset: hd, positions };
+            let (mut scores, mut out) = (Vec::new(), vec![f32::NAN; hd]);
+            attend_head(&qh, &kv, 0.125, &mut scores, &mut out);
+            let w: Vec<f32> = {
+                let s: Vec<f32> = (0..positions).map(|p| dot8(&qh, &keys[p * kv_dim + hd..][..hd]) * 0.125).collect();
+                let max = s.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+                let e: Vec<f32> = s.iter().map(|x| (x - max).exp()).collect();
+                let sum = e.iter().fold(0f32, |a, x| a + x);
+                e.iter().map(|x| x / sum).collect()
+            };
+            for (d, &o) in out.iter().enumerate() {
+                let want = (0..positions).fold(0f32, |a, p| a + w[p] * values[p * kv_dim + hd + d]);
+                assert_eq!(o.to_bits(), want.to_bits(), "head of {hd}, value {d}");
+            }
+        }
     }
 }

@@ -449,3 +449,21 @@ pub fn field_accuracy(expected: &str, got: &str) -> (usize, usize) {
     let right = fields.iter().filter(|(k, v)| have.get(k.as_str()) == Some(v)).count();
     (right, fields.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rate_warms_up_from_the_first_step_peaks_once_and_decays_without_reaching_zero() {
+        let cfg = SftConfig { lr: 1e-3, warmup_steps: 4, ..SftConfig::default() };
+        let total = 20;
+        let rates: Vec<f64> = (0..total).map(|s| lr_at(s, total, &cfg)).collect();
+        assert!((rates[0] - 0.25e-3).abs() < 1e-15, "the first step already moves: {}", rates[0]);
+        assert_eq!(rates[3], 1e-3, "the peak ends the warm-up");
+        assert!(rates.iter().filter(|&&r| r == 1e-3).count() == 1, "the peak is held for one step");
+        assert!(rates.windows(2).take(3).all(|w| w[0] < w[1]), "warm-up rises: {rates:?}");
+        assert!(rates.windows(2).skip(3).all(|w| w[0] > w[1]), "decay falls: {rates:?}");
+        assert!(rates[total - 1] > 0.0, "the last step still learns");
+    }
+}
