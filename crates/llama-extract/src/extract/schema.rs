@@ -53,15 +53,17 @@ pub enum TopicCategory {
     Other,
 }
 
-/// A quote the model cites, as it writes it.
+/// A quote the model cites, as it writes it: the words first, then where they are. Copying
+/// words is what a small model does well; under the grammar the index can then name only the
+/// utterances those words occur in (usually one, so it costs no decision).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModelEvidence {
-    /// Index of the utterance in the prompt's numbering.
-    #[schemars(extend("x-utterance-index" = true))]
-    pub utterance_index: usize,
-    /// Words copied from that utterance.
+    /// Words copied from one utterance.
     #[schemars(length(max = 120), extend("x-verbatim-quote" = true))]
     pub quote: String,
+    /// Index of that utterance in the prompt's numbering.
+    #[schemars(extend("x-utterance-index" = true))]
+    pub utterance_index: usize,
 }
 
 /// An emotion the participant expressed. A reported emotion has some intensity (at least 0.1)
@@ -95,12 +97,12 @@ pub struct ModelTopic {
 /// A phrase worth keeping, copied from one utterance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModelKeyPhrase {
-    /// First, so that a verbatim-quote grammar knows which utterance `text` comes from.
-    #[schemars(extend("x-utterance-index" = true))]
-    pub utterance_index: usize,
-    /// The phrase.
+    /// The phrase, copied from one utterance (written first, as [`ModelEvidence::quote`]).
     #[schemars(length(max = 60), extend("x-verbatim-quote" = true))]
     pub text: String,
+    /// The utterance it comes from.
+    #[schemars(extend("x-utterance-index" = true))]
+    pub utterance_index: usize,
 }
 
 /// What the model generates for one chunk (the grammar is compiled from this type's schema).

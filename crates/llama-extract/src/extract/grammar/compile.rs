@@ -71,7 +71,7 @@ impl Grammar {
             "string" => {
                 let max_chars = max_usize("maxLength", n.default_max_chars);
                 if marked(VERBATIM_QUOTE) && n.quotes_verbatim {
-                    self.push(Shape::Quote { max_chars })
+                    self.push(Shape::Quote { max_chars, names_index: None })
                 } else {
                     let min_chars = max_usize("minLength", 0).min(max_chars);
                     self.push(Shape::String { min_chars, max_chars, prose: marks.prose })
@@ -107,6 +107,7 @@ impl Grammar {
         let props = node.get("properties").and_then(Value::as_object);
         let required = node.get("required").and_then(Value::as_array);
         let mut fields = Vec::new();
+        let mut is_index = Vec::new();
         if let (Some(props), Some(required)) = (props, required) {
             for key in required.iter().filter_map(Value::as_str) {
                 let p = props.get(key).ok_or_else(|| schema_err(format!("required {key} has no schema")))?;
@@ -114,6 +115,16 @@ impl Grammar {
                     return Err(schema_err(format!("property name {key}")));
                 }
                 fields.push((key.to_string(), self.compile(root, p, n, marks, depth + 1)?));
+                is_index.push(p.get(UTTERANCE_INDEX) == Some(&Value::Bool(true)));
+            }
+        }
+        // A verbatim quote right before its utterance index is written first (see the module
+        // docs): it takes its candidate utterances from that index.
+        for (i, pair) in fields.windows(2).enumerate() {
+            let (quote, index) = (pair[0].1, pair[1].1);
+            let index_follows = is_index[i + 1] && matches!(self.shapes[index], Shape::Integer(_));
+            if let (true, Shape::Quote { names_index, .. }) = (index_follows, &mut self.shapes[quote]) {
+                *names_index = Some(index);
             }
         }
         let intros = fields

@@ -7,7 +7,7 @@ use super::*;
 impl Grammar {
     /// A matcher at the start of a document.
     pub fn matcher(&self) -> Matcher<'_> {
-        Matcher { grammar: self, stack: vec![Frame::Value(self.root)], last_index: None }
+        Matcher { grammar: self, stack: vec![Frame::Value(self.root)], last_index: None, quoted: None }
     }
 }
 
@@ -39,16 +39,19 @@ enum Frame<'g> {
     Int {
         shape: ShapeId,
         digits: String,
+        /// The utterances a quote written just before this index occurs in (quote first).
+        only: Option<Vec<u64>>,
     },
     Unit {
         text: String,
         min: f64,
     },
-    /// Inside a verbatim quote of `utterance`: candidate byte offsets where the text so far
-    /// occurs.
+    /// Inside a verbatim quote: the candidate (utterance, byte offset) pairs where the text so
+    /// far occurs, `len` bytes of it.
     Quote {
-        utterance: u64,
-        starts: Vec<usize>,
+        starts: Vec<(u64, usize)>,
+        /// Quote first: the index shape that follows and is narrowed to where the quote occurs.
+        names_index: Option<ShapeId>,
         len: usize,
         chars: usize,
         max: usize,
@@ -93,6 +96,8 @@ pub struct Matcher<'g> {
     grammar: &'g Grammar,
     stack: Vec<Frame<'g>>,
     last_index: Option<u64>,
+    /// The utterances the last quote written before its index occurs in, for that index shape.
+    quoted: Option<(ShapeId, Vec<u64>)>,
 }
 
 /// Letters, digits and in-word apostrophes (`can't` is one word, as [`super::ground`] reads it).
@@ -266,20 +271,24 @@ impl<'g> Matcher<'g> {
                     prefix.pop();
                     return self.refuse(copy);
                 }
-                Frame::Int { shape, digits } => {
+                Frame::Int { shape, digits, only } => {
                     let Shape::Integer(options) = &g.shapes[*shape] else { return self.refuse(copy) };
+                    let allowed = |v: &u64| only.as_ref().is_none_or(|o| o.contains(v));
                     if c.is_ascii_digit() {
                         digits.push(c);
                         // No leading zeros: "0" only as itself.
                         let ok = !(digits.len() > 1 && digits.starts_with('0'))
-                            && options.iter().any(|o| o.to_string().starts_with(digits.as_str()));
+                            && options
+                                .iter()
+                                .filter(|v| allowed(v))
+                                .any(|o| o.to_string().starts_with(digits.as_str()));
                         if ok {
                             return true;
                         }
                         digits.pop();
                         return self.refuse(copy);
                     }
-                    let value = digits.parse::<u64>().ok().filter(|v| options.contains(v));
+                    let value = digits.parse::<u64>().ok().filter(|v| options.contains(v) && allowed(v));
                     match value {
                         Some(v) => {
                             copy.get_or_insert_with(|| self.stack.clone());
@@ -301,8 +310,10 @@ impl<'g> Matcher<'g> {
                         return self.refuse(copy);
                     }
                 }
-                Frame::Quote { utterance, starts, len, chars, max, escaping } => {
-                    let Some(text) = g.utterances.get(utterance) else { return self.refuse(copy) };
+                Frame::Quote { starts, names_index, len, chars, max, escaping } => {
+                    let l = *len;
+                    // What follows a candidate in its utterance.
+                    let rest = |&(u, s): &(u64, usize)| g.utterances.get(&u).map_or("", |t| &t[s + l..]);
                     // An escape stands for one character of the utterance (`\"`, `\\`, `\n`...).
                     let c = if *escaping {
                         match unescape_short(c) {
@@ -311,8 +322,8 @@ impl<'g> Matcher<'g> {
                         }
                     } else if c == '\\'
                         && *chars < *max
-                        && *len > 0
-                        && starts.iter().any(|&s| text[s + *len..].chars().next().and_then(escape_letter).is_some())
+                        && l > 0
+                        && starts.iter().any(|s| rest(s).chars().next().and_then(escape_letter).is_some())
                     {
                         *escaping = true;
                         return true;
@@ -321,18 +332,25 @@ impl<'g> Matcher<'g> {
                     };
                     if c == '"' && !*escaping {
                         // Whole words only: close where some candidate ends on a word boundary.
-                        let at_boundary = |s: &usize| !text[s + *len..].starts_with(is_word_char);
-                        if *len > 0 && (starts.iter().any(at_boundary) || *chars >= *max) {
-                            self.stack.pop();
-                            return true;
+                        let ends: Vec<&(u64, usize)> =
+                            starts.iter().filter(|s| !rest(s).starts_with(is_word_char)).collect();
+                        if l == 0 || (ends.is_empty() && *chars < *max) {
+                            return self.refuse(copy);
                         }
-                        return self.refuse(copy);
+                        if let Some(index) = *names_index {
+                            // The index may name only the utterances where the quote is whole words.
+                            let from = if ends.is_empty() { starts.iter().collect() } else { ends };
+                            let mut found: Vec<u64> = from.iter().map(|s| s.0).collect();
+                            found.dedup();
+                            self.quoted = Some((index, found));
+                        }
+                        self.stack.pop();
+                        return true;
                     }
                     if (c.is_control() && !*escaping) || *chars >= *max {
                         return self.refuse(copy);
                     }
-                    let next: Vec<usize> =
-                        starts.iter().copied().filter(|&s| text[s + *len..].starts_with(c)).collect();
+                    let next: Vec<(u64, usize)> = starts.iter().copied().filter(|s| rest(s).starts_with(c)).collect();
                     if next.is_empty() {
                         return self.refuse(copy);
                     }
@@ -377,13 +395,24 @@ impl<'g> Matcher<'g> {
                 self.stack.push(Frame::Enum { shape: id, prefix: String::new() });
                 self.stack.push(Frame::Literal("\"", 0));
             }
-            Shape::Integer(_) => self.stack.push(Frame::Int { shape: id, digits: String::new() }),
+            Shape::Integer(_) => {
+                let only = self.quoted.as_ref().filter(|q| q.0 == id).map(|q| q.1.clone());
+                self.stack.push(Frame::Int { shape: id, digits: String::new(), only })
+            }
             Shape::UnitInterval { min } => self.stack.push(Frame::Unit { text: String::new(), min: *min }),
-            Shape::Quote { max_chars } => {
-                let utterance = self.last_index.unwrap_or(0);
-                let text = g.utterances.get(&utterance).map(String::as_str).unwrap_or("");
-                let starts = word_starts(text).collect();
-                self.stack.push(Frame::Quote { utterance, starts, len: 0, chars: 0, max: *max_chars, escaping: false });
+            Shape::Quote { max_chars, names_index } => {
+                // Quote first: any utterance the following index admits; else the one it named.
+                let from: Vec<u64> = match names_index.map(|i| &g.shapes[i]) {
+                    Some(Shape::Integer(options)) => options.clone(),
+                    _ => vec![self.last_index.unwrap_or(0)],
+                };
+                let starts = from
+                    .iter()
+                    .filter_map(|&u| Some((u, g.utterances.get(&u)?)))
+                    .flat_map(|(u, text)| word_starts(text).map(move |s| (u, s)))
+                    .collect();
+                let (names_index, max) = (*names_index, *max_chars);
+                self.stack.push(Frame::Quote { starts, names_index, len: 0, chars: 0, max, escaping: false });
                 self.stack.push(Frame::Literal("\"", 0));
             }
         }
@@ -397,7 +426,12 @@ impl<'g> Matcher<'g> {
                 Shape::Object(..) => '{',
                 Shape::Array { .. } => '[',
                 Shape::String { .. } | Shape::Enum(_) | Shape::Quote { .. } => '"',
-                Shape::Integer(options) => options.first()?.to_string().chars().next()?,
+                Shape::Integer(options) => {
+                    // After a quote written first, the first utterance it occurs in.
+                    let only = self.quoted.as_ref().filter(|q| q.0 == id).map(|q| &q.1);
+                    let first = options.iter().find(|v| only.is_none_or(|o| o.contains(v)))?;
+                    first.to_string().chars().next()?
+                }
                 Shape::UnitInterval { .. } => '0',
             })
         };
@@ -415,14 +449,13 @@ impl<'g> Matcher<'g> {
             Frame::Str { chars: 0, min, .. } if *min > 0 => 'N',
             Frame::Str { chars, min, .. } if chars < min => '.',
             Frame::Str { .. } => '"',
-            Frame::Quote { utterance, starts, len, chars, max, escaping } => {
-                let text = g.utterances.get(utterance)?;
+            Frame::Quote { starts, len, chars, max, escaping, .. } => {
+                let rest = |&(u, s): &(u64, usize)| g.utterances.get(&u).map_or("", |t| &t[s + *len..]);
                 if *escaping {
                     // The escape letter for a candidate's next character.
-                    return starts.iter().find_map(|&s| text[s + *len..].chars().next().and_then(escape_letter));
+                    return starts.iter().find_map(|s| rest(s).chars().next().and_then(escape_letter));
                 }
-                let s = *starts.first()?;
-                match text[s + *len..].chars().next() {
+                match rest(starts.first()?).chars().next() {
                     Some(c) if (*len == 0 || is_word_char(c)) && *chars < *max => c,
                     _ => '"',
                 }
@@ -435,13 +468,18 @@ impl<'g> Matcher<'g> {
                     options.iter().find(|o| o.starts_with(prefix.as_str()))?[prefix.len()..].chars().next()?
                 }
             }
-            Frame::Int { shape, digits } => {
+            Frame::Int { shape, digits, only } => {
                 let Shape::Integer(options) = &g.shapes[*shape] else { return None };
-                if digits.parse::<u64>().is_ok_and(|v| options.contains(&v)) {
+                let allowed = |v: &u64| options.contains(v) && only.as_ref().is_none_or(|o| o.contains(v));
+                if digits.parse::<u64>().is_ok_and(|v| allowed(&v)) {
                     // Complete: whatever follows the number closes it.
                     return self.after_pop_closing();
                 }
-                let s = options.iter().map(u64::to_string).find(|o| o.starts_with(digits.as_str()))?;
+                let s = options
+                    .iter()
+                    .filter(|v| allowed(v))
+                    .map(u64::to_string)
+                    .find(|o| o.starts_with(digits.as_str()))?;
                 s[digits.len()..].chars().next()?
             }
             Frame::Unit { text, min } => {

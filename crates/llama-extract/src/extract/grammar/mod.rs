@@ -9,8 +9,12 @@
 //! keeps the automaton small. Two refinements tie the output to the transcript, each named by a
 //! keyword of the schema (so the schema, not this compiler, says which fields they apply to): an
 //! integer marked `x-utterance-index` only admits the indices of the prompt, and a string marked
-//! `x-verbatim-quote` after it can be required to be whole words copied verbatim from that
-//! utterance.
+//! `x-verbatim-quote` can be required to be whole words copied verbatim from an utterance. When
+//! the quote comes right before its index (as in [`super::schema::ModelEvidence`]), the quote
+//! may be taken from any utterance the index admits and the index then admits only the
+//! utterances where those words occur: the model copies words, which a small model does well,
+//! and the grammar works out where they are. When the index comes first, the quote is taken
+//! from the utterance it named.
 //!
 //! ```
 //! use llama_extract::extract::grammar::{Grammar, Narrowing};
@@ -25,10 +29,10 @@
 //! };
 //! let grammar = Grammar::from_schema(&model_output_schema(), &n).unwrap();
 //! let mut m = grammar.matcher();
-//! assert!(m.feed_str(r#"{"emotions":[{"label":"fatigue","intensity":0.7,"evidence":[{"utterance_index":3,"quote":"can't sleep"#));
+//! assert!(m.feed_str(r#"{"emotions":[{"label":"fatigue","intensity":0.7,"evidence":[{"quote":"can't sleep"#));
 //! assert!(!m.clone().feed_str(" well"), "not the utterance's words");
-//! let done = m.completion(); // the shortest valid ending
-//! assert!(done.starts_with(r#""}]}],"topics":[]"#));
+//! let done = m.completion(); // the shortest valid ending, with the index the quote implies
+//! assert!(done.starts_with(r#"","utterance_index":3}]}],"topics":[]"#));
 //! ```
 
 use std::collections::BTreeMap;
@@ -80,11 +84,15 @@ pub enum Shape {
         /// Smallest value allowed.
         min: f64,
     },
-    /// Whole words copied verbatim from the utterance chosen by the preceding
-    /// `utterance_index` (at most `max_chars` characters).
+    /// Whole words copied verbatim from one utterance (at most `max_chars` characters): the one
+    /// the preceding `utterance_index` chose, or — when the quote comes first — any utterance
+    /// that the following index may name, which is then narrowed to where the quote occurs.
     Quote {
         /// Most characters.
         max_chars: usize,
+        /// Quote first: the [`Shape::Integer`] of the `utterance_index` right after it, whose
+        /// values are the utterances the quote may come from.
+        names_index: Option<ShapeId>,
     },
 }
 
@@ -132,7 +140,8 @@ pub fn is_prose_char(c: char) -> bool {
 pub const UTTERANCE_INDEX: &str = "x-utterance-index";
 
 /// Schema keyword of a string that is a quote: under [`Narrowing::quotes_verbatim`], whole words
-/// copied verbatim from the utterance the preceding utterance index chose.
+/// copied verbatim from one utterance — the one the preceding utterance index chose, or, when an
+/// utterance index follows the quote, one of those it admits.
 pub const VERBATIM_QUOTE: &str = "x-verbatim-quote";
 
 /// The project's schema keywords, which hold for the whole subtree they mark (an array's
@@ -224,18 +233,30 @@ mod tests {
     #[test]
     fn emotion_evidence_cites_only_the_participant_and_topics_cite_anyone() {
         let g = interview(&[1]);
-        let emotion = |i: u64, q: &str| {
+        let emotion = |q: &str, i: u64| {
             format!(
-                r#"{{"emotions":[{{"label":"sadness","intensity":0.6,"evidence":[{{"utterance_index":{i},"quote":"{q}"}}]}}"#
+                r#"{{"emotions":[{{"label":"sadness","intensity":0.6,"evidence":[{{"quote":"{q}","utterance_index":{i}}}]}}"#
             )
         };
-        assert!(accepts(&g, &format!("{}{TAIL}", emotion(1, "i feel sad"))));
+        assert!(accepts(&g, &format!("{}{TAIL}", emotion("i feel sad", 1))));
         assert!(
-            !g.matcher().feed_str(&emotion(0, "sad")),
+            !g.matcher().feed_str(r#"{"emotions":[{"label":"sadness","intensity":0.6,"evidence":[{"quote":"sad or"#),
             "the interviewer's words are not the participant's feelings"
         );
-        let topic = r#"{"emotions":[],"topics":[{"category":"mood","label":"low mood","evidence":[{"utterance_index":0,"quote":"sad or hopeless"}]}],"key_phrases":[],"summary":"The participant feels sad at work.","concerns":[],"suggested_actions":[]}"#;
-        assert!(accepts(&g, topic));
+        // "feel sad" is in both utterances; for an emotion only the participant's can be named.
+        assert!(!g.matcher().feed_str(&emotion("feel sad", 0)));
+        let mut m = g.matcher();
+        assert!(m.feed_str(r#"{"emotions":[{"label":"sadness","intensity":0.6,"evidence":[{"quote":"feel sad""#));
+        assert!(m.completion().starts_with(r#","utterance_index":1}"#), "{}", m.completion());
+        let topic = |q: &str, i: u64| {
+            format!(
+                r#"{{"emotions":[],"topics":[{{"category":"mood","label":"low mood","evidence":[{{"quote":"{q}","utterance_index":{i}}}]}}],"key_phrases":[],"summary":"The participant feels sad at work.","concerns":[],"suggested_actions":[]}}"#
+            )
+        };
+        assert!(accepts(&g, &topic("sad or hopeless", 0)));
+        // A topic may cite either speaker, but only where its words are.
+        assert!(accepts(&g, &topic("feel sad", 0)) && accepts(&g, &topic("feel sad", 1)));
+        assert!(!accepts(&g, &topic("sad or hopeless", 1)) && !accepts(&g, &topic("most days", 0)));
         // A reported emotion has evidence and some intensity.
         assert!(!g.matcher().feed_str(r#"{"emotions":[{"label":"sadness","intensity":0.6,"evidence":[]"#));
         for zero in ["0,", "0.0", "0.05", "0.099"] {
@@ -368,6 +389,53 @@ mod tests {
             r#"{"tags": [],"score":0.5,"cite":[]}"#,                 // whitespace
         ] {
             assert!(!accepts(&g, bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_quote_written_first_narrows_the_index_to_where_it_occurs() {
+        let schema = serde_json::json!({
+            "type": "object", "required": ["cite"],
+            "properties": {"cite": {"type": "array", "maxItems": 2, "items": {"type": "object",
+                "required": ["quote", "utterance_index"], "properties": {
+                "quote": {"type": "string", "maxLength": 12, "x-verbatim-quote": true},
+                "utterance_index": {"type": "integer", "minimum": 0, "x-utterance-index": true}
+            }}}}
+        });
+        let utterances: BTreeMap<u64, String> = [
+            (2, "work is fine".to_string()),
+            (5, "work is hard, \"really\" hard".to_string()),
+            (9, "?!".to_string()), // nothing to quote
+        ]
+        .into();
+        let g = Grammar::from_schema(&schema, &test_narrowing(utterances)).unwrap();
+        let doc = |q: &str, i: u64| format!(r#"{{"cite":[{{"quote":"{q}","utterance_index":{i}}}]}}"#);
+        assert!(accepts(&g, &doc("work is", 2)) && accepts(&g, &doc("work is", 5)));
+        assert!(accepts(&g, &doc("fine", 2)) && !accepts(&g, &doc("fine", 5)));
+        assert!(accepts(&g, &doc(r#"really\" hard"#, 5)) && !accepts(&g, &doc("hard", 2)));
+        assert!(!accepts(&g, &doc("work i", 2)), "not a whole word");
+        assert!(!accepts(&g, &doc("fine", 9)) && !accepts(&g, &doc("is fine", 1)));
+        // Two quotes: each narrows its own index.
+        let two = r#"{"cite":[{"quote":"fine","utterance_index":2},{"quote":"hard","utterance_index":5}]}"#;
+        assert!(accepts(&g, two));
+        let trie = TokenTrie::new(
+            ["{\"", "cite\":[{\"", "quote\":\"", "work", " is", " hard", "\",\"", "2", "5", "}]}", "\\\""]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        );
+        let mut out = Vec::new();
+        for cut in 0..two.len() {
+            let mut m = g.matcher();
+            assert!(m.feed_str(&two[..cut]));
+            // Every prefix completes, and the trie offers exactly what the matcher accepts.
+            let completed = format!("{}{}", &two[..cut], m.completion());
+            assert!(accepts(&g, &completed), "{completed}");
+            trie.allowed(&m, &mut out);
+            out.sort();
+            let brute: Vec<u32> =
+                (0..trie.texts.len() as u32).filter(|&i| m.clone().feed_str(&trie.texts[i as usize])).collect();
+            assert_eq!(out, brute, "after {:?}", &two[..cut]);
         }
     }
 
