@@ -73,6 +73,9 @@ fn chunked_prefill_equals_token_by_token_decoding() {
         last = model.forward(&[t], &mut cache).unwrap();
     }
     assert_eq!(at_once, last);
+    // Three threads split the products and the attention rows unevenly: still the same bits.
+    let three = model.with_threads(3).unwrap();
+    assert_eq!(three.forward(&prompt, &mut three.new_cache(prompt.len())).unwrap(), last);
 }
 
 #[test]

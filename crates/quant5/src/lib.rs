@@ -18,6 +18,7 @@ mod kernels_avx2;
 mod matrix;
 #[cfg(feature = "qat")]
 pub mod qat;
+mod spin_pool;
 
 pub use alg2::{Alg2Params, Alg2Tensor, Granularity, pack5, quantize_alg2, unpack5};
 pub use block_bytes::{BlockBytes, SharedBuffer};
@@ -26,6 +27,7 @@ pub use int8::Int8Matrix;
 pub use matrix::{GEMM_MIN_TOKENS, QuantizedMatrix, dequantize_row, quantize_row};
 #[cfg(feature = "qat")]
 pub use qat::{QatScheme, fake_quant};
+pub use spin_pool::SpinPool;
 
 /// Bits per quantized weight.
 pub const BITS: u32 = 5;

@@ -2,6 +2,7 @@
 //! blocks directly.
 
 use crate::QuantError;
+use crate::SpinPool;
 use crate::block_bytes::BlockBytes;
 use crate::formats::{BlockFormat, FormatFn, cast_blocks, cast_blocks_mut, for_type};
 use crate::ggml_type::GgmlType;
@@ -199,6 +200,18 @@ impl QuantizedMatrix {
     /// Every output is the same dot product [`matvec`](Self::matvec) computes: results do not
     /// depend on how rows of `X` are batched nor on the thread count.
     pub fn matmul_block_dots_into(&self, x: &[f32], n: usize, y: &mut [f32], threads: usize) -> Result<(), QuantError> {
+        self.block_dots(x, n, y, Workers::Rayon(threads))
+    }
+
+    /// [`matmul_block_dots_into`](Self::matmul_block_dots_into) with the weight rows split
+    /// across a [`SpinPool`] (when the product is large enough to split): for callers that run
+    /// many small products back to back, such as decoding, where waking rayon's workers for
+    /// each one costs more than the product's second half. Same results, bit for bit.
+    pub fn matmul_block_dots_on(&self, x: &[f32], n: usize, y: &mut [f32], pool: &SpinPool) -> Result<(), QuantError> {
+        self.block_dots(x, n, y, Workers::Spin(pool))
+    }
+
+    fn block_dots(&self, x: &[f32], n: usize, y: &mut [f32], workers: Workers<'_>) -> Result<(), QuantError> {
         let (rows, cols) = (self.rows, self.cols);
         if x.len() != n * cols || y.len() != n * rows {
             return Err(QuantError::Shape(format!(
@@ -213,7 +226,7 @@ impl QuantizedMatrix {
         if let Some(i) = x.iter().position(|v| !v.is_finite()) {
             return Err(QuantError::NonFinite { index: i });
         }
-        for_type(self.ggml_type, BlockDots { m: self, x, n, y, threads })?
+        for_type(self.ggml_type, BlockDots { m: self, x, n, y, workers })?
     }
 
     /// `Y = X·Wᵀ` for `X` of shape `[n, cols]` (row-major): `[n, rows]`.
@@ -320,14 +333,23 @@ struct BlockDots<'a> {
     x: &'a [f32],
     n: usize,
     y: &'a mut [f32],
-    threads: usize,
+    workers: Workers<'a>,
+}
+
+/// Who computes the shares of a block product.
+#[derive(Clone, Copy)]
+enum Workers<'a> {
+    /// Up to this many rayon workers ([`on_threads`]).
+    Rayon(usize),
+    /// The pool's threads.
+    Spin(&'a SpinPool),
 }
 
 impl FormatFn for BlockDots<'_> {
     type Output = Result<(), QuantError>;
 
     fn call<B: BlockFormat>(self) -> Self::Output {
-        let BlockDots { m, x, n, y, threads } = self;
+        let BlockDots { m, x, n, y, workers } = self;
         let (rows, cols) = (m.rows, m.cols);
         let acts: Vec<Vec<B::Act>> = x.chunks_exact(cols.max(1)).map(B::quantize_activations).collect();
         let blocks = cast_blocks::<B>(&m.bytes)?;
@@ -373,19 +395,35 @@ impl FormatFn for BlockDots<'_> {
                 }
             }
         };
+        let threads = match workers {
+            Workers::Rayon(threads) => threads,
+            Workers::Spin(pool) => pool.threads(),
+        };
         let threads = threads.max(1).min(rows);
         // One Y row is already weight-row-major; several are computed transposed, then laid out.
         let mut transposed = if n == 1 { Vec::new() } else { vec![0f32; rows * n] };
         let out: &mut [f32] = if n == 1 { y } else { &mut transposed };
-        if !m.splits_across_threads(n, threads) {
-            share(0, out);
-        } else {
-            let per = rows.div_ceil(threads);
-            let split = || {
-                use rayon::prelude::*;
-                out.par_chunks_mut(per * n).enumerate().for_each(|(i, chunk)| share(i * per, chunk));
-            };
-            on_threads(threads, split)?;
+        let per = rows.div_ceil(threads);
+        match workers {
+            _ if !m.splits_across_threads(n, threads) => share(0, out),
+            Workers::Rayon(_) => {
+                let split = || {
+                    use rayon::prelude::*;
+                    out.par_chunks_mut(per * n).enumerate().for_each(|(i, chunk)| share(i * per, chunk));
+                };
+                on_threads(threads, split)?;
+            }
+            Workers::Spin(pool) => {
+                // One share per part; the locks are uncontended (each part takes its own).
+                let shares: Vec<std::sync::Mutex<&mut [f32]>> =
+                    out.chunks_mut(per * n).map(std::sync::Mutex::new).collect();
+                pool.run(&|part| {
+                    if let Some(chunk) = shares.get(part) {
+                        let mut chunk = chunk.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                        share(part * per, &mut chunk);
+                    }
+                });
+            }
         }
         if n > 1 {
             // `[rows, n]` → `[n, rows]` a band of 16 weight rows at a time: each band's reads stay
