@@ -37,6 +37,9 @@ type Job<'a> = dyn Fn(usize) + Sync + 'a;
 /// pause a user would notice on a busy machine.
 const SPIN_FOR: Duration = Duration::from_millis(2);
 
+/// After this long idle a worker yields its core between polls.
+const YIELD_AFTER: Duration = Duration::from_micros(100);
+
 /// State shared by the caller and the workers.
 #[derive(Default)]
 struct Shared {
@@ -91,7 +94,9 @@ impl SpinPool {
     }
 
     /// Runs `job(part)` for every `part` in `0..threads()`, part 0 on the calling thread, and
-    /// returns when all are done. A panic in any part is re-raised here.
+    /// returns when all are done. A panic in any part is re-raised here. Jobs from several
+    /// threads take turns; a job must not run another job on the same pool (it would wait for
+    /// itself).
     pub fn run(&self, job: &Job<'_>) {
         let n = self.workers.len();
         if n == 0 {
@@ -166,8 +171,13 @@ fn work(s: &Shared, part: usize) {
                 std::hint::spin_loop();
                 continue;
             }
-            let since = *idle_since.get_or_insert_with(Instant::now);
-            if since.elapsed() < SPIN_FOR {
+            let idle = idle_since.get_or_insert_with(Instant::now).elapsed();
+            if idle < SPIN_FOR {
+                if idle > YIELD_AFTER {
+                    // Past the gaps of one token: let other threads run first when the cores
+                    // are oversubscribed (parallel tests, other work), at ~1 µs a check.
+                    std::thread::yield_now();
+                }
                 continue;
             }
             // Asleep until the next job. Sleepers are counted under the lock before the epoch
