@@ -1,25 +1,4 @@
-//! A fork-join pool for many tiny parallel steps: its workers spin between jobs instead of
-//! sleeping, so handing out a job costs an atomic store, not a wake-up.
-//!
-//! Decoding one token of a small model is a few hundred matrix-vector products of tens of
-//! microseconds each. Through a rayon pool every product parks and wakes threads (the caller
-//! blocks on `install`, a worker wakes, another steals the second half): measured at 13–18 % of
-//! a two-thread decode of SmolLM2-135M (issue #19). llama.cpp's thread pool avoids this the
-//! same way: workers poll for the next job and only sleep after a while without one. No
-//! well-kept crate offers a spinning scoped fork-join pool (rayon's workers sleep within
-//! microseconds by design), so this is the one place the project hand-writes one; it is ~150
-//! lines and its one `unsafe` (erasing the job's lifetime) is guarded by waiting for every
-//! worker before [`SpinPool::run`] returns or unwinds.
-//!
-//! ```
-//! use std::sync::atomic::{AtomicUsize, Ordering};
-//! let pool = quant5::SpinPool::new(2).unwrap();
-//! let sum = AtomicUsize::new(0);
-//! pool.run(&|part| {
-//!     sum.fetch_add(part + 1, Ordering::Relaxed);
-//! });
-//! assert_eq!(sum.into_inner(), 1 + 2);
-//! ```
+//! [`SpinPool`]: fork-join over threads that poll for work between jobs.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
@@ -58,7 +37,30 @@ struct Shared {
     wake: Condvar,
 }
 
-/// A pool of `threads − 1` spinning workers plus the calling thread.
+/// A fork-join pool for many tiny parallel steps: its workers poll for the next job for up to
+/// 2 ms before they sleep, so handing out a job costs an atomic store, not a wake-up.
+///
+/// Decoding one token of a small model is a few hundred matrix-vector products of tens of
+/// microseconds each. Through a rayon pool every product parks and wakes threads (the caller
+/// blocks on `install`, a worker wakes, another steals the second half): measured at 13–18 % of
+/// a two-thread decode of SmolLM2-135M (issue #19). llama.cpp's thread pool avoids this the
+/// same way: workers poll for the next job and only sleep after a while without one. No
+/// well-kept crate offers a spinning scoped fork-join pool (rayon's workers sleep within
+/// microseconds by design), so this is the one place the project hand-writes one; it is ~150
+/// lines and its one `unsafe` (erasing the job's lifetime) is guarded by waiting for every
+/// worker before [`SpinPool::run`] returns or unwinds.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// let pool = quant5::SpinPool::new(2).unwrap();
+/// let sum = AtomicUsize::new(0);
+/// pool.run(&|part| {
+///     sum.fetch_add(part + 1, Ordering::Relaxed);
+/// });
+/// assert_eq!(sum.into_inner(), 1 + 2);
+/// ```
+///
+/// It has `threads − 1` workers; the calling thread runs part 0.
 pub struct SpinPool {
     shared: Arc<Shared>,
     workers: Vec<JoinHandle<()>>,
