@@ -310,88 +310,71 @@ struct KvHead<'a> {
     values: &'a [f32],
     kv_dim: usize,
     offset: usize,
-    head_dim: usize,
     positions: usize,
 }
 
-/// Softmax attention of the query heads that share one KV head (grouped-query attention; `qs`
-/// and `out` hold them side by side, `head_dim` values each): `out_j = Σ_p softmax(q_j·k_p·scale)_p v_p`.
-/// Each key and value is read once for the whole group instead of once per head. Decoding and
-/// prefill both come here, and every head's arithmetic runs in the order one head alone would
-/// use, so a token's output depends neither on batching nor on the group size.
-fn attend_group(qs: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f32>, out: &mut [f32]) {
+/// Softmax attention of one query head over one KV head: `out = Σ_p softmax(q·k_p·scale)_p v_p`.
+/// Decoding and prefill both come here, so a token's output does not depend on how the prompt
+/// was batched.
+fn attend_head(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f32>, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: AVX2 is present. The body is the portable code with 8-wide vectors for its
         // 8-lane sums; no FMA is enabled, so every lane rounds as the portable build does.
-        return unsafe { attend_group_avx2(qs, kv, scale, scores, out) };
+        return unsafe { attend_head_avx2(qh, kv, scale, scores, out) };
     }
-    attend_group_portable(qs, kv, scale, scores, out)
+    attend_head_portable(qh, kv, scale, scores, out)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn attend_group_avx2(qs: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f32>, out: &mut [f32]) {
-    attend_group_portable(qs, kv, scale, scores, out)
+fn attend_head_avx2(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f32>, out: &mut [f32]) {
+    attend_head_portable(qh, kv, scale, scores, out)
 }
 
 #[inline(always)]
-fn attend_group_portable(qs: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f32>, out: &mut [f32]) {
-    let (hd, positions) = (kv.head_dim, kv.positions);
-    let row = |p: usize| p * kv.kv_dim + kv.offset;
+fn attend_head_portable(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f32>, out: &mut [f32]) {
+    let hd = qh.len();
+    let row = |p: usize| p * kv.kv_dim + kv.offset..p * kv.kv_dim + kv.offset + hd;
     scores.clear();
-    scores.resize(qs.len() / hd.max(1) * positions, 0.0);
-    // Scores, head-major: each key is loaded once and dotted with every head of the group.
-    for p in 0..positions {
-        let k = &kv.keys[row(p)..row(p) + hd];
-        for (j, q) in qs.chunks_exact(hd).enumerate() {
-            scores[j * positions + p] = dot8(q, k) * scale;
-        }
+    for p in 0..kv.positions {
+        scores.push(dot8(qh, &kv.keys[row(p)]) * scale);
     }
-    for head in scores.chunks_exact_mut(positions.max(1)) {
-        let max = head.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
-        let mut sum = 0f32;
-        head.iter_mut().for_each(|s| {
-            *s = (*s - max).exp();
-            sum += *s;
-        });
-        head.iter_mut().for_each(|w| *w /= sum);
-    }
-    // The weighted sums of values: up to 4 heads × 16 values held in registers across every
-    // position, each value row read once for those heads; each output sums the positions in
+    let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
+    let mut sum = 0f32;
+    scores.iter_mut().for_each(|s| {
+        *s = (*s - max).exp();
+        sum += *s;
+    });
+    scores.iter_mut().for_each(|w| *w /= sum);
+    // The weighted sum of values, 64 outputs at a time held in registers across every
+    // position (a head of 64 or 128 values is whole tiles); each output sums the positions in
     // order, so the tiling changes no bit.
-    let heads = qs.len() / hd.max(1);
-    for h0 in (0..heads).step_by(V_HEADS) {
-        let g = V_HEADS.min(heads - h0);
-        let mut c0 = 0;
-        while c0 + V_TILE <= hd {
-            let mut acc = [[0f32; V_TILE]; V_HEADS];
-            for p in 0..positions {
-                let v = &kv.values[row(p) + c0..row(p) + c0 + V_TILE];
-                for (j, a) in acc.iter_mut().enumerate().take(g) {
-                    let w = scores[(h0 + j) * positions + p];
-                    a.iter_mut().zip(v).for_each(|(a, &v)| *a += w * v);
-                }
-            }
-            for (j, a) in acc.iter().enumerate().take(g) {
-                out[(h0 + j) * hd + c0..(h0 + j) * hd + c0 + V_TILE].copy_from_slice(a);
-            }
-            c0 += V_TILE;
-        }
-        // A head width that is not whole tiles: the rest one value at a time, same order.
-        for j in h0..h0 + g {
-            for c in c0..hd {
-                out[j * hd + c] =
-                    (0..positions).fold(0f32, |a, p| a + scores[j * positions + p] * kv.values[row(p) + c]);
+    let mut tiles = out.chunks_exact_mut(V_TILE);
+    for (tile, out_tile) in (&mut tiles).enumerate() {
+        let mut acc = [0f32; V_TILE];
+        for (p, &w) in scores.iter().enumerate() {
+            let start = row(p).start + tile * V_TILE;
+            for (a, &v) in acc.iter_mut().zip(&kv.values[start..start + V_TILE]) {
+                *a += w * v;
             }
         }
+        out_tile.copy_from_slice(&acc);
+    }
+    let rest = tiles.into_remainder();
+    if rest.is_empty() {
+        return;
+    }
+    let (first, width) = (hd - rest.len(), rest.len());
+    rest.fill(0.0);
+    for (p, &w) in scores.iter().enumerate() {
+        let start = row(p).start + first;
+        rest.iter_mut().zip(&kv.values[start..start + width]).for_each(|(o, &v)| *o += w * v);
     }
 }
 
-/// Values per head accumulated together in registers…
-const V_TILE: usize = 16;
-/// …for this many heads of a group at once (4 × 16 floats: 8 AVX2 registers).
-const V_HEADS: usize = 4;
+/// Output values of one attention head accumulated together in registers (8 AVX2 vectors).
+const V_TILE: usize = 64;
 
 fn silu(x: f32) -> f32 {
     x / (1.0 + (-x).exp())
@@ -652,12 +635,11 @@ impl QuantLlama {
             // token. Rows are independent and each is computed in the same order as in
             // one-token decoding, so splitting rows across threads changes no bit.
             let attend = |i: usize, out_row: &mut [f32], scores: &mut Vec<f32>| {
-                // The query heads of KV head `kvh` are `kvh·group .. (kvh+1)·group`, side by side.
-                let heads = group * hd;
-                for kvh in 0..c.n_kv_heads {
-                    let kv = KvHead { keys, values, kv_dim, offset: kvh * hd, head_dim: hd, positions: start + i + 1 };
-                    let qs = &q[i * q_dim + kvh * heads..i * q_dim + (kvh + 1) * heads];
-                    attend_group(qs, &kv, scale, scores, &mut out_row[kvh * heads..(kvh + 1) * heads]);
+                for head in 0..c.n_heads {
+                    let kvh = head / group;
+                    let kv = KvHead { keys, values, kv_dim, offset: kvh * hd, positions: start + i + 1 };
+                    let qh = &q[i * q_dim + head * hd..i * q_dim + (head + 1) * hd];
+                    attend_head(qh, &kv, scale, scores, &mut out_row[head * hd..(head + 1) * hd]);
                 }
             };
             if self.threads > 1 && n > 1 {
@@ -730,36 +712,29 @@ mod tests {
 
     #[test]
     fn attention_tiles_give_the_bits_of_a_plain_weighted_sum() {
-        // Heads of 64 (whole tiles), 72 (tiles and 8 values) and 8 (no whole tile), groups of
-        // 1, 3 and 5 query heads (5: a group of 4 and one more), two KV heads side by side, 5
-        // positions: every head's output is Σ_p w_p·v_p summed position by position, exactly,
-        // whatever the tiling and the group.
-        for hd in [64usize, 72, 8] {
-            for group in [1usize, 3, 5] {
-                let kv_dim = 2 * hd;
-                let positions = 5;
-                let val = |i: usize| ((i * 37 % 101) as f32 - 50.0) / 17.0;
-                let keys: Vec<f32> = (0..positions * kv_dim).map(val).collect();
-                let values: Vec<f32> = (0..positions * kv_dim).map(|i| val(i + 7)).collect();
-                let qs: Vec<f32> = (0..group * hd).map(|i| val(i + 3) / 8.0).collect();
-                let kv = KvHead { keys: &keys, values: &values, kv_dim, offset: hd, head_dim: hd, positions };
-                let (mut scores, mut out) = (Vec::new(), vec![f32::NAN; group * hd]);
-                attend_group(&qs, &kv, 0.125, &mut scores, &mut out);
-                for (j, qh) in qs.chunks_exact(hd).enumerate() {
-                    let w: Vec<f32> = {
-                        let s: Vec<f32> =
-                            (0..positions).map(|p| dot8(qh, &keys[p * kv_dim + hd..][..hd]) * 0.125).collect();
-                        let max = s.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
-                        let e: Vec<f32> = s.iter().map(|x| (x - max).exp()).collect();
-                        let sum = e.iter().fold(0f32, |a, x| a + x);
-                        e.iter().map(|x| x / sum).collect()
-                    };
-                    for d in 0..hd {
-                        let want = (0..positions).fold(0f32, |a, p| a + w[p] * values[p * kv_dim + hd + d]);
-                        let o = out[j * hd + d];
-                        assert_eq!(o.to_bits(), want.to_bits(), "head {j} of {group}, width {hd}, value {d}");
-                    }
-                }
+        // Heads of 64 (one whole tile), 72 (a tile and 8 values) and 40 (no whole tile), two
+        // KV heads side by side, 5 positions: the output is Σ_p w_p·v_p summed position by
+        // position, exactly, whatever the tiling.
+        for hd in [64usize, 72, 40] {
+            let kv_dim = 2 * hd;
+            let positions = 5;
+            let val = |i: usize| ((i * 37 % 101) as f32 - 50.0) / 17.0;
+            let keys: Vec<f32> = (0..positions * kv_dim).map(val).collect();
+            let values: Vec<f32> = (0..positions * kv_dim).map(|i| val(i + 7)).collect();
+            let qh: Vec<f32> = (0..hd).map(|i| val(i + 3) / 8.0).collect();
+            let kv = KvHead { keys: &keys, values: &values, kv_dim, offset: hd, positions };
+            let (mut scores, mut out) = (Vec::new(), vec![f32::NAN; hd]);
+            attend_head(&qh, &kv, 0.125, &mut scores, &mut out);
+            let w: Vec<f32> = {
+                let s: Vec<f32> = (0..positions).map(|p| dot8(&qh, &keys[p * kv_dim + hd..][..hd]) * 0.125).collect();
+                let max = s.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+                let e: Vec<f32> = s.iter().map(|x| (x - max).exp()).collect();
+                let sum = e.iter().fold(0f32, |a, x| a + x);
+                e.iter().map(|x| x / sum).collect()
+            };
+            for (d, &o) in out.iter().enumerate() {
+                let want = (0..positions).fold(0f32, |a, p| a + w[p] * values[p * kv_dim + hd + d]);
+                assert_eq!(o.to_bits(), want.to_bits(), "head of {hd}, value {d}");
             }
         }
     }
