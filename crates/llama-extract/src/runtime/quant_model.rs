@@ -634,12 +634,13 @@ impl QuantLlama {
             // Causal attention of token i over positions 0..=start+i, one row of `attn` per
             // token. Rows are independent and each is computed in the same order as in
             // one-token decoding, so splitting rows across threads changes no bit.
-            let attend = |i: usize, out_row: &mut [f32], scores: &mut Vec<f32>| {
-                for head in 0..c.n_heads {
+            // Heads `heads` of token i, into `out` (those heads' values, side by side).
+            let attend_heads = |i: usize, heads: std::ops::Range<usize>, out: &mut [f32], scores: &mut Vec<f32>| {
+                for (head, out_head) in heads.zip(out.chunks_exact_mut(hd)) {
                     let kvh = head / group;
                     let kv = KvHead { keys, values, kv_dim, offset: kvh * hd, positions: start + i + 1 };
                     let qh = &q[i * q_dim + head * hd..i * q_dim + (head + 1) * hd];
-                    attend_head(qh, &kv, scale, scores, &mut out_row[head * hd..(head + 1) * hd]);
+                    attend_head(qh, &kv, scale, scores, out_head);
                 }
             };
             if self.threads > 1 && n > 1 {
@@ -647,11 +648,24 @@ impl QuantLlama {
                 self.prefill_pool.install(|| {
                     attn.par_chunks_mut(q_dim)
                         .enumerate()
-                        .for_each_init(Vec::new, |scores, (i, row)| attend(i, row, scores))
+                        .for_each_init(Vec::new, |scores, (i, row)| attend_heads(i, 0..c.n_heads, row, scores))
+                });
+            } else if self.threads > 1 {
+                // One token: its heads split across the decoding pool (a long cache makes
+                // attention a large share of a step; each head is computed as it would be alone).
+                let per = c.n_heads.div_ceil(self.threads);
+                let shares: Vec<std::sync::Mutex<&mut [f32]>> =
+                    attn.chunks_mut(per * hd).map(std::sync::Mutex::new).collect();
+                self.decode_pool.run(&|part| {
+                    if let Some(share) = shares.get(part) {
+                        let mut share = share.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                        let heads = part * per..((part + 1) * per).min(c.n_heads);
+                        attend_heads(0, heads, &mut share, &mut Vec::with_capacity(start + 1));
+                    }
                 });
             } else {
                 for (i, row) in attn.chunks_mut(q_dim).enumerate() {
-                    attend(i, row, &mut scores);
+                    attend_heads(i, 0..c.n_heads, row, &mut scores);
                 }
             }
             self.matmul(&b.wo, &attn, &mut proj)?;
