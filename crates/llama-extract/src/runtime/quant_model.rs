@@ -119,7 +119,7 @@ pub struct QuantLlama {
     decode_pool: Arc<SpinPool>,
     /// Sleeping workers for prompt chunks, whose products and attention are large enough to
     /// amortise a wake-up and where work stealing balances the causal attention rows (a
-    /// spinning pool there was 0–8 % slower in alternated 1024-token runs, never faster).
+    /// spinning pool there was no faster in alternated 1024-token runs, up to 8 % slower).
     prefill_pool: Arc<ThreadPool>,
 }
 
@@ -507,7 +507,8 @@ impl QuantLlama {
         self.threads
     }
 
-    /// Sets the threads used per matrix product (and sizes the pool to match).
+    /// Sets the threads used per matrix product and per token's attention (and sizes both
+    /// pools to match).
     pub fn with_threads(mut self, threads: usize) -> Result<Self, LlamaError> {
         self.threads = threads.max(1);
         (self.decode_pool, self.prefill_pool) = pools(self.threads)?;
