@@ -413,17 +413,7 @@ impl FormatFn for BlockDots<'_> {
                 };
                 on_threads(threads, split)?;
             }
-            Workers::Spin(pool) => {
-                // One share per part; the locks are uncontended (each part takes its own).
-                let shares: Vec<std::sync::Mutex<&mut [f32]>> =
-                    out.chunks_mut(per * n).map(std::sync::Mutex::new).collect();
-                pool.run(&|part| {
-                    if let Some(chunk) = shares.get(part) {
-                        let mut chunk = chunk.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                        share(part * per, &mut chunk);
-                    }
-                });
-            }
+            Workers::Spin(pool) => pool.run_chunks(out, per * n, &|i, chunk| share(i * per, chunk)),
         }
         if n > 1 {
             // `[rows, n]` → `[n, rows]` a band of 16 weight rows at a time: each band's reads stay

@@ -139,6 +139,23 @@ impl SpinPool {
     }
 }
 
+impl SpinPool {
+    /// Splits `data` into chunks of `chunk_len` values and runs `job(index, chunk)` for every
+    /// chunk, part `p` taking chunks `p`, `p + threads()`, …: how a caller hands each thread
+    /// its own share of an output. Returns when all are done.
+    pub fn run_chunks<T: Send>(&self, data: &mut [T], chunk_len: usize, job: &(dyn Fn(usize, &mut [T]) + Sync)) {
+        // One lock per chunk, each taken by exactly one part (uncontended): it turns the
+        // shared `&` the parts receive back into that chunk's `&mut` without `unsafe`.
+        let chunks: Vec<Mutex<&mut [T]>> = data.chunks_mut(chunk_len.max(1)).map(Mutex::new).collect();
+        let threads = self.threads();
+        self.run(&|part| {
+            for (index, chunk) in chunks.iter().enumerate().skip(part).step_by(threads) {
+                job(index, &mut chunk.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+            }
+        });
+    }
+}
+
 impl Drop for SpinPool {
     fn drop(&mut self) {
         let s = &*self.shared;
@@ -223,12 +240,13 @@ mod tests {
             });
         }
         assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 2000));
-        // Borrowed, mutable output split by part.
-        let mut out = vec![0usize; 12];
-        let chunks: Vec<Mutex<&mut [usize]>> = out.chunks_mut(4).map(Mutex::new).collect();
-        pool.run(&|part| chunks[part].lock().unwrap().iter_mut().for_each(|v| *v = part));
-        drop(chunks);
-        assert_eq!(out, [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]);
+        // Borrowed, mutable output: each chunk once, however many chunks per thread.
+        let mut out = vec![0usize; 14];
+        pool.run_chunks(&mut out, 4, &|index, chunk| chunk.iter_mut().for_each(|v| *v += index + 1));
+        assert_eq!(out, [1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4]);
+        let mut few = vec![0usize; 3];
+        pool.run_chunks(&mut few, 2, &|index, chunk| chunk.iter_mut().for_each(|v| *v += index + 1));
+        assert_eq!(few, [1, 1, 2]);
     }
 
     #[test]

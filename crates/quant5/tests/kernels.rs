@@ -207,6 +207,30 @@ fn decoding_products_do_not_depend_on_how_weight_rows_are_paired() {
 }
 
 #[test]
+fn block_products_on_a_spin_pool_equal_the_single_thread_ones() {
+    // 601×512 weights (large enough to split; an odd row count, so the weight-row pairs and
+    // the shares do not line up), one row of X (decoding) and three (a prompt): the same bits
+    // on 1, 2 and 3 spinning threads as on one thread.
+    let (rows, cols) = (601, 512);
+    let pools: Vec<quant5::SpinPool> = [1, 2, 3].map(|t| quant5::SpinPool::new(t).unwrap()).into();
+    for t in [GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K] {
+        let q = QuantizedMatrix::quantize(t, rows, cols, &test_matrix(rows, cols, 5)).unwrap();
+        for n in [1, 3] {
+            assert!(q.splits_across_threads(n, 2));
+            let x = test_matrix(n, cols, 70 + n as u64);
+            let mut want = vec![0f32; n * rows];
+            q.matmul_block_dots_into(&x, n, &mut want, 1).unwrap();
+            for pool in &pools {
+                let mut got = vec![f32::NAN; n * rows];
+                q.matmul_block_dots_on(&x, n, &mut got, pool).unwrap();
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "{t:?} n={n} on {} threads", pool.threads());
+            }
+        }
+    }
+}
+
+#[test]
 fn matmul_widens_panels_for_many_rows_and_uses_the_block_kernels_for_few() {
     // From GEMM_MIN_TOKENS rows of X on, products run on the exactly dequantized weights in f32
     // (no activation quantization): within f32 rounding of the f64 reference. Below, each row is

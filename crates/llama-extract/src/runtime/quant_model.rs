@@ -655,14 +655,9 @@ impl QuantLlama {
                 // One token: its heads split across the decoding pool (a long cache makes
                 // attention a large share of a step; each head is computed as it would be alone).
                 let per = c.n_heads.div_ceil(self.threads);
-                let shares: Vec<std::sync::Mutex<&mut [f32]>> =
-                    attn.chunks_mut(per * hd).map(std::sync::Mutex::new).collect();
-                self.decode_pool.run(&|part| {
-                    if let Some(share) = shares.get(part) {
-                        let mut share = share.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                        let heads = part * per..((part + 1) * per).min(c.n_heads);
-                        attend_heads(0, heads, &mut share, &mut Vec::with_capacity(start + 1));
-                    }
+                self.decode_pool.run_chunks(&mut attn, per * hd, &|i, share| {
+                    let heads = i * per..((i + 1) * per).min(c.n_heads);
+                    attend_heads(0, heads, share, &mut Vec::with_capacity(start + 1));
                 });
             } else {
                 for (i, row) in attn.chunks_mut(q_dim).enumerate() {

@@ -39,7 +39,8 @@ enum Frame<'g> {
     Int {
         shape: ShapeId,
         digits: String,
-        /// The utterances a quote written just before this index occurs in (quote first).
+        /// Quote first: the utterances the quote just written occurs in (a subset of the
+        /// shape's values), which replace them.
         only: Option<Vec<u64>>,
     },
     Unit {
@@ -273,22 +274,19 @@ impl<'g> Matcher<'g> {
                 }
                 Frame::Int { shape, digits, only } => {
                     let Shape::Integer(options) = &g.shapes[*shape] else { return self.refuse(copy) };
-                    let allowed = |v: &u64| only.as_ref().is_none_or(|o| o.contains(v));
+                    let options = only.as_deref().unwrap_or(options);
                     if c.is_ascii_digit() {
                         digits.push(c);
                         // No leading zeros: "0" only as itself.
                         let ok = !(digits.len() > 1 && digits.starts_with('0'))
-                            && options
-                                .iter()
-                                .filter(|v| allowed(v))
-                                .any(|o| o.to_string().starts_with(digits.as_str()));
+                            && options.iter().any(|o| o.to_string().starts_with(digits.as_str()));
                         if ok {
                             return true;
                         }
                         digits.pop();
                         return self.refuse(copy);
                     }
-                    let value = digits.parse::<u64>().ok().filter(|v| options.contains(v) && allowed(v));
+                    let value = digits.parse::<u64>().ok().filter(|v| options.contains(v));
                     match value {
                         Some(v) => {
                             copy.get_or_insert_with(|| self.stack.clone());
@@ -341,7 +339,7 @@ impl<'g> Matcher<'g> {
                             // The index may name only the utterances where the quote is whole words.
                             let from = if ends.is_empty() { starts.iter().collect() } else { ends };
                             let mut found: Vec<u64> = from.iter().map(|s| s.0).collect();
-                            found.dedup();
+                            found.dedup(); // candidates are grouped by utterance
                             self.quoted = Some((index, found));
                         }
                         self.stack.pop();
@@ -396,7 +394,7 @@ impl<'g> Matcher<'g> {
                 self.stack.push(Frame::Literal("\"", 0));
             }
             Shape::Integer(_) => {
-                let only = self.quoted.as_ref().filter(|q| q.0 == id).map(|q| q.1.clone());
+                let only = self.quoted_for(id).map(<[u64]>::to_vec);
                 self.stack.push(Frame::Int { shape: id, digits: String::new(), only })
             }
             Shape::UnitInterval { min } => self.stack.push(Frame::Unit { text: String::new(), min: *min }),
@@ -426,11 +424,9 @@ impl<'g> Matcher<'g> {
                 Shape::Object(..) => '{',
                 Shape::Array { .. } => '[',
                 Shape::String { .. } | Shape::Enum(_) | Shape::Quote { .. } => '"',
+                // After a quote written first, the first utterance it occurs in.
                 Shape::Integer(options) => {
-                    // After a quote written first, the first utterance it occurs in.
-                    let only = self.quoted.as_ref().filter(|q| q.0 == id).map(|q| &q.1);
-                    let first = options.iter().find(|v| only.is_none_or(|o| o.contains(v)))?;
-                    first.to_string().chars().next()?
+                    self.quoted_for(id).unwrap_or(options).first()?.to_string().chars().next()?
                 }
                 Shape::UnitInterval { .. } => '0',
             })
@@ -470,16 +466,12 @@ impl<'g> Matcher<'g> {
             }
             Frame::Int { shape, digits, only } => {
                 let Shape::Integer(options) = &g.shapes[*shape] else { return None };
-                let allowed = |v: &u64| options.contains(v) && only.as_ref().is_none_or(|o| o.contains(v));
-                if digits.parse::<u64>().is_ok_and(|v| allowed(&v)) {
+                let options = only.as_deref().unwrap_or(options);
+                if digits.parse::<u64>().is_ok_and(|v| options.contains(&v)) {
                     // Complete: whatever follows the number closes it.
                     return self.after_pop_closing();
                 }
-                let s = options
-                    .iter()
-                    .filter(|v| allowed(v))
-                    .map(u64::to_string)
-                    .find(|o| o.starts_with(digits.as_str()))?;
+                let s = options.iter().map(u64::to_string).find(|o| o.starts_with(digits.as_str()))?;
                 s[digits.len()..].chars().next()?
             }
             Frame::Unit { text, min } => {
@@ -490,6 +482,11 @@ impl<'g> Matcher<'g> {
                 "0123456789.".chars().find(|&c| unit_extends(text, c, *min))?
             }
         })
+    }
+
+    /// The utterances the quote just written occurs in, when integer shape `id` is its index.
+    fn quoted_for(&self, id: ShapeId) -> Option<&[u64]> {
+        self.quoted.as_ref().filter(|q| q.0 == id).map(|q| q.1.as_slice())
     }
 
     fn after_pop_closing(&self) -> Option<char> {
