@@ -28,13 +28,20 @@ pub fn zero_crossing_rate(x: &[f32], frame_length: usize, hop: usize) -> Vec<f64
         return Vec::new();
     }
     let frames = 1 + (padded_len - frame_length) / hop;
-    // Sign of every padded sample once (edge padding repeats the end samples).
-    let negative: Vec<bool> = (0..padded_len).map(|i| x[i.saturating_sub(pad).min(x.len() - 1)] < -1e-10).collect();
-    let changes: Vec<u32> = negative.windows(2).map(|w| u32::from(w[0] != w[1])).collect();
+    // change[i]: whether x[i − 1] and x[i] differ in sign (i ≥ 1). Edge padding repeats the end
+    // samples, so a frame's pairs of padded neighbours are the pairs of x its span covers;
+    // each frame sums its own bytes (vectorised; the frames overlap, a prefix count would be a
+    // serial chain).
+    let negative = |v: f32| v < -1e-10;
+    let change: Vec<u8> =
+        std::iter::once(0).chain(x.windows(2).map(|w| u8::from(negative(w[0]) != negative(w[1])))).collect();
     (0..frames)
         .map(|t| {
-            let start = t * hop;
-            let crossings: u32 = changes[start..start + frame_length - 1].iter().sum();
+            // Padded pairs (p − 1, p) for p in start + 1 ..= start + frame_length − 1.
+            let first = (t * hop + 1).saturating_sub(pad).clamp(1, x.len());
+            let last = (t * hop + frame_length - 1).saturating_sub(pad).min(x.len() - 1);
+            let crossings: u32 =
+                if first <= last { change[first..=last].iter().map(|&c| u32::from(c)).sum() } else { 0 };
             crossings as f64 / frame_length as f64
         })
         .collect()
@@ -177,6 +184,14 @@ fn small_extremes_avx2(column: &[f32], q: usize) -> (f64, f64) {
             _mm256_storeu_ps(mins.as_mut_ptr(), lane_min);
             _mm256_storeu_ps(maxs.as_mut_ptr(), lane_max);
         }
+        if q == 1 {
+            // The quantiles are the minimum and the maximum (the three lowest octaves):
+            // no second pass.
+            let tail = chunks.remainder().iter();
+            let min = mins.iter().chain(tail.clone()).fold(f32::INFINITY, |m, &v| m.min(v));
+            let max = maxs.iter().chain(tail).fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+            return (min as f64, max as f64);
+        }
         (low_bound, high_bound) = quantile_bounds(&mut mins, &mut maxs, q);
     }
     let (low_v, high_v) = (_mm256_set1_ps(low_bound), _mm256_set1_ps(high_bound));
@@ -316,6 +331,34 @@ pub(crate) fn contrast_db(peak: &[Vec<f64>], valley: &[Vec<f64>]) -> Vec<Vec<f64
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zero_crossing_rate_counts_the_padded_frames_pairs() {
+        // The definition, spelled out: edge-pad, frame, count sign changes inside each frame.
+        let naive = |x: &[f32], fl: usize, hop: usize| -> Vec<f64> {
+            let pad = fl / 2;
+            let padded: Vec<f32> = (0..x.len() + 2 * pad).map(|i| x[i.saturating_sub(pad).min(x.len() - 1)]).collect();
+            let frames = 1 + (padded.len() - fl) / hop;
+            (0..frames)
+                .map(|t| {
+                    let w = &padded[t * hop..t * hop + fl];
+                    w.windows(2).filter(|p| (p[0] < -1e-10) != (p[1] < -1e-10)).count() as f64 / fl as f64
+                })
+                .collect()
+        };
+        let mut s = 7u32;
+        for n in [1usize, 2, 5, 33, 100, 1000] {
+            let x: Vec<f32> = (0..n)
+                .map(|_| {
+                    s = s.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                    ((s >> 16) % 5) as f32 - 2.0
+                })
+                .collect();
+            for (fl, hop) in [(16, 4), (8, 8), (64, 16), (2048, 512)] {
+                assert_eq!(zero_crossing_rate(&x, fl, hop), naive(&x, fl, hop), "n {n}, {fl}/{hop}");
+            }
+        }
+    }
 
     #[test]
     fn small_extremes_equal_the_selection() {
