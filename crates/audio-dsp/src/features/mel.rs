@@ -90,17 +90,74 @@ fn dct2_ortho_basis(n: usize, n_out: usize) -> Vec<f64> {
 
 fn dct_with_basis(m: &Matrix, n_out: usize, basis: &[f64]) -> Matrix {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is present; the same code and rounding (no FMA), wider vectors.
-        return unsafe { dct_with_basis_avx2(m, n_out, basis) };
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: AVX2 and FMA are present.
+        return unsafe { dct_with_basis_fma(m, n_out, basis) };
     }
     dct_with_basis_portable(m, n_out, basis)
 }
 
+/// Tiles of 4 coefficients × 8 frames held in eight registers while the 128 inputs stream by
+/// (the row-wise loop loaded and stored its accumulators for every product). Fused
+/// multiply-adds: within an f64 rounding of the portable sums, far inside the MFCC goldens'
+/// 1e-3.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn dct_with_basis_avx2(m: &Matrix, n_out: usize, basis: &[f64]) -> Matrix {
-    dct_with_basis_portable(m, n_out, basis)
+#[target_feature(enable = "avx2,fma")]
+fn dct_with_basis_fma(m: &Matrix, n_out: usize, basis: &[f64]) -> Matrix {
+    use std::arch::x86_64::*;
+    let (n, cols) = (m.rows, m.cols);
+    // Padded to whole tiles (zero frames, zero coefficients): a tail done one sum at a time
+    // would be a chain of dependent fused adds, slower than all the tiles together.
+    let (wide, tall) = (cols.div_ceil(8) * 8, n_out.div_ceil(4) * 4);
+    let mut m64 = vec![0f64; n * wide];
+    for (dst, src) in m64.chunks_exact_mut(wide).zip(m.data.chunks_exact(cols)) {
+        for (d, &v) in dst.iter_mut().zip(src) {
+            *d = v as f64;
+        }
+    }
+    let mut b = vec![0f64; tall * n];
+    b[..n_out * n].copy_from_slice(&basis[..n_out * n]);
+    let mut out = Matrix::zeros(n_out, cols);
+    let mut tile = [0f64; 32];
+    for k0 in (0..tall).step_by(4) {
+        let rows = [&b[k0 * n..], &b[(k0 + 1) * n..], &b[(k0 + 2) * n..], &b[(k0 + 3) * n..]];
+        for j in (0..wide).step_by(8) {
+            let z = _mm256_setzero_pd();
+            let (mut a0, mut a1, mut a2, mut a3, mut a4, mut a5, mut a6, mut a7) = (z, z, z, z, z, z, z, z);
+            for i in 0..n {
+                // SAFETY: j + 8 ≤ wide, so m64[i·wide + j ..+ 8] is inside m64 (n·wide values).
+                let (v0, v1) = unsafe {
+                    let p = m64.as_ptr().add(i * wide + j);
+                    (_mm256_loadu_pd(p), _mm256_loadu_pd(p.add(4)))
+                };
+                let (b0, b1, b2, b3) = (
+                    _mm256_set1_pd(rows[0][i]),
+                    _mm256_set1_pd(rows[1][i]),
+                    _mm256_set1_pd(rows[2][i]),
+                    _mm256_set1_pd(rows[3][i]),
+                );
+                (a0, a1) = (_mm256_fmadd_pd(b0, v0, a0), _mm256_fmadd_pd(b0, v1, a1));
+                (a2, a3) = (_mm256_fmadd_pd(b1, v0, a2), _mm256_fmadd_pd(b1, v1, a3));
+                (a4, a5) = (_mm256_fmadd_pd(b2, v0, a4), _mm256_fmadd_pd(b2, v1, a5));
+                (a6, a7) = (_mm256_fmadd_pd(b3, v0, a6), _mm256_fmadd_pd(b3, v1, a7));
+            }
+            // SAFETY: eight stores of four f64s into a 32-f64 array.
+            unsafe {
+                for (r, a) in [a0, a1, a2, a3, a4, a5, a6, a7].into_iter().enumerate() {
+                    _mm256_storeu_pd(tile.as_mut_ptr().add(4 * r), a);
+                }
+            }
+            for r in 0..4 {
+                if k0 + r < n_out {
+                    let width = (cols - j).min(8);
+                    for (o, v) in out.row_mut(k0 + r)[j..j + width].iter_mut().zip(&tile[8 * r..]) {
+                        *o = *v as f32;
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 #[inline(always)]
@@ -122,4 +179,23 @@ fn dct_with_basis_portable(m: &Matrix, n_out: usize, basis: &[f64]) -> Matrix {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tiled_dct_agrees_with_the_row_wise_one() {
+        for (n, n_out, cols) in [(128, 50, 94), (128, 50, 8), (40, 13, 21), (16, 3, 5)] {
+            let data: Vec<f32> = (0..n * cols).map(|i| ((i * 7919 % 1000) as f32 - 500.0) * 0.17).collect();
+            let m = Matrix { rows: n, cols, data };
+            let basis = dct2_ortho_basis(n, n_out);
+            let (fast, rows) = (dct_with_basis(&m, n_out, &basis), dct_with_basis_portable(&m, n_out, &basis));
+            assert_eq!((fast.rows, fast.cols), (rows.rows, rows.cols));
+            for (a, b) in fast.data.iter().zip(&rows.data) {
+                assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{n}×{cols} → {n_out}: {a} vs {b}");
+            }
+        }
+    }
 }
