@@ -124,6 +124,7 @@ fn dct_with_basis_fma(m: &Matrix, n_out: usize, basis: &[f64]) -> Matrix {
         for j in (0..wide).step_by(8) {
             let z = _mm256_setzero_pd();
             let (mut a0, mut a1, mut a2, mut a3, mut a4, mut a5, mut a6, mut a7) = (z, z, z, z, z, z, z, z);
+            #[allow(clippy::needless_range_loop)] // i indexes m64's rows and four basis rows
             for i in 0..n {
                 // SAFETY: j + 8 ≤ wide, so m64[i·wide + j ..+ 8] is inside m64 (n·wide values).
                 let (v0, v1) = unsafe {
