@@ -196,18 +196,46 @@ fn small_extremes_avx2(column: &[f32], q: usize) -> (f64, f64) {
     }
     let (low_v, high_v) = (_mm256_set1_ps(low_bound), _mm256_set1_ps(high_bound));
     let (mut low, mut high) = ([f32::INFINITY; SMALL_Q], [f32::NEG_INFINITY; SMALL_Q]);
-    for chunk in &mut chunks {
-        // SAFETY: as above.
-        let v = unsafe { _mm256_loadu_ps(chunk.as_ptr()) };
-        let mut below = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LE_OQ>(v, low_v)) as u32;
-        let mut above = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(v, high_v)) as u32;
-        while below != 0 {
-            keep_smallest(&mut low, q, chunk[below.trailing_zeros() as usize]);
-            below &= below - 1;
+    if column.len() <= CANDIDATES {
+        // The values inside the bounds packed into two short lists without a branch (a
+        // branch per chunk mispredicted on most of the few chunks that hold one), then
+        // inserted.
+        let (mut below, mut above) = ([0f32; CANDIDATES + LANES], [0f32; CANDIDATES + LANES]);
+        let (mut n_below, mut n_above) = (0, 0);
+        for chunk in &mut chunks {
+            // SAFETY: `chunk` holds exactly 8 f32; each store writes 8 f32 at an offset of at
+            // most column.len() − 8 ≤ CANDIDATES − 8 into arrays of CANDIDATES + 8.
+            unsafe {
+                let v = _mm256_loadu_ps(chunk.as_ptr());
+                let b = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LE_OQ>(v, low_v)) as usize;
+                let a = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(v, high_v)) as usize;
+                let pack = |m: usize| _mm256_loadu_si256(PACK[m].as_ptr() as *const __m256i);
+                _mm256_storeu_ps(below.as_mut_ptr().add(n_below), _mm256_permutevar8x32_ps(v, pack(b)));
+                _mm256_storeu_ps(above.as_mut_ptr().add(n_above), _mm256_permutevar8x32_ps(v, pack(a)));
+                n_below += b.count_ones() as usize;
+                n_above += a.count_ones() as usize;
+            }
         }
-        while above != 0 {
-            keep_largest(&mut high, q, chunk[above.trailing_zeros() as usize]);
-            above &= above - 1;
+        for &v in &below[..n_below] {
+            keep_smallest(&mut low, q, v);
+        }
+        for &v in &above[..n_above] {
+            keep_largest(&mut high, q, v);
+        }
+    } else {
+        for chunk in &mut chunks {
+            // SAFETY: as above.
+            let v = unsafe { _mm256_loadu_ps(chunk.as_ptr()) };
+            let mut below = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LE_OQ>(v, low_v)) as u32;
+            let mut above = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(v, high_v)) as u32;
+            while below != 0 {
+                keep_smallest(&mut low, q, chunk[below.trailing_zeros() as usize]);
+                below &= below - 1;
+            }
+            while above != 0 {
+                keep_largest(&mut high, q, chunk[above.trailing_zeros() as usize]);
+                above &= above - 1;
+            }
         }
     }
     for &v in chunks.remainder() {
@@ -217,6 +245,31 @@ fn small_extremes_avx2(column: &[f32], q: usize) -> (f64, f64) {
     let mean = |a: &[f32]| a.iter().map(|&v| v as f64).sum::<f64>() / q as f64;
     (mean(&low[..q]), mean(&high[..q]))
 }
+
+/// Longest band whose candidates [`small_extremes`] packs on the stack (a 2048-point frame has
+/// 1,025 bins).
+#[cfg(target_arch = "x86_64")]
+const CANDIDATES: usize = 1032;
+
+/// For each 8-bit mask, the lanes it selects, first to last, then zeros: the permutation that
+/// packs a vector's selected lanes to its front.
+#[cfg(target_arch = "x86_64")]
+static PACK: [[u32; 8]; 256] = {
+    let mut table = [[0u32; 8]; 256];
+    let mut mask = 0;
+    while mask < 256 {
+        let (mut lane, mut n) = (0, 0);
+        while lane < 8 {
+            if mask & (1 << lane) != 0 {
+                table[mask][n] = lane as u32;
+                n += 1;
+            }
+            lane += 1;
+        }
+        mask += 1;
+    }
+    table
+};
 
 /// The bounds of the `q` smallest and `q` largest values from the lane minima and maxima
 /// (reordered): the `q`-th smallest minimum and the `q`-th largest maximum; none for `q` > 8.
