@@ -126,7 +126,7 @@ impl ContrastBand {
         }
         let q = self.q.min(n);
         if q <= SMALL_Q && n >= 4 * q {
-            return Some(small_extremes(column, q));
+            return Some(small_extremes(column, q, scratch));
         }
         // Only the q smallest and q largest matter: two selections instead of a sort.
         scratch.clear();
@@ -155,19 +155,29 @@ const LANES: usize = 8;
 /// likewise for the maxima) —; then only the values inside the bounds, found a chunk at a
 /// time, go through the sorted insertion. Both passes vectorise. Sums of up to 8 f32 values
 /// are exact in f64, so the result equals a full selection's.
-fn small_extremes(column: &[f32], q: usize) -> (f64, f64) {
+/// `scratch` holds the candidates (grown once, then reused: zeroing a fresh buffer per band
+/// cost more than the search).
+fn small_extremes(column: &[f32], q: usize, scratch: &mut Vec<f32>) -> (f64, f64) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
+        let room = 2 * (column.len() + LANES);
+        if scratch.len() < room {
+            scratch.resize(room, 0.0);
+        }
         // SAFETY: AVX2 is present.
-        return unsafe { small_extremes_avx2(column, q) };
+        return unsafe { small_extremes_avx2(column, q, scratch) };
     }
     small_extremes_portable(column, q)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn small_extremes_avx2(column: &[f32], q: usize) -> (f64, f64) {
+fn small_extremes_avx2(column: &[f32], q: usize, scratch: &mut [f32]) -> (f64, f64) {
     use std::arch::x86_64::*;
+    let room = column.len() + LANES;
+    if scratch.len() < 2 * room {
+        return small_extremes_portable(column, q);
+    }
     let mut chunks = column.chunks_exact(LANES);
     let (mut low_bound, mut high_bound) = (f32::INFINITY, f32::NEG_INFINITY);
     if column.len() >= LANES {
@@ -196,47 +206,30 @@ fn small_extremes_avx2(column: &[f32], q: usize) -> (f64, f64) {
     }
     let (low_v, high_v) = (_mm256_set1_ps(low_bound), _mm256_set1_ps(high_bound));
     let (mut low, mut high) = ([f32::INFINITY; SMALL_Q], [f32::NEG_INFINITY; SMALL_Q]);
-    if column.len() <= CANDIDATES {
-        // The values inside the bounds packed into two short lists without a branch (a
-        // branch per chunk mispredicted on most of the few chunks that hold one), then
-        // inserted.
-        let (mut below, mut above) = ([0f32; CANDIDATES + LANES], [0f32; CANDIDATES + LANES]);
-        let (mut n_below, mut n_above) = (0, 0);
-        for chunk in &mut chunks {
-            // SAFETY: `chunk` holds exactly 8 f32; each store writes 8 f32 at an offset of at
-            // most column.len() − 8 ≤ CANDIDATES − 8 into arrays of CANDIDATES + 8.
-            unsafe {
-                let v = _mm256_loadu_ps(chunk.as_ptr());
-                let b = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LE_OQ>(v, low_v)) as usize;
-                let a = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(v, high_v)) as usize;
-                let pack = |m: usize| _mm256_loadu_si256(PACK[m].as_ptr() as *const __m256i);
-                _mm256_storeu_ps(below.as_mut_ptr().add(n_below), _mm256_permutevar8x32_ps(v, pack(b)));
-                _mm256_storeu_ps(above.as_mut_ptr().add(n_above), _mm256_permutevar8x32_ps(v, pack(a)));
-                n_below += b.count_ones() as usize;
-                n_above += a.count_ones() as usize;
-            }
+    // The values inside the bounds packed into two short lists without a branch (a
+    // branch per chunk mispredicted on most of the few chunks that hold one), then
+    // inserted.
+    let (below, above) = scratch.split_at_mut(room);
+    let (mut n_below, mut n_above) = (0, 0);
+    for chunk in &mut chunks {
+        // SAFETY: `chunk` holds exactly 8 f32; each store writes 8 f32 at an offset of at
+        // most column.len() − 8 into `below` and `above`, each column.len() + 8 long.
+        unsafe {
+            let v = _mm256_loadu_ps(chunk.as_ptr());
+            let b = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LE_OQ>(v, low_v)) as usize;
+            let a = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(v, high_v)) as usize;
+            let pack = |m: usize| _mm256_loadu_si256(PACK[m].as_ptr() as *const __m256i);
+            _mm256_storeu_ps(below.as_mut_ptr().add(n_below), _mm256_permutevar8x32_ps(v, pack(b)));
+            _mm256_storeu_ps(above.as_mut_ptr().add(n_above), _mm256_permutevar8x32_ps(v, pack(a)));
+            n_below += b.count_ones() as usize;
+            n_above += a.count_ones() as usize;
         }
-        for &v in &below[..n_below] {
-            keep_smallest(&mut low, q, v);
-        }
-        for &v in &above[..n_above] {
-            keep_largest(&mut high, q, v);
-        }
-    } else {
-        for chunk in &mut chunks {
-            // SAFETY: as above.
-            let v = unsafe { _mm256_loadu_ps(chunk.as_ptr()) };
-            let mut below = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LE_OQ>(v, low_v)) as u32;
-            let mut above = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(v, high_v)) as u32;
-            while below != 0 {
-                keep_smallest(&mut low, q, chunk[below.trailing_zeros() as usize]);
-                below &= below - 1;
-            }
-            while above != 0 {
-                keep_largest(&mut high, q, chunk[above.trailing_zeros() as usize]);
-                above &= above - 1;
-            }
-        }
+    }
+    for &v in &below[..n_below] {
+        keep_smallest(&mut low, q, v);
+    }
+    for &v in &above[..n_above] {
+        keep_largest(&mut high, q, v);
     }
     for &v in chunks.remainder() {
         keep_smallest(&mut low, q, v);
@@ -245,11 +238,6 @@ fn small_extremes_avx2(column: &[f32], q: usize) -> (f64, f64) {
     let mean = |a: &[f32]| a.iter().map(|&v| v as f64).sum::<f64>() / q as f64;
     (mean(&low[..q]), mean(&high[..q]))
 }
-
-/// Longest band whose candidates [`small_extremes`] packs on the stack (a 2048-point frame has
-/// 1,025 bins).
-#[cfg(target_arch = "x86_64")]
-const CANDIDATES: usize = 1032;
 
 /// For each 8-bit mask, the lanes it selects, first to last, then zeros: the permutation that
 /// packs a vector's selected lanes to its front.
@@ -434,7 +422,7 @@ mod tests {
                 // Random order, and the tilted orders a spectrum has (falling and rising).
                 let falling: Vec<f32> = sorted.iter().rev().copied().collect();
                 for order in [&column, &sorted, &falling] {
-                    assert_eq!(small_extremes(order, q), want, "n {n} q {q}");
+                    assert_eq!(small_extremes(order, q, &mut Vec::new()), want, "n {n} q {q}");
                     assert_eq!(small_extremes_portable(order, q), want, "portable, n {n} q {q}");
                 }
             }
