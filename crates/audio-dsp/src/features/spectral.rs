@@ -33,8 +33,10 @@ pub fn zero_crossing_rate(x: &[f32], frame_length: usize, hop: usize) -> Vec<f64
     // each frame sums its own bytes (vectorised; the frames overlap, a prefix count would be a
     // serial chain).
     let negative = |v: f32| v < -1e-10;
-    let change: Vec<u8> =
-        std::iter::once(0).chain(x.windows(2).map(|w| u8::from(negative(w[0]) != negative(w[1])))).collect();
+    let mut change = vec![0u8; x.len()];
+    for ((c, &a), &b) in change[1..].iter_mut().zip(x).zip(&x[1..]) {
+        *c = u8::from(negative(a) != negative(b));
+    }
     (0..frames)
         .map(|t| {
             // Padded pairs (p − 1, p) for p in start + 1 ..= start + frame_length − 1.
