@@ -12,9 +12,11 @@ an emotion clause), small talk that carries no label, and interviewer lines that
 ("some people feel hopeless ...") which must never be cited as the participant's.
 
 Two template families that share no clause, question or speaker label:
-  family A  -> train (for the adapter) and dev,
+  family A  -> train (for the adapter) and dev: 18-29 ways to say each emotion and 9-10 topic
+               clauses per category, so the adapter learns feelings and facts, not sentences,
   family B  -> heldout (different templates, vocabulary, connectors and speaker labels; training
-               never sees it).
+               never sees it). Family A may not use family B's feeling words (checked on every
+               run), so the held-out scores measure generalisation, not recall of trained words.
 
     python3 scripts/make-extraction-sets.py            # writes examples/data/extraction/{dev,heldout}
     python3 scripts/make-extraction-sets.py --train runs/extraction/train   # + the training set
@@ -63,6 +65,56 @@ EMOTIONS_A = {
             "i love it", "it brings me a lot of joy", "i'm really glad about it", "it makes me smile",
             "i feel happy when i'm there"],
 }
+
+# More ways to say each family-A emotion (a few dozen per label, so the adapter learns the
+# feeling, not the sentence). None shares a feeling word with family B (checked in main()).
+EMOTIONS_A_MORE = {
+    "sadness": ["i feel really sad about it", "i've been feeling down", "i'm heartbroken", "i feel so sad inside",
+                "i've been so unhappy", "i'm sad all the time", "i feel crushed", "it breaks my heart",
+                "i've been feeling really blue", "i feel down most mornings", "it hurts so much to think about",
+                "i'm grieving and it hurts", "i feel miserable every day", "i'm just really unhappy",
+                "i feel depressed most days", "i've been in a dark place", "i cry myself to sleep"],
+    "hopelessness": ["there's no point in trying anymore", "nothing i do matters", "it's never going to get any better",
+                     "i see no way forward", "there's no light at the end of the tunnel", "i feel like a lost cause",
+                     "why bother anymore", "i've stopped believing it can improve", "i don't think i'll ever get out of this",
+                     "it all feels pointless", "i feel trapped with no way out", "i'm giving up on myself",
+                     "i don't think things will ever be okay", "it's hopeless", "nothing is worth it anymore"],
+    "anxiety": ["i worry constantly", "i feel panicky", "i get anxious just thinking about it",
+                "my heart pounds when i think about it", "i get panic attacks", "i'm always tense and worried",
+                "i can't stop worrying", "i'm nervous every single day", "i feel on edge",
+                "i'm terrified of it", "my hands shake from nerves", "i'm a bundle of nerves",
+                "i overthink everything and worry", "i feel anxious around people", "i'm afraid something bad will happen"],
+    "frustration": ["i'm so fed up", "it really bugs me", "it's driving me up the wall",
+                    "i keep hitting a wall and it's maddening", "i feel exasperated", "i can't stand how slow it is",
+                    "i feel so frustrated with it", "nothing goes my way and i'm fed up", "i've had it up to here",
+                    "i'm frustrated all the time", "it's a constant hassle and i'm fed up",
+                    "i keep trying and getting nowhere and it's frustrating"],
+    "anger": ["i'm so angry", "i get furious", "it makes me so mad", "i'm angry at them", "i blow up at people",
+              "i feel so much anger", "i get heated and start shouting", "i'm mad at the world",
+              "i punched a wall", "i'm angry every day", "i snap at everyone", "i'm furious with them",
+              "i get into fights over it"],
+    "guilt": ["it's my fault", "i feel so guilty", "i let my family down", "i should have been there",
+              "i can't stop blaming myself", "i feel guilty all the time", "i feel like i failed them",
+              "i hate myself for it", "i feel awful about how i treated them", "i feel bad about what i said",
+              "i keep apologizing because i feel guilty", "i let my kids down"],
+    "loneliness": ["i'm lonely", "i feel alone all the time", "i have nobody", "i don't have anyone",
+                   "nobody visits me", "i feel disconnected from people", "i keep to myself and feel lonely",
+                   "i don't see my friends anymore", "i eat dinner alone every night", "i feel invisible to everyone",
+                   "no one checks on me", "i stopped hanging out with people", "i feel so lonely at night"],
+    "fatigue": ["i'm tired all the time", "i'm so exhausted", "i feel worn down", "i have no energy to do anything",
+                "i'm always sleepy", "i'm fatigued", "i feel tired even in the morning", "i can't keep my eyes open",
+                "i'm physically exhausted", "i'm too tired to do anything", "i feel heavy and tired",
+                "i'm beat every night", "i'm exhausted by the afternoon"],
+    "calm": ["i feel calm", "i'm feeling pretty relaxed", "i'm calmer than i used to be", "i feel at ease",
+             "it doesn't bother me much now", "i feel peaceful", "i'm pretty chill about it",
+             "i'm not worried about it anymore", "i feel content and relaxed", "i'm taking it in stride",
+             "i feel calm when i think about it"],
+    "joy": ["i'm so happy about it", "i really enjoy it", "it makes me feel good", "i'm really happy",
+            "it's exciting", "i'm proud and happy", "it makes my day", "i'm over the moon", "i feel great about it",
+            "it's a lot of fun", "it cheers me up", "i love spending time there"],
+}
+for _label, _more in EMOTIONS_A_MORE.items():
+    EMOTIONS_A[_label] = EMOTIONS_A[_label] + _more
 
 EMOTIONS_B = {
     "sadness": ["i've been tearful a lot", "i feel low and gloomy", "i'm pretty upset about it",
@@ -139,6 +191,33 @@ TOPICS_A = {
                       ("i [take painkillers every day]", "painkiller use")],
 }
 
+TOPICS_A_MORE = {
+    "work": [("my [contract ends next month]", "contract ending"), ("i [hate my new job]", "disliking the job"),
+             ("i [work nights at the hospital]", "night work"), ("my [boss yelled at me in front of everyone]", "conflict with boss")],
+    "finances": [("i [maxed out my credit cards]", "credit card debt"), ("my [car got repossessed]", "car repossession"),
+                 ("i [borrow money from friends every month]", "borrowing money"), ("i [can't cover the mortgage]", "mortgage")],
+    "relationships": [("my ex [keeps texting me]", "ex contacting"), ("i [got dumped on my birthday]", "breakup"),
+                      ("my girlfriend [moved out in june]", "girlfriend moving out"), ("i [don't trust my husband anymore]", "trust in marriage")],
+    "family": [("my daughter [stopped calling me]", "daughter"), ("my father [drinks too much]", "father's drinking"),
+               ("my mother [has cancer]", "mother's cancer"), ("my uncle [died last year]", "uncle's death")],
+    "health": [("i [had surgery on my shoulder]", "shoulder surgery"), ("i [get dizzy spells]", "dizziness"),
+               ("my [stomach hurts all the time]", "stomach pain"), ("i [broke my wrist in may]", "broken wrist")],
+    "sleep": [("i [sleep on the couch most nights]", "poor sleep"), ("i [lie in bed for hours before sleeping]", "trouble falling asleep"),
+              ("i [sleep through my alarm]", "oversleeping"), ("i [wake up sweating at night]", "night sweats")],
+    "mood": [("i [get irritable over small things]", "irritability"), ("i [feel empty inside]", "emptiness"),
+             ("i [can't enjoy my music anymore]", "loss of interest"), ("my [mood is worse in the mornings]", "morning low mood")],
+    "therapy": [("i [tried cognitive behavioral therapy]", "cbt"), ("i [was in the hospital for my depression]", "hospitalization"),
+                ("i [talk to a therapist online]", "online therapy"), ("my doctor [doubled my dose]", "dose increase")],
+    "education": [("i [failed my driving test twice]", "failed test"), ("i'm [taking night classes]", "night classes"),
+                  ("i [never finished high school]", "unfinished school"), ("my [grades dropped this year]", "falling grades")],
+    "living_situation": [("i [live alone in a small room]", "living alone"), ("we [had to move three times this year]", "frequent moves"),
+                         ("my [landlord won't fix the heating]", "landlord"), ("i [share a room with my brother]", "shared room")],
+    "substance_use": [("i've been [drinking wine to fall asleep]", "drinking to sleep"), ("i [relapsed last month]", "relapse"),
+                      ("i [drink alone on weekends]", "drinking alone"), ("i [use sleeping pills every night]", "sleeping pills")],
+}
+for _category, _more in TOPICS_A_MORE.items():
+    TOPICS_A[_category] = TOPICS_A[_category] + _more
+
 TOPICS_B = {
     "work": [("the [restaurant cut my hours]", "reduced hours"), ("my [manager criticizes everything]", "critical manager")],
     "finances": [("i [owe the bank thousands]", "bank debt"), ("i [spent all my savings]", "savings gone")],
@@ -183,6 +262,12 @@ SMALLTALK_A = [("where are you from originally?", "i'm from los angeles."),
                ("how was the drive here?", "it was fine, not much traffic."),
                ("do you have any hobbies?", "i play guitar sometimes."),
                ("what did you do last weekend?", "nothing special, just stayed home.")]
+SMALLTALK_A += [("what kind of work did you do before?", "i was a cook for a while."),
+                ("do you like to read?", "sometimes, mostly magazines."),
+                ("what's the weather been like?", "it's been sunny all week."),
+                ("do you watch sports?", "i follow basketball a little."),
+                ("what are you doing after this?", "probably going to the store."),
+                ("how long have you lived here?", "about six years now.")]
 SMALLTALK_B = [("did you find the office okay?", "yes, the directions were clear."),
                ("any pets at home?", "just a cat named milo."),
                ("what music do you listen to?", "mostly jazz and some rock.")]
@@ -190,6 +275,9 @@ SMALLTALK_B = [("did you find the office okay?", "yes, the directions were clear
 # Interviewer lines that name feelings: context, never the participant's evidence.
 BAIT_A = [("some people feel hopeless or lonely when things get hard. do you?", "no, not really."),
           ("do you ever feel angry or guilty about the past?", "not that i can think of.")]
+BAIT_A += [("a lot of people feel tired or frustrated at your age. is that you?", "i don't think so."),
+           ("would you say you're a happy person?", "i'm not sure how to answer that."),
+           ("when was the last time you felt really happy?", "i don't remember.")]
 BAIT_B = [("lots of folks say they feel anxious or sad in winter. any of that?", "no, winter is fine.")]
 
 CONNECTORS_A = [" and ", ". ", " and honestly ", ", so ", " but ", ". to be honest "]
@@ -312,10 +400,34 @@ def write(directory, name, turns, labels, with_voice, rng):
 
 
 def make_set(directory, fam, n, seed):
+    # A set is written whole: files of an earlier run (a voice file this run does not write)
+    # would otherwise pair with the new transcripts.
+    for stale in directory.glob("*_*.*") if directory.exists() else []:
+        if stale.name.endswith(("_TRANSCRIPT.csv", "_labels.json", "_voice.json")):
+            stale.unlink()
     rng = random.Random(seed)
     for i in range(n):
         turns, labels = excerpt(rng, fam)
         write(directory, f"{fam.lower()}{seed}_{i:03d}", turns, labels, rng.random() < 0.5, rng)
+
+
+# Feeling words of family B: family A must not use them, or the held-out set would measure
+# recall of trained words rather than generalisation.
+HELDOUT_ONLY_WORDS = {"tearful", "gloomy", "upset", "bleak", "jittery", "dreading", "stressing", "scared",
+                      "annoys", "irritated", "rope", "boil", "resentful", "livid", "rage", "ashamed",
+                      "conscience", "regret", "isolated", "drained", "wiped", "sluggish", "serene",
+                      "thrilled", "wonderful", "delighted"}
+
+
+def check_families_disjoint():
+    a_clauses = {c for pool in EMOTIONS_A.values() for c in pool}
+    b_clauses = {c for pool in EMOTIONS_B.values() for c in pool}
+    assert not a_clauses & b_clauses, a_clauses & b_clauses
+    leaked = sorted(c for c in a_clauses if set(c.replace("'", " ").split()) & HELDOUT_ONLY_WORDS)
+    assert not leaked, f"family A uses held-out feeling words: {leaked}"
+    a_topics = {c for pool in TOPICS_A.values() for c, _ in pool}
+    b_topics = {c for pool in TOPICS_B.values() for c, _ in pool}
+    assert not a_topics & b_topics
 
 
 def main():
@@ -324,6 +436,7 @@ def main():
     ap.add_argument("--train", help="also write the training set (family A, its own seed) here")
     ap.add_argument("--train-size", type=int, default=240)
     a = ap.parse_args()
+    check_families_disjoint()
     out = Path(a.out)
     make_set(out / "dev", "A", 24, seed=2)
     make_set(out / "heldout", "B", 30, seed=3)

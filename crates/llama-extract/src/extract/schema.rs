@@ -71,27 +71,28 @@ pub struct ModelEvidence {
 /// (`x-participant-only`: interviewer lines are context, not the participant's feelings).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModelEmotion {
+    /// One or two quotes, written first: the label is then read off words already copied
+    /// (what a small model does well) instead of chosen before it has found any.
+    #[schemars(length(min = 1, max = 2), extend("x-participant-only" = true))]
+    pub evidence: Vec<ModelEvidence>,
     /// Which emotion.
     pub label: EmotionLabel,
     /// How strongly it shows, 0.1–1.
     #[schemars(range(min = 0.1, max = 1.0))]
     pub intensity: f32,
-    /// One or two quotes.
-    #[schemars(length(min = 1, max = 2), extend("x-participant-only" = true))]
-    pub evidence: Vec<ModelEvidence>,
 }
 
 /// A topic of the conversation; its evidence may cite either speaker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModelTopic {
+    /// One or two quotes, written first (as [`ModelEmotion::evidence`]).
+    #[schemars(length(min = 1, max = 2))]
+    pub evidence: Vec<ModelEvidence>,
     /// Which category.
     pub category: TopicCategory,
     /// A short name in prose (`x-prose`: no markup, no question).
     #[schemars(length(min = 3, max = 60), extend("x-prose" = true))]
     pub label: String,
-    /// One or two quotes.
-    #[schemars(length(min = 1, max = 2))]
-    pub evidence: Vec<ModelEvidence>,
 }
 
 /// A phrase worth keeping, copied from one utterance.

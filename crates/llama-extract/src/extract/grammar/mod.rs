@@ -29,10 +29,10 @@
 //! };
 //! let grammar = Grammar::from_schema(&model_output_schema(), &n).unwrap();
 //! let mut m = grammar.matcher();
-//! assert!(m.feed_str(r#"{"emotions":[{"label":"fatigue","intensity":0.7,"evidence":[{"quote":"can't sleep"#));
+//! assert!(m.feed_str(r#"{"emotions":[{"evidence":[{"quote":"can't sleep"#));
 //! assert!(!m.clone().feed_str(" well"), "not the utterance's words");
 //! let done = m.completion(); // the shortest valid ending, with the index the quote implies
-//! assert!(done.starts_with(r#"","utterance_index":3}]}],"topics":[]"#));
+//! assert!(done.starts_with(r#"","utterance_index":3}],"label":"#));
 //! ```
 
 use std::collections::BTreeMap;
@@ -228,6 +228,8 @@ mod tests {
         Grammar::from_schema(&crate::extract::schema::model_output_schema(), &n).unwrap()
     }
 
+    /// An emotion's evidence, up to its label.
+    const EMOTION_HEAD: &str = r#"{"emotions":[{"evidence":[{"quote":"i feel sad","utterance_index":1}],"#;
     const TAIL: &str = r#"],"topics":[],"key_phrases":[],"summary":"The participant feels sad at work.","concerns":[],"suggested_actions":[]}"#;
 
     #[test]
@@ -235,22 +237,22 @@ mod tests {
         let g = interview(&[1]);
         let emotion = |q: &str, i: u64| {
             format!(
-                r#"{{"emotions":[{{"label":"sadness","intensity":0.6,"evidence":[{{"quote":"{q}","utterance_index":{i}}}]}}"#
+                r#"{{"emotions":[{{"evidence":[{{"quote":"{q}","utterance_index":{i}}}],"label":"sadness","intensity":0.6}}"#
             )
         };
         assert!(accepts(&g, &format!("{}{TAIL}", emotion("i feel sad", 1))));
         assert!(
-            !g.matcher().feed_str(r#"{"emotions":[{"label":"sadness","intensity":0.6,"evidence":[{"quote":"sad or"#),
+            !g.matcher().feed_str(r#"{"emotions":[{"evidence":[{"quote":"sad or"#),
             "the interviewer's words are not the participant's feelings"
         );
         // "feel sad" is in both utterances; for an emotion only the participant's can be named.
         assert!(!g.matcher().feed_str(&emotion("feel sad", 0)));
         let mut m = g.matcher();
-        assert!(m.feed_str(r#"{"emotions":[{"label":"sadness","intensity":0.6,"evidence":[{"quote":"feel sad""#));
+        assert!(m.feed_str(r#"{"emotions":[{"evidence":[{"quote":"feel sad""#));
         assert!(m.completion().starts_with(r#","utterance_index":1}"#), "{}", m.completion());
         let topic = |q: &str, i: u64| {
             format!(
-                r#"{{"emotions":[],"topics":[{{"category":"mood","label":"low mood","evidence":[{{"quote":"{q}","utterance_index":{i}}}]}}],"key_phrases":[],"summary":"The participant feels sad at work.","concerns":[],"suggested_actions":[]}}"#
+                r#"{{"emotions":[],"topics":[{{"evidence":[{{"quote":"{q}","utterance_index":{i}}}],"category":"mood","label":"low mood"}}],"key_phrases":[],"summary":"The participant feels sad at work.","concerns":[],"suggested_actions":[]}}"#
             )
         };
         assert!(accepts(&g, &topic("sad or hopeless", 0)));
@@ -258,18 +260,12 @@ mod tests {
         assert!(accepts(&g, &topic("feel sad", 0)) && accepts(&g, &topic("feel sad", 1)));
         assert!(!accepts(&g, &topic("sad or hopeless", 1)) && !accepts(&g, &topic("most days", 0)));
         // A reported emotion has evidence and some intensity.
-        assert!(!g.matcher().feed_str(r#"{"emotions":[{"label":"sadness","intensity":0.6,"evidence":[]"#));
-        for zero in ["0,", "0.0", "0.05", "0.099"] {
-            assert!(
-                !g.matcher().feed_str(&format!(r#"{{"emotions":[{{"label":"sadness","intensity":{zero}"#)),
-                "{zero}"
-            );
+        assert!(!g.matcher().feed_str(r#"{"emotions":[{"evidence":[]"#));
+        for zero in ["0}", "0.0", "0.05", "0.099"] {
+            assert!(!g.matcher().feed_str(&format!(r#"{EMOTION_HEAD}"label":"sadness","intensity":{zero}"#)), "{zero}");
         }
-        for some in ["0.1,", "0.25,", "1,", "1.0,"] {
-            assert!(
-                g.matcher().feed_str(&format!(r#"{{"emotions":[{{"label":"sadness","intensity":{some}"#)),
-                "{some}"
-            );
+        for some in ["0.1}", "0.25}", "1}", "1.0}"] {
+            assert!(g.matcher().feed_str(&format!(r#"{EMOTION_HEAD}"label":"sadness","intensity":{some}"#)), "{some}");
         }
         // With no participant utterance to cite, there are no emotions to report.
         let g = interview(&[]);
