@@ -10,7 +10,7 @@
 # with the extractor's exact prompt (`extract --training-pairs`), and checked against the
 # decoding grammar so the adapter learns nothing constrained decoding would refuse.
 #
-# About 70 minutes on 2 CPU cores (an AVX-512 Xeon): 480 excerpts once, 120 optimizer steps of
+# About 60 minutes on 2 CPU cores (an AVX-512 Xeon): 480 excerpts once, 120 optimizer steps of
 # 4 excerpts of ~470 tokens (more variety for the same steps than 240 excerpts twice).
 set -euo pipefail
 cd "$(dirname "$0")/.."
