@@ -204,7 +204,7 @@ pub fn custom_feature(x: &[f32], sr: u32) -> Result<[f32; CUSTOM_FEATURE_LEN], D
     for c in &mut centroid {
         *c /= total;
     }
-    let zcr = zero_crossing_rate(x, cfg.n_fft, cfg.hop);
+    let zcr = zero_crossing_rate(x, cfg.n_fft, cfg.hop)?;
 
     let mel_db = Matrix { rows: mel.rows, cols: mel.cols, data: power_to_db(&mel.data, 1e-10, Some(80.0)) };
     let mfcc = dct2_ortho_rows(&mel_db, 50);
@@ -695,7 +695,7 @@ mod tests {
         let centroid: Vec<f64> = centroid.iter().map(|c| c / total).collect();
         let rms = rms_from_magnitude(&mag);
         let flatness = spectral_flatness(&power);
-        let zcr = zero_crossing_rate(x, cfg.n_fft, cfg.hop);
+        let zcr = zero_crossing_rate(x, cfg.n_fft, cfg.hop)?;
 
         let mel = mel_filterbank(sr, 2048, 128, 0.0, sr as f64 / 2.0).matmul(&power);
         let mel_db = Matrix { rows: mel.rows, cols: mel.cols, data: power_to_db(&mel.data, 1e-10, Some(80.0)) };

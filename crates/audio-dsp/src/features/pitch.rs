@@ -50,7 +50,7 @@ pub(crate) fn piptrack_frame(
     let n_fft = 2 * (bins - 1);
     let ref_value = threshold * frame_max;
     // Bins 1.. whose frequency is in [fmin, fmax) (freqs rise with k).
-    let bins_below = |f: f64| freqs[..bins].partition_point(|&x| x < f);
+    let bins_below = |f: f64| freqs[..bins.min(freqs.len())].partition_point(|&x| x < f);
     let range = bins_below(fmin).max(1)..bins_below(fmax).max(1);
     for_each_peak(s, ref_value, range, |k| {
         // avg, shift and dskew are zero-padded at both ends.

@@ -1,6 +1,7 @@
 //! Frame-wise spectral descriptors, each as librosa 0.9.2 defines it.
 
 use super::Matrix;
+use crate::DspError;
 
 /// `librosa.feature.rms(S=mag)`: `sqrt(2·Σ_k w_k·S² / n_fft²)` with half weight on the DC and
 /// Nyquist bins (n_fft = 2·(bins − 1)).
@@ -18,14 +19,20 @@ pub fn rms_from_magnitude(mag: &Matrix) -> Vec<f64> {
 
 /// `librosa.feature.zero_crossing_rate(y, frame_length, hop_length)`: centred frames with edge
 /// padding; |x| ≤ 1e-10 counts as zero and zero as positive; value = crossings / frame_length.
-pub fn zero_crossing_rate(x: &[f32], frame_length: usize, hop: usize) -> Vec<f64> {
+/// No frames for an empty signal; an error for a zero frame length or hop.
+pub fn zero_crossing_rate(x: &[f32], frame_length: usize, hop: usize) -> Result<Vec<f64>, DspError> {
+    if frame_length == 0 || hop == 0 {
+        return Err(DspError::InvalidInput(format!(
+            "zero-crossing rate needs a frame length and hop of at least 1, got {frame_length} and {hop}"
+        )));
+    }
     if x.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let pad = frame_length / 2;
     let padded_len = x.len() + 2 * pad;
     if padded_len < frame_length {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let frames = 1 + (padded_len - frame_length) / hop;
     // change[i]: whether x[i − 1] and x[i] differ in sign (i ≥ 1). Edge padding repeats the end
@@ -37,7 +44,7 @@ pub fn zero_crossing_rate(x: &[f32], frame_length: usize, hop: usize) -> Vec<f64
     for ((c, &a), &b) in change[1..].iter_mut().zip(x).zip(&x[1..]) {
         *c = u8::from(negative(a) != negative(b));
     }
-    (0..frames)
+    Ok((0..frames)
         .map(|t| {
             // Padded pairs (p − 1, p) for p in start + 1 ..= start + frame_length − 1.
             let first = (t * hop + 1).saturating_sub(pad).clamp(1, x.len());
@@ -46,7 +53,7 @@ pub fn zero_crossing_rate(x: &[f32], frame_length: usize, hop: usize) -> Vec<f64
                 if first <= last { change[first..=last].iter().map(|&c| u32::from(c)).sum() } else { 0 };
             crossings as f64 / frame_length as f64
         })
-        .collect()
+        .collect())
 }
 
 /// `librosa.feature.spectral_centroid(S=mag)`: Σ f·S / Σ S per frame, in Hz (0 for silent frames).
@@ -398,9 +405,10 @@ mod tests {
                 })
                 .collect();
             for (fl, hop) in [(16, 4), (8, 8), (64, 16), (2048, 512)] {
-                assert_eq!(zero_crossing_rate(&x, fl, hop), naive(&x, fl, hop), "n {n}, {fl}/{hop}");
+                assert_eq!(zero_crossing_rate(&x, fl, hop).unwrap(), naive(&x, fl, hop), "n {n}, {fl}/{hop}");
             }
         }
+        assert!(zero_crossing_rate(&[0.5], 0, 4).is_err() && zero_crossing_rate(&[0.5], 4, 0).is_err());
     }
 
     #[test]
