@@ -5,6 +5,7 @@
 mod custom;
 pub mod mel;
 pub mod pitch;
+mod real_fft;
 pub mod spectral;
 pub mod stft;
 

@@ -158,7 +158,7 @@ pub(crate) fn for_each_frame(
     let n_fft = cfg.n_fft;
     let pad = if cfg.center { n_fft / 2 } else { 0 };
     with_plan(n_fft, cfg.win_length, |plan| -> Result<(), DspError> {
-        let FramePlan { fft, window, frame, spec, scratch } = plan;
+        let FramePlan { fft, window, frame, spec } = plan;
         for (j, t) in range.enumerate() {
             let start = (t * cfg.hop) as isize - pad as isize;
             if start >= 0 && start as usize + n_fft <= x.len() {
@@ -169,8 +169,7 @@ pub(crate) fn for_each_frame(
                     *v = padded_sample(x, start + i as isize, cfg.pad_mode) as f64 * w;
                 }
             }
-            fft.process_with_scratch(frame, spec, scratch)
-                .map_err(|e| DspError::InvalidInput(format!("FFT failed: {e}")))?;
+            fft.process(frame, spec)?;
             visit(j, spec);
         }
         Ok(())
@@ -179,11 +178,40 @@ pub(crate) fn for_each_frame(
 
 /// A planned FFT with its window and buffers, for one (n_fft, win_length).
 struct FramePlan {
-    fft: std::sync::Arc<dyn realfft::RealToComplex<f64>>,
+    fft: RealFft,
     window: Vec<f64>,
     frame: Vec<f64>,
     spec: Vec<realfft::num_complex::Complex<f64>>,
-    scratch: Vec<realfft::num_complex::Complex<f64>>,
+}
+
+/// The frames' real FFT: realfft's algorithm with a vectorised split for an even `n_fft` (every
+/// size the features use), realfft itself for an odd one.
+enum RealFft {
+    Even(super::real_fft::EvenRealFft),
+    Odd(std::sync::Arc<dyn realfft::RealToComplex<f64>>, Vec<realfft::num_complex::Complex<f64>>),
+}
+
+impl RealFft {
+    fn new(n_fft: usize) -> Self {
+        if n_fft.is_multiple_of(2) {
+            return Self::Even(super::real_fft::EvenRealFft::new(n_fft));
+        }
+        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n_fft);
+        let scratch = fft.make_scratch_vec();
+        Self::Odd(fft, scratch)
+    }
+
+    fn process(&mut self, frame: &mut [f64], spec: &mut [realfft::num_complex::Complex<f64>]) -> Result<(), DspError> {
+        match self {
+            Self::Even(fft) => {
+                fft.process(frame, spec);
+                Ok(())
+            }
+            Self::Odd(fft, scratch) => fft
+                .process_with_scratch(frame, spec, scratch)
+                .map_err(|e| DspError::InvalidInput(format!("FFT failed: {e}"))),
+        }
+    }
 }
 
 thread_local! {
@@ -195,15 +223,11 @@ thread_local! {
 
 fn with_plan<R>(n_fft: usize, win_length: usize, f: impl FnOnce(&mut FramePlan) -> R) -> R {
     PLANS.with_borrow_mut(|plans| {
-        let plan = plans.entry((n_fft, win_length)).or_insert_with(|| {
-            let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n_fft);
-            FramePlan {
-                window: hann_window(win_length, n_fft),
-                frame: fft.make_input_vec(),
-                spec: fft.make_output_vec(),
-                scratch: fft.make_scratch_vec(),
-                fft,
-            }
+        let plan = plans.entry((n_fft, win_length)).or_insert_with(|| FramePlan {
+            fft: RealFft::new(n_fft),
+            window: hann_window(win_length, n_fft),
+            frame: vec![0.0; n_fft],
+            spec: vec![realfft::num_complex::Complex::new(0.0, 0.0); n_fft / 2 + 1],
         });
         f(plan)
     })
