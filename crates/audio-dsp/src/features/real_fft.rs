@@ -87,7 +87,7 @@ fn split_one(out: Complex<f64>, rev: Complex<f64>, tw: Complex<f64>) -> (Complex
 fn split_pairs_avx2(spec: &mut [Complex<f64>], twiddles: &[Complex<f64>]) -> usize {
     use std::arch::x86_64::*;
     let len = spec.len();
-    let (half, odd_lanes) = (_mm256_set1_pd(0.5), _mm256_setr_pd(0.0, -0.0, 0.0, -0.0));
+    let half = _mm256_set1_pd(0.5);
     let base = spec.as_mut_ptr() as *mut f64;
     let mut k = 1;
     // Pairs (k, k+1) with mirrors (len−2−k, len−1−k) below them: k + 1 < len − 2 − k.
@@ -103,13 +103,15 @@ fn split_pairs_avx2(spec: &mut [Complex<f64>], twiddles: &[Complex<f64>]) -> usi
             // [sum.im · tw.re, sum.im · tw.im] and [diff.re · tw.im, diff.re · tw.re].
             let a = _mm256_mul_pd(_mm256_permute_pd::<0b1111>(sum), tw);
             let b = _mm256_mul_pd(_mm256_permute_pd::<0b0000>(diff), _mm256_permute_pd::<0b0101>(tw));
-            // [a.re + b.re, a.im − b.im] (adding a negation is the same rounding).
+            // [a.re + b.re, a.im − b.im]: subtracting −b.re and adding −b.im give the same
+            // values, signed zeros included.
             let t = _mm256_addsub_pd(a, _mm256_xor_pd(b, _mm256_set1_pd(-0.0)));
             // [sum.re / 2, diff.im / 2]
             let h = _mm256_mul_pd(half, _mm256_blend_pd::<0b1010>(sum, diff));
             let new_out = _mm256_add_pd(h, t);
-            // [h.re − t.re, t.im − h.im] = (h − t) with its imaginary lanes negated.
-            let new_rev = _mm256_xor_pd(_mm256_sub_pd(h, t), odd_lanes);
+            // [h.re − t.re, t.im − h.im] (each difference as written: negating h − t would
+            // turn a +0 into −0).
+            let new_rev = _mm256_blend_pd::<0b1010>(_mm256_sub_pd(h, t), _mm256_sub_pd(t, h));
             _mm256_storeu_pd(base.add(2 * k), new_out);
             _mm256_storeu_pd(base.add(2 * (len - 2 - k)), _mm256_permute4x64_pd::<0b01_00_11_10>(new_rev));
         }
