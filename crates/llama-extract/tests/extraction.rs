@@ -25,15 +25,21 @@ struct Loaded {
     tokenizer: LlamaTokenizer,
 }
 
+/// SmolLM2-135M as loaded, on two threads, and its GGUF (for the tokenizer).
+fn quant_model() -> (QuantLlama, GgufFile) {
+    let file = GgufFile::open(model_asset(SMOLLM2)).unwrap();
+    let config = LlamaConfig::from_gguf(&file).unwrap();
+    let model = QuantLlama::from_weights(config, &WeightSet::Gguf(&file), WeightFormat::AsLoaded)
+        .unwrap()
+        .with_threads(2)
+        .unwrap();
+    (model, file)
+}
+
 fn loaded() -> &'static Loaded {
     static L: OnceLock<Loaded> = OnceLock::new();
     L.get_or_init(|| {
-        let file = GgufFile::open(model_asset(SMOLLM2)).unwrap();
-        let config = LlamaConfig::from_gguf(&file).unwrap();
-        let model = QuantLlama::from_weights(config, &WeightSet::Gguf(&file), WeightFormat::AsLoaded)
-            .unwrap()
-            .with_threads(2)
-            .unwrap();
+        let (model, file) = quant_model();
         Loaded { model, tokenizer: LlamaTokenizer::from_gguf(&file).unwrap() }
     })
 }
@@ -150,12 +156,7 @@ fn shipped_extractor(options: ExtractOptions) -> Extractor<'static, QuantSession
     let dir =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/adapters/smollm2-135m-extraction");
     let model = M.get_or_init(|| {
-        let file = GgufFile::open(model_asset(SMOLLM2)).unwrap();
-        let config = LlamaConfig::from_gguf(&file).unwrap();
-        let mut model = QuantLlama::from_weights(config, &WeightSet::Gguf(&file), WeightFormat::AsLoaded)
-            .unwrap()
-            .with_threads(2)
-            .unwrap();
+        let (mut model, _) = quant_model();
         model.apply_adapter(&lora::LoraAdapter::load(&dir).unwrap()).unwrap();
         model
     });
