@@ -74,7 +74,23 @@ pub trait BlockFormat: Pod + Send + Sync {
     fn dot_rows_fn() -> Option<DotRows<Self>> {
         None
     }
+    /// A kernel dotting [`TILE_ROWS`] weight rows with [`TILE_TOKENS`] rows of activations (a
+    /// prompt chunk: each weight block unpacked once per four tokens, each activation block
+    /// loaded once per four rows), bit-identical to sixteen calls of [`Self::dot_fn`]'s kernel;
+    /// `None` where this CPU or format has none.
+    fn dot_tile_fn() -> Option<DotTile<Self>> {
+        None
+    }
 }
+
+/// Weight rows of a [`DotTile`] kernel.
+pub const TILE_ROWS: usize = 4;
+/// Rows of activations of a [`DotTile`] kernel.
+pub const TILE_TOKENS: usize = 4;
+
+/// [`TILE_ROWS`] weight rows dotted with [`TILE_TOKENS`] rows of activations: `out[r][t]`.
+pub type DotTile<B> =
+    fn([&[B]; TILE_ROWS], [&[<B as BlockFormat>::Act]; TILE_TOKENS]) -> [[f32; TILE_TOKENS]; TILE_ROWS];
 
 /// A row dot product with two rows of activations: `[row · a, row · b]`.
 pub type DotPair<B> = fn(&[B], &[<B as BlockFormat>::Act], &[<B as BlockFormat>::Act]) -> [f32; 2];
@@ -316,12 +332,12 @@ block!(
 /// Implements [`BlockFormat`] from the byte-level codecs and kernels.
 macro_rules! format {
     ($block:ty, $t:ident, $values:expr, $act:ty, $decode:path, $encode:expr, $quantize:expr, $dot:path, $simd:ident) => {
-        format!($block, $t, $values, $act, $decode, $encode, $quantize, $dot, $simd, pair: none, rows: none);
+        format!($block, $t, $values, $act, $decode, $encode, $quantize, $dot, $simd, pair: none, rows: none, tile: none);
     };
     ($block:ty, $t:ident, $values:expr, $act:ty, $decode:path, $encode:expr, $quantize:expr, $dot:path, $simd:ident, pair: $pair:ident) => {
-        format!($block, $t, $values, $act, $decode, $encode, $quantize, $dot, $simd, pair: $pair, rows: none);
+        format!($block, $t, $values, $act, $decode, $encode, $quantize, $dot, $simd, pair: $pair, rows: none, tile: none);
     };
-    ($block:ty, $t:ident, $values:expr, $act:ty, $decode:path, $encode:expr, $quantize:expr, $dot:path, $simd:ident, pair: $pair:ident, rows: $rows:ident) => {
+    ($block:ty, $t:ident, $values:expr, $act:ty, $decode:path, $encode:expr, $quantize:expr, $dot:path, $simd:ident, pair: $pair:ident, rows: $rows:ident, tile: $tile:ident) => {
         impl BlockFormat for $block {
             const TYPE: GgmlType = GgmlType::$t;
             const VALUES: usize = $values;
@@ -352,6 +368,9 @@ macro_rules! format {
             }
             fn dot_rows_fn() -> Option<DotRows<Self>> {
                 simd::rows::$rows()
+            }
+            fn dot_tile_fn() -> Option<DotTile<Self>> {
+                simd::tile::$tile()
             }
         }
     };
@@ -393,8 +412,8 @@ fn q8_k(x: &[f32]) -> Vec<Q8KBlock> {
 }
 
 format!(BlockQ4_0, Q4_0, QK, Q8_0, blocks::decode_q4_0, blocks::encode_q4_0, q8_0, kernels::dot_q4_0, q4_0);
-format!(BlockQ4_1, Q4_1, QK, Q8_1, blocks::decode_q4_1, blocks::encode_q4_1, q8_1, kernels::dot_q4_1, q4_1, pair: q4_1, rows: q4_1);
-format!(BlockQ5_0, Q5_0, QK, Q8_0, blocks::decode_q5_0, blocks::encode_q5_0, q8_0, kernels::dot_q5_0, q5_0, pair: q5_0, rows: q5_0);
+format!(BlockQ4_1, Q4_1, QK, Q8_1, blocks::decode_q4_1, blocks::encode_q4_1, q8_1, kernels::dot_q4_1, q4_1, pair: q4_1, rows: q4_1, tile: q4_1);
+format!(BlockQ5_0, Q5_0, QK, Q8_0, blocks::decode_q5_0, blocks::encode_q5_0, q8_0, kernels::dot_q5_0, q5_0, pair: q5_0, rows: q5_0, tile: q5_0);
 format!(BlockQ5_1, Q5_1, QK, Q8_1, blocks::decode_q5_1, blocks::encode_q5_1, q8_1, kernels::dot_q5_1, q5_1);
 format!(
     BlockQ8_0,
@@ -407,7 +426,8 @@ format!(
     kernels::dot_q8_0,
     q8_0,
     pair: q8_0,
-    rows: q8_0
+    rows: q8_0,
+    tile: q8_0
 );
 format!(BlockIQ4NL, IQ4_NL, QK, Q8_0, blocks::decode_iq4_nl, blocks::encode_iq4_nl, q8_0, kernels::dot_iq4_nl, iq4_nl);
 format!(BlockQ2K, Q2_K, QK_K, Q8KBlock, blocks::decode_q2_k, blocks::encode_q2_k, q8_k, kernels::dot_q2_k, q2_k);
@@ -444,6 +464,9 @@ mod simd {
         no_kernels!(none, q4_1, q5_0, q8_0, q4_k, q6_k);
     }
     pub(super) mod rows {
+        no_kernels!(none, q4_1, q5_0, q8_0);
+    }
+    pub(super) mod tile {
         no_kernels!(none, q4_1, q5_0, q8_0);
     }
 }
@@ -541,6 +564,35 @@ mod simd {
             q4_1 = dot_q4_1_rows: BlockQ4_1, Q8_1;
             q5_0 = dot_q5_0_rows: BlockQ5_0, Q8_0;
             q8_0 = dot_q8_0_rows: BlockQ8_0, Q8_0;
+        }
+    }
+
+    /// The 4 × 4 prompt tiles (AVX-512 VNNI), where a format has one.
+    pub(super) mod tile {
+        use super::*;
+        use crate::kernels_vnni as v;
+
+        macro_rules! wrap_tile {
+            ($($name:ident = $kernel:ident: $block:ty, $act:ty;)*) => {$(
+                pub(in super::super) fn $name() -> Option<DotTile<$block>> {
+                    fn kernel(rows: [&[$block]; TILE_ROWS], acts: [&[$act]; TILE_TOKENS]) -> [[f32; TILE_TOKENS]; TILE_ROWS] {
+                        // SAFETY: handed out only after `v::available()` detected AVX-512 VNNI,
+                        // AVX-512VL, AVX2, FMA and F16C.
+                        unsafe { v::$kernel(rows, acts) }
+                    }
+                    v::available().then_some(kernel as DotTile<$block>)
+                }
+            )*};
+        }
+
+        pub(in super::super) fn none<B>() -> Option<B> {
+            None
+        }
+
+        wrap_tile! {
+            q4_1 = tile_q4_1: BlockQ4_1, Q8_1;
+            q5_0 = tile_q5_0: BlockQ5_0, Q8_0;
+            q8_0 = tile_q8_0: BlockQ8_0, Q8_0;
         }
     }
 }

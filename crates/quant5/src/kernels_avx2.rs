@@ -14,7 +14,7 @@ use std::arch::x86_64::*;
 /// f16 → f32 with the F16C instruction (software conversion would dominate small blocks).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn f16c_at(b: &[u8], at: usize) -> f32 {
+pub(crate) fn f16c_at(b: &[u8], at: usize) -> f32 {
     let bits = u16::from_le_bytes([b[at], b[at + 1]]);
     _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)))
 }
@@ -22,7 +22,7 @@ fn f16c_at(b: &[u8], at: usize) -> f32 {
 /// Horizontal sum of eight f32 lanes.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn hsum_ps(v: __m256) -> f32 {
+pub(crate) fn hsum_ps(v: __m256) -> f32 {
     let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
@@ -32,7 +32,7 @@ fn hsum_ps(v: __m256) -> f32 {
 /// 32 bytes, byte `i` = 0x10 if bit `i` of `bits` is set (the fifth bit of Q5_0/Q5_1 codes).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn fifth_bits(bits: u32) -> __m256i {
+pub(crate) fn fifth_bits(bits: u32) -> __m256i {
     let x = _mm256_set1_epi32(bits as i32);
     let shuffle = _mm256_setr_epi8(
         0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3,
@@ -46,7 +46,7 @@ fn fifth_bits(bits: u32) -> __m256i {
 /// The 32 nibbles of 16 bytes: low nibbles in bytes 0..16, high nibbles in bytes 16..32.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn nibbles(qs: &[u8]) -> __m256i {
+pub(crate) fn nibbles(qs: &[u8]) -> __m256i {
     let qs = &qs[..16];
     // SAFETY: `qs` has 16 readable bytes (checked by the slice above); unaligned load.
     let q = unsafe { _mm_loadu_si128(qs.as_ptr() as *const __m128i) };

@@ -15,6 +15,8 @@ mod int8_x86;
 pub mod kernels;
 #[cfg(target_arch = "x86_64")]
 mod kernels_avx2;
+#[cfg(target_arch = "x86_64")]
+mod kernels_vnni;
 mod matrix;
 #[cfg(feature = "qat")]
 pub mod qat;

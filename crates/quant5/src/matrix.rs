@@ -4,7 +4,7 @@
 use crate::QuantError;
 use crate::SpinPool;
 use crate::block_bytes::BlockBytes;
-use crate::formats::{BlockFormat, FormatFn, cast_blocks, cast_blocks_mut, for_type};
+use crate::formats::{BlockFormat, FormatFn, TILE_ROWS, TILE_TOKENS, cast_blocks, cast_blocks_mut, for_type};
 use crate::ggml_type::GgmlType;
 
 /// Dequantizes one row of `n` elements of type `t` from `bytes` into `out`.
@@ -361,6 +361,9 @@ impl FormatFn for BlockDots<'_> {
         // One row of X (decoding): two weight rows at a time where the format has a kernel for
         // it (each activation block loaded once; bit-identical to two single dots).
         let rows_pair = if n == 1 { B::dot_rows_fn() } else { None };
+        // Four or more rows of X (a prompt chunk): 4 weight rows × 4 rows of X per kernel call
+        // where the CPU and format have a tile (again bit-identical to single dots).
+        let tile = if n >= TILE_TOKENS { B::dot_tile_fn() } else { None };
         // Weight rows `r0..` into `out[(r − r0)·n + t]` (row-major by weight row).
         let share = |r0: usize, out: &mut [f32]| {
             if let Some(rows_pair) = rows_pair {
@@ -380,11 +383,12 @@ impl FormatFn for BlockDots<'_> {
                 }
                 return;
             }
-            for (i, per_token) in out.chunks_exact_mut(n).enumerate() {
-                let row = &blocks[(r0 + i) * per_row..(r0 + i + 1) * per_row];
-                let mut done = 0;
+            let row_at = |r: usize| &blocks[r * per_row..(r + 1) * per_row];
+            // One weight row with the rows of X from `from` on: pairs, then a last single.
+            let rest_of_row = |row: &[B], per_token: &mut [f32], from: usize| {
+                let mut done = from;
                 if let Some(pair) = pair {
-                    for (o, a) in per_token.chunks_exact_mut(2).zip(acts.chunks_exact(2)) {
+                    for (o, a) in per_token[from..].chunks_exact_mut(2).zip(acts[from..].chunks_exact(2)) {
                         let [y0, y1] = pair(row, &a[0], &a[1]);
                         (o[0], o[1]) = (y0, y1);
                         done += 2;
@@ -393,6 +397,30 @@ impl FormatFn for BlockDots<'_> {
                 for (o, act) in per_token[done..].iter_mut().zip(&acts[done..]) {
                     *o = dot(row, act);
                 }
+            };
+            let out_rows = out.len() / n;
+            let mut bands = out.chunks_exact_mut(TILE_ROWS * n);
+            if let Some(tile) = tile {
+                let whole_tokens = n / TILE_TOKENS * TILE_TOKENS;
+                for (g, band) in (&mut bands).enumerate() {
+                    let r = r0 + g * TILE_ROWS;
+                    let rows4 = [row_at(r), row_at(r + 1), row_at(r + 2), row_at(r + 3)];
+                    for t in (0..whole_tokens).step_by(TILE_TOKENS) {
+                        let acts4 = [&acts[t][..], &acts[t + 1][..], &acts[t + 2][..], &acts[t + 3][..]];
+                        for (k, y) in tile(rows4, acts4).into_iter().enumerate() {
+                            band[k * n + t..k * n + t + TILE_TOKENS].copy_from_slice(&y);
+                        }
+                    }
+                    for (k, per_token) in band.chunks_exact_mut(n).enumerate() {
+                        rest_of_row(rows4[k], per_token, whole_tokens);
+                    }
+                }
+            }
+            // Rows no tile took: all of them without a tile kernel, else the last few.
+            let untiled = if tile.is_some() { bands.into_remainder() } else { out };
+            let first = r0 + (out_rows - untiled.len() / n);
+            for (i, per_token) in untiled.chunks_exact_mut(n).enumerate() {
+                rest_of_row(row_at(first + i), per_token, 0);
             }
         };
         let threads = match workers {
