@@ -85,8 +85,18 @@ fn dot_i8_i8(a: __m256i, b: __m256i) -> __m256i {
     dot_u8_i8(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a))
 }
 
-/// Sums `$block` (an `__m256` per block pair) over a row with four independent accumulators,
-/// so consecutive blocks' adds do not wait on each other. A macro rather than a function taking
+/// `acc + d·s` for a block's scale `d` and eight i32 partial sums `s`, one FMA per lane: the
+/// step every kernel of a format takes in the same order, so the one-row, two-row and tile
+/// kernels agree bit for bit.
+macro_rules! scaled_add {
+    ($acc:expr, $block:expr) => {{
+        let (d, s): (f32, __m256i) = $block;
+        _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s), $acc)
+    }};
+}
+
+/// Sums `$block` (a block's scale and its eight i32 partial sums, see [`scaled_add!`]) over a
+/// row with four independent accumulators, so consecutive blocks' adds do not wait on each other. A macro rather than a function taking
 /// a closure: closures do not inherit `#[target_feature]`, so the intrinsics would not inline.
 macro_rules! four_way {
     ($row:expr, $ts:expr, $ys:expr, |$b:ident, $y:ident| $block:expr) => {{
@@ -99,14 +109,14 @@ macro_rules! four_way {
             for k in 0..4 {
                 let $b = &row[(i + k) * $ts..(i + k + 1) * $ts];
                 let $y = &ys[i + k];
-                acc[k] = _mm256_add_ps(acc[k], $block);
+                acc[k] = scaled_add!(acc[k], $block);
             }
             i += 4;
         }
         while i < n {
             let $b = &row[i * $ts..(i + 1) * $ts];
             let $y = &ys[i];
-            acc[0] = _mm256_add_ps(acc[0], $block);
+            acc[0] = scaled_add!(acc[0], $block);
             i += 1;
         }
         _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]))
@@ -130,7 +140,7 @@ macro_rules! four_way_pair {
                 let $b = &row[(i + k) * $ts..(i + k + 1) * $ts];
                 let $shared = $prep;
                 for ($t, $y) in [&a0[i + k], &a1[i + k]].into_iter().enumerate() {
-                    acc[$t][k] = _mm256_add_ps(acc[$t][k], $block);
+                    acc[$t][k] = scaled_add!(acc[$t][k], $block);
                 }
             }
             i += 4;
@@ -139,7 +149,7 @@ macro_rules! four_way_pair {
             let $b = &row[i * $ts..(i + 1) * $ts];
             let $shared = $prep;
             for ($t, $y) in [&a0[i], &a1[i]].into_iter().enumerate() {
-                acc[$t][0] = _mm256_add_ps(acc[$t][0], $block);
+                acc[$t][0] = scaled_add!(acc[$t][0], $block);
             }
             i += 1;
         }
@@ -157,7 +167,7 @@ pub(crate) fn dot_q5_0(row: &[u8], act: &[Q8_0]) -> f32 {
         let q = _mm256_or_si256(nibbles(&b[6..22]), fifth_bits(qh));
         let a = load_i8x32(&y.qs);
         let s = _mm256_sub_epi32(dot_u8_i8(q, a), _mm256_slli_epi32(dot_u8_i8(ones, a), 4));
-        _mm256_mul_ps(_mm256_set1_ps(f16c_at(b, 0) * y.d), _mm256_cvtepi32_ps(s))
+        (f16c_at(b, 0) * y.d, s)
     });
     hsum_ps(acc)
 }
@@ -170,7 +180,7 @@ pub(crate) fn dot_q5_1(row: &[u8], act: &[Q8_1]) -> f32 {
         let qh = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
         let q = _mm256_or_si256(nibbles(&b[8..24]), fifth_bits(qh));
         mins += f16c_at(b, 2) * y.s;
-        _mm256_mul_ps(_mm256_set1_ps(f16c_at(b, 0) * y.d), _mm256_cvtepi32_ps(dot_u8_i8(q, load_i8x32(&y.qs))))
+        (f16c_at(b, 0) * y.d, dot_u8_i8(q, load_i8x32(&y.qs)))
     });
     hsum_ps(acc) + mins
 }
@@ -191,7 +201,7 @@ macro_rules! four_way_rows {
                 let $y = &ys[i + k];
                 for ($t, row) in [r0, r1].into_iter().enumerate() {
                     let $b = &row[(i + k) * $ts..(i + k + 1) * $ts];
-                    acc[$t][k] = _mm256_add_ps(acc[$t][k], $block);
+                    acc[$t][k] = scaled_add!(acc[$t][k], $block);
                 }
             }
             i += 4;
@@ -200,7 +210,7 @@ macro_rules! four_way_rows {
             let $y = &ys[i];
             for ($t, row) in [r0, r1].into_iter().enumerate() {
                 let $b = &row[i * $ts..(i + 1) * $ts];
-                acc[$t][0] = _mm256_add_ps(acc[$t][0], $block);
+                acc[$t][0] = scaled_add!(acc[$t][0], $block);
             }
             i += 1;
         }
@@ -216,7 +226,7 @@ pub(crate) fn dot_q4_1(row: &[u8], act: &[Q8_1]) -> f32 {
     let acc = four_way!(row, 20, act, |b, y| {
         mins += f16c_at(b, 2) * y.s;
         let s = dot_u8_i8(nibbles(&b[4..20]), load_i8x32(&y.qs));
-        _mm256_mul_ps(_mm256_set1_ps(f16c_at(b, 0) * y.d), _mm256_cvtepi32_ps(s))
+        (f16c_at(b, 0) * y.d, s)
     });
     hsum_ps(acc) + mins
 }
@@ -229,7 +239,7 @@ pub(crate) fn dot_q4_1_rows(r0: &[u8], r1: &[u8], act: &[Q8_1]) -> [f32; 2] {
     let [s0, s1] = four_way_rows!(r0, r1, 20, act, |t, b, y| {
         mins[t] += f16c_at(b, 2) * y.s;
         let s = dot_u8_i8(nibbles(&b[4..20]), load_i8x32(&y.qs));
-        _mm256_mul_ps(_mm256_set1_ps(f16c_at(b, 0) * y.d), _mm256_cvtepi32_ps(s))
+        (f16c_at(b, 0) * y.d, s)
     });
     [s0 + mins[0], s1 + mins[1]]
 }
@@ -244,7 +254,7 @@ pub(crate) fn dot_q5_0_rows(r0: &[u8], r1: &[u8], act: &[Q8_0]) -> [f32; 2] {
         let q = _mm256_or_si256(nibbles(&b[6..22]), fifth_bits(qh));
         let a = load_i8x32(&y.qs);
         let s = _mm256_sub_epi32(dot_u8_i8(q, a), _mm256_slli_epi32(dot_u8_i8(ones, a), 4));
-        _mm256_mul_ps(_mm256_set1_ps(f16c_at(b, 0) * y.d), _mm256_cvtepi32_ps(s))
+        (f16c_at(b, 0) * y.d, s)
     })
 }
 
@@ -254,7 +264,7 @@ pub(crate) fn dot_q5_0_rows(r0: &[u8], r1: &[u8], act: &[Q8_0]) -> [f32; 2] {
 pub(crate) fn dot_q8_0_rows(r0: &[u8], r1: &[u8], act: &[Q8_0]) -> [f32; 2] {
     four_way_rows!(r0, r1, 34, act, |_t, b, y| {
         let s = dot_i8_i8(load32(&b[2..34]), load_i8x32(&y.qs));
-        _mm256_mul_ps(_mm256_set1_ps(f16c_at(b, 0) * y.d), _mm256_cvtepi32_ps(s))
+        (f16c_at(b, 0) * y.d, s)
     })
 }
 
@@ -275,7 +285,7 @@ pub(crate) fn dot_q5_0_pair(row: &[u8], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
         |_t, y| {
             let a = load_i8x32(&y.qs);
             let s = _mm256_sub_epi32(dot_u8_i8(q, a), _mm256_slli_epi32(dot_u8_i8(ones, a), 4));
-            _mm256_mul_ps(_mm256_set1_ps(d * y.d), _mm256_cvtepi32_ps(s))
+            (d * y.d, s)
         }
     )
 }
@@ -286,7 +296,7 @@ pub(crate) fn dot_q5_0_pair(row: &[u8], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
 pub(crate) fn dot_q8_0_pair(row: &[u8], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
     four_way_pair!(row, 34, a0, a1, |b| (w, d) = (load32(&b[2..34]), f16c_at(b, 0)), |_t, y| {
         let s = dot_i8_i8(w, load_i8x32(&y.qs));
-        _mm256_mul_ps(_mm256_set1_ps(d * y.d), _mm256_cvtepi32_ps(s))
+        (d * y.d, s)
     })
 }
 
@@ -300,7 +310,7 @@ pub(crate) fn dot_q4_1_pair(row: &[u8], a0: &[Q8_1], a1: &[Q8_1]) -> [f32; 2] {
         four_way_pair!(row, 20, a0, a1, |b| (q, d, m) = (nibbles(&b[4..20]), f16c_at(b, 0), f16c_at(b, 2)), |t, y| {
             mins[t] += m * y.s;
             let s = dot_u8_i8(q, load_i8x32(&y.qs));
-            _mm256_mul_ps(_mm256_set1_ps(d * y.d), _mm256_cvtepi32_ps(s))
+            (d * y.d, s)
         });
     [s0 + mins[0], s1 + mins[1]]
 }
@@ -310,7 +320,7 @@ pub(crate) fn dot_q4_1_pair(row: &[u8], a0: &[Q8_1], a1: &[Q8_1]) -> [f32; 2] {
 pub(crate) fn dot_q8_0(row: &[u8], act: &[Q8_0]) -> f32 {
     let acc = four_way!(row, 34, act, |b, y| {
         let s = dot_i8_i8(load32(&b[2..34]), load_i8x32(&y.qs));
-        _mm256_mul_ps(_mm256_set1_ps(f16c_at(b, 0) * y.d), _mm256_cvtepi32_ps(s))
+        (f16c_at(b, 0) * y.d, s)
     });
     hsum_ps(acc)
 }
@@ -414,7 +424,7 @@ pub(crate) fn dot_q4_0(row: &[u8], act: &[Q8_0]) -> f32 {
     let acc = four_way!(row, 18, act, |b, y| {
         let q = _mm256_sub_epi8(nibbles(&b[2..18]), eight);
         let s = dot_i8_i8(q, load_i8x32(&y.qs));
-        _mm256_mul_ps(_mm256_set1_ps(f16c_at(b, 0) * y.d), _mm256_cvtepi32_ps(s))
+        (f16c_at(b, 0) * y.d, s)
     });
     hsum_ps(acc)
 }
@@ -426,7 +436,7 @@ pub(crate) fn dot_iq4_nl(row: &[u8], act: &[Q8_0]) -> f32 {
     let acc = four_way!(row, 18, act, |b, y| {
         let v = _mm256_shuffle_epi8(table, nibbles(&b[2..18]));
         let s = dot_i8_i8(v, load_i8x32(&y.qs));
-        _mm256_mul_ps(_mm256_set1_ps(f16c_at(b, 0) * y.d), _mm256_cvtepi32_ps(s))
+        (f16c_at(b, 0) * y.d, s)
     });
     hsum_ps(acc)
 }

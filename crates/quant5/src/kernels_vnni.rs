@@ -88,11 +88,15 @@ macro_rules! tile {
                     $prep_a
                 });
                 for (r, (wv, dw)) in ws.iter().enumerate() {
+                    let dw = _mm256_set1_ps(*dw);
                     for (t, (av, da, start)) in xs.iter().enumerate() {
                         let ($w, $a, $start) = (*wv, *av, *start);
                         let s: __m256i = $isum;
-                        let scaled = _mm256_mul_ps(_mm256_set1_ps(dw * da), _mm256_cvtepi32_ps(s));
-                        acc[r][t] = _mm256_add_ps(acc[r][t], scaled);
+                        // The block pair's scale `dw·da` in every lane (the product the one-row
+                        // kernel takes in scalar f32; the activation's scale can come straight
+                        // from memory as an embedded broadcast).
+                        let scale = _mm256_mul_ps(dw, _mm256_set1_ps(*da));
+                        acc[r][t] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(s), acc[r][t]);
                     }
                 }
             }
