@@ -5,7 +5,7 @@
 //! tested against.
 
 use crate::blocks::{
-    IQ4_VALUES, QK, QK_K, f16_at, iq4_xs_scale, nearest_int, q3_k_codes, q3_k_scales, round_half_away, scale_min_k4,
+    IQ4_VALUES, QK, QK_K, f16_at, iq4_xs_scale, q3_k_codes, q3_k_scales, round_half_away, scale_min_k4,
 };
 use crate::formats::{
     BlockFormat, BlockIQ4NL, BlockIQ4XS, BlockQ2K, BlockQ3K, BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5_1,
@@ -80,6 +80,14 @@ pub fn quantize_q8_1(x: &[f32]) -> Vec<Q8_1> {
         .collect()
 }
 
+/// [`nearest_int`] for |f| < 2²² (ties to even), as ggml computes it: adding 1.5·2²³ leaves the
+/// rounded integer in the low mantissa bits. No libm call (`rintf` without SSE4.1), so the
+/// loop over a block vectorises.
+#[inline(always)]
+fn nearest_int_small(f: f32) -> i32 {
+    ((f + 12_582_912.0).to_bits() & 0x007F_FFFF) as i32 - 0x0040_0000
+}
+
 /// `x` (whole blocks of 256) as Q8_K super-blocks, as ggml's `quantize_row_q8_K`.
 pub fn quantize_q8k(x: &[f32]) -> Vec<Q8KBlock> {
     x.chunks_exact(QK_K)
@@ -97,7 +105,7 @@ pub fn quantize_q8k(x: &[f32]) -> Vec<Q8KBlock> {
             }
             let iscale = -127.0 / max;
             for (q, &v) in b.qs.iter_mut().zip(c) {
-                *q = nearest_int(iscale * v).min(127) as i8;
+                *q = nearest_int_small(iscale * v).min(127) as i8;
             }
             for (j, s) in b.bsums.iter_mut().enumerate() {
                 *s = b.qs[16 * j..16 * j + 16].iter().map(|&q| q as i16).sum();
@@ -407,4 +415,29 @@ pub(crate) fn dot_f16(row: &[u8], act: &[f32]) -> f32 {
 
 pub(crate) fn dot_bf16(row: &[u8], act: &[f32]) -> f32 {
     dot_float(row, act, 2, blocks::decode_bf16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blocks::nearest_int;
+
+    #[test]
+    fn nearest_int_small_rounds_half_to_even_like_rint() {
+        // Every float within 32 ulps of each integer and half-integer in ±200 (the range the
+        // Q8_K codes use, and past it), signed zeros, and tiny values.
+        let mut values = vec![0.0f32, -0.0, 1e-30, -1e-30, 127.0, -127.0];
+        for k in -400..=400 {
+            let centre = k as f32 * 0.5;
+            let (mut up, mut down) = (centre, centre);
+            for _ in 0..32 {
+                values.extend([up, down]);
+                up = up.next_up();
+                down = down.next_down();
+            }
+        }
+        for v in values {
+            assert_eq!(nearest_int_small(v), nearest_int(v), "{v}");
+        }
+    }
 }

@@ -31,6 +31,8 @@ pub(crate) fn available() -> bool {
         && std::arch::is_x86_feature_detected!("fma")
         && std::arch::is_x86_feature_detected!("f16c")
         && std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512dq")
         && std::arch::is_x86_feature_detected!("avx512vl")
         && std::arch::is_x86_feature_detected!("avx512vnni")
 }
@@ -59,53 +61,95 @@ macro_rules! each4 {
     };
 }
 
-/// The tile for one format: `$prep_w` turns a weight block into its unsigned or signed code
-/// vector and f32 scale, `$prep_a` an activation block into its code vector, scale and the
-/// starting value of its integer sums, and `$isum` gives a block pair's eight i32 lanes —
-/// the same lanes the one-row AVX2 kernel computes.
+/// The tile for one format. `$prep_w` turns a weight block into its 32 codes (unsigned or
+/// signed, as `$prep_a`'s are not) and f32 scale, `$prep_a` an activation block into its codes
+/// and scale, and `$start` gives, from an activation register, the starting value of its
+/// integer sums (the offset term, folded in so each row and token costs one `vpdpbusd`).
+///
+/// A 512-bit register holds two blocks: pass 0 puts block `4j` in the low eight lanes
+/// (accumulator 0 of the one-row kernel) and `4j + 1` in the high eight (accumulator 1), pass 1
+/// blocks `4j + 2` and `4j + 3`; the tail after the last whole group of four goes to the low
+/// lanes of pass 0 only (a masked FMA), as the one-row kernel adds it to accumulator 0.
 macro_rules! tile {
     ($rows:expr, $acts:expr,
      |$b:ident| $prep_w:expr,
      |$y:ident| $prep_a:expr,
-     |$w:ident, $a:ident, $start:ident| $isum:expr) => {{
+     |$a:ident| $start:expr) => {{
         let (rows, acts) = ($rows, $acts);
         let n = rows.iter().map(|r| r.len()).chain(acts.iter().map(|a| a.len())).min().unwrap_or(0);
         let full = n / 4 * 4;
-        let mut parts = [[[_mm256_setzero_ps(); TILE_TOKENS]; TILE_ROWS]; 4];
-        for (k, part) in parts.iter_mut().enumerate() {
-            let mut acc = [[_mm256_setzero_ps(); TILE_TOKENS]; TILE_ROWS];
-            // Pass `k`: blocks k, k + 4, … of the whole groups of four, then (pass 0 only) the tail.
-            let tail = if k == 0 { full..n } else { n..n };
-            for i in (k..full).step_by(4).chain(tail) {
+        let mut passes = [[[_mm512_setzero_ps(); TILE_TOKENS]; TILE_ROWS]; 2];
+        for (h, pass) in passes.iter_mut().enumerate() {
+            let mut acc = [[_mm512_setzero_ps(); TILE_TOKENS]; TILE_ROWS];
+            let mut i = 2 * h;
+            while i < full {
                 // Not `array::from_fn`: a closure does not inherit `#[target_feature]`, so the
                 // intrinsics in it would not inline.
                 let ws = each4!(|r| {
-                    let $b = &rows[r][i];
-                    $prep_w
+                    let (lo, d_lo) = {
+                        let $b = &rows[r][i];
+                        $prep_w
+                    };
+                    let (hi, d_hi) = {
+                        let $b = &rows[r][i + 1];
+                        $prep_w
+                    };
+                    (join(lo, hi), join_ps(d_lo, d_hi))
                 });
                 let xs = each4!(|t| {
-                    let $y = &acts[t][i];
-                    $prep_a
+                    let (lo, d_lo) = {
+                        let $y = &acts[t][i];
+                        $prep_a
+                    };
+                    let (hi, d_hi) = {
+                        let $y = &acts[t][i + 1];
+                        $prep_a
+                    };
+                    let $a = join(lo, hi);
+                    ($a, join_ps(d_lo, d_hi), $start)
                 });
                 for (r, (wv, dw)) in ws.iter().enumerate() {
-                    let dw = _mm256_set1_ps(*dw);
                     for (t, (av, da, start)) in xs.iter().enumerate() {
-                        let ($w, $a, $start) = (*wv, *av, *start);
-                        let s: __m256i = $isum;
-                        // The block pair's scale `dw·da` in every lane (the product the one-row
-                        // kernel takes in scalar f32; the activation's scale can come straight
-                        // from memory as an embedded broadcast).
-                        let scale = _mm256_mul_ps(dw, _mm256_set1_ps(*da));
-                        acc[r][t] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(s), acc[r][t]);
+                        let s = _mm512_dpbusd_epi32(*start, *wv, *av);
+                        acc[r][t] = _mm512_fmadd_ps(_mm512_mul_ps(*dw, *da), _mm512_cvtepi32_ps(s), acc[r][t]);
+                    }
+                }
+                i += 4;
+            }
+            if h == 0 {
+                for i in full..n {
+                    let ws = each4!(|r| {
+                        let (lo, d) = {
+                            let $b = &rows[r][i];
+                            $prep_w
+                        };
+                        (_mm512_castsi256_si512(lo), _mm512_set1_ps(d))
+                    });
+                    let xs = each4!(|t| {
+                        let (lo, d) = {
+                            let $y = &acts[t][i];
+                            $prep_a
+                        };
+                        let $a = _mm512_castsi256_si512(lo);
+                        ($a, _mm512_set1_ps(d), $start)
+                    });
+                    for (r, (wv, dw)) in ws.iter().enumerate() {
+                        for (t, (av, da, start)) in xs.iter().enumerate() {
+                            let s = _mm512_dpbusd_epi32(*start, *wv, *av);
+                            let scale = _mm512_mul_ps(*dw, *da);
+                            acc[r][t] = _mm512_mask3_fmadd_ps(scale, _mm512_cvtepi32_ps(s), acc[r][t], 0x00FF);
+                        }
                     }
                 }
             }
-            *part = acc;
+            *pass = acc;
         }
         let mut out = [[0f32; TILE_TOKENS]; TILE_ROWS];
         for (r, row) in out.iter_mut().enumerate() {
             for (t, o) in row.iter_mut().enumerate() {
-                let [a0, a1, a2, a3] = [parts[0][r][t], parts[1][r][t], parts[2][r][t], parts[3][r][t]];
+                let (a01, a23) = (passes[0][r][t], passes[1][r][t]);
+                let (a0, a1) = (_mm512_castps512_ps256(a01), _mm512_extractf32x8_ps::<1>(a01));
+                let (a2, a3) = (_mm512_castps512_ps256(a23), _mm512_extractf32x8_ps::<1>(a23));
                 *o = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
             }
         }
@@ -113,22 +157,30 @@ macro_rules! tile {
     }};
 }
 
-/// `vpdpbusd(start, u, s)`: `start` plus, per i32 lane, the sum of four u8 × i8 products.
+/// Two blocks' codes in one register: `lo` in the low half.
 #[inline]
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
-fn dpbusd(start: __m256i, u: __m256i, s: __m256i) -> __m256i {
-    _mm256_dpbusd_epi32(start, u, s)
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
+fn join(lo: __m256i, hi: __m256i) -> __m512i {
+    _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
+}
+
+/// Two blocks' scales, each in its half's eight lanes.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
+fn join_ps(lo: f32, hi: f32) -> __m512 {
+    _mm512_insertf32x8::<1>(_mm512_set1_ps(lo), _mm256_set1_ps(hi))
 }
 
 /// −`c`·Σa per i32 lane (four bytes of `a` each): the term an unsigned offset of `c` adds.
 #[inline]
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
-fn minus_offset(c: i8, a: __m256i) -> __m256i {
-    _mm256_sub_epi32(_mm256_setzero_si256(), dpbusd(_mm256_setzero_si256(), _mm256_set1_epi8(c), a))
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
+fn minus_offset(c: i8, a: __m512i) -> __m512i {
+    let zero = _mm512_setzero_si512();
+    _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(c), a))
 }
 
 #[inline]
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
 fn load_codes(q: &[i8; 32]) -> __m256i {
     // SAFETY: `q` is 32 readable bytes; unaligned load.
     unsafe { _mm256_loadu_si256(q.as_ptr().cast()) }
@@ -138,7 +190,7 @@ fn load_codes(q: &[i8; 32]) -> __m256i {
 /// one `xor`) and each activation block starts its sums at −128·Σa.
 ///
 /// `rows` and `acts` hold the same number of blocks (extra blocks are ignored).
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
 pub(crate) fn tile_q8_0(
     rows: [&[BlockQ8_0]; TILE_ROWS],
     acts: [&[Q8_0]; TILE_TOKENS],
@@ -148,17 +200,14 @@ pub(crate) fn tile_q8_0(
         rows,
         acts,
         |b| (_mm256_xor_si256(load_codes(&b.qs), flip), f16c_at(&b.d, 0)),
-        |y| {
-            let a = load_codes(&y.qs);
-            (a, y.d, minus_offset(-128, a))
-        },
-        |w, a, start| dpbusd(start, w, a)
+        |y| (load_codes(&y.qs), y.d),
+        |a| minus_offset(-128, a)
     )
 }
 
 /// Q5_0 × Q8_0 for 4 weight rows × 4 token rows: the 5-bit codes are unsigned already and
 /// each activation block starts its sums at −16·Σa.
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
 pub(crate) fn tile_q5_0(
     rows: [&[BlockQ5_0]; TILE_ROWS],
     acts: [&[Q8_0]; TILE_TOKENS],
@@ -167,26 +216,20 @@ pub(crate) fn tile_q5_0(
         rows,
         acts,
         |b| (_mm256_or_si256(nibbles(&b.qs), fifth_bits(u32::from_le_bytes(b.qh))), f16c_at(&b.d, 0)),
-        |y| {
-            let a = load_codes(&y.qs);
-            (a, y.d, minus_offset(16, a))
-        },
-        |w, a, start| dpbusd(start, w, a)
+        |y| (load_codes(&y.qs), y.d),
+        |a| minus_offset(16, a)
     )
 }
 
 /// Q4_1 × Q8_1 for 4 weight rows × 4 token rows. The minimum terms `m·s` are summed per row and
 /// token in block order, as the one-row kernel does, four tokens per SSE register.
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
 pub(crate) fn tile_q4_1(
     rows: [&[BlockQ4_1]; TILE_ROWS],
     acts: [&[Q8_1]; TILE_TOKENS],
 ) -> [[f32; TILE_TOKENS]; TILE_ROWS] {
-    let zero = _mm256_setzero_si256();
-    let mut out =
-        tile!(rows, acts, |b| (nibbles(&b.qs), f16c_at(&b.d, 0)), |y| (load_codes(&y.qs), y.d, zero), |w, a, start| {
-            dpbusd(start, w, a)
-        });
+    let zero = _mm512_setzero_si512();
+    let mut out = tile!(rows, acts, |b| (nibbles(&b.qs), f16c_at(&b.d, 0)), |y| (load_codes(&y.qs), y.d), |_a| zero);
     let n = rows.iter().map(|r| r.len()).chain(acts.iter().map(|a| a.len())).min().unwrap_or(0);
     let mut mins = [_mm_setzero_ps(); TILE_ROWS];
     for i in 0..n {
