@@ -74,23 +74,25 @@ pub trait BlockFormat: Pod + Send + Sync {
     fn dot_rows_fn() -> Option<DotRows<Self>> {
         None
     }
-    /// A kernel dotting [`TILE_ROWS`] weight rows with [`TILE_TOKENS`] rows of activations (a
-    /// prompt chunk: each weight block unpacked once per four tokens, each activation block
-    /// loaded once per four rows), bit-identical to sixteen calls of [`Self::dot_fn`]'s kernel;
-    /// `None` where this CPU or format has none.
+    /// A kernel for a prompt chunk: weight rows in tiles of [`TILE_ROWS`] and rows of
+    /// activations in tiles of [`TILE_TOKENS`] (each weight block unpacked once per call and
+    /// used for every token, each activation block once for every row), every output
+    /// bit-identical to [`Self::dot_fn`]'s kernel; `None` where this CPU or format has none.
     fn dot_tile_fn() -> Option<DotTile<Self>> {
         None
     }
 }
 
-/// Weight rows of a [`DotTile`] kernel.
+/// Weight rows per tile of a [`DotTile`] kernel.
 pub const TILE_ROWS: usize = 4;
-/// Rows of activations of a [`DotTile`] kernel.
+/// Rows of activations per tile of a [`DotTile`] kernel.
 pub const TILE_TOKENS: usize = 4;
 
-/// [`TILE_ROWS`] weight rows dotted with [`TILE_TOKENS`] rows of activations: `out[r][t]`.
-pub type DotTile<B> =
-    fn([&[B]; TILE_ROWS], [&[<B as BlockFormat>::Act]; TILE_TOKENS]) -> [[f32; TILE_TOKENS]; TILE_ROWS];
+/// `(rows, per_row, acts, out)`: the weight rows (`per_row` blocks each) dotted with every row
+/// of activations, `out[r · acts.len() + t]`, for the rows and tokens that fill whole tiles
+/// (the first `⌊rows / TILE_ROWS⌋ · TILE_ROWS` rows and `⌊n / TILE_TOKENS⌋ · TILE_TOKENS`
+/// tokens); the other outputs are left as they were.
+pub type DotTile<B> = fn(&[B], usize, &[Vec<<B as BlockFormat>::Act>], &mut [f32]);
 
 /// A row dot product with two rows of activations: `[row · a, row · b]`.
 pub type DotPair<B> = fn(&[B], &[<B as BlockFormat>::Act], &[<B as BlockFormat>::Act]) -> [f32; 2];
@@ -567,7 +569,7 @@ mod simd {
         }
     }
 
-    /// The 4 × 4 prompt tiles (AVX-512 VNNI), where a format has one.
+    /// The prompt tiles (AVX-512 VNNI), where a format has them.
     pub(super) mod tile {
         use super::*;
         use crate::kernels_vnni as v;
@@ -575,10 +577,10 @@ mod simd {
         macro_rules! wrap_tile {
             ($($name:ident = $kernel:ident: $block:ty, $act:ty;)*) => {$(
                 pub(in super::super) fn $name() -> Option<DotTile<$block>> {
-                    fn kernel(rows: [&[$block]; TILE_ROWS], acts: [&[$act]; TILE_TOKENS]) -> [[f32; TILE_TOKENS]; TILE_ROWS] {
-                        // SAFETY: handed out only after `v::available()` detected AVX-512 VNNI,
-                        // AVX-512VL, AVX2, FMA and F16C.
-                        unsafe { v::$kernel(rows, acts) }
+                    fn kernel(rows: &[$block], per_row: usize, acts: &[Vec<$act>], out: &mut [f32]) {
+                        // SAFETY: handed out only after `v::available()` detected AVX-512
+                        // F/BW/DQ/VL and VNNI, AVX2, FMA and F16C.
+                        unsafe { v::$kernel(rows, per_row, acts, out) }
                     }
                     v::available().then_some(kernel as DotTile<$block>)
                 }
@@ -590,9 +592,9 @@ mod simd {
         }
 
         wrap_tile! {
-            q4_1 = tile_q4_1: BlockQ4_1, Q8_1;
-            q5_0 = tile_q5_0: BlockQ5_0, Q8_0;
-            q8_0 = tile_q8_0: BlockQ8_0, Q8_0;
+            q4_1 = tiles_q4_1: BlockQ4_1, Q8_1;
+            q5_0 = tiles_q5_0: BlockQ5_0, Q8_0;
+            q8_0 = tiles_q8_0: BlockQ8_0, Q8_0;
         }
     }
 }

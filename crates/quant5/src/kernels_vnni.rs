@@ -1,17 +1,22 @@
-//! Prompt tiles on AVX-512 VNNI: 4 weight rows × 4 rows of activations per call, so each
-//! weight block is unpacked once for four tokens and each activation block once for four rows,
-//! and the integer block sums are one `vpdpbusd` per row and token (where the AVX2 kernels
-//! need `maddubs`, `madd` and sign fix-ups).
+//! Prompt products on AVX-512 VNNI: tiles of 4 weight rows × 4 rows of activations with the
+//! integer block sums one `vpdpbusd` per row and token (where the AVX2 kernels need `maddubs`,
+//! `madd` and sign fix-ups) and two blocks per 512-bit register.
+//!
+//! Both sides are unpacked once into panels of 512-bit units before the tiles run: the
+//! activations of up to [`CHUNK_TOKENS`] tokens (codes, scales and the offset term as the
+//! starting value of the sums), and the weights of each group of 4 rows (codes and scales). A
+//! tile step is then only loads, the `vpdpbusd`, the conversion and two multiplies; unpacking
+//! in the step itself cost as much again, since each weight block is used by four tokens only.
 //!
 //! Every output is bit-identical to the one-row AVX2 kernel ([`kernels_avx2`]): the integer
 //! lanes are the same (`vpdpbusd` sums the same 4 bytes per lane as `madd(maddubs)`, without
 //! saturation, and the sign or offset terms are folded into the starting value), and the f32
 //! accumulation keeps that kernel's order. It spreads a row's blocks over four accumulators,
 //! block `i` into accumulator `i mod 4` (the blocks after the last whole group of four into
-//! accumulator 0), then adds `(a0 + a1) + (a2 + a3)`. Sixteen outputs with four accumulators
-//! each would not fit in registers, so the tile runs one pass per accumulator: pass `k` visits
-//! blocks `k, k + 4, …` in order (pass 0 also the tail) with one register per output, and the
-//! four results are added in the same order at the end. Prefill therefore still equals
+//! accumulator 0), adds each block with one FMA, then sums `(a0 + a1) + (a2 + a3)`. Here a
+//! register holds two accumulators: pass 0 puts block `4j` in the low eight lanes (accumulator
+//! 0) and `4j + 1` in the high eight (accumulator 1), pass 1 blocks `4j + 2` and `4j + 3`, and
+//! the tail goes to the low lanes of pass 0 (a masked FMA). Prefill therefore still equals
 //! token-by-token decoding, bit for bit.
 //!
 //! [`kernels_avx2`]: crate::kernels_avx2
@@ -23,9 +28,11 @@ use crate::kernels::{Q8_0, Q8_1};
 use crate::kernels_avx2::{f16c_at, fifth_bits, hsum_ps, nibbles};
 use std::arch::x86_64::*;
 
-/// Whether this CPU runs the tiles: AVX-512 VNNI on 256-bit registers (VL), plus what the
-/// AVX2 helpers use. AVX-512VL also gives the compiler 32 vector registers, which the 16
-/// accumulators need.
+/// Tokens whose activation panel is built at once: 64 tokens of a 1536-wide row are ~300 KiB,
+/// which stays in L2 while every group of weight rows passes over it.
+const CHUNK_TOKENS: usize = 64;
+
+/// Whether this CPU runs the tiles: AVX-512 F/BW/DQ/VL and VNNI, plus what the AVX2 helpers use.
 pub(crate) fn available() -> bool {
     std::arch::is_x86_feature_detected!("avx2")
         && std::arch::is_x86_feature_detected!("fma")
@@ -37,7 +44,75 @@ pub(crate) fn available() -> bool {
         && std::arch::is_x86_feature_detected!("avx512vnni")
 }
 
-/// `[e(0), e(1), e(2), e(3)]` with `e` written inline (tiles are 4 × 4).
+/// Two weight blocks (or one in the low half, zeros above): codes and each block's scale in
+/// its half's eight lanes.
+#[derive(Clone, Copy)]
+struct WeightUnit {
+    codes: __m512i,
+    scale: __m512,
+}
+
+/// Two activation blocks, as [`WeightUnit`], plus the starting value of their integer sums.
+#[derive(Clone, Copy)]
+struct ActUnit {
+    codes: __m512i,
+    scale: __m512,
+    start: __m512i,
+}
+
+/// Where a row's blocks go: `groups` whole groups of four make units `0..groups` (blocks `4j`,
+/// `4j + 1`: pass 0) and `groups..2·groups` (`4j + 2`, `4j + 3`: pass 1); the `tail` blocks
+/// after them make one unit each, low half only.
+#[derive(Clone, Copy)]
+struct Layout {
+    groups: usize,
+    tail: usize,
+}
+
+impl Layout {
+    fn new(blocks: usize) -> Self {
+        Self { groups: blocks / 4, tail: blocks % 4 }
+    }
+    fn units(self) -> usize {
+        2 * self.groups + self.tail
+    }
+    /// The first block of unit `u` and whether it holds a second.
+    fn blocks_of(self, u: usize) -> (usize, bool) {
+        if u < 2 * self.groups {
+            (4 * (u % self.groups) + 2 * (u / self.groups), true)
+        } else {
+            (4 * self.groups + (u - 2 * self.groups), false)
+        }
+    }
+}
+
+/// Pushes a row's units (see [`Layout`]) onto `$out`: `$prep` turns a block `$b` into its 32
+/// codes (a 256-bit register) and f32 scale, and `$unit` makes the unit from the two blocks'
+/// `$codes` and `$scale`. A loop, not an iterator of closures, so the intrinsics inline.
+macro_rules! push_units {
+    ($out:expr, $blocks:expr, $layout:expr, |$b:ident| $prep:expr, |$codes:ident, $scale:ident| $unit:expr) => {{
+        let (out, blocks, layout) = ($out, $blocks, $layout);
+        for u in 0..layout.units() {
+            let (i, two) = layout.blocks_of(u);
+            let (lo, d_lo) = {
+                let $b = &blocks[i];
+                $prep
+            };
+            let (hi, d_hi) = if two {
+                let $b = &blocks[i + 1];
+                $prep
+            } else {
+                (_mm256_setzero_si256(), 0.0)
+            };
+            let $codes = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi);
+            let $scale = _mm512_insertf32x8::<1>(_mm512_set1_ps(d_lo), _mm256_set1_ps(d_hi));
+            out.push($unit);
+        }
+    }};
+}
+
+/// `[e(0), e(1), e(2), e(3)]` with `e` written inline. Not `array::from_fn`: a closure does not
+/// inherit `#[target_feature]`, so the intrinsics in it would not inline.
 macro_rules! each4 {
     (|$i:ident| $e:expr) => {
         [
@@ -61,114 +136,107 @@ macro_rules! each4 {
     };
 }
 
-/// The tile for one format. `$prep_w` turns a weight block into its 32 codes (unsigned or
-/// signed, as `$prep_a`'s are not) and f32 scale, `$prep_a` an activation block into its codes
-/// and scale, and `$start` gives, from an activation register, the starting value of its
-/// integer sums (the offset term, folded in so each row and token costs one `vpdpbusd`).
-///
-/// A 512-bit register holds two blocks: pass 0 puts block `4j` in the low eight lanes
-/// (accumulator 0 of the one-row kernel) and `4j + 1` in the high eight (accumulator 1), pass 1
-/// blocks `4j + 2` and `4j + 3`; the tail after the last whole group of four goes to the low
-/// lanes of pass 0 only (a masked FMA), as the one-row kernel adds it to accumulator 0.
-macro_rules! tile {
-    ($rows:expr, $acts:expr,
+/// One tile: 4 rows of `w` (`units` apart) × 4 tokens of `a` (`units` apart).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
+fn tile(w: &[WeightUnit], a: &[ActUnit], layout: Layout) -> [[f32; TILE_TOKENS]; TILE_ROWS] {
+    let units = layout.units();
+    let (w, a) = (&w[..TILE_ROWS * units], &a[..TILE_TOKENS * units]);
+    let mut passes = [[[_mm512_setzero_ps(); TILE_TOKENS]; TILE_ROWS]; 2];
+    for (h, pass) in passes.iter_mut().enumerate() {
+        let mut acc = [[_mm512_setzero_ps(); TILE_TOKENS]; TILE_ROWS];
+        let (first, last) = (h * layout.groups, (h + 1) * layout.groups);
+        for u in first..last {
+            let ws = each4!(|r| w[r * units + u]);
+            let xs = each4!(|t| a[t * units + u]);
+            for (r, wu) in ws.iter().enumerate() {
+                for (t, au) in xs.iter().enumerate() {
+                    let s = _mm512_dpbusd_epi32(au.start, wu.codes, au.codes);
+                    acc[r][t] = _mm512_fmadd_ps(_mm512_mul_ps(wu.scale, au.scale), _mm512_cvtepi32_ps(s), acc[r][t]);
+                }
+            }
+        }
+        if h == 0 {
+            for u in 2 * layout.groups..units {
+                let ws = each4!(|r| w[r * units + u]);
+                let xs = each4!(|t| a[t * units + u]);
+                for (r, wu) in ws.iter().enumerate() {
+                    for (t, au) in xs.iter().enumerate() {
+                        let s = _mm512_dpbusd_epi32(au.start, wu.codes, au.codes);
+                        let scale = _mm512_mul_ps(wu.scale, au.scale);
+                        acc[r][t] = _mm512_mask3_fmadd_ps(scale, _mm512_cvtepi32_ps(s), acc[r][t], 0x00FF);
+                    }
+                }
+            }
+        }
+        *pass = acc;
+    }
+    let mut out = [[0f32; TILE_TOKENS]; TILE_ROWS];
+    for (r, row) in out.iter_mut().enumerate() {
+        for (t, o) in row.iter_mut().enumerate() {
+            let (a01, a23) = (passes[0][r][t], passes[1][r][t]);
+            let (a0, a1) = (_mm512_castps512_ps256(a01), _mm512_extractf32x8_ps::<1>(a01));
+            let (a2, a3) = (_mm512_castps512_ps256(a23), _mm512_extractf32x8_ps::<1>(a23));
+            *o = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+        }
+    }
+    out
+}
+
+/// The tiled product for one format: weight rows `0..4·⌊rows/4⌋` × tokens `0..4·⌊n/4⌋` into
+/// `out[r·n + t]` (`n = acts.len()`); the caller computes the rest. `$prep_w` / `$prep_a` turn a
+/// block into its 32 codes and f32 scale, `$start` an activation unit's codes into the starting
+/// value of its sums.
+macro_rules! tiles {
+    ($rows:expr, $per_row:expr, $acts:expr, $out:expr,
      |$b:ident| $prep_w:expr,
      |$y:ident| $prep_a:expr,
      |$a:ident| $start:expr) => {{
-        let (rows, acts) = ($rows, $acts);
-        let n = rows.iter().map(|r| r.len()).chain(acts.iter().map(|a| a.len())).min().unwrap_or(0);
-        let full = n / 4 * 4;
-        let mut passes = [[[_mm512_setzero_ps(); TILE_TOKENS]; TILE_ROWS]; 2];
-        for (h, pass) in passes.iter_mut().enumerate() {
-            let mut acc = [[_mm512_setzero_ps(); TILE_TOKENS]; TILE_ROWS];
-            let mut i = 2 * h;
-            while i < full {
-                // Not `array::from_fn`: a closure does not inherit `#[target_feature]`, so the
-                // intrinsics in it would not inline.
-                let ws = each4!(|r| {
-                    let (lo, d_lo) = {
-                        let $b = &rows[r][i];
-                        $prep_w
-                    };
-                    let (hi, d_hi) = {
-                        let $b = &rows[r][i + 1];
-                        $prep_w
-                    };
-                    (join(lo, hi), join_ps(d_lo, d_hi))
+        let (rows, per_row, acts, out): (&[_], usize, &[Vec<_>], &mut [f32]) = ($rows, $per_row, $acts, $out);
+        let n = acts.len();
+        let row_count = if per_row == 0 { 0 } else { rows.len() / per_row };
+        let layout = Layout::new(per_row);
+        let units = layout.units();
+        if out.len() < row_count * n || acts.iter().any(|a| a.len() < per_row) {
+            return;
+        }
+        let whole_tokens = n / TILE_TOKENS * TILE_TOKENS;
+        let mut act_panel: Vec<ActUnit> = Vec::with_capacity(CHUNK_TOKENS.min(whole_tokens) * units);
+        let mut weight_panel: Vec<WeightUnit> = Vec::with_capacity(TILE_ROWS * units);
+        for t0 in (0..whole_tokens).step_by(CHUNK_TOKENS) {
+            let tokens = CHUNK_TOKENS.min(whole_tokens - t0);
+            act_panel.clear();
+            for act in &acts[t0..t0 + tokens] {
+                push_units!(&mut act_panel, &act[..per_row], layout, |$y| $prep_a, |codes, scale| {
+                    let $a = codes;
+                    ActUnit { codes, scale, start: $start }
                 });
-                let xs = each4!(|t| {
-                    let (lo, d_lo) = {
-                        let $y = &acts[t][i];
-                        $prep_a
-                    };
-                    let (hi, d_hi) = {
-                        let $y = &acts[t][i + 1];
-                        $prep_a
-                    };
-                    let $a = join(lo, hi);
-                    ($a, join_ps(d_lo, d_hi), $start)
-                });
-                for (r, (wv, dw)) in ws.iter().enumerate() {
-                    for (t, (av, da, start)) in xs.iter().enumerate() {
-                        let s = _mm512_dpbusd_epi32(*start, *wv, *av);
-                        acc[r][t] = _mm512_fmadd_ps(_mm512_mul_ps(*dw, *da), _mm512_cvtepi32_ps(s), acc[r][t]);
-                    }
-                }
-                i += 4;
             }
-            if h == 0 {
-                for i in full..n {
-                    let ws = each4!(|r| {
-                        let (lo, d) = {
-                            let $b = &rows[r][i];
-                            $prep_w
-                        };
-                        (_mm512_castsi256_si512(lo), _mm512_set1_ps(d))
+            for (g, group) in rows.chunks_exact(TILE_ROWS * per_row).enumerate() {
+                weight_panel.clear();
+                for row in group.chunks_exact(per_row) {
+                    push_units!(&mut weight_panel, row, layout, |$b| $prep_w, |codes, scale| WeightUnit {
+                        codes,
+                        scale
                     });
-                    let xs = each4!(|t| {
-                        let (lo, d) = {
-                            let $y = &acts[t][i];
-                            $prep_a
-                        };
-                        let $a = _mm512_castsi256_si512(lo);
-                        ($a, _mm512_set1_ps(d), $start)
-                    });
-                    for (r, (wv, dw)) in ws.iter().enumerate() {
-                        for (t, (av, da, start)) in xs.iter().enumerate() {
-                            let s = _mm512_dpbusd_epi32(*start, *wv, *av);
-                            let scale = _mm512_mul_ps(*dw, *da);
-                            acc[r][t] = _mm512_mask3_fmadd_ps(scale, _mm512_cvtepi32_ps(s), acc[r][t], 0x00FF);
-                        }
+                }
+                for t in (0..tokens).step_by(TILE_TOKENS) {
+                    let y = tile(&weight_panel, &act_panel[t * units..], layout);
+                    for (k, y_row) in y.iter().enumerate() {
+                        let at = (g * TILE_ROWS + k) * n + t0 + t;
+                        out[at..at + TILE_TOKENS].copy_from_slice(y_row);
                     }
                 }
             }
-            *pass = acc;
         }
-        let mut out = [[0f32; TILE_TOKENS]; TILE_ROWS];
-        for (r, row) in out.iter_mut().enumerate() {
-            for (t, o) in row.iter_mut().enumerate() {
-                let (a01, a23) = (passes[0][r][t], passes[1][r][t]);
-                let (a0, a1) = (_mm512_castps512_ps256(a01), _mm512_extractf32x8_ps::<1>(a01));
-                let (a2, a3) = (_mm512_castps512_ps256(a23), _mm512_extractf32x8_ps::<1>(a23));
-                *o = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-            }
-        }
-        out
     }};
 }
 
-/// Two blocks' codes in one register: `lo` in the low half.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-fn join(lo: __m256i, hi: __m256i) -> __m512i {
-    _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
-}
-
-/// Two blocks' scales, each in its half's eight lanes.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-fn join_ps(lo: f32, hi: f32) -> __m512 {
-    _mm512_insertf32x8::<1>(_mm512_set1_ps(lo), _mm256_set1_ps(hi))
+fn load_codes(q: &[i8; 32]) -> __m256i {
+    // SAFETY: `q` is 32 readable bytes; unaligned load.
+    unsafe { _mm256_loadu_si256(q.as_ptr().cast()) }
 }
 
 /// −`c`·Σa per i32 lane (four bytes of `a` each): the term an unsigned offset of `c` adds.
@@ -179,72 +247,84 @@ fn minus_offset(c: i8, a: __m512i) -> __m512i {
     _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(c), a))
 }
 
-#[inline]
+/// Q8_0 × Q8_0: the weights move to unsigned (`w + 128`, one `xor`) and each activation block
+/// starts its sums at −128·Σa. `rows` holds whole rows of `per_row` blocks.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-fn load_codes(q: &[i8; 32]) -> __m256i {
-    // SAFETY: `q` is 32 readable bytes; unaligned load.
-    unsafe { _mm256_loadu_si256(q.as_ptr().cast()) }
-}
-
-/// Q8_0 × Q8_0 for 4 weight rows × 4 token rows: the weights move to unsigned (`w + 128`,
-/// one `xor`) and each activation block starts its sums at −128·Σa.
-///
-/// `rows` and `acts` hold the same number of blocks (extra blocks are ignored).
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-pub(crate) fn tile_q8_0(
-    rows: [&[BlockQ8_0]; TILE_ROWS],
-    acts: [&[Q8_0]; TILE_TOKENS],
-) -> [[f32; TILE_TOKENS]; TILE_ROWS] {
+pub(crate) fn tiles_q8_0(rows: &[BlockQ8_0], per_row: usize, acts: &[Vec<Q8_0>], out: &mut [f32]) {
     let flip = _mm256_set1_epi8(-128);
-    tile!(
+    tiles!(
         rows,
+        per_row,
         acts,
+        out,
         |b| (_mm256_xor_si256(load_codes(&b.qs), flip), f16c_at(&b.d, 0)),
         |y| (load_codes(&y.qs), y.d),
         |a| minus_offset(-128, a)
     )
 }
 
-/// Q5_0 × Q8_0 for 4 weight rows × 4 token rows: the 5-bit codes are unsigned already and
-/// each activation block starts its sums at −16·Σa.
+/// Q5_0 × Q8_0: the 5-bit codes are unsigned already and each activation block starts its
+/// sums at −16·Σa.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-pub(crate) fn tile_q5_0(
-    rows: [&[BlockQ5_0]; TILE_ROWS],
-    acts: [&[Q8_0]; TILE_TOKENS],
-) -> [[f32; TILE_TOKENS]; TILE_ROWS] {
-    tile!(
+pub(crate) fn tiles_q5_0(rows: &[BlockQ5_0], per_row: usize, acts: &[Vec<Q8_0>], out: &mut [f32]) {
+    tiles!(
         rows,
+        per_row,
         acts,
+        out,
         |b| (_mm256_or_si256(nibbles(&b.qs), fifth_bits(u32::from_le_bytes(b.qh))), f16c_at(&b.d, 0)),
         |y| (load_codes(&y.qs), y.d),
         |a| minus_offset(16, a)
     )
 }
 
-/// Q4_1 × Q8_1 for 4 weight rows × 4 token rows. The minimum terms `m·s` are summed per row and
-/// token in block order, as the one-row kernel does, four tokens per SSE register.
+/// Q4_1 × Q8_1: the integer sums as Q5_0's without an offset, then each output's minimum terms
+/// `m·s` summed in block order (as the one-row kernel sums them) and added last.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-pub(crate) fn tile_q4_1(
-    rows: [&[BlockQ4_1]; TILE_ROWS],
-    acts: [&[Q8_1]; TILE_TOKENS],
-) -> [[f32; TILE_TOKENS]; TILE_ROWS] {
+pub(crate) fn tiles_q4_1(rows: &[BlockQ4_1], per_row: usize, acts: &[Vec<Q8_1>], out: &mut [f32]) {
+    tiles_q4_1_codes(rows, per_row, acts, out);
+    let n = acts.len();
+    if per_row == 0 || out.len() < rows.len() / per_row * n || acts.iter().any(|a| a.len() < per_row) {
+        return;
+    }
+    // One register per tile: lane 4r + t sums row r's minimums times token t's sums. The
+    // tokens' side is the same for every group of rows: built once.
+    let token_groups = n / TILE_TOKENS;
+    let mut s = Vec::with_capacity(token_groups * per_row);
+    for tg in 0..token_groups {
+        for i in 0..per_row {
+            let [s0, s1, s2, s3] = each4!(|t| acts[tg * TILE_TOKENS + t][i].s);
+            s.push(_mm512_setr_ps(s0, s1, s2, s3, s0, s1, s2, s3, s0, s1, s2, s3, s0, s1, s2, s3));
+        }
+    }
+    let mut m = Vec::with_capacity(per_row);
+    for (g, group) in rows.chunks_exact(TILE_ROWS * per_row).enumerate() {
+        m.clear();
+        for i in 0..per_row {
+            let [m0, m1, m2, m3] = each4!(|r| f16c_at(&group[r * per_row + i].m, 0));
+            m.push(_mm512_setr_ps(m0, m0, m0, m0, m1, m1, m1, m1, m2, m2, m2, m2, m3, m3, m3, m3));
+        }
+        for (tg, s) in s.chunks_exact(per_row).enumerate() {
+            let mut mins = _mm512_setzero_ps();
+            for (mv, sv) in m.iter().zip(s) {
+                mins = _mm512_add_ps(mins, _mm512_mul_ps(*mv, *sv));
+            }
+            let mut lanes = [0f32; 16];
+            // SAFETY: `lanes` holds sixteen f32; unaligned store.
+            unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), mins) };
+            for (r, four) in lanes.chunks_exact(TILE_TOKENS).enumerate() {
+                let at = (g * TILE_ROWS + r) * n + tg * TILE_TOKENS;
+                for (o, v) in out[at..at + TILE_TOKENS].iter_mut().zip(four) {
+                    *o += v;
+                }
+            }
+        }
+    }
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
+fn tiles_q4_1_codes(rows: &[BlockQ4_1], per_row: usize, acts: &[Vec<Q8_1>], out: &mut [f32]) {
     let zero = _mm512_setzero_si512();
-    let mut out = tile!(rows, acts, |b| (nibbles(&b.qs), f16c_at(&b.d, 0)), |y| (load_codes(&y.qs), y.d), |_a| zero);
-    let n = rows.iter().map(|r| r.len()).chain(acts.iter().map(|a| a.len())).min().unwrap_or(0);
-    let mut mins = [_mm_setzero_ps(); TILE_ROWS];
-    for i in 0..n {
-        let s = _mm_setr_ps(acts[0][i].s, acts[1][i].s, acts[2][i].s, acts[3][i].s);
-        for (m, row) in mins.iter_mut().zip(&rows) {
-            *m = _mm_add_ps(*m, _mm_mul_ps(_mm_set1_ps(f16c_at(&row[i].m, 0)), s));
-        }
-    }
-    for (o, m) in out.iter_mut().zip(mins) {
-        let mut lanes = [0f32; TILE_TOKENS];
-        // SAFETY: `lanes` holds four f32; unaligned store.
-        unsafe { _mm_storeu_ps(lanes.as_mut_ptr(), m) };
-        for (v, l) in o.iter_mut().zip(lanes) {
-            *v += l;
-        }
-    }
-    out
+    tiles!(rows, per_row, acts, out, |b| (nibbles(&b.qs), f16c_at(&b.d, 0)), |y| (load_codes(&y.qs), y.d), |_a| zero)
 }

@@ -399,28 +399,17 @@ impl FormatFn for BlockDots<'_> {
                 }
             };
             let out_rows = out.len() / n;
-            let mut bands = out.chunks_exact_mut(TILE_ROWS * n);
+            let tiled_rows = if tile.is_some() { out_rows / TILE_ROWS * TILE_ROWS } else { 0 };
             if let Some(tile) = tile {
                 let whole_tokens = n / TILE_TOKENS * TILE_TOKENS;
-                for (g, band) in (&mut bands).enumerate() {
-                    let r = r0 + g * TILE_ROWS;
-                    let rows4 = [row_at(r), row_at(r + 1), row_at(r + 2), row_at(r + 3)];
-                    for t in (0..whole_tokens).step_by(TILE_TOKENS) {
-                        let acts4 = [&acts[t][..], &acts[t + 1][..], &acts[t + 2][..], &acts[t + 3][..]];
-                        for (k, y) in tile(rows4, acts4).into_iter().enumerate() {
-                            band[k * n + t..k * n + t + TILE_TOKENS].copy_from_slice(&y);
-                        }
-                    }
-                    for (k, per_token) in band.chunks_exact_mut(n).enumerate() {
-                        rest_of_row(rows4[k], per_token, whole_tokens);
-                    }
+                tile(&blocks[r0 * per_row..(r0 + tiled_rows) * per_row], per_row, &acts, out);
+                for (k, per_token) in out[..tiled_rows * n].chunks_exact_mut(n).enumerate() {
+                    rest_of_row(row_at(r0 + k), per_token, whole_tokens);
                 }
             }
             // Rows no tile took: all of them without a tile kernel, else the last few.
-            let untiled = if tile.is_some() { bands.into_remainder() } else { out };
-            let first = r0 + (out_rows - untiled.len() / n);
-            for (i, per_token) in untiled.chunks_exact_mut(n).enumerate() {
-                rest_of_row(row_at(first + i), per_token, 0);
+            for (i, per_token) in out[tiled_rows * n..].chunks_exact_mut(n).enumerate() {
+                rest_of_row(row_at(r0 + tiled_rows + i), per_token, 0);
             }
         };
         let threads = match workers {
