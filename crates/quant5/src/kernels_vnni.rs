@@ -291,9 +291,9 @@ pub(crate) fn tiles_q4_1(rows: &[BlockQ4_1], per_row: usize, acts: &[Vec<Q8_1>],
     // tokens' side is the same for every group of rows: built once.
     let token_groups = n / TILE_TOKENS;
     let mut s = Vec::with_capacity(token_groups * per_row);
-    for tg in 0..token_groups {
+    for four in acts.chunks_exact(TILE_TOKENS) {
         for i in 0..per_row {
-            let [s0, s1, s2, s3] = each4!(|t| acts[tg * TILE_TOKENS + t][i].s);
+            let [s0, s1, s2, s3] = each4!(|t| four[t][i].s);
             s.push(_mm512_setr_ps(s0, s1, s2, s3, s0, s1, s2, s3, s0, s1, s2, s3, s0, s1, s2, s3));
         }
     }
