@@ -292,8 +292,9 @@ pub(crate) fn tiles_q4_1(rows: &[BlockQ4_1], per_row: usize, acts: &[Vec<Q8_1>],
     let token_groups = n / TILE_TOKENS;
     let mut s = Vec::with_capacity(token_groups * per_row);
     for four in acts.chunks_exact(TILE_TOKENS) {
-        for i in 0..per_row {
-            let [s0, s1, s2, s3] = each4!(|t| four[t][i].s);
+        let [a0, a1, a2, a3] = each4!(|t| &four[t][..per_row]);
+        for (((x0, x1), x2), x3) in a0.iter().zip(a1).zip(a2).zip(a3) {
+            let [s0, s1, s2, s3] = [x0.s, x1.s, x2.s, x3.s];
             s.push(_mm512_setr_ps(s0, s1, s2, s3, s0, s1, s2, s3, s0, s1, s2, s3, s0, s1, s2, s3));
         }
     }
