@@ -318,18 +318,181 @@ struct KvHead<'a> {
 /// was batched.
 fn attend_head(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f32>, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is present. The body is the portable code with 8-wide vectors for its
-        // 8-lane sums; no FMA is enabled, so every lane rounds as the portable build does.
+    if qh.len().is_multiple_of(8)
+        && std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
+    {
+        // SAFETY: AVX2 and FMA are present; the head is whole 8-value vectors.
         return unsafe { attend_head_avx2(qh, kv, scale, scores, out) };
     }
     attend_head_portable(qh, kv, scale, scores, out)
 }
 
+/// [`attend_head`] on AVX2 + FMA for heads of whole 8-value vectors. Scores are computed for
+/// eight positions at a time, their eight dot products reduced together by a transposing
+/// `hadd` tree; a position outside a group of eight goes through [`hsum_like_hadd_tree`],
+/// which adds its lanes in that tree's order, so a score never depends on its position's group
+/// (decoding sees a different last group than prefill). The softmax runs eight scores per
+/// vector ([`exp_avx2`]), and the weighted value sum takes one FMA per 8 values and position,
+/// positions in order.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn attend_head_avx2(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f32>, out: &mut [f32]) {
-    attend_head_portable(qh, kv, scale, scores, out)
+    use std::arch::x86_64::*;
+    let (hd, positions) = (qh.len(), kv.positions);
+    let last_row_end = positions.saturating_sub(1) * kv.kv_dim + kv.offset + hd;
+    if positions == 0 || kv.keys.len() < last_row_end || kv.values.len() < last_row_end || out.len() < hd {
+        // Not a shape the model builds; the portable code reports it (an index panic).
+        return attend_head_portable(qh, kv, scale, scores, out);
+    }
+    scores_avx2(qh, kv, scale, scores);
+    softmax_avx2(scores);
+    let weights = &scores[..positions];
+    // SAFETY (the loads): row p's values are `p·kv_dim + offset + [0, hd)`, within `values` for
+    // every p < positions (checked above); `first + 8·i + 8 ≤ hd`.
+    let values = unsafe { kv.values.as_ptr().add(kv.offset) };
+    let mut first = 0;
+    while first + V_TILE <= hd {
+        let mut acc = [_mm256_setzero_ps(); V_TILE / 8];
+        for (p, &w) in weights.iter().enumerate() {
+            let w = _mm256_set1_ps(w);
+            for (i, a) in acc.iter_mut().enumerate() {
+                *a = _mm256_fmadd_ps(w, unsafe { _mm256_loadu_ps(values.add(p * kv.kv_dim + first + 8 * i)) }, *a);
+            }
+        }
+        for (i, a) in acc.iter().enumerate() {
+            let o = &mut out[first + 8 * i..first + 8 * i + 8];
+            // SAFETY: `o` holds 8 f32; unaligned store.
+            unsafe { _mm256_storeu_ps(o.as_mut_ptr(), *a) };
+        }
+        first += V_TILE;
+    }
+    while first < hd {
+        let mut acc = _mm256_setzero_ps();
+        for (p, &w) in weights.iter().enumerate() {
+            acc =
+                _mm256_fmadd_ps(_mm256_set1_ps(w), unsafe { _mm256_loadu_ps(values.add(p * kv.kv_dim + first)) }, acc);
+        }
+        let o = &mut out[first..first + 8];
+        // SAFETY: `o` holds 8 f32; unaligned store.
+        unsafe { _mm256_storeu_ps(o.as_mut_ptr(), acc) };
+        first += 8;
+    }
+}
+
+/// `scores[p] = q·k_p·scale` for every cached position, then padded with −∞ to whole vectors
+/// (see [`attend_head_avx2`]; the caller checked every key row lies within `kv.keys`).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn scores_avx2(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f32>) {
+    use std::arch::x86_64::*;
+    let (hd, positions, stride) = (qh.len(), kv.positions, kv.kv_dim);
+    assert!(positions == 0 || kv.keys.len() >= (positions - 1) * stride + kv.offset + hd, "key rows");
+    scores.clear();
+    scores.resize(positions.next_multiple_of(8), f32::NEG_INFINITY);
+    // SAFETY (every load below): key row p is `p·stride + offset + [0, hd)` for p < positions,
+    // within `keys` (asserted above), and `c + 8 ≤ hd`; `q` has `hd` values.
+    let (keys, q) = (unsafe { kv.keys.as_ptr().add(kv.offset) }, qh.as_ptr());
+    let whole = positions / 8 * 8;
+    for p in (0..whole).step_by(8) {
+        let mut acc = [_mm256_setzero_ps(); 8];
+        for c in (0..hd).step_by(8) {
+            let qv = unsafe { _mm256_loadu_ps(q.add(c)) };
+            for (j, a) in acc.iter_mut().enumerate() {
+                *a = _mm256_fmadd_ps(qv, unsafe { _mm256_loadu_ps(keys.add((p + j) * stride + c)) }, *a);
+            }
+        }
+        let h01 = _mm256_hadd_ps(acc[0], acc[1]);
+        let h23 = _mm256_hadd_ps(acc[2], acc[3]);
+        let h45 = _mm256_hadd_ps(acc[4], acc[5]);
+        let h67 = _mm256_hadd_ps(acc[6], acc[7]);
+        let (h0123, h4567) = (_mm256_hadd_ps(h01, h23), _mm256_hadd_ps(h45, h67));
+        let low = _mm256_permute2f128_ps::<0x20>(h0123, h4567);
+        let high = _mm256_permute2f128_ps::<0x31>(h0123, h4567);
+        let dots = _mm256_mul_ps(_mm256_add_ps(low, high), _mm256_set1_ps(scale));
+        let group = &mut scores[p..p + 8];
+        // SAFETY: `group` holds 8 f32; unaligned store.
+        unsafe { _mm256_storeu_ps(group.as_mut_ptr(), dots) };
+    }
+    for (p, score) in scores.iter_mut().enumerate().take(positions).skip(whole) {
+        let mut acc = _mm256_setzero_ps();
+        for c in (0..hd).step_by(8) {
+            acc = unsafe { _mm256_fmadd_ps(_mm256_loadu_ps(q.add(c)), _mm256_loadu_ps(keys.add(p * stride + c)), acc) };
+        }
+        *score = hsum_like_hadd_tree(acc) * scale;
+    }
+}
+
+/// Softmax in place over scores padded with −∞ to whole vectors of 8 (the padding becomes 0):
+/// the maximum, `exp(s − max)` and their sum eight lanes at a time (the sum's lanes added by
+/// [`hsum_like_hadd_tree`]), then each divided by the sum. The order depends only on the
+/// number of scores, so decoding and prefill agree.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn softmax_avx2(scores: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let mut max = _mm256_set1_ps(f32::NEG_INFINITY);
+    for v in scores.chunks_exact(8) {
+        // SAFETY: `v` holds 8 f32; unaligned load.
+        max = _mm256_max_ps(max, unsafe { _mm256_loadu_ps(v.as_ptr()) });
+    }
+    let max = {
+        let m = _mm_max_ps(_mm256_castps256_ps128(max), _mm256_extractf128_ps::<1>(max));
+        let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        _mm256_set1_ps(_mm_cvtss_f32(_mm_max_ss(m, _mm_shuffle_ps::<1>(m, m))))
+    };
+    let mut sum = _mm256_setzero_ps();
+    for v in scores.chunks_exact_mut(8) {
+        // SAFETY: `v` holds 8 f32; unaligned load and store.
+        unsafe {
+            let e = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(v.as_ptr()), max));
+            _mm256_storeu_ps(v.as_mut_ptr(), e);
+            sum = _mm256_add_ps(sum, e);
+        }
+    }
+    let sum = _mm256_set1_ps(hsum_like_hadd_tree(sum));
+    for v in scores.chunks_exact_mut(8) {
+        // SAFETY: `v` holds 8 f32; unaligned load and store.
+        unsafe { _mm256_storeu_ps(v.as_mut_ptr(), _mm256_div_ps(_mm256_loadu_ps(v.as_ptr()), sum)) };
+    }
+}
+
+/// `eˣ` for `x ≤ 0` (a softmax's `s − max`), eight lanes, within 2 ulp of `f32::exp`; −∞ and
+/// anything below the smallest normal result give 0. Cephes' single-precision method: `x = n·ln 2
+/// + r` with `|r| ≤ ln 2 / 2`, a degree-6 polynomial for `eʳ`, and `2ⁿ` built in the exponent.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn exp_avx2(x: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
+    use std::arch::x86_64::*;
+    const LOWEST: f32 = -87.336_54; // ln(2⁻¹²⁶): below it the result is not a normal float
+    let underflow = _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(LOWEST));
+    let x = _mm256_max_ps(x, _mm256_set1_ps(LOWEST));
+    let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
+        x,
+        _mm256_set1_ps(std::f32::consts::LOG2_E),
+    ));
+    // ln 2 in two parts, so `n·ln2_hi` is exact and `r` keeps its low bits.
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_359_4), x);
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.121_944_4e-4), r);
+    let mut p = _mm256_set1_ps(1.987_569_1e-4);
+    for c in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 0.5] {
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
+    }
+    let p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0)));
+    let two_n =
+        _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127))));
+    _mm256_andnot_ps(underflow, _mm256_mul_ps(p, two_n))
+}
+
+/// The sum of 8 lanes in the order `attend_head_avx2`'s `hadd` tree gives each of its lanes:
+/// `((x0 + x1) + (x2 + x3)) + ((x4 + x5) + (x6 + x7))`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn hsum_like_hadd_tree(v: std::arch::x86_64::__m256) -> f32 {
+    use std::arch::x86_64::*;
+    let pairs = _mm256_hadd_ps(v, v);
+    let quads = _mm256_hadd_ps(pairs, pairs);
+    _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(quads), _mm256_extractf128_ps::<1>(quads)))
 }
 
 #[inline(always)]
@@ -721,30 +884,90 @@ mod tests {
     use super::*;
 
     #[test]
-    fn attention_tiles_give_the_bits_of_a_plain_weighted_sum() {
-        // Heads of 64 (one whole tile), 72 (a tile and 8 values) and 40 (no whole tile), two
-        // KV heads side by side, 5 positions: the output is Σ_p w_p·v_p summed position by
-        // position, exactly, whatever the tiling.
+    fn attention_matches_a_plain_weighted_sum() {
+        // Heads of 64 (one whole value tile), 72 (a tile and 8 values) and 40 (no whole tile),
+        // two KV heads side by side, 1 to 20 positions (whole groups of eight scores and
+        // remainders): the output is Σ_p softmax(q·k_p/8)_p·v_p computed in f64, to f32 rounding.
         for hd in [64usize, 72, 40] {
             let kv_dim = 2 * hd;
-            let positions = 5;
             let val = |i: usize| ((i * 37 % 101) as f32 - 50.0) / 17.0;
-            let keys: Vec<f32> = (0..positions * kv_dim).map(val).collect();
-            let values: Vec<f32> = (0..positions * kv_dim).map(|i| val(i + 7)).collect();
-            let qh: Vec<f32> = (0..hd).map(|i| val(i + 3) / 8.0).collect();
-            let kv = KvHead { keys: &keys, values: &values, kv_dim, offset: hd, positions };
-            let (mut scores, mut out) = (Vec::new(), vec![f32::NAN; hd]);
-            attend_head(&qh, &kv, 0.125, &mut scores, &mut out);
-            let w: Vec<f32> = {
-                let s: Vec<f32> = (0..positions).map(|p| dot8(&qh, &keys[p * kv_dim + hd..][..hd]) * 0.125).collect();
-                let max = s.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
-                let e: Vec<f32> = s.iter().map(|x| (x - max).exp()).collect();
-                let sum = e.iter().fold(0f32, |a, x| a + x);
-                e.iter().map(|x| x / sum).collect()
-            };
-            for (d, &o) in out.iter().enumerate() {
-                let want = (0..positions).fold(0f32, |a, p| a + w[p] * values[p * kv_dim + hd + d]);
-                assert_eq!(o.to_bits(), want.to_bits(), "head of {hd}, value {d}");
+            for positions in 1..=20 {
+                let keys: Vec<f32> = (0..positions * kv_dim).map(val).collect();
+                let values: Vec<f32> = (0..positions * kv_dim).map(|i| val(i + 7)).collect();
+                let qh: Vec<f32> = (0..hd).map(|i| val(i + 3) / 8.0).collect();
+                let kv = KvHead { keys: &keys, values: &values, kv_dim, offset: hd, positions };
+                let (mut scores, mut out) = (Vec::new(), vec![f32::NAN; hd]);
+                attend_head(&qh, &kv, 0.125, &mut scores, &mut out);
+                let s: Vec<f64> = (0..positions)
+                    .map(|p| (0..hd).map(|d| qh[d] as f64 * keys[p * kv_dim + hd + d] as f64).sum::<f64>() * 0.125)
+                    .collect();
+                let max = s.iter().fold(f64::NEG_INFINITY, |m, &x| m.max(x));
+                let e: Vec<f64> = s.iter().map(|x| (x - max).exp()).collect();
+                let sum: f64 = e.iter().sum();
+                for (d, &o) in out.iter().enumerate() {
+                    let want: f64 = (0..positions).map(|p| e[p] / sum * values[p * kv_dim + hd + d] as f64).sum();
+                    assert!(
+                        (o as f64 - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                        "head {hd}, {positions} positions, value {d}: {o} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn vector_exp_is_within_two_ulp_of_libm_on_the_softmax_domain() {
+        use std::arch::x86_64::*;
+        if !(std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")) {
+            return;
+        }
+        // 0 down to −100 in steps of ~1e-4, plus the edges: results below the smallest normal
+        // float (and −∞) are 0.
+        let mut xs: Vec<f32> = (0..1_000_000).map(|i| -(i as f32) * 1e-4).collect();
+        xs.extend([-0.0, -87.336, -87.34, -1e-30, f32::NEG_INFINITY, -1e30, -0.5, -0.346_573_6]);
+        xs.resize(xs.len().next_multiple_of(8), 0.0);
+        for v in xs.chunks_exact(8) {
+            let mut got = [0f32; 8];
+            // SAFETY: AVX2 and FMA were detected above; `v` and `got` hold 8 f32.
+            unsafe { _mm256_storeu_ps(got.as_mut_ptr(), exp_avx2(_mm256_loadu_ps(v.as_ptr()))) };
+            for (&x, &g) in v.iter().zip(&got) {
+                let want = x.exp();
+                if want < f32::MIN_POSITIVE {
+                    assert!(g == 0.0 || (g - want).abs() <= f32::MIN_POSITIVE, "exp({x}) = {g}, libm {want}");
+                } else {
+                    let ulps = (g.to_bits() as i64 - want.to_bits() as i64).abs();
+                    assert!(ulps <= 2, "exp({x}) = {g}, libm {want}: {ulps} ulp");
+                }
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn a_score_does_not_depend_on_its_group_of_eight() {
+        // Decoding and prefill see different numbers of cached positions, so a position sits
+        // in a whole group of eight in one and in the remainder in the other: its score must be
+        // the same bits either way (what keeps prefill equal to token-by-token decoding).
+        if !(std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")) {
+            return;
+        }
+        let hd = 64;
+        let val = |i: usize| ((i * 53 % 97) as f32 - 48.0) / 13.0;
+        let keys: Vec<f32> = (0..24 * hd).map(val).collect();
+        let qh: Vec<f32> = (0..hd).map(|i| val(i + 5) / 3.0).collect();
+        let scores_of = |positions: usize| {
+            let kv = KvHead { keys: &keys, values: &keys, kv_dim: hd, offset: 0, positions };
+            let mut scores = Vec::new();
+            // SAFETY: AVX2 and FMA were detected above.
+            unsafe { scores_avx2(&qh, &kv, 0.125, &mut scores) };
+            scores
+        };
+        let all = scores_of(24);
+        for positions in 1..24 {
+            let some = scores_of(positions);
+            for p in 0..positions {
+                assert_eq!(some[p].to_bits(), all[p].to_bits(), "position {p} of {positions}");
             }
         }
     }
