@@ -88,11 +88,11 @@ pub const TILE_ROWS: usize = 4;
 /// Rows of activations per tile of a [`DotTile`] kernel.
 pub const TILE_TOKENS: usize = 4;
 
-/// `(rows, per_row, acts, out)`: the weight rows (`per_row` blocks each) dotted with every row
-/// of activations, `out[r · acts.len() + t]`, for the rows and tokens that fill whole tiles
-/// (the first `⌊rows / TILE_ROWS⌋ · TILE_ROWS` rows and `⌊n / TILE_TOKENS⌋ · TILE_TOKENS`
-/// tokens); the other outputs are left as they were.
-pub type DotTile<B> = fn(&[B], usize, &[Vec<<B as BlockFormat>::Act>], &mut [f32]);
+/// `(rows, per_row, acts, out, stride)`: the weight rows (`per_row` blocks each) dotted with
+/// every row of activations into `out[t · stride + r]` (Y's layout, `stride ≥` the row count),
+/// for the rows and tokens that fill whole tiles (the first `⌊rows / TILE_ROWS⌋ · TILE_ROWS`
+/// rows and `⌊n / TILE_TOKENS⌋ · TILE_TOKENS` tokens); the other outputs are left as they were.
+pub type DotTile<B> = fn(&[B], usize, &[Vec<<B as BlockFormat>::Act>], &mut [f32], usize);
 
 /// A row dot product with two rows of activations: `[row · a, row · b]`.
 pub type DotPair<B> = fn(&[B], &[<B as BlockFormat>::Act], &[<B as BlockFormat>::Act]) -> [f32; 2];
@@ -577,10 +577,10 @@ mod simd {
         macro_rules! wrap_tile {
             ($($name:ident = $kernel:ident: $block:ty, $act:ty;)*) => {$(
                 pub(in super::super) fn $name() -> Option<DotTile<$block>> {
-                    fn kernel(rows: &[$block], per_row: usize, acts: &[Vec<$act>], out: &mut [f32]) {
+                    fn kernel(rows: &[$block], per_row: usize, acts: &[Vec<$act>], out: &mut [f32], stride: usize) {
                         // SAFETY: handed out only after `v::available()` detected AVX-512
                         // F/BW/DQ/VL and VNNI, AVX2, FMA and F16C.
-                        unsafe { v::$kernel(rows, per_row, acts, out) }
+                        unsafe { v::$kernel(rows, per_row, acts, out, stride) }
                     }
                     v::available().then_some(kernel as DotTile<$block>)
                 }

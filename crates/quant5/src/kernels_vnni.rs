@@ -184,22 +184,22 @@ fn tile(w: &[WeightUnit], a: &[ActUnit], layout: Layout) -> [[f32; TILE_TOKENS];
 }
 
 /// The tiled product for one format: weight rows `0..4·⌊rows/4⌋` × tokens `0..4·⌊n/4⌋` into
-/// `out[r·n + t]` (`n = acts.len()`); the caller computes the rest. `$prep_w` / `$prep_a` turn a
+/// `out[t·stride + r]` (`n = acts.len()`); the caller computes the rest. `$prep_w` / `$prep_a` turn a
 /// block into its 32 codes and f32 scale, `$start` an activation unit's codes into the starting
 /// value of its sums.
 macro_rules! tiles {
-    ($rows:expr, $per_row:expr, $acts:expr, $out:expr,
+    ($rows:expr, $per_row:expr, $acts:expr, $out:expr, $stride:expr,
      |$b:ident| $prep_w:expr,
      |$y:ident| $prep_a:expr,
      |$a:ident| $start:expr) => {{
-        let (rows, per_row, acts, out): (&[_], usize, &[Vec<_>], &mut [f32]) = ($rows, $per_row, $acts, $out);
+        let (rows, per_row, acts, out, stride): (&[_], usize, &[Vec<_>], &mut [f32], usize) =
+            ($rows, $per_row, $acts, $out, $stride);
         let n = acts.len();
-        let row_count = if per_row == 0 { 0 } else { rows.len() / per_row };
-        let layout = Layout::new(per_row);
-        let units = layout.units();
-        if out.len() < row_count * n || acts.iter().any(|a| a.len() < per_row) {
+        if !shapes_fit(rows.len(), per_row, acts.iter().map(|a| a.len()), out.len(), stride) {
             return;
         }
+        let layout = Layout::new(per_row);
+        let units = layout.units();
         let whole_tokens = n / TILE_TOKENS * TILE_TOKENS;
         let mut act_panel: Vec<ActUnit> = Vec::with_capacity(CHUNK_TOKENS.min(whole_tokens) * units);
         let mut weight_panel: Vec<WeightUnit> = Vec::with_capacity(TILE_ROWS * units);
@@ -222,14 +222,32 @@ macro_rules! tiles {
                 }
                 for t in (0..tokens).step_by(TILE_TOKENS) {
                     let y = tile(&weight_panel, &act_panel[t * units..], layout);
-                    for (k, y_row) in y.iter().enumerate() {
-                        let at = (g * TILE_ROWS + k) * n + t0 + t;
-                        out[at..at + TILE_TOKENS].copy_from_slice(y_row);
+                    for j in 0..TILE_TOKENS {
+                        let at = (t0 + t + j) * stride + g * TILE_ROWS;
+                        out[at..at + TILE_ROWS].copy_from_slice(&[y[0][j], y[1][j], y[2][j], y[3][j]]);
                     }
                 }
             }
         }
     }};
+}
+
+/// Whether `rows` blocks are whole rows of `per_row`, every activation row has `per_row` blocks,
+/// and `out` holds `n` rows of `stride ≥ rows` outputs: what the tiles index without checks.
+fn shapes_fit(
+    blocks: usize,
+    per_row: usize,
+    act_lens: impl ExactSizeIterator<Item = usize>,
+    out: usize,
+    stride: usize,
+) -> bool {
+    let n = act_lens.len();
+    let mut lens = act_lens;
+    per_row > 0
+        && blocks % per_row == 0
+        && stride >= blocks / per_row
+        && out >= n.saturating_sub(1) * stride + blocks / per_row
+        && lens.all(|l| l >= per_row)
 }
 
 #[inline]
@@ -250,13 +268,14 @@ fn minus_offset(c: i8, a: __m512i) -> __m512i {
 /// Q8_0 × Q8_0: the weights move to unsigned (`w + 128`, one `xor`) and each activation block
 /// starts its sums at −128·Σa. `rows` holds whole rows of `per_row` blocks.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-pub(crate) fn tiles_q8_0(rows: &[BlockQ8_0], per_row: usize, acts: &[Vec<Q8_0>], out: &mut [f32]) {
+pub(crate) fn tiles_q8_0(rows: &[BlockQ8_0], per_row: usize, acts: &[Vec<Q8_0>], out: &mut [f32], stride: usize) {
     let flip = _mm256_set1_epi8(-128);
     tiles!(
         rows,
         per_row,
         acts,
         out,
+        stride,
         |b| (_mm256_xor_si256(load_codes(&b.qs), flip), f16c_at(&b.d, 0)),
         |y| (load_codes(&y.qs), y.d),
         |a| minus_offset(-128, a)
@@ -266,12 +285,13 @@ pub(crate) fn tiles_q8_0(rows: &[BlockQ8_0], per_row: usize, acts: &[Vec<Q8_0>],
 /// Q5_0 × Q8_0: the 5-bit codes are unsigned already and each activation block starts its
 /// sums at −16·Σa.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-pub(crate) fn tiles_q5_0(rows: &[BlockQ5_0], per_row: usize, acts: &[Vec<Q8_0>], out: &mut [f32]) {
+pub(crate) fn tiles_q5_0(rows: &[BlockQ5_0], per_row: usize, acts: &[Vec<Q8_0>], out: &mut [f32], stride: usize) {
     tiles!(
         rows,
         per_row,
         acts,
         out,
+        stride,
         |b| (_mm256_or_si256(nibbles(&b.qs), fifth_bits(u32::from_le_bytes(b.qh))), f16c_at(&b.d, 0)),
         |y| (load_codes(&y.qs), y.d),
         |a| minus_offset(16, a)
@@ -281,15 +301,14 @@ pub(crate) fn tiles_q5_0(rows: &[BlockQ5_0], per_row: usize, acts: &[Vec<Q8_0>],
 /// Q4_1 × Q8_1: the integer sums as Q5_0's without an offset, then each output's minimum terms
 /// `m·s` summed in block order (as the one-row kernel sums them) and added last.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-pub(crate) fn tiles_q4_1(rows: &[BlockQ4_1], per_row: usize, acts: &[Vec<Q8_1>], out: &mut [f32]) {
-    tiles_q4_1_codes(rows, per_row, acts, out);
-    let n = acts.len();
-    if per_row == 0 || out.len() < rows.len() / per_row * n || acts.iter().any(|a| a.len() < per_row) {
+pub(crate) fn tiles_q4_1(rows: &[BlockQ4_1], per_row: usize, acts: &[Vec<Q8_1>], out: &mut [f32], stride: usize) {
+    if !shapes_fit(rows.len(), per_row, acts.iter().map(|a| a.len()), out.len(), stride) {
         return;
     }
+    tiles_q4_1_codes(rows, per_row, acts, out, stride);
     // One register per tile: lane 4r + t sums row r's minimums times token t's sums. The
     // tokens' side is the same for every group of rows: built once.
-    let token_groups = n / TILE_TOKENS;
+    let token_groups = acts.len() / TILE_TOKENS;
     let mut s = Vec::with_capacity(token_groups * per_row);
     for four in acts.chunks_exact(TILE_TOKENS) {
         let [a0, a1, a2, a3] = each4!(|t| &four[t][..per_row]);
@@ -314,9 +333,8 @@ pub(crate) fn tiles_q4_1(rows: &[BlockQ4_1], per_row: usize, acts: &[Vec<Q8_1>],
             // SAFETY: `lanes` holds sixteen f32; unaligned store.
             unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), mins) };
             for (r, four) in lanes.chunks_exact(TILE_TOKENS).enumerate() {
-                let at = (g * TILE_ROWS + r) * n + tg * TILE_TOKENS;
-                for (o, v) in out[at..at + TILE_TOKENS].iter_mut().zip(four) {
-                    *o += v;
+                for (t, v) in four.iter().enumerate() {
+                    out[(tg * TILE_TOKENS + t) * stride + g * TILE_ROWS + r] += v;
                 }
             }
         }
@@ -325,7 +343,16 @@ pub(crate) fn tiles_q4_1(rows: &[BlockQ4_1], per_row: usize, acts: &[Vec<Q8_1>],
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-fn tiles_q4_1_codes(rows: &[BlockQ4_1], per_row: usize, acts: &[Vec<Q8_1>], out: &mut [f32]) {
+fn tiles_q4_1_codes(rows: &[BlockQ4_1], per_row: usize, acts: &[Vec<Q8_1>], out: &mut [f32], stride: usize) {
     let zero = _mm512_setzero_si512();
-    tiles!(rows, per_row, acts, out, |b| (nibbles(&b.qs), f16c_at(&b.d, 0)), |y| (load_codes(&y.qs), y.d), |_a| zero)
+    tiles!(
+        rows,
+        per_row,
+        acts,
+        out,
+        stride,
+        |b| (nibbles(&b.qs), f16c_at(&b.d, 0)),
+        |y| (load_codes(&y.qs), y.d),
+        |_a| zero
+    )
 }

@@ -351,99 +351,108 @@ impl FormatFn for BlockDots<'_> {
     fn call<B: BlockFormat>(self) -> Self::Output {
         let BlockDots { m, x, n, y, workers } = self;
         let (rows, cols) = (m.rows, m.cols);
-        let acts: Vec<Vec<B::Act>> = x.chunks_exact(cols.max(1)).map(B::quantize_activations).collect();
         let blocks = cast_blocks::<B>(&m.bytes)?;
         let per_row = blocks.len() / rows.max(1);
+        let row_at = |r: usize| &blocks[r * per_row..(r + 1) * per_row];
         let dot = B::dot_fn();
-        // Two rows of X at a time where the format has a kernel for it (bit-identical to two
-        // single dots: results still do not depend on batching).
-        let pair = if n > 1 { B::dot_pair_fn() } else { None };
-        // One row of X (decoding): two weight rows at a time where the format has a kernel for
-        // it (each activation block loaded once; bit-identical to two single dots).
-        let rows_pair = if n == 1 { B::dot_rows_fn() } else { None };
-        // Four or more rows of X (a prompt chunk): 4 weight rows × 4 rows of X per kernel call
-        // where the CPU and format have a tile (again bit-identical to single dots).
-        let tile = if n >= TILE_TOKENS { B::dot_tile_fn() } else { None };
-        // Weight rows `r0..` into `out[(r − r0)·n + t]` (row-major by weight row).
-        let share = |r0: usize, out: &mut [f32]| {
-            if let Some(rows_pair) = rows_pair {
-                let last_row = (r0 + out.len()).saturating_sub(1);
-                let mut pairs = out.chunks_exact_mut(2);
-                for (i, o) in (&mut pairs).enumerate() {
-                    let r = r0 + 2 * i;
-                    let [y0, y1] = rows_pair(
-                        &blocks[r * per_row..(r + 1) * per_row],
-                        &blocks[(r + 1) * per_row..(r + 2) * per_row],
-                        &acts[0],
-                    );
-                    (o[0], o[1]) = (y0, y1);
-                }
-                if let [last] = pairs.into_remainder() {
-                    *last = dot(&blocks[last_row * per_row..(last_row + 1) * per_row], &acts[0]);
-                }
-                return;
-            }
-            let row_at = |r: usize| &blocks[r * per_row..(r + 1) * per_row];
-            // One weight row with the rows of X from `from` on: pairs, then a last single.
-            let rest_of_row = |row: &[B], per_token: &mut [f32], from: usize| {
-                let mut done = from;
-                if let Some(pair) = pair {
-                    for (o, a) in per_token[from..].chunks_exact_mut(2).zip(acts[from..].chunks_exact(2)) {
-                        let [y0, y1] = pair(row, &a[0], &a[1]);
-                        (o[0], o[1]) = (y0, y1);
-                        done += 2;
-                    }
-                }
-                for (o, act) in per_token[done..].iter_mut().zip(&acts[done..]) {
-                    *o = dot(row, act);
-                }
-            };
-            let out_rows = out.len() / n;
-            let tiled_rows = if tile.is_some() { out_rows / TILE_ROWS * TILE_ROWS } else { 0 };
-            if let Some(tile) = tile {
-                let whole_tokens = n / TILE_TOKENS * TILE_TOKENS;
-                tile(&blocks[r0 * per_row..(r0 + tiled_rows) * per_row], per_row, &acts, out);
-                for (k, per_token) in out[..tiled_rows * n].chunks_exact_mut(n).enumerate() {
-                    rest_of_row(row_at(r0 + k), per_token, whole_tokens);
-                }
-            }
-            // Rows no tile took: all of them without a tile kernel, else the last few.
-            for (i, per_token) in out[tiled_rows * n..].chunks_exact_mut(n).enumerate() {
-                rest_of_row(row_at(r0 + tiled_rows + i), per_token, 0);
-            }
-        };
         let threads = match workers {
             Workers::Rayon(threads) => threads,
             Workers::Spin(pool) => pool.threads(),
-        };
-        let threads = threads.max(1).min(rows);
-        // One Y row is already weight-row-major; several are computed transposed, then laid out.
-        let mut transposed = if n == 1 { Vec::new() } else { vec![0f32; rows * n] };
-        let out: &mut [f32] = if n == 1 { y } else { &mut transposed };
-        let per = rows.div_ceil(threads);
-        match workers {
-            _ if !m.splits_across_threads(n, threads) => share(0, out),
-            Workers::Rayon(_) => {
-                let split = || {
-                    use rayon::prelude::*;
-                    out.par_chunks_mut(per * n).enumerate().for_each(|(i, chunk)| share(i * per, chunk));
-                };
-                on_threads(threads, split)?;
-            }
-            Workers::Spin(pool) => pool.run_chunks(out, per * n, &|i, chunk| share(i * per, chunk)),
         }
-        if n > 1 {
-            // `[rows, n]` → `[n, rows]` a band of 16 weight rows at a time: each band's reads stay
-            // in L1 and each write is 16 consecutive values, not one value per cache line.
-            for (band, rows_of_band) in transposed.chunks(16 * n).enumerate() {
-                let r0 = band * 16;
-                let width = rows_of_band.len() / n;
-                for (t, y_row) in y.chunks_exact_mut(rows).enumerate() {
-                    for (i, out) in y_row[r0..r0 + width].iter_mut().enumerate() {
-                        *out = rows_of_band[i * n + t];
+        .max(1);
+        let split = m.splits_across_threads(n, threads);
+        if n == 1 {
+            // One row of X (decoding): the weight rows are split across threads, two at a time
+            // where the format has a kernel for it (each activation block loaded once;
+            // bit-identical to two single dots).
+            let act = B::quantize_activations(x);
+            let rows_pair = B::dot_rows_fn();
+            // Weight rows `r0..` into `out[r − r0]`.
+            let share = |r0: usize, out: &mut [f32]| {
+                let mut done = 0;
+                if let Some(rows_pair) = rows_pair {
+                    for (i, o) in out.chunks_exact_mut(2).enumerate() {
+                        let r = r0 + 2 * i;
+                        [o[0], o[1]] = rows_pair(row_at(r), row_at(r + 1), &act);
+                        done += 2;
                     }
                 }
+                for (i, o) in out[done..].iter_mut().enumerate() {
+                    *o = dot(row_at(r0 + done + i), &act);
+                }
+            };
+            let threads = threads.min(rows);
+            let per = rows.div_ceil(threads);
+            match workers {
+                _ if !split => share(0, y),
+                Workers::Rayon(_) => {
+                    let run = || {
+                        use rayon::prelude::*;
+                        y.par_chunks_mut(per).enumerate().for_each(|(i, chunk)| share(i * per, chunk));
+                    };
+                    on_threads(threads, run)?;
+                }
+                Workers::Spin(pool) => pool.run_chunks(y, per, &|i, chunk| share(i * per, chunk)),
             }
+            return Ok(());
+        }
+        // Several rows of X (a prompt chunk): the tokens are split across threads. Each thread
+        // quantizes its own tokens and fills its rows of Y (contiguous: no transposing) for every
+        // weight row: 4 weight rows × 4 tokens per tile where the CPU and format have one, the
+        // rest two tokens at a time where there is a kernel for it, else one — every output the
+        // same bits as a single dot, however the work is cut.
+        let pair = B::dot_pair_fn();
+        let tile = B::dot_tile_fn();
+        let token_share = |xs: &[f32], ys: &mut [f32]| {
+            let acts: Vec<Vec<B::Act>> = xs.chunks_exact(cols.max(1)).map(B::quantize_activations).collect();
+            let nt = acts.len();
+            let (tiled_rows, tiled_tokens) = match tile {
+                Some(tile) if nt >= TILE_TOKENS && rows >= TILE_ROWS => {
+                    let tiled_rows = rows / TILE_ROWS * TILE_ROWS;
+                    tile(&blocks[..tiled_rows * per_row], per_row, &acts, ys, rows);
+                    (tiled_rows, nt / TILE_TOKENS * TILE_TOKENS)
+                }
+                _ => (0, 0),
+            };
+            // Weight rows `rs` × tokens `ts`, 16 rows at a time (each token's 16 outputs are
+            // one cache line of Y) and each row with every token while the band is in cache.
+            let mut fill = |rs: std::ops::Range<usize>, ts: std::ops::Range<usize>| {
+                for band in rs.clone().step_by(16) {
+                    let band = band..(band + 16).min(rs.end);
+                    let mut t = ts.start;
+                    if let Some(pair) = pair {
+                        while t + 2 <= ts.end {
+                            for r in band.clone() {
+                                [ys[t * rows + r], ys[(t + 1) * rows + r]] = pair(row_at(r), &acts[t], &acts[t + 1]);
+                            }
+                            t += 2;
+                        }
+                    }
+                    for t in t..ts.end {
+                        for r in band.clone() {
+                            ys[t * rows + r] = dot(row_at(r), &acts[t]);
+                        }
+                    }
+                }
+            };
+            fill(0..tiled_rows, tiled_tokens..nt);
+            fill(tiled_rows..rows, 0..nt);
+        };
+        // Whole tiles of tokens per thread.
+        let per = n.div_ceil(threads).next_multiple_of(TILE_TOKENS);
+        match workers {
+            _ if !split => token_share(x, y),
+            Workers::Rayon(_) => {
+                let run = || {
+                    use rayon::prelude::*;
+                    x.par_chunks(per * cols).zip(y.par_chunks_mut(per * rows)).for_each(|(xs, ys)| token_share(xs, ys));
+                };
+                on_threads(threads, run)?;
+            }
+            Workers::Spin(pool) => pool.run_chunks(y, per * rows, &|i, ys| {
+                let t0 = i * per;
+                token_share(&x[t0 * cols..(t0 + ys.len() / rows) * cols], ys)
+            }),
         }
         Ok(())
     }

@@ -209,13 +209,14 @@ fn decoding_products_do_not_depend_on_how_weight_rows_are_paired() {
 #[test]
 fn block_products_on_a_spin_pool_equal_the_single_thread_ones() {
     // 601×512 weights (large enough to split; an odd row count, so the weight-row pairs and
-    // the shares do not line up), one row of X (decoding) and three (a prompt): the same bits
-    // on 1, 2 and 3 spinning threads as on one thread.
+    // the shares do not line up), one row of X (decoding: split by weight rows) and three and
+    // nine (a prompt: split by tokens, in shares of whole tiles): the same bits on 1, 2 and 3
+    // spinning threads as on one thread.
     let (rows, cols) = (601, 512);
     let pools: Vec<quant5::SpinPool> = [1, 2, 3].map(|t| quant5::SpinPool::new(t).unwrap()).into();
     for t in [GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K] {
         let q = QuantizedMatrix::quantize(t, rows, cols, &test_matrix(rows, cols, 5)).unwrap();
-        for n in [1, 3] {
+        for n in [1, 3, 9] {
             assert!(q.splits_across_threads(n, 2));
             let x = test_matrix(n, cols, 70 + n as u64);
             let mut want = vec![0f32; n * rows];
@@ -434,7 +435,7 @@ fn prompt_tiles_equal_single_dots_bit_for_bit() {
     };
     for t in [GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q8_0] {
         for cols in [96, 512, 576] {
-            for rows in [4, 7, 9] {
+            for rows in [4, 7, 9, 37] {
                 let mut bytes: Vec<u8> = (0..rows * t.row_bytes(cols).unwrap()).map(|_| (rnd() >> 24) as u8).collect();
                 for b in bytes.chunks_exact_mut(t.type_size()) {
                     let d = ((rnd() % 1000) as f32 + 1.0) * 1e-4 * if rnd() % 2 == 0 { 1.0 } else { -1.0 };
@@ -444,7 +445,9 @@ fn prompt_tiles_equal_single_dots_bit_for_bit() {
                     }
                 }
                 let q = QuantizedMatrix::from_bytes(t, rows, cols, bytes).unwrap();
-                for n in [4, 5, 8, 11] {
+                // 27 tokens of 37 rows of 512 or 576 are large enough to split across two
+                // threads (16 + 11 tokens: whole tiles and remainders in both shares).
+                for n in [4, 5, 8, 11, 27] {
                     let x: Vec<f32> = (0..n * cols)
                         .map(|i| ((rnd() >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * (1 + i % 7) as f32)
                         .collect();
