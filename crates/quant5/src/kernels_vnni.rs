@@ -244,7 +244,7 @@ fn shapes_fit(
     let n = act_lens.len();
     let mut lens = act_lens;
     per_row > 0
-        && blocks % per_row == 0
+        && blocks.is_multiple_of(per_row)
         && stride >= blocks / per_row
         && out >= n.saturating_sub(1) * stride + blocks / per_row
         && lens.all(|l| l >= per_row)
