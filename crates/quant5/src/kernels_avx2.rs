@@ -100,24 +100,22 @@ macro_rules! scaled_add {
 /// a closure: closures do not inherit `#[target_feature]`, so the intrinsics would not inline.
 macro_rules! four_way {
     ($row:expr, $ts:expr, $ys:expr, |$b:ident, $y:ident| $block:expr) => {{
-        let (row, ys) = ($row, $ys);
-        let n = (row.len() / $ts).min(ys.len());
-        let full = n / 4 * 4;
+        // Blocks as arrays and groups of four as arrays of arrays: every index below is
+        // checked at compile time (a bounds check per block cost as much as its arithmetic).
+        let (blocks, _) = $row.as_chunks::<{ $ts }>();
+        let ys = $ys;
+        let n = blocks.len().min(ys.len());
+        let (groups, tail) = blocks[..n].as_chunks::<4>();
+        let (y_groups, y_tail) = ys[..n].as_chunks::<4>();
         let mut acc = [_mm256_setzero_ps(); 4];
-        let mut i = 0;
-        while i < full {
+        for (group, y_group) in groups.iter().zip(y_groups) {
             for k in 0..4 {
-                let $b = &row[(i + k) * $ts..(i + k + 1) * $ts];
-                let $y = &ys[i + k];
+                let ($b, $y) = (&group[k], &y_group[k]);
                 acc[k] = scaled_add!(acc[k], $block);
             }
-            i += 4;
         }
-        while i < n {
-            let $b = &row[i * $ts..(i + 1) * $ts];
-            let $y = &ys[i];
+        for ($b, $y) in tail.iter().zip(y_tail) {
             acc[0] = scaled_add!(acc[0], $block);
-            i += 1;
         }
         _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]))
     }};
@@ -128,30 +126,29 @@ macro_rules! four_way {
 /// sequence [`four_way!`] gives them, so results are bit-identical to two one-row calls.
 macro_rules! four_way_pair {
     ($row:expr, $ts:expr, $a0:expr, $a1:expr, |$b:ident| $shared:pat = $prep:expr, |$t:ident, $y:ident| $block:expr) => {{
-        let (row, a0, a1) = ($row, $a0, $a1);
-        let n = (row.len() / $ts).min(a0.len()).min(a1.len());
-        let full = n / 4 * 4;
+        let (blocks, _) = $row.as_chunks::<{ $ts }>();
+        let (a0, a1) = ($a0, $a1);
+        let n = blocks.len().min(a0.len()).min(a1.len());
+        let (groups, tail) = blocks[..n].as_chunks::<4>();
+        let (groups0, tail0) = a0[..n].as_chunks::<4>();
+        let (groups1, tail1) = a1[..n].as_chunks::<4>();
         let mut acc = [[_mm256_setzero_ps(); 4]; 2];
         // Blocks of a full group of four go to accumulators 0–3 in turn (a constant index per
         // unrolled step, so the accumulators stay in registers), the rest to 0.
-        let mut i = 0;
-        while i < full {
+        for ((group, y0), y1) in groups.iter().zip(groups0).zip(groups1) {
             for k in 0..4 {
-                let $b = &row[(i + k) * $ts..(i + k + 1) * $ts];
+                let $b = &group[k];
                 let $shared = $prep;
-                for ($t, $y) in [&a0[i + k], &a1[i + k]].into_iter().enumerate() {
+                for ($t, $y) in [&y0[k], &y1[k]].into_iter().enumerate() {
                     acc[$t][k] = scaled_add!(acc[$t][k], $block);
                 }
             }
-            i += 4;
         }
-        while i < n {
-            let $b = &row[i * $ts..(i + 1) * $ts];
+        for (($b, y0), y1) in tail.iter().zip(tail0).zip(tail1) {
             let $shared = $prep;
-            for ($t, $y) in [&a0[i], &a1[i]].into_iter().enumerate() {
+            for ($t, $y) in [y0, y1].into_iter().enumerate() {
                 acc[$t][0] = scaled_add!(acc[$t][0], $block);
             }
-            i += 1;
         }
         let total = |a: [__m256; 4]| _mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3]));
         [hsum_ps(total(acc[0])), hsum_ps(total(acc[1]))]
@@ -190,29 +187,25 @@ pub(crate) fn dot_q5_1(row: &[u8], act: &[Q8_1]) -> f32 {
 /// sequence [`four_way!`] gives them, so results are bit-identical to two one-row calls.
 macro_rules! four_way_rows {
     ($r0:expr, $r1:expr, $ts:expr, $ys:expr, |$t:ident, $b:ident, $y:ident| $block:expr) => {{
-        let (r0, r1, ys) = ($r0, $r1, $ys);
-        let n = (r0.len() / $ts).min(r1.len() / $ts).min(ys.len());
-        let full = n / 4 * 4;
+        let ((b0, _), (b1, _)) = ($r0.as_chunks::<{ $ts }>(), $r1.as_chunks::<{ $ts }>());
+        let ys = $ys;
+        let n = b0.len().min(b1.len()).min(ys.len());
+        let ((groups0, tail0), (groups1, tail1)) = (b0[..n].as_chunks::<4>(), b1[..n].as_chunks::<4>());
+        let (y_groups, y_tail) = ys[..n].as_chunks::<4>();
         let mut acc = [[_mm256_setzero_ps(); 4]; 2];
         // Constant accumulator indices per unrolled step, as in `four_way_pair!`.
-        let mut i = 0;
-        while i < full {
+        for ((g0, g1), y_group) in groups0.iter().zip(groups1).zip(y_groups) {
             for k in 0..4 {
-                let $y = &ys[i + k];
-                for ($t, row) in [r0, r1].into_iter().enumerate() {
-                    let $b = &row[(i + k) * $ts..(i + k + 1) * $ts];
+                let $y = &y_group[k];
+                for ($t, $b) in [&g0[k], &g1[k]].into_iter().enumerate() {
                     acc[$t][k] = scaled_add!(acc[$t][k], $block);
                 }
             }
-            i += 4;
         }
-        while i < n {
-            let $y = &ys[i];
-            for ($t, row) in [r0, r1].into_iter().enumerate() {
-                let $b = &row[i * $ts..(i + 1) * $ts];
+        for ((x0, x1), $y) in tail0.iter().zip(tail1).zip(y_tail) {
+            for ($t, $b) in [x0, x1].into_iter().enumerate() {
                 acc[$t][0] = scaled_add!(acc[$t][0], $block);
             }
-            i += 1;
         }
         let total = |a: [__m256; 4]| _mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3]));
         [hsum_ps(total(acc[0])), hsum_ps(total(acc[1]))]
