@@ -182,8 +182,16 @@ pub(crate) fn dot_q5_1(row: &[u8], act: &[Q8_1]) -> f32 {
     hsum_ps(acc) + mins
 }
 
-/// How far ahead of the weights being read [`four_way_rows!`] asks for the next line.
+/// How far ahead of the weights being read the decoding kernels ask for the next line.
 const PREFETCH_AHEAD: usize = 1024;
+
+/// A hint to fetch the weights [`PREFETCH_AHEAD`] bytes past `b` (a super-block of a one-row
+/// K-quant kernel, which decoding runs row after row).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn prefetch_ahead(b: &[u8]) {
+    _mm_prefetch::<_MM_HINT_T0>(b.as_ptr().cast::<i8>().wrapping_add(PREFETCH_AHEAD));
+}
 
 /// [`four_way!`] for two weight rows and one row of activations (a decoding step): each
 /// activation block is loaded once for both rows, and each row's accumulators see exactly the
@@ -332,6 +340,7 @@ pub(crate) fn dot_q5_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let low4 = _mm256_set1_epi8(0x0F);
     let one = _mm256_set1_epi8(1);
     for (b, y) in row.chunks_exact(176).zip(act) {
+        prefetch_ahead(b);
         let scales = &b[4..16];
         let qh = load32(&b[16..48]);
         let qs = &b[48..176];
@@ -447,6 +456,7 @@ pub(crate) fn dot_iq4_xs(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let table = iq4_table();
     let mut acc = _mm256_setzero_ps();
     for (b, y) in row.chunks_exact(136).zip(act) {
+        prefetch_ahead(b);
         let mut isum = _mm256_setzero_si256();
         for ib in 0..8 {
             let v = _mm256_shuffle_epi8(table, nibbles(&b[8 + 16 * ib..8 + 16 * ib + 16]));
@@ -466,6 +476,7 @@ pub(crate) fn dot_q4_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let mut acc = _mm256_setzero_ps();
     let mut mins = 0f32;
     for (b, y) in row.chunks_exact(144).zip(act) {
+        prefetch_ahead(b);
         let mut isum = _mm256_setzero_si256();
         let mut msum = 0i32;
         for g in 0..4 {
@@ -556,6 +567,7 @@ pub(crate) fn dot_q6_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let mut acc = _mm256_setzero_ps();
     let mut offsets = 0f32;
     for (b, y) in row.chunks_exact(210).zip(act) {
+        prefetch_ahead(b);
         let sc = |k: usize| b[192 + k] as i8 as i16;
         let mut isum = _mm256_setzero_si256();
         let mut offset = 0i32;
@@ -585,6 +597,7 @@ pub(crate) fn dot_q2_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let mut mins = 0f32;
     let three = _mm256_set1_epi8(3);
     for (b, y) in row.chunks_exact(84).zip(act) {
+        prefetch_ahead(b);
         let scales = &b[0..16];
         let mut isum = _mm256_setzero_si256();
         for half in 0..2 {
@@ -613,6 +626,7 @@ pub(crate) fn dot_q3_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let three = _mm256_set1_epi8(3);
     let one = _mm256_set1_epi8(1);
     for (b, y) in row.chunks_exact(110).zip(act) {
+        prefetch_ahead(b);
         let hmask = load32(&b[0..32]);
         let sc = crate::blocks::q3_k_scales(&b[96..108]);
         let mut isum = _mm256_setzero_si256();
