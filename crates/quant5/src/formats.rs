@@ -434,9 +434,9 @@ format!(
 format!(BlockIQ4NL, IQ4_NL, QK, Q8_0, blocks::decode_iq4_nl, blocks::encode_iq4_nl, q8_0, kernels::dot_iq4_nl, iq4_nl);
 format!(BlockQ2K, Q2_K, QK_K, Q8KBlock, blocks::decode_q2_k, blocks::encode_q2_k, q8_k, kernels::dot_q2_k, q2_k);
 format!(BlockQ3K, Q3_K, QK_K, Q8KBlock, blocks::decode_q3_k, blocks::encode_q3_k, q8_k, kernels::dot_q3_k, q3_k);
-format!(BlockQ4K, Q4_K, QK_K, Q8KBlock, blocks::decode_q4_k, blocks::encode_q4_k, q8_k, kernels::dot_q4_k, q4_k, pair: q4_k);
+format!(BlockQ4K, Q4_K, QK_K, Q8KBlock, blocks::decode_q4_k, blocks::encode_q4_k, q8_k, kernels::dot_q4_k, q4_k, pair: q4_k, rows: none, tile: q4_k);
 format!(BlockQ5K, Q5_K, QK_K, Q8KBlock, blocks::decode_q5_k, blocks::encode_q5_k, q8_k, kernels::dot_q5_k, q5_k);
-format!(BlockQ6K, Q6_K, QK_K, Q8KBlock, blocks::decode_q6_k, blocks::encode_q6_k, q8_k, kernels::dot_q6_k, q6_k, pair: q6_k);
+format!(BlockQ6K, Q6_K, QK_K, Q8KBlock, blocks::decode_q6_k, blocks::encode_q6_k, q8_k, kernels::dot_q6_k, q6_k, pair: q6_k, rows: none, tile: q6_k);
 format!(
     BlockIQ4XS,
     IQ4_XS,
@@ -469,7 +469,7 @@ mod simd {
         no_kernels!(none, q4_1, q5_0, q8_0);
     }
     pub(super) mod tile {
-        no_kernels!(none, q4_1, q5_0, q8_0);
+        no_kernels!(none, q4_1, q5_0, q8_0, q4_k, q6_k);
     }
 }
 
@@ -595,6 +595,8 @@ mod simd {
             q4_1 = tiles_q4_1: BlockQ4_1, Q8_1;
             q5_0 = tiles_q5_0: BlockQ5_0, Q8_0;
             q8_0 = tiles_q8_0: BlockQ8_0, Q8_0;
+            q4_k = tiles_q4_k: BlockQ4K, Q8KBlock;
+            q6_k = tiles_q6_k: BlockQ6K, Q8KBlock;
         }
     }
 }

@@ -65,7 +65,7 @@ fn load32(b: &[u8]) -> __m256i {
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn load_i8x32(q: &[i8]) -> __m256i {
+pub(crate) fn load_i8x32(q: &[i8]) -> __m256i {
     let q = &q[..32];
     // SAFETY: `q` has 32 readable bytes (checked by the slice above); unaligned load.
     unsafe { _mm256_loadu_si256(q.as_ptr() as *const __m256i) }
@@ -378,7 +378,7 @@ pub(crate) fn dot_q5_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
 /// 32-byte vector (i16 lanes 0..8), `hi` for the last 16.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn scale_pair(lo: i16, hi: i16) -> __m256i {
+pub(crate) fn scale_pair(lo: i16, hi: i16) -> __m256i {
     _mm256_set_m128i(_mm_set1_epi16(hi), _mm_set1_epi16(lo))
 }
 
@@ -386,7 +386,7 @@ fn scale_pair(lo: i16, hi: i16) -> __m256i {
 /// minimum) of each, shared by the one- and two-row kernels.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn q4_k_group(b: &[u8], g: usize) -> ([__m256i; 2], (u8, u8), (u8, u8)) {
+pub(crate) fn q4_k_group(b: &[u8], g: usize) -> ([__m256i; 2], (u8, u8), (u8, u8)) {
     let low4 = _mm256_set1_epi8(0x0F);
     let scales = &b[4..16];
     let packed = load32(&b[16 + 32 * g..16 + 32 * g + 32]);
@@ -398,7 +398,7 @@ fn q4_k_group(b: &[u8], g: usize) -> ([__m256i; 2], (u8, u8), (u8, u8)) {
 /// vectors in value order: low four bits from `ql`, the top two from `qh`.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn q6_k_quarters(b: &[u8], half: usize) -> [__m256i; 4] {
+pub(crate) fn q6_k_quarters(b: &[u8], half: usize) -> [__m256i; 4] {
     let (low4, three) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(3));
     let ql0 = load32(&b[64 * half..64 * half + 32]);
     let ql1 = load32(&b[64 * half + 32..64 * half + 64]);

@@ -23,9 +23,10 @@
 
 #![cfg(target_arch = "x86_64")]
 
-use crate::formats::{BlockQ4_1, BlockQ5_0, BlockQ8_0, TILE_ROWS, TILE_TOKENS};
-use crate::kernels::{Q8_0, Q8_1};
-use crate::kernels_avx2::{f16c_at, fifth_bits, hsum_ps, nibbles};
+use crate::blocks::scale_min_k4;
+use crate::formats::{BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0, TILE_ROWS, TILE_TOKENS};
+use crate::kernels::{Q8_0, Q8_1, Q8KBlock};
+use crate::kernels_avx2::{f16c_at, fifth_bits, hsum_ps, load_i8x32, nibbles, q4_k_group, q6_k_quarters, scale_pair};
 use std::arch::x86_64::*;
 
 /// Tokens whose activation panel is built at once: 64 tokens of a 1536-wide row are ~300 KiB,
@@ -354,5 +355,139 @@ fn tiles_q4_1_codes(rows: &[BlockQ4_1], per_row: usize, acts: &[Vec<Q8_1>], out:
         |b| (nibbles(&b.qs), f16c_at(&b.d, 0)),
         |y| (load_codes(&y.qs), y.d),
         |_a| zero
+    )
+}
+
+/// Sum of eight i32 lanes (exact).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
+fn hsum_epi32(v: __m256i) -> i32 {
+    let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+    let s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32::<1>(s)))
+}
+
+/// The K-quant tiles: for each pair of weight rows and each 4 tokens, one super-block at a
+/// time, every 32 codes unpacked once and multiplied with the four tokens by `maddubs`, the
+/// sub-block scale applied by `vpdpwssd` (a 16-bit multiply-add into the running i32 sums, one
+/// instruction where the AVX2 kernel takes `madd` and `add`) — the same integer lanes as the
+/// one-row kernel; the minimum or offset terms are one `madd` of the activation's 16 block sums
+/// per row and token. Each output then takes the one-row kernel's f32 steps: one FMA per
+/// super-block into one accumulator, the scalar minimum sum beside it, `hsum − mins` at the end.
+macro_rules! k_tiles {
+    ($rows:expr, $per_row:expr, $acts:expr, $out:expr, $stride:expr,
+     |$b:ident, $ys:ident, $isum:ident| $integer:expr,
+     |$bb:ident| ($d:expr, $dmin:expr, $terms:expr),
+     |$dd:ident, $y:ident, $msum:ident| $scalar:expr) => {{
+        let (rows, per_row, acts, out, stride) = ($rows, $per_row, $acts, $out, $stride);
+        if !shapes_fit(rows.len(), per_row, acts.iter().map(|a: &Vec<_>| a.len()), out.len(), stride) {
+            return;
+        }
+        let whole_tokens = acts.len() / TILE_TOKENS * TILE_TOKENS;
+        let row_pairs = rows.len() / per_row / TILE_ROWS * TILE_ROWS / 2;
+        for pair in 0..row_pairs {
+            let r0 = 2 * pair;
+            let wr = [&rows[r0 * per_row..(r0 + 1) * per_row], &rows[(r0 + 1) * per_row..(r0 + 2) * per_row]];
+            for t0 in (0..whole_tokens).step_by(TILE_TOKENS) {
+                let at = each4!(|t| &acts[t0 + t][..per_row]);
+                let mut acc = [[_mm256_setzero_ps(); TILE_TOKENS]; 2];
+                let mut mins = [[0f32; TILE_TOKENS]; 2];
+                for i in 0..per_row {
+                    let $ys = each4!(|t| &at[t][i]);
+                    let mut $isum = [[_mm256_setzero_si256(); TILE_TOKENS]; 2];
+                    for (r, w) in wr.iter().enumerate() {
+                        let $b = bytemuck::bytes_of(&w[i]);
+                        let isum_r = &mut $isum[r];
+                        let _: () = {
+                            let $isum = isum_r;
+                            $integer
+                        };
+                    }
+                    for (r, w) in wr.iter().enumerate() {
+                        let $bb = bytemuck::bytes_of(&w[i]);
+                        let (d, dmin, terms): (f32, f32, __m256i) = ($d, $dmin, $terms);
+                        for (t, $y) in $ys.iter().enumerate() {
+                            let $msum = hsum_epi32(_mm256_madd_epi16(load_bsums(&$y.bsums), terms));
+                            let $dd = (d, dmin);
+                            acc[r][t] =
+                                _mm256_fmadd_ps(_mm256_set1_ps(d * $y.d), _mm256_cvtepi32_ps($isum[r][t]), acc[r][t]);
+                            mins[r][t] += $scalar;
+                        }
+                    }
+                }
+                for r in 0..2 {
+                    for t in 0..TILE_TOKENS {
+                        out[(t0 + t) * stride + r0 + r] = hsum_ps(acc[r][t]) - mins[r][t];
+                    }
+                }
+            }
+        }
+    }};
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
+fn load_bsums(b: &[i16; 16]) -> __m256i {
+    // SAFETY: `b` is 32 readable bytes; unaligned load.
+    unsafe { _mm256_loadu_si256(b.as_ptr().cast()) }
+}
+
+/// Q4_K × Q8_K tiles (see [`k_tiles!`]); bit-identical to `kernels_avx2::dot_q4_k`.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
+pub(crate) fn tiles_q4_k(rows: &[BlockQ4K], per_row: usize, acts: &[Vec<Q8KBlock>], out: &mut [f32], stride: usize) {
+    k_tiles!(
+        rows,
+        per_row,
+        acts,
+        out,
+        stride,
+        |b, ys, isum| {
+            for g in 0..4 {
+                let ([q1, q2], (ls1, _), (ls2, _)) = q4_k_group(b, g);
+                let (s1, s2) = (_mm256_set1_epi16(ls1 as i16), _mm256_set1_epi16(ls2 as i16));
+                for (t, y) in ys.iter().enumerate() {
+                    let a1 = load_i8x32(&y.qs[64 * g..64 * g + 32]);
+                    let a2 = load_i8x32(&y.qs[64 * g + 32..64 * g + 64]);
+                    let s = _mm256_dpwssd_epi32(isum[t], _mm256_maddubs_epi16(q1, a1), s1);
+                    isum[t] = _mm256_dpwssd_epi32(s, _mm256_maddubs_epi16(q2, a2), s2);
+                }
+            }
+        },
+        |b| (f16c_at(b, 0), f16c_at(b, 2), {
+            // Each sub-block's minimum twice: it multiplies two 16-value block sums.
+            let m: [i16; 8] = std::array::from_fn(|j| i16::from(scale_min_k4(j, &b[4..16]).1));
+            _mm256_setr_epi16(
+                m[0], m[0], m[1], m[1], m[2], m[2], m[3], m[3], m[4], m[4], m[5], m[5], m[6], m[6], m[7], m[7],
+            )
+        }),
+        |dd, y, msum| dd.1 * y.d * msum as f32
+    )
+}
+
+/// Q6_K × Q8_K tiles (see [`k_tiles!`]); bit-identical to `kernels_avx2::dot_q6_k`.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
+pub(crate) fn tiles_q6_k(rows: &[BlockQ6K], per_row: usize, acts: &[Vec<Q8KBlock>], out: &mut [f32], stride: usize) {
+    k_tiles!(
+        rows,
+        per_row,
+        acts,
+        out,
+        stride,
+        |b, ys, isum| {
+            let sc = |k: usize| b[192 + k] as i8 as i16;
+            for half in 0..2 {
+                let quarters = q6_k_quarters(b, half);
+                for (j, q) in quarters.into_iter().enumerate() {
+                    let e = 128 * half + 32 * j;
+                    let scale = scale_pair(sc(e / 16), sc(e / 16 + 1));
+                    for (t, y) in ys.iter().enumerate() {
+                        isum[t] =
+                            _mm256_dpwssd_epi32(isum[t], _mm256_maddubs_epi16(q, load_i8x32(&y.qs[e..e + 32])), scale);
+                    }
+                }
+            }
+        },
+        |b| (f16c_at(b, 208), 0.0, load_bsums(&std::array::from_fn(|k| i16::from(b[192 + k] as i8)))),
+        |dd, y, msum| dd.0 * y.d * (32 * msum) as f32
     )
 }

@@ -422,10 +422,11 @@ fn matrices_can_borrow_their_blocks_from_a_shared_buffer() {
 
 #[test]
 fn prompt_tiles_equal_single_dots_bit_for_bit() {
-    // Q4_1, Q5_0 and Q8_0 run prompts through 4 weight rows × 4 rows of X per call where the
-    // CPU has AVX-512 VNNI. Random block bits (Q8_0 codes of −128 included), row lengths with
-    // 3, 16 and 18 blocks (no whole group of four; whole groups; a tail of two), row and token
-    // counts around the tile: every output equals the one-row kernel's, bit for bit.
+    // Q4_1, Q5_0, Q8_0, Q4_K and Q6_K run prompts through tiles of 4 weight rows × 4 rows of X
+    // where the CPU has AVX-512 VNNI. Random block bits (Q8_0 codes of −128 included; any
+    // K-quant scale bits), row lengths with 3, 16 and 18 blocks (no whole group of four; whole
+    // groups; a tail of two) or 1, 2 and 6 super-blocks, row and token counts around the tile:
+    // every output equals the one-row kernel's, bit for bit.
     let mut s: u64 = 0x5EED_1234;
     let mut rnd = move || {
         s ^= s << 13;
@@ -433,15 +434,21 @@ fn prompt_tiles_equal_single_dots_bit_for_bit() {
         s ^= s << 17;
         s
     };
-    for t in [GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q8_0] {
-        for cols in [96, 512, 576] {
+    for t in [GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K] {
+        let widths: &[usize] = if t.block_size() == 256 { &[256, 512, 1536] } else { &[96, 512, 576] };
+        for &cols in widths {
             for rows in [4, 7, 9, 37] {
                 let mut bytes: Vec<u8> = (0..rows * t.row_bytes(cols).unwrap()).map(|_| (rnd() >> 24) as u8).collect();
                 for b in bytes.chunks_exact_mut(t.type_size()) {
                     let d = ((rnd() % 1000) as f32 + 1.0) * 1e-4 * if rnd() % 2 == 0 { 1.0 } else { -1.0 };
-                    b[0..2].copy_from_slice(&f16::from_f32(d).to_le_bytes());
-                    if t == GgmlType::Q4_1 {
-                        b[2..4].copy_from_slice(&f16::from_f32((rnd() % 1000) as f32 * -1e-4).to_le_bytes());
+                    let (d_at, m_at) = match t {
+                        GgmlType::Q6_K => (208, None),
+                        GgmlType::Q4_1 | GgmlType::Q4_K => (0, Some(2)),
+                        _ => (0, None),
+                    };
+                    b[d_at..d_at + 2].copy_from_slice(&f16::from_f32(d).to_le_bytes());
+                    if let Some(m) = m_at {
+                        b[m..m + 2].copy_from_slice(&f16::from_f32((rnd() % 1000) as f32 * -1e-4).to_le_bytes());
                     }
                 }
                 let q = QuantizedMatrix::from_bytes(t, rows, cols, bytes).unwrap();
