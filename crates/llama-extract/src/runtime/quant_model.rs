@@ -355,6 +355,9 @@ fn attend_head_avx2(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f32>, 
     while first + V_TILE <= hd {
         let mut acc = [_mm256_setzero_ps(); V_TILE / 8];
         for (p, &w) in weights.iter().enumerate() {
+            for line in (0..V_TILE).step_by(16) {
+                _mm_prefetch::<_MM_HINT_T0>(values.wrapping_add((p + 16) * kv.kv_dim + first + line).cast());
+            }
             let w = _mm256_set1_ps(w);
             for (i, a) in acc.iter_mut().enumerate() {
                 *a = _mm256_fmadd_ps(w, unsafe { _mm256_loadu_ps(values.add(p * kv.kv_dim + first + 8 * i)) }, *a);
@@ -395,6 +398,12 @@ fn scores_avx2(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f32>) {
     let (keys, q) = (unsafe { kv.keys.as_ptr().add(kv.offset) }, qh.as_ptr());
     let whole = positions / 8 * 8;
     for p in (0..whole).step_by(8) {
+        // The cache rows of two groups ahead: decoding after a long prompt waits on them.
+        for j in 0..8 {
+            for line in (0..hd).step_by(16) {
+                _mm_prefetch::<_MM_HINT_T0>(keys.wrapping_add((p + 16 + j) * stride + line).cast());
+            }
+        }
         let mut acc = [_mm256_setzero_ps(); 8];
         for c in (0..hd).step_by(8) {
             let qv = unsafe { _mm256_loadu_ps(q.add(c)) };
