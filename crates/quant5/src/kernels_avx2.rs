@@ -589,6 +589,39 @@ pub(crate) fn dot_q6_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     hsum_ps(acc) - offsets
 }
 
+/// The sixteen 6-bit Q3_K scales (minus 32) from their 12 packed bytes, four at a time in u32
+/// lanes as ggml unpacks them: the same values as `blocks::q3_k_scales`, without a loop per
+/// scale.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn q3_k_scales_packed(packed: &[u8]) -> [i8; 16] {
+    let word = |i: usize| u32::from_le_bytes([packed[4 * i], packed[4 * i + 1], packed[4 * i + 2], packed[4 * i + 3]]);
+    let (a0, a1, high) = (word(0), word(1), word(2));
+    let (low4, low2) = (0x0F0F_0F0Fu32, 0x0303_0303u32);
+    let words = [
+        (a0 & low4) | ((high & low2) << 4),
+        (a1 & low4) | (((high >> 2) & low2) << 4),
+        ((a0 >> 4) & low4) | (((high >> 4) & low2) << 4),
+        ((a1 >> 4) & low4) | (((high >> 6) & low2) << 4),
+    ];
+    let mut out = [0i8; 16];
+    for (o, w) in out.chunks_exact_mut(4).zip(words) {
+        for (v, byte) in o.iter_mut().zip(w.to_le_bytes()) {
+            *v = byte as i8 - 32;
+        }
+    }
+    out
+}
+
+/// Sum of eight i32 lanes (exact).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn hsum_epi32(v: __m256i) -> i32 {
+    let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+    let s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32::<1>(s)))
+}
+
 /// Q2_K × Q8_K: two-bit codes by shift and mask, each 16 values' 4-bit scale through `madd`,
 /// the 4-bit mins against the activation block sums.
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -628,7 +661,7 @@ pub(crate) fn dot_q3_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     for (b, y) in row.chunks_exact(110).zip(act) {
         prefetch_ahead(b);
         let hmask = load32(&b[0..32]);
-        let sc = crate::blocks::q3_k_scales(&b[96..108]);
+        let sc = q3_k_scales_packed(&b[96..108]);
         let mut isum = _mm256_setzero_si256();
         for half in 0..2 {
             let packed = load32(&b[32 + 32 * half..32 + 32 * half + 32]);
@@ -642,7 +675,12 @@ pub(crate) fn dot_q3_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
                 isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), s));
             }
         }
-        let offset: i32 = sc.iter().zip(&y.bsums).map(|(&s, &bs)| s as i32 * bs as i32).sum();
+        // Σ scale·(block sum), exact: one `madd` of the sixteen sums by the sixteen scales.
+        // SAFETY: `sc` is 16 bytes and `bsums` 16 i16 (32 bytes); unaligned loads.
+        let (scales16, bsums) = unsafe {
+            (_mm256_cvtepi8_epi16(_mm_loadu_si128(sc.as_ptr().cast())), _mm256_loadu_si256(y.bsums.as_ptr().cast()))
+        };
+        let offset = hsum_epi32(_mm256_madd_epi16(bsums, scales16));
         let d = f16c_at(b, 108) * y.d;
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
         offsets += d * (4 * offset) as f32;

@@ -1,8 +1,9 @@
-//! Prompt products on AVX-512 VNNI: tiles of 4 weight rows × 4 rows of activations with the
-//! integer block sums one `vpdpbusd` per row and token (where the AVX2 kernels need `maddubs`,
-//! `madd` and sign fix-ups) and two blocks per 512-bit register.
+//! Prompt products on AVX-512 VNNI: tiles of 4 weight rows × 4 rows of activations. For Q4_1,
+//! Q5_0 and Q8_0 a block pair's integer sum is one `vpdpbusd` per row and token (where the
+//! AVX2 kernels need `maddubs`, `madd` and sign fix-ups), two blocks per 512-bit register; for
+//! Q4_K and Q6_K the sub-block scales are applied by `vpdpwssd` ([`k_tiles!`]).
 //!
-//! Both sides are unpacked once into panels of 512-bit units before the tiles run: the
+//! For the 32-value formats both sides are unpacked once into panels of 512-bit units before the tiles run: the
 //! activations of up to [`CHUNK_TOKENS`] tokens (codes, scales and the offset term as the
 //! starting value of the sums), and the weights of each group of 4 rows (codes and scales). A
 //! tile step is then only loads, the `vpdpbusd`, the conversion and two multiplies; unpacking

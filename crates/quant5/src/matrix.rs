@@ -186,17 +186,20 @@ impl QuantizedMatrix {
         self.matmul_block_dots_into(x, 1, y, threads)
     }
 
-    /// Whether a block-dot product with `n` rows of `X` splits its weight rows across `threads`
-    /// threads (the one threading policy of quant5's products; a caller that owns a pool asks
-    /// this to decide whether to enter it).
+    /// Whether a block-dot product with `n` rows of `X` splits its work across `threads`
+    /// threads — the weight rows for one row of `X`, the rows of `X` (in whole tiles of
+    /// [`TILE_TOKENS`](crate::formats::TILE_TOKENS)) for several — (the one threading policy of
+    /// quant5's products; a caller that owns a pool asks this to decide whether to enter it).
     pub fn splits_across_threads(&self, n: usize, threads: usize) -> bool {
         threads > 1 && self.rows > 1 && self.rows * self.cols * n >= PARALLEL_MIN_WORK
     }
 
     /// `Y = X·Wᵀ` (`X` `[n, cols]`, `Y` `[n, rows]`) on the integer block kernels for every row
     /// of `X`: each row is quantized once to the matching 8-bit activation format (as ggml
-    /// does), the weight rows are split into one share per thread, and each weight row is
-    /// dotted with every row of `X` while it is in cache, so the weights stream once per call.
+    /// does). One row of `X` (decoding) splits the weight rows into one share per thread;
+    /// several split the rows of `X`, each thread quantizing its own and dotting them with
+    /// every weight row (in 4 × 4 tiles where the CPU and format have them) while a band of
+    /// weight rows is in cache. Fewer than four rows of `X` per thread leave a thread idle.
     /// Every output is the same dot product [`matvec`](Self::matvec) computes: results do not
     /// depend on how rows of `X` are batched nor on the thread count.
     pub fn matmul_block_dots_into(&self, x: &[f32], n: usize, y: &mut [f32], threads: usize) -> Result<(), QuantError> {
