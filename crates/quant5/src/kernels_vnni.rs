@@ -27,7 +27,9 @@
 use crate::blocks::scale_min_k4;
 use crate::formats::{BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0, TILE_ROWS, TILE_TOKENS};
 use crate::kernels::{Q8_0, Q8_1, Q8KBlock};
-use crate::kernels_avx2::{f16c_at, fifth_bits, hsum_ps, load_i8x32, nibbles, q4_k_group, q6_k_quarters, scale_pair};
+use crate::kernels_avx2::{
+    f16c_at, fifth_bits, hsum_epi32, hsum_ps, load_i8x32, nibbles, q4_k_group, q6_k_quarters, scale_pair,
+};
 use std::arch::x86_64::*;
 
 /// Tokens whose activation panel is built at once: 64 tokens of a 1536-wide row are ~300 KiB,
@@ -357,15 +359,6 @@ fn tiles_q4_1_codes(rows: &[BlockQ4_1], per_row: usize, acts: &[Vec<Q8_1>], out:
         |y| (load_codes(&y.qs), y.d),
         |_a| zero
     )
-}
-
-/// Sum of eight i32 lanes (exact).
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-fn hsum_epi32(v: __m256i) -> i32 {
-    let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
-    let s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
-    _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32::<1>(s)))
 }
 
 /// The K-quant tiles: for each pair of weight rows and each 4 tokens, one super-block at a
