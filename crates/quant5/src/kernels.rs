@@ -46,9 +46,24 @@ pub struct Q8KBlock {
     pub bsums: [i16; 16],
 }
 
+/// `max |v|` over finite values, eight running maxima at a time: a compare-and-select loop the
+/// compiler vectorises, where a fold of `f32::max` (NaN rules) stays one scalar chain.
+fn largest_magnitude(c: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let mut parts = c.chunks_exact(8);
+    for part in &mut parts {
+        for (m, v) in lanes.iter_mut().zip(part) {
+            if v.abs() > *m {
+                *m = v.abs();
+            }
+        }
+    }
+    parts.remainder().iter().chain(&lanes).fold(0f32, |a, v| if v.abs() > a { v.abs() } else { a })
+}
+
 /// Codes and f16-rounded scale of one 32-value block, and the sum of its codes.
 fn q8_codes(c: &[f32]) -> (f32, [i8; QK], i32) {
-    let amax = c.iter().fold(0f32, |a, v| a.max(v.abs()));
+    let amax = largest_magnitude(c);
     let d = amax / 127.0;
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };
     let mut qs = [0i8; QK];
@@ -92,13 +107,9 @@ fn nearest_int_small(f: f32) -> i32 {
 pub fn quantize_q8k(x: &[f32]) -> Vec<Q8KBlock> {
     x.chunks_exact(QK_K)
         .map(|c| {
-            let (mut amax, mut max) = (0f32, 0f32);
-            for &v in c {
-                if v.abs() > amax {
-                    amax = v.abs();
-                    max = v;
-                }
-            }
+            // The first value with the largest magnitude: what ggml's sequential scan keeps.
+            let amax = largest_magnitude(c);
+            let max = c.iter().copied().find(|v| v.abs() == amax).unwrap_or(0.0);
             let mut b = Q8KBlock { d: 0.0, qs: [0; QK_K], bsums: [0; 16] };
             if amax == 0.0 {
                 return b;
@@ -421,6 +432,22 @@ pub(crate) fn dot_bf16(row: &[u8], act: &[f32]) -> f32 {
 mod tests {
     use super::*;
     use crate::blocks::nearest_int;
+
+    #[test]
+    fn largest_magnitude_is_the_max_of_abs() {
+        let mut s = 0x1234_5678u32;
+        for len in [0usize, 1, 7, 8, 32, 33, 256] {
+            for _ in 0..50 {
+                let c: Vec<f32> = (0..len)
+                    .map(|_| {
+                        s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                        (s >> 8) as f32 / (1 << 24) as f32 * 20.0 - 10.0
+                    })
+                    .collect();
+                assert_eq!(largest_magnitude(&c), c.iter().fold(0f32, |a, v| a.max(v.abs())), "{c:?}");
+            }
+        }
+    }
 
     #[test]
     fn nearest_int_small_rounds_half_to_even_like_rint() {
