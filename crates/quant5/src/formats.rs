@@ -92,6 +92,9 @@ pub const TILE_TOKENS: usize = 4;
 /// every row of activations into `out[t · stride + r]` (Y's layout, `stride ≥` the row count),
 /// for the rows and tokens that fill whole tiles (the first `⌊rows / TILE_ROWS⌋ · TILE_ROWS`
 /// rows and `⌊n / TILE_TOKENS⌋ · TILE_TOKENS` tokens); the other outputs are left as they were.
+/// Shapes that do not fit — `rows` not whole rows of `per_row` blocks, an activation row shorter
+/// than `per_row`, `stride` below the row count or `out` shorter than `n` rows of `stride` —
+/// leave all of `out` as it was (`QuantizedMatrix` only passes shapes that fit).
 pub type DotTile<B> = fn(&[B], usize, &[Vec<<B as BlockFormat>::Act>], &mut [f32], usize);
 
 /// A row dot product with two rows of activations: `[row · a, row · b]`.
