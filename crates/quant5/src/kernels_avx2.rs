@@ -185,8 +185,9 @@ pub(crate) fn dot_q5_1(row: &[u8], act: &[Q8_1]) -> f32 {
 /// How far ahead of the weights being read the decoding kernels ask for the next line.
 const PREFETCH_AHEAD: usize = 1024;
 
-/// A hint to fetch the weights [`PREFETCH_AHEAD`] bytes past `b` (a super-block of a one-row
-/// K-quant kernel, which decoding runs row after row).
+/// A hint to fetch the weights [`PREFETCH_AHEAD`] bytes past `b` (a group of blocks of a
+/// decoding kernel, or a super-block of a one-row K-quant kernel, which decoding runs row
+/// after row).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 fn prefetch_ahead(b: &[u8]) {
@@ -208,7 +209,7 @@ macro_rules! four_way_rows {
         for ((g0, g1), y_group) in groups0.iter().zip(groups1).zip(y_groups) {
             // A hint for the weight stream, which decoding waits on: one line a kilobyte ahead
             // per group (measured against 512, 2048 and 4096 bytes, and a line per row).
-            _mm_prefetch::<_MM_HINT_T0>(g1.as_ptr().cast::<i8>().wrapping_add(PREFETCH_AHEAD));
+            prefetch_ahead(g1.as_flattened());
             for k in 0..4 {
                 let $y = &y_group[k];
                 for ($t, $b) in [&g0[k], &g1[k]].into_iter().enumerate() {

@@ -191,7 +191,9 @@ impl QuantizedMatrix {
     /// [`TILE_TOKENS`](crate::formats::TILE_TOKENS)) for several — (the one threading policy of
     /// quant5's products; a caller that owns a pool asks this to decide whether to enter it).
     pub fn splits_across_threads(&self, n: usize, threads: usize) -> bool {
-        threads > 1 && self.rows > 1 && self.rows * self.cols * n >= PARALLEL_MIN_WORK
+        // Several rows of X go out in whole tiles of tokens: up to one tile there is one share.
+        let shares = if n == 1 { self.rows } else { n.div_ceil(TILE_TOKENS) };
+        threads > 1 && shares > 1 && self.rows * self.cols * n >= PARALLEL_MIN_WORK
     }
 
     /// `Y = X·Wᵀ` (`X` `[n, cols]`, `Y` `[n, rows]`) on the integer block kernels for every row
@@ -199,7 +201,8 @@ impl QuantizedMatrix {
     /// does). One row of `X` (decoding) splits the weight rows into one share per thread;
     /// several split the rows of `X`, each thread quantizing its own and dotting them with
     /// every weight row (in 4 × 4 tiles where the CPU and format have them) while a band of
-    /// weight rows is in cache. Fewer than four rows of `X` per thread leave a thread idle.
+    /// weight rows is in cache. Up to four rows of `X` are not split; fewer than four per
+    /// thread leave a thread idle.
     /// Every output is the same dot product [`matvec`](Self::matvec) computes: results do not
     /// depend on how rows of `X` are batched nor on the thread count.
     pub fn matmul_block_dots_into(&self, x: &[f32], n: usize, y: &mut [f32], threads: usize) -> Result<(), QuantError> {

@@ -209,14 +209,15 @@ fn decoding_products_do_not_depend_on_how_weight_rows_are_paired() {
 #[test]
 fn block_products_on_a_spin_pool_equal_the_single_thread_ones() {
     // 601×512 weights (large enough to split; an odd row count, so the weight-row pairs and
-    // the shares do not line up), one row of X (decoding: split by weight rows) and three and
+    // the shares do not line up), one row of X (decoding: split by weight rows) and five and
     // nine (a prompt: split by tokens, in shares of whole tiles): the same bits on 1, 2 and 3
     // spinning threads as on one thread.
     let (rows, cols) = (601, 512);
     let pools: Vec<quant5::SpinPool> = [1, 2, 3].map(|t| quant5::SpinPool::new(t).unwrap()).into();
     for t in [GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K] {
         let q = QuantizedMatrix::quantize(t, rows, cols, &test_matrix(rows, cols, 5)).unwrap();
-        for n in [1, 3, 9] {
+        assert!(!q.splits_across_threads(4, 2), "one tile of tokens is one share");
+        for n in [1, 5, 9] {
             assert!(q.splits_across_threads(n, 2));
             let x = test_matrix(n, cols, 70 + n as u64);
             let mut want = vec![0f32; n * rows];
@@ -434,6 +435,20 @@ fn prompt_tiles_equal_single_dots_bit_for_bit() {
         s ^= s << 17;
         s
     };
+    // On a CPU with the instructions the tiles must be in use, or this test compares the
+    // two-row kernels with themselves.
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512dq")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+        && std::arch::is_x86_feature_detected!("avx512vnni")
+    {
+        use quant5::formats::{BlockFormat, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0};
+        assert!(BlockQ4_1::dot_tile_fn().is_some() && BlockQ5_0::dot_tile_fn().is_some());
+        assert!(BlockQ8_0::dot_tile_fn().is_some() && BlockQ4K::dot_tile_fn().is_some());
+        assert!(BlockQ6K::dot_tile_fn().is_some());
+    }
     for t in [GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K] {
         let widths: &[usize] = if t.block_size() == 256 { &[256, 512, 1536] } else { &[96, 512, 576] };
         for &cols in widths {
