@@ -114,6 +114,67 @@ EMOTIONS_A = {
             "it cheers me up", "i love spending time there"],
 }
 
+# Feeling words for family A's framed clauses ("i've been feeling {word} lately"): a lexicon of
+# a few dozen words per label, so the adapter learns the label of a feeling word rather than a
+# fixed sentence. A framed clause is used for about half of family A's emotions. No word here
+# shares a stem with family B's feeling words (checked in main()).
+FEELING_WORDS_A = {
+    "sadness": ["sad", "down", "blue", "miserable", "unhappy", "heartbroken", "depressed", "sorrowful",
+                "melancholy", "despondent", "dejected", "downcast", "glum", "mournful", "forlorn",
+                "crestfallen", "disheartened", "weepy", "heavy-hearted", "low-spirited", "grief-stricken",
+                "devastated", "crushed", "wretched", "morose", "somber", "broken-hearted", "bummed out",
+                "sorry for myself", "grieving"],
+    "hopelessness": ["hopeless", "defeated", "doomed", "resigned", "discouraged", "helpless", "powerless",
+                     "in despair", "despairing", "beaten", "like a lost cause", "like nothing will change",
+                     "like there's no future", "like it's pointless", "like giving up", "beyond help",
+                     "like there's nothing to look forward to", "like it's all futile", "stuck for good",
+                     "like i'll never get better"],
+    "anxiety": ["anxious", "nervous", "worried", "panicky", "uneasy", "tense", "on edge", "restless",
+                "fearful", "frightened", "afraid", "apprehensive", "edgy", "antsy", "jumpy", "keyed up",
+                "wound up", "petrified", "terrified", "spooked", "frantic", "alarmed", "shaky",
+                "panicked", "worked up", "nervy", "fretful"],
+    "frustration": ["frustrated", "fed up", "exasperated", "aggravated", "bugged", "thwarted", "impatient",
+                    "at my wits' end", "cranky", "grumpy", "peeved", "ticked off", "put out", "dissatisfied",
+                    "stymied", "hassled", "stuck and fed up", "worn thin", "disgruntled", "vexed",
+                    "out of patience", "cheesed off"],
+    "anger": ["angry", "furious", "mad", "irate", "incensed", "fuming", "seething", "outraged", "infuriated",
+              "hostile", "bitter", "heated", "cross", "explosive", "hot-tempered", "up in arms", "steaming",
+              "vengeful", "ready to explode", "hateful", "ready to hit something",
+              "wrathful", "hopping mad"],
+    "guilt": ["guilty", "to blame", "remorseful", "at fault", "contrite", "apologetic", "culpable",
+              "like a bad person", "like it's my fault", "like i let everyone down", "sorry for what i did",
+              "like i wronged them", "full of self-blame", "guilt-ridden", "like i owe them an apology",
+              "like i hurt everyone", "penitent", "like i failed my family"],
+    "loneliness": ["lonely", "alone", "lonesome", "abandoned", "forgotten", "friendless", "left out",
+                   "solitary", "disconnected", "unwanted", "excluded", "shut out", "on my own", "invisible",
+                   "neglected", "withdrawn", "unloved", "all by myself", "like nobody cares",
+                   "like i have no one", "like an outsider", "separated from everyone"],
+    "fatigue": ["tired", "exhausted", "worn out", "burned out", "fatigued", "sleepy", "weary", "spent",
+                "depleted", "listless", "lethargic", "beat", "run down", "zonked", "bone-tired", "drowsy",
+                "groggy", "dead on my feet", "out of steam", "washed out", "frazzled", "knackered",
+                "low on energy", "worn down", "spent by noon"],
+    "calm": ["calm", "relaxed", "peaceful", "at ease", "content", "steady", "tranquil", "composed",
+             "grounded", "centered", "mellow", "easygoing", "untroubled", "unbothered", "comfortable",
+             "balanced", "level-headed", "at peace", "quiet inside", "collected", "laid-back"],
+    "joy": ["happy", "glad", "joyful", "excited", "cheerful", "elated", "overjoyed", "ecstatic", "pleased",
+            "grateful", "upbeat", "giddy", "jubilant", "on cloud nine", "over the moon", "blissful",
+            "thankful", "proud", "lighthearted", "tickled pink", "chuffed", "full of joy", "glowing"],
+}
+# Frames that read well with any entry ("like nobody cares", "on edge"), then frames for
+# one-word adjectives only.
+FEEL_FRAMES_A = ["i feel {w}", "i've been feeling {w} lately", "honestly i feel {w}", "mostly i just feel {w}",
+                 "i feel {w} most of the time", "i feel {w} these days", "i end up feeling {w}",
+                 "i feel {w} every day", "i've felt {w} for weeks"]
+ADJECTIVE_FRAMES_A = ["i'm so {w} about it", "i get {w} when i think about it", "it's left me {w}",
+                      "i've been {w} for a while", "i'm {w} most days", "i'm just {w}"]
+
+
+def framed_feeling(rng, emotion):
+    """A family-A emotion clause built from the lexicon: a frame around a feeling word."""
+    word = rng.choice(FEELING_WORDS_A[emotion])
+    frames = FEEL_FRAMES_A if " " in word else FEEL_FRAMES_A + ADJECTIVE_FRAMES_A
+    return rng.choice(frames).format(w=word)
+
 EMOTIONS_B = {
     "sadness": ["i've been tearful a lot", "i feel low and gloomy", "i'm pretty upset about it",
                 "it leaves me feeling empty and low"],
@@ -136,7 +197,8 @@ EMOTIONS_B = {
 
 # Topic clauses; the bracketed words are the key phrase. (clause, short topic label)
 TOPICS_A = {
-    "work": [("my boss keeps [piling on deadlines]", "deadlines at work"),
+    "work": [("i [might get laid off soon]", "possible layoff"), ("my [hours got cut in half]", "fewer hours"),
+             ("i [can't keep up with my workload]", "workload"), ("my boss keeps [piling on deadlines]", "deadlines at work"),
              ("i might [lose my job at the warehouse]", "job security"),
              ("i've been [working double shifts]", "long work hours"),
              ("my coworkers [ignore me in meetings]", "coworkers"), ("i [got fired last week]", "job loss"),
@@ -144,7 +206,8 @@ TOPICS_A = {
              ("my [contract ends next month]", "contract ending"),
              ("i [hate my new job]", "disliking the job"), ("i [work nights at the hospital]", "night work"),
              ("my [boss yelled at me in front of everyone]", "conflict with boss")],
-    "finances": [("i'm [behind on rent again]", "rent"), ("we have [a lot of credit card debt]", "debt"),
+    "finances": [("i [had to sell my car]", "selling the car"), ("my [paycheck doesn't last the month]", "paycheck too small"),
+                 ("i [have medical bills piling up]", "medical bills"), ("i'm [behind on rent again]", "rent"), ("we have [a lot of credit card debt]", "debt"),
                  ("i [can't pay my bills]", "bills"), ("money is [tight since the layoff]", "money problems"),
                  ("i [lost money gambling]", "gambling losses"),
                  ("i [can't afford groceries]", "affording food"),
@@ -152,7 +215,8 @@ TOPICS_A = {
                  ("my [car got repossessed]", "car repossession"),
                  ("i [borrow money from friends every month]", "borrowing money"),
                  ("i [can't cover the mortgage]", "mortgage")],
-    "relationships": [("my girlfriend and i [broke up last month]", "breakup"),
+    "relationships": [("my boyfriend [left me for someone else]", "breakup"), ("my wife and i [barely talk anymore]", "distant marriage"),
+                      ("i [keep getting ghosted]", "dating rejection"), ("my girlfriend and i [broke up last month]", "breakup"),
                       ("my husband and i [fight every night]", "marriage conflict"),
                       ("i [haven't dated in years]", "dating"),
                       ("my best friend [stopped talking to me]", "friendship"),
@@ -162,7 +226,8 @@ TOPICS_A = {
                       ("i [got dumped on my birthday]", "breakup"),
                       ("my girlfriend [moved out in june]", "girlfriend moving out"),
                       ("i [don't trust my husband anymore]", "trust in marriage")],
-    "family": [("my mom [is in the hospital]", "mother's illness"),
+    "family": [("my sister [lost her baby]", "sister's loss"), ("my mom and i [had a huge fight]", "conflict with mother"),
+               ("my grandpa [moved into a nursing home]", "grandfather in care"), ("my mom [is in the hospital]", "mother's illness"),
                ("my dad [passed away in march]", "father's death"),
                ("my brother [moved across the country]", "brother moving away"),
                ("my kids [don't visit anymore]", "children"), ("my son [got arrested]", "son's arrest"),
@@ -170,14 +235,17 @@ TOPICS_A = {
                ("my daughter [stopped calling me]", "daughter"),
                ("my father [drinks too much]", "father's drinking"),
                ("my mother [has cancer]", "mother's cancer"), ("my uncle [died last year]", "uncle's death")],
-    "health": [("my back [has been hurting for months]", "back pain"),
+    "health": [("i [have high cholesterol]", "high cholesterol"), ("my [knees hurt when i walk]", "knee pain"),
+               ("i [tore a ligament at the gym]", "ligament injury"), ("my back [has been hurting for months]", "back pain"),
                ("i was [diagnosed with diabetes]", "diabetes diagnosis"),
                ("i [get migraines every week]", "migraines"), ("i [put on a lot of weight]", "weight gain"),
                ("i [have chronic pain in my neck]", "neck pain"), ("my [asthma got worse]", "asthma"),
                ("i [had surgery on my shoulder]", "shoulder surgery"), ("i [get dizzy spells]", "dizziness"),
                ("my [stomach hurts all the time]", "stomach pain"),
                ("i [broke my wrist in may]", "broken wrist")],
-    "sleep": [("i [wake up at four every morning]", "early waking"),
+    "sleep": [("i'm [up before dawn every day]", "early waking"), ("i [wake too early and lie there]", "early waking"),
+              ("i [stay in bed until noon]", "oversleeping"), ("i [barely sleep at all]", "insomnia"),
+              ("i [can't stay asleep]", "waking at night"), ("i [wake up at four every morning]", "early waking"),
               ("i [can't fall asleep until three]", "trouble falling asleep"),
               ("i [sleep twelve hours a day]", "oversleeping"),
               ("i [have nightmares most nights]", "nightmares"),
@@ -186,7 +254,7 @@ TOPICS_A = {
               ("i [sleep on the couch most nights]", "poor sleep"),
               ("i [lie in bed for hours before sleeping]", "trouble falling asleep"),
               ("i [sleep through my alarm]", "oversleeping"), ("i [wake up sweating at night]", "night sweats")],
-    "mood": [("my mood [goes up and down all day]", "mood swings"),
+    "mood": [("i [feel irritable all week]", "irritability"), ("i [stopped caring about things]", "apathy"), ("my mood [goes up and down all day]", "mood swings"),
              ("i [don't enjoy anything anymore]", "loss of interest"),
              ("i [feel numb most of the time]", "emotional numbness"),
              ("i [cry for no reason]", "crying spells"),
@@ -194,7 +262,7 @@ TOPICS_A = {
              ("i [get irritable over small things]", "irritability"), ("i [feel empty inside]", "emptiness"),
              ("i [can't enjoy my music anymore]", "loss of interest"),
              ("my [mood is worse in the mornings]", "morning low mood")],
-    "therapy": [("i [started seeing a counselor]", "counseling"),
+    "therapy": [("i [go to group therapy on tuesdays]", "group therapy"), ("my [therapist moved away]", "losing a therapist"), ("i [started seeing a counselor]", "counseling"),
                 ("my doctor [put me on medication]", "medication"),
                 ("i [stopped going to therapy]", "stopping therapy"),
                 ("i [see a psychologist every week]", "weekly psychologist"),
@@ -203,7 +271,7 @@ TOPICS_A = {
                 ("i [was in the hospital for my depression]", "hospitalization"),
                 ("i [talk to a therapist online]", "online therapy"),
                 ("my doctor [doubled my dose]", "dose increase")],
-    "education": [("i [failed two classes this semester]", "failing classes"),
+    "education": [("i [failed my final exams]", "failed exams"), ("i [switched majors twice]", "changing majors"), ("i [failed two classes this semester]", "failing classes"),
                   ("i [dropped out of college]", "dropping out"),
                   ("i'm [studying for my nursing exam]", "nursing exam"),
                   ("i [can't focus in class]", "trouble focusing in class"),
@@ -212,7 +280,7 @@ TOPICS_A = {
                   ("i'm [taking night classes]", "night classes"),
                   ("i [never finished high school]", "unfinished school"),
                   ("my [grades dropped this year]", "falling grades")],
-    "living_situation": [("i'm [living in my car]", "homelessness"),
+    "living_situation": [("i [live with my ex]", "living with an ex"), ("our [heat got shut off]", "no heating"), ("i'm [living in my car]", "homelessness"),
                          ("i [moved back in with my parents]", "living with parents"),
                          ("my roommate [is always loud at night]", "roommate"),
                          ("i'm [staying on a friend's couch]", "couch surfing"),
@@ -221,7 +289,7 @@ TOPICS_A = {
                          ("we [had to move three times this year]", "frequent moves"),
                          ("my [landlord won't fix the heating]", "landlord"),
                          ("i [share a room with my brother]", "shared room")],
-    "substance_use": [("i've been [drinking every night]", "drinking"), ("i [smoke a pack a day]", "smoking"),
+    "substance_use": [("i [smoke pot every evening]", "cannabis use"), ("i [drink before work]", "drinking before work"), ("i've been [drinking every night]", "drinking"), ("i [smoke a pack a day]", "smoking"),
                       ("i [started using pills to cope]", "pill use"),
                       ("i've been [drinking too much beer]", "heavy drinking"),
                       ("i [take painkillers every day]", "painkiller use"),
@@ -352,6 +420,10 @@ def excerpt(rng, fam):
         topic_text, key = key_phrase(clause)
         feels = rng.random() < 0.85
         emotion_text = rng.choice(f["emotions"][emotion]) if feels else None
+        # Family A says half of its feelings through the lexicon (family B draws nothing more
+        # from the generator here, so the held-out set stays byte-identical).
+        if feels and fam == "A" and rng.random() < 0.5:
+            emotion_text = framed_feeling(rng, emotion)
         filler = rng.choice(FILLERS)
         if feels:
             connector = rng.choice(f["connectors"])
@@ -432,12 +504,24 @@ HELDOUT_ONLY_WORDS = {"tearful", "gloomy", "upset", "bleak", "jittery", "dreadin
                       "thrilled", "wonderful", "delighted"}
 
 
+HELDOUT_STEMS = {"tear", "gloom", "upset", "bleak", "jitter", "dread", "stress", "scare", "annoy", "irritat",
+                 "rope", "boil", "resent", "livid", "rage", "enrag", "asham", "shame", "conscience", "regret",
+                 "isolat", "drain", "wipe", "sluggish", "seren", "thrill", "wonder", "delight", "settle",
+                 "responsib", "sick", "empty", "flat", "leaves"}
+
+
 def check_families_disjoint():
     a_clauses = {c for pool in EMOTIONS_A.values() for c in pool}
     b_clauses = {c for pool in EMOTIONS_B.values() for c in pool}
     assert not a_clauses & b_clauses, a_clauses & b_clauses
     leaked = sorted(c for c in a_clauses if set(c.replace("'", " ").split()) & HELDOUT_ONLY_WORDS)
     assert not leaked, f"family A uses held-out feeling words: {leaked}"
+    # The lexicon is held to stems: "annoyed" would teach family B's "annoys".
+    lexicon = [w for pool in FEELING_WORDS_A.values() for w in pool] + FEEL_FRAMES_A + ADJECTIVE_FRAMES_A
+    stemmed = sorted(w for w in lexicon
+                     if any(t.startswith(stem) for t in w.replace("'", " ").replace("-", " ").split()
+                            for stem in HELDOUT_STEMS))
+    assert not stemmed, f"family A's lexicon shares a stem with family B's feeling words: {stemmed}"
     a_topics = {c for pool in TOPICS_A.values() for c, _ in pool}
     b_topics = {c for pool in TOPICS_B.values() for c, _ in pool}
     assert not a_topics & b_topics
