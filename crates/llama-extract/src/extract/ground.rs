@@ -207,21 +207,33 @@ fn merge_claims(chunks: &[ModelOutput], v: &mut Verifier<'_>) -> (Vec<Emotion>, 
     (emotions, topics)
 }
 
-/// Key phrases by normalised text, each verified against its utterance.
+/// Key phrases by normalised text, each verified against its utterance. A phrase whose words
+/// lie inside another key phrase of the same utterance ("can't get back to sleep" beside
+/// "wake up at four and can't get back to sleep") says nothing more and is left out.
 fn merge_key_phrases(chunks: &[ModelOutput], v: &mut Verifier<'_>) -> Vec<KeyPhrase> {
-    let mut key_phrases = Vec::new();
+    let mut verified: Vec<(KeyPhrase, String)> = Vec::new();
     let mut seen = Vec::new();
     for k in chunks.iter().flat_map(|c| &c.key_phrases) {
         let norm = normalise(v.cleaner, &k.text);
         if norm.is_empty() || seen.contains(&norm) {
             continue;
         }
-        seen.push(norm);
+        seen.push(norm.clone());
         if v.check_quote(&k.text, k.utterance_index).is_some() {
-            key_phrases.push(KeyPhrase { text: k.text.trim().to_string(), utterance_index: k.utterance_index });
+            let phrase = KeyPhrase { text: k.text.trim().to_string(), utterance_index: k.utterance_index };
+            verified.push((phrase, format!(" {norm} ")));
         }
     }
-    key_phrases
+    let inside_another = |i: usize| {
+        let (phrase, padded) = &verified[i];
+        verified.iter().enumerate().any(|(j, (other, other_padded))| {
+            j != i
+                && other.utterance_index == phrase.utterance_index
+                && other_padded.len() > padded.len()
+                && other_padded.contains(padded.as_str())
+        })
+    };
+    (0..verified.len()).filter(|&i| !inside_another(i)).map(|i| verified[i].0.clone()).collect()
 }
 
 /// Free-text items (concerns, actions) that read as prose, deduplicated by normalised text.
@@ -336,6 +348,44 @@ mod tests {
         assert_eq!(m.emotions[0].evidence.len(), 1);
         assert_eq!(m.grounding.not_participant, 1, "utterance 2's quote");
         assert_eq!(m.topics[0].evidence.len(), 2);
+    }
+
+    #[test]
+    fn a_key_phrase_inside_another_of_its_utterance_is_left_out() {
+        let c = Cleaner::default();
+        let utts: Vec<String> =
+            ["not great. i wake up at four and i can't get back to sleep.", "i can't get back to sleep"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+        let phrase = |i: usize, t: &str| ModelKeyPhrase { text: t.into(), utterance_index: i };
+        let out = ModelOutput {
+            emotions: vec![],
+            topics: vec![],
+            key_phrases: vec![
+                phrase(0, "i can't get back to sleep"),
+                phrase(0, "wake up at four and i can't get back to sleep"),
+                phrase(1, "get back to sleep"),
+                phrase(0, "four and I can't"),
+                phrase(0, "sleep"),
+            ],
+            summary: String::new(),
+            concerns: vec![],
+            suggested_actions: vec![],
+        };
+        let kept: Vec<(usize, String)> = merge(&[out], &utts, None, &c, false)
+            .key_phrases
+            .into_iter()
+            .map(|k| (k.utterance_index, k.text))
+            .collect();
+        // The same words in another utterance stay.
+        assert_eq!(
+            kept,
+            vec![
+                (0, "wake up at four and i can't get back to sleep".to_string()),
+                (1, "get back to sleep".to_string())
+            ]
+        );
     }
 
     #[test]
