@@ -375,12 +375,60 @@ pub(crate) fn dot_q5_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     hsum_ps(acc) - mins
 }
 
-/// Two i16 scales as eight i32 lanes' multipliers for `madd`: `lo` for the first 16 bytes of a
-/// 32-byte vector (i16 lanes 0..8), `hi` for the last 16.
+/// Byte masks for `shuffle_epi8`: mask `p` spreads i16 lane `2p` of a 128-bit lane over the low
+/// lane and i16 lane `2p + 1` over the high lane.
+static PAIR_SCALE_MASKS: [[u8; 32]; 4] = {
+    let mut masks = [[0u8; 32]; 4];
+    let mut p = 0;
+    while p < 4 {
+        let mut i = 0;
+        while i < 16 {
+            masks[p][i] = (4 * p + i % 2) as u8;
+            masks[p][16 + i] = (4 * p + 2 + i % 2) as u8;
+            i += 1;
+        }
+        p += 1;
+    }
+    masks
+};
+
+/// A K-quant super-block's sixteen i16 sub-block scales laid out for [`pair_scale`]: each
+/// 128-bit half of `scales` in both lanes.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn scale_pair(lo: i16, hi: i16) -> __m256i {
-    _mm256_set_m128i(_mm_set1_epi16(hi), _mm_set1_epi16(lo))
+pub(crate) fn scale_halves(scales: __m256i) -> [__m256i; 2] {
+    let (lo, hi) = (_mm256_castsi256_si128(scales), _mm256_extracti128_si256::<1>(scales));
+    [_mm256_set_m128i(lo, lo), _mm256_set_m128i(hi, hi)]
+}
+
+/// The `madd` multipliers of sub-blocks `k` and `k + 1` (`k` even) of a 32-byte vector: scale
+/// `k` in i16 lanes 0..8, scale `k + 1` in lanes 8..16, as one byte shuffle of
+/// [`scale_halves`]. Building the pair from two scalars moved each scale through a general
+/// register, and that shuffle-port work had cost more than the products it scales (Q2_K, Q3_K,
+/// Q6_K).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn pair_scale(halves: &[__m256i; 2], k: usize) -> __m256i {
+    let mask = &PAIR_SCALE_MASKS[(k % 8) / 2];
+    // SAFETY: a mask is 32 readable bytes; unaligned load.
+    _mm256_shuffle_epi8(halves[k / 8], unsafe { _mm256_loadu_si256(mask.as_ptr().cast()) })
+}
+
+/// Sixteen i8 scales starting at `b[at]` as i16 lanes.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn i8_scales(b: &[u8], at: usize) -> __m256i {
+    let s = &b[at..at + 16];
+    // SAFETY: `s` has 16 readable bytes (checked by the slice above); unaligned load.
+    _mm256_cvtepi8_epi16(unsafe { _mm_loadu_si128(s.as_ptr().cast()) })
+}
+
+/// A Q8_K block's sixteen sums of 16 activations.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn block_sums(y: &Q8KBlock) -> __m256i {
+    // SAFETY: `bsums` is 16 i16, 32 readable bytes; unaligned load.
+    unsafe { _mm256_loadu_si256(y.bsums.as_ptr().cast()) }
 }
 
 /// Group `g` (64 values) of a Q4_K super-block `b`: its two 32-code halves and the (scale,
@@ -534,28 +582,27 @@ pub(crate) fn dot_q6_k_pair(row: &[u8], a0: &[Q8KBlock], a1: &[Q8KBlock]) -> [f3
     let mut acc = [_mm256_setzero_ps(); 2];
     let mut offsets = [0f32; 2];
     for ((b, y0), y1) in row.chunks_exact(210).zip(a0).zip(a1) {
-        let sc = |k: usize| b[192 + k] as i8 as i16;
+        let scales = i8_scales(b, 192);
+        let halves = scale_halves(scales);
         let mut isum = [_mm256_setzero_si256(); 2];
-        let mut offset = [0i32; 2];
         for half in 0..2 {
             let quarters = q6_k_quarters(b, half);
             for (j, q) in quarters.into_iter().enumerate() {
                 let e = 128 * half + 32 * j;
-                let k = e / 16;
-                let scale = scale_pair(sc(k), sc(k + 1));
+                let scale = pair_scale(&halves, e / 16);
                 for (t, y) in [y0, y1].into_iter().enumerate() {
                     let a = load_i8x32(&y.qs[e..e + 32]);
                     let p = _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), scale);
                     isum[t] = _mm256_add_epi32(isum[t], p);
-                    offset[t] += sc(k) as i32 * y.bsums[k] as i32 + sc(k + 1) as i32 * y.bsums[k + 1] as i32;
                 }
             }
         }
         let dw = f16c_at(b, 208);
         for (t, y) in [y0, y1].into_iter().enumerate() {
+            let offset = hsum_epi32(_mm256_madd_epi16(block_sums(y), scales));
             let d = dw * y.d;
             acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
-            offsets[t] += d * (32 * offset[t]) as f32;
+            offsets[t] += d * (32 * offset) as f32;
         }
     }
     [hsum_ps(acc[0]) - offsets[0], hsum_ps(acc[1]) - offsets[1]]
@@ -569,20 +616,20 @@ pub(crate) fn dot_q6_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let mut offsets = 0f32;
     for (b, y) in row.chunks_exact(210).zip(act) {
         prefetch_ahead(b);
-        let sc = |k: usize| b[192 + k] as i8 as i16;
+        let scales = i8_scales(b, 192);
+        let halves = scale_halves(scales);
         let mut isum = _mm256_setzero_si256();
-        let mut offset = 0i32;
         for half in 0..2 {
             let quarters = q6_k_quarters(b, half);
             for (j, q) in quarters.into_iter().enumerate() {
                 let e = 128 * half + 32 * j;
-                let k = e / 16;
                 let a = load_i8x32(&y.qs[e..e + 32]);
-                let p = _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), scale_pair(sc(k), sc(k + 1)));
+                let p = _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), pair_scale(&halves, e / 16));
                 isum = _mm256_add_epi32(isum, p);
-                offset += sc(k) as i32 * y.bsums[k] as i32 + sc(k + 1) as i32 * y.bsums[k + 1] as i32;
             }
         }
+        // Σ scale·(block sum), exact: one `madd` of the sixteen sums by the sixteen scales.
+        let offset = hsum_epi32(_mm256_madd_epi16(block_sums(y), scales));
         let d = f16c_at(b, 208) * y.d;
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
         offsets += d * (32 * offset) as f32;
@@ -590,28 +637,21 @@ pub(crate) fn dot_q6_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     hsum_ps(acc) - offsets
 }
 
-/// The sixteen 6-bit Q3_K scales (minus 32) from their 12 packed bytes, four at a time in u32
-/// lanes as ggml unpacks them: the same values as `blocks::q3_k_scales`, without a loop per
-/// scale.
+/// The sixteen 6-bit Q3_K scales (minus 32) from their 12 packed bytes as i16 lanes, four at a
+/// time in u32 lanes as ggml unpacks them: the same values as `blocks::q3_k_scales`.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn q3_k_scales_packed(packed: &[u8]) -> [i8; 16] {
+fn q3_k_scales_packed(packed: &[u8]) -> __m256i {
     let word = |i: usize| u32::from_le_bytes([packed[4 * i], packed[4 * i + 1], packed[4 * i + 2], packed[4 * i + 3]]);
     let (a0, a1, high) = (word(0), word(1), word(2));
     let (low4, low2) = (0x0F0F_0F0Fu32, 0x0303_0303u32);
-    let words = [
-        (a0 & low4) | ((high & low2) << 4),
-        (a1 & low4) | (((high >> 2) & low2) << 4),
-        ((a0 >> 4) & low4) | (((high >> 4) & low2) << 4),
-        ((a1 >> 4) & low4) | (((high >> 6) & low2) << 4),
-    ];
-    let mut out = [0i8; 16];
-    for (o, w) in out.chunks_exact_mut(4).zip(words) {
-        for (v, byte) in o.iter_mut().zip(w.to_le_bytes()) {
-            *v = byte as i8 - 32;
-        }
-    }
-    out
+    let words = _mm_set_epi32(
+        (((a1 >> 4) & low4) | (((high >> 6) & low2) << 4)) as i32,
+        (((a0 >> 4) & low4) | (((high >> 4) & low2) << 4)) as i32,
+        ((a1 & low4) | (((high >> 2) & low2) << 4)) as i32,
+        ((a0 & low4) | ((high & low2) << 4)) as i32,
+    );
+    _mm256_cvtepi8_epi16(_mm_sub_epi8(words, _mm_set1_epi8(32)))
 }
 
 /// Sum of eight i32 lanes (exact).
@@ -632,7 +672,13 @@ pub(crate) fn dot_q2_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let three = _mm256_set1_epi8(3);
     for (b, y) in row.chunks_exact(84).zip(act) {
         prefetch_ahead(b);
-        let scales = &b[0..16];
+        // Each byte: the sub-block's scale in the low four bits, its minimum in the high four.
+        let packed_scales = &b[0..16];
+        // SAFETY: 16 readable bytes (checked by the slice above); unaligned load.
+        let packed_scales = unsafe { _mm_loadu_si128(packed_scales.as_ptr().cast()) };
+        let low4 = _mm_set1_epi8(0x0F);
+        let halves = scale_halves(_mm256_cvtepu8_epi16(_mm_and_si128(packed_scales, low4)));
+        let minimums = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed_scales, 4), low4));
         let mut isum = _mm256_setzero_si256();
         for half in 0..2 {
             let packed = load32(&b[16 + 32 * half..16 + 32 * half + 32]);
@@ -640,11 +686,11 @@ pub(crate) fn dot_q2_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
                 let q = _mm256_and_si256(_mm256_srl_epi16(packed, _mm_cvtsi32_si128(2 * j as i32)), three);
                 let k = 8 * half + 2 * j;
                 let a = load_i8x32(&y.qs[16 * k..16 * k + 32]);
-                let s = scale_pair((scales[k] & 0x0F) as i16, (scales[k + 1] & 0x0F) as i16);
+                let s = pair_scale(&halves, k);
                 isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), s));
             }
         }
-        let msum: i32 = scales.iter().zip(&y.bsums).map(|(&s, &bs)| (s >> 4) as i32 * bs as i32).sum();
+        let msum = hsum_epi32(_mm256_madd_epi16(block_sums(y), minimums));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(f16c_at(b, 80) * y.d), _mm256_cvtepi32_ps(isum), acc);
         mins += f16c_at(b, 82) * y.d * msum as f32;
     }
@@ -662,7 +708,8 @@ pub(crate) fn dot_q3_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     for (b, y) in row.chunks_exact(110).zip(act) {
         prefetch_ahead(b);
         let hmask = load32(&b[0..32]);
-        let sc = q3_k_scales_packed(&b[96..108]);
+        let scales = q3_k_scales_packed(&b[96..108]);
+        let halves = scale_halves(scales);
         let mut isum = _mm256_setzero_si256();
         for half in 0..2 {
             let packed = load32(&b[32 + 32 * half..32 + 32 * half + 32]);
@@ -672,16 +719,12 @@ pub(crate) fn dot_q3_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
                 let q = _mm256_or_si256(low, _mm256_slli_epi16(hbit, 2));
                 let k = 8 * half + 2 * j;
                 let a = load_i8x32(&y.qs[16 * k..16 * k + 32]);
-                let s = scale_pair(sc[k] as i16, sc[k + 1] as i16);
+                let s = pair_scale(&halves, k);
                 isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), s));
             }
         }
         // Σ scale·(block sum), exact: one `madd` of the sixteen sums by the sixteen scales.
-        // SAFETY: `sc` is 16 bytes and `bsums` 16 i16 (32 bytes); unaligned loads.
-        let (scales16, bsums) = unsafe {
-            (_mm256_cvtepi8_epi16(_mm_loadu_si128(sc.as_ptr().cast())), _mm256_loadu_si256(y.bsums.as_ptr().cast()))
-        };
-        let offset = hsum_epi32(_mm256_madd_epi16(bsums, scales16));
+        let offset = hsum_epi32(_mm256_madd_epi16(block_sums(y), scales));
         let d = f16c_at(b, 108) * y.d;
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
         offsets += d * (4 * offset) as f32;

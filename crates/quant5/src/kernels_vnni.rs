@@ -28,7 +28,8 @@ use crate::blocks::scale_min_k4;
 use crate::formats::{BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0, TILE_ROWS, TILE_TOKENS};
 use crate::kernels::{Q8_0, Q8_1, Q8KBlock};
 use crate::kernels_avx2::{
-    f16c_at, fifth_bits, hsum_epi32, hsum_ps, load_i8x32, nibbles, q4_k_group, q6_k_quarters, scale_pair,
+    f16c_at, fifth_bits, hsum_epi32, hsum_ps, i8_scales, load_i8x32, nibbles, pair_scale, q4_k_group, q6_k_quarters,
+    scale_halves,
 };
 use std::arch::x86_64::*;
 
@@ -468,12 +469,12 @@ pub(crate) fn tiles_q6_k(rows: &[BlockQ6K], per_row: usize, acts: &[Vec<Q8KBlock
         out,
         stride,
         |b, ys, isum| {
-            let sc = |k: usize| b[192 + k] as i8 as i16;
+            let halves = scale_halves(i8_scales(b, 192));
             for half in 0..2 {
                 let quarters = q6_k_quarters(b, half);
                 for (j, q) in quarters.into_iter().enumerate() {
                     let e = 128 * half + 32 * j;
-                    let scale = scale_pair(sc(e / 16), sc(e / 16 + 1));
+                    let scale = pair_scale(&halves, e / 16);
                     for (t, y) in ys.iter().enumerate() {
                         isum[t] =
                             _mm256_dpwssd_epi32(isum[t], _mm256_maddubs_epi16(q, load_i8x32(&y.qs[e..e + 32])), scale);
