@@ -416,7 +416,7 @@ fn q8_k(x: &[f32]) -> Vec<Q8KBlock> {
     kernels::quantize_q8k(x)
 }
 
-format!(BlockQ4_0, Q4_0, QK, Q8_0, blocks::decode_q4_0, blocks::encode_q4_0, q8_0, kernels::dot_q4_0, q4_0);
+format!(BlockQ4_0, Q4_0, QK, Q8_0, blocks::decode_q4_0, blocks::encode_q4_0, q8_0, kernels::dot_q4_0, q4_0, pair: q4_0, rows: none, tile: q4_0);
 format!(BlockQ4_1, Q4_1, QK, Q8_1, blocks::decode_q4_1, blocks::encode_q4_1, q8_1, kernels::dot_q4_1, q4_1, pair: q4_1, rows: q4_1, tile: q4_1);
 format!(BlockQ5_0, Q5_0, QK, Q8_0, blocks::decode_q5_0, blocks::encode_q5_0, q8_0, kernels::dot_q5_0, q5_0, pair: q5_0, rows: q5_0, tile: q5_0);
 format!(BlockQ5_1, Q5_1, QK, Q8_1, blocks::decode_q5_1, blocks::encode_q5_1, q8_1, kernels::dot_q5_1, q5_1);
@@ -466,13 +466,13 @@ mod simd {
         )*};
     }
     pub(super) mod pair {
-        no_kernels!(none, q4_1, q5_0, q8_0, q4_k, q6_k);
+        no_kernels!(none, q4_0, q4_1, q5_0, q8_0, q4_k, q6_k);
     }
     pub(super) mod rows {
         no_kernels!(none, q4_1, q5_0, q8_0);
     }
     pub(super) mod tile {
-        no_kernels!(none, q4_1, q5_0, q8_0, q4_k, q6_k);
+        no_kernels!(none, q4_0, q4_1, q5_0, q8_0, q4_k, q6_k);
     }
 }
 
@@ -536,6 +536,7 @@ mod simd {
         }
 
         wrap_pair! {
+            q4_0 = dot_q4_0_pair: BlockQ4_0, Q8_0;
             q4_1 = dot_q4_1_pair: BlockQ4_1, Q8_1;
             q5_0 = dot_q5_0_pair: BlockQ5_0, Q8_0;
             q8_0 = dot_q8_0_pair: BlockQ8_0, Q8_0;
@@ -595,6 +596,7 @@ mod simd {
         }
 
         wrap_tile! {
+            q4_0 = tiles_q4_0: BlockQ4_0, Q8_0;
             q4_1 = tiles_q4_1: BlockQ4_1, Q8_1;
             q5_0 = tiles_q5_0: BlockQ5_0, Q8_0;
             q8_0 = tiles_q8_0: BlockQ8_0, Q8_0;
