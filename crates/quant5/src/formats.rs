@@ -419,7 +419,7 @@ fn q8_k(x: &[f32]) -> Vec<Q8KBlock> {
 format!(BlockQ4_0, Q4_0, QK, Q8_0, blocks::decode_q4_0, blocks::encode_q4_0, q8_0, kernels::dot_q4_0, q4_0, pair: q4_0, rows: none, tile: q4_0);
 format!(BlockQ4_1, Q4_1, QK, Q8_1, blocks::decode_q4_1, blocks::encode_q4_1, q8_1, kernels::dot_q4_1, q4_1, pair: q4_1, rows: q4_1, tile: q4_1);
 format!(BlockQ5_0, Q5_0, QK, Q8_0, blocks::decode_q5_0, blocks::encode_q5_0, q8_0, kernels::dot_q5_0, q5_0, pair: q5_0, rows: q5_0, tile: q5_0);
-format!(BlockQ5_1, Q5_1, QK, Q8_1, blocks::decode_q5_1, blocks::encode_q5_1, q8_1, kernels::dot_q5_1, q5_1);
+format!(BlockQ5_1, Q5_1, QK, Q8_1, blocks::decode_q5_1, blocks::encode_q5_1, q8_1, kernels::dot_q5_1, q5_1, pair: q5_1, rows: none, tile: q5_1);
 format!(
     BlockQ8_0,
     Q8_0,
@@ -438,7 +438,7 @@ format!(BlockIQ4NL, IQ4_NL, QK, Q8_0, blocks::decode_iq4_nl, blocks::encode_iq4_
 format!(BlockQ2K, Q2_K, QK_K, Q8KBlock, blocks::decode_q2_k, blocks::encode_q2_k, q8_k, kernels::dot_q2_k, q2_k);
 format!(BlockQ3K, Q3_K, QK_K, Q8KBlock, blocks::decode_q3_k, blocks::encode_q3_k, q8_k, kernels::dot_q3_k, q3_k);
 format!(BlockQ4K, Q4_K, QK_K, Q8KBlock, blocks::decode_q4_k, blocks::encode_q4_k, q8_k, kernels::dot_q4_k, q4_k, pair: q4_k, rows: none, tile: q4_k);
-format!(BlockQ5K, Q5_K, QK_K, Q8KBlock, blocks::decode_q5_k, blocks::encode_q5_k, q8_k, kernels::dot_q5_k, q5_k);
+format!(BlockQ5K, Q5_K, QK_K, Q8KBlock, blocks::decode_q5_k, blocks::encode_q5_k, q8_k, kernels::dot_q5_k, q5_k, pair: q5_k, rows: none, tile: q5_k);
 format!(BlockQ6K, Q6_K, QK_K, Q8KBlock, blocks::decode_q6_k, blocks::encode_q6_k, q8_k, kernels::dot_q6_k, q6_k, pair: q6_k, rows: none, tile: q6_k);
 format!(
     BlockIQ4XS,
@@ -466,13 +466,13 @@ mod simd {
         )*};
     }
     pub(super) mod pair {
-        no_kernels!(none, q4_0, q4_1, q5_0, q8_0, q4_k, q6_k);
+        no_kernels!(none, q4_0, q4_1, q5_0, q5_1, q8_0, q4_k, q5_k, q6_k);
     }
     pub(super) mod rows {
         no_kernels!(none, q4_1, q5_0, q8_0);
     }
     pub(super) mod tile {
-        no_kernels!(none, q4_0, q4_1, q5_0, q8_0, q4_k, q6_k);
+        no_kernels!(none, q4_0, q4_1, q5_0, q5_1, q8_0, q4_k, q5_k, q6_k);
     }
 }
 
@@ -539,8 +539,10 @@ mod simd {
             q4_0 = dot_q4_0_pair: BlockQ4_0, Q8_0;
             q4_1 = dot_q4_1_pair: BlockQ4_1, Q8_1;
             q5_0 = dot_q5_0_pair: BlockQ5_0, Q8_0;
+            q5_1 = dot_q5_1_pair: BlockQ5_1, Q8_1;
             q8_0 = dot_q8_0_pair: BlockQ8_0, Q8_0;
             q4_k = dot_q4_k_pair: BlockQ4K, Q8KBlock;
+            q5_k = dot_q5_k_pair: BlockQ5K, Q8KBlock;
             q6_k = dot_q6_k_pair: BlockQ6K, Q8KBlock;
         }
     }
@@ -599,8 +601,10 @@ mod simd {
             q4_0 = tiles_q4_0: BlockQ4_0, Q8_0;
             q4_1 = tiles_q4_1: BlockQ4_1, Q8_1;
             q5_0 = tiles_q5_0: BlockQ5_0, Q8_0;
+            q5_1 = tiles_q5_1: BlockQ5_1, Q8_1;
             q8_0 = tiles_q8_0: BlockQ8_0, Q8_0;
             q4_k = tiles_q4_k: BlockQ4K, Q8KBlock;
+            q5_k = tiles_q5_k: BlockQ5K, Q8KBlock;
             q6_k = tiles_q6_k: BlockQ6K, Q8KBlock;
         }
     }

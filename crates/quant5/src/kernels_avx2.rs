@@ -323,6 +323,29 @@ pub(crate) fn dot_q4_1_pair(row: &[u8], a0: &[Q8_1], a1: &[Q8_1]) -> [f32; 2] {
     [s0 + mins[0], s1 + mins[1]]
 }
 
+/// [`dot_q5_1`] for two rows of activations at once: each weight block is unpacked once and
+/// each row's sums run in exactly [`dot_q5_1`]'s order (bit-identical to two calls).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q5_1_pair(row: &[u8], a0: &[Q8_1], a1: &[Q8_1]) -> [f32; 2] {
+    let mut mins = [0f32; 2];
+    let [s0, s1] = four_way_pair!(
+        row,
+        24,
+        a0,
+        a1,
+        |b| (q, d, m) = (
+            _mm256_or_si256(nibbles(&b[8..24]), fifth_bits(u32::from_le_bytes([b[4], b[5], b[6], b[7]]))),
+            f16c_at(b, 0),
+            f16c_at(b, 2)
+        ),
+        |t, y| {
+            mins[t] += m * y.s;
+            (d * y.d, dot_u8_i8(q, load_i8x32(&y.qs)))
+        }
+    );
+    [s0 + mins[0], s1 + mins[1]]
+}
+
 /// Q8_0 × Q8_0.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q8_0(row: &[u8], act: &[Q8_0]) -> f32 {
@@ -333,33 +356,33 @@ pub(crate) fn dot_q8_0(row: &[u8], act: &[Q8_0]) -> f32 {
     hsum_ps(acc)
 }
 
+/// Group `g` (64 values) of a Q5_K super-block `b`: its two 32-code halves (low four bits from
+/// `qs`, the fifth from `qh`) and the (scale, minimum) of each, shared by the one-row, two-row
+/// and tile kernels.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn q5_k_group(b: &[u8], g: usize) -> ([__m256i; 2], (u8, u8), (u8, u8)) {
+    let (low4, one) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(1));
+    let scales = &b[4..16];
+    let qh = load32(&b[16..48]);
+    let packed = load32(&b[48 + 32 * g..48 + 32 * g + 32]);
+    let fifth = |bit: i32| _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(bit)), one), 4);
+    let q1 = _mm256_or_si256(_mm256_and_si256(packed, low4), fifth(2 * g as i32));
+    let q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(packed, 4), low4), fifth(2 * g as i32 + 1));
+    ([q1, q2], scale_min_k4(2 * g, scales), scale_min_k4(2 * g + 1, scales))
+}
+
 /// Q5_K × Q8_K: per super-block `d·Σ_j ls_j·Σ q·a − dmin·Σ_j lm_j·bsums_j`.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q5_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let mut acc = _mm256_setzero_ps();
     let mut mins = 0f32;
-    let low4 = _mm256_set1_epi8(0x0F);
-    let one = _mm256_set1_epi8(1);
     for (b, y) in row.chunks_exact(176).zip(act) {
         prefetch_ahead(b);
-        let scales = &b[4..16];
-        let qh = load32(&b[16..48]);
-        let qs = &b[48..176];
         let mut isum = _mm256_setzero_si256();
         let mut msum = 0i32;
-        let mut sm = [(0u8, 0u8); 8];
-        for (j, v) in sm.iter_mut().enumerate() {
-            *v = scale_min_k4(j, scales);
-        }
         for g in 0..4 {
-            let ((ls1, lm1), (ls2, lm2)) = (sm[2 * g], sm[2 * g + 1]);
-            let packed = load32(&qs[32 * g..32 * g + 32]);
-            let shift = _mm_cvtsi32_si128(2 * g as i32);
-            let h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, shift), one), 4);
-            let h2 =
-                _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * g as i32 + 1)), one), 4);
-            let q1 = _mm256_or_si256(_mm256_and_si256(packed, low4), h1);
-            let q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(packed, 4), low4), h2);
+            let ([q1, q2], (ls1, lm1), (ls2, lm2)) = q5_k_group(b, g);
             let a1 = load_i8x32(&y.qs[64 * g..64 * g + 32]);
             let a2 = load_i8x32(&y.qs[64 * g + 32..64 * g + 64]);
             let p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, a1), _mm256_set1_epi16(ls1 as i16));
@@ -373,6 +396,37 @@ pub(crate) fn dot_q5_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
         mins += f16c_at(b, 2) * y.d * msum as f32;
     }
     hsum_ps(acc) - mins
+}
+
+/// [`dot_q5_k`] for two rows of activations: the codes and scales of each super-block are
+/// unpacked once; each row's sums run in [`dot_q5_k`]'s exact order (bit-identical results).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q5_k_pair(row: &[u8], a0: &[Q8KBlock], a1: &[Q8KBlock]) -> [f32; 2] {
+    let mut acc = [_mm256_setzero_ps(); 2];
+    let mut mins = [0f32; 2];
+    for ((b, y0), y1) in row.chunks_exact(176).zip(a0).zip(a1) {
+        let mut isum = [_mm256_setzero_si256(); 2];
+        let mut msum = [0i32; 2];
+        for g in 0..4 {
+            let ([q1, q2], (ls1, lm1), (ls2, lm2)) = q5_k_group(b, g);
+            let (s1, s2) = (_mm256_set1_epi16(ls1 as i16), _mm256_set1_epi16(ls2 as i16));
+            for (t, y) in [y0, y1].into_iter().enumerate() {
+                let a1 = load_i8x32(&y.qs[64 * g..64 * g + 32]);
+                let a2 = load_i8x32(&y.qs[64 * g + 32..64 * g + 64]);
+                let p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, a1), s1);
+                let p2 = _mm256_madd_epi16(_mm256_maddubs_epi16(q2, a2), s2);
+                isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(p1, p2));
+                let bs = |j: usize| y.bsums[2 * j] as i32 + y.bsums[2 * j + 1] as i32;
+                msum[t] += lm1 as i32 * bs(2 * g) + lm2 as i32 * bs(2 * g + 1);
+            }
+        }
+        let (d, dmin) = (f16c_at(b, 0), f16c_at(b, 2));
+        for (t, y) in [y0, y1].into_iter().enumerate() {
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * y.d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+            mins[t] += dmin * y.d * msum[t] as f32;
+        }
+    }
+    [hsum_ps(acc[0]) - mins[0], hsum_ps(acc[1]) - mins[1]]
 }
 
 /// Byte masks for `shuffle_epi8`: mask `p` spreads i16 lane `2p` of a 128-bit lane over the low

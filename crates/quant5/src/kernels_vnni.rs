@@ -25,11 +25,13 @@
 #![cfg(target_arch = "x86_64")]
 
 use crate::blocks::scale_min_k4;
-use crate::formats::{BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0, TILE_ROWS, TILE_TOKENS};
+use crate::formats::{
+    BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5_1, BlockQ5K, BlockQ6K, BlockQ8_0, TILE_ROWS, TILE_TOKENS,
+};
 use crate::kernels::{Q8_0, Q8_1, Q8KBlock};
 use crate::kernels_avx2::{
-    f16c_at, fifth_bits, hsum_epi32, hsum_ps, i8_scales, load_i8x32, nibbles, pair_scale, q4_k_group, q6_k_quarters,
-    scale_halves,
+    f16c_at, fifth_bits, hsum_epi32, hsum_ps, i8_scales, load_i8x32, nibbles, pair_scale, q4_k_group, q5_k_group,
+    q6_k_quarters, scale_halves,
 };
 use std::arch::x86_64::*;
 
@@ -320,13 +322,81 @@ pub(crate) fn tiles_q5_0(rows: &[BlockQ5_0], per_row: usize, acts: &[Vec<Q8_0>],
 }
 
 /// Q4_1 × Q8_1: the integer sums as Q5_0's without an offset, then each output's minimum terms
-/// `m·s` summed in block order (as the one-row kernel sums them) and added last.
+/// `m·s` (see [`add_minimum_terms`]).
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
 pub(crate) fn tiles_q4_1(rows: &[BlockQ4_1], per_row: usize, acts: &[Vec<Q8_1>], out: &mut [f32], stride: usize) {
     if !shapes_fit(rows.len(), per_row, acts.iter().map(|a| a.len()), out.len(), stride) {
         return;
     }
     tiles_q4_1_codes(rows, per_row, acts, out, stride);
+    add_minimum_terms(rows, per_row, acts, out, stride);
+}
+
+/// Q5_1 × Q8_1: the 5-bit codes (unsigned) as Q4_1's nibbles, then the minimum terms.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
+pub(crate) fn tiles_q5_1(rows: &[BlockQ5_1], per_row: usize, acts: &[Vec<Q8_1>], out: &mut [f32], stride: usize) {
+    if !shapes_fit(rows.len(), per_row, acts.iter().map(|a| a.len()), out.len(), stride) {
+        return;
+    }
+    tiles_q5_1_codes(rows, per_row, acts, out, stride);
+    add_minimum_terms(rows, per_row, acts, out, stride);
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
+fn tiles_q4_1_codes(rows: &[BlockQ4_1], per_row: usize, acts: &[Vec<Q8_1>], out: &mut [f32], stride: usize) {
+    let zero = _mm512_setzero_si512();
+    tiles!(
+        rows,
+        per_row,
+        acts,
+        out,
+        stride,
+        |b| (nibbles(&b.qs), f16c_at(&b.d, 0)),
+        |y| (load_codes(&y.qs), y.d),
+        |_a| zero
+    )
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
+fn tiles_q5_1_codes(rows: &[BlockQ5_1], per_row: usize, acts: &[Vec<Q8_1>], out: &mut [f32], stride: usize) {
+    let zero = _mm512_setzero_si512();
+    tiles!(
+        rows,
+        per_row,
+        acts,
+        out,
+        stride,
+        |b| (_mm256_or_si256(nibbles(&b.qs), fifth_bits(u32::from_le_bytes(b.qh))), f16c_at(&b.d, 0)),
+        |y| (load_codes(&y.qs), y.d),
+        |_a| zero
+    )
+}
+
+/// A block with a minimum (Q4_1, Q5_1): `d·Σ q·a + m·s` per block, `s` the activation block's
+/// scaled sum.
+trait WithMinimum: Copy {
+    /// The minimum, f16 bytes.
+    fn minimum(&self) -> [u8; 2];
+}
+
+impl WithMinimum for BlockQ4_1 {
+    fn minimum(&self) -> [u8; 2] {
+        self.m
+    }
+}
+
+impl WithMinimum for BlockQ5_1 {
+    fn minimum(&self) -> [u8; 2] {
+        self.m
+    }
+}
+
+/// Adds each tiled output's minimum terms `m·s`, summed in block order (as the one-row kernel
+/// sums them, beside its accumulators) and added last, as the one-row kernel adds them.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
+fn add_minimum_terms<B: WithMinimum>(rows: &[B], per_row: usize, acts: &[Vec<Q8_1>], out: &mut [f32], stride: usize) {
     // One register per tile: lane 4r + t sums row r's minimums times token t's sums. The
     // tokens' side is the same for every group of rows: built once.
     let token_groups = acts.len() / TILE_TOKENS;
@@ -342,7 +412,7 @@ pub(crate) fn tiles_q4_1(rows: &[BlockQ4_1], per_row: usize, acts: &[Vec<Q8_1>],
     for (g, group) in rows.chunks_exact(TILE_ROWS * per_row).enumerate() {
         m.clear();
         for i in 0..per_row {
-            let [m0, m1, m2, m3] = each4!(|r| f16c_at(&group[r * per_row + i].m, 0));
+            let [m0, m1, m2, m3] = each4!(|r| f16c_at(&group[r * per_row + i].minimum(), 0));
             m.push(_mm512_setr_ps(m0, m0, m0, m0, m1, m1, m1, m1, m2, m2, m2, m2, m3, m3, m3, m3));
         }
         for (tg, s) in s.chunks_exact(per_row).enumerate() {
@@ -360,22 +430,6 @@ pub(crate) fn tiles_q4_1(rows: &[BlockQ4_1], per_row: usize, acts: &[Vec<Q8_1>],
             }
         }
     }
-}
-
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-fn tiles_q4_1_codes(rows: &[BlockQ4_1], per_row: usize, acts: &[Vec<Q8_1>], out: &mut [f32], stride: usize) {
-    let zero = _mm512_setzero_si512();
-    tiles!(
-        rows,
-        per_row,
-        acts,
-        out,
-        stride,
-        |b| (nibbles(&b.qs), f16c_at(&b.d, 0)),
-        |y| (load_codes(&y.qs), y.d),
-        |_a| zero
-    )
 }
 
 /// The K-quant tiles: for each pair of weight rows and each 4 tokens, one super-block at a
@@ -443,6 +497,41 @@ fn load_bsums(b: &[i16; 16]) -> __m256i {
     unsafe { _mm256_loadu_si256(b.as_ptr().cast()) }
 }
 
+/// Each Q4_K or Q5_K sub-block's minimum twice, in `madd` order against the 16 block sums
+/// (a sub-block of 32 values covers two of them).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
+fn k4_minimum_terms(scales: &[u8]) -> __m256i {
+    let m: [i16; 8] = std::array::from_fn(|j| i16::from(scale_min_k4(j, scales).1));
+    _mm256_setr_epi16(m[0], m[0], m[1], m[1], m[2], m[2], m[3], m[3], m[4], m[4], m[5], m[5], m[6], m[6], m[7], m[7])
+}
+
+/// Q5_K × Q8_K tiles (see [`k_tiles!`]); bit-identical to `kernels_avx2::dot_q5_k`.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
+pub(crate) fn tiles_q5_k(rows: &[BlockQ5K], per_row: usize, acts: &[Vec<Q8KBlock>], out: &mut [f32], stride: usize) {
+    k_tiles!(
+        rows,
+        per_row,
+        acts,
+        out,
+        stride,
+        |b, ys, isum| {
+            for g in 0..4 {
+                let ([q1, q2], (ls1, _), (ls2, _)) = q5_k_group(b, g);
+                let (s1, s2) = (_mm256_set1_epi16(ls1 as i16), _mm256_set1_epi16(ls2 as i16));
+                for (t, y) in ys.iter().enumerate() {
+                    let a1 = load_i8x32(&y.qs[64 * g..64 * g + 32]);
+                    let a2 = load_i8x32(&y.qs[64 * g + 32..64 * g + 64]);
+                    let s = _mm256_dpwssd_epi32(isum[t], _mm256_maddubs_epi16(q1, a1), s1);
+                    isum[t] = _mm256_dpwssd_epi32(s, _mm256_maddubs_epi16(q2, a2), s2);
+                }
+            }
+        },
+        |b| (f16c_at(b, 0), f16c_at(b, 2), k4_minimum_terms(&b[4..16])),
+        |dd, y, msum| dd.1 * y.d * msum as f32
+    )
+}
+
 /// Q4_K × Q8_K tiles (see [`k_tiles!`]); bit-identical to `kernels_avx2::dot_q4_k`.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
 pub(crate) fn tiles_q4_k(rows: &[BlockQ4K], per_row: usize, acts: &[Vec<Q8KBlock>], out: &mut [f32], stride: usize) {
@@ -464,13 +553,7 @@ pub(crate) fn tiles_q4_k(rows: &[BlockQ4K], per_row: usize, acts: &[Vec<Q8KBlock
                 }
             }
         },
-        |b| (f16c_at(b, 0), f16c_at(b, 2), {
-            // Each sub-block's minimum twice: it multiplies two 16-value block sums.
-            let m: [i16; 8] = std::array::from_fn(|j| i16::from(scale_min_k4(j, &b[4..16]).1));
-            _mm256_setr_epi16(
-                m[0], m[0], m[1], m[1], m[2], m[2], m[3], m[3], m[4], m[4], m[5], m[5], m[6], m[6], m[7], m[7],
-            )
-        }),
+        |b| (f16c_at(b, 0), f16c_at(b, 2), k4_minimum_terms(&b[4..16])),
         |dd, y, msum| dd.1 * y.d * msum as f32
     )
 }

@@ -214,7 +214,16 @@ fn block_products_on_a_spin_pool_equal_the_single_thread_ones() {
     // spinning threads as on one thread.
     let (rows, cols) = (601, 512);
     let pools: Vec<quant5::SpinPool> = [1, 2, 3].map(|t| quant5::SpinPool::new(t).unwrap()).into();
-    for t in [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K] {
+    for t in [
+        GgmlType::Q4_0,
+        GgmlType::Q4_1,
+        GgmlType::Q5_0,
+        GgmlType::Q5_1,
+        GgmlType::Q8_0,
+        GgmlType::Q4_K,
+        GgmlType::Q5_K,
+        GgmlType::Q6_K,
+    ] {
         let q = QuantizedMatrix::quantize(t, rows, cols, &test_matrix(rows, cols, 5)).unwrap();
         assert!(!q.splits_across_threads(4, 2), "one tile of tokens is one share");
         for n in [1, 5, 9] {
@@ -423,7 +432,7 @@ fn matrices_can_borrow_their_blocks_from_a_shared_buffer() {
 
 #[test]
 fn prompt_tiles_equal_single_dots_bit_for_bit() {
-    // Q4_0, Q4_1, Q5_0, Q8_0, Q4_K and Q6_K run prompts through tiles of 4 weight rows × 4 rows of X
+    // Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K run prompts through tiles of 4 weight rows × 4 rows of X
     // where the CPU has AVX-512 VNNI. Random block bits (Q8_0 codes of −128 included; any
     // K-quant scale bits), row lengths with 3, 16 and 18 blocks (no whole group of four; whole
     // groups; a tail of two) or 1, 2 and 6 super-blocks, row and token counts around the tile:
@@ -444,13 +453,24 @@ fn prompt_tiles_equal_single_dots_bit_for_bit() {
         && std::arch::is_x86_feature_detected!("avx512vl")
         && std::arch::is_x86_feature_detected!("avx512vnni")
     {
-        use quant5::formats::{BlockFormat, BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0};
+        use quant5::formats::{
+            BlockFormat, BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5_1, BlockQ5K, BlockQ6K, BlockQ8_0,
+        };
         assert!(BlockQ4_0::dot_tile_fn().is_some() && BlockQ4_1::dot_tile_fn().is_some());
-        assert!(BlockQ5_0::dot_tile_fn().is_some());
+        assert!(BlockQ5_0::dot_tile_fn().is_some() && BlockQ5_1::dot_tile_fn().is_some());
         assert!(BlockQ8_0::dot_tile_fn().is_some() && BlockQ4K::dot_tile_fn().is_some());
-        assert!(BlockQ6K::dot_tile_fn().is_some());
+        assert!(BlockQ5K::dot_tile_fn().is_some() && BlockQ6K::dot_tile_fn().is_some());
     }
-    for t in [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K] {
+    for t in [
+        GgmlType::Q4_0,
+        GgmlType::Q4_1,
+        GgmlType::Q5_0,
+        GgmlType::Q5_1,
+        GgmlType::Q8_0,
+        GgmlType::Q4_K,
+        GgmlType::Q5_K,
+        GgmlType::Q6_K,
+    ] {
         let widths: &[usize] = if t.block_size() == 256 { &[256, 512, 1536] } else { &[96, 512, 576] };
         for &cols in widths {
             for rows in [4, 7, 9, 37] {
@@ -459,7 +479,7 @@ fn prompt_tiles_equal_single_dots_bit_for_bit() {
                     let d = ((rnd() % 1000) as f32 + 1.0) * 1e-4 * if rnd() % 2 == 0 { 1.0 } else { -1.0 };
                     let (d_at, m_at) = match t {
                         GgmlType::Q6_K => (208, None),
-                        GgmlType::Q4_1 | GgmlType::Q4_K => (0, Some(2)),
+                        GgmlType::Q4_1 | GgmlType::Q5_1 | GgmlType::Q4_K | GgmlType::Q5_K => (0, Some(2)),
                         _ => (0, None),
                     };
                     b[d_at..d_at + 2].copy_from_slice(&f16::from_f32(d).to_le_bytes());
