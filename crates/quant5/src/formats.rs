@@ -434,7 +434,20 @@ format!(
     rows: q8_0,
     tile: q8_0
 );
-format!(BlockIQ4NL, IQ4_NL, QK, Q8_0, blocks::decode_iq4_nl, blocks::encode_iq4_nl, q8_0, kernels::dot_iq4_nl, iq4_nl);
+format!(
+    BlockIQ4NL,
+    IQ4_NL,
+    QK,
+    Q8_0,
+    blocks::decode_iq4_nl,
+    blocks::encode_iq4_nl,
+    q8_0,
+    kernels::dot_iq4_nl,
+    iq4_nl,
+    pair: iq4_nl,
+    rows: none,
+    tile: iq4_nl
+);
 format!(BlockQ2K, Q2_K, QK_K, Q8KBlock, blocks::decode_q2_k, blocks::encode_q2_k, q8_k, kernels::dot_q2_k, q2_k);
 format!(BlockQ3K, Q3_K, QK_K, Q8KBlock, blocks::decode_q3_k, blocks::encode_q3_k, q8_k, kernels::dot_q3_k, q3_k);
 format!(BlockQ4K, Q4_K, QK_K, Q8KBlock, blocks::decode_q4_k, blocks::encode_q4_k, q8_k, kernels::dot_q4_k, q4_k, pair: q4_k, rows: none, tile: q4_k);
@@ -466,13 +479,13 @@ mod simd {
         )*};
     }
     pub(super) mod pair {
-        no_kernels!(none, q4_0, q4_1, q5_0, q5_1, q8_0, q4_k, q5_k, q6_k);
+        no_kernels!(none, q4_0, q4_1, q5_0, q5_1, q8_0, iq4_nl, q4_k, q5_k, q6_k);
     }
     pub(super) mod rows {
         no_kernels!(none, q4_1, q5_0, q8_0);
     }
     pub(super) mod tile {
-        no_kernels!(none, q4_0, q4_1, q5_0, q5_1, q8_0, q4_k, q5_k, q6_k);
+        no_kernels!(none, q4_0, q4_1, q5_0, q5_1, q8_0, iq4_nl, q4_k, q5_k, q6_k);
     }
 }
 
@@ -541,6 +554,7 @@ mod simd {
             q5_0 = dot_q5_0_pair: BlockQ5_0, Q8_0;
             q5_1 = dot_q5_1_pair: BlockQ5_1, Q8_1;
             q8_0 = dot_q8_0_pair: BlockQ8_0, Q8_0;
+            iq4_nl = dot_iq4_nl_pair: BlockIQ4NL, Q8_0;
             q4_k = dot_q4_k_pair: BlockQ4K, Q8KBlock;
             q5_k = dot_q5_k_pair: BlockQ5K, Q8KBlock;
             q6_k = dot_q6_k_pair: BlockQ6K, Q8KBlock;
@@ -603,6 +617,7 @@ mod simd {
             q5_0 = tiles_q5_0: BlockQ5_0, Q8_0;
             q5_1 = tiles_q5_1: BlockQ5_1, Q8_1;
             q8_0 = tiles_q8_0: BlockQ8_0, Q8_0;
+            iq4_nl = tiles_iq4_nl: BlockIQ4NL, Q8_0;
             q4_k = tiles_q4_k: BlockQ4K, Q8KBlock;
             q5_k = tiles_q5_k: BlockQ5K, Q8KBlock;
             q6_k = tiles_q6_k: BlockQ6K, Q8KBlock;

@@ -521,7 +521,7 @@ pub(crate) fn q6_k_quarters(b: &[u8], half: usize) -> [__m256i; 4] {
 /// The IQ4 table in both 128-bit lanes, for `shuffle_epi8` lookups by nibble.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn iq4_table() -> __m256i {
+pub(crate) fn iq4_table() -> __m256i {
     let t = &crate::blocks::IQ4_VALUES;
     // SAFETY: the table has exactly 16 bytes; unaligned load.
     let lane = unsafe { _mm_loadu_si128(t.as_ptr() as *const __m128i) };
@@ -568,6 +568,24 @@ pub(crate) fn dot_iq4_nl(row: &[u8], act: &[Q8_0]) -> f32 {
         (f16c_at(b, 0) * y.d, s)
     });
     hsum_ps(acc)
+}
+
+/// [`dot_iq4_nl`] for two rows of activations at once: each weight block is looked up once for
+/// both; bit-identical to two calls.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_iq4_nl_pair(row: &[u8], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
+    let table = iq4_table();
+    four_way_pair!(
+        row,
+        18,
+        a0,
+        a1,
+        |b| (v, d) = (_mm256_shuffle_epi8(table, nibbles(&b[2..18])), f16c_at(b, 0)),
+        |_t, y| {
+            let s = dot_i8_i8(v, load_i8x32(&y.qs));
+            (d * y.d, s)
+        }
+    )
 }
 
 /// IQ4_XS × Q8_K: per 32 values a table lookup, `maddubs` on |v| with the sign moved to the

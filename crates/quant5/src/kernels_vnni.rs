@@ -1,5 +1,5 @@
 //! Prompt products on AVX-512 VNNI: tiles of 4 weight rows × 4 rows of activations. For Q4_0,
-//! Q4_1, Q5_0 and Q8_0 a block pair's integer sum is one `vpdpbusd` per row and token (where the
+//! Q4_1, Q5_0, Q5_1, Q8_0 and IQ4_NL a block pair's integer sum is one `vpdpbusd` per row and token (where the
 //! AVX2 kernels need `maddubs`, `madd` and sign fix-ups), two blocks per 512-bit register; for
 //! Q4_K and Q6_K the sub-block scales are applied by `vpdpwssd` ([`k_tiles!`]).
 //!
@@ -26,12 +26,13 @@
 
 use crate::blocks::scale_min_k4;
 use crate::formats::{
-    BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5_1, BlockQ5K, BlockQ6K, BlockQ8_0, TILE_ROWS, TILE_TOKENS,
+    BlockIQ4NL, BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5_1, BlockQ5K, BlockQ6K, BlockQ8_0, TILE_ROWS,
+    TILE_TOKENS,
 };
 use crate::kernels::{Q8_0, Q8_1, Q8KBlock};
 use crate::kernels_avx2::{
-    f16c_at, fifth_bits, hsum_epi32, hsum_ps, i8_scales, load_i8x32, nibbles, pair_scale, q4_k_group, q5_k_group,
-    q6_k_quarters, scale_halves,
+    f16c_at, fifth_bits, hsum_epi32, hsum_ps, i8_scales, iq4_table, load_i8x32, nibbles, pair_scale, q4_k_group,
+    q5_k_group, q6_k_quarters, scale_halves,
 };
 use std::arch::x86_64::*;
 
@@ -302,6 +303,23 @@ pub(crate) fn tiles_q4_0(rows: &[BlockQ4_0], per_row: usize, acts: &[Vec<Q8_0>],
         |b| (nibbles(&b.qs), f16c_at(&b.d, 0)),
         |y| (load_codes(&y.qs), y.d),
         |a| minus_offset(8, a)
+    )
+}
+
+/// IQ4_NL × Q8_0: the table values (signed) move to unsigned (`v + 128`, one `xor`) and each
+/// activation block starts its sums at −128·Σa, as Q8_0's.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
+pub(crate) fn tiles_iq4_nl(rows: &[BlockIQ4NL], per_row: usize, acts: &[Vec<Q8_0>], out: &mut [f32], stride: usize) {
+    let (table, flip) = (iq4_table(), _mm256_set1_epi8(-128));
+    tiles!(
+        rows,
+        per_row,
+        acts,
+        out,
+        stride,
+        |b| (_mm256_xor_si256(_mm256_shuffle_epi8(table, nibbles(&b.qs)), flip), f16c_at(&b.d, 0)),
+        |y| (load_codes(&y.qs), y.d),
+        |a| minus_offset(-128, a)
     )
 }
 

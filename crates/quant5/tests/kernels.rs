@@ -220,6 +220,7 @@ fn block_products_on_a_spin_pool_equal_the_single_thread_ones() {
         GgmlType::Q5_0,
         GgmlType::Q5_1,
         GgmlType::Q8_0,
+        GgmlType::IQ4_NL,
         GgmlType::Q4_K,
         GgmlType::Q5_K,
         GgmlType::Q6_K,
@@ -432,7 +433,7 @@ fn matrices_can_borrow_their_blocks_from_a_shared_buffer() {
 
 #[test]
 fn prompt_tiles_equal_single_dots_bit_for_bit() {
-    // Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K run prompts through tiles of 4 weight rows × 4 rows of X
+    // Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, Q4_K, Q5_K and Q6_K run prompts through tiles of 4 weight rows × 4 rows of X
     // where the CPU has AVX-512 VNNI. Random block bits (Q8_0 codes of −128 included; any
     // K-quant scale bits), row lengths with 3, 16 and 18 blocks (no whole group of four; whole
     // groups; a tail of two) or 1, 2 and 6 super-blocks, row and token counts around the tile:
@@ -454,10 +455,12 @@ fn prompt_tiles_equal_single_dots_bit_for_bit() {
         && std::arch::is_x86_feature_detected!("avx512vnni")
     {
         use quant5::formats::{
-            BlockFormat, BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5_1, BlockQ5K, BlockQ6K, BlockQ8_0,
+            BlockFormat, BlockIQ4NL, BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5_1, BlockQ5K, BlockQ6K,
+            BlockQ8_0,
         };
         assert!(BlockQ4_0::dot_tile_fn().is_some() && BlockQ4_1::dot_tile_fn().is_some());
         assert!(BlockQ5_0::dot_tile_fn().is_some() && BlockQ5_1::dot_tile_fn().is_some());
+        assert!(BlockIQ4NL::dot_tile_fn().is_some());
         assert!(BlockQ8_0::dot_tile_fn().is_some() && BlockQ4K::dot_tile_fn().is_some());
         assert!(BlockQ5K::dot_tile_fn().is_some() && BlockQ6K::dot_tile_fn().is_some());
     }
@@ -467,6 +470,7 @@ fn prompt_tiles_equal_single_dots_bit_for_bit() {
         GgmlType::Q5_0,
         GgmlType::Q5_1,
         GgmlType::Q8_0,
+        GgmlType::IQ4_NL,
         GgmlType::Q4_K,
         GgmlType::Q5_K,
         GgmlType::Q6_K,
