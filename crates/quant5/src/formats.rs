@@ -462,7 +462,10 @@ format!(
     blocks::encode_iq4_xs,
     q8_k,
     kernels::dot_iq4_xs,
-    iq4_xs
+    iq4_xs,
+    pair: iq4_xs,
+    rows: none,
+    tile: iq4_xs
 );
 float_format!(F32Value, F32, blocks::decode_f32, f32::to_le_bytes, kernels::dot_f32);
 float_format!(F16Value, F16, blocks::decode_f16, |v| half::f16::from_f32(v).to_le_bytes(), kernels::dot_f16);
@@ -479,13 +482,13 @@ mod simd {
         )*};
     }
     pub(super) mod pair {
-        no_kernels!(none, q4_0, q4_1, q5_0, q5_1, q8_0, iq4_nl, q4_k, q5_k, q6_k);
+        no_kernels!(none, q4_0, q4_1, q5_0, q5_1, q8_0, iq4_nl, q4_k, q5_k, q6_k, iq4_xs);
     }
     pub(super) mod rows {
         no_kernels!(none, q4_1, q5_0, q8_0);
     }
     pub(super) mod tile {
-        no_kernels!(none, q4_0, q4_1, q5_0, q5_1, q8_0, iq4_nl, q4_k, q5_k, q6_k);
+        no_kernels!(none, q4_0, q4_1, q5_0, q5_1, q8_0, iq4_nl, q4_k, q5_k, q6_k, iq4_xs);
     }
 }
 
@@ -558,6 +561,7 @@ mod simd {
             q4_k = dot_q4_k_pair: BlockQ4K, Q8KBlock;
             q5_k = dot_q5_k_pair: BlockQ5K, Q8KBlock;
             q6_k = dot_q6_k_pair: BlockQ6K, Q8KBlock;
+            iq4_xs = dot_iq4_xs_pair: BlockIQ4XS, Q8KBlock;
         }
     }
 
@@ -621,6 +625,7 @@ mod simd {
             q4_k = tiles_q4_k: BlockQ4K, Q8KBlock;
             q5_k = tiles_q5_k: BlockQ5K, Q8KBlock;
             q6_k = tiles_q6_k: BlockQ6K, Q8KBlock;
+            iq4_xs = tiles_iq4_xs: BlockIQ4XS, Q8KBlock;
         }
     }
 }

@@ -224,6 +224,7 @@ fn block_products_on_a_spin_pool_equal_the_single_thread_ones() {
         GgmlType::Q4_K,
         GgmlType::Q5_K,
         GgmlType::Q6_K,
+        GgmlType::IQ4_XS,
     ] {
         let q = QuantizedMatrix::quantize(t, rows, cols, &test_matrix(rows, cols, 5)).unwrap();
         assert!(!q.splits_across_threads(4, 2), "one tile of tokens is one share");
@@ -433,7 +434,7 @@ fn matrices_can_borrow_their_blocks_from_a_shared_buffer() {
 
 #[test]
 fn prompt_tiles_equal_single_dots_bit_for_bit() {
-    // Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, Q4_K, Q5_K and Q6_K run prompts through tiles of 4 weight rows × 4 rows of X
+    // Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, Q4_K, Q5_K, Q6_K and IQ4_XS run prompts through tiles of 4 weight rows × 4 rows of X
     // where the CPU has AVX-512 VNNI. Random block bits (Q8_0 codes of −128 included; any
     // K-quant scale bits), row lengths with 3, 16 and 18 blocks (no whole group of four; whole
     // groups; a tail of two) or 1, 2 and 6 super-blocks, row and token counts around the tile:
@@ -455,12 +456,12 @@ fn prompt_tiles_equal_single_dots_bit_for_bit() {
         && std::arch::is_x86_feature_detected!("avx512vnni")
     {
         use quant5::formats::{
-            BlockFormat, BlockIQ4NL, BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5_1, BlockQ5K, BlockQ6K,
-            BlockQ8_0,
+            BlockFormat, BlockIQ4NL, BlockIQ4XS, BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5_1, BlockQ5K,
+            BlockQ6K, BlockQ8_0,
         };
         assert!(BlockQ4_0::dot_tile_fn().is_some() && BlockQ4_1::dot_tile_fn().is_some());
         assert!(BlockQ5_0::dot_tile_fn().is_some() && BlockQ5_1::dot_tile_fn().is_some());
-        assert!(BlockIQ4NL::dot_tile_fn().is_some());
+        assert!(BlockIQ4NL::dot_tile_fn().is_some() && BlockIQ4XS::dot_tile_fn().is_some());
         assert!(BlockQ8_0::dot_tile_fn().is_some() && BlockQ4K::dot_tile_fn().is_some());
         assert!(BlockQ5K::dot_tile_fn().is_some() && BlockQ6K::dot_tile_fn().is_some());
     }
@@ -474,6 +475,7 @@ fn prompt_tiles_equal_single_dots_bit_for_bit() {
         GgmlType::Q4_K,
         GgmlType::Q5_K,
         GgmlType::Q6_K,
+        GgmlType::IQ4_XS,
     ] {
         let widths: &[usize] = if t.block_size() == 256 { &[256, 512, 1536] } else { &[96, 512, 576] };
         for &cols in widths {
