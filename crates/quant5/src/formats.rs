@@ -336,12 +336,6 @@ block!(
 
 /// Implements [`BlockFormat`] from the byte-level codecs and kernels.
 macro_rules! format {
-    ($block:ty, $t:ident, $values:expr, $act:ty, $decode:path, $encode:expr, $quantize:expr, $dot:path, $simd:ident) => {
-        format!($block, $t, $values, $act, $decode, $encode, $quantize, $dot, $simd, pair: none, rows: none, tile: none);
-    };
-    ($block:ty, $t:ident, $values:expr, $act:ty, $decode:path, $encode:expr, $quantize:expr, $dot:path, $simd:ident, pair: $pair:ident) => {
-        format!($block, $t, $values, $act, $decode, $encode, $quantize, $dot, $simd, pair: $pair, rows: none, tile: none);
-    };
     ($block:ty, $t:ident, $values:expr, $act:ty, $decode:path, $encode:expr, $quantize:expr, $dot:path, $simd:ident, pair: $pair:ident, rows: $rows:ident, tile: $tile:ident) => {
         impl BlockFormat for $block {
             const TYPE: GgmlType = GgmlType::$t;
@@ -448,8 +442,8 @@ format!(
     rows: none,
     tile: iq4_nl
 );
-format!(BlockQ2K, Q2_K, QK_K, Q8KBlock, blocks::decode_q2_k, blocks::encode_q2_k, q8_k, kernels::dot_q2_k, q2_k);
-format!(BlockQ3K, Q3_K, QK_K, Q8KBlock, blocks::decode_q3_k, blocks::encode_q3_k, q8_k, kernels::dot_q3_k, q3_k);
+format!(BlockQ2K, Q2_K, QK_K, Q8KBlock, blocks::decode_q2_k, blocks::encode_q2_k, q8_k, kernels::dot_q2_k, q2_k, pair: q2_k, rows: none, tile: q2_k);
+format!(BlockQ3K, Q3_K, QK_K, Q8KBlock, blocks::decode_q3_k, blocks::encode_q3_k, q8_k, kernels::dot_q3_k, q3_k, pair: q3_k, rows: none, tile: q3_k);
 format!(BlockQ4K, Q4_K, QK_K, Q8KBlock, blocks::decode_q4_k, blocks::encode_q4_k, q8_k, kernels::dot_q4_k, q4_k, pair: q4_k, rows: none, tile: q4_k);
 format!(BlockQ5K, Q5_K, QK_K, Q8KBlock, blocks::decode_q5_k, blocks::encode_q5_k, q8_k, kernels::dot_q5_k, q5_k, pair: q5_k, rows: none, tile: q5_k);
 format!(BlockQ6K, Q6_K, QK_K, Q8KBlock, blocks::decode_q6_k, blocks::encode_q6_k, q8_k, kernels::dot_q6_k, q6_k, pair: q6_k, rows: none, tile: q6_k);
@@ -482,13 +476,13 @@ mod simd {
         )*};
     }
     pub(super) mod pair {
-        no_kernels!(none, q4_0, q4_1, q5_0, q5_1, q8_0, iq4_nl, q4_k, q5_k, q6_k, iq4_xs);
+        no_kernels!(q4_0, q4_1, q5_0, q5_1, q8_0, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_xs);
     }
     pub(super) mod rows {
         no_kernels!(none, q4_1, q5_0, q8_0);
     }
     pub(super) mod tile {
-        no_kernels!(none, q4_0, q4_1, q5_0, q5_1, q8_0, iq4_nl, q4_k, q5_k, q6_k, iq4_xs);
+        no_kernels!(q4_0, q4_1, q5_0, q5_1, q8_0, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_xs);
     }
 }
 
@@ -547,10 +541,6 @@ mod simd {
             )*};
         }
 
-        pub(in super::super) fn none<B>() -> Option<B> {
-            None
-        }
-
         wrap_pair! {
             q4_0 = dot_q4_0_pair: BlockQ4_0, Q8_0;
             q4_1 = dot_q4_1_pair: BlockQ4_1, Q8_1;
@@ -558,6 +548,8 @@ mod simd {
             q5_1 = dot_q5_1_pair: BlockQ5_1, Q8_1;
             q8_0 = dot_q8_0_pair: BlockQ8_0, Q8_0;
             iq4_nl = dot_iq4_nl_pair: BlockIQ4NL, Q8_0;
+            q2_k = dot_q2_k_pair: BlockQ2K, Q8KBlock;
+            q3_k = dot_q3_k_pair: BlockQ3K, Q8KBlock;
             q4_k = dot_q4_k_pair: BlockQ4K, Q8KBlock;
             q5_k = dot_q5_k_pair: BlockQ5K, Q8KBlock;
             q6_k = dot_q6_k_pair: BlockQ6K, Q8KBlock;
@@ -611,10 +603,6 @@ mod simd {
             )*};
         }
 
-        pub(in super::super) fn none<B>() -> Option<B> {
-            None
-        }
-
         wrap_tile! {
             q4_0 = tiles_q4_0: BlockQ4_0, Q8_0;
             q4_1 = tiles_q4_1: BlockQ4_1, Q8_1;
@@ -622,6 +610,8 @@ mod simd {
             q5_1 = tiles_q5_1: BlockQ5_1, Q8_1;
             q8_0 = tiles_q8_0: BlockQ8_0, Q8_0;
             iq4_nl = tiles_iq4_nl: BlockIQ4NL, Q8_0;
+            q2_k = tiles_q2_k: BlockQ2K, Q8KBlock;
+            q3_k = tiles_q3_k: BlockQ3K, Q8KBlock;
             q4_k = tiles_q4_k: BlockQ4K, Q8KBlock;
             q5_k = tiles_q5_k: BlockQ5K, Q8KBlock;
             q6_k = tiles_q6_k: BlockQ6K, Q8KBlock;

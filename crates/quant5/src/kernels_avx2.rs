@@ -57,7 +57,7 @@ pub(crate) fn nibbles(qs: &[u8]) -> __m256i {
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn load32(b: &[u8]) -> __m256i {
+pub(crate) fn load32(b: &[u8]) -> __m256i {
     let b = &b[..32];
     // SAFETY: `b` has 32 readable bytes (checked by the slice above); unaligned load.
     unsafe { _mm256_loadu_si256(b.as_ptr() as *const __m256i) }
@@ -756,7 +756,7 @@ pub(crate) fn dot_q6_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
 /// time in u32 lanes as ggml unpacks them: the same values as `blocks::q3_k_scales`.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn q3_k_scales_packed(packed: &[u8]) -> __m256i {
+pub(crate) fn q3_k_scales_packed(packed: &[u8]) -> __m256i {
     let word = |i: usize| u32::from_le_bytes([packed[4 * i], packed[4 * i + 1], packed[4 * i + 2], packed[4 * i + 3]]);
     let (a0, a1, high) = (word(0), word(1), word(2));
     let (low4, low2) = (0x0F0F_0F0Fu32, 0x0303_0303u32);
@@ -778,31 +778,52 @@ pub(crate) fn hsum_epi32(v: __m256i) -> i32 {
     _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32::<1>(s)))
 }
 
+/// The 32 two-bit Q2_K codes at shift `2j` of 32 packed bytes.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn q2_k_codes(packed: __m256i, j: usize) -> __m256i {
+    _mm256_and_si256(_mm256_srl_epi16(packed, _mm_cvtsi32_si128(2 * j as i32)), _mm256_set1_epi8(3))
+}
+
+/// The 32 three-bit Q3_K codes of half `half`, shift `j`, as unsigned `low | high << 2`
+/// (0..7): the low bits from the half's packed bytes, the high bit from `hmask`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn q3_k_codes(packed: __m256i, hmask: __m256i, half: usize, j: usize) -> __m256i {
+    let hbit = _mm256_and_si256(_mm256_srl_epi16(hmask, _mm_cvtsi32_si128((4 * half + j) as i32)), _mm256_set1_epi8(1));
+    _mm256_or_si256(q2_k_codes(packed, j), _mm256_slli_epi16(hbit, 2))
+}
+
+/// A Q2_K super-block's sub-block scales (for [`pair_scale`]) and minimums, from the 16 bytes
+/// that pack them (scale in the low four bits, minimum in the high four).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn q2_k_scales(b: &[u8]) -> ([__m256i; 2], __m256i) {
+    let packed_scales = &b[0..16];
+    // SAFETY: 16 readable bytes (checked by the slice above); unaligned load.
+    let packed_scales = unsafe { _mm_loadu_si128(packed_scales.as_ptr().cast()) };
+    let low4 = _mm_set1_epi8(0x0F);
+    let halves = scale_halves(_mm256_cvtepu8_epi16(_mm_and_si128(packed_scales, low4)));
+    (halves, _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed_scales, 4), low4)))
+}
+
 /// Q2_K × Q8_K: two-bit codes by shift and mask, each 16 values' 4-bit scale through `madd`,
 /// the 4-bit mins against the activation block sums.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q2_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let mut acc = _mm256_setzero_ps();
     let mut mins = 0f32;
-    let three = _mm256_set1_epi8(3);
     for (b, y) in row.chunks_exact(84).zip(act) {
         prefetch_ahead(b);
-        // Each byte: the sub-block's scale in the low four bits, its minimum in the high four.
-        let packed_scales = &b[0..16];
-        // SAFETY: 16 readable bytes (checked by the slice above); unaligned load.
-        let packed_scales = unsafe { _mm_loadu_si128(packed_scales.as_ptr().cast()) };
-        let low4 = _mm_set1_epi8(0x0F);
-        let halves = scale_halves(_mm256_cvtepu8_epi16(_mm_and_si128(packed_scales, low4)));
-        let minimums = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed_scales, 4), low4));
+        let (halves, minimums) = q2_k_scales(b);
         let mut isum = _mm256_setzero_si256();
         for half in 0..2 {
             let packed = load32(&b[16 + 32 * half..16 + 32 * half + 32]);
             for j in 0..4 {
-                let q = _mm256_and_si256(_mm256_srl_epi16(packed, _mm_cvtsi32_si128(2 * j as i32)), three);
                 let k = 8 * half + 2 * j;
                 let a = load_i8x32(&y.qs[16 * k..16 * k + 32]);
-                let s = pair_scale(&halves, k);
-                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), s));
+                let p = _mm256_madd_epi16(_mm256_maddubs_epi16(q2_k_codes(packed, j), a), pair_scale(&halves, k));
+                isum = _mm256_add_epi32(isum, p);
             }
         }
         let msum = hsum_epi32(_mm256_madd_epi16(block_sums(y), minimums));
@@ -812,14 +833,42 @@ pub(crate) fn dot_q2_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     hsum_ps(acc) - mins
 }
 
+/// [`dot_q2_k`] for two rows of activations: each super-block is unpacked once; each row's
+/// sums run in [`dot_q2_k`]'s exact order (bit-identical results).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q2_k_pair(row: &[u8], a0: &[Q8KBlock], a1: &[Q8KBlock]) -> [f32; 2] {
+    let mut acc = [_mm256_setzero_ps(); 2];
+    let mut mins = [0f32; 2];
+    for ((b, y0), y1) in row.chunks_exact(84).zip(a0).zip(a1) {
+        let (halves, minimums) = q2_k_scales(b);
+        let mut isum = [_mm256_setzero_si256(); 2];
+        for half in 0..2 {
+            let packed = load32(&b[16 + 32 * half..16 + 32 * half + 32]);
+            for j in 0..4 {
+                let k = 8 * half + 2 * j;
+                let (q, s) = (q2_k_codes(packed, j), pair_scale(&halves, k));
+                for (t, y) in [y0, y1].into_iter().enumerate() {
+                    let a = load_i8x32(&y.qs[16 * k..16 * k + 32]);
+                    isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), s));
+                }
+            }
+        }
+        let (d, dmin) = (f16c_at(b, 80), f16c_at(b, 82));
+        for (t, y) in [y0, y1].into_iter().enumerate() {
+            let msum = hsum_epi32(_mm256_madd_epi16(block_sums(y), minimums));
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * y.d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+            mins[t] += dmin * y.d * msum as f32;
+        }
+    }
+    [hsum_ps(acc[0]) - mins[0], hsum_ps(acc[1]) - mins[1]]
+}
+
 /// Q3_K × Q8_K: the three-bit code as unsigned `low | high << 2` (0..7) through `maddubs`, the
 /// signed scales through `madd`, and `4·Σ scale·Σa` taken off.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q3_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let mut acc = _mm256_setzero_ps();
     let mut offsets = 0f32;
-    let three = _mm256_set1_epi8(3);
-    let one = _mm256_set1_epi8(1);
     for (b, y) in row.chunks_exact(110).zip(act) {
         prefetch_ahead(b);
         let hmask = load32(&b[0..32]);
@@ -829,13 +878,10 @@ pub(crate) fn dot_q3_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
         for half in 0..2 {
             let packed = load32(&b[32 + 32 * half..32 + 32 * half + 32]);
             for j in 0..4 {
-                let low = _mm256_and_si256(_mm256_srl_epi16(packed, _mm_cvtsi32_si128(2 * j as i32)), three);
-                let hbit = _mm256_and_si256(_mm256_srl_epi16(hmask, _mm_cvtsi32_si128((4 * half + j) as i32)), one);
-                let q = _mm256_or_si256(low, _mm256_slli_epi16(hbit, 2));
                 let k = 8 * half + 2 * j;
+                let q = q3_k_codes(packed, hmask, half, j);
                 let a = load_i8x32(&y.qs[16 * k..16 * k + 32]);
-                let s = pair_scale(&halves, k);
-                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), s));
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), pair_scale(&halves, k)));
             }
         }
         // Σ scale·(block sum), exact: one `madd` of the sixteen sums by the sixteen scales.
@@ -845,4 +891,37 @@ pub(crate) fn dot_q3_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
         offsets += d * (4 * offset) as f32;
     }
     hsum_ps(acc) - offsets
+}
+
+/// [`dot_q3_k`] for two rows of activations: each super-block is unpacked once; each row's
+/// sums run in [`dot_q3_k`]'s exact order (bit-identical results).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q3_k_pair(row: &[u8], a0: &[Q8KBlock], a1: &[Q8KBlock]) -> [f32; 2] {
+    let mut acc = [_mm256_setzero_ps(); 2];
+    let mut offsets = [0f32; 2];
+    for ((b, y0), y1) in row.chunks_exact(110).zip(a0).zip(a1) {
+        let hmask = load32(&b[0..32]);
+        let scales = q3_k_scales_packed(&b[96..108]);
+        let halves = scale_halves(scales);
+        let mut isum = [_mm256_setzero_si256(); 2];
+        for half in 0..2 {
+            let packed = load32(&b[32 + 32 * half..32 + 32 * half + 32]);
+            for j in 0..4 {
+                let k = 8 * half + 2 * j;
+                let (q, s) = (q3_k_codes(packed, hmask, half, j), pair_scale(&halves, k));
+                for (t, y) in [y0, y1].into_iter().enumerate() {
+                    let a = load_i8x32(&y.qs[16 * k..16 * k + 32]);
+                    isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), s));
+                }
+            }
+        }
+        let dw = f16c_at(b, 108);
+        for (t, y) in [y0, y1].into_iter().enumerate() {
+            let offset = hsum_epi32(_mm256_madd_epi16(block_sums(y), scales));
+            let d = dw * y.d;
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+            offsets[t] += d * (4 * offset) as f32;
+        }
+    }
+    [hsum_ps(acc[0]) - offsets[0], hsum_ps(acc[1]) - offsets[1]]
 }

@@ -221,6 +221,8 @@ fn block_products_on_a_spin_pool_equal_the_single_thread_ones() {
         GgmlType::Q5_1,
         GgmlType::Q8_0,
         GgmlType::IQ4_NL,
+        GgmlType::Q2_K,
+        GgmlType::Q3_K,
         GgmlType::Q4_K,
         GgmlType::Q5_K,
         GgmlType::Q6_K,
@@ -434,7 +436,7 @@ fn matrices_can_borrow_their_blocks_from_a_shared_buffer() {
 
 #[test]
 fn prompt_tiles_equal_single_dots_bit_for_bit() {
-    // Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, Q4_K, Q5_K, Q6_K and IQ4_XS run prompts through tiles of 4 weight rows × 4 rows of X
+    // Every quantized format runs prompts through tiles of 4 weight rows × 4 rows of X
     // where the CPU has AVX-512 VNNI. Random block bits (Q8_0 codes of −128 included; any
     // K-quant scale bits), row lengths with 3, 16 and 18 blocks (no whole group of four; whole
     // groups; a tail of two) or 1, 2 and 6 super-blocks, row and token counts around the tile:
@@ -456,12 +458,13 @@ fn prompt_tiles_equal_single_dots_bit_for_bit() {
         && std::arch::is_x86_feature_detected!("avx512vnni")
     {
         use quant5::formats::{
-            BlockFormat, BlockIQ4NL, BlockIQ4XS, BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5_1, BlockQ5K,
-            BlockQ6K, BlockQ8_0,
+            BlockFormat, BlockIQ4NL, BlockIQ4XS, BlockQ2K, BlockQ3K, BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0,
+            BlockQ5_1, BlockQ5K, BlockQ6K, BlockQ8_0,
         };
         assert!(BlockQ4_0::dot_tile_fn().is_some() && BlockQ4_1::dot_tile_fn().is_some());
         assert!(BlockQ5_0::dot_tile_fn().is_some() && BlockQ5_1::dot_tile_fn().is_some());
         assert!(BlockIQ4NL::dot_tile_fn().is_some() && BlockIQ4XS::dot_tile_fn().is_some());
+        assert!(BlockQ2K::dot_tile_fn().is_some() && BlockQ3K::dot_tile_fn().is_some());
         assert!(BlockQ8_0::dot_tile_fn().is_some() && BlockQ4K::dot_tile_fn().is_some());
         assert!(BlockQ5K::dot_tile_fn().is_some() && BlockQ6K::dot_tile_fn().is_some());
     }
@@ -472,6 +475,8 @@ fn prompt_tiles_equal_single_dots_bit_for_bit() {
         GgmlType::Q5_1,
         GgmlType::Q8_0,
         GgmlType::IQ4_NL,
+        GgmlType::Q2_K,
+        GgmlType::Q3_K,
         GgmlType::Q4_K,
         GgmlType::Q5_K,
         GgmlType::Q6_K,
@@ -485,6 +490,8 @@ fn prompt_tiles_equal_single_dots_bit_for_bit() {
                     let d = ((rnd() % 1000) as f32 + 1.0) * 1e-4 * if rnd() % 2 == 0 { 1.0 } else { -1.0 };
                     let (d_at, m_at) = match t {
                         GgmlType::Q6_K => (208, None),
+                        GgmlType::Q3_K => (108, None),
+                        GgmlType::Q2_K => (80, Some(82)),
                         GgmlType::Q4_1 | GgmlType::Q5_1 | GgmlType::Q4_K | GgmlType::Q5_K => (0, Some(2)),
                         _ => (0, None),
                     };
