@@ -235,6 +235,12 @@ impl LlamaTokenizer {
         }
     }
 
+    /// The tokenizer as a Hugging Face `tokenizer.json` document (for a GGUF's tokenizer, the one
+    /// [`Self::from_gguf`] built): what another library needs to tokenize exactly as this one.
+    pub fn to_json(&self) -> Result<String, LlamaError> {
+        self.inner.to_string(false).map_err(tok_err)
+    }
+
     /// Builds the tokenizer a GGUF describes (`tokenizer.ggml.model` = `gpt2`).
     // ~85 lines: one `tokenizer.json` document written field by field from the GGUF keys, each
     // checked where it is read (see docs/fuzzing.md for the merges it must refuse).
@@ -398,5 +404,16 @@ mod tests {
         assert!(e.contains("merge 1") && e.contains("\"abab\" is not in the vocabulary"), "{e}");
         let e = LlamaTokenizer::from_json_bytes(&bpe_json(&["a"], json!([["a", "z"]]))).err().map(|e| e.to_string());
         assert!(e.is_some_and(|e| e.contains("\"z\" is not in the vocabulary")));
+    }
+
+    #[test]
+    fn the_json_document_rebuilds_the_same_tokenizer() {
+        let t =
+            LlamaTokenizer::from_json_bytes(&bpe_json(&["a", "b", "c", "ab", "abc"], json!(["a b", "ab c"]))).unwrap();
+        let again = LlamaTokenizer::from_json_bytes(t.to_json().unwrap().as_bytes()).unwrap();
+        for text in ["abc", "cab", "abcabc", "ba"] {
+            assert_eq!(again.encode(text, false).unwrap(), t.encode(text, false).unwrap(), "{text}");
+        }
+        assert_eq!(again.vocab_size(), 5);
     }
 }
