@@ -356,33 +356,52 @@ pub(crate) fn dot_q8_0(row: &[u8], act: &[Q8_0]) -> f32 {
     hsum_ps(acc)
 }
 
-/// Group `g` (64 values) of a Q5_K super-block `b`: its two 32-code halves (low four bits from
-/// `qs`, the fifth from `qh`) and the (scale, minimum) of each, shared by the one-row, two-row
+/// Group `g` (64 values) of a Q5_K super-block `b` whose 32 `qh` bytes are `qh`: its two
+/// 32-code halves (low four bits from `qs`, the fifth from `qh`) and the (scale, minimum) of each, shared by the one-row, two-row
 /// and tile kernels.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn q5_k_group(b: &[u8], g: usize) -> ([__m256i; 2], (u8, u8), (u8, u8)) {
+pub(crate) fn q5_k_group(b: &[u8], qh: __m256i, g: usize) -> ([__m256i; 2], (u8, u8), (u8, u8)) {
     let (low4, one) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(1));
     let scales = &b[4..16];
-    let qh = load32(&b[16..48]);
     let packed = load32(&b[48 + 32 * g..48 + 32 * g + 32]);
-    let fifth = |bit: i32| _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(bit)), one), 4);
-    let q1 = _mm256_or_si256(_mm256_and_si256(packed, low4), fifth(2 * g as i32));
-    let q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(packed, 4), low4), fifth(2 * g as i32 + 1));
+    // The fifth bits of the group's two halves: bits 2g and 2g + 1 of each `qh` byte.
+    let h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * g as i32)), one), 4);
+    let h2 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * g as i32 + 1)), one), 4);
+    let q1 = _mm256_or_si256(_mm256_and_si256(packed, low4), h1);
+    let q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(packed, 4), low4), h2);
     ([q1, q2], scale_min_k4(2 * g, scales), scale_min_k4(2 * g + 1, scales))
 }
 
-/// Q5_K × Q8_K: per super-block `d·Σ_j ls_j·Σ q·a − dmin·Σ_j lm_j·bsums_j`.
+/// Q5_K × Q8_K: per super-block `d·Σ_j ls_j·Σ q·a − dmin·Σ_j lm_j·bsums_j`. (Written out
+/// rather than through [`q5_k_group`]: the helper measured 5–10 % slower here, 626–656 against
+/// 587–595 µs at 4096×4096.)
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q5_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let mut acc = _mm256_setzero_ps();
     let mut mins = 0f32;
+    let low4 = _mm256_set1_epi8(0x0F);
+    let one = _mm256_set1_epi8(1);
     for (b, y) in row.chunks_exact(176).zip(act) {
         prefetch_ahead(b);
+        let scales = &b[4..16];
+        let qh = load32(&b[16..48]);
+        let qs = &b[48..176];
         let mut isum = _mm256_setzero_si256();
         let mut msum = 0i32;
+        let mut sm = [(0u8, 0u8); 8];
+        for (j, v) in sm.iter_mut().enumerate() {
+            *v = scale_min_k4(j, scales);
+        }
         for g in 0..4 {
-            let ([q1, q2], (ls1, lm1), (ls2, lm2)) = q5_k_group(b, g);
+            let ((ls1, lm1), (ls2, lm2)) = (sm[2 * g], sm[2 * g + 1]);
+            let packed = load32(&qs[32 * g..32 * g + 32]);
+            let shift = _mm_cvtsi32_si128(2 * g as i32);
+            let h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, shift), one), 4);
+            let h2 =
+                _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * g as i32 + 1)), one), 4);
+            let q1 = _mm256_or_si256(_mm256_and_si256(packed, low4), h1);
+            let q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(packed, 4), low4), h2);
             let a1 = load_i8x32(&y.qs[64 * g..64 * g + 32]);
             let a2 = load_i8x32(&y.qs[64 * g + 32..64 * g + 64]);
             let p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, a1), _mm256_set1_epi16(ls1 as i16));
@@ -405,10 +424,11 @@ pub(crate) fn dot_q5_k_pair(row: &[u8], a0: &[Q8KBlock], a1: &[Q8KBlock]) -> [f3
     let mut acc = [_mm256_setzero_ps(); 2];
     let mut mins = [0f32; 2];
     for ((b, y0), y1) in row.chunks_exact(176).zip(a0).zip(a1) {
+        let qh = load32(&b[16..48]);
         let mut isum = [_mm256_setzero_si256(); 2];
         let mut msum = [0i32; 2];
         for g in 0..4 {
-            let ([q1, q2], (ls1, lm1), (ls2, lm2)) = q5_k_group(b, g);
+            let ([q1, q2], (ls1, lm1), (ls2, lm2)) = q5_k_group(b, qh, g);
             let (s1, s2) = (_mm256_set1_epi16(ls1 as i16), _mm256_set1_epi16(ls2 as i16));
             for (t, y) in [y0, y1].into_iter().enumerate() {
                 let a1 = load_i8x32(&y.qs[64 * g..64 * g + 32]);

@@ -534,8 +534,9 @@ pub(crate) fn tiles_q5_k(rows: &[BlockQ5K], per_row: usize, acts: &[Vec<Q8KBlock
         out,
         stride,
         |b, ys, isum| {
+            let qh = load32(&b[16..48]);
             for g in 0..4 {
-                let ([q1, q2], (ls1, _), (ls2, _)) = q5_k_group(b, g);
+                let ([q1, q2], (ls1, _), (ls2, _)) = q5_k_group(b, qh, g);
                 let (s1, s2) = (_mm256_set1_epi16(ls1 as i16), _mm256_set1_epi16(ls2 as i16));
                 for (t, y) in ys.iter().enumerate() {
                     let a1 = load_i8x32(&y.qs[64 * g..64 * g + 32]);
