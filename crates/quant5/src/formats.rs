@@ -509,8 +509,19 @@ mod simd {
         )*};
     }
 
+    /// Q4_0's row kernel: the `vpdpbusd` one where the CPU has AVX-512 VNNI (a cached flag per
+    /// call), bit-identical to the AVX2 one.
+    pub(super) fn q4_0(row: &[BlockQ4_0], act: &[Q8_0]) -> f32 {
+        let row = bytemuck::cast_slice(row);
+        if crate::kernels_vnni::available() {
+            // SAFETY: AVX-512 F/BW/DQ/VL and VNNI, AVX2, FMA and F16C were detected.
+            return unsafe { k::dot_q4_0_vnni(row, act) };
+        }
+        // SAFETY: `dot_fn` hands this out only after `available()` detected AVX2, FMA and F16C.
+        unsafe { k::dot_q4_0(row, act) }
+    }
+
     wrap! {
-        q4_0 = dot_q4_0: BlockQ4_0, Q8_0;
         q4_1 = dot_q4_1: BlockQ4_1, Q8_1;
         q5_0 = dot_q5_0: BlockQ5_0, Q8_0;
         q5_1 = dot_q5_1: BlockQ5_1, Q8_1;
