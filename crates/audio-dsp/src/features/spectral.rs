@@ -197,21 +197,15 @@ fn small_extremes_avx2(column: &[f32], q: usize, scratch: &mut [f32]) -> (f64, f
             lane_min = _mm256_min_ps(lane_min, v);
             lane_max = _mm256_max_ps(lane_max, v);
         }
-        let (mut mins, mut maxs) = ([0f32; LANES], [0f32; LANES]);
-        // SAFETY: both arrays hold 8 f32.
-        unsafe {
-            _mm256_storeu_ps(mins.as_mut_ptr(), lane_min);
-            _mm256_storeu_ps(maxs.as_mut_ptr(), lane_max);
-        }
         if q == 1 {
             // The quantiles are the minimum and the maximum (the three lowest octaves):
             // no second pass.
             let tail = chunks.remainder().iter();
-            let min = mins.iter().chain(tail.clone()).fold(f32::INFINITY, |m, &v| m.min(v));
-            let max = maxs.iter().chain(tail).fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+            let min = tail.clone().fold(horizontal_min(lane_min), |m, &v| m.min(v));
+            let max = tail.fold(horizontal_max(lane_max), |m, &v| m.max(v));
             return (min as f64, max as f64);
         }
-        (low_bound, high_bound) = quantile_bounds(&mut mins, &mut maxs, q);
+        (low_bound, high_bound) = quantile_bounds_avx2(lane_min, lane_max, q);
     }
     let (low_v, high_v) = (_mm256_set1_ps(low_bound), _mm256_set1_ps(high_bound));
     let (mut low, mut high) = ([f32::INFINITY; SMALL_Q], [f32::NEG_INFINITY; SMALL_Q]);
@@ -267,6 +261,67 @@ static PACK: [[u32; 8]; 256] = {
     }
     table
 };
+
+/// [`quantile_bounds`] in registers and without a branch (sorting the two arrays of eight
+/// mispredicted on most calls). The `q`-th smallest of eight values is the largest of those
+/// with at most `q − 1` values strictly below them (ties included), and the `q`-th largest
+/// likewise; each lane's count comes from comparing it with the seven rotations of its vector.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn quantile_bounds_avx2(mins: std::arch::x86_64::__m256, maxs: std::arch::x86_64::__m256, q: usize) -> (f32, f32) {
+    use std::arch::x86_64::*;
+    if q > LANES {
+        return (f32::INFINITY, f32::NEG_INFINITY);
+    }
+    let (mut below, mut above) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+    for rotation in &ROTATIONS[1..] {
+        // SAFETY: each rotation is eight i32 lane indices.
+        let index = unsafe { _mm256_loadu_si256(rotation.as_ptr() as *const __m256i) };
+        let (mins_r, maxs_r) = (_mm256_permutevar8x32_ps(mins, index), _mm256_permutevar8x32_ps(maxs, index));
+        // A true compare is all ones: −1 per lane counted.
+        below = _mm256_sub_epi32(below, _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LT_OQ>(mins_r, mins)));
+        above = _mm256_sub_epi32(above, _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GT_OQ>(maxs_r, maxs)));
+    }
+    let limit = _mm256_set1_epi32(q as i32 - 1);
+    let (too_high, too_low) = (_mm256_cmpgt_epi32(below, limit), _mm256_cmpgt_epi32(above, limit));
+    let low = _mm256_blendv_ps(mins, _mm256_set1_ps(f32::NEG_INFINITY), _mm256_castsi256_ps(too_high));
+    let high = _mm256_blendv_ps(maxs, _mm256_set1_ps(f32::INFINITY), _mm256_castsi256_ps(too_low));
+    (horizontal_max(low), horizontal_min(high))
+}
+
+/// Lane `i` of rotation `r` reads lane `(i + r) mod 8`.
+#[cfg(target_arch = "x86_64")]
+static ROTATIONS: [[i32; 8]; 8] = {
+    let mut table = [[0i32; 8]; 8];
+    let mut r = 0;
+    while r < 8 {
+        let mut i = 0;
+        while i < 8 {
+            table[r][i] = ((i + r) % 8) as i32;
+            i += 1;
+        }
+        r += 1;
+    }
+    table
+};
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn horizontal_min(v: std::arch::x86_64::__m256) -> f32 {
+    use std::arch::x86_64::*;
+    let m = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+    let m = _mm_min_ps(m, _mm_movehl_ps(m, m));
+    _mm_cvtss_f32(_mm_min_ss(m, _mm_movehdup_ps(m)))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn horizontal_max(v: std::arch::x86_64::__m256) -> f32 {
+    use std::arch::x86_64::*;
+    let m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+    let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)))
+}
 
 /// The bounds of the `q` smallest and `q` largest values from the lane minima and maxima
 /// (reordered): the `q`-th smallest minimum and the `q`-th largest maximum; none for `q` > 8.
@@ -409,6 +464,35 @@ mod tests {
             }
         }
         assert!(zero_crossing_rate(&[0.5], 0, 4).is_err() && zero_crossing_rate(&[0.5], 4, 0).is_err());
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_branch_free_bounds_equal_the_sorted_ones() {
+        use std::arch::x86_64::*;
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..2000 {
+            let mut lanes = [[0f32; LANES]; 2];
+            for v in lanes.iter_mut().flatten() {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                // Few distinct values: ties in most draws.
+                *v = ((s >> 40) % 6) as f32;
+            }
+            for q in 1..=LANES {
+                let (mut mins, mut maxs) = (lanes[0], lanes[1]);
+                let want = quantile_bounds(&mut mins, &mut maxs, q);
+                // SAFETY: AVX2 is present (checked above); eight f32 per load.
+                let got = unsafe {
+                    quantile_bounds_avx2(_mm256_loadu_ps(lanes[0].as_ptr()), _mm256_loadu_ps(lanes[1].as_ptr()), q)
+                };
+                assert_eq!(got, want, "{lanes:?} q {q}");
+            }
+        }
     }
 
     #[test]
