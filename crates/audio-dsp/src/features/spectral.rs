@@ -183,59 +183,72 @@ fn small_extremes(column: &[f32], q: usize, scratch: &mut Vec<f32>) -> (f64, f64
 #[target_feature(enable = "avx2")]
 fn small_extremes_avx2(column: &[f32], q: usize, scratch: &mut [f32]) -> (f64, f64) {
     use std::arch::x86_64::*;
-    let room = column.len() + LANES;
-    if scratch.len() < 2 * room {
+    let n = column.len();
+    let room = n + LANES;
+    if n < LANES || scratch.len() < 2 * room {
         return small_extremes_portable(column, q);
     }
-    let mut chunks = column.chunks_exact(LANES);
-    let (mut low_bound, mut high_bound) = (f32::INFINITY, f32::NEG_INFINITY);
-    if column.len() >= LANES {
-        let (mut lane_min, mut lane_max) = (_mm256_set1_ps(f32::INFINITY), _mm256_set1_ps(f32::NEG_INFINITY));
-        for chunk in chunks.clone() {
-            // SAFETY: `chunk` holds exactly 8 f32; unaligned loads.
-            let v = unsafe { _mm256_loadu_ps(chunk.as_ptr()) };
-            lane_min = _mm256_min_ps(lane_min, v);
-            lane_max = _mm256_max_ps(lane_max, v);
-        }
-        if q == 1 {
-            // The quantiles are the minimum and the maximum (the three lowest octaves):
-            // no second pass.
-            let tail = chunks.remainder().iter();
-            let min = tail.clone().fold(horizontal_min(lane_min), |m, &v| m.min(v));
-            let max = tail.fold(horizontal_max(lane_max), |m, &v| m.max(v));
-            return (min as f64, max as f64);
-        }
-        (low_bound, high_bound) = quantile_bounds_avx2(lane_min, lane_max, q);
+    let whole = n / LANES * LANES;
+    let (inf, neg_inf) = (_mm256_set1_ps(f32::INFINITY), _mm256_set1_ps(f32::NEG_INFINITY));
+    // The values past the whole chunks as one more vector: the column's last eight with the
+    // lanes already seen replaced by +∞ (low side) and −∞ (high side), so every value sits
+    // in exactly one lane group and no value needs a scalar insertion.
+    // SAFETY: n ≥ 8, so column[n − 8..n] is in bounds; ROTATIONS' rows are eight i32.
+    let (tail_low, tail_high) = unsafe {
+        let last = _mm256_loadu_ps(column.as_ptr().add(n - LANES));
+        let lane = _mm256_loadu_si256(ROTATIONS[0].as_ptr() as *const __m256i);
+        let seen = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32((LANES - (n - whole)) as i32), lane));
+        (_mm256_blendv_ps(last, inf, seen), _mm256_blendv_ps(last, neg_inf, seen))
+    };
+    let mut lane_min = tail_low;
+    let mut lane_max = tail_high;
+    for chunk in column[..whole].chunks_exact(LANES) {
+        // SAFETY: `chunk` holds exactly 8 f32; unaligned loads.
+        let v = unsafe { _mm256_loadu_ps(chunk.as_ptr()) };
+        lane_min = _mm256_min_ps(lane_min, v);
+        lane_max = _mm256_max_ps(lane_max, v);
     }
+    if q == 1 {
+        // The quantiles are the minimum and the maximum (the three lowest octaves): no
+        // second pass.
+        return (horizontal_min(lane_min) as f64, horizontal_max(lane_max) as f64);
+    }
+    let (low_bound, high_bound) = quantile_bounds_avx2(lane_min, lane_max, q);
     let (low_v, high_v) = (_mm256_set1_ps(low_bound), _mm256_set1_ps(high_bound));
-    let (mut low, mut high) = ([f32::INFINITY; SMALL_Q], [f32::NEG_INFINITY; SMALL_Q]);
-    // The values inside the bounds packed into two short lists without a branch (a
-    // branch per chunk mispredicted on most of the few chunks that hold one), then
-    // inserted.
+    // The values inside the bounds packed into two short lists without a branch (a branch
+    // per chunk mispredicted on most of the few chunks that hold one), then inserted.
     let (below, above) = scratch.split_at_mut(room);
     let (mut n_below, mut n_above) = (0, 0);
-    for chunk in &mut chunks {
-        // SAFETY: `chunk` holds exactly 8 f32; each store writes 8 f32 at an offset of at
-        // most column.len() − 8 into `below` and `above`, each column.len() + 8 long.
+    let pack = |m: usize| {
+        // SAFETY: PACK's rows are eight u32.
+        unsafe { _mm256_loadu_si256(PACK[m].as_ptr() as *const __m256i) }
+    };
+    let mut keep = |low: __m256, high: __m256| {
+        let b = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LE_OQ>(low, low_v)) as usize;
+        let a = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(high, high_v)) as usize;
+        // SAFETY: each value is kept at most once per side and the ±∞ padding never (the
+        // bounds are finite), so a side has kept at most n values before a store, which
+        // writes 8 f32 from there: inside `below` and `above` (n + 8 long each).
         unsafe {
-            let v = _mm256_loadu_ps(chunk.as_ptr());
-            let b = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LE_OQ>(v, low_v)) as usize;
-            let a = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(v, high_v)) as usize;
-            let pack = |m: usize| _mm256_loadu_si256(PACK[m].as_ptr() as *const __m256i);
-            _mm256_storeu_ps(below.as_mut_ptr().add(n_below), _mm256_permutevar8x32_ps(v, pack(b)));
-            _mm256_storeu_ps(above.as_mut_ptr().add(n_above), _mm256_permutevar8x32_ps(v, pack(a)));
-            n_below += b.count_ones() as usize;
-            n_above += a.count_ones() as usize;
+            _mm256_storeu_ps(below.as_mut_ptr().add(n_below), _mm256_permutevar8x32_ps(low, pack(b)));
+            _mm256_storeu_ps(above.as_mut_ptr().add(n_above), _mm256_permutevar8x32_ps(high, pack(a)));
         }
+        n_below += b.count_ones() as usize;
+        n_above += a.count_ones() as usize;
+    };
+    for chunk in column[..whole].chunks_exact(LANES) {
+        // SAFETY: `chunk` holds exactly 8 f32.
+        let v = unsafe { _mm256_loadu_ps(chunk.as_ptr()) };
+        keep(v, v);
     }
+    if whole < n {
+        keep(tail_low, tail_high);
+    }
+    let (mut low, mut high) = ([f32::INFINITY; SMALL_Q], [f32::NEG_INFINITY; SMALL_Q]);
     for &v in &below[..n_below] {
         keep_smallest(&mut low, q, v);
     }
     for &v in &above[..n_above] {
-        keep_largest(&mut high, q, v);
-    }
-    for &v in chunks.remainder() {
-        keep_smallest(&mut low, q, v);
         keep_largest(&mut high, q, v);
     }
     let mean = |a: &[f32]| a.iter().map(|&v| v as f64).sum::<f64>() / q as f64;
