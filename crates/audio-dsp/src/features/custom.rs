@@ -500,86 +500,117 @@ fn finish_frame(
 /// each frame scaled so its largest bin is 1.
 fn chroma_means(mag: &[f32], bins: usize, bank: &ChromaRuns) -> Vec<f64> {
     let frames = mag.len() / bins;
-    let mut sums = vec![0f64; bank.rows.len()];
-    let mut frame = vec![0f32; bank.rows.len()];
-    // The frame's magnitudes in f64 once, not once per chroma; zeros past the last bin for
-    // the runs' padding.
-    let mut m64 = vec![0f64; bank.span.max(bins)];
-    for m in mag.chunks_exact(bins) {
-        for (d, &v) in m64.iter_mut().zip(m) {
-            *d = v as f64;
-        }
-        chroma_frame(&m64, bank, &mut frame);
-        let max = frame.iter().map(|v| v.abs()).fold(0f32, f32::max);
-        if max >= f32::MIN_POSITIVE {
-            for v in &mut frame {
-                *v /= max;
+    let n_chroma = bank.rows.len();
+    let mut sums = vec![0f64; n_chroma];
+    // Frames in blocks of four, their magnitudes in f64 once (not once per chroma), each
+    // zero-padded to the runs' span: every weight loaded serves four frames (the weights
+    // outgrow the L1 cache; one frame at a time streamed them for each frame).
+    let span = bank.span.max(bins);
+    let mut m64 = vec![0f64; CHROMA_BLOCK * span];
+    let mut block = vec![0f32; CHROMA_BLOCK * n_chroma];
+    for frames_of_block in mag.chunks(CHROMA_BLOCK * bins) {
+        let used = frames_of_block.len() / bins;
+        for (f, dst) in m64.chunks_exact_mut(span).enumerate() {
+            let src = frames_of_block.get(f * bins..(f + 1) * bins).unwrap_or(&[]);
+            for (d, &v) in dst.iter_mut().zip(src) {
+                *d = v as f64;
+            }
+            if src.is_empty() {
+                dst.fill(0.0);
             }
         }
-        for (s, &v) in sums.iter_mut().zip(&frame) {
-            *s += v as f64;
+        chroma_block(&m64, span, bank, &mut block);
+        for frame in block.chunks_exact_mut(n_chroma).take(used) {
+            let max = frame.iter().map(|v| v.abs()).fold(0f32, f32::max);
+            if max >= f32::MIN_POSITIVE {
+                for v in frame.iter_mut() {
+                    *v /= max;
+                }
+            }
+            for (s, &v) in sums.iter_mut().zip(frame.iter()) {
+                *s += v as f64;
+            }
         }
     }
     sums.iter().map(|s| s / frames.max(1) as f64).collect()
 }
 
-/// One frame's chroma (`m64` holds `bank.span` magnitudes).
-fn chroma_frame(m64: &[f64], bank: &ChromaRuns, out: &mut [f32]) {
+/// Frames per call of [`chroma_block`].
+const CHROMA_BLOCK: usize = 4;
+
+/// The chroma of [`CHROMA_BLOCK`] frames: `m64` holds each frame's magnitudes at `f·span`;
+/// `out[f·n_chroma + c]`.
+fn chroma_block(m64: &[f64], span: usize, bank: &ChromaRuns, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         // SAFETY: AVX2 and FMA are present.
-        return unsafe { chroma_frame_fma(m64, bank, out) };
+        return unsafe { chroma_block_fma(m64, span, bank, out) };
     }
-    for (runs, o) in bank.rows.iter().zip(out.iter_mut()) {
-        // Σ w·m in four independent partial sums (a sequential sum is a chain of dependent adds).
-        let mut acc = [0f64; 4];
-        for (start, weights) in runs {
-            for (w, v) in weights.chunks_exact(4).zip(m64[*start..*start + weights.len()].chunks_exact(4)) {
-                for l in 0..4 {
-                    acc[l] += w[l] * v[l];
+    chroma_block_portable(m64, span, bank, out)
+}
+
+fn chroma_block_portable(m64: &[f64], span: usize, bank: &ChromaRuns, out: &mut [f32]) {
+    let n_chroma = bank.rows.len();
+    for (f, m) in m64.chunks_exact(span).take(CHROMA_BLOCK).enumerate() {
+        for (c, runs) in bank.rows.iter().enumerate() {
+            // Σ w·m in four independent partial sums (a sequential sum is a chain of
+            // dependent adds).
+            let mut acc = [0f64; 4];
+            for (start, weights) in runs {
+                for (w, v) in weights.chunks_exact(4).zip(m[*start..*start + weights.len()].chunks_exact(4)) {
+                    for l in 0..4 {
+                        acc[l] += w[l] * v[l];
+                    }
                 }
             }
+            out[f * n_chroma + c] = ((acc[0] + acc[1]) + (acc[2] + acc[3])) as f32;
         }
-        *o = ((acc[0] + acc[1]) + (acc[2] + acc[3])) as f32;
     }
 }
 
-/// [`chroma_frame`] with fused multiply-adds into four registers (sixteen lanes): the sums
-/// were a latency-bound chain of adds into two. Within an f64 rounding of the portable sums.
+/// [`chroma_block_portable`] with fused multiply-adds: each group of four weights is loaded
+/// once for the four frames, two groups at a time into eight accumulators (two chains per
+/// frame, so the adds' latency does not bound the loop). Within an f64 rounding of the
+/// portable sums.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn chroma_frame_fma(m64: &[f64], bank: &ChromaRuns, out: &mut [f32]) {
+fn chroma_block_fma(m64: &[f64], span: usize, bank: &ChromaRuns, out: &mut [f32]) {
     use std::arch::x86_64::*;
-    assert!(m64.len() >= bank.span);
-    for (runs, o) in bank.rows.iter().zip(out.iter_mut()) {
+    assert!(span >= bank.span && m64.len() >= CHROMA_BLOCK * span);
+    let n_chroma = bank.rows.len();
+    assert!(out.len() >= CHROMA_BLOCK * n_chroma);
+    for (c, runs) in bank.rows.iter().enumerate() {
         let z = _mm256_setzero_pd();
-        let (mut a0, mut a1, mut a2, mut a3) = (z, z, z, z);
+        let mut acc = [[z; 2]; CHROMA_BLOCK];
         for (start, weights) in runs {
             let (w, len) = (weights.as_ptr(), weights.len());
-            // SAFETY: start + len ≤ span ≤ m64.len() (from_dense), len a multiple of 4, and
-            // every load reads 4 f64 at an offset below len.
+            // SAFETY: start + len ≤ bank.span ≤ span (from_dense), so frame f's loads at
+            // f·span + start + k, k + 4 ≤ len (len a multiple of 4), stay inside m64.
             unsafe {
-                let m = m64.as_ptr().add(*start);
+                let m = [0, 1, 2, 3].map(|f| m64.as_ptr().add(f * span + start));
                 let mut k = 0;
-                while k + 16 <= len {
-                    a0 = _mm256_fmadd_pd(_mm256_loadu_pd(w.add(k)), _mm256_loadu_pd(m.add(k)), a0);
-                    a1 = _mm256_fmadd_pd(_mm256_loadu_pd(w.add(k + 4)), _mm256_loadu_pd(m.add(k + 4)), a1);
-                    a2 = _mm256_fmadd_pd(_mm256_loadu_pd(w.add(k + 8)), _mm256_loadu_pd(m.add(k + 8)), a2);
-                    a3 = _mm256_fmadd_pd(_mm256_loadu_pd(w.add(k + 12)), _mm256_loadu_pd(m.add(k + 12)), a3);
-                    k += 16;
+                while k + 8 <= len {
+                    let (w0, w1) = (_mm256_loadu_pd(w.add(k)), _mm256_loadu_pd(w.add(k + 4)));
+                    for f in 0..CHROMA_BLOCK {
+                        acc[f][0] = _mm256_fmadd_pd(w0, _mm256_loadu_pd(m[f].add(k)), acc[f][0]);
+                        acc[f][1] = _mm256_fmadd_pd(w1, _mm256_loadu_pd(m[f].add(k + 4)), acc[f][1]);
+                    }
+                    k += 8;
                 }
-                while k < len {
-                    a0 = _mm256_fmadd_pd(_mm256_loadu_pd(w.add(k)), _mm256_loadu_pd(m.add(k)), a0);
-                    (a0, a1, a2, a3) = (a1, a2, a3, a0);
-                    k += 4;
+                if k < len {
+                    let w0 = _mm256_loadu_pd(w.add(k));
+                    for f in 0..CHROMA_BLOCK {
+                        acc[f][0] = _mm256_fmadd_pd(w0, _mm256_loadu_pd(m[f].add(k)), acc[f][0]);
+                    }
                 }
             }
         }
-        let sum = _mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3));
-        let mut l = [0f64; 4];
-        // SAFETY: four f64s into a four-f64 array.
-        unsafe { _mm256_storeu_pd(l.as_mut_ptr(), sum) };
-        *o = ((l[0] + l[1]) + (l[2] + l[3])) as f32;
+        for (f, [a0, a1]) in acc.into_iter().enumerate() {
+            let mut l = [0f64; 4];
+            // SAFETY: four f64s into a four-f64 array.
+            unsafe { _mm256_storeu_pd(l.as_mut_ptr(), _mm256_add_pd(a0, a1)) };
+            out[f * n_chroma + c] = ((l[0] + l[1]) + (l[2] + l[3])) as f32;
+        }
     }
 }
 
@@ -858,22 +889,22 @@ mod tests {
         for (sr, tuning) in [(16_000, 0.0), (22_050, -0.3), (44_100, 0.17)] {
             let bank = ChromaRuns::from_dense(&chroma_filterbank(sr, 2048, tuning, 12));
             assert!(bank.rows.iter().flatten().all(|(_, w)| w.len() % 4 == 0));
-            let mut m64: Vec<f64> = (0..bank.span).map(|k| ((k * 7919 % 1013) as f64 * 0.37).sqrt()).collect();
-            m64[1025..].iter_mut().for_each(|v| *v = 0.0);
-            let (mut a, mut b) = (vec![0f32; 12], vec![0f32; 12]);
-            // The portable path through the dispatcher's fallback: called directly here.
-            for (runs, o) in bank.rows.iter().zip(a.iter_mut()) {
-                let mut sum = 0f64;
-                for (start, weights) in runs {
-                    sum += weights.iter().zip(&m64[*start..]).map(|(w, v)| w * v).sum::<f64>();
+            let span = bank.span + 3;
+            let mut m64 = vec![0f64; CHROMA_BLOCK * span];
+            for (f, m) in m64.chunks_exact_mut(span).enumerate() {
+                for (k, v) in m[..1025].iter_mut().enumerate() {
+                    *v = (((k + 31 * f) * 7919 % 1013) as f64 * 0.37).sqrt();
                 }
-                *o = sum as f32;
             }
+            let (mut a, mut b) = (vec![0f32; 48], vec![0f32; 48]);
+            chroma_block_portable(&m64, span, &bank, &mut a);
             // SAFETY: AVX2 and FMA are present (checked above).
-            unsafe { chroma_frame_fma(&m64, &bank, &mut b) };
+            unsafe { chroma_block_fma(&m64, span, &bank, &mut b) };
             for (x, y) in a.iter().zip(&b) {
-                assert!((x - y).abs() <= 1e-6 * x.abs(), "{sr}: {x} vs {y}");
+                assert!(*x > 0.0 && (x - y).abs() <= 1e-6 * x.abs(), "{sr}: {x} vs {y}");
             }
+            // Four different frames: four different chroma vectors.
+            assert!(a.chunks(12).zip(a.chunks(12).skip(1)).all(|(p, n)| p != n));
         }
     }
 
