@@ -687,8 +687,12 @@ impl SparseBank {
             let mut acc = _mm256_setzero_pd();
             for k in (0..weights.len()).step_by(4) {
                 // SAFETY: k + 4 ≤ weights.len() = p.len() (a multiple of 4).
-                let (w, v) =
-                    unsafe { (_mm256_cvtps_pd(_mm_loadu_ps(weights.as_ptr().add(k))), _mm256_cvtps_pd(_mm_loadu_ps(p.as_ptr().add(k)))) };
+                let (w, v) = unsafe {
+                    (
+                        _mm256_cvtps_pd(_mm_loadu_ps(weights.as_ptr().add(k))),
+                        _mm256_cvtps_pd(_mm_loadu_ps(p.as_ptr().add(k))),
+                    )
+                };
                 acc = _mm256_add_pd(acc, _mm256_mul_pd(w, v));
             }
             // ((l0 + l1) + (l2 + l3)), the portable order.
@@ -804,7 +808,9 @@ mod tests {
             tuning,
             rms: &rms,
             mfcc: &mfcc,
-            chroma_means: (0..chroma.rows).map(|r| lane_sum(chroma.row(r), |x| x) / chroma.cols.max(1) as f64).collect(),
+            chroma_means: (0..chroma.rows)
+                .map(|r| lane_sum(chroma.row(r), |x| x) / chroma.cols.max(1) as f64)
+                .collect(),
             mel: &mel,
             contrast: &contrast,
         }))

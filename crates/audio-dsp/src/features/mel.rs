@@ -98,7 +98,8 @@ fn decibels_into_fma(s: &[f32], amin: f32, out: &mut [f32]) {
     use std::arch::x86_64::*;
     assert_eq!(s.len(), out.len());
     // 1/(2k + 1) for k = 9 down to 1: the series' coefficients after the leading 2s.
-    const ODD: [f64; 9] = [1.0 / 19.0, 1.0 / 17.0, 1.0 / 15.0, 1.0 / 13.0, 1.0 / 11.0, 1.0 / 9.0, 1.0 / 7.0, 1.0 / 5.0, 1.0 / 3.0];
+    const ODD: [f64; 9] =
+        [1.0 / 19.0, 1.0 / 17.0, 1.0 / 15.0, 1.0 / 13.0, 1.0 / 11.0, 1.0 / 9.0, 1.0 / 7.0, 1.0 / 5.0, 1.0 / 3.0];
     let whole = s.len() / 4 * 4;
     let amin_v = _mm_set1_ps(amin);
     let (lowest, highest) = (_mm_set1_ps(f32::MIN_POSITIVE), _mm_set1_ps(f32::MAX));
@@ -121,8 +122,10 @@ fn decibels_into_fma(s: &[f32], amin: f32, out: &mut [f32]) {
         let bits = _mm256_castpd_si256(xd);
         // The biased exponent as an f64: 52-bit shift leaves it in the low bits of each lane;
         // adding 2^52 as a float and subtracting converts it without an i64 → f64 instruction.
-        let exponent_bits = _mm256_or_si256(_mm256_srli_epi64::<52>(bits), _mm256_castpd_si256(_mm256_set1_pd(4503599627370496.0)));
-        let mut e = _mm256_sub_pd(_mm256_sub_pd(_mm256_castsi256_pd(exponent_bits), _mm256_set1_pd(4503599627370496.0)), bias);
+        let exponent_bits =
+            _mm256_or_si256(_mm256_srli_epi64::<52>(bits), _mm256_castpd_si256(_mm256_set1_pd(4503599627370496.0)));
+        let mut e =
+            _mm256_sub_pd(_mm256_sub_pd(_mm256_castsi256_pd(exponent_bits), _mm256_set1_pd(4503599627370496.0)), bias);
         let mut m = _mm256_castsi256_pd(_mm256_or_si256(_mm256_and_si256(bits, mantissa), one_bits));
         let big = _mm256_cmp_pd::<_CMP_GT_OQ>(m, sqrt2);
         m = _mm256_blendv_pd(m, _mm256_mul_pd(m, half), big);
@@ -290,7 +293,10 @@ mod tests {
             let got = power_to_db(&x, amin, None);
             for (v, g) in x.iter().zip(&got) {
                 let want = 10.0 * log10_f32(v.max(amin));
-                assert!(g.to_bits() == want.to_bits() || (g.is_nan() && want.is_nan()), "{v:e} (amin {amin}): {g} vs {want}");
+                assert!(
+                    g.to_bits() == want.to_bits() || (g.is_nan() && want.is_nan()),
+                    "{v:e} (amin {amin}): {g} vs {want}"
+                );
                 // And within an f32 rounding of libm's own f32 logarithm.
                 let libm = 10.0 * v.max(amin).log10();
                 if libm.is_finite() {

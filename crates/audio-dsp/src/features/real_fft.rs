@@ -33,11 +33,25 @@ impl EvenRealFft {
     }
 
     /// The `n / 2 + 1` bins of the real `frame` (`n` samples) into `spec`.
+    #[cfg(test)]
     pub(crate) fn process(&mut self, frame: &[f64], spec: &mut [Complex<f64>]) {
+        self.input().copy_from_slice(frame);
+        self.process_input(spec);
+    }
+
+    /// The input buffer: `n` real samples, which are the packed pairs themselves (a complex
+    /// number is its real and imaginary f64 side by side), so a frame written here needs no
+    /// packing copy. Its contents are undefined after [`Self::process_input`].
+    pub(crate) fn input(&mut self) -> &mut [f64] {
+        let len = 2 * self.packed.len();
+        // SAFETY: Complex<f64> is repr(C) { re: f64, im: f64 }: `packed` is `len` contiguous,
+        // aligned f64s, borrowed mutably through `self` for the slice's lifetime.
+        unsafe { std::slice::from_raw_parts_mut(self.packed.as_mut_ptr() as *mut f64, len) }
+    }
+
+    /// The `n / 2 + 1` bins of the samples in [`Self::input`] into `spec`.
+    pub(crate) fn process_input(&mut self, spec: &mut [Complex<f64>]) {
         let half = self.packed.len();
-        for (p, pair) in self.packed.iter_mut().zip(frame.chunks_exact(2)) {
-            *p = Complex::new(pair[0], pair[1]);
-        }
         self.fft.process_outofplace_with_scratch(&mut self.packed, &mut spec[..half], &mut self.scratch);
         split(spec, &self.twiddles);
     }

@@ -158,9 +158,10 @@ pub(crate) fn for_each_frame(
     let n_fft = cfg.n_fft;
     let pad = if cfg.center { n_fft / 2 } else { 0 };
     with_plan(n_fft, cfg.win_length, |plan| -> Result<(), DspError> {
-        let FramePlan { fft, window, frame, spec } = plan;
+        let FramePlan { fft, window, spec } = plan;
         for (j, t) in range.enumerate() {
             let start = (t * cfg.hop) as isize - pad as isize;
+            let frame = fft.input();
             if start >= 0 && start as usize + n_fft <= x.len() {
                 // Interior frame: no padding decisions per sample.
                 window_frame(frame, window, &x[start as usize..start as usize + n_fft]);
@@ -169,7 +170,7 @@ pub(crate) fn for_each_frame(
                     *v = padded_sample(x, start + i as isize, cfg.pad_mode) as f64 * w;
                 }
             }
-            fft.process(frame, spec)?;
+            fft.process_input(spec)?;
             visit(j, spec);
         }
         Ok(())
@@ -180,15 +181,19 @@ pub(crate) fn for_each_frame(
 struct FramePlan {
     fft: RealFft,
     window: Vec<f64>,
-    frame: Vec<f64>,
     spec: Vec<realfft::num_complex::Complex<f64>>,
 }
 
 /// The frames' real FFT: realfft's algorithm with a vectorised split for an even `n_fft` (every
-/// size the features use), realfft itself for an odd one.
+/// size the features use), realfft itself for an odd one. Each owns the buffer a frame is
+/// windowed into: for an even size that is the FFT's own packed input, so no copy.
 enum RealFft {
     Even(super::real_fft::EvenRealFft),
-    Odd(std::sync::Arc<dyn realfft::RealToComplex<f64>>, Vec<realfft::num_complex::Complex<f64>>),
+    Odd {
+        fft: std::sync::Arc<dyn realfft::RealToComplex<f64>>,
+        frame: Vec<f64>,
+        scratch: Vec<realfft::num_complex::Complex<f64>>,
+    },
 }
 
 impl RealFft {
@@ -198,16 +203,25 @@ impl RealFft {
         }
         let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n_fft);
         let scratch = fft.make_scratch_vec();
-        Self::Odd(fft, scratch)
+        Self::Odd { fft, frame: vec![0.0; n_fft], scratch }
     }
 
-    fn process(&mut self, frame: &mut [f64], spec: &mut [realfft::num_complex::Complex<f64>]) -> Result<(), DspError> {
+    /// Where the next frame's `n_fft` windowed samples go.
+    fn input(&mut self) -> &mut [f64] {
+        match self {
+            Self::Even(fft) => fft.input(),
+            Self::Odd { frame, .. } => frame,
+        }
+    }
+
+    /// The spectrum of the samples in [`Self::input`] (which it may overwrite).
+    fn process_input(&mut self, spec: &mut [realfft::num_complex::Complex<f64>]) -> Result<(), DspError> {
         match self {
             Self::Even(fft) => {
-                fft.process(frame, spec);
+                fft.process_input(spec);
                 Ok(())
             }
-            Self::Odd(fft, scratch) => fft
+            Self::Odd { fft, frame, scratch } => fft
                 .process_with_scratch(frame, spec, scratch)
                 .map_err(|e| DspError::InvalidInput(format!("FFT failed: {e}"))),
         }
@@ -226,7 +240,6 @@ fn with_plan<R>(n_fft: usize, win_length: usize, f: impl FnOnce(&mut FramePlan) 
         let plan = plans.entry((n_fft, win_length)).or_insert_with(|| FramePlan {
             fft: RealFft::new(n_fft),
             window: hann_window(win_length, n_fft),
-            frame: vec![0.0; n_fft],
             spec: vec![realfft::num_complex::Complex::new(0.0, 0.0); n_fft / 2 + 1],
         });
         f(plan)
