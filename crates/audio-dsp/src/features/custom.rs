@@ -365,7 +365,8 @@ fn analyse_frame_avx2(spec: &[Complex<f64>], freqs: &[f64], mag: &mut [f32], pow
                 // [k, k+2, k+1, k+3] → [k, k+1, k+2, k+3]
                 let pw = _mm256_hadd_pd(_mm256_mul_pd(a, a), _mm256_mul_pd(b, b));
                 let pw = _mm256_permute4x64_pd::<0b11_01_10_00>(pw);
-                let v = _mm256_cvtpd_ps(_mm256_sqrt_pd(pw));
+                // The root in f32, as `stft_magnitude` (an f64 root per four bins bound this loop).
+                let v = _mm_sqrt_ps(_mm256_cvtpd_ps(pw));
                 // librosa squares the f32 magnitude for power spectrograms.
                 let p = _mm_mul_ps(v, v);
                 _mm_storeu_ps(mag.as_mut_ptr().add(k), v);
@@ -462,7 +463,7 @@ fn finish_frame(
     let bins = mag.len();
     let Lanes { mut max, mut num, mut den, mut energy, mut sum, mut prod, mut exponent } = lanes;
     for ((v, p), c) in mag[start..].iter_mut().zip(power[start..].iter_mut()).zip(&spec[start..]) {
-        *v = (c.re * c.re + c.im * c.im).sqrt() as f32;
+        *v = ((c.re * c.re + c.im * c.im) as f32).sqrt();
         // librosa squares the f32 magnitude for power spectrograms.
         *p = *v * *v;
     }
