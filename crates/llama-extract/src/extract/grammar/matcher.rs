@@ -164,6 +164,15 @@ impl<'g> Matcher<'g> {
         }
     }
 
+    /// At the first character of a prose string (which must be a letter) with room for
+    /// `Some(chars)` characters.
+    pub fn prose_start_room(&self) -> Option<usize> {
+        match self.stack.last() {
+            Some(Frame::Str { chars: 0, max, prose: true, escape: None, .. }) => Some(*max),
+            _ => None,
+        }
+    }
+
     /// Feeds all of `text`; false (and the state unspecified) if any character is refused.
     pub fn feed_str(&mut self, text: &str) -> bool {
         text.chars().all(|c| self.feed(c))

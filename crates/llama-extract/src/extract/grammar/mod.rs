@@ -44,7 +44,7 @@ mod matcher;
 mod trie;
 
 pub use matcher::{Matcher, is_citable};
-pub use trie::{GrammarConstraint, TokenTrie};
+pub use trie::{GrammarConstraint, TokenSet, TokenTrie};
 
 /// Index of a [`Shape`] in [`Grammar::shapes`].
 type ShapeId = usize;
@@ -162,6 +162,40 @@ fn schema_err(what: impl Into<String>) -> LlamaError {
 mod tests {
     use super::*;
 
+    #[test]
+    fn token_sets_mask_exactly_their_ids() {
+        let mut set = TokenSet::with_vocab(130);
+        for id in [0, 63, 64, 129, 500] {
+            set.insert(id);
+        }
+        assert_eq!(set.iter().collect::<Vec<_>>(), vec![0, 63, 64, 129], "500 is past the vocabulary");
+        assert_eq!(set.len(), 4);
+        assert!(set.contains(64) && !set.contains(65) && !set.contains(500));
+        // Logits shorter and longer than the set's vocabulary.
+        for n in [100, 130, 200] {
+            let mut logits: Vec<f32> = (0..n).map(|i| i as f32).collect();
+            set.mask_logits(&mut logits);
+            for (i, l) in logits.iter().enumerate() {
+                if set.contains(i as u32) {
+                    assert_eq!(*l, i as f32, "{n}: {i}");
+                } else {
+                    assert_eq!(*l, f32::NEG_INFINITY, "{n}: {i}");
+                }
+            }
+        }
+        assert!(TokenSet::with_vocab(70).is_empty() && !set.is_empty());
+    }
+
+    /// The allowed tokens by both paths (list and bit set), checked equal, ascending.
+    fn allowed_both(trie: &TokenTrie, m: &Matcher<'_>) -> Vec<u32> {
+        let (mut list, mut set) = (Vec::new(), TokenSet::default());
+        trie.allowed(m, &mut list);
+        trie.allowed_set(m, &mut set);
+        list.sort();
+        assert_eq!(list, set.iter().collect::<Vec<_>>(), "the list and the bit set differ");
+        list
+    }
+
     fn grammar() -> Grammar {
         let schema = serde_json::json!({
             "type": "object",
@@ -231,6 +265,37 @@ mod tests {
     /// An emotion's evidence, up to its label.
     const EMOTION_HEAD: &str = r#"{"emotions":[{"evidence":[{"quote":"i feel sad","utterance_index":1}],"#;
     const TAIL: &str = r#"],"topics":[],"key_phrases":[],"summary":"The participant feels sad at work.","concerns":[],"suggested_actions":[]}"#;
+
+    #[test]
+    fn the_tables_offer_what_the_matcher_accepts_along_an_extraction() {
+        // Every state along a whole answer of the extraction schema (prose strings' first
+        // letters, free text, quotes, enums, numbers), the trie's shortcuts against feeding
+        // every token.
+        let g = interview(&[1]);
+        let doc = format!(
+            "{}{}",
+            r#"{"emotions":[{"evidence":[{"quote":"i feel sad","utterance_index":1}],"label":"sadness","intensity":0.6}],"topics":[{"evidence":[{"quote":"at work","utterance_index":1}],"category":"work","label":"Low mood at work"}],"#,
+            r#""key_phrases":[],"summary":"The participant feels sad at work.","concerns":["Sad most days."],"suggested_actions":[]}"#
+        );
+        assert!(accepts(&g, &doc));
+        let mut texts: Vec<String> =
+            ["The", " the", "sad", " sad", "Sad", "\"", "\",\"", "\"]", "\"],\"", "0", ".", "6", "work", " at", "1"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+        // Every character of the document as a token, and a few a prose start refuses.
+        texts.extend(doc.chars().map(String::from));
+        texts.extend(["9lives", " leading", "-dash", "Éclair", "a{b", "x\\n", "é"].map(String::from));
+        let trie = TokenTrie::new(texts);
+        for (cut, _) in doc.char_indices() {
+            let mut m = g.matcher();
+            assert!(m.feed_str(&doc[..cut]));
+            let out = allowed_both(&trie, &m);
+            let brute: Vec<u32> =
+                (0..trie.texts.len() as u32).filter(|&i| m.clone().feed_str(&trie.texts[i as usize])).collect();
+            assert_eq!(out, brute, "after {:?}", &doc[..cut]);
+        }
+    }
 
     #[test]
     fn emotion_evidence_cites_only_the_participant_and_topics_cite_anyone() {
@@ -312,8 +377,8 @@ mod tests {
         let trie = TokenTrie::new(texts.clone());
         let mut m = g.matcher();
         assert!(m.feed_str(r#"{"emotions":[],"topics":[],"key_phrases":[],"summary":"The sad"#));
-        let mut out = Vec::new();
-        trie.allowed(&m, &mut out);
+        let mut out: Vec<u32>;
+        out = allowed_both(&trie, &m);
         out.sort();
         let names: Vec<&str> = out.iter().map(|&i| texts[i as usize].as_str()).collect();
         assert_eq!(names, vec!["The", " sad"], "too short to close yet");
@@ -420,14 +485,14 @@ mod tests {
                 .map(|s| s.to_string())
                 .collect(),
         );
-        let mut out = Vec::new();
+        let mut out: Vec<u32>;
         for cut in 0..two.len() {
             let mut m = g.matcher();
             assert!(m.feed_str(&two[..cut]));
             // Every prefix completes, and the trie offers exactly what the matcher accepts.
             let completed = format!("{}{}", &two[..cut], m.completion());
             assert!(accepts(&g, &completed), "{completed}");
-            trie.allowed(&m, &mut out);
+            out = allowed_both(&trie, &m);
             out.sort();
             let brute: Vec<u32> =
                 (0..trie.texts.len() as u32).filter(|&i| m.clone().feed_str(&trie.texts[i as usize])).collect();
@@ -468,14 +533,14 @@ mod tests {
                 .map(|s| s.to_string())
                 .collect();
         let trie = TokenTrie::new(texts.clone());
-        let mut out = Vec::new();
+        let mut out: Vec<u32>;
         let m = g.matcher();
-        trie.allowed(&m, &mut out);
+        out = allowed_both(&trie, &m);
         out.sort();
         assert_eq!(out, vec![0, 1]);
         let mut m = g.matcher();
         assert!(m.feed_str(r#"{"tags":["#));
-        trie.allowed(&m, &mut out);
+        out = allowed_both(&trie, &m);
         out.sort();
         let names: Vec<&str> = out.iter().map(|&i| texts[i as usize].as_str()).collect();
         assert_eq!(names, vec!["]", "\"sad"]);
@@ -484,7 +549,7 @@ mod tests {
         for cut in 0..doc.len() {
             let mut m = g.matcher();
             assert!(m.feed_str(&doc[..cut]));
-            trie.allowed(&m, &mut out);
+            out = allowed_both(&trie, &m);
             out.sort();
             let brute: Vec<u32> = (0..texts.len() as u32)
                 .filter(|&i| {

@@ -17,8 +17,99 @@ pub struct TokenTrie {
     /// ([`is_prose_char`] throughout), and their character counts, ascending.
     prose_safe: Vec<u32>,
     prose_chars: Vec<usize>,
+    /// The same two tables as bit sets: `safe_fit[r]` holds the string-safe tokens of at most
+    /// `r` characters (the last entry: all of them), `prose_fit[r]` the prose-safe ones, so a
+    /// free string's wholesale part of a mask is one copy of 49,152 bits.
+    safe_fit: Vec<TokenSet>,
+    prose_fit: Vec<TokenSet>,
+    /// The prose-safe tokens that start with a letter (what a prose string's first character
+    /// admits), their character counts, and as bit sets by room: without them that position
+    /// walked every token of the vocabulary that starts with a letter.
+    prose_start: Vec<u32>,
+    prose_start_chars: Vec<usize>,
+    prose_start_fit: Vec<TokenSet>,
     /// Token texts by id (empty for tokens that are never offered).
     pub texts: Vec<String>,
+}
+
+/// A set of token ids as a bit vector over the vocabulary: what a step's mask is, built and
+/// applied without a list of tens of thousands of ids.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenSet {
+    words: Vec<u64>,
+}
+
+impl TokenSet {
+    /// An empty set for ids below `vocab`.
+    pub fn with_vocab(vocab: usize) -> Self {
+        Self { words: vec![0; vocab.div_ceil(64)] }
+    }
+
+    /// Whether `id` is in the set.
+    pub fn contains(&self, id: u32) -> bool {
+        self.words.get(id as usize / 64).is_some_and(|w| w >> (id % 64) & 1 == 1)
+    }
+
+    /// Adds `id` (ids past the vocabulary the set was made for are ignored).
+    pub fn insert(&mut self, id: u32) {
+        if let Some(w) = self.words.get_mut(id as usize / 64) {
+            *w |= 1 << (id % 64);
+        }
+    }
+
+    /// How many ids the set holds.
+    pub fn len(&self) -> usize {
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.words.iter().all(|&w| w == 0)
+    }
+
+    /// The ids in ascending order.
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.words.iter().enumerate().flat_map(|(i, &w)| {
+            let mut rest = w;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let bit = rest.trailing_zeros();
+                    rest &= rest - 1;
+                    (i * 64) as u32 + bit
+                })
+            })
+        })
+    }
+
+    /// Sets every logit whose id is not in the set to −∞ (logits past the set's vocabulary too).
+    pub fn mask_logits(&self, logits: &mut [f32]) {
+        let mut chunks = logits.chunks_mut(64);
+        // Words first in the zip: it stops on them without taking a chunk it would drop.
+        for (&w, chunk) in self.words.iter().zip(&mut chunks) {
+            match w {
+                u64::MAX => {}
+                0 => chunk.fill(f32::NEG_INFINITY),
+                // A select per lane (no branch per bit): the compiler vectorises it.
+                _ => {
+                    for (j, l) in chunk.iter_mut().enumerate() {
+                        let keep = (w >> j) & 1 == 1;
+                        *l = if keep { *l } else { f32::NEG_INFINITY };
+                    }
+                }
+            }
+        }
+        for chunk in chunks {
+            chunk.fill(f32::NEG_INFINITY);
+        }
+    }
+
+    fn from_ids(vocab: usize, ids: &[u32]) -> Self {
+        let mut s = Self::with_vocab(vocab);
+        for &id in ids {
+            s.insert(id);
+        }
+        s
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -38,6 +129,11 @@ impl TokenTrie {
             safe_chars: Vec::new(),
             prose_safe: Vec::new(),
             prose_chars: Vec::new(),
+            safe_fit: Vec::new(),
+            prose_fit: Vec::new(),
+            prose_start: Vec::new(),
+            prose_start_chars: Vec::new(),
+            prose_start_fit: Vec::new(),
             texts: Vec::new(),
         };
         for (id, text) in texts.iter().enumerate() {
@@ -59,8 +155,29 @@ impl TokenTrie {
         t.prose_safe =
             t.string_safe.iter().copied().filter(|&id| texts[id as usize].chars().all(is_prose_char)).collect();
         t.prose_chars = t.prose_safe.iter().map(|&id| texts[id as usize].chars().count()).collect();
+        let fits = |tokens: &[u32], chars: &[usize]| -> Vec<TokenSet> {
+            let longest = chars.last().copied().unwrap_or(0);
+            (0..=longest)
+                .map(|r| TokenSet::from_ids(texts.len(), &tokens[..chars.partition_point(|&n| n <= r)]))
+                .collect()
+        };
+        t.prose_start = t
+            .prose_safe
+            .iter()
+            .copied()
+            .filter(|&id| texts[id as usize].chars().next().is_some_and(char::is_alphabetic))
+            .collect();
+        t.prose_start_chars = t.prose_start.iter().map(|&id| texts[id as usize].chars().count()).collect();
+        t.safe_fit = fits(&t.string_safe, &t.safe_chars);
+        t.prose_fit = fits(&t.prose_safe, &t.prose_chars);
+        t.prose_start_fit = fits(&t.prose_start, &t.prose_start_chars);
         t.texts = texts;
         t
+    }
+
+    /// The vocabulary size the tables were built for.
+    pub fn vocab_size(&self) -> usize {
+        self.texts.len()
     }
 
     /// The tables for a tokenizer's vocabulary (each token decoded on its own).
@@ -89,27 +206,73 @@ impl TokenTrie {
     /// Every token that keeps `m` a valid prefix, into `out` (cleared first).
     pub fn allowed(&self, m: &Matcher<'_>, out: &mut Vec<u32>) {
         out.clear();
-        let root = match m.free_string_room() {
+        let table = match (m.free_string_room(), m.prose_start_room()) {
             // Inside a free string every string-safe token that fits is allowed: take them
             // wholesale and search only the tokens that could close or break the string.
             // (A string-safe token with a character prose refuses is in neither table nor the
             // second trie, so prose never offers it.)
-            Some((room, prose)) => {
-                let (tokens, chars) =
-                    if prose { (&self.prose_safe, &self.prose_chars) } else { (&self.string_safe, &self.safe_chars) };
-                let fit = chars.partition_point(|&n| n <= room);
-                out.extend_from_slice(&tokens[..fit]);
+            (Some((room, false)), _) => Some((&self.string_safe, &self.safe_chars, room)),
+            (Some((room, true)), _) => Some((&self.prose_safe, &self.prose_chars, room)),
+            // A prose string's first character: the prose-safe tokens that start with a letter.
+            (None, Some(room)) => Some((&self.prose_start, &self.prose_start_chars, room)),
+            (None, None) => None,
+        };
+        let root = match table {
+            Some((tokens, chars, room)) => {
+                out.extend_from_slice(&tokens[..chars.partition_point(|&n| n <= room)]);
                 self.special_root
             }
             None => 0,
         };
+        self.walk(root, m, |tokens| out.extend_from_slice(tokens));
+    }
+
+    /// [`Self::allowed`] as a bit set (`out` is resized to the vocabulary): the wholesale part
+    /// of a free string is one copy of a precomputed set.
+    pub fn allowed_set(&self, m: &Matcher<'_>, out: &mut TokenSet) {
+        let words = self.texts.len().div_ceil(64);
+        let fits = match (m.free_string_room(), m.prose_start_room()) {
+            (Some((room, false)), _) => Some((&self.safe_fit, room)),
+            (Some((room, true)), _) => Some((&self.prose_fit, room)),
+            (None, Some(room)) => Some((&self.prose_start_fit, room)),
+            (None, None) => None,
+        };
+        let root = match fits {
+            Some((fits, room)) => {
+                match fits.get(room).or(fits.last()) {
+                    Some(set) => out.clone_from(set),
+                    None => *out = TokenSet::with_vocab(self.texts.len()),
+                }
+                self.special_root
+            }
+            None => {
+                out.words.clear();
+                out.words.resize(words, 0);
+                0
+            }
+        };
+        self.walk(root, m, |tokens| {
+            for &id in tokens {
+                out.insert(id);
+            }
+        });
+    }
+
+    /// Depth-first over the trie from `root`, feeding each edge's character to a copy of the
+    /// matcher and passing every reached node's tokens to `emit`. A refused character leaves a
+    /// matcher unchanged, so one probe copy serves a node's edges until one is accepted: a
+    /// copy per accepted edge, not per edge (the copies had been a third of a mask's time).
+    fn walk(&self, root: usize, m: &Matcher<'_>, mut emit: impl FnMut(&[u32])) {
         let mut stack: Vec<(usize, Matcher<'_>)> = vec![(root, m.clone())];
         while let Some((node, state)) = stack.pop() {
+            let mut probe = state.clone();
             for &(c, next) in &self.nodes[node].edges {
-                let mut s = state.clone();
-                if s.feed(c) {
-                    out.extend_from_slice(&self.nodes[next].tokens);
-                    stack.push((next, s));
+                if probe.feed(c) {
+                    emit(&self.nodes[next].tokens);
+                    let accepted = std::mem::replace(&mut probe, state.clone());
+                    if !self.nodes[next].edges.is_empty() {
+                        stack.push((next, accepted));
+                    }
                 }
             }
         }
@@ -123,15 +286,14 @@ impl TokenTrie {
 pub struct GrammarConstraint<'g> {
     matcher: Matcher<'g>,
     trie: &'g TokenTrie,
-    allowed: Vec<u32>,
-    kept: Vec<f32>,
+    allowed: TokenSet,
     busy: std::time::Duration,
 }
 
 impl<'g> GrammarConstraint<'g> {
     /// At the start of a document of `grammar`, with `trie` built for the model's tokenizer.
     pub fn new(grammar: &'g Grammar, trie: &'g TokenTrie) -> Self {
-        Self { matcher: grammar.matcher(), trie, allowed: Vec::new(), kept: Vec::new(), busy: Default::default() }
+        Self { matcher: grammar.matcher(), trie, allowed: TokenSet::default(), busy: Default::default() }
     }
 
     /// The shortest text that closes the document from here.
@@ -148,17 +310,12 @@ impl<'g> GrammarConstraint<'g> {
 impl crate::runtime::generate::TokenConstraint for GrammarConstraint<'_> {
     fn mask(&mut self, logits: &mut [f32]) -> bool {
         let t = std::time::Instant::now();
-        self.trie.allowed(&self.matcher, &mut self.allowed);
-        self.kept.clear();
-        self.kept.extend(self.allowed.iter().map(|&id| logits.get(id as usize).copied().unwrap_or(f32::NEG_INFINITY)));
-        logits.fill(f32::NEG_INFINITY);
-        for (&id, &v) in self.allowed.iter().zip(&self.kept) {
-            if let Some(l) = logits.get_mut(id as usize) {
-                *l = v;
-            }
-        }
+        self.trie.allowed_set(&self.matcher, &mut self.allowed);
+        self.allowed.mask_logits(logits);
         self.busy += t.elapsed();
-        !self.allowed.is_empty()
+        // Allowed and inside the logits (a trie built for a larger vocabulary than the model's
+        // offers nothing past it).
+        self.allowed.iter().next().is_some_and(|id| (id as usize) < logits.len())
     }
 
     fn accept(&mut self, token: u32) -> Result<(), LlamaError> {
