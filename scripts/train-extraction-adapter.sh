@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 bash scripts/fetch-models.sh
 model=.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf
 work=runs/extraction
-out=examples/data/adapters/smollm2-135m-extraction
+out="${ADAPTER_OUT:-examples/data/adapters/smollm2-135m-extraction}"  # ADAPTER_OUT: train a candidate elsewhere
 cargo build -q --release --locked -p llama-extract --example extract -p lora --example finetune
 python3 scripts/make-extraction-sets.py --train "$work/train" --train-size 480
 target/release/examples/extract --model "$model" --training-pairs "$work/train" --pairs-out "$work/train.jsonl"
