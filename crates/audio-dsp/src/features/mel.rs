@@ -288,7 +288,16 @@ mod tests {
             })
             .collect();
         x.extend([0.0, -0.0, -1.0, 1.0, 2.0, 10.0, 1e-10, 1e-45, f32::MIN_POSITIVE, f32::MAX, f32::INFINITY]);
-        x.extend([f32::NEG_INFINITY, f32::NAN, 1.0, std::f32::consts::SQRT_2, 1.4142137, std::f32::consts::FRAC_1_SQRT_2, 1e-3, 3.0]);
+        x.extend([
+            f32::NEG_INFINITY,
+            f32::NAN,
+            1.0,
+            std::f32::consts::SQRT_2,
+            1.4142137,
+            std::f32::consts::FRAC_1_SQRT_2,
+            1e-3,
+            3.0,
+        ]);
         for amin in [1e-10f32, 0.0] {
             let got = power_to_db(&x, amin, None);
             for (v, g) in x.iter().zip(&got) {
