@@ -508,6 +508,24 @@ macro_rules! k_tiles {
     }};
 }
 
+/// For each token `t` of a K-quant tile: `isum[t] += scale ·` the pairwise sums of `q`'s
+/// unsigned codes times `ys[t]`'s 32 activations from `offset` (`vpmaddubsw`, then
+/// `vpdpwssd` by the sub-block's scale) — the inner step every K-quant tile kernel shares.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
+fn add_scaled_products(
+    isum: &mut [__m256i; TILE_TOKENS],
+    ys: &[&Q8KBlock; TILE_TOKENS],
+    q: __m256i,
+    offset: usize,
+    scale: __m256i,
+) {
+    for (sum, y) in isum.iter_mut().zip(ys) {
+        let a = load_i8x32(&y.qs[offset..offset + 32]);
+        *sum = _mm256_dpwssd_epi32(*sum, _mm256_maddubs_epi16(q, a), scale);
+    }
+}
+
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
 fn load_bsums(b: &[i16; 16]) -> __m256i {
@@ -538,12 +556,8 @@ pub(crate) fn tiles_q5_k(rows: &[BlockQ5K], per_row: usize, acts: &[Vec<Q8KBlock
             for g in 0..4 {
                 let ([q1, q2], (ls1, _), (ls2, _)) = q5_k_group(b, qh, g);
                 let (s1, s2) = (_mm256_set1_epi16(ls1 as i16), _mm256_set1_epi16(ls2 as i16));
-                for (t, y) in ys.iter().enumerate() {
-                    let a1 = load_i8x32(&y.qs[64 * g..64 * g + 32]);
-                    let a2 = load_i8x32(&y.qs[64 * g + 32..64 * g + 64]);
-                    let s = _mm256_dpwssd_epi32(isum[t], _mm256_maddubs_epi16(q1, a1), s1);
-                    isum[t] = _mm256_dpwssd_epi32(s, _mm256_maddubs_epi16(q2, a2), s2);
-                }
+                add_scaled_products(isum, &ys, q1, 64 * g, s1);
+                add_scaled_products(isum, &ys, q2, 64 * g + 32, s2);
             }
         },
         |b| (f16c_at(b, 0), f16c_at(b, 2), k4_minimum_terms(&b[4..16])),
@@ -601,10 +615,7 @@ pub(crate) fn tiles_q2_k(rows: &[BlockQ2K], per_row: usize, acts: &[Vec<Q8KBlock
                 for j in 0..4 {
                     let k = 8 * half + 2 * j;
                     let (q, s) = (q2_k_codes(packed, j), pair_scale(&halves, k));
-                    for (t, y) in ys.iter().enumerate() {
-                        let a = load_i8x32(&y.qs[16 * k..16 * k + 32]);
-                        isum[t] = _mm256_dpwssd_epi32(isum[t], _mm256_maddubs_epi16(q, a), s);
-                    }
+                    add_scaled_products(isum, &ys, q, 16 * k, s);
                 }
             }
         },
@@ -630,10 +641,7 @@ pub(crate) fn tiles_q3_k(rows: &[BlockQ3K], per_row: usize, acts: &[Vec<Q8KBlock
                 for j in 0..4 {
                     let k = 8 * half + 2 * j;
                     let (q, s) = (q3_k_codes(packed, hmask, half, j), pair_scale(&halves, k));
-                    for (t, y) in ys.iter().enumerate() {
-                        let a = load_i8x32(&y.qs[16 * k..16 * k + 32]);
-                        isum[t] = _mm256_dpwssd_epi32(isum[t], _mm256_maddubs_epi16(q, a), s);
-                    }
+                    add_scaled_products(isum, &ys, q, 16 * k, s);
                 }
             }
         },
@@ -655,12 +663,8 @@ pub(crate) fn tiles_q4_k(rows: &[BlockQ4K], per_row: usize, acts: &[Vec<Q8KBlock
             for g in 0..4 {
                 let ([q1, q2], (ls1, _), (ls2, _)) = q4_k_group(b, g);
                 let (s1, s2) = (_mm256_set1_epi16(ls1 as i16), _mm256_set1_epi16(ls2 as i16));
-                for (t, y) in ys.iter().enumerate() {
-                    let a1 = load_i8x32(&y.qs[64 * g..64 * g + 32]);
-                    let a2 = load_i8x32(&y.qs[64 * g + 32..64 * g + 64]);
-                    let s = _mm256_dpwssd_epi32(isum[t], _mm256_maddubs_epi16(q1, a1), s1);
-                    isum[t] = _mm256_dpwssd_epi32(s, _mm256_maddubs_epi16(q2, a2), s2);
-                }
+                add_scaled_products(isum, &ys, q1, 64 * g, s1);
+                add_scaled_products(isum, &ys, q2, 64 * g + 32, s2);
             }
         },
         |b| (f16c_at(b, 0), f16c_at(b, 2), k4_minimum_terms(&b[4..16])),
@@ -684,10 +688,7 @@ pub(crate) fn tiles_q6_k(rows: &[BlockQ6K], per_row: usize, acts: &[Vec<Q8KBlock
                 for (j, q) in quarters.into_iter().enumerate() {
                     let e = 128 * half + 32 * j;
                     let scale = pair_scale(&halves, e / 16);
-                    for (t, y) in ys.iter().enumerate() {
-                        isum[t] =
-                            _mm256_dpwssd_epi32(isum[t], _mm256_maddubs_epi16(q, load_i8x32(&y.qs[e..e + 32])), scale);
-                    }
+                    add_scaled_products(isum, &ys, q, e, scale);
                 }
             }
         },

@@ -11,6 +11,22 @@ fn f16b(v: f32) -> [u8; 2] {
     f16::from_f32(v).to_le_bytes()
 }
 
+/// Every format with a dot kernel (one-row, pair and tile).
+const KERNEL_TYPES: [GgmlType; 12] = [
+    GgmlType::Q4_0,
+    GgmlType::Q4_1,
+    GgmlType::Q5_0,
+    GgmlType::Q5_1,
+    GgmlType::Q8_0,
+    GgmlType::IQ4_NL,
+    GgmlType::Q2_K,
+    GgmlType::Q3_K,
+    GgmlType::Q4_K,
+    GgmlType::Q5_K,
+    GgmlType::Q6_K,
+    GgmlType::IQ4_XS,
+];
+
 #[test]
 fn q4_0_q4_1_q8_0_decoders_on_constructed_blocks() {
     // Q4_0: d = 0.5, nibbles q[e] = e mod 16 → (q − 8)·0.5.
@@ -214,20 +230,7 @@ fn block_products_on_a_spin_pool_equal_the_single_thread_ones() {
     // spinning threads as on one thread.
     let (rows, cols) = (601, 512);
     let pools: Vec<quant5::SpinPool> = [1, 2, 3].map(|t| quant5::SpinPool::new(t).unwrap()).into();
-    for t in [
-        GgmlType::Q4_0,
-        GgmlType::Q4_1,
-        GgmlType::Q5_0,
-        GgmlType::Q5_1,
-        GgmlType::Q8_0,
-        GgmlType::IQ4_NL,
-        GgmlType::Q2_K,
-        GgmlType::Q3_K,
-        GgmlType::Q4_K,
-        GgmlType::Q5_K,
-        GgmlType::Q6_K,
-        GgmlType::IQ4_XS,
-    ] {
+    for t in KERNEL_TYPES {
         let q = QuantizedMatrix::quantize(t, rows, cols, &test_matrix(rows, cols, 5)).unwrap();
         assert!(!q.splits_across_threads(4, 2), "one tile of tokens is one share");
         for n in [1, 5, 9] {
@@ -468,20 +471,7 @@ fn prompt_tiles_equal_single_dots_bit_for_bit() {
         assert!(BlockQ8_0::dot_tile_fn().is_some() && BlockQ4K::dot_tile_fn().is_some());
         assert!(BlockQ5K::dot_tile_fn().is_some() && BlockQ6K::dot_tile_fn().is_some());
     }
-    for t in [
-        GgmlType::Q4_0,
-        GgmlType::Q4_1,
-        GgmlType::Q5_0,
-        GgmlType::Q5_1,
-        GgmlType::Q8_0,
-        GgmlType::IQ4_NL,
-        GgmlType::Q2_K,
-        GgmlType::Q3_K,
-        GgmlType::Q4_K,
-        GgmlType::Q5_K,
-        GgmlType::Q6_K,
-        GgmlType::IQ4_XS,
-    ] {
+    for t in KERNEL_TYPES {
         let widths: &[usize] = if t.block_size() == 256 { &[256, 512, 1536] } else { &[96, 512, 576] };
         for &cols in widths {
             for rows in [4, 7, 9, 37] {

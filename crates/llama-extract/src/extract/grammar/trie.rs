@@ -7,29 +7,40 @@ use super::*;
 #[derive(Debug, Clone)]
 pub struct TokenTrie {
     nodes: Vec<TrieNode>,
-    /// Root of a second trie holding only tokens that are not [`Self::string_safe`].
+    /// Root of a second trie holding only the tokens that are not string-safe (they contain
+    /// `"`, `\` or a control character, so they could close or break a string).
     special_root: usize,
-    /// Tokens made only of characters any free string accepts, and their most characters.
-    string_safe: Vec<u32>,
-    /// Character counts of `string_safe`, ascending.
-    safe_chars: Vec<usize>,
-    /// The string-safe tokens a prose string accepts after its first letter
-    /// ([`is_prose_char`] throughout), and their character counts, ascending.
-    prose_safe: Vec<u32>,
-    prose_chars: Vec<usize>,
-    /// The same two tables as bit sets: `safe_fit[r]` holds the string-safe tokens of at most
-    /// `r` characters (the last entry: all of them), `prose_fit[r]` the prose-safe ones, so a
-    /// free string's wholesale part of a mask is one copy of 49,152 bits.
+    /// The string-safe tokens as bit sets by room: `safe_fit[r]` holds those of at most `r`
+    /// characters (the last entry: all of them), so a free string's wholesale part of a mask
+    /// is one copy of 49,152 bits.
     safe_fit: Vec<TokenSet>,
+    /// The same for the string-safe tokens a prose string accepts after its first letter
+    /// ([`is_prose_char`] throughout).
     prose_fit: Vec<TokenSet>,
-    /// The prose-safe tokens that start with a letter (what a prose string's first character
-    /// admits), their character counts, and as bit sets by room: without them that position
-    /// walked every token of the vocabulary that starts with a letter.
-    prose_start: Vec<u32>,
-    prose_start_chars: Vec<usize>,
+    /// The same for the prose tokens that start with a letter (what a prose string's first
+    /// character admits): without them that position walked every token of the vocabulary
+    /// that starts with a letter.
     prose_start_fit: Vec<TokenSet>,
     /// Token texts by id (empty for tokens that are never offered).
     pub texts: Vec<String>,
+}
+
+/// Bit sets by room: entry `r` holds the `ids` of at most `r` characters (the last entry: all of
+/// them).
+fn sets_by_room(texts: &[String], ids: impl Iterator<Item = u32>) -> Vec<TokenSet> {
+    let mut by_chars: Vec<(usize, u32)> = ids.map(|id| (texts[id as usize].chars().count(), id)).collect();
+    by_chars.sort_unstable();
+    let longest = by_chars.last().map_or(0, |&(n, _)| n);
+    let mut set = TokenSet::with_vocab(texts.len());
+    let mut next = by_chars.iter().peekable();
+    (0..=longest)
+        .map(|room| {
+            while let Some(&(_, id)) = next.next_if(|&&(n, _)| n <= room) {
+                set.insert(id);
+            }
+            set.clone()
+        })
+        .collect()
 }
 
 /// A set of token ids as a bit vector over the vocabulary: what a step's mask is, built and
@@ -102,14 +113,6 @@ impl TokenSet {
             chunk.fill(f32::NEG_INFINITY);
         }
     }
-
-    fn from_ids(vocab: usize, ids: &[u32]) -> Self {
-        let mut s = Self::with_vocab(vocab);
-        for &id in ids {
-            s.insert(id);
-        }
-        s
-    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -125,59 +128,32 @@ impl TokenTrie {
         let mut t = TokenTrie {
             nodes: vec![TrieNode::default(), TrieNode::default()],
             special_root: 1,
-            string_safe: Vec::new(),
-            safe_chars: Vec::new(),
-            prose_safe: Vec::new(),
-            prose_chars: Vec::new(),
             safe_fit: Vec::new(),
             prose_fit: Vec::new(),
-            prose_start: Vec::new(),
-            prose_start_chars: Vec::new(),
             prose_start_fit: Vec::new(),
             texts: Vec::new(),
         };
+        let mut string_safe = Vec::new();
         for (id, text) in texts.iter().enumerate() {
             if text.is_empty() || text.contains('\u{fffd}') {
                 continue;
             }
             let safe = !text.contains(['"', '\\']) && !text.chars().any(char::is_control);
             if safe {
-                t.string_safe.push(id as u32);
+                string_safe.push(id as u32);
             }
             t.insert(0, text, id as u32);
             if !safe {
                 t.insert(1, text, id as u32);
             }
         }
-        // Shortest first, so the tokens that fit in `room` characters are a prefix.
-        t.string_safe.sort_by_key(|&id| (texts[id as usize].chars().count(), id));
-        t.safe_chars = t.string_safe.iter().map(|&id| texts[id as usize].chars().count()).collect();
-        t.prose_safe =
-            t.string_safe.iter().copied().filter(|&id| texts[id as usize].chars().all(is_prose_char)).collect();
-        t.prose_chars = t.prose_safe.iter().map(|&id| texts[id as usize].chars().count()).collect();
-        let fits = |tokens: &[u32], chars: &[usize]| -> Vec<TokenSet> {
-            let longest = chars.last().copied().unwrap_or(0);
-            (0..=longest)
-                .map(|r| TokenSet::from_ids(texts.len(), &tokens[..chars.partition_point(|&n| n <= r)]))
-                .collect()
-        };
-        t.prose_start = t
-            .prose_safe
-            .iter()
-            .copied()
-            .filter(|&id| texts[id as usize].chars().next().is_some_and(char::is_alphabetic))
-            .collect();
-        t.prose_start_chars = t.prose_start.iter().map(|&id| texts[id as usize].chars().count()).collect();
-        t.safe_fit = fits(&t.string_safe, &t.safe_chars);
-        t.prose_fit = fits(&t.prose_safe, &t.prose_chars);
-        t.prose_start_fit = fits(&t.prose_start, &t.prose_start_chars);
+        let prose = |id: &u32| texts[*id as usize].chars().all(is_prose_char);
+        let starts_with_letter = |id: &u32| texts[*id as usize].chars().next().is_some_and(char::is_alphabetic);
+        t.safe_fit = sets_by_room(&texts, string_safe.iter().copied());
+        t.prose_fit = sets_by_room(&texts, string_safe.iter().copied().filter(prose));
+        t.prose_start_fit = sets_by_room(&texts, string_safe.iter().copied().filter(prose).filter(starts_with_letter));
         t.texts = texts;
         t
-    }
-
-    /// The vocabulary size the tables were built for.
-    pub fn vocab_size(&self) -> usize {
-        self.texts.len()
     }
 
     /// The tables for a tokenizer's vocabulary (each token decoded on its own).
@@ -203,32 +179,20 @@ impl TokenTrie {
         self.nodes[node].tokens.push(id);
     }
 
-    /// Every token that keeps `m` a valid prefix, into `out` (cleared first).
+    /// Every token that keeps `m` a valid prefix, into `out` (cleared first), ascending.
     pub fn allowed(&self, m: &Matcher<'_>, out: &mut Vec<u32>) {
+        let mut set = TokenSet::default();
+        self.allowed_set(m, &mut set);
         out.clear();
-        let table = match (m.free_string_room(), m.prose_start_room()) {
-            // Inside a free string every string-safe token that fits is allowed: take them
-            // wholesale and search only the tokens that could close or break the string.
-            // (A string-safe token with a character prose refuses is in neither table nor the
-            // second trie, so prose never offers it.)
-            (Some((room, false)), _) => Some((&self.string_safe, &self.safe_chars, room)),
-            (Some((room, true)), _) => Some((&self.prose_safe, &self.prose_chars, room)),
-            // A prose string's first character: the prose-safe tokens that start with a letter.
-            (None, Some(room)) => Some((&self.prose_start, &self.prose_start_chars, room)),
-            (None, None) => None,
-        };
-        let root = match table {
-            Some((tokens, chars, room)) => {
-                out.extend_from_slice(&tokens[..chars.partition_point(|&n| n <= room)]);
-                self.special_root
-            }
-            None => 0,
-        };
-        self.walk(root, m, |tokens| out.extend_from_slice(tokens));
+        out.extend(set.iter());
     }
 
-    /// [`Self::allowed`] as a bit set (`out` is resized to the vocabulary): the wholesale part
-    /// of a free string is one copy of a precomputed set.
+    /// Every token that keeps `m` a valid prefix, as a bit set (`out` is resized to the
+    /// vocabulary). Inside a free string, and at a prose string's first letter, every
+    /// string-safe token that fits is allowed: one copy of a precomputed set, then only the
+    /// tokens that could close or break the string are searched. (A string-safe token with a
+    /// character prose refuses is in neither set nor the second trie, so prose never offers
+    /// it.)
     pub fn allowed_set(&self, m: &Matcher<'_>, out: &mut TokenSet) {
         let words = self.texts.len().div_ceil(64);
         let fits = match (m.free_string_room(), m.prose_start_room()) {
