@@ -2,11 +2,12 @@
 //! for Llama-3-8B projection shapes (4096×4096, 14336×4096) and SmolLM2's 576×1536, with 1 and
 //! 2 threads, for every block type, beside candle-core 0.11's quantized matmul on the same bytes
 //! in the same group where candle has the type (with the `candle-comparison` feature, so CI does
-//! not build candle). candle's CPU `QMatMul` splits rows over rayon's pool; it runs inside 1- and
-//! 2-thread pools here so both libraries are measured at the same thread counts. Per-row int8
+//! not build candle). candle 0.11 runs its products on a pool of its own sized once per process
+//! (see `candle_threads`): one thread unless `CANDLE_NUM_THREADS` says otherwise. Q8_0 is also
+//! measured with its rows packed in 16-row panels (`pack_row_panels`). Per-row int8
 //! (`Int8Matrix`) runs on the same shapes, and on an encoder-window product beside f32 gemm.
 //!
-//! `cargo bench -p quant5 --bench quant --features candle-comparison`
+//! `RUSTFLAGS="-C target-cpu=native" cargo bench -p quant5 --bench quant --features candle-comparison`
 
 #[cfg(feature = "candle-comparison")]
 use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
@@ -63,7 +64,27 @@ fn candle_dtype(t: GgmlType) -> Option<GgmlDType> {
     })
 }
 
-/// candle's quantized matmul on the same bytes, at 1 and 2 threads, where candle has the type.
+/// How many threads candle's products use. candle 0.11 runs them on its own pool, sized once
+/// from `CANDLE_NUM_THREADS` (else `RAYON_NUM_THREADS`, else every core) — a rayon pool around
+/// the call does not limit it — so the count is fixed per process: 1 unless the variable says
+/// otherwise (`CANDLE_NUM_THREADS=2 cargo bench … -- 'candle_.*/2t'` for two).
+#[cfg(feature = "candle-comparison")]
+fn candle_threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| match std::env::var("CANDLE_NUM_THREADS").ok().and_then(|s| s.parse().ok()) {
+        Some(n) if n > 0 => n,
+        _ => {
+            // SAFETY: called before candle's first product and before this bench starts any
+            // thread that reads the environment (criterion runs benchmarks on this thread).
+            unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
+            1
+        }
+    })
+}
+
+/// candle's quantized matmul on the same bytes, where candle has the type, on
+/// [`candle_threads`] threads. The `QMatMul` is built once, outside the timing (candle 0.11
+/// repacks Q4_K, Q6_K and Q8_0 weights then, as our panels are made once at load).
 #[cfg(feature = "candle-comparison")]
 fn bench_candle(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
@@ -71,17 +92,15 @@ fn bench_candle(
     x: &[f32],
 ) {
     let Some(dtype) = candle_dtype(m.ggml_type) else { return };
+    let threads = candle_threads();
     let storage =
         QStorage::from_data(std::borrow::Cow::Borrowed(&m.bytes), &Device::Cpu, dtype).expect("candle storage");
     let qt = QTensor::new(storage, (m.rows, m.cols)).expect("candle qtensor");
     let mm = QMatMul::from_qtensor(qt).expect("candle qmatmul");
     let xt = Tensor::from_slice(x, (1, m.cols), &Device::Cpu).expect("tensor");
-    for threads in [1usize, 2] {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("rayon pool");
-        group.bench_function(BenchmarkId::new(format!("candle_{}", m.ggml_type.name()), format!("{threads}t")), |b| {
-            b.iter(|| pool.install(|| mm.forward(black_box(&xt)).expect("forward")))
-        });
-    }
+    group.bench_function(BenchmarkId::new(format!("candle_{}", m.ggml_type.name()), format!("{threads}t")), |b| {
+        b.iter(|| mm.forward(black_box(&xt)).expect("forward"))
+    });
 }
 
 fn dequantize(c: &mut Criterion) {
@@ -122,6 +141,17 @@ fn matvec(c: &mut Criterion) {
                 group.bench_function(BenchmarkId::new(format!("whispers_{}", t.name()), format!("{threads}t")), |b| {
                     b.iter(|| m.matvec_into(black_box(&x), &mut y, threads).expect("shapes match"))
                 });
+            }
+            // Q8_0 rows repacked into 16-row panels (AVX-512 VNNI CPUs only).
+            let mut packed = m.clone();
+            if packed.pack_row_panels() {
+                for threads in [1usize, 2] {
+                    let mut y = vec![0f32; rows];
+                    let id = BenchmarkId::new(format!("whispers_{}_panels", t.name()), format!("{threads}t"));
+                    group.bench_function(id, |b| {
+                        b.iter(|| packed.matvec_into(black_box(&x), &mut y, threads).expect("shapes match"))
+                    });
+                }
             }
             #[cfg(feature = "candle-comparison")]
             bench_candle(&mut group, &m, &x);

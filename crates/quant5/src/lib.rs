@@ -18,6 +18,8 @@ mod kernels_avx2;
 #[cfg(target_arch = "x86_64")]
 mod kernels_vnni;
 mod matrix;
+#[cfg(target_arch = "x86_64")]
+mod panels;
 #[cfg(feature = "qat")]
 pub mod qat;
 mod spin_pool;

@@ -592,19 +592,26 @@ impl QuantLlama {
     /// Builds from any weight source (GGUF names, permuted Q/K).
     pub fn from_weights(config: LlamaConfig, w: &WeightSet<'_>, format: WeightFormat) -> Result<Self, LlamaError> {
         let h = config.hidden_size;
+        // Q8_0 rows go into panels for the VNNI kernels where the CPU has them (the same bits,
+        // two to three times faster per product), and the file's copy of them leaves memory.
+        let packed = |name: &str, mut m: QuantizedMatrix| {
+            if m.pack_row_panels() && m.bytes.is_shared() {
+                w.release_pages(name);
+            }
+            m
+        };
         let matrix = |name: &str, rows: usize, cols: usize| -> Result<QuantizedMatrix, LlamaError> {
             let m = w.matrix(name, rows, cols)?;
-            match format {
-                WeightFormat::Requantize(t) => {
-                    let t = fallback_type(t, cols);
-                    if m.ggml_type == t {
-                        Ok(m)
-                    } else {
-                        Ok(QuantizedMatrix::quantize(t, rows, cols, &m.dequantize()?)?)
+            Ok(packed(
+                name,
+                match format {
+                    WeightFormat::Requantize(t) => {
+                        let t = fallback_type(t, cols);
+                        if m.ggml_type == t { m } else { QuantizedMatrix::quantize(t, rows, cols, &m.dequantize()?)? }
                     }
-                }
-                WeightFormat::AsLoaded => Ok(m),
-            }
+                    WeightFormat::AsLoaded => m,
+                },
+            ))
         };
         let mut blocks = Vec::with_capacity(config.n_layers);
         for i in 0..config.n_layers {
@@ -626,7 +633,9 @@ impl QuantLlama {
                 adapters: BlockAdapters::default(),
             });
         }
-        let embed = Arc::new(w.matrix("token_embd.weight", config.vocab_size, h)?);
+        // Tied, the table is also the head: its rows are looked up in the file's bytes (a row
+        // per token; the rest of its pages stay out of memory) and its products use panels.
+        let embed = Arc::new(packed("token_embd.weight", w.matrix("token_embd.weight", config.vocab_size, h)?));
         let head = match (w.has("output.weight"), format) {
             (true, _) => Arc::new(matrix("output.weight", config.vocab_size, h)?),
             // A requantized model gets its own head in the target type, even when tied.

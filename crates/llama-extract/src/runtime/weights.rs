@@ -83,6 +83,16 @@ impl WeightSet<'_> {
         }
     }
 
+    /// Releases a GGUF tensor's mapped pages once its bytes have been copied elsewhere (see
+    /// [`GgufFile::release_tensor_pages`]); nothing for a checkpoint, whose matrices are copies.
+    pub fn release_pages(&self, name: &str) {
+        if let Self::Gguf(f) = self
+            && let Some(t) = f.tensor(name)
+        {
+            f.release_tensor_pages(t);
+        }
+    }
+
     /// A `[rows, cols]` matrix in its stored block type.
     pub fn matrix(&self, name: &str, rows: usize, cols: usize) -> Result<QuantizedMatrix, LlamaError> {
         match self {

@@ -1,0 +1,202 @@
+//! Q8_0 weights repacked into panels of 16 rows for AVX-512 VNNI, the layout candle 0.11 and
+//! llama.cpp's CPU repack use: one `vpdpbusd` multiplies four codes of sixteen rows by four
+//! activation codes, where the row-by-row kernels spend about a dozen instructions per row and
+//! block. Each row's products are added in exactly the order of the row kernels (`four_way!`:
+//! eight lanes of four codes, four accumulators taking the blocks in turn, the same final
+//! additions), so a matrix with panels gives the same bits as one without.
+//!
+//! Panel layout (one panel = 16 rows): the blocks in the order the row kernels accumulate them
+//! ([`block_order`]), each block as 16 f16 scales (32 bytes) and then its 32 codes per row
+//! in eight groups of four, group-major: `[group 0: row 0 codes 0–3, row 1 codes 0–3, …]`
+//! (512 bytes), every code stored plus 128 (an unsigned byte, as `vpdpbusd` wants its first
+//! operand); each activation group's `128 · Σ codes` is subtracted again, exactly.
+
+use crate::kernels::Q8_0;
+
+/// Rows per panel: one 512-bit register of 32-bit sums.
+pub(crate) const PANEL_ROWS: usize = 16;
+/// Bytes of one block of one panel: 16 f16 scales and 16 × 32 codes.
+const PANEL_BLOCK: usize = 2 * PANEL_ROWS + 32 * PANEL_ROWS;
+const Q8_0_BLOCK: usize = 34;
+
+/// The whole panels of a Q8_0 matrix (the last `rows % 16` rows stay with the row kernels).
+#[derive(Debug)]
+pub(crate) struct Q8_0Panels {
+    data: Vec<u8>,
+    /// Whole panels.
+    pub(crate) panels: usize,
+    /// Blocks per row.
+    blocks: usize,
+    /// The blocks of a row in accumulation order.
+    order: Vec<usize>,
+    /// Blocks per accumulator (the first takes the tail of fewer than four).
+    segments: [usize; 4],
+}
+
+/// The order `four_way!` adds a row's `n` blocks in, accumulator by accumulator: accumulator
+/// `k` takes blocks `k, k + 4, …` of the whole groups of four, and accumulator 0 then takes the
+/// rest. Returns the blocks and how many each accumulator takes.
+fn block_order(n: usize) -> (Vec<usize>, [usize; 4]) {
+    let groups = n / 4;
+    let mut order = Vec::with_capacity(n);
+    let mut segments = [groups; 4];
+    for k in 0..4 {
+        order.extend((0..groups).map(|g| 4 * g + k));
+        if k == 0 {
+            order.extend(4 * groups..n);
+            segments[0] += n % 4;
+        }
+    }
+    (order, segments)
+}
+
+impl Q8_0Panels {
+    /// Repacks `bytes` (`rows` rows of whole Q8_0 blocks, `blocks` per row); `None` without
+    /// AVX-512 VNNI (the only kernel that reads panels) or without a whole panel.
+    pub(crate) fn new(bytes: &[u8], rows: usize, blocks: usize) -> Option<Self> {
+        if !crate::kernels_vnni::available() || rows < PANEL_ROWS || blocks == 0 {
+            return None;
+        }
+        let row_bytes = blocks * Q8_0_BLOCK;
+        if bytes.len() < rows * row_bytes {
+            return None;
+        }
+        let panels = rows / PANEL_ROWS;
+        let (order, segments) = block_order(blocks);
+        let mut data = vec![0u8; panels * blocks * PANEL_BLOCK];
+        for (p, panel) in data.chunks_exact_mut(blocks * PANEL_BLOCK).enumerate() {
+            for (slot, &b) in panel.chunks_exact_mut(PANEL_BLOCK).zip(&order) {
+                let (scales, codes) = slot.split_at_mut(2 * PANEL_ROWS);
+                for r in 0..PANEL_ROWS {
+                    let at = (p * PANEL_ROWS + r) * row_bytes + b * Q8_0_BLOCK;
+                    let block = &bytes[at..at + Q8_0_BLOCK];
+                    scales[2 * r..2 * r + 2].copy_from_slice(&block[..2]);
+                    for g in 0..8 {
+                        for i in 0..4 {
+                            codes[g * 4 * PANEL_ROWS + 4 * r + i] = block[2 + 4 * g + i] ^ 0x80;
+                        }
+                    }
+                }
+            }
+        }
+        Some(Self { data, panels, blocks, order, segments })
+    }
+
+    /// Each activation group's `−128 · Σ codes`, the offset of the stored codes taken back.
+    pub(crate) fn offsets(act: &[Q8_0]) -> Vec<[i32; 8]> {
+        act.iter()
+            .map(|y| std::array::from_fn(|g| -128 * y.qs[4 * g..4 * g + 4].iter().map(|&q| q as i32).sum::<i32>()))
+            .collect()
+    }
+
+    /// Rows `16 p .. 16 p + 16` of `W · a` into `out` (16 values), for panels `p` in `panels`
+    /// and activations `act` with their [`offsets`](Self::offsets).
+    pub(crate) fn dot_panels(&self, panels: std::ops::Range<usize>, act: &[Q8_0], offsets: &[[i32; 8]], out: &mut [f32]) {
+        assert!(
+            panels.end <= self.panels
+                && act.len() >= self.blocks
+                && offsets.len() >= self.blocks
+                && out.len() >= panels.len() * PANEL_ROWS,
+            "panel product shapes"
+        );
+        let size = self.blocks * PANEL_BLOCK;
+        for (i, p) in panels.enumerate() {
+            // SAFETY: panels exist only where `kernels_vnni::available()` detected AVX-512
+            // F/BW/DQ/VL, VNNI, AVX2, FMA and F16C (`new`); the slices are sized as the kernel
+            // reads them (asserted above: a panel holds `blocks` blocks in `order`).
+            unsafe {
+                dot_panel_vnni(
+                    &self.data[p * size..(p + 1) * size],
+                    &self.order,
+                    self.segments,
+                    act,
+                    offsets,
+                    &mut out[i * PANEL_ROWS..(i + 1) * PANEL_ROWS],
+                )
+            }
+        }
+    }
+}
+
+/// The row blocks the panels were made from (for tests).
+#[cfg(test)]
+fn unpack(p: &Q8_0Panels) -> Vec<crate::formats::BlockQ8_0> {
+    let mut rows = vec![[0u8; Q8_0_BLOCK]; p.panels * PANEL_ROWS * p.blocks];
+    for panel in 0..p.panels {
+        for (slot, &b) in p.data[panel * p.blocks * PANEL_BLOCK..].chunks_exact(PANEL_BLOCK).zip(&p.order) {
+            for r in 0..PANEL_ROWS {
+                let block = &mut rows[(panel * PANEL_ROWS + r) * p.blocks + b];
+                block[..2].copy_from_slice(&slot[2 * r..2 * r + 2]);
+                for g in 0..8 {
+                    for i in 0..4 {
+                        block[2 + 4 * g + i] = slot[2 * PANEL_ROWS + g * 4 * PANEL_ROWS + 4 * r + i] ^ 0x80;
+                    }
+                }
+            }
+        }
+    }
+    rows.iter().map(|b| *bytemuck::from_bytes::<crate::formats::BlockQ8_0>(b)).collect()
+}
+
+/// One panel against one row of activations: see the module docs for the order of the sums.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn dot_panel_vnni(panel: &[u8], order: &[usize], segments: [usize; 4], act: &[Q8_0], offsets: &[[i32; 8]], out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let mut sums = [[_mm512_setzero_ps(); 8]; 4];
+    let mut blocks = panel.chunks_exact(PANEL_BLOCK).zip(order);
+    for (k, &count) in segments.iter().enumerate() {
+        let mut acc = [_mm512_setzero_ps(); 8];
+        for (slot, &b) in blocks.by_ref().take(count) {
+            let (y, offset) = (&act[b], &offsets[b]);
+            // SAFETY: `slot` is PANEL_BLOCK bytes: 32 of scales, then 8 groups of 64 codes.
+            unsafe {
+                let d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(slot.as_ptr().cast())), _mm512_set1_ps(y.d));
+                let codes = slot.as_ptr().add(2 * PANEL_ROWS);
+                for g in 0..8 {
+                    let w = _mm512_loadu_si512(codes.add(64 * g).cast());
+                    let a = _mm512_set1_epi32(i32::from_le_bytes([
+                        y.qs[4 * g] as u8,
+                        y.qs[4 * g + 1] as u8,
+                        y.qs[4 * g + 2] as u8,
+                        y.qs[4 * g + 3] as u8,
+                    ]));
+                    let s = _mm512_dpbusd_epi32(_mm512_set1_epi32(offset[g]), w, a);
+                    acc[g] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc[g]);
+                }
+            }
+        }
+        sums[k] = acc;
+    }
+    // The row kernels' closing additions, sixteen rows at a time: the four accumulators
+    // ((0 + 1) + (2 + 3)) per lane, then `hsum_ps`: lanes i and i + 4, then (0 + 2) + (1 + 3).
+    let t: [__m512; 8] =
+        std::array::from_fn(|g| _mm512_add_ps(_mm512_add_ps(sums[0][g], sums[1][g]), _mm512_add_ps(sums[2][g], sums[3][g])));
+    let u: [__m512; 4] = std::array::from_fn(|i| _mm512_add_ps(t[i], t[i + 4]));
+    let total = _mm512_add_ps(_mm512_add_ps(u[0], u[2]), _mm512_add_ps(u[1], u[3]));
+    assert!(out.len() >= PANEL_ROWS);
+    // SAFETY: `out` holds at least 16 f32s (asserted).
+    unsafe { _mm512_storeu_ps(out.as_mut_ptr(), total) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accumulation_order_is_the_row_kernels() {
+        assert_eq!(block_order(9), (vec![0, 4, 8, 1, 5, 2, 6, 3, 7], [3, 2, 2, 2]));
+        assert_eq!(block_order(3), (vec![0, 1, 2], [3, 0, 0, 0]));
+        assert_eq!(block_order(8), (vec![0, 4, 1, 5, 2, 6, 3, 7], [2; 4]));
+    }
+
+    #[test]
+    fn panels_hold_every_row_block() {
+        let (rows, blocks) = (35, 7);
+        let bytes: Vec<u8> = (0..rows * blocks * Q8_0_BLOCK).map(|i| (i * 7919 % 251) as u8).collect();
+        let Some(p) = Q8_0Panels::new(&bytes, rows, blocks) else { return }; // no AVX-512 VNNI here
+        assert_eq!(p.panels, 2);
+        let back = unpack(&p);
+        assert_eq!(bytemuck::cast_slice::<_, u8>(&back), &bytes[..32 * blocks * Q8_0_BLOCK]);
+    }
+}
