@@ -143,9 +143,10 @@ fn unpack(p: &Q8_0Panels) -> Vec<crate::formats::BlockQ8_0> {
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
 fn dot_panel_vnni(panel: &[u8], order: &[usize], segments: [usize; 4], act: &[Q8_0], offsets: &[[i32; 8]], out: &mut [f32]) {
     use std::arch::x86_64::*;
-    let mut sums = [[_mm512_setzero_ps(); 8]; 4];
     let mut blocks = panel.chunks_exact(PANEL_BLOCK).zip(order);
-    for (k, &count) in segments.iter().enumerate() {
+    // One accumulator's blocks: eight lanes of sixteen rows (kept in registers; an array of
+    // all four accumulators was a 2 KB memset per call).
+    let mut segment = |count: usize| {
         let mut acc = [_mm512_setzero_ps(); 8];
         for (slot, &b) in blocks.by_ref().take(count) {
             let (y, offset) = (&act[b], &offsets[b]);
@@ -166,12 +167,14 @@ fn dot_panel_vnni(panel: &[u8], order: &[usize], segments: [usize; 4], act: &[Q8
                 }
             }
         }
-        sums[k] = acc;
-    }
+        acc
+    };
     // The row kernels' closing additions, sixteen rows at a time: the four accumulators
     // ((0 + 1) + (2 + 3)) per lane, then `hsum_ps`: lanes i and i + 4, then (0 + 2) + (1 + 3).
-    let t: [__m512; 8] =
-        std::array::from_fn(|g| _mm512_add_ps(_mm512_add_ps(sums[0][g], sums[1][g]), _mm512_add_ps(sums[2][g], sums[3][g])));
+    let (s0, s1) = (segment(segments[0]), segment(segments[1]));
+    let s01: [__m512; 8] = std::array::from_fn(|g| _mm512_add_ps(s0[g], s1[g]));
+    let (s2, s3) = (segment(segments[2]), segment(segments[3]));
+    let t: [__m512; 8] = std::array::from_fn(|g| _mm512_add_ps(s01[g], _mm512_add_ps(s2[g], s3[g])));
     let u: [__m512; 4] = std::array::from_fn(|i| _mm512_add_ps(t[i], t[i + 4]));
     let total = _mm512_add_ps(_mm512_add_ps(u[0], u[2]), _mm512_add_ps(u[1], u[3]));
     assert!(out.len() >= PANEL_ROWS);
