@@ -330,7 +330,9 @@ impl QuantizedMatrix {
                 Workers::Rayon(_) => {
                     let run = || {
                         use rayon::prelude::*;
-                        y.par_chunks_mut(per).enumerate().for_each(|(i, chunk)| rows_of(i * per, &act, &offsets, chunk));
+                        y.par_chunks_mut(per)
+                            .enumerate()
+                            .for_each(|(i, chunk)| rows_of(i * per, &act, &offsets, chunk));
                     };
                     on_threads(threads, run)?;
                 }

@@ -91,7 +91,13 @@ impl Q8_0Panels {
 
     /// Rows `16 p .. 16 p + 16` of `W · a` into `out` (16 values), for panels `p` in `panels`
     /// and activations `act` with their [`offsets`](Self::offsets).
-    pub(crate) fn dot_panels(&self, panels: std::ops::Range<usize>, act: &[Q8_0], offsets: &[[i32; 8]], out: &mut [f32]) {
+    pub(crate) fn dot_panels(
+        &self,
+        panels: std::ops::Range<usize>,
+        act: &[Q8_0],
+        offsets: &[[i32; 8]],
+        out: &mut [f32],
+    ) {
         assert!(
             panels.end <= self.panels
                 && act.len() >= self.blocks
@@ -141,7 +147,14 @@ fn unpack(p: &Q8_0Panels) -> Vec<crate::formats::BlockQ8_0> {
 /// One panel against one row of activations: see the module docs for the order of the sums.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
-fn dot_panel_vnni(panel: &[u8], order: &[usize], segments: [usize; 4], act: &[Q8_0], offsets: &[[i32; 8]], out: &mut [f32]) {
+fn dot_panel_vnni(
+    panel: &[u8],
+    order: &[usize],
+    segments: [usize; 4],
+    act: &[Q8_0],
+    offsets: &[[i32; 8]],
+    out: &mut [f32],
+) {
     use std::arch::x86_64::*;
     let mut blocks = panel.chunks_exact(PANEL_BLOCK).zip(order);
     // One accumulator's blocks: eight lanes of sixteen rows (kept in registers; an array of

@@ -501,7 +501,9 @@ impl GgufFile {
         #[cfg(unix)]
         if let Bytes::Mapped(map) = &*self.bytes {
             let start = self.data_offset.saturating_add(info.offset);
-            let Some((start, len)) = usize::try_from(start).ok().zip(usize::try_from(info.n_bytes).ok()) else { return };
+            let Some((start, len)) = usize::try_from(start).ok().zip(usize::try_from(info.n_bytes).ok()) else {
+                return;
+            };
             if start.checked_add(len).is_some_and(|end| end <= map.len()) && len > 0 {
                 // SAFETY: the map is shared and read-only (`Mmap::map`), so dropping its pages
                 // discards nothing: every address stays mapped and reads the file's bytes again
