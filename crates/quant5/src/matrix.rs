@@ -109,9 +109,9 @@ pub struct QuantizedMatrix {
     pub cols: usize,
     /// The blocks, owned or borrowed from a mapped file ([`BlockBytes`]).
     pub bytes: BlockBytes,
-    /// Q8_0 rows repacked for the AVX-512 VNNI kernels ([`Self::pack_row_panels`]).
+    /// Q8_0 or Q4_K rows repacked for the AVX-512 VNNI kernels ([`Self::pack_row_panels`]).
     #[cfg(target_arch = "x86_64")]
-    panels: Option<std::sync::Arc<crate::panels::Q8_0Panels>>,
+    panels: Option<std::sync::Arc<crate::panels::RowPanels>>,
 }
 
 /// Equal shape, type and bytes (whether rows are also packed in panels does not matter: the
@@ -153,19 +153,26 @@ impl QuantizedMatrix {
         }
     }
 
-    /// Repacks a Q8_0 matrix's rows, sixteen at a time, into the interleaved panels of the
+    /// Repacks a Q8_0 or Q4_K matrix's rows, sixteen at a time, into the interleaved panels of the
     /// AVX-512 VNNI kernels (llama.cpp's and candle's "repack"): one instruction then multiplies
     /// four codes of sixteen rows, and products with any number of rows of `X` read the panels
     /// instead of [`bytes`](Self::bytes) — the same bits as before (the row kernels' order of
     /// additions is kept), two to three times faster on a matrix-vector product. The panels are
     /// a copy (as many bytes as the rows they hold); `bytes` stays valid, and a caller that
     /// borrowed it from a mapped file may let the kernel drop those pages. Returns whether
-    /// panels were made: only for Q8_0 with at least 16 rows on a CPU with AVX-512 VNNI.
+    /// panels were made: only for Q8_0 and Q4_K with at least 16 rows on a CPU with AVX-512
+    /// VNNI.
     pub fn pack_row_panels(&mut self) -> bool {
         #[cfg(target_arch = "x86_64")]
-        if self.ggml_type == GgmlType::Q8_0 && self.panels.is_none() {
-            let blocks = self.cols / crate::blocks::QK;
-            self.panels = crate::panels::Q8_0Panels::new(&self.bytes, self.rows, blocks).map(std::sync::Arc::new);
+        if self.panels.is_none() {
+            use crate::panels::{Q4KPanels, Q8_0Panels, RowPanels};
+            let (bytes, rows) = (&self.bytes, self.rows);
+            self.panels = match self.ggml_type {
+                GgmlType::Q8_0 => Q8_0Panels::new(bytes, rows, self.cols / crate::blocks::QK).map(RowPanels::Q8_0),
+                GgmlType::Q4_K => Q4KPanels::new(bytes, rows, self.cols / crate::blocks::QK_K).map(RowPanels::Q4K),
+                _ => None,
+            }
+            .map(std::sync::Arc::new);
         }
         self.has_row_panels()
     }
@@ -281,38 +288,41 @@ impl QuantizedMatrix {
         }
         #[cfg(target_arch = "x86_64")]
         if let Some(panels) = &self.panels {
-            return self.panel_dots(panels, x, n, y, workers);
+            use crate::panels::RowPanels;
+            return match &**panels {
+                RowPanels::Q8_0(p) => self.panel_dots(p, x, n, y, workers),
+                RowPanels::Q4K(p) => self.panel_dots(p, x, n, y, workers),
+            };
         }
         for_type(self.ggml_type, BlockDots { m: self, x, n, y, workers })?
     }
 
-    /// [`block_dots`](Self::block_dots) on Q8_0 panels: the whole panels by the panel kernel,
+    /// [`block_dots`](Self::block_dots) on row panels: the whole panels by the panel kernel,
     /// the last `rows % 16` rows by the row kernel. One row of `X` splits the panels across
     /// threads; several split the rows of `X`, each thread running every panel over its rows
     /// while the panel is in cache.
     #[cfg(target_arch = "x86_64")]
-    fn panel_dots(
+    fn panel_dots<P: crate::panels::PanelFormat>(
         &self,
-        panels: &crate::panels::Q8_0Panels,
+        panels: &P,
         x: &[f32],
         n: usize,
         y: &mut [f32],
         workers: Workers<'_>,
     ) -> Result<(), QuantError> {
-        use crate::formats::BlockQ8_0;
-        use crate::panels::{PANEL_ROWS, Q8_0Panels};
+        use crate::panels::PANEL_ROWS;
         let (rows, cols) = (self.rows, self.cols);
-        let blocks = cast_blocks::<BlockQ8_0>(&self.bytes)?;
+        let blocks = cast_blocks::<P::Block>(&self.bytes)?;
         let per_row = blocks.len() / rows.max(1);
-        let dot = BlockQ8_0::dot_fn();
-        let packed = panels.panels * PANEL_ROWS;
+        let dot = P::Block::dot_fn();
+        let packed = panels.panels() * PANEL_ROWS;
         // Rows `r0 .. r0 + out.len()` of one product (`r0` a multiple of 16).
-        let rows_of = |r0: usize, act: &[crate::kernels::Q8_0], offsets: &[[i32; 8]], out: &mut [f32]| {
+        let rows_of = |r0: usize, a: &P::Prepared, out: &mut [f32]| {
             let end = (r0 + out.len()).min(packed).max(r0);
-            panels.dot_panels(r0 / PANEL_ROWS..end / PANEL_ROWS, act, offsets, &mut out[..end - r0]);
+            panels.dot_panels(r0 / PANEL_ROWS..end / PANEL_ROWS, a, &mut out[..end - r0]);
             for (i, o) in out[end - r0..].iter_mut().enumerate() {
                 let r = end + i;
-                *o = dot(&blocks[r * per_row..(r + 1) * per_row], act);
+                *o = dot(&blocks[r * per_row..(r + 1) * per_row], P::acts(a));
             }
         };
         let threads = match workers {
@@ -322,36 +332,32 @@ impl QuantizedMatrix {
         .max(1);
         let split = self.splits_across_threads(n, threads);
         if n == 1 {
-            let act = crate::kernels::quantize_q8_0(x);
-            let offsets = Q8_0Panels::offsets(&act);
+            let a = P::prepare(x);
             let per = rows.div_ceil(threads.min(rows)).next_multiple_of(PANEL_ROWS);
             match workers {
-                _ if !split => rows_of(0, &act, &offsets, y),
+                _ if !split => rows_of(0, &a, y),
                 Workers::Rayon(_) => {
                     let run = || {
                         use rayon::prelude::*;
-                        y.par_chunks_mut(per)
-                            .enumerate()
-                            .for_each(|(i, chunk)| rows_of(i * per, &act, &offsets, chunk));
+                        y.par_chunks_mut(per).enumerate().for_each(|(i, chunk)| rows_of(i * per, &a, chunk));
                     };
                     on_threads(threads, run)?;
                 }
-                Workers::Spin(pool) => pool.run_chunks(y, per, &|i, chunk| rows_of(i * per, &act, &offsets, chunk)),
+                Workers::Spin(pool) => pool.run_chunks(y, per, &|i, chunk| rows_of(i * per, &a, chunk)),
             }
             return Ok(());
         }
         let token_share = |xs: &[f32], ys: &mut [f32]| {
-            let acts: Vec<_> = xs.chunks_exact(cols.max(1)).map(crate::kernels::quantize_q8_0).collect();
-            let offsets: Vec<_> = acts.iter().map(|a| Q8_0Panels::offsets(a)).collect();
-            for p in 0..panels.panels {
-                for (t, (act, off)) in acts.iter().zip(&offsets).enumerate() {
-                    let r0 = p * PANEL_ROWS;
-                    panels.dot_panels(p..p + 1, act, off, &mut ys[t * rows + r0..t * rows + r0 + PANEL_ROWS]);
+            let acts: Vec<P::Prepared> = xs.chunks_exact(cols.max(1)).map(P::prepare).collect();
+            for p in 0..panels.panels() {
+                let r0 = p * PANEL_ROWS;
+                for (t, a) in acts.iter().enumerate() {
+                    panels.dot_panels(p..p + 1, a, &mut ys[t * rows + r0..t * rows + r0 + PANEL_ROWS]);
                 }
             }
-            for (t, act) in acts.iter().enumerate() {
+            for (t, a) in acts.iter().enumerate() {
                 for r in packed..rows {
-                    ys[t * rows + r] = dot(&blocks[r * per_row..(r + 1) * per_row], act);
+                    ys[t * rows + r] = dot(&blocks[r * per_row..(r + 1) * per_row], P::acts(a));
                 }
             }
         };

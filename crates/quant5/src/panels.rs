@@ -1,17 +1,42 @@
-//! Q8_0 weights repacked into panels of 16 rows for AVX-512 VNNI, the layout candle 0.11 and
-//! llama.cpp's CPU repack use: one `vpdpbusd` multiplies four codes of sixteen rows by four
-//! activation codes, where the row-by-row kernels spend about a dozen instructions per row and
-//! block. Each row's products are added in exactly the order of the row kernels (`four_way!`:
-//! eight lanes of four codes, four accumulators taking the blocks in turn, the same final
-//! additions), so a matrix with panels gives the same bits as one without.
+//! Q8_0 and Q4_K weights repacked into panels of 16 rows for AVX-512 VNNI, the layout candle
+//! 0.11 and llama.cpp's CPU repack use: one `vpdpbusd` multiplies four codes of sixteen rows by
+//! four activation codes, where the row-by-row kernels spend about a dozen instructions per row
+//! and block. Each row's products are added in exactly the order of the row kernels, so a
+//! matrix with panels gives the same bits as one without.
 //!
-//! Panel layout (one panel = 16 rows): the blocks in the order the row kernels accumulate them
+//! Q8_0 (`four_way!`: eight lanes of four codes, four accumulators taking the blocks in turn,
+//! the same final additions). Panel layout (one panel = 16 rows): the blocks in the order the row kernels accumulate them
 //! ([`block_order`]), each block as 16 f16 scales (32 bytes) and then its 32 codes per row
 //! in eight groups of four, group-major: `[group 0: row 0 codes 0–3, row 1 codes 0–3, …]`
 //! (512 bytes), every code stored plus 128 (an unsigned byte, as `vpdpbusd` wants its first
 //! operand); each activation group's `128 · Σ codes` is subtracted again, exactly.
 
-use crate::kernels::Q8_0;
+use crate::formats::{BlockFormat, BlockQ4K, BlockQ8_0};
+use crate::kernels::{Q8_0, Q8KBlock};
+use std::ops::Range;
+
+/// What the matrix products need of a panel format: its activations and its kernel.
+pub(crate) trait PanelFormat: Send + Sync {
+    /// The row format the panels were made from (its kernel takes the rows left over).
+    type Block: BlockFormat;
+    /// One row of activations as the panel kernel reads it.
+    type Prepared: Send + Sync;
+    /// Quantizes one row of activations.
+    fn prepare(x: &[f32]) -> Self::Prepared;
+    /// The row format's activations in `p` (for the rows left over).
+    fn acts(p: &Self::Prepared) -> &[<Self::Block as BlockFormat>::Act];
+    /// Whole panels.
+    fn panels(&self) -> usize;
+    /// Rows `16 p .. 16 p + 16` of `W · a` into `out` (16 values each), for panels `p` in `panels`.
+    fn dot_panels(&self, panels: Range<usize>, a: &Self::Prepared, out: &mut [f32]);
+}
+
+/// The panels of one matrix.
+#[derive(Debug)]
+pub(crate) enum RowPanels {
+    Q8_0(Q8_0Panels),
+    Q4K(Q4KPanels),
+}
 
 /// Rows per panel: one 512-bit register of 32-bit sums.
 pub(crate) const PANEL_ROWS: usize = 16;
@@ -124,6 +149,29 @@ impl Q8_0Panels {
     }
 }
 
+impl PanelFormat for Q8_0Panels {
+    type Block = BlockQ8_0;
+    type Prepared = (Vec<Q8_0>, Vec<[i32; 8]>);
+
+    fn prepare(x: &[f32]) -> Self::Prepared {
+        let act = BlockQ8_0::quantize_activations(x);
+        let offsets = Self::offsets(&act);
+        (act, offsets)
+    }
+
+    fn acts(p: &Self::Prepared) -> &[Q8_0] {
+        &p.0
+    }
+
+    fn panels(&self) -> usize {
+        self.panels
+    }
+
+    fn dot_panels(&self, panels: Range<usize>, a: &Self::Prepared, out: &mut [f32]) {
+        Q8_0Panels::dot_panels(self, panels, &a.0, &a.1, out)
+    }
+}
+
 /// The row blocks the panels were made from (for tests).
 #[cfg(test)]
 fn unpack(p: &Q8_0Panels) -> Vec<crate::formats::BlockQ8_0> {
@@ -190,6 +238,163 @@ fn dot_panel_vnni(
     let t: [__m512; 8] = std::array::from_fn(|g| _mm512_add_ps(s01[g], _mm512_add_ps(s2[g], s3[g])));
     let u: [__m512; 4] = std::array::from_fn(|i| _mm512_add_ps(t[i], t[i + 4]));
     let total = _mm512_add_ps(_mm512_add_ps(u[0], u[2]), _mm512_add_ps(u[1], u[3]));
+    assert!(out.len() >= PANEL_ROWS);
+    // SAFETY: `out` holds at least 16 f32s (asserted).
+    unsafe { _mm512_storeu_ps(out.as_mut_ptr(), total) };
+}
+
+/// Bytes of one Q4_K super-block (ggml's `block_q4_K`).
+const Q4K_BLOCK: usize = 144;
+/// One super-block of a Q4_K panel: 16 `d`, 16 `dmin` (f16), the eight sub-block scales and
+/// minimums of each row unpacked to bytes (`[sub-block][row]`), then the nibble bytes: for each
+/// group `g` of 64 values and lane `j` of four, the sixteen rows' bytes `32 g + 4 j ..+ 4` (low
+/// nibbles sub-block `2 g`, high nibbles `2 g + 1`: ggml's packing, kept).
+const Q4K_PANEL_BLOCK: usize = 4 * PANEL_ROWS + 16 * PANEL_ROWS + 128 * PANEL_ROWS;
+const Q4K_CODES: usize = 4 * PANEL_ROWS + 16 * PANEL_ROWS;
+
+/// The whole panels of a Q4_K matrix (the last `rows % 16` rows stay with the row kernels).
+///
+/// The row kernel (`dot_q4_k`) keeps eight lanes per row, lane `j` summing, over the eight
+/// sub-blocks, the sub-block's scale times the products of its values `4 j ..+ 4` (integers,
+/// exact in any order), then one FMA per lane and super-block in order, the minimums apart in
+/// one f32 sum; the panel kernel computes the same lanes for sixteen rows at once.
+#[derive(Debug)]
+pub(crate) struct Q4KPanels {
+    data: Vec<u8>,
+    panels: usize,
+    /// Super-blocks per row.
+    blocks: usize,
+}
+
+impl Q4KPanels {
+    /// Repacks `bytes` (`rows` rows of `blocks` Q4_K super-blocks); `None` without AVX-512
+    /// VNNI or without a whole panel.
+    pub(crate) fn new(bytes: &[u8], rows: usize, blocks: usize) -> Option<Self> {
+        if !crate::kernels_vnni::available() || rows < PANEL_ROWS || blocks == 0 {
+            return None;
+        }
+        let row_bytes = blocks * Q4K_BLOCK;
+        if bytes.len() < rows * row_bytes {
+            return None;
+        }
+        let panels = rows / PANEL_ROWS;
+        let mut data = vec![0u8; panels * blocks * Q4K_PANEL_BLOCK];
+        for (p, panel) in data.chunks_exact_mut(blocks * Q4K_PANEL_BLOCK).enumerate() {
+            for (b, slot) in panel.chunks_exact_mut(Q4K_PANEL_BLOCK).enumerate() {
+                for r in 0..PANEL_ROWS {
+                    let at = (p * PANEL_ROWS + r) * row_bytes + b * Q4K_BLOCK;
+                    let block = &bytes[at..at + Q4K_BLOCK];
+                    slot[2 * r..2 * r + 2].copy_from_slice(&block[0..2]);
+                    slot[2 * PANEL_ROWS + 2 * r..2 * PANEL_ROWS + 2 * r + 2].copy_from_slice(&block[2..4]);
+                    for sub in 0..8 {
+                        let (scale, min) = crate::blocks::scale_min_k4(sub, &block[4..16]);
+                        slot[4 * PANEL_ROWS + sub * PANEL_ROWS + r] = scale;
+                        slot[12 * PANEL_ROWS + sub * PANEL_ROWS + r] = min;
+                    }
+                    for g in 0..4 {
+                        for j in 0..8 {
+                            let to = Q4K_CODES + (8 * g + j) * 4 * PANEL_ROWS + 4 * r;
+                            let from = 16 + 32 * g + 4 * j;
+                            slot[to..to + 4].copy_from_slice(&block[from..from + 4]);
+                        }
+                    }
+                }
+            }
+        }
+        Some(Self { data, panels, blocks })
+    }
+}
+
+impl PanelFormat for Q4KPanels {
+    type Block = BlockQ4K;
+    type Prepared = Vec<Q8KBlock>;
+
+    fn prepare(x: &[f32]) -> Self::Prepared {
+        BlockQ4K::quantize_activations(x)
+    }
+
+    fn acts(p: &Self::Prepared) -> &[Q8KBlock] {
+        p
+    }
+
+    fn panels(&self) -> usize {
+        self.panels
+    }
+
+    fn dot_panels(&self, panels: Range<usize>, act: &Self::Prepared, out: &mut [f32]) {
+        assert!(
+            panels.end <= self.panels && act.len() >= self.blocks && out.len() >= panels.len() * PANEL_ROWS,
+            "panel product shapes"
+        );
+        let size = self.blocks * Q4K_PANEL_BLOCK;
+        for (i, p) in panels.enumerate() {
+            // SAFETY: panels exist only where `kernels_vnni::available()` detected AVX-512
+            // F/BW/DQ/VL, VNNI, AVX2, FMA and F16C (`new`); a panel holds `blocks` super-blocks
+            // of Q4K_PANEL_BLOCK bytes and `act` at least as many (asserted above).
+            unsafe {
+                dot_q4k_panel_vnni(
+                    &self.data[p * size..(p + 1) * size],
+                    &act[..self.blocks],
+                    &mut out[i * PANEL_ROWS..(i + 1) * PANEL_ROWS],
+                )
+            }
+        }
+    }
+}
+
+/// One Q4_K panel against one row of activations, in `dot_q4_k`'s order (see [`Q4KPanels`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn dot_q4k_panel_vnni(panel: &[u8], act: &[Q8KBlock], out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let low4 = _mm512_set1_epi8(0x0F);
+    let mut acc = [_mm512_setzero_ps(); 8];
+    let mut mins = _mm512_setzero_ps();
+    for (slot, y) in panel.chunks_exact(Q4K_PANEL_BLOCK).zip(act) {
+        let p = slot.as_ptr();
+        // SAFETY: `slot` is Q4K_PANEL_BLOCK bytes, laid out as `Q4KPanels` describes.
+        unsafe {
+            let dy = _mm512_set1_ps(y.d);
+            let d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(p.cast())), dy);
+            let dmin = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(p.add(2 * PANEL_ROWS).cast())), dy);
+            let byte_row = |at: usize| _mm512_cvtepu8_epi32(_mm_loadu_si128(p.add(at).cast()));
+            // Σ minimum · (sum of the sub-block's activation codes), an integer per row.
+            let mut msum = _mm512_setzero_si512();
+            for sub in 0..8 {
+                let bsum = y.bsums[2 * sub] as i32 + y.bsums[2 * sub + 1] as i32;
+                let m = byte_row(12 * PANEL_ROWS + sub * PANEL_ROWS);
+                msum = _mm512_add_epi32(msum, _mm512_mullo_epi32(m, _mm512_set1_epi32(bsum)));
+            }
+            let mut isum = [_mm512_setzero_si512(); 8];
+            for g in 0..4 {
+                let scale_lo = byte_row(4 * PANEL_ROWS + 2 * g * PANEL_ROWS);
+                let scale_hi = byte_row(4 * PANEL_ROWS + (2 * g + 1) * PANEL_ROWS);
+                for (j, sum) in isum.iter_mut().enumerate() {
+                    let w = _mm512_loadu_si512(p.add(Q4K_CODES + (8 * g + j) * 4 * PANEL_ROWS).cast());
+                    let lo = _mm512_and_si512(w, low4);
+                    let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(w), low4);
+                    let four = |at: usize| {
+                        let q = &y.qs[at..at + 4];
+                        _mm512_set1_epi32(i32::from_le_bytes([q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8]))
+                    };
+                    let p_lo = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, four(64 * g + 4 * j));
+                    let p_hi = _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi, four(64 * g + 32 + 4 * j));
+                    *sum = _mm512_add_epi32(
+                        *sum,
+                        _mm512_add_epi32(_mm512_mullo_epi32(p_lo, scale_lo), _mm512_mullo_epi32(p_hi, scale_hi)),
+                    );
+                }
+            }
+            for (a, s) in acc.iter_mut().zip(&isum) {
+                *a = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(*s), *a);
+            }
+            // `mins += dmin·y.d · msum`, as the row kernel's scalar sum.
+            mins = _mm512_add_ps(mins, _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(msum)));
+        }
+    }
+    // `hsum_ps` of the eight lanes (lanes i and i + 4, then (0 + 2) + (1 + 3)), less the minimums.
+    let u: [__m512; 4] = std::array::from_fn(|i| _mm512_add_ps(acc[i], acc[i + 4]));
+    let total = _mm512_sub_ps(_mm512_add_ps(_mm512_add_ps(u[0], u[2]), _mm512_add_ps(u[1], u[3])), mins);
     assert!(out.len() >= PANEL_ROWS);
     // SAFETY: `out` holds at least 16 f32s (asserted).
     unsafe { _mm512_storeu_ps(out.as_mut_ptr(), total) };

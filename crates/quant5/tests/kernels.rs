@@ -223,37 +223,44 @@ fn decoding_products_do_not_depend_on_how_weight_rows_are_paired() {
 }
 
 #[test]
-fn q8_0_row_panels_give_the_same_bits_as_the_row_kernels() {
-    // Rows 16, 35 (two panels and three rows left to the row kernel) and 601 (split across
-    // threads); 1, 3, 7, 9 and 18 blocks per row (tails of the four accumulators, none whole);
-    // one row of X (decoding) and several (a prompt: with and without the tiles), on rayon and
-    // on spinning pools: every output the same bits as the matrix without panels.
+fn row_panels_give_the_same_bits_as_the_row_kernels() {
+    // Q8_0: rows 16, 35 (two panels and three rows left to the row kernel) and 601 (split
+    // across threads); 1, 3, 7, 9 and 18 blocks per row (tails of the four accumulators, none
+    // whole). Q4_K: 1, 2, 3 and 9 super-blocks per row. One row of X (decoding) and several (a
+    // prompt: with and without the tiles), on rayon and on spinning pools: every output the
+    // same bits as the matrix without panels.
     let pool = quant5::SpinPool::new(2).unwrap();
     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-    for (rows, cols) in [(16, 32), (35, 96), (35, 224), (601, 288), (64, 576)] {
-        let plain = QuantizedMatrix::quantize(GgmlType::Q8_0, rows, cols, &test_matrix(rows, cols, 77)).unwrap();
-        let mut packed = plain.clone();
-        if !packed.pack_row_panels() {
-            assert!(!std::arch::is_x86_feature_detected!("avx512vnni"), "a VNNI CPU packs Q8_0");
-            return;
-        }
-        assert_eq!(packed, plain, "panels do not change the matrix");
-        for n in [1, 2, 5, 9, 37] {
-            let x = test_matrix(n, cols, 90 + n as u64);
-            let mut want = vec![0f32; n * rows];
-            plain.matmul_block_dots_into(&x, n, &mut want, 1).unwrap();
-            for threads in [1, 2, 3] {
-                let mut got = vec![f32::NAN; n * rows];
-                packed.matmul_block_dots_into(&x, n, &mut got, threads).unwrap();
-                assert_eq!(bits(&got), bits(&want), "{rows}x{cols} n={n} on {threads} threads");
+    let cases = [
+        (GgmlType::Q8_0, [(16, 32), (35, 96), (35, 224), (601, 288), (64, 576)]),
+        (GgmlType::Q4_K, [(16, 256), (35, 512), (35, 768), (601, 256), (64, 2304)]),
+    ];
+    for (t, shapes) in cases {
+        for (rows, cols) in shapes {
+            let plain = QuantizedMatrix::quantize(t, rows, cols, &test_matrix(rows, cols, 77)).unwrap();
+            let mut packed = plain.clone();
+            if !packed.pack_row_panels() {
+                assert!(!std::arch::is_x86_feature_detected!("avx512vnni"), "a VNNI CPU packs {t:?}");
+                return;
             }
-            let mut got = vec![f32::NAN; n * rows];
-            packed.matmul_block_dots_on(&x, n, &mut got, &pool).unwrap();
-            assert_eq!(bits(&got), bits(&want), "{rows}x{cols} n={n} on a spin pool");
+            assert_eq!(packed, plain, "panels do not change the matrix");
+            for n in [1, 2, 5, 9, 37] {
+                let x = test_matrix(n, cols, 90 + n as u64);
+                let mut want = vec![0f32; n * rows];
+                plain.matmul_block_dots_into(&x, n, &mut want, 1).unwrap();
+                for threads in [1, 2, 3] {
+                    let mut got = vec![f32::NAN; n * rows];
+                    packed.matmul_block_dots_into(&x, n, &mut got, threads).unwrap();
+                    assert_eq!(bits(&got), bits(&want), "{t:?} {rows}x{cols} n={n} on {threads} threads");
+                }
+                let mut got = vec![f32::NAN; n * rows];
+                packed.matmul_block_dots_on(&x, n, &mut got, &pool).unwrap();
+                assert_eq!(bits(&got), bits(&want), "{t:?} {rows}x{cols} n={n} on a spin pool");
+            }
         }
     }
     let mut q4 = QuantizedMatrix::quantize(GgmlType::Q4_0, 32, 64, &test_matrix(32, 64, 3)).unwrap();
-    assert!(!q4.pack_row_panels(), "only Q8_0 has panels");
+    assert!(!q4.pack_row_panels(), "Q4_0 has no panels");
 }
 
 #[test]
