@@ -592,10 +592,12 @@ impl QuantLlama {
     /// Builds from any weight source (GGUF names, permuted Q/K).
     pub fn from_weights(config: LlamaConfig, w: &WeightSet<'_>, format: WeightFormat) -> Result<Self, LlamaError> {
         let h = config.hidden_size;
-        // Q8_0 rows go into panels for the VNNI kernels where the CPU has them (the same bits,
-        // two to three times faster per product), and the file's copy of them leaves memory.
+        // Q8_0 and Q4_K rows read from a mapped file go into panels for the VNNI kernels where
+        // the CPU has them (the same bits, two to three times faster per product), and the
+        // file's copy of them leaves memory. Matrices made here (requantized, or from a
+        // checkpoint) keep their one copy: panels beside it would double them.
         let packed = |name: &str, mut m: QuantizedMatrix| {
-            if m.pack_row_panels() && m.bytes.is_shared() {
+            if m.bytes.is_shared() && m.pack_row_panels() {
                 w.release_pages(name);
             }
             m
