@@ -109,7 +109,7 @@ pub struct QuantizedMatrix {
     pub cols: usize,
     /// The blocks, owned or borrowed from a mapped file ([`BlockBytes`]).
     pub bytes: BlockBytes,
-    /// Q8_0 or Q4_K rows repacked for the AVX-512 VNNI kernels ([`Self::pack_row_panels`]).
+    /// Q8_0, Q4_K or Q6_K rows repacked for the AVX-512 VNNI kernels ([`Self::pack_row_panels`]).
     #[cfg(target_arch = "x86_64")]
     panels: Option<std::sync::Arc<crate::panels::RowPanels>>,
 }
@@ -153,23 +153,24 @@ impl QuantizedMatrix {
         }
     }
 
-    /// Repacks a Q8_0 or Q4_K matrix's rows, sixteen at a time, into the interleaved panels of the
+    /// Repacks a Q8_0, Q4_K or Q6_K matrix's rows, sixteen at a time, into the interleaved panels of the
     /// AVX-512 VNNI kernels (llama.cpp's and candle's "repack"): one instruction then multiplies
     /// four codes of sixteen rows, and products with any number of rows of `X` read the panels
     /// instead of [`bytes`](Self::bytes) — the same bits as before (the row kernels' order of
     /// additions is kept), two to three times faster on a matrix-vector product. The panels are
     /// a copy (as many bytes as the rows they hold); `bytes` stays valid, and a caller that
     /// borrowed it from a mapped file may let the kernel drop those pages. Returns whether
-    /// panels were made: only for Q8_0 and Q4_K with at least 16 rows on a CPU with AVX-512
+    /// panels were made: only for Q8_0, Q4_K and Q6_K with at least 16 rows on a CPU with AVX-512
     /// VNNI.
     pub fn pack_row_panels(&mut self) -> bool {
         #[cfg(target_arch = "x86_64")]
         if self.panels.is_none() {
-            use crate::panels::{Q4KPanels, Q8_0Panels, RowPanels};
+            use crate::panels::{Q4KPanels, Q6KPanels, Q8_0Panels, RowPanels};
             let (bytes, rows) = (&self.bytes, self.rows);
             self.panels = match self.ggml_type {
                 GgmlType::Q8_0 => Q8_0Panels::new(bytes, rows, self.cols / crate::blocks::QK).map(RowPanels::Q8_0),
                 GgmlType::Q4_K => Q4KPanels::new(bytes, rows, self.cols / crate::blocks::QK_K).map(RowPanels::Q4K),
+                GgmlType::Q6_K => Q6KPanels::new(bytes, rows, self.cols / crate::blocks::QK_K).map(RowPanels::Q6K),
                 _ => None,
             }
             .map(std::sync::Arc::new);
@@ -292,6 +293,7 @@ impl QuantizedMatrix {
             return match &**panels {
                 RowPanels::Q8_0(p) => self.panel_dots(p, x, n, y, workers),
                 RowPanels::Q4K(p) => self.panel_dots(p, x, n, y, workers),
+                RowPanels::Q6K(p) => self.panel_dots(p, x, n, y, workers),
             };
         }
         for_type(self.ggml_type, BlockDots { m: self, x, n, y, workers })?

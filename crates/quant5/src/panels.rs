@@ -1,4 +1,4 @@
-//! Q8_0 and Q4_K weights repacked into panels of 16 rows for AVX-512 VNNI, the layout candle
+//! Q8_0, Q4_K and Q6_K weights repacked into panels of 16 rows for AVX-512 VNNI, the layout candle
 //! 0.11 and llama.cpp's CPU repack use: one `vpdpbusd` multiplies four codes of sixteen rows by
 //! four activation codes, where the row-by-row kernels spend about a dozen instructions per row
 //! and block. Each row's products are added in exactly the order of the row kernels, so a
@@ -11,7 +11,7 @@
 //! (512 bytes), every code stored plus 128 (an unsigned byte, as `vpdpbusd` wants its first
 //! operand); each activation group's `128 · Σ codes` is subtracted again, exactly.
 
-use crate::formats::{BlockFormat, BlockQ4K, BlockQ8_0};
+use crate::formats::{BlockFormat, BlockQ4K, BlockQ6K, BlockQ8_0};
 use crate::kernels::{Q8_0, Q8KBlock};
 use std::ops::Range;
 
@@ -36,6 +36,7 @@ pub(crate) trait PanelFormat: Send + Sync {
 pub(crate) enum RowPanels {
     Q8_0(Q8_0Panels),
     Q4K(Q4KPanels),
+    Q6K(Q6KPanels),
 }
 
 /// Rows per panel: one 512-bit register of 32-bit sums.
@@ -395,6 +396,171 @@ fn dot_q4k_panel_vnni(panel: &[u8], act: &[Q8KBlock], out: &mut [f32]) {
     // `hsum_ps` of the eight lanes (lanes i and i + 4, then (0 + 2) + (1 + 3)), less the minimums.
     let u: [__m512; 4] = std::array::from_fn(|i| _mm512_add_ps(acc[i], acc[i + 4]));
     let total = _mm512_sub_ps(_mm512_add_ps(_mm512_add_ps(u[0], u[2]), _mm512_add_ps(u[1], u[3])), mins);
+    assert!(out.len() >= PANEL_ROWS);
+    // SAFETY: `out` holds at least 16 f32s (asserted).
+    unsafe { _mm512_storeu_ps(out.as_mut_ptr(), total) };
+}
+
+/// Bytes of one Q6_K super-block (ggml's `block_q6_K`).
+const Q6K_BLOCK: usize = 210;
+/// One super-block of a Q6_K panel: 16 `d` (f16), the sixteen i8 sub-block scales of each row
+/// (`[sub-block][row]`), then per half `h` and lane `j` of four codes the sixteen rows' bytes
+/// `64 h + 4 j ..+ 4` of `ql`, `64 h + 32 + 4 j ..+ 4` of `ql` and `4 j ..+ 4` of the half's
+/// `qh` (ggml's 6-bit packing kept: as many bytes as the rows).
+const Q6K_PANEL_BLOCK: usize = 2 * PANEL_ROWS + 16 * PANEL_ROWS + 192 * PANEL_ROWS;
+const Q6K_CODES: usize = 2 * PANEL_ROWS + 16 * PANEL_ROWS;
+
+/// The whole panels of a Q6_K matrix (the last `rows % 16` rows stay with the row kernels).
+///
+/// The row kernel (`dot_q6_k`) keeps eight lanes per row, lane `j` of each 32-code quarter
+/// adding its sub-block's scale times the products of codes `4 j ..+ 4` (integers), then one
+/// FMA per lane and super-block, the `−32` offsets apart in one f32 sum; the panel kernel
+/// computes the same lanes for sixteen rows at once.
+#[derive(Debug)]
+pub(crate) struct Q6KPanels {
+    data: Vec<u8>,
+    panels: usize,
+    /// Super-blocks per row.
+    blocks: usize,
+}
+
+impl Q6KPanels {
+    /// Repacks `bytes` (`rows` rows of `blocks` Q6_K super-blocks); `None` without AVX-512
+    /// VNNI or without a whole panel.
+    pub(crate) fn new(bytes: &[u8], rows: usize, blocks: usize) -> Option<Self> {
+        if !crate::kernels_vnni::available() || rows < PANEL_ROWS || blocks == 0 {
+            return None;
+        }
+        let row_bytes = blocks * Q6K_BLOCK;
+        if bytes.len() < rows * row_bytes {
+            return None;
+        }
+        let panels = rows / PANEL_ROWS;
+        let mut data = vec![0u8; panels * blocks * Q6K_PANEL_BLOCK];
+        for (p, panel) in data.chunks_exact_mut(blocks * Q6K_PANEL_BLOCK).enumerate() {
+            for (b, slot) in panel.chunks_exact_mut(Q6K_PANEL_BLOCK).enumerate() {
+                for r in 0..PANEL_ROWS {
+                    let at = (p * PANEL_ROWS + r) * row_bytes + b * Q6K_BLOCK;
+                    let block = &bytes[at..at + Q6K_BLOCK];
+                    slot[2 * r..2 * r + 2].copy_from_slice(&block[208..210]);
+                    for sub in 0..16 {
+                        slot[2 * PANEL_ROWS + sub * PANEL_ROWS + r] = block[192 + sub];
+                    }
+                    for h in 0..2 {
+                        for j in 0..8 {
+                            let group = Q6K_CODES + (8 * h + j) * 12 * PANEL_ROWS;
+                            for (k, from) in
+                                [64 * h + 4 * j, 64 * h + 32 + 4 * j, 128 + 32 * h + 4 * j].into_iter().enumerate()
+                            {
+                                let to = group + k * 4 * PANEL_ROWS + 4 * r;
+                                slot[to..to + 4].copy_from_slice(&block[from..from + 4]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Some(Self { data, panels, blocks })
+    }
+}
+
+impl PanelFormat for Q6KPanels {
+    type Block = BlockQ6K;
+    type Prepared = Vec<Q8KBlock>;
+
+    fn prepare(x: &[f32]) -> Self::Prepared {
+        BlockQ6K::quantize_activations(x)
+    }
+
+    fn acts(p: &Self::Prepared) -> &[Q8KBlock] {
+        p
+    }
+
+    fn panels(&self) -> usize {
+        self.panels
+    }
+
+    fn dot_panels(&self, panels: Range<usize>, act: &Self::Prepared, out: &mut [f32]) {
+        assert!(
+            panels.end <= self.panels && act.len() >= self.blocks && out.len() >= panels.len() * PANEL_ROWS,
+            "panel product shapes"
+        );
+        let size = self.blocks * Q6K_PANEL_BLOCK;
+        for (i, p) in panels.enumerate() {
+            // SAFETY: as for Q4_K: AVX-512 VNNI was detected when the panels were made, and the
+            // slices hold what the kernel reads (asserted above).
+            unsafe {
+                dot_q6k_panel_vnni(
+                    &self.data[p * size..(p + 1) * size],
+                    &act[..self.blocks],
+                    &mut out[i * PANEL_ROWS..(i + 1) * PANEL_ROWS],
+                )
+            }
+        }
+    }
+}
+
+/// One Q6_K panel against one row of activations, in `dot_q6_k`'s order (see [`Q6KPanels`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn dot_q6k_panel_vnni(panel: &[u8], act: &[Q8KBlock], out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let (low4, three) = (_mm512_set1_epi8(0x0F), _mm512_set1_epi8(3));
+    let mut acc = [_mm512_setzero_ps(); 8];
+    let mut offsets = _mm512_setzero_ps();
+    for (slot, y) in panel.chunks_exact(Q6K_PANEL_BLOCK).zip(act) {
+        let p = slot.as_ptr();
+        // SAFETY: `slot` is Q6K_PANEL_BLOCK bytes, laid out as `Q6KPanels` describes.
+        unsafe {
+            let d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(p.cast())), _mm512_set1_ps(y.d));
+            let scale =
+                |sub: usize| _mm512_cvtepi8_epi32(_mm_loadu_si128(p.add(2 * PANEL_ROWS + sub * PANEL_ROWS).cast()));
+            // Σ scale · (sum of the sub-block's activation codes), an integer per row.
+            let mut offset = _mm512_setzero_si512();
+            for sub in 0..16 {
+                offset =
+                    _mm512_add_epi32(offset, _mm512_mullo_epi32(scale(sub), _mm512_set1_epi32(y.bsums[sub] as i32)));
+            }
+            let mut isum = [_mm512_setzero_si512(); 8];
+            for h in 0..2 {
+                let scales: [__m512i; 8] = std::array::from_fn(|k| scale(8 * h + k));
+                for (j, sum) in isum.iter_mut().enumerate() {
+                    let group = p.add(Q6K_CODES + (8 * h + j) * 12 * PANEL_ROWS);
+                    let ql0 = _mm512_loadu_si512(group.cast());
+                    let ql1 = _mm512_loadu_si512(group.add(4 * PANEL_ROWS).cast());
+                    let qh = _mm512_loadu_si512(group.add(8 * PANEL_ROWS).cast());
+                    let high = |bits: __m512i| _mm512_slli_epi16::<4>(_mm512_and_si512(bits, three));
+                    let quarters = [
+                        _mm512_or_si512(_mm512_and_si512(ql0, low4), high(qh)),
+                        _mm512_or_si512(_mm512_and_si512(ql1, low4), high(_mm512_srli_epi16::<2>(qh))),
+                        _mm512_or_si512(
+                            _mm512_and_si512(_mm512_srli_epi16::<4>(ql0), low4),
+                            high(_mm512_srli_epi16::<4>(qh)),
+                        ),
+                        _mm512_or_si512(
+                            _mm512_and_si512(_mm512_srli_epi16::<4>(ql1), low4),
+                            high(_mm512_srli_epi16::<6>(qh)),
+                        ),
+                    ];
+                    for (quarter, q) in quarters.into_iter().enumerate() {
+                        let at = 128 * h + 32 * quarter + 4 * j;
+                        let a = &y.qs[at..at + 4];
+                        let a = _mm512_set1_epi32(i32::from_le_bytes([a[0] as u8, a[1] as u8, a[2] as u8, a[3] as u8]));
+                        let products = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, a);
+                        *sum = _mm512_add_epi32(*sum, _mm512_mullo_epi32(products, scales[2 * quarter + j / 4]));
+                    }
+                }
+            }
+            for (a, s) in acc.iter_mut().zip(&isum) {
+                *a = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(*s), *a);
+            }
+            // `offsets += d · (32 · offset)`, as the row kernel's scalar sum.
+            offsets = _mm512_add_ps(offsets, _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_slli_epi32::<5>(offset))));
+        }
+    }
+    // `hsum_ps` of the eight lanes (lanes i and i + 4, then (0 + 2) + (1 + 3)), less the offsets.
+    let u: [__m512; 4] = std::array::from_fn(|i| _mm512_add_ps(acc[i], acc[i + 4]));
+    let total = _mm512_sub_ps(_mm512_add_ps(_mm512_add_ps(u[0], u[2]), _mm512_add_ps(u[1], u[3])), offsets);
     assert!(out.len() >= PANEL_ROWS);
     // SAFETY: `out` holds at least 16 f32s (asserted).
     unsafe { _mm512_storeu_ps(out.as_mut_ptr(), total) };
