@@ -153,28 +153,44 @@ impl QuantizedMatrix {
         }
     }
 
-    /// Repacks a Q8_0, Q4_K or Q6_K matrix's rows, sixteen at a time, into the interleaved panels of the
-    /// AVX-512 VNNI kernels (llama.cpp's and candle's "repack"): one instruction then multiplies
-    /// four codes of sixteen rows, and products with any number of rows of `X` read the panels
-    /// instead of [`bytes`](Self::bytes) — the same bits as before (the row kernels' order of
-    /// additions is kept), two to three times faster on a matrix-vector product. The panels are
-    /// a copy (as many bytes as the rows they hold); `bytes` stays valid, and a caller that
-    /// borrowed it from a mapped file may let the kernel drop those pages. Returns whether
-    /// panels were made: only for Q8_0, Q4_K and Q6_K with at least 16 rows on a CPU with AVX-512
+    /// Repacks a Q8_0, Q4_K or Q6_K matrix's rows, sixteen at a time, into the interleaved
+    /// panels of the AVX-512 VNNI kernels (llama.cpp's and candle's "repack"): one instruction
+    /// then multiplies four codes of sixteen rows, and products with any number of rows of `X`
+    /// read the panels instead of [`bytes`](Self::bytes) — the same bits as before (each
+    /// format's order of additions is kept), two to three times faster on a matrix-vector
+    /// product. The panels are a copy (as many bytes as the rows they hold); `bytes` stays
+    /// valid (the last `rows % 16` rows and row look-ups still read it). Returns whether panels
+    /// were made: only for those three formats with at least 16 rows on a CPU with AVX-512
     /// VNNI.
     pub fn pack_row_panels(&mut self) -> bool {
+        self.pack_row_panels_with(&mut |_| {})
+    }
+
+    /// [`pack_row_panels`](Self::pack_row_panels), calling `packed` with each range of
+    /// [`bytes`](Self::bytes) already copied into panels (a mebibyte or more at a time, in
+    /// order): a caller whose bytes are a mapped file can let those pages go as it goes, so a
+    /// large matrix is never resident twice.
+    pub fn pack_row_panels_with(&mut self, packed: &mut dyn FnMut(std::ops::Range<usize>)) -> bool {
         #[cfg(target_arch = "x86_64")]
         if self.panels.is_none() {
             use crate::panels::{Q4KPanels, Q6KPanels, Q8_0Panels, RowPanels};
             let (bytes, rows) = (&self.bytes, self.rows);
             self.panels = match self.ggml_type {
-                GgmlType::Q8_0 => Q8_0Panels::new(bytes, rows, self.cols / crate::blocks::QK).map(RowPanels::Q8_0),
-                GgmlType::Q4_K => Q4KPanels::new(bytes, rows, self.cols / crate::blocks::QK_K).map(RowPanels::Q4K),
-                GgmlType::Q6_K => Q6KPanels::new(bytes, rows, self.cols / crate::blocks::QK_K).map(RowPanels::Q6K),
+                GgmlType::Q8_0 => {
+                    Q8_0Panels::new(bytes, rows, self.cols / crate::blocks::QK, packed).map(RowPanels::Q8_0)
+                }
+                GgmlType::Q4_K => {
+                    Q4KPanels::new(bytes, rows, self.cols / crate::blocks::QK_K, packed).map(RowPanels::Q4K)
+                }
+                GgmlType::Q6_K => {
+                    Q6KPanels::new(bytes, rows, self.cols / crate::blocks::QK_K, packed).map(RowPanels::Q6K)
+                }
                 _ => None,
             }
             .map(std::sync::Arc::new);
         }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = packed;
         self.has_row_panels()
     }
 

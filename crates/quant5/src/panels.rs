@@ -31,6 +31,23 @@ pub(crate) trait PanelFormat: Send + Sync {
     fn dot_panels(&self, panels: Range<usize>, a: &Self::Prepared, out: &mut [f32]);
 }
 
+/// Reports the bytes of the row data already packed, a mebibyte or more at a time, so a caller
+/// whose rows are a mapped file can let those pages go while a large matrix is still being
+/// packed (rather than holding the matrix twice until the end).
+struct Progress<'a> {
+    report: &'a mut dyn FnMut(Range<usize>),
+    from: usize,
+}
+
+impl Progress<'_> {
+    fn upto(&mut self, end: usize, last: bool) {
+        if end > self.from && (last || end - self.from >= 1 << 20) {
+            (self.report)(self.from..end);
+            self.from = end;
+        }
+    }
+}
+
 /// The panels of one matrix.
 #[derive(Debug)]
 pub(crate) enum RowPanels {
@@ -79,7 +96,7 @@ fn block_order(n: usize) -> (Vec<usize>, [usize; 4]) {
 impl Q8_0Panels {
     /// Repacks `bytes` (`rows` rows of whole Q8_0 blocks, `blocks` per row); `None` without
     /// AVX-512 VNNI (the only kernel that reads panels) or without a whole panel.
-    pub(crate) fn new(bytes: &[u8], rows: usize, blocks: usize) -> Option<Self> {
+    pub(crate) fn new(bytes: &[u8], rows: usize, blocks: usize, packed: &mut dyn FnMut(Range<usize>)) -> Option<Self> {
         if !crate::kernels_vnni::available() || rows < PANEL_ROWS || blocks == 0 {
             return None;
         }
@@ -90,7 +107,9 @@ impl Q8_0Panels {
         let panels = rows / PANEL_ROWS;
         let (order, segments) = block_order(blocks);
         let mut data = vec![0u8; panels * blocks * PANEL_BLOCK];
+        let mut progress = Progress { report: packed, from: 0 };
         for (p, panel) in data.chunks_exact_mut(blocks * PANEL_BLOCK).enumerate() {
+            progress.upto(p * PANEL_ROWS * row_bytes, false);
             for (slot, &b) in panel.chunks_exact_mut(PANEL_BLOCK).zip(&order) {
                 let (scales, codes) = slot.split_at_mut(2 * PANEL_ROWS);
                 for r in 0..PANEL_ROWS {
@@ -105,6 +124,7 @@ impl Q8_0Panels {
                 }
             }
         }
+        progress.upto(panels * PANEL_ROWS * row_bytes, true);
         Some(Self { data, panels, blocks, order, segments })
     }
 
@@ -270,7 +290,7 @@ pub(crate) struct Q4KPanels {
 impl Q4KPanels {
     /// Repacks `bytes` (`rows` rows of `blocks` Q4_K super-blocks); `None` without AVX-512
     /// VNNI or without a whole panel.
-    pub(crate) fn new(bytes: &[u8], rows: usize, blocks: usize) -> Option<Self> {
+    pub(crate) fn new(bytes: &[u8], rows: usize, blocks: usize, packed: &mut dyn FnMut(Range<usize>)) -> Option<Self> {
         if !crate::kernels_vnni::available() || rows < PANEL_ROWS || blocks == 0 {
             return None;
         }
@@ -280,7 +300,9 @@ impl Q4KPanels {
         }
         let panels = rows / PANEL_ROWS;
         let mut data = vec![0u8; panels * blocks * Q4K_PANEL_BLOCK];
+        let mut progress = Progress { report: packed, from: 0 };
         for (p, panel) in data.chunks_exact_mut(blocks * Q4K_PANEL_BLOCK).enumerate() {
+            progress.upto(p * PANEL_ROWS * row_bytes, false);
             for (b, slot) in panel.chunks_exact_mut(Q4K_PANEL_BLOCK).enumerate() {
                 for r in 0..PANEL_ROWS {
                     let at = (p * PANEL_ROWS + r) * row_bytes + b * Q4K_BLOCK;
@@ -302,6 +324,7 @@ impl Q4KPanels {
                 }
             }
         }
+        progress.upto(panels * PANEL_ROWS * row_bytes, true);
         Some(Self { data, panels, blocks })
     }
 }
@@ -427,7 +450,7 @@ pub(crate) struct Q6KPanels {
 impl Q6KPanels {
     /// Repacks `bytes` (`rows` rows of `blocks` Q6_K super-blocks); `None` without AVX-512
     /// VNNI or without a whole panel.
-    pub(crate) fn new(bytes: &[u8], rows: usize, blocks: usize) -> Option<Self> {
+    pub(crate) fn new(bytes: &[u8], rows: usize, blocks: usize, packed: &mut dyn FnMut(Range<usize>)) -> Option<Self> {
         if !crate::kernels_vnni::available() || rows < PANEL_ROWS || blocks == 0 {
             return None;
         }
@@ -437,7 +460,9 @@ impl Q6KPanels {
         }
         let panels = rows / PANEL_ROWS;
         let mut data = vec![0u8; panels * blocks * Q6K_PANEL_BLOCK];
+        let mut progress = Progress { report: packed, from: 0 };
         for (p, panel) in data.chunks_exact_mut(blocks * Q6K_PANEL_BLOCK).enumerate() {
+            progress.upto(p * PANEL_ROWS * row_bytes, false);
             for (b, slot) in panel.chunks_exact_mut(Q6K_PANEL_BLOCK).enumerate() {
                 for r in 0..PANEL_ROWS {
                     let at = (p * PANEL_ROWS + r) * row_bytes + b * Q6K_BLOCK;
@@ -460,6 +485,7 @@ impl Q6KPanels {
                 }
             }
         }
+        progress.upto(panels * PANEL_ROWS * row_bytes, true);
         Some(Self { data, panels, blocks })
     }
 }
@@ -578,10 +604,24 @@ mod tests {
     }
 
     #[test]
+    fn packed_rows_are_reported_in_order_a_mebibyte_or_more_at_a_time() {
+        let (rows, blocks) = (64, 1024); // four panels of 557 KB
+        let bytes = vec![0u8; rows * blocks * Q8_0_BLOCK];
+        let mut reported = Vec::new();
+        if Q8_0Panels::new(&bytes, rows, blocks, &mut |r| reported.push(r)).is_none() {
+            return; // no AVX-512 VNNI here
+        }
+        let panel = PANEL_ROWS * blocks * Q8_0_BLOCK;
+        assert_eq!(reported, [0..2 * panel, 2 * panel..4 * panel]);
+    }
+
+    #[test]
     fn panels_hold_every_row_block() {
         let (rows, blocks) = (35, 7);
         let bytes: Vec<u8> = (0..rows * blocks * Q8_0_BLOCK).map(|i| (i * 7919 % 251) as u8).collect();
-        let Some(p) = Q8_0Panels::new(&bytes, rows, blocks) else { return }; // no AVX-512 VNNI here
+        let mut reported = Vec::new();
+        let Some(p) = Q8_0Panels::new(&bytes, rows, blocks, &mut |r| reported.push(r)) else { return };
+        assert_eq!(reported, [0..32 * blocks * Q8_0_BLOCK], "the packed rows, reported once"); // no AVX-512 VNNI here
         assert_eq!(p.panels, 2);
         let back = unpack(&p);
         assert_eq!(bytemuck::cast_slice::<_, u8>(&back), &bytes[..32 * blocks * Q8_0_BLOCK]);

@@ -491,29 +491,27 @@ impl GgufFile {
             .unwrap_or_else(|| Vec::new().into())
     }
 
-    /// Lets the kernel take a tensor's pages out of this process's resident memory, for a
-    /// tensor whose bytes were copied elsewhere (Q8_0 rows packed into panels): without it a
-    /// model would be resident twice. The bytes stay readable — the mapping is a read-only
-    /// view of the file, so a later read faults them back in from the page cache — and an
-    /// owned (unmapped) buffer is left as it is. Pages the tensor shares with its neighbours
-    /// are released too; they come back the same way when read.
-    pub fn release_tensor_pages(&self, info: &TensorInfo) {
+    /// Lets the kernel take bytes `range` of a tensor (relative to its start) out of this
+    /// process's resident memory, for bytes that were copied elsewhere (rows packed into
+    /// panels): without it a model would be resident twice. The bytes stay readable — the
+    /// mapping is a read-only view of the file, so a later read faults them back in from the
+    /// page cache — and an owned (unmapped) buffer is left as it is. Pages the range shares
+    /// with its neighbours are released too; they come back the same way when read.
+    pub fn release_tensor_pages(&self, info: &TensorInfo, range: std::ops::Range<usize>) {
         #[cfg(unix)]
         if let Bytes::Mapped(map) = &*self.bytes {
-            let start = self.data_offset.saturating_add(info.offset);
-            let Some((start, len)) = usize::try_from(start).ok().zip(usize::try_from(info.n_bytes).ok()) else {
-                return;
-            };
-            if start.checked_add(len).is_some_and(|end| end <= map.len()) && len > 0 {
+            let Some(start) = usize::try_from(self.data_offset.saturating_add(info.offset)).ok() else { return };
+            let (Some(from), Some(to)) = (start.checked_add(range.start), start.checked_add(range.end)) else { return };
+            if from < to && to <= map.len() && range.end as u64 <= info.n_bytes {
                 // SAFETY: the map is shared and read-only (`Mmap::map`), so dropping its pages
                 // discards nothing: every address stays mapped and reads the file's bytes again
                 // (MADV_DONTNEED on a shared file mapping). The range is inside the map
                 // (checked above). An error only means the pages stay resident.
-                let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, len) };
+                let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from) };
             }
         }
         #[cfg(not(unix))]
-        let _ = info;
+        let _ = (info, range);
     }
 
     /// A metadata value.

@@ -592,13 +592,14 @@ impl QuantLlama {
     /// Builds from any weight source (GGUF names, permuted Q/K).
     pub fn from_weights(config: LlamaConfig, w: &WeightSet<'_>, format: WeightFormat) -> Result<Self, LlamaError> {
         let h = config.hidden_size;
-        // Q8_0 and Q4_K rows read from a mapped file go into panels for the VNNI kernels where
-        // the CPU has them (the same bits, two to three times faster per product), and the
-        // file's copy of them leaves memory. Matrices made here (requantized, or from a
-        // checkpoint) keep their one copy: panels beside it would double them.
+        // Q8_0, Q4_K and Q6_K rows read from a mapped file go into panels for the VNNI kernels
+        // where the CPU has them (the same bits, two to three times faster per product), and
+        // the file's copy of them leaves memory as they are packed. Matrices made here
+        // (requantized, or from a checkpoint) keep their one copy: panels beside it would
+        // double them.
         let packed = |name: &str, mut m: QuantizedMatrix| {
-            if m.bytes.is_shared() && m.pack_row_panels() {
-                w.release_pages(name);
+            if m.bytes.is_shared() {
+                m.pack_row_panels_with(&mut |range| w.release_pages(name, range));
             }
             m
         };
@@ -635,9 +636,12 @@ impl QuantLlama {
                 adapters: BlockAdapters::default(),
             });
         }
-        // Tied, the table is also the head: its rows are looked up in the file's bytes (a row
-        // per token; the rest of its pages stay out of memory) and its products use panels.
-        let embed = Arc::new(packed("token_embd.weight", w.matrix("token_embd.weight", config.vocab_size, h)?));
+        // Tied, the table is also the head: its products use panels and its rows are looked up
+        // in the file's bytes (a row per token; the rest of its pages stay out of memory).
+        // Untied, it is only looked up, and panels would be a copy for nothing.
+        let tied = !w.has("output.weight") && format == WeightFormat::AsLoaded;
+        let embed = w.matrix("token_embd.weight", config.vocab_size, h)?;
+        let embed = Arc::new(if tied { packed("token_embd.weight", embed) } else { embed });
         let head = match (w.has("output.weight"), format) {
             (true, _) => Arc::new(matrix("output.weight", config.vocab_size, h)?),
             // A requantized model gets its own head in the target type, even when tied.

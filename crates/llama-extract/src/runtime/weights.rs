@@ -83,13 +83,14 @@ impl WeightSet<'_> {
         }
     }
 
-    /// Releases a GGUF tensor's mapped pages once its bytes have been copied elsewhere (see
-    /// [`GgufFile::release_tensor_pages`]); nothing for a checkpoint, whose matrices are copies.
-    pub fn release_pages(&self, name: &str) {
+    /// Releases bytes `range` of a GGUF tensor's mapped pages once they have been copied
+    /// elsewhere (see [`GgufFile::release_tensor_pages`]); nothing for a checkpoint, whose
+    /// matrices are copies.
+    pub fn release_pages(&self, name: &str, range: std::ops::Range<usize>) {
         if let Self::Gguf(f) = self
             && let Some(t) = f.tensor(name)
         {
-            f.release_tensor_pages(t);
+            f.release_tensor_pages(t, range);
         }
     }
 
