@@ -620,8 +620,10 @@ mod tests {
         let (rows, blocks) = (35, 7);
         let bytes: Vec<u8> = (0..rows * blocks * Q8_0_BLOCK).map(|i| (i * 7919 % 251) as u8).collect();
         let mut reported = Vec::new();
-        let Some(p) = Q8_0Panels::new(&bytes, rows, blocks, &mut |r| reported.push(r)) else { return };
-        assert_eq!(reported, [0..32 * blocks * Q8_0_BLOCK], "the packed rows, reported once"); // no AVX-512 VNNI here
+        let Some(p) = Q8_0Panels::new(&bytes, rows, blocks, &mut |r| reported.push(r)) else {
+            return; // no AVX-512 VNNI here
+        };
+        assert_eq!(reported, vec![0..32 * blocks * Q8_0_BLOCK], "the packed rows, reported once");
         assert_eq!(p.panels, 2);
         let back = unpack(&p);
         assert_eq!(bytemuck::cast_slice::<_, u8>(&back), &bytes[..32 * blocks * Q8_0_BLOCK]);
