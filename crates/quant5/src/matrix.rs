@@ -379,22 +379,7 @@ impl QuantizedMatrix {
                 }
             }
         };
-        let per = n.div_ceil(threads).next_multiple_of(TILE_TOKENS);
-        match workers {
-            _ if !split => token_share(x, y),
-            Workers::Rayon(_) => {
-                let run = || {
-                    use rayon::prelude::*;
-                    x.par_chunks(per * cols).zip(y.par_chunks_mut(per * rows)).for_each(|(xs, ys)| token_share(xs, ys));
-                };
-                on_threads(threads, run)?;
-            }
-            Workers::Spin(pool) => pool.run_chunks(y, per * rows, &|i, ys| {
-                let t0 = i * per;
-                token_share(&x[t0 * cols..(t0 + ys.len() / rows) * cols], ys)
-            }),
-        }
-        Ok(())
+        split_tokens(x, y, (n, rows, cols), threads, split, workers, &token_share)
     }
 
     /// `Y = X·Wᵀ` for `X` of shape `[n, cols]` (row-major): `[n, rows]`.
@@ -606,22 +591,35 @@ impl FormatFn for BlockDots<'_> {
             fill(0..tiled_rows, tiled_tokens..nt);
             fill(tiled_rows..rows, 0..nt);
         };
-        // Whole tiles of tokens per thread.
-        let per = n.div_ceil(threads).next_multiple_of(TILE_TOKENS);
-        match workers {
-            _ if !split => token_share(x, y),
-            Workers::Rayon(_) => {
-                let run = || {
-                    use rayon::prelude::*;
-                    x.par_chunks(per * cols).zip(y.par_chunks_mut(per * rows)).for_each(|(xs, ys)| token_share(xs, ys));
-                };
-                on_threads(threads, run)?;
-            }
-            Workers::Spin(pool) => pool.run_chunks(y, per * rows, &|i, ys| {
-                let t0 = i * per;
-                token_share(&x[t0 * cols..(t0 + ys.len() / rows) * cols], ys)
-            }),
-        }
-        Ok(())
+        split_tokens(x, y, (n, rows, cols), threads, split, workers, &token_share)
     }
+}
+
+/// Runs `token_share(xs, ys)` over the rows of `X` (`[n, cols]`, outputs `[n, rows]`): whole
+/// tiles of tokens per thread when the product splits, else all of them on this thread.
+fn split_tokens(
+    x: &[f32],
+    y: &mut [f32],
+    (n, rows, cols): (usize, usize, usize),
+    threads: usize,
+    split: bool,
+    workers: Workers<'_>,
+    token_share: &(dyn Fn(&[f32], &mut [f32]) + Sync),
+) -> Result<(), QuantError> {
+    let per = n.div_ceil(threads).next_multiple_of(TILE_TOKENS);
+    match workers {
+        _ if !split => token_share(x, y),
+        Workers::Rayon(_) => {
+            let run = || {
+                use rayon::prelude::*;
+                x.par_chunks(per * cols).zip(y.par_chunks_mut(per * rows)).for_each(|(xs, ys)| token_share(xs, ys));
+            };
+            on_threads(threads, run)?;
+        }
+        Workers::Spin(pool) => pool.run_chunks(y, per * rows, &|i, ys| {
+            let t0 = i * per;
+            token_share(&x[t0 * cols..(t0 + ys.len() / rows) * cols], ys)
+        }),
+    }
+    Ok(())
 }

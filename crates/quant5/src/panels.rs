@@ -264,77 +264,73 @@ fn dot_panel_vnni(
     unsafe { _mm512_storeu_ps(out.as_mut_ptr(), total) };
 }
 
-/// Bytes of one Q4_K super-block (ggml's `block_q4_K`).
-const Q4K_BLOCK: usize = 144;
-/// One super-block of a Q4_K panel: 16 `d`, 16 `dmin` (f16), the eight sub-block scales and
-/// minimums of each row unpacked to bytes (`[sub-block][row]`), then the nibble bytes: for each
-/// group `g` of 64 values and lane `j` of four, the sixteen rows' bytes `32 g + 4 j ..+ 4` (low
-/// nibbles sub-block `2 g`, high nibbles `2 g + 1`: ggml's packing, kept).
-const Q4K_PANEL_BLOCK: usize = 4 * PANEL_ROWS + 16 * PANEL_ROWS + 128 * PANEL_ROWS;
-const Q4K_CODES: usize = 4 * PANEL_ROWS + 16 * PANEL_ROWS;
+/// How a K-quant's super-blocks sit in a panel, and the kernel that reads them.
+pub(crate) trait SuperBlockLayout {
+    /// The row format.
+    type Block: BlockFormat<Act = Q8KBlock>;
+    /// Bytes of one super-block of one row.
+    const ROW_BLOCK: usize;
+    /// Bytes of one super-block of a panel (sixteen rows).
+    const PANEL_BLOCK: usize;
+    /// Copies row `r`'s super-block `block` into its places in the panel's `slot`.
+    fn place(block: &[u8], r: usize, slot: &mut [u8]);
+    /// One panel against one row of activations into `out` (16 values).
+    ///
+    /// # Safety
+    /// The CPU has AVX-512 F/BW/DQ/VL and VNNI, AVX2, FMA and F16C.
+    unsafe fn dot_panel(panel: &[u8], act: &[Q8KBlock], out: &mut [f32]);
+}
 
-/// The whole panels of a Q4_K matrix (the last `rows % 16` rows stay with the row kernels).
-///
-/// The row kernel (`dot_q4_k`) keeps eight lanes per row, lane `j` summing, over the eight
-/// sub-blocks, the sub-block's scale times the products of its values `4 j ..+ 4` (integers,
-/// exact in any order), then one FMA per lane and super-block in order, the minimums apart in
-/// one f32 sum; the panel kernel computes the same lanes for sixteen rows at once.
+/// The whole panels of a K-quant matrix (the last `rows % 16` rows stay with the row kernels):
+/// per panel, its super-blocks in order, each laid out by `L`.
 #[derive(Debug)]
-pub(crate) struct Q4KPanels {
+pub(crate) struct KPanels<L> {
     data: Vec<u8>,
     panels: usize,
     /// Super-blocks per row.
     blocks: usize,
+    layout: std::marker::PhantomData<L>,
 }
 
-impl Q4KPanels {
-    /// Repacks `bytes` (`rows` rows of `blocks` Q4_K super-blocks); `None` without AVX-512
-    /// VNNI or without a whole panel.
+/// Q4_K rows in panels.
+pub(crate) type Q4KPanels = KPanels<Q4KLayout>;
+/// Q6_K rows in panels.
+pub(crate) type Q6KPanels = KPanels<Q6KLayout>;
+
+impl<L: SuperBlockLayout> KPanels<L> {
+    /// Repacks `bytes` (`rows` rows of `blocks` super-blocks), reporting the bytes packed;
+    /// `None` without AVX-512 VNNI or without a whole panel.
     pub(crate) fn new(bytes: &[u8], rows: usize, blocks: usize, packed: &mut dyn FnMut(Range<usize>)) -> Option<Self> {
         if !crate::kernels_vnni::available() || rows < PANEL_ROWS || blocks == 0 {
             return None;
         }
-        let row_bytes = blocks * Q4K_BLOCK;
+        let row_bytes = blocks * L::ROW_BLOCK;
         if bytes.len() < rows * row_bytes {
             return None;
         }
         let panels = rows / PANEL_ROWS;
-        let mut data = vec![0u8; panels * blocks * Q4K_PANEL_BLOCK];
+        let mut data = vec![0u8; panels * blocks * L::PANEL_BLOCK];
         let mut progress = Progress { report: packed, from: 0 };
-        for (p, panel) in data.chunks_exact_mut(blocks * Q4K_PANEL_BLOCK).enumerate() {
+        for (p, panel) in data.chunks_exact_mut(blocks * L::PANEL_BLOCK).enumerate() {
             progress.upto(p * PANEL_ROWS * row_bytes, false);
-            for (b, slot) in panel.chunks_exact_mut(Q4K_PANEL_BLOCK).enumerate() {
+            for (b, slot) in panel.chunks_exact_mut(L::PANEL_BLOCK).enumerate() {
                 for r in 0..PANEL_ROWS {
-                    let at = (p * PANEL_ROWS + r) * row_bytes + b * Q4K_BLOCK;
-                    let block = &bytes[at..at + Q4K_BLOCK];
-                    slot[2 * r..2 * r + 2].copy_from_slice(&block[0..2]);
-                    slot[2 * PANEL_ROWS + 2 * r..2 * PANEL_ROWS + 2 * r + 2].copy_from_slice(&block[2..4]);
-                    for sub in 0..8 {
-                        let (scale, min) = crate::blocks::scale_min_k4(sub, &block[4..16]);
-                        slot[4 * PANEL_ROWS + sub * PANEL_ROWS + r] = scale;
-                        slot[12 * PANEL_ROWS + sub * PANEL_ROWS + r] = min;
-                    }
-                    for g in 0..4 {
-                        for j in 0..8 {
-                            let to = Q4K_CODES + (8 * g + j) * 4 * PANEL_ROWS + 4 * r;
-                            let from = 16 + 32 * g + 4 * j;
-                            slot[to..to + 4].copy_from_slice(&block[from..from + 4]);
-                        }
-                    }
+                    let at = (p * PANEL_ROWS + r) * row_bytes + b * L::ROW_BLOCK;
+                    L::place(&bytes[at..at + L::ROW_BLOCK], r, slot);
                 }
             }
         }
         progress.upto(panels * PANEL_ROWS * row_bytes, true);
-        Some(Self { data, panels, blocks })
+        Some(Self { data, panels, blocks, layout: std::marker::PhantomData })
     }
 }
 
-impl PanelFormat for Q4KPanels {
-    type Block = BlockQ4K;
+impl<L: SuperBlockLayout + Send + Sync> PanelFormat for KPanels<L> {
+    type Block = L::Block;
     type Prepared = Vec<Q8KBlock>;
 
     fn prepare(x: &[f32]) -> Self::Prepared {
-        BlockQ4K::quantize_activations(x)
+        L::Block::quantize_activations(x)
     }
 
     fn acts(p: &Self::Prepared) -> &[Q8KBlock] {
@@ -350,19 +346,65 @@ impl PanelFormat for Q4KPanels {
             panels.end <= self.panels && act.len() >= self.blocks && out.len() >= panels.len() * PANEL_ROWS,
             "panel product shapes"
         );
-        let size = self.blocks * Q4K_PANEL_BLOCK;
+        let size = self.blocks * L::PANEL_BLOCK;
         for (i, p) in panels.enumerate() {
             // SAFETY: panels exist only where `kernels_vnni::available()` detected AVX-512
             // F/BW/DQ/VL, VNNI, AVX2, FMA and F16C (`new`); a panel holds `blocks` super-blocks
-            // of Q4K_PANEL_BLOCK bytes and `act` at least as many (asserted above).
+            // of PANEL_BLOCK bytes and `act` at least as many (asserted above).
             unsafe {
-                dot_q4k_panel_vnni(
+                L::dot_panel(
                     &self.data[p * size..(p + 1) * size],
                     &act[..self.blocks],
                     &mut out[i * PANEL_ROWS..(i + 1) * PANEL_ROWS],
                 )
             }
         }
+    }
+}
+
+/// Bytes of one Q4_K super-block (ggml's `block_q4_K`).
+const Q4K_BLOCK: usize = 144;
+/// One super-block of a Q4_K panel: 16 `d`, 16 `dmin` (f16), the eight sub-block scales and
+/// minimums of each row unpacked to bytes (`[sub-block][row]`), then the nibble bytes: for each
+/// group `g` of 64 values and lane `j` of four, the sixteen rows' bytes `32 g + 4 j ..+ 4` (low
+/// nibbles sub-block `2 g`, high nibbles `2 g + 1`: ggml's packing, kept).
+const Q4K_PANEL_BLOCK: usize = 4 * PANEL_ROWS + 16 * PANEL_ROWS + 128 * PANEL_ROWS;
+const Q4K_CODES: usize = 4 * PANEL_ROWS + 16 * PANEL_ROWS;
+
+/// Q4_K in panels (see [`KPanels`]).
+///
+/// The row kernel (`dot_q4_k`) keeps eight lanes per row, lane `j` summing, over the eight
+/// sub-blocks, the sub-block's scale times the products of its values `4 j ..+ 4` (integers,
+/// exact in any order), then one FMA per lane and super-block in order, the minimums apart in
+/// one f32 sum; the panel kernel computes the same lanes for sixteen rows at once.
+#[derive(Debug)]
+pub(crate) struct Q4KLayout;
+
+impl SuperBlockLayout for Q4KLayout {
+    type Block = BlockQ4K;
+    const ROW_BLOCK: usize = Q4K_BLOCK;
+    const PANEL_BLOCK: usize = Q4K_PANEL_BLOCK;
+
+    fn place(block: &[u8], r: usize, slot: &mut [u8]) {
+        slot[2 * r..2 * r + 2].copy_from_slice(&block[0..2]);
+        slot[2 * PANEL_ROWS + 2 * r..2 * PANEL_ROWS + 2 * r + 2].copy_from_slice(&block[2..4]);
+        for sub in 0..8 {
+            let (scale, min) = crate::blocks::scale_min_k4(sub, &block[4..16]);
+            slot[4 * PANEL_ROWS + sub * PANEL_ROWS + r] = scale;
+            slot[12 * PANEL_ROWS + sub * PANEL_ROWS + r] = min;
+        }
+        for g in 0..4 {
+            for j in 0..8 {
+                let to = Q4K_CODES + (8 * g + j) * 4 * PANEL_ROWS + 4 * r;
+                let from = 16 + 32 * g + 4 * j;
+                slot[to..to + 4].copy_from_slice(&block[from..from + 4]);
+            }
+        }
+    }
+
+    unsafe fn dot_panel(panel: &[u8], act: &[Q8KBlock], out: &mut [f32]) {
+        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
+        unsafe { dot_q4k_panel_vnni(panel, act, out) }
     }
 }
 
@@ -433,96 +475,39 @@ const Q6K_BLOCK: usize = 210;
 const Q6K_PANEL_BLOCK: usize = 2 * PANEL_ROWS + 16 * PANEL_ROWS + 192 * PANEL_ROWS;
 const Q6K_CODES: usize = 2 * PANEL_ROWS + 16 * PANEL_ROWS;
 
-/// The whole panels of a Q6_K matrix (the last `rows % 16` rows stay with the row kernels).
+/// Q6_K in panels (see [`KPanels`]).
 ///
 /// The row kernel (`dot_q6_k`) keeps eight lanes per row, lane `j` of each 32-code quarter
 /// adding its sub-block's scale times the products of codes `4 j ..+ 4` (integers), then one
 /// FMA per lane and super-block, the `−32` offsets apart in one f32 sum; the panel kernel
 /// computes the same lanes for sixteen rows at once.
 #[derive(Debug)]
-pub(crate) struct Q6KPanels {
-    data: Vec<u8>,
-    panels: usize,
-    /// Super-blocks per row.
-    blocks: usize,
-}
+pub(crate) struct Q6KLayout;
 
-impl Q6KPanels {
-    /// Repacks `bytes` (`rows` rows of `blocks` Q6_K super-blocks); `None` without AVX-512
-    /// VNNI or without a whole panel.
-    pub(crate) fn new(bytes: &[u8], rows: usize, blocks: usize, packed: &mut dyn FnMut(Range<usize>)) -> Option<Self> {
-        if !crate::kernels_vnni::available() || rows < PANEL_ROWS || blocks == 0 {
-            return None;
+impl SuperBlockLayout for Q6KLayout {
+    type Block = BlockQ6K;
+    const ROW_BLOCK: usize = Q6K_BLOCK;
+    const PANEL_BLOCK: usize = Q6K_PANEL_BLOCK;
+
+    fn place(block: &[u8], r: usize, slot: &mut [u8]) {
+        slot[2 * r..2 * r + 2].copy_from_slice(&block[208..210]);
+        for sub in 0..16 {
+            slot[2 * PANEL_ROWS + sub * PANEL_ROWS + r] = block[192 + sub];
         }
-        let row_bytes = blocks * Q6K_BLOCK;
-        if bytes.len() < rows * row_bytes {
-            return None;
-        }
-        let panels = rows / PANEL_ROWS;
-        let mut data = vec![0u8; panels * blocks * Q6K_PANEL_BLOCK];
-        let mut progress = Progress { report: packed, from: 0 };
-        for (p, panel) in data.chunks_exact_mut(blocks * Q6K_PANEL_BLOCK).enumerate() {
-            progress.upto(p * PANEL_ROWS * row_bytes, false);
-            for (b, slot) in panel.chunks_exact_mut(Q6K_PANEL_BLOCK).enumerate() {
-                for r in 0..PANEL_ROWS {
-                    let at = (p * PANEL_ROWS + r) * row_bytes + b * Q6K_BLOCK;
-                    let block = &bytes[at..at + Q6K_BLOCK];
-                    slot[2 * r..2 * r + 2].copy_from_slice(&block[208..210]);
-                    for sub in 0..16 {
-                        slot[2 * PANEL_ROWS + sub * PANEL_ROWS + r] = block[192 + sub];
-                    }
-                    for h in 0..2 {
-                        for j in 0..8 {
-                            let group = Q6K_CODES + (8 * h + j) * 12 * PANEL_ROWS;
-                            for (k, from) in
-                                [64 * h + 4 * j, 64 * h + 32 + 4 * j, 128 + 32 * h + 4 * j].into_iter().enumerate()
-                            {
-                                let to = group + k * 4 * PANEL_ROWS + 4 * r;
-                                slot[to..to + 4].copy_from_slice(&block[from..from + 4]);
-                            }
-                        }
-                    }
+        for h in 0..2 {
+            for j in 0..8 {
+                let group = Q6K_CODES + (8 * h + j) * 12 * PANEL_ROWS;
+                for (k, from) in [64 * h + 4 * j, 64 * h + 32 + 4 * j, 128 + 32 * h + 4 * j].into_iter().enumerate() {
+                    let to = group + k * 4 * PANEL_ROWS + 4 * r;
+                    slot[to..to + 4].copy_from_slice(&block[from..from + 4]);
                 }
             }
         }
-        progress.upto(panels * PANEL_ROWS * row_bytes, true);
-        Some(Self { data, panels, blocks })
-    }
-}
-
-impl PanelFormat for Q6KPanels {
-    type Block = BlockQ6K;
-    type Prepared = Vec<Q8KBlock>;
-
-    fn prepare(x: &[f32]) -> Self::Prepared {
-        BlockQ6K::quantize_activations(x)
     }
 
-    fn acts(p: &Self::Prepared) -> &[Q8KBlock] {
-        p
-    }
-
-    fn panels(&self) -> usize {
-        self.panels
-    }
-
-    fn dot_panels(&self, panels: Range<usize>, act: &Self::Prepared, out: &mut [f32]) {
-        assert!(
-            panels.end <= self.panels && act.len() >= self.blocks && out.len() >= panels.len() * PANEL_ROWS,
-            "panel product shapes"
-        );
-        let size = self.blocks * Q6K_PANEL_BLOCK;
-        for (i, p) in panels.enumerate() {
-            // SAFETY: as for Q4_K: AVX-512 VNNI was detected when the panels were made, and the
-            // slices hold what the kernel reads (asserted above).
-            unsafe {
-                dot_q6k_panel_vnni(
-                    &self.data[p * size..(p + 1) * size],
-                    &act[..self.blocks],
-                    &mut out[i * PANEL_ROWS..(i + 1) * PANEL_ROWS],
-                )
-            }
-        }
+    unsafe fn dot_panel(panel: &[u8], act: &[Q8KBlock], out: &mut [f32]) {
+        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
+        unsafe { dot_q6k_panel_vnni(panel, act, out) }
     }
 }
 
