@@ -173,18 +173,12 @@ impl QuantizedMatrix {
     pub fn pack_row_panels_with(&mut self, packed: &mut dyn FnMut(std::ops::Range<usize>)) -> bool {
         #[cfg(target_arch = "x86_64")]
         if self.panels.is_none() {
-            use crate::panels::{Q4KPanels, Q6KPanels, Q8_0Panels, RowPanels};
+            use crate::panels::{Panels, RowPanels};
             let (bytes, rows) = (&self.bytes, self.rows);
             self.panels = match self.ggml_type {
-                GgmlType::Q8_0 => {
-                    Q8_0Panels::new(bytes, rows, self.cols / crate::blocks::QK, packed).map(RowPanels::Q8_0)
-                }
-                GgmlType::Q4_K => {
-                    Q4KPanels::new(bytes, rows, self.cols / crate::blocks::QK_K, packed).map(RowPanels::Q4K)
-                }
-                GgmlType::Q6_K => {
-                    Q6KPanels::new(bytes, rows, self.cols / crate::blocks::QK_K, packed).map(RowPanels::Q6K)
-                }
+                GgmlType::Q8_0 => Panels::new(bytes, rows, self.cols / crate::blocks::QK, packed).map(RowPanels::Q8_0),
+                GgmlType::Q4_K => Panels::new(bytes, rows, self.cols / crate::blocks::QK_K, packed).map(RowPanels::Q4K),
+                GgmlType::Q6_K => Panels::new(bytes, rows, self.cols / crate::blocks::QK_K, packed).map(RowPanels::Q6K),
                 _ => None,
             }
             .map(std::sync::Arc::new);
@@ -320,9 +314,9 @@ impl QuantizedMatrix {
     /// threads; several split the rows of `X`, each thread running every panel over its rows
     /// while the panel is in cache.
     #[cfg(target_arch = "x86_64")]
-    fn panel_dots<P: crate::panels::PanelFormat>(
+    fn panel_dots<P: crate::panels::PanelLayout>(
         &self,
-        panels: &P,
+        panels: &crate::panels::Panels<P>,
         x: &[f32],
         n: usize,
         y: &mut [f32],
@@ -343,27 +337,12 @@ impl QuantizedMatrix {
                 *o = dot(&blocks[r * per_row..(r + 1) * per_row], P::acts(a));
             }
         };
-        let threads = match workers {
-            Workers::Rayon(threads) => threads,
-            Workers::Spin(pool) => pool.threads(),
-        }
-        .max(1);
+        let threads = workers.threads();
         let split = self.splits_across_threads(n, threads);
         if n == 1 {
             let a = P::prepare(x);
             let per = rows.div_ceil(threads.min(rows)).next_multiple_of(PANEL_ROWS);
-            match workers {
-                _ if !split => rows_of(0, &a, y),
-                Workers::Rayon(_) => {
-                    let run = || {
-                        use rayon::prelude::*;
-                        y.par_chunks_mut(per).enumerate().for_each(|(i, chunk)| rows_of(i * per, &a, chunk));
-                    };
-                    on_threads(threads, run)?;
-                }
-                Workers::Spin(pool) => pool.run_chunks(y, per, &|i, chunk| rows_of(i * per, &a, chunk)),
-            }
-            return Ok(());
+            return split_rows(y, per, threads, split, workers, &|r0, out| rows_of(r0, &a, out));
         }
         let token_share = |xs: &[f32], ys: &mut [f32]| {
             let acts: Vec<P::Prepared> = xs.chunks_exact(cols.max(1)).map(P::prepare).collect();
@@ -498,6 +477,17 @@ enum Workers<'a> {
     Spin(&'a SpinPool),
 }
 
+impl Workers<'_> {
+    /// How many threads a product may use (at least one).
+    fn threads(self) -> usize {
+        match self {
+            Workers::Rayon(threads) => threads,
+            Workers::Spin(pool) => pool.threads(),
+        }
+        .max(1)
+    }
+}
+
 impl FormatFn for BlockDots<'_> {
     type Output = Result<(), QuantError>;
 
@@ -508,11 +498,7 @@ impl FormatFn for BlockDots<'_> {
         let per_row = blocks.len() / rows.max(1);
         let row_at = |r: usize| &blocks[r * per_row..(r + 1) * per_row];
         let dot = B::dot_fn();
-        let threads = match workers {
-            Workers::Rayon(threads) => threads,
-            Workers::Spin(pool) => pool.threads(),
-        }
-        .max(1);
+        let threads = workers.threads();
         let split = m.splits_across_threads(n, threads);
         if n == 1 {
             // One row of X (decoding): the weight rows are split across threads, two at a time
@@ -535,19 +521,7 @@ impl FormatFn for BlockDots<'_> {
                 }
             };
             let threads = threads.min(rows);
-            let per = rows.div_ceil(threads);
-            match workers {
-                _ if !split => share(0, y),
-                Workers::Rayon(_) => {
-                    let run = || {
-                        use rayon::prelude::*;
-                        y.par_chunks_mut(per).enumerate().for_each(|(i, chunk)| share(i * per, chunk));
-                    };
-                    on_threads(threads, run)?;
-                }
-                Workers::Spin(pool) => pool.run_chunks(y, per, &|i, chunk| share(i * per, chunk)),
-            }
-            return Ok(());
+            return split_rows(y, rows.div_ceil(threads), threads, split, workers, &share);
         }
         // Several rows of X (a prompt chunk): the tokens are split across threads. Each thread
         // quantizes its own tokens and fills its rows of Y (contiguous: no transposing) for every
@@ -593,6 +567,30 @@ impl FormatFn for BlockDots<'_> {
         };
         split_tokens(x, y, (n, rows, cols), threads, split, workers, &token_share)
     }
+}
+
+/// Runs `share(r0, out)` over the outputs of one row of `X`: weight rows `r0 .. r0 + out.len()`
+/// in chunks of `per` per thread when the product splits, else all of them on this thread.
+fn split_rows(
+    y: &mut [f32],
+    per: usize,
+    threads: usize,
+    split: bool,
+    workers: Workers<'_>,
+    share: &(dyn Fn(usize, &mut [f32]) + Sync),
+) -> Result<(), QuantError> {
+    match workers {
+        _ if !split => share(0, y),
+        Workers::Rayon(_) => {
+            let run = || {
+                use rayon::prelude::*;
+                y.par_chunks_mut(per).enumerate().for_each(|(i, chunk)| share(i * per, chunk));
+            };
+            on_threads(threads, run)?;
+        }
+        Workers::Spin(pool) => pool.run_chunks(y, per, &|i, chunk| share(i * per, chunk)),
+    }
+    Ok(())
 }
 
 /// Runs `token_share(xs, ys)` over the rows of `X` (`[n, cols]`, outputs `[n, rows]`): whole

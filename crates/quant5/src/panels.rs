@@ -1,34 +1,52 @@
-//! Q8_0, Q4_K and Q6_K weights repacked into panels of 16 rows for AVX-512 VNNI, the layout candle
-//! 0.11 and llama.cpp's CPU repack use: one `vpdpbusd` multiplies four codes of sixteen rows by
-//! four activation codes, where the row-by-row kernels spend about a dozen instructions per row
-//! and block. Each row's products are added in exactly the order of the row kernels, so a
-//! matrix with panels gives the same bits as one without.
+//! Q8_0, Q4_K and Q6_K weights repacked into panels of 16 rows for AVX-512 VNNI, the layout
+//! candle 0.11 and llama.cpp's CPU repack use: one `vpdpbusd` multiplies four codes of sixteen
+//! rows by four activation codes, where the row-by-row kernels spend about a dozen instructions
+//! per row and block. Each row's products are added in exactly the order of the row kernels, so
+//! a matrix with panels gives the same bits as one without. One [`Panels`] type holds any
+//! format; a [`PanelLayout`] per format says where a row's block goes and which kernel reads it.
 //!
 //! Q8_0 (`four_way!`: eight lanes of four codes, four accumulators taking the blocks in turn,
-//! the same final additions). Panel layout (one panel = 16 rows): the blocks in the order the row kernels accumulate them
-//! ([`block_order`]), each block as 16 f16 scales (32 bytes) and then its 32 codes per row
-//! in eight groups of four, group-major: `[group 0: row 0 codes 0–3, row 1 codes 0–3, …]`
-//! (512 bytes), every code stored plus 128 (an unsigned byte, as `vpdpbusd` wants its first
-//! operand); each activation group's `128 · Σ codes` is subtracted again, exactly.
+//! the same final additions): a panel stores its blocks in the order the row kernels
+//! accumulate them ([`block_order`]), each block as 16 f16 scales (32 bytes) and then its 32
+//! codes per row in eight groups of four, group-major: `[group 0: row 0 codes 0–3, row 1 codes
+//! 0–3, …]` (512 bytes), every code stored plus 128 (an unsigned byte, as `vpdpbusd` wants its
+//! first operand); each activation group's `128 · Σ codes` is subtracted again, exactly.
 
 use crate::formats::{BlockFormat, BlockQ4K, BlockQ6K, BlockQ8_0};
 use crate::kernels::{Q8_0, Q8KBlock};
 use std::ops::Range;
 
-/// What the matrix products need of a panel format: its activations and its kernel.
-pub(crate) trait PanelFormat: Send + Sync {
-    /// The row format the panels were made from (its kernel takes the rows left over).
+/// Rows per panel: one 512-bit register of 32-bit sums.
+pub(crate) const PANEL_ROWS: usize = 16;
+
+/// How one format's blocks sit in a panel, its activations, and the kernel that reads them.
+pub(crate) trait PanelLayout {
+    /// The row format (its kernel takes the rows left over).
     type Block: BlockFormat;
     /// One row of activations as the panel kernel reads it.
     type Prepared: Send + Sync;
+    /// Bytes of one block of one row.
+    const ROW_BLOCK: usize;
+    /// Bytes of one block of a panel (sixteen rows).
+    const PANEL_BLOCK: usize;
+    /// The order a panel stores a row's `n` blocks in, and how many each of the row kernel's
+    /// four accumulators takes: row order and one accumulator unless the format's row kernel
+    /// rotates them.
+    fn order(n: usize) -> (Vec<usize>, [usize; 4]) {
+        ((0..n).collect(), [n, 0, 0, 0])
+    }
+    /// Copies row `r`'s block `block` into its places in the panel's `slot`.
+    fn place(block: &[u8], r: usize, slot: &mut [u8]);
     /// Quantizes one row of activations.
     fn prepare(x: &[f32]) -> Self::Prepared;
     /// The row format's activations in `p` (for the rows left over).
     fn acts(p: &Self::Prepared) -> &[<Self::Block as BlockFormat>::Act];
-    /// Whole panels.
-    fn panels(&self) -> usize;
-    /// Rows `16 p .. 16 p + 16` of `W · a` into `out` (16 values each), for panels `p` in `panels`.
-    fn dot_panels(&self, panels: Range<usize>, a: &Self::Prepared, out: &mut [f32]);
+    /// One panel (its blocks in `order`, `segments` per accumulator) against one row of
+    /// activations into `out` (16 values).
+    ///
+    /// # Safety
+    /// The CPU has AVX-512 F/BW/DQ/VL and VNNI, AVX2, FMA and F16C.
+    unsafe fn dot_panel(panel: &[u8], order: &[usize], segments: [usize; 4], a: &Self::Prepared, out: &mut [f32]);
 }
 
 /// Reports the bytes of the row data already packed, a mebibyte or more at a time, so a caller
@@ -48,34 +66,6 @@ impl Progress<'_> {
     }
 }
 
-/// The panels of one matrix.
-#[derive(Debug)]
-pub(crate) enum RowPanels {
-    Q8_0(Q8_0Panels),
-    Q4K(Q4KPanels),
-    Q6K(Q6KPanels),
-}
-
-/// Rows per panel: one 512-bit register of 32-bit sums.
-pub(crate) const PANEL_ROWS: usize = 16;
-/// Bytes of one block of one panel: 16 f16 scales and 16 × 32 codes.
-const PANEL_BLOCK: usize = 2 * PANEL_ROWS + 32 * PANEL_ROWS;
-const Q8_0_BLOCK: usize = 34;
-
-/// The whole panels of a Q8_0 matrix (the last `rows % 16` rows stay with the row kernels).
-#[derive(Debug)]
-pub(crate) struct Q8_0Panels {
-    data: Vec<u8>,
-    /// Whole panels.
-    pub(crate) panels: usize,
-    /// Blocks per row.
-    blocks: usize,
-    /// The blocks of a row in accumulation order.
-    order: Vec<usize>,
-    /// Blocks per accumulator (the first takes the tail of fewer than four).
-    segments: [usize; 4],
-}
-
 /// The order `four_way!` adds a row's `n` blocks in, accumulator by accumulator: accumulator
 /// `k` takes blocks `k, k + 4, …` of the whole groups of four, and accumulator 0 then takes the
 /// rest. Returns the blocks and how many each accumulator takes.
@@ -93,76 +83,81 @@ fn block_order(n: usize) -> (Vec<usize>, [usize; 4]) {
     (order, segments)
 }
 
-impl Q8_0Panels {
-    /// Repacks `bytes` (`rows` rows of whole Q8_0 blocks, `blocks` per row); `None` without
-    /// AVX-512 VNNI (the only kernel that reads panels) or without a whole panel.
+/// The whole panels of a matrix (the last `rows % 16` rows stay with the row kernels): per
+/// panel, its blocks in `L::order`, each laid out by `L`.
+#[derive(Debug)]
+pub(crate) struct Panels<L> {
+    data: Vec<u8>,
+    /// Whole panels.
+    panels: usize,
+    /// Blocks per row.
+    blocks: usize,
+    /// The blocks of a row in the order the panel stores them.
+    order: Vec<usize>,
+    /// Blocks per accumulator of the row kernel.
+    segments: [usize; 4],
+    layout: std::marker::PhantomData<fn() -> L>,
+}
+
+/// The panels of one matrix.
+#[derive(Debug)]
+pub(crate) enum RowPanels {
+    Q8_0(Panels<Q8_0Layout>),
+    Q4K(Panels<Q4KLayout>),
+    Q6K(Panels<Q6KLayout>),
+}
+
+impl<L: PanelLayout> Panels<L> {
+    /// Repacks `bytes` (`rows` rows of `blocks` blocks), reporting the bytes packed; `None`
+    /// without AVX-512 VNNI (the only kernels that read panels) or without a whole panel.
     pub(crate) fn new(bytes: &[u8], rows: usize, blocks: usize, packed: &mut dyn FnMut(Range<usize>)) -> Option<Self> {
         if !crate::kernels_vnni::available() || rows < PANEL_ROWS || blocks == 0 {
             return None;
         }
-        let row_bytes = blocks * Q8_0_BLOCK;
+        let row_bytes = blocks * L::ROW_BLOCK;
         if bytes.len() < rows * row_bytes {
             return None;
         }
         let panels = rows / PANEL_ROWS;
-        let (order, segments) = block_order(blocks);
-        let mut data = vec![0u8; panels * blocks * PANEL_BLOCK];
+        let (order, segments) = L::order(blocks);
+        let mut data = vec![0u8; panels * blocks * L::PANEL_BLOCK];
         let mut progress = Progress { report: packed, from: 0 };
-        for (p, panel) in data.chunks_exact_mut(blocks * PANEL_BLOCK).enumerate() {
+        for (p, panel) in data.chunks_exact_mut(blocks * L::PANEL_BLOCK).enumerate() {
             progress.upto(p * PANEL_ROWS * row_bytes, false);
-            for (slot, &b) in panel.chunks_exact_mut(PANEL_BLOCK).zip(&order) {
-                let (scales, codes) = slot.split_at_mut(2 * PANEL_ROWS);
+            for (slot, &b) in panel.chunks_exact_mut(L::PANEL_BLOCK).zip(&order) {
                 for r in 0..PANEL_ROWS {
-                    let at = (p * PANEL_ROWS + r) * row_bytes + b * Q8_0_BLOCK;
-                    let block = &bytes[at..at + Q8_0_BLOCK];
-                    scales[2 * r..2 * r + 2].copy_from_slice(&block[..2]);
-                    for g in 0..8 {
-                        for i in 0..4 {
-                            codes[g * 4 * PANEL_ROWS + 4 * r + i] = block[2 + 4 * g + i] ^ 0x80;
-                        }
-                    }
+                    let at = (p * PANEL_ROWS + r) * row_bytes + b * L::ROW_BLOCK;
+                    L::place(&bytes[at..at + L::ROW_BLOCK], r, slot);
                 }
             }
         }
         progress.upto(panels * PANEL_ROWS * row_bytes, true);
-        Some(Self { data, panels, blocks, order, segments })
+        Some(Self { data, panels, blocks, order, segments, layout: std::marker::PhantomData })
     }
 
-    /// Each activation group's `−128 · Σ codes`, the offset of the stored codes taken back.
-    pub(crate) fn offsets(act: &[Q8_0]) -> Vec<[i32; 8]> {
-        act.iter()
-            .map(|y| std::array::from_fn(|g| -128 * y.qs[4 * g..4 * g + 4].iter().map(|&q| q as i32).sum::<i32>()))
-            .collect()
+    /// Whole panels.
+    pub(crate) fn panels(&self) -> usize {
+        self.panels
     }
 
-    /// Rows `16 p .. 16 p + 16` of `W · a` into `out` (16 values), for panels `p` in `panels`
-    /// and activations `act` with their [`offsets`](Self::offsets).
-    pub(crate) fn dot_panels(
-        &self,
-        panels: std::ops::Range<usize>,
-        act: &[Q8_0],
-        offsets: &[[i32; 8]],
-        out: &mut [f32],
-    ) {
+    /// Rows `16 p .. 16 p + 16` of `W · a` into `out` (16 values each), for panels `p` in
+    /// `panels`.
+    pub(crate) fn dot_panels(&self, panels: Range<usize>, a: &L::Prepared, out: &mut [f32]) {
         assert!(
-            panels.end <= self.panels
-                && act.len() >= self.blocks
-                && offsets.len() >= self.blocks
-                && out.len() >= panels.len() * PANEL_ROWS,
+            panels.end <= self.panels && L::acts(a).len() >= self.blocks && out.len() >= panels.len() * PANEL_ROWS,
             "panel product shapes"
         );
-        let size = self.blocks * PANEL_BLOCK;
+        let size = self.blocks * L::PANEL_BLOCK;
         for (i, p) in panels.enumerate() {
             // SAFETY: panels exist only where `kernels_vnni::available()` detected AVX-512
-            // F/BW/DQ/VL, VNNI, AVX2, FMA and F16C (`new`); the slices are sized as the kernel
-            // reads them (asserted above: a panel holds `blocks` blocks in `order`).
+            // F/BW/DQ/VL, VNNI, AVX2, FMA and F16C (`new`); a panel holds `blocks` blocks of
+            // PANEL_BLOCK bytes in `order`, and `a` at least as many (asserted above).
             unsafe {
-                dot_panel_vnni(
+                L::dot_panel(
                     &self.data[p * size..(p + 1) * size],
                     &self.order,
                     self.segments,
-                    act,
-                    offsets,
+                    a,
                     &mut out[i * PANEL_ROWS..(i + 1) * PANEL_ROWS],
                 )
             }
@@ -170,13 +165,42 @@ impl Q8_0Panels {
     }
 }
 
-impl PanelFormat for Q8_0Panels {
+/// Bytes of one Q8_0 block (ggml's `block_q8_0`).
+const Q8_0_BLOCK: usize = 34;
+
+/// Q8_0 in panels: the layout and order of the module docs.
+#[derive(Debug)]
+pub(crate) struct Q8_0Layout;
+
+impl PanelLayout for Q8_0Layout {
     type Block = BlockQ8_0;
+    /// The activations and each group's `−128 · Σ codes`, the offset of the stored codes
+    /// taken back.
     type Prepared = (Vec<Q8_0>, Vec<[i32; 8]>);
+    const ROW_BLOCK: usize = Q8_0_BLOCK;
+    /// 16 f16 scales and 16 × 32 codes.
+    const PANEL_BLOCK: usize = 2 * PANEL_ROWS + 32 * PANEL_ROWS;
+
+    fn order(n: usize) -> (Vec<usize>, [usize; 4]) {
+        block_order(n)
+    }
+
+    fn place(block: &[u8], r: usize, slot: &mut [u8]) {
+        let (scales, codes) = slot.split_at_mut(2 * PANEL_ROWS);
+        scales[2 * r..2 * r + 2].copy_from_slice(&block[..2]);
+        for g in 0..8 {
+            for i in 0..4 {
+                codes[g * 4 * PANEL_ROWS + 4 * r + i] = block[2 + 4 * g + i] ^ 0x80;
+            }
+        }
+    }
 
     fn prepare(x: &[f32]) -> Self::Prepared {
         let act = BlockQ8_0::quantize_activations(x);
-        let offsets = Self::offsets(&act);
+        let offsets = act
+            .iter()
+            .map(|y| std::array::from_fn(|g| -128 * y.qs[4 * g..4 * g + 4].iter().map(|&q| q as i32).sum::<i32>()))
+            .collect();
         (act, offsets)
     }
 
@@ -184,21 +208,20 @@ impl PanelFormat for Q8_0Panels {
         &p.0
     }
 
-    fn panels(&self) -> usize {
-        self.panels
-    }
-
-    fn dot_panels(&self, panels: Range<usize>, a: &Self::Prepared, out: &mut [f32]) {
-        Q8_0Panels::dot_panels(self, panels, &a.0, &a.1, out)
+    unsafe fn dot_panel(panel: &[u8], order: &[usize], segments: [usize; 4], a: &Self::Prepared, out: &mut [f32]) {
+        assert!(a.1.len() >= a.0.len(), "one offset per activation block");
+        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
+        unsafe { dot_panel_vnni(panel, order, segments, &a.0, &a.1, out) }
     }
 }
 
 /// The row blocks the panels were made from (for tests).
 #[cfg(test)]
-fn unpack(p: &Q8_0Panels) -> Vec<crate::formats::BlockQ8_0> {
+fn unpack(p: &Panels<Q8_0Layout>) -> Vec<BlockQ8_0> {
+    let size = Q8_0Layout::PANEL_BLOCK;
     let mut rows = vec![[0u8; Q8_0_BLOCK]; p.panels * PANEL_ROWS * p.blocks];
     for panel in 0..p.panels {
-        for (slot, &b) in p.data[panel * p.blocks * PANEL_BLOCK..].chunks_exact(PANEL_BLOCK).zip(&p.order) {
+        for (slot, &b) in p.data[panel * p.blocks * size..].chunks_exact(size).zip(&p.order) {
             for r in 0..PANEL_ROWS {
                 let block = &mut rows[(panel * PANEL_ROWS + r) * p.blocks + b];
                 block[..2].copy_from_slice(&slot[2 * r..2 * r + 2]);
@@ -210,7 +233,7 @@ fn unpack(p: &Q8_0Panels) -> Vec<crate::formats::BlockQ8_0> {
             }
         }
     }
-    rows.iter().map(|b| *bytemuck::from_bytes::<crate::formats::BlockQ8_0>(b)).collect()
+    rows.iter().map(|b| *bytemuck::from_bytes::<BlockQ8_0>(b)).collect()
 }
 
 /// One panel against one row of activations: see the module docs for the order of the sums.
@@ -225,14 +248,14 @@ fn dot_panel_vnni(
     out: &mut [f32],
 ) {
     use std::arch::x86_64::*;
-    let mut blocks = panel.chunks_exact(PANEL_BLOCK).zip(order);
+    let mut blocks = panel.chunks_exact(Q8_0Layout::PANEL_BLOCK).zip(order);
     // One accumulator's blocks: eight lanes of sixteen rows (kept in registers; an array of
     // all four accumulators was a 2 KB memset per call).
     let mut segment = |count: usize| {
         let mut acc = [_mm512_setzero_ps(); 8];
         for (slot, &b) in blocks.by_ref().take(count) {
             let (y, offset) = (&act[b], &offsets[b]);
-            // SAFETY: `slot` is PANEL_BLOCK bytes: 32 of scales, then 8 groups of 64 codes.
+            // SAFETY: `slot` is Q8_0Layout::PANEL_BLOCK bytes: 32 of scales, then 8 groups of 64 codes.
             unsafe {
                 let d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(slot.as_ptr().cast())), _mm512_set1_ps(y.d));
                 let codes = slot.as_ptr().add(2 * PANEL_ROWS);
@@ -264,104 +287,6 @@ fn dot_panel_vnni(
     unsafe { _mm512_storeu_ps(out.as_mut_ptr(), total) };
 }
 
-/// How a K-quant's super-blocks sit in a panel, and the kernel that reads them.
-pub(crate) trait SuperBlockLayout {
-    /// The row format.
-    type Block: BlockFormat<Act = Q8KBlock>;
-    /// Bytes of one super-block of one row.
-    const ROW_BLOCK: usize;
-    /// Bytes of one super-block of a panel (sixteen rows).
-    const PANEL_BLOCK: usize;
-    /// Copies row `r`'s super-block `block` into its places in the panel's `slot`.
-    fn place(block: &[u8], r: usize, slot: &mut [u8]);
-    /// One panel against one row of activations into `out` (16 values).
-    ///
-    /// # Safety
-    /// The CPU has AVX-512 F/BW/DQ/VL and VNNI, AVX2, FMA and F16C.
-    unsafe fn dot_panel(panel: &[u8], act: &[Q8KBlock], out: &mut [f32]);
-}
-
-/// The whole panels of a K-quant matrix (the last `rows % 16` rows stay with the row kernels):
-/// per panel, its super-blocks in order, each laid out by `L`.
-#[derive(Debug)]
-pub(crate) struct KPanels<L> {
-    data: Vec<u8>,
-    panels: usize,
-    /// Super-blocks per row.
-    blocks: usize,
-    layout: std::marker::PhantomData<L>,
-}
-
-/// Q4_K rows in panels.
-pub(crate) type Q4KPanels = KPanels<Q4KLayout>;
-/// Q6_K rows in panels.
-pub(crate) type Q6KPanels = KPanels<Q6KLayout>;
-
-impl<L: SuperBlockLayout> KPanels<L> {
-    /// Repacks `bytes` (`rows` rows of `blocks` super-blocks), reporting the bytes packed;
-    /// `None` without AVX-512 VNNI or without a whole panel.
-    pub(crate) fn new(bytes: &[u8], rows: usize, blocks: usize, packed: &mut dyn FnMut(Range<usize>)) -> Option<Self> {
-        if !crate::kernels_vnni::available() || rows < PANEL_ROWS || blocks == 0 {
-            return None;
-        }
-        let row_bytes = blocks * L::ROW_BLOCK;
-        if bytes.len() < rows * row_bytes {
-            return None;
-        }
-        let panels = rows / PANEL_ROWS;
-        let mut data = vec![0u8; panels * blocks * L::PANEL_BLOCK];
-        let mut progress = Progress { report: packed, from: 0 };
-        for (p, panel) in data.chunks_exact_mut(blocks * L::PANEL_BLOCK).enumerate() {
-            progress.upto(p * PANEL_ROWS * row_bytes, false);
-            for (b, slot) in panel.chunks_exact_mut(L::PANEL_BLOCK).enumerate() {
-                for r in 0..PANEL_ROWS {
-                    let at = (p * PANEL_ROWS + r) * row_bytes + b * L::ROW_BLOCK;
-                    L::place(&bytes[at..at + L::ROW_BLOCK], r, slot);
-                }
-            }
-        }
-        progress.upto(panels * PANEL_ROWS * row_bytes, true);
-        Some(Self { data, panels, blocks, layout: std::marker::PhantomData })
-    }
-}
-
-impl<L: SuperBlockLayout + Send + Sync> PanelFormat for KPanels<L> {
-    type Block = L::Block;
-    type Prepared = Vec<Q8KBlock>;
-
-    fn prepare(x: &[f32]) -> Self::Prepared {
-        L::Block::quantize_activations(x)
-    }
-
-    fn acts(p: &Self::Prepared) -> &[Q8KBlock] {
-        p
-    }
-
-    fn panels(&self) -> usize {
-        self.panels
-    }
-
-    fn dot_panels(&self, panels: Range<usize>, act: &Self::Prepared, out: &mut [f32]) {
-        assert!(
-            panels.end <= self.panels && act.len() >= self.blocks && out.len() >= panels.len() * PANEL_ROWS,
-            "panel product shapes"
-        );
-        let size = self.blocks * L::PANEL_BLOCK;
-        for (i, p) in panels.enumerate() {
-            // SAFETY: panels exist only where `kernels_vnni::available()` detected AVX-512
-            // F/BW/DQ/VL, VNNI, AVX2, FMA and F16C (`new`); a panel holds `blocks` super-blocks
-            // of PANEL_BLOCK bytes and `act` at least as many (asserted above).
-            unsafe {
-                L::dot_panel(
-                    &self.data[p * size..(p + 1) * size],
-                    &act[..self.blocks],
-                    &mut out[i * PANEL_ROWS..(i + 1) * PANEL_ROWS],
-                )
-            }
-        }
-    }
-}
-
 /// Bytes of one Q4_K super-block (ggml's `block_q4_K`).
 const Q4K_BLOCK: usize = 144;
 /// One super-block of a Q4_K panel: 16 `d`, 16 `dmin` (f16), the eight sub-block scales and
@@ -371,7 +296,7 @@ const Q4K_BLOCK: usize = 144;
 const Q4K_PANEL_BLOCK: usize = 4 * PANEL_ROWS + 16 * PANEL_ROWS + 128 * PANEL_ROWS;
 const Q4K_CODES: usize = 4 * PANEL_ROWS + 16 * PANEL_ROWS;
 
-/// Q4_K in panels (see [`KPanels`]).
+/// Q4_K in panels (see [`Panels`]).
 ///
 /// The row kernel (`dot_q4_k`) keeps eight lanes per row, lane `j` summing, over the eight
 /// sub-blocks, the sub-block's scale times the products of its values `4 j ..+ 4` (integers,
@@ -380,8 +305,9 @@ const Q4K_CODES: usize = 4 * PANEL_ROWS + 16 * PANEL_ROWS;
 #[derive(Debug)]
 pub(crate) struct Q4KLayout;
 
-impl SuperBlockLayout for Q4KLayout {
+impl PanelLayout for Q4KLayout {
     type Block = BlockQ4K;
+    type Prepared = Vec<Q8KBlock>;
     const ROW_BLOCK: usize = Q4K_BLOCK;
     const PANEL_BLOCK: usize = Q4K_PANEL_BLOCK;
 
@@ -402,13 +328,22 @@ impl SuperBlockLayout for Q4KLayout {
         }
     }
 
-    unsafe fn dot_panel(panel: &[u8], act: &[Q8KBlock], out: &mut [f32]) {
+    fn prepare(x: &[f32]) -> Self::Prepared {
+        BlockQ4K::quantize_activations(x)
+    }
+
+    fn acts(p: &Self::Prepared) -> &[Q8KBlock] {
+        p
+    }
+
+    /// Super-blocks in row order (one accumulator per lane): `order` and `segments` are those.
+    unsafe fn dot_panel(panel: &[u8], _: &[usize], _: [usize; 4], act: &Self::Prepared, out: &mut [f32]) {
         // SAFETY: forwarded to the caller (AVX-512 VNNI present).
         unsafe { dot_q4k_panel_vnni(panel, act, out) }
     }
 }
 
-/// One Q4_K panel against one row of activations, in `dot_q4_k`'s order (see [`Q4KPanels`]).
+/// One Q4_K panel against one row of activations, in `dot_q4_k`'s order (see [`Q4KLayout`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
 fn dot_q4k_panel_vnni(panel: &[u8], act: &[Q8KBlock], out: &mut [f32]) {
@@ -418,7 +353,7 @@ fn dot_q4k_panel_vnni(panel: &[u8], act: &[Q8KBlock], out: &mut [f32]) {
     let mut mins = _mm512_setzero_ps();
     for (slot, y) in panel.chunks_exact(Q4K_PANEL_BLOCK).zip(act) {
         let p = slot.as_ptr();
-        // SAFETY: `slot` is Q4K_PANEL_BLOCK bytes, laid out as `Q4KPanels` describes.
+        // SAFETY: `slot` is Q4K_PANEL_BLOCK bytes, laid out as `Q4K_PANEL_BLOCK` describes.
         unsafe {
             let dy = _mm512_set1_ps(y.d);
             let d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(p.cast())), dy);
@@ -475,7 +410,7 @@ const Q6K_BLOCK: usize = 210;
 const Q6K_PANEL_BLOCK: usize = 2 * PANEL_ROWS + 16 * PANEL_ROWS + 192 * PANEL_ROWS;
 const Q6K_CODES: usize = 2 * PANEL_ROWS + 16 * PANEL_ROWS;
 
-/// Q6_K in panels (see [`KPanels`]).
+/// Q6_K in panels (see [`Panels`]).
 ///
 /// The row kernel (`dot_q6_k`) keeps eight lanes per row, lane `j` of each 32-code quarter
 /// adding its sub-block's scale times the products of codes `4 j ..+ 4` (integers), then one
@@ -484,8 +419,9 @@ const Q6K_CODES: usize = 2 * PANEL_ROWS + 16 * PANEL_ROWS;
 #[derive(Debug)]
 pub(crate) struct Q6KLayout;
 
-impl SuperBlockLayout for Q6KLayout {
+impl PanelLayout for Q6KLayout {
     type Block = BlockQ6K;
+    type Prepared = Vec<Q8KBlock>;
     const ROW_BLOCK: usize = Q6K_BLOCK;
     const PANEL_BLOCK: usize = Q6K_PANEL_BLOCK;
 
@@ -505,13 +441,22 @@ impl SuperBlockLayout for Q6KLayout {
         }
     }
 
-    unsafe fn dot_panel(panel: &[u8], act: &[Q8KBlock], out: &mut [f32]) {
+    fn prepare(x: &[f32]) -> Self::Prepared {
+        BlockQ6K::quantize_activations(x)
+    }
+
+    fn acts(p: &Self::Prepared) -> &[Q8KBlock] {
+        p
+    }
+
+    /// Super-blocks in row order (one accumulator per lane): `order` and `segments` are those.
+    unsafe fn dot_panel(panel: &[u8], _: &[usize], _: [usize; 4], act: &Self::Prepared, out: &mut [f32]) {
         // SAFETY: forwarded to the caller (AVX-512 VNNI present).
         unsafe { dot_q6k_panel_vnni(panel, act, out) }
     }
 }
 
-/// One Q6_K panel against one row of activations, in `dot_q6_k`'s order (see [`Q6KPanels`]).
+/// One Q6_K panel against one row of activations, in `dot_q6_k`'s order (see [`Q6KLayout`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
 fn dot_q6k_panel_vnni(panel: &[u8], act: &[Q8KBlock], out: &mut [f32]) {
@@ -521,7 +466,7 @@ fn dot_q6k_panel_vnni(panel: &[u8], act: &[Q8KBlock], out: &mut [f32]) {
     let mut offsets = _mm512_setzero_ps();
     for (slot, y) in panel.chunks_exact(Q6K_PANEL_BLOCK).zip(act) {
         let p = slot.as_ptr();
-        // SAFETY: `slot` is Q6K_PANEL_BLOCK bytes, laid out as `Q6KPanels` describes.
+        // SAFETY: `slot` is Q6K_PANEL_BLOCK bytes, laid out as `Q6K_PANEL_BLOCK` describes.
         unsafe {
             let d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(p.cast())), _mm512_set1_ps(y.d));
             let scale =
@@ -593,7 +538,7 @@ mod tests {
         let (rows, blocks) = (64, 1024); // four panels of 557 KB
         let bytes = vec![0u8; rows * blocks * Q8_0_BLOCK];
         let mut reported = Vec::new();
-        if Q8_0Panels::new(&bytes, rows, blocks, &mut |r| reported.push(r)).is_none() {
+        if Panels::<Q8_0Layout>::new(&bytes, rows, blocks, &mut |r| reported.push(r)).is_none() {
             return; // no AVX-512 VNNI here
         }
         let panel = PANEL_ROWS * blocks * Q8_0_BLOCK;
@@ -605,7 +550,7 @@ mod tests {
         let (rows, blocks) = (35, 7);
         let bytes: Vec<u8> = (0..rows * blocks * Q8_0_BLOCK).map(|i| (i * 7919 % 251) as u8).collect();
         let mut reported = Vec::new();
-        let Some(p) = Q8_0Panels::new(&bytes, rows, blocks, &mut |r| reported.push(r)) else {
+        let Some(p) = Panels::<Q8_0Layout>::new(&bytes, rows, blocks, &mut |r| reported.push(r)) else {
             return; // no AVX-512 VNNI here
         };
         assert_eq!(reported, vec![0..32 * blocks * Q8_0_BLOCK], "the packed rows, reported once");
