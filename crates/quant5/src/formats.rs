@@ -426,7 +426,7 @@ format!(
     q8_0,
     pair: q8_0,
     rows: q8_0,
-    tile: q8_0
+    tile: none
 );
 format!(
     BlockIQ4NL,
@@ -482,7 +482,7 @@ mod simd {
         no_kernels!(none, q4_1, q5_0, q8_0);
     }
     pub(super) mod tile {
-        no_kernels!(q4_0, q4_1, q5_0, q5_1, q8_0, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_xs);
+        no_kernels!(none, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_xs);
     }
 }
 
@@ -601,6 +601,12 @@ mod simd {
         use super::*;
         use crate::kernels_vnni as v;
 
+        /// Q8_0 has no tiles: its prompts run on the 16-row panels (`pack_row_panels`) or the
+        /// two-token kernel, both in its one-sum-per-block order.
+        pub(in super::super) fn none<B>() -> Option<B> {
+            None
+        }
+
         macro_rules! wrap_tile {
             ($($name:ident = $kernel:ident: $block:ty, $act:ty;)*) => {$(
                 pub(in super::super) fn $name() -> Option<DotTile<$block>> {
@@ -619,7 +625,6 @@ mod simd {
             q4_1 = tiles_q4_1: BlockQ4_1, Q8_1;
             q5_0 = tiles_q5_0: BlockQ5_0, Q8_0;
             q5_1 = tiles_q5_1: BlockQ5_1, Q8_1;
-            q8_0 = tiles_q8_0: BlockQ8_0, Q8_0;
             iq4_nl = tiles_iq4_nl: BlockIQ4NL, Q8_0;
             q2_k = tiles_q2_k: BlockQ2K, Q8KBlock;
             q3_k = tiles_q3_k: BlockQ3K, Q8KBlock;

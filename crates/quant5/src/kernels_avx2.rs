@@ -1,7 +1,8 @@
 //! AVX2 + FMA (+ F16C) block dot products (x86-64, chosen at run time) for every stored block
 //! type (Q4_0/1, Q5_0/1, Q8_0, Q2_K…Q6_K, IQ4_NL, IQ4_XS). Integer products inside blocks
 //! use `maddubs` (u8 × i8 → i16 pairs) and `madd` (→ i32), exactly like ggml's x86 kernels; the
-//! per-block scale is applied to eight i32 partial sums at once and FMA-accumulated in f32.
+//! per-block scale is applied to eight i32 partial sums at once and FMA-accumulated in f32
+//! (Q8_0 first sums each block to one integer, eight blocks per FMA: [`add_block_sums`]).
 //! Integer block sums equal the portable kernels' exactly; only the order of the f32
 //! accumulation differs, so results agree to ~1e-6 relative (tested).
 
@@ -267,13 +268,37 @@ pub(crate) fn dot_q5_0_rows(r0: &[u8], r1: &[u8], act: &[Q8_0]) -> [f32; 2] {
 }
 
 /// [`dot_q8_0`] for two weight rows and one activation row (decoding; the LM head of a model
-/// whose embedding is Q8_0): bit-identical to two calls.
+/// whose embedding is Q8_0): each activation block is loaded once for both rows, and each
+/// row's sums run in [`dot_q8_0`]'s order (bit-identical to two calls).
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q8_0_rows(r0: &[u8], r1: &[u8], act: &[Q8_0]) -> [f32; 2] {
-    four_way_rows!(r0, r1, 34, act, |_t, b, y| {
-        let s = dot_i8_i8(load32(&b[2..34]), load_i8x32(&y.qs));
-        (f16c_at(b, 0) * y.d, s)
-    })
+    let ((b0, _), (b1, _)) = (r0.as_chunks::<34>(), r1.as_chunks::<34>());
+    let n = b0.len().min(b1.len()).min(act.len());
+    let ((groups0, tail0), (groups1, tail1)) = (b0[..n].as_chunks::<8>(), b1[..n].as_chunks::<8>());
+    let (y_groups, y_tail) = act[..n].as_chunks::<8>();
+    let mut acc = [_mm256_setzero_ps(); 2];
+    for ((g0, g1), ys) in groups0.iter().zip(groups1).zip(y_groups) {
+        // The weight stream is what decoding waits on (see `four_way_rows!`).
+        prefetch_ahead(g1.as_flattened());
+        let mut sums = [[_mm256_setzero_si256(); 8]; 2];
+        let mut scales = [[0f32; 8]; 2];
+        for k in 0..8 {
+            let a = load_i8x32(&ys[k].qs);
+            for (t, b) in [&g0[k], &g1[k]].into_iter().enumerate() {
+                sums[t][k] = dot_i8_i8(load32(&b[2..34]), a);
+                scales[t][k] = f16c_at(b, 0) * ys[k].d;
+            }
+        }
+        for t in 0..2 {
+            acc[t] = add_block_sums(acc[t], &scales[t], &sums[t]);
+        }
+    }
+    if !y_tail.is_empty() {
+        for (t, tail) in [tail0, tail1].into_iter().enumerate() {
+            acc[t] = add_block_sums(acc[t], &q8_0_tail_scales(tail, y_tail), &q8_0_tail_sums(tail, y_tail));
+        }
+    }
+    [hsum_ps(acc[0]), hsum_ps(acc[1])]
 }
 
 /// [`dot_q5_0`] for two rows of activations at once: each block's 5-bit codes are assembled
@@ -302,10 +327,31 @@ pub(crate) fn dot_q5_0_pair(row: &[u8], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
 /// scale are loaded once for both; bit-identical to two calls.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q8_0_pair(row: &[u8], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
-    four_way_pair!(row, 34, a0, a1, |b| (w, d) = (load32(&b[2..34]), f16c_at(b, 0)), |_t, y| {
-        let s = dot_i8_i8(w, load_i8x32(&y.qs));
-        (d * y.d, s)
-    })
+    let (blocks, _) = row.as_chunks::<34>();
+    let n = blocks.len().min(a0.len()).min(a1.len());
+    let (groups, tail) = blocks[..n].as_chunks::<8>();
+    let ((groups0, tail0), (groups1, tail1)) = (a0[..n].as_chunks::<8>(), a1[..n].as_chunks::<8>());
+    let mut acc = [_mm256_setzero_ps(); 2];
+    for ((group, y0), y1) in groups.iter().zip(groups0).zip(groups1) {
+        let mut sums = [[_mm256_setzero_si256(); 8]; 2];
+        let mut scales = [[0f32; 8]; 2];
+        for k in 0..8 {
+            let (w, d) = (load32(&group[k][2..34]), f16c_at(&group[k], 0));
+            for (t, y) in [&y0[k], &y1[k]].into_iter().enumerate() {
+                sums[t][k] = dot_i8_i8(w, load_i8x32(&y.qs));
+                scales[t][k] = d * y.d;
+            }
+        }
+        for t in 0..2 {
+            acc[t] = add_block_sums(acc[t], &scales[t], &sums[t]);
+        }
+    }
+    if !tail.is_empty() {
+        for (t, ys) in [tail0, tail1].into_iter().enumerate() {
+            acc[t] = add_block_sums(acc[t], &q8_0_tail_scales(tail, ys), &q8_0_tail_sums(tail, ys));
+        }
+    }
+    [hsum_ps(acc[0]), hsum_ps(acc[1])]
 }
 
 /// [`dot_q4_1`] for two rows of activations at once: each weight block is unpacked once and
@@ -346,13 +392,80 @@ pub(crate) fn dot_q5_1_pair(row: &[u8], a0: &[Q8_1], a1: &[Q8_1]) -> [f32; 2] {
     [s0 + mins[0], s1 + mins[1]]
 }
 
-/// Q8_0 × Q8_0.
+/// Lane `j` of the result: the sum of `v[j]`'s eight lanes (eight blocks' partial sums in,
+/// their whole integer sums out; exact).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn block_sums8(v: &[__m256i; 8]) -> __m256i {
+    // hadd pairs lanes inside each 128-bit half: after two rounds lane j of a half holds four
+    // lanes of block j (blocks 0–3 from `u0`, 4–7 from `u1`); the halves are then added.
+    let t = [
+        _mm256_hadd_epi32(v[0], v[1]),
+        _mm256_hadd_epi32(v[2], v[3]),
+        _mm256_hadd_epi32(v[4], v[5]),
+        _mm256_hadd_epi32(v[6], v[7]),
+    ];
+    let (u0, u1) = (_mm256_hadd_epi32(t[0], t[1]), _mm256_hadd_epi32(t[2], t[3]));
+    _mm256_add_epi32(_mm256_permute2x128_si256::<0x20>(u0, u1), _mm256_permute2x128_si256::<0x31>(u0, u1))
+}
+
+/// `acc + scales · Σ sums`: eight blocks' integer sums, converted once and added with one FMA,
+/// block `8g + j` into lane `j`. The order every Q8_0 kernel keeps (the row kernels here, the
+/// 16-row panels in `panels`), so their results agree bit for bit.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn add_block_sums(acc: __m256, scales: &[f32; 8], sums: &[__m256i; 8]) -> __m256 {
+    // SAFETY: `scales` is eight f32s; unaligned load.
+    let d = unsafe { _mm256_loadu_ps(scales.as_ptr()) };
+    _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(block_sums8(sums)), acc)
+}
+
+/// The last `blocks.len() < 8` blocks' partial sums, zero blocks after them (a zero block adds
+/// `0 · 0`, which leaves an accumulator's bits as they are: it starts at +0 and never becomes −0).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn q8_0_tail_sums(blocks: &[[u8; 34]], ys: &[Q8_0]) -> [__m256i; 8] {
+    let mut sums = [_mm256_setzero_si256(); 8];
+    for ((s, b), y) in sums.iter_mut().zip(blocks).zip(ys) {
+        *s = dot_i8_i8(load32(&b[2..34]), load_i8x32(&y.qs));
+    }
+    sums
+}
+
+/// The scale products of [`q8_0_tail_sums`]'s blocks (zero after them).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn q8_0_tail_scales(blocks: &[[u8; 34]], ys: &[Q8_0]) -> [f32; 8] {
+    let mut scales = [0f32; 8];
+    for ((d, b), y) in scales.iter_mut().zip(blocks).zip(ys) {
+        *d = f16c_at(b, 0) * y.d;
+    }
+    scales
+}
+
+/// Q8_0 × Q8_0: unlike the other 32-value formats, each block's 32 products are summed as one
+/// integer before its scale is applied (what ggml's repacked kernels do), eight blocks per
+/// [`add_block_sums`]; the AVX-512 panels compute the same sums sixteen rows at a time with a
+/// third of the instructions the per-lane order needed.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q8_0(row: &[u8], act: &[Q8_0]) -> f32 {
-    let acc = four_way!(row, 34, act, |b, y| {
-        let s = dot_i8_i8(load32(&b[2..34]), load_i8x32(&y.qs));
-        (f16c_at(b, 0) * y.d, s)
-    });
+    let (blocks, _) = row.as_chunks::<34>();
+    let n = blocks.len().min(act.len());
+    let (groups, tail) = blocks[..n].as_chunks::<8>();
+    let (y_groups, y_tail) = act[..n].as_chunks::<8>();
+    let mut acc = _mm256_setzero_ps();
+    for (group, ys) in groups.iter().zip(y_groups) {
+        let mut sums = [_mm256_setzero_si256(); 8];
+        let mut scales = [0f32; 8];
+        for k in 0..8 {
+            sums[k] = dot_i8_i8(load32(&group[k][2..34]), load_i8x32(&ys[k].qs));
+            scales[k] = f16c_at(&group[k], 0) * ys[k].d;
+        }
+        acc = add_block_sums(acc, &scales, &sums);
+    }
+    if !tail.is_empty() {
+        acc = add_block_sums(acc, &q8_0_tail_scales(tail, y_tail), &q8_0_tail_sums(tail, y_tail));
+    }
     hsum_ps(acc)
 }
 

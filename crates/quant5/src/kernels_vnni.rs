@@ -1,5 +1,5 @@
 //! Prompt products on AVX-512 VNNI: tiles of 4 weight rows × 4 rows of activations. For Q4_0,
-//! Q4_1, Q5_0, Q5_1, Q8_0 and IQ4_NL a block pair's integer sum is one `vpdpbusd` per row and token (where the
+//! Q4_1, Q5_0, Q5_1 and IQ4_NL a block pair's integer sum is one `vpdpbusd` per row and token (where the
 //! AVX2 kernels need `maddubs`, `madd` and sign fix-ups), two blocks per 512-bit register; for
 //! Q4_K and Q6_K the sub-block scales are applied by `vpdpwssd` ([`k_tiles!`]).
 //!
@@ -27,7 +27,7 @@
 use crate::blocks::scale_min_k4;
 use crate::formats::{
     BlockIQ4NL, BlockIQ4XS, BlockQ2K, BlockQ3K, BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5_1, BlockQ5K,
-    BlockQ6K, BlockQ8_0, TILE_ROWS, TILE_TOKENS,
+    BlockQ6K, TILE_ROWS, TILE_TOKENS,
 };
 use crate::kernels::{Q8_0, Q8_1, Q8KBlock};
 use crate::kernels_avx2::{
@@ -273,23 +273,6 @@ fn minus_offset(c: i8, a: __m512i) -> __m512i {
     _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(c), a))
 }
 
-/// Q8_0 × Q8_0: the weights move to unsigned (`w + 128`, one `xor`) and each activation block
-/// starts its sums at −128·Σa. `rows` holds whole rows of `per_row` blocks.
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-pub(crate) fn tiles_q8_0(rows: &[BlockQ8_0], per_row: usize, acts: &[Vec<Q8_0>], out: &mut [f32], stride: usize) {
-    let flip = _mm256_set1_epi8(-128);
-    tiles!(
-        rows,
-        per_row,
-        acts,
-        out,
-        stride,
-        |b| (_mm256_xor_si256(load_codes(&b.qs), flip), f16c_at(&b.d, 0)),
-        |y| (load_codes(&y.qs), y.d),
-        |a| minus_offset(-128, a)
-    )
-}
-
 /// Q4_0 × Q8_0: the nibbles are unsigned already and each activation block starts its sums
 /// at −8·Σa.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
@@ -307,7 +290,7 @@ pub(crate) fn tiles_q4_0(rows: &[BlockQ4_0], per_row: usize, acts: &[Vec<Q8_0>],
 }
 
 /// IQ4_NL × Q8_0: the table values (signed) move to unsigned (`v + 128`, one `xor`) and each
-/// activation block starts its sums at −128·Σa, as Q8_0's.
+/// activation block starts its sums at −128·Σa.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
 pub(crate) fn tiles_iq4_nl(rows: &[BlockIQ4NL], per_row: usize, acts: &[Vec<Q8_0>], out: &mut [f32], stride: usize) {
     let (table, flip) = (iq4_table(), _mm256_set1_epi8(-128));

@@ -5,12 +5,13 @@
 //! a matrix with panels gives the same bits as one without. One [`Panels`] type holds any
 //! format; a [`PanelLayout`] per format says where a row's block goes and which kernel reads it.
 //!
-//! Q8_0 (`four_way!`: eight lanes of four codes, four accumulators taking the blocks in turn,
-//! the same final additions): a panel stores its blocks in the order the row kernels
-//! accumulate them ([`block_order`]), each block as 16 f16 scales (32 bytes) and then its 32
-//! codes per row in eight groups of four, group-major: `[group 0: row 0 codes 0–3, row 1 codes
-//! 0–3, …]` (512 bytes), every code stored plus 128 (an unsigned byte, as `vpdpbusd` wants its
-//! first operand); each activation group's `128 · Σ codes` is subtracted again, exactly.
+//! Q8_0 (`kernels_avx2::add_block_sums`: one integer sum per block, block `i` added into
+//! accumulator `i mod 8`, the same final additions): a panel stores each block as 16 f16
+//! scales (32 bytes) and then its 32 codes per row in eight groups of four, group-major:
+//! `[group 0: row 0 codes 0–3, row 1 codes 0–3, …]` (512 bytes), every code stored plus 128
+//! (an unsigned byte, as `vpdpbusd` wants its first operand); each activation block's
+//! `128 · Σ codes` is subtracted again, exactly. A block costs eight `vpdpbusd`, one
+//! conversion and one FMA for sixteen rows.
 
 use crate::formats::{BlockFormat, BlockQ4K, BlockQ6K, BlockQ8_0};
 use crate::kernels::{Q8_0, Q8KBlock};
@@ -18,6 +19,16 @@ use std::ops::Range;
 
 /// Rows per panel: one 512-bit register of 32-bit sums.
 pub(crate) const PANEL_ROWS: usize = 16;
+
+/// A cache line (and a 512-bit load).
+const LINE: usize = 64;
+
+/// The panels' storage unit: allocated on cache-line boundaries, so no 64-byte load of a
+/// panel straddles two lines (a plain `Vec<u8>` of this size comes from `mmap` 16 bytes past a
+/// page boundary, which made every load of the codes touch two lines).
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C, align(64))]
+struct Line([u8; LINE]);
 
 /// How one format's blocks sit in a panel, its activations, and the kernel that reads them.
 pub(crate) trait PanelLayout {
@@ -29,24 +40,22 @@ pub(crate) trait PanelLayout {
     const ROW_BLOCK: usize;
     /// Bytes of one block of a panel (sixteen rows).
     const PANEL_BLOCK: usize;
-    /// The order a panel stores a row's `n` blocks in, and how many each of the row kernel's
-    /// four accumulators takes: row order and one accumulator unless the format's row kernel
-    /// rotates them.
-    fn order(n: usize) -> (Vec<usize>, [usize; 4]) {
-        ((0..n).collect(), [n, 0, 0, 0])
+    /// Bytes of a panel of `blocks` blocks: a whole number of cache lines, so that every
+    /// panel starts on one (the storage does), and with it every 64-byte load of codes.
+    fn panel_bytes(blocks: usize) -> usize {
+        (blocks * Self::PANEL_BLOCK).next_multiple_of(LINE)
     }
-    /// Copies row `r`'s block `block` into its places in the panel's `slot`.
-    fn place(block: &[u8], r: usize, slot: &mut [u8]);
+    /// Copies row `r`'s block `b` (of a row of `blocks`) into its places in `panel`.
+    fn place(block: &[u8], b: usize, blocks: usize, r: usize, panel: &mut [u8]);
     /// Quantizes one row of activations.
     fn prepare(x: &[f32]) -> Self::Prepared;
     /// The row format's activations in `p` (for the rows left over).
     fn acts(p: &Self::Prepared) -> &[<Self::Block as BlockFormat>::Act];
-    /// One panel (its blocks in `order`, `segments` per accumulator) against one row of
-    /// activations into `out` (16 values).
+    /// One panel of `blocks` blocks against one row of activations into `out` (16 values).
     ///
     /// # Safety
     /// The CPU has AVX-512 F/BW/DQ/VL and VNNI, AVX2, FMA and F16C.
-    unsafe fn dot_panel(panel: &[u8], order: &[usize], segments: [usize; 4], a: &Self::Prepared, out: &mut [f32]);
+    unsafe fn dot_panel(panel: &[u8], blocks: usize, a: &Self::Prepared, out: &mut [f32]);
 }
 
 /// Reports the bytes of the row data already packed, a mebibyte or more at a time, so a caller
@@ -66,36 +75,15 @@ impl Progress<'_> {
     }
 }
 
-/// The order `four_way!` adds a row's `n` blocks in, accumulator by accumulator: accumulator
-/// `k` takes blocks `k, k + 4, …` of the whole groups of four, and accumulator 0 then takes the
-/// rest. Returns the blocks and how many each accumulator takes.
-fn block_order(n: usize) -> (Vec<usize>, [usize; 4]) {
-    let groups = n / 4;
-    let mut order = Vec::with_capacity(n);
-    let mut segments = [groups; 4];
-    for k in 0..4 {
-        order.extend((0..groups).map(|g| 4 * g + k));
-        if k == 0 {
-            order.extend(4 * groups..n);
-            segments[0] += n % 4;
-        }
-    }
-    (order, segments)
-}
-
 /// The whole panels of a matrix (the last `rows % 16` rows stay with the row kernels): per
-/// panel, its blocks in `L::order`, each laid out by `L`.
+/// panel, its blocks in row order, each laid out by `L`.
 #[derive(Debug)]
 pub(crate) struct Panels<L> {
-    data: Vec<u8>,
+    data: Vec<Line>,
     /// Whole panels.
     panels: usize,
     /// Blocks per row.
     blocks: usize,
-    /// The blocks of a row in the order the panel stores them.
-    order: Vec<usize>,
-    /// Blocks per accumulator of the row kernel.
-    segments: [usize; 4],
     layout: std::marker::PhantomData<fn() -> L>,
 }
 
@@ -119,20 +107,20 @@ impl<L: PanelLayout> Panels<L> {
             return None;
         }
         let panels = rows / PANEL_ROWS;
-        let (order, segments) = L::order(blocks);
-        let mut data = vec![0u8; panels * blocks * L::PANEL_BLOCK];
+        let size = L::panel_bytes(blocks);
+        let mut data = vec![Line([0; LINE]); panels * size / LINE];
         let mut progress = Progress { report: packed, from: 0 };
-        for (p, panel) in data.chunks_exact_mut(blocks * L::PANEL_BLOCK).enumerate() {
+        for (p, panel) in bytemuck::cast_slice_mut::<Line, u8>(&mut data).chunks_exact_mut(size).enumerate() {
             progress.upto(p * PANEL_ROWS * row_bytes, false);
-            for (slot, &b) in panel.chunks_exact_mut(L::PANEL_BLOCK).zip(&order) {
+            for b in 0..blocks {
                 for r in 0..PANEL_ROWS {
                     let at = (p * PANEL_ROWS + r) * row_bytes + b * L::ROW_BLOCK;
-                    L::place(&bytes[at..at + L::ROW_BLOCK], r, slot);
+                    L::place(&bytes[at..at + L::ROW_BLOCK], b, blocks, r, panel);
                 }
             }
         }
         progress.upto(panels * PANEL_ROWS * row_bytes, true);
-        Some(Self { data, panels, blocks, order, segments, layout: std::marker::PhantomData })
+        Some(Self { data, panels, blocks, layout: std::marker::PhantomData })
     }
 
     /// Whole panels.
@@ -147,26 +135,31 @@ impl<L: PanelLayout> Panels<L> {
             panels.end <= self.panels && L::acts(a).len() >= self.blocks && out.len() >= panels.len() * PANEL_ROWS,
             "panel product shapes"
         );
-        let size = self.blocks * L::PANEL_BLOCK;
+        let size = L::panel_bytes(self.blocks);
+        let data: &[u8] = bytemuck::cast_slice(&self.data);
         for (i, p) in panels.enumerate() {
+            let (panel, out) = (&data[p * size..(p + 1) * size], &mut out[i * PANEL_ROWS..(i + 1) * PANEL_ROWS]);
             // SAFETY: panels exist only where `kernels_vnni::available()` detected AVX-512
-            // F/BW/DQ/VL, VNNI, AVX2, FMA and F16C (`new`); a panel holds `blocks` blocks of
-            // PANEL_BLOCK bytes in `order`, and `a` at least as many (asserted above).
-            unsafe {
-                L::dot_panel(
-                    &self.data[p * size..(p + 1) * size],
-                    &self.order,
-                    self.segments,
-                    a,
-                    &mut out[i * PANEL_ROWS..(i + 1) * PANEL_ROWS],
-                )
-            }
+            // F/BW/DQ/VL, VNNI, AVX2, FMA and F16C (`new`); a panel holds `blocks` blocks laid
+            // out by `L`, and `a` at least as many (asserted above).
+            unsafe { L::dot_panel(panel, self.blocks, a, out) }
         }
     }
 }
 
 /// Bytes of one Q8_0 block (ggml's `block_q8_0`).
 const Q8_0_BLOCK: usize = 34;
+/// A Q8_0 panel block's sixteen f16 scales.
+const Q8_0_SCALES: usize = 2 * PANEL_ROWS;
+/// A Q8_0 panel block's codes: eight groups of four codes of sixteen rows, one 512-bit load each.
+const Q8_0_CODES: usize = 32 * PANEL_ROWS;
+
+/// Where a Q8_0 panel's codes start: after the scales of all its blocks, on a cache line (the
+/// scales of a block and its codes side by side, 544 bytes, put every other block's codes
+/// half a line off).
+fn q8_0_codes_at(blocks: usize) -> usize {
+    (blocks * Q8_0_SCALES).next_multiple_of(LINE)
+}
 
 /// Q8_0 in panels: the layout and order of the module docs.
 #[derive(Debug)]
@@ -174,20 +167,21 @@ pub(crate) struct Q8_0Layout;
 
 impl PanelLayout for Q8_0Layout {
     type Block = BlockQ8_0;
-    /// The activations and each group's `−128 · Σ codes`, the offset of the stored codes
+    /// The activations and each block's `−128 · Σ codes`, the offset of the stored codes
     /// taken back.
-    type Prepared = (Vec<Q8_0>, Vec<[i32; 8]>);
+    type Prepared = (Vec<Q8_0>, Vec<i32>);
     const ROW_BLOCK: usize = Q8_0_BLOCK;
     /// 16 f16 scales and 16 × 32 codes.
-    const PANEL_BLOCK: usize = 2 * PANEL_ROWS + 32 * PANEL_ROWS;
+    const PANEL_BLOCK: usize = Q8_0_SCALES + Q8_0_CODES;
 
-    fn order(n: usize) -> (Vec<usize>, [usize; 4]) {
-        block_order(n)
+    fn panel_bytes(blocks: usize) -> usize {
+        q8_0_codes_at(blocks) + blocks * Q8_0_CODES
     }
 
-    fn place(block: &[u8], r: usize, slot: &mut [u8]) {
-        let (scales, codes) = slot.split_at_mut(2 * PANEL_ROWS);
-        scales[2 * r..2 * r + 2].copy_from_slice(&block[..2]);
+    fn place(block: &[u8], b: usize, blocks: usize, r: usize, panel: &mut [u8]) {
+        let (scales, codes) = panel.split_at_mut(q8_0_codes_at(blocks));
+        scales[Q8_0_SCALES * b + 2 * r..Q8_0_SCALES * b + 2 * r + 2].copy_from_slice(&block[..2]);
+        let codes = &mut codes[Q8_0_CODES * b..Q8_0_CODES * (b + 1)];
         for g in 0..8 {
             for i in 0..4 {
                 codes[g * 4 * PANEL_ROWS + 4 * r + i] = block[2 + 4 * g + i] ^ 0x80;
@@ -197,10 +191,7 @@ impl PanelLayout for Q8_0Layout {
 
     fn prepare(x: &[f32]) -> Self::Prepared {
         let act = BlockQ8_0::quantize_activations(x);
-        let offsets = act
-            .iter()
-            .map(|y| std::array::from_fn(|g| -128 * y.qs[4 * g..4 * g + 4].iter().map(|&q| q as i32).sum::<i32>()))
-            .collect();
+        let offsets = act.iter().map(|y| -128 * y.qs.iter().map(|&q| q as i32).sum::<i32>()).collect();
         (act, offsets)
     }
 
@@ -208,26 +199,29 @@ impl PanelLayout for Q8_0Layout {
         &p.0
     }
 
-    unsafe fn dot_panel(panel: &[u8], order: &[usize], segments: [usize; 4], a: &Self::Prepared, out: &mut [f32]) {
+    unsafe fn dot_panel(panel: &[u8], blocks: usize, a: &Self::Prepared, out: &mut [f32]) {
         assert!(a.1.len() >= a.0.len(), "one offset per activation block");
+        let (scales, codes) = panel.split_at(q8_0_codes_at(blocks).min(panel.len()));
         // SAFETY: forwarded to the caller (AVX-512 VNNI present).
-        unsafe { dot_panel_vnni(panel, order, segments, &a.0, &a.1, out) }
+        unsafe { dot_panel_vnni(scales, codes, &a.0, &a.1, out) }
     }
 }
 
 /// The row blocks the panels were made from (for tests).
 #[cfg(test)]
 fn unpack(p: &Panels<Q8_0Layout>) -> Vec<BlockQ8_0> {
-    let size = Q8_0Layout::PANEL_BLOCK;
+    let size = Q8_0Layout::panel_bytes(p.blocks);
+    let data: &[u8] = bytemuck::cast_slice(&p.data);
     let mut rows = vec![[0u8; Q8_0_BLOCK]; p.panels * PANEL_ROWS * p.blocks];
-    for panel in 0..p.panels {
-        for (slot, &b) in p.data[panel * p.blocks * size..].chunks_exact(size).zip(&p.order) {
+    for (panel, bytes) in data.chunks_exact(size).enumerate() {
+        let (scales, codes) = bytes.split_at(q8_0_codes_at(p.blocks));
+        for b in 0..p.blocks {
             for r in 0..PANEL_ROWS {
                 let block = &mut rows[(panel * PANEL_ROWS + r) * p.blocks + b];
-                block[..2].copy_from_slice(&slot[2 * r..2 * r + 2]);
+                block[..2].copy_from_slice(&scales[Q8_0_SCALES * b + 2 * r..Q8_0_SCALES * b + 2 * r + 2]);
                 for g in 0..8 {
                     for i in 0..4 {
-                        block[2 + 4 * g + i] = slot[2 * PANEL_ROWS + g * 4 * PANEL_ROWS + 4 * r + i] ^ 0x80;
+                        block[2 + 4 * g + i] = codes[Q8_0_CODES * b + g * 4 * PANEL_ROWS + 4 * r + i] ^ 0x80;
                     }
                 }
             }
@@ -239,48 +233,47 @@ fn unpack(p: &Panels<Q8_0Layout>) -> Vec<BlockQ8_0> {
 /// One panel against one row of activations: see the module docs for the order of the sums.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
-fn dot_panel_vnni(
-    panel: &[u8],
-    order: &[usize],
-    segments: [usize; 4],
-    act: &[Q8_0],
-    offsets: &[[i32; 8]],
-    out: &mut [f32],
-) {
+fn dot_panel_vnni(scales: &[u8], codes: &[u8], act: &[Q8_0], offsets: &[i32], out: &mut [f32]) {
     use std::arch::x86_64::*;
-    let mut blocks = panel.chunks_exact(Q8_0Layout::PANEL_BLOCK).zip(order);
-    // One accumulator's blocks: eight lanes of sixteen rows (kept in registers; an array of
-    // all four accumulators was a 2 KB memset per call).
-    let mut segment = |count: usize| {
-        let mut acc = [_mm512_setzero_ps(); 8];
-        for (slot, &b) in blocks.by_ref().take(count) {
-            let (y, offset) = (&act[b], &offsets[b]);
-            // SAFETY: `slot` is Q8_0Layout::PANEL_BLOCK bytes: 32 of scales, then 8 groups of 64 codes.
-            unsafe {
-                let d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(slot.as_ptr().cast())), _mm512_set1_ps(y.d));
-                let codes = slot.as_ptr().add(2 * PANEL_ROWS);
-                for g in 0..8 {
-                    let w = _mm512_loadu_si512(codes.add(64 * g).cast());
-                    let a = _mm512_set1_epi32(i32::from_le_bytes([
-                        y.qs[4 * g] as u8,
-                        y.qs[4 * g + 1] as u8,
-                        y.qs[4 * g + 2] as u8,
-                        y.qs[4 * g + 3] as u8,
-                    ]));
-                    let s = _mm512_dpbusd_epi32(_mm512_set1_epi32(offset[g]), w, a);
-                    acc[g] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc[g]);
-                }
+    // Block `i`'s sixteen rows: eight `vpdpbusd` (two chains of four, for latency) from the
+    // offset, then `d_w · d_a` times the converted sum.
+    let block = |scales: &[u8; Q8_0_SCALES], codes: &[u8; Q8_0_CODES], y: &Q8_0, offset: i32| -> (__m512, __m512i) {
+        // SAFETY: `scales` is 16 f16s, `codes` 8 groups of 64 codes (array types).
+        unsafe {
+            let d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(scales.as_ptr().cast())), _mm512_set1_ps(y.d));
+            let codes = codes.as_ptr();
+            let mut s = [_mm512_set1_epi32(offset), _mm512_setzero_si512()];
+            for g in 0..8 {
+                let w = _mm512_loadu_si512(codes.add(64 * g).cast());
+                let a = &y.qs[4 * g..4 * g + 4];
+                let a = _mm512_set1_epi32(i32::from_le_bytes([a[0] as u8, a[1] as u8, a[2] as u8, a[3] as u8]));
+                s[g / 4] = _mm512_dpbusd_epi32(s[g / 4], w, a);
             }
+            (d, _mm512_add_epi32(s[0], s[1]))
         }
-        acc
     };
-    // The row kernels' closing additions, sixteen rows at a time: the four accumulators
-    // ((0 + 1) + (2 + 3)) per lane, then `hsum_ps`: lanes i and i + 4, then (0 + 2) + (1 + 3).
-    let (s0, s1) = (segment(segments[0]), segment(segments[1]));
-    let s01: [__m512; 8] = std::array::from_fn(|g| _mm512_add_ps(s0[g], s1[g]));
-    let (s2, s3) = (segment(segments[2]), segment(segments[3]));
-    let t: [__m512; 8] = std::array::from_fn(|g| _mm512_add_ps(s01[g], _mm512_add_ps(s2[g], s3[g])));
-    let u: [__m512; 4] = std::array::from_fn(|i| _mm512_add_ps(t[i], t[i + 4]));
+    let ((scales, _), (codes, _)) = (scales.as_chunks::<Q8_0_SCALES>(), codes.as_chunks::<Q8_0_CODES>());
+    let n = scales.len().min(codes.len()).min(act.len()).min(offsets.len());
+    let ((groups, tail), (code_groups, code_tail)) = (scales[..n].as_chunks::<8>(), codes[..n].as_chunks::<8>());
+    let mut acc = [_mm512_setzero_ps(); 8];
+    // Whole groups of eight blocks with constant accumulator indices (kept in registers), then
+    // the rest into accumulators 0, 1, … as the row kernels' zero-padded last group.
+    for (g, (group, code_group)) in groups.iter().zip(code_groups).enumerate() {
+        for k in 0..8 {
+            let i = 8 * g + k;
+            let (d, s) = block(&group[k], &code_group[k], &act[i], offsets[i]);
+            acc[k] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc[k]);
+        }
+    }
+    for k in 0..8 {
+        if let (Some(scales), Some(codes)) = (tail.get(k), code_tail.get(k)) {
+            let i = n - tail.len() + k;
+            let (d, s) = block(scales, codes, &act[i], offsets[i]);
+            acc[k] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc[k]);
+        }
+    }
+    // `hsum_ps` of the eight lanes, sixteen rows at a time: lanes i and i + 4, then (0 + 2) + (1 + 3).
+    let u: [__m512; 4] = std::array::from_fn(|i| _mm512_add_ps(acc[i], acc[i + 4]));
     let total = _mm512_add_ps(_mm512_add_ps(u[0], u[2]), _mm512_add_ps(u[1], u[3]));
     assert!(out.len() >= PANEL_ROWS);
     // SAFETY: `out` holds at least 16 f32s (asserted).
@@ -311,7 +304,8 @@ impl PanelLayout for Q4KLayout {
     const ROW_BLOCK: usize = Q4K_BLOCK;
     const PANEL_BLOCK: usize = Q4K_PANEL_BLOCK;
 
-    fn place(block: &[u8], r: usize, slot: &mut [u8]) {
+    fn place(block: &[u8], b: usize, _: usize, r: usize, panel: &mut [u8]) {
+        let slot = &mut panel[b * Q4K_PANEL_BLOCK..(b + 1) * Q4K_PANEL_BLOCK];
         slot[2 * r..2 * r + 2].copy_from_slice(&block[0..2]);
         slot[2 * PANEL_ROWS + 2 * r..2 * PANEL_ROWS + 2 * r + 2].copy_from_slice(&block[2..4]);
         for sub in 0..8 {
@@ -336,8 +330,7 @@ impl PanelLayout for Q4KLayout {
         p
     }
 
-    /// Super-blocks in row order (one accumulator per lane): `order` and `segments` are those.
-    unsafe fn dot_panel(panel: &[u8], _: &[usize], _: [usize; 4], act: &Self::Prepared, out: &mut [f32]) {
+    unsafe fn dot_panel(panel: &[u8], _: usize, act: &Self::Prepared, out: &mut [f32]) {
         // SAFETY: forwarded to the caller (AVX-512 VNNI present).
         unsafe { dot_q4k_panel_vnni(panel, act, out) }
     }
@@ -406,9 +399,14 @@ const Q6K_BLOCK: usize = 210;
 /// One super-block of a Q6_K panel: 16 `d` (f16), the sixteen i8 sub-block scales of each row
 /// (`[sub-block][row]`), then per half `h` and lane `j` of four codes the sixteen rows' bytes
 /// `64 h + 4 j ..+ 4` of `ql`, `64 h + 32 + 4 j ..+ 4` of `ql` and `4 j ..+ 4` of the half's
-/// `qh` (ggml's 6-bit packing kept: as many bytes as the rows).
-const Q6K_PANEL_BLOCK: usize = 2 * PANEL_ROWS + 16 * PANEL_ROWS + 192 * PANEL_ROWS;
-const Q6K_CODES: usize = 2 * PANEL_ROWS + 16 * PANEL_ROWS;
+/// `qh` (ggml's 6-bit packing kept), the codes starting on a cache line after 32 bytes of
+/// padding: 1 % more bytes than the rows, and no load of codes across two lines.
+const Q6K_PANEL_BLOCK: usize = Q6K_CODES + 192 * PANEL_ROWS;
+const Q6K_CODES: usize = (2 * PANEL_ROWS + 16 * PANEL_ROWS).next_multiple_of(LINE);
+
+// Every 512-bit load of codes in a Q4_K or Q6_K panel block starts on a cache line.
+const _: () = assert!(Q4K_PANEL_BLOCK % LINE == 0 && Q4K_CODES % LINE == 0);
+const _: () = assert!(Q6K_PANEL_BLOCK % LINE == 0 && Q6K_CODES % LINE == 0);
 
 /// Q6_K in panels (see [`Panels`]).
 ///
@@ -425,7 +423,8 @@ impl PanelLayout for Q6KLayout {
     const ROW_BLOCK: usize = Q6K_BLOCK;
     const PANEL_BLOCK: usize = Q6K_PANEL_BLOCK;
 
-    fn place(block: &[u8], r: usize, slot: &mut [u8]) {
+    fn place(block: &[u8], b: usize, _: usize, r: usize, panel: &mut [u8]) {
+        let slot = &mut panel[b * Q6K_PANEL_BLOCK..(b + 1) * Q6K_PANEL_BLOCK];
         slot[2 * r..2 * r + 2].copy_from_slice(&block[208..210]);
         for sub in 0..16 {
             slot[2 * PANEL_ROWS + sub * PANEL_ROWS + r] = block[192 + sub];
@@ -449,8 +448,7 @@ impl PanelLayout for Q6KLayout {
         p
     }
 
-    /// Super-blocks in row order (one accumulator per lane): `order` and `segments` are those.
-    unsafe fn dot_panel(panel: &[u8], _: &[usize], _: [usize; 4], act: &Self::Prepared, out: &mut [f32]) {
+    unsafe fn dot_panel(panel: &[u8], _: usize, act: &Self::Prepared, out: &mut [f32]) {
         // SAFETY: forwarded to the caller (AVX-512 VNNI present).
         unsafe { dot_q6k_panel_vnni(panel, act, out) }
     }
@@ -525,13 +523,6 @@ fn dot_q6k_panel_vnni(panel: &[u8], act: &[Q8KBlock], out: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn accumulation_order_is_the_row_kernels() {
-        assert_eq!(block_order(9), (vec![0, 4, 8, 1, 5, 2, 6, 3, 7], [3, 2, 2, 2]));
-        assert_eq!(block_order(3), (vec![0, 1, 2], [3, 0, 0, 0]));
-        assert_eq!(block_order(8), (vec![0, 4, 1, 5, 2, 6, 3, 7], [2; 4]));
-    }
 
     #[test]
     fn packed_rows_are_reported_in_order_a_mebibyte_or_more_at_a_time() {
