@@ -265,11 +265,11 @@ fn dot_panel_vnni(scales: &[u8], codes: &[u8], act: &[Q8_0], offsets: &[i32], ou
             acc[k] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc[k]);
         }
     }
-    for k in 0..8 {
+    for (k, a) in acc.iter_mut().enumerate() {
         if let (Some(scales), Some(codes)) = (tail.get(k), code_tail.get(k)) {
             let i = n - tail.len() + k;
             let (d, s) = block(scales, codes, &act[i], offsets[i]);
-            acc[k] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc[k]);
+            *a = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), *a);
         }
     }
     // `hsum_ps` of the eight lanes, sixteen rows at a time: lanes i and i + 4, then (0 + 2) + (1 + 3).
@@ -405,8 +405,8 @@ const Q6K_PANEL_BLOCK: usize = Q6K_CODES + 192 * PANEL_ROWS;
 const Q6K_CODES: usize = (2 * PANEL_ROWS + 16 * PANEL_ROWS).next_multiple_of(LINE);
 
 // Every 512-bit load of codes in a Q4_K or Q6_K panel block starts on a cache line.
-const _: () = assert!(Q4K_PANEL_BLOCK % LINE == 0 && Q4K_CODES % LINE == 0);
-const _: () = assert!(Q6K_PANEL_BLOCK % LINE == 0 && Q6K_CODES % LINE == 0);
+const _: () = assert!(Q4K_PANEL_BLOCK.is_multiple_of(LINE) && Q4K_CODES.is_multiple_of(LINE));
+const _: () = assert!(Q6K_PANEL_BLOCK.is_multiple_of(LINE) && Q6K_CODES.is_multiple_of(LINE));
 
 /// Q6_K in panels (see [`Panels`]).
 ///
