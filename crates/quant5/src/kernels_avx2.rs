@@ -156,20 +156,6 @@ macro_rules! four_way_pair {
     }};
 }
 
-/// Q5_0 × Q8_0: Σ (q − 16)·a = Σ q·a − 16·Σ a.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn dot_q5_0(row: &[u8], act: &[Q8_0]) -> f32 {
-    let ones = _mm256_set1_epi8(1);
-    let acc = four_way!(row, 22, act, |b, y| {
-        let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
-        let q = _mm256_or_si256(nibbles(&b[6..22]), fifth_bits(qh));
-        let a = load_i8x32(&y.qs);
-        let s = _mm256_sub_epi32(dot_u8_i8(q, a), _mm256_slli_epi32(dot_u8_i8(ones, a), 4));
-        (f16c_at(b, 0) * y.d, s)
-    });
-    hsum_ps(acc)
-}
-
 /// Q5_1 × Q8_1.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q5_1(row: &[u8], act: &[Q8_1]) -> f32 {
@@ -253,107 +239,6 @@ pub(crate) fn dot_q4_1_rows(r0: &[u8], r1: &[u8], act: &[Q8_1]) -> [f32; 2] {
     [s0 + mins[0], s1 + mins[1]]
 }
 
-/// [`dot_q5_0`] for two weight rows and one activation row (decoding; most of a Q4_K_M file
-/// whose rows are not whole super-blocks): bit-identical to two calls.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn dot_q5_0_rows(r0: &[u8], r1: &[u8], act: &[Q8_0]) -> [f32; 2] {
-    let ones = _mm256_set1_epi8(1);
-    four_way_rows!(r0, r1, 22, act, |_t, b, y| {
-        let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
-        let q = _mm256_or_si256(nibbles(&b[6..22]), fifth_bits(qh));
-        let a = load_i8x32(&y.qs);
-        let s = _mm256_sub_epi32(dot_u8_i8(q, a), _mm256_slli_epi32(dot_u8_i8(ones, a), 4));
-        (f16c_at(b, 0) * y.d, s)
-    })
-}
-
-/// [`dot_q8_0`] for two weight rows and one activation row (decoding; the LM head of a model
-/// whose embedding is Q8_0): each activation block is loaded once for both rows, and each
-/// row's sums run in [`dot_q8_0`]'s order (bit-identical to two calls).
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn dot_q8_0_rows(r0: &[u8], r1: &[u8], act: &[Q8_0]) -> [f32; 2] {
-    let ((b0, _), (b1, _)) = (r0.as_chunks::<34>(), r1.as_chunks::<34>());
-    let n = b0.len().min(b1.len()).min(act.len());
-    let ((groups0, tail0), (groups1, tail1)) = (b0[..n].as_chunks::<8>(), b1[..n].as_chunks::<8>());
-    let (y_groups, y_tail) = act[..n].as_chunks::<8>();
-    let mut acc = [_mm256_setzero_ps(); 2];
-    for ((g0, g1), ys) in groups0.iter().zip(groups1).zip(y_groups) {
-        // The weight stream is what decoding waits on (see `four_way_rows!`).
-        prefetch_ahead(g1.as_flattened());
-        let mut sums = [[_mm256_setzero_si256(); 8]; 2];
-        let mut scales = [[0f32; 8]; 2];
-        for k in 0..8 {
-            let a = load_i8x32(&ys[k].qs);
-            for (t, b) in [&g0[k], &g1[k]].into_iter().enumerate() {
-                sums[t][k] = dot_i8_i8(load32(&b[2..34]), a);
-                scales[t][k] = f16c_at(b, 0) * ys[k].d;
-            }
-        }
-        for t in 0..2 {
-            acc[t] = add_block_sums(acc[t], &scales[t], &sums[t]);
-        }
-    }
-    if !y_tail.is_empty() {
-        for (t, tail) in [tail0, tail1].into_iter().enumerate() {
-            acc[t] = add_block_sums(acc[t], &q8_0_tail_scales(tail, y_tail), &q8_0_tail_sums(tail, y_tail));
-        }
-    }
-    [hsum_ps(acc[0]), hsum_ps(acc[1])]
-}
-
-/// [`dot_q5_0`] for two rows of activations at once: each block's 5-bit codes are assembled
-/// once; each row's sums run in [`dot_q5_0`]'s exact order (bit-identical to two calls).
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn dot_q5_0_pair(row: &[u8], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
-    let ones = _mm256_set1_epi8(1);
-    four_way_pair!(
-        row,
-        22,
-        a0,
-        a1,
-        |b| (q, d) = {
-            let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
-            (_mm256_or_si256(nibbles(&b[6..22]), fifth_bits(qh)), f16c_at(b, 0))
-        },
-        |_t, y| {
-            let a = load_i8x32(&y.qs);
-            let s = _mm256_sub_epi32(dot_u8_i8(q, a), _mm256_slli_epi32(dot_u8_i8(ones, a), 4));
-            (d * y.d, s)
-        }
-    )
-}
-
-/// [`dot_q8_0`] for two rows of activations at once (a prompt chunk): each weight block and its
-/// scale are loaded once for both; bit-identical to two calls.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn dot_q8_0_pair(row: &[u8], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
-    let (blocks, _) = row.as_chunks::<34>();
-    let n = blocks.len().min(a0.len()).min(a1.len());
-    let (groups, tail) = blocks[..n].as_chunks::<8>();
-    let ((groups0, tail0), (groups1, tail1)) = (a0[..n].as_chunks::<8>(), a1[..n].as_chunks::<8>());
-    let mut acc = [_mm256_setzero_ps(); 2];
-    for ((group, y0), y1) in groups.iter().zip(groups0).zip(groups1) {
-        let mut sums = [[_mm256_setzero_si256(); 8]; 2];
-        let mut scales = [[0f32; 8]; 2];
-        for k in 0..8 {
-            let (w, d) = (load32(&group[k][2..34]), f16c_at(&group[k], 0));
-            for (t, y) in [&y0[k], &y1[k]].into_iter().enumerate() {
-                sums[t][k] = dot_i8_i8(w, load_i8x32(&y.qs));
-                scales[t][k] = d * y.d;
-            }
-        }
-        for t in 0..2 {
-            acc[t] = add_block_sums(acc[t], &scales[t], &sums[t]);
-        }
-    }
-    if !tail.is_empty() {
-        for (t, ys) in [tail0, tail1].into_iter().enumerate() {
-            acc[t] = add_block_sums(acc[t], &q8_0_tail_scales(tail, ys), &q8_0_tail_sums(tail, ys));
-        }
-    }
-    [hsum_ps(acc[0]), hsum_ps(acc[1])]
-}
-
 /// [`dot_q4_1`] for two rows of activations at once: each weight block is unpacked once and
 /// dotted with both, and each row's sums run in exactly [`dot_q4_1`]'s order (the same four
 /// accumulators, the same block sequence), so the results are bit-identical to two calls.
@@ -420,53 +305,180 @@ pub(crate) fn add_block_sums(acc: __m256, scales: &[f32; 8], sums: &[__m256i; 8]
     _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(block_sums8(sums)), acc)
 }
 
-/// The last `blocks.len() < 8` blocks' partial sums, zero blocks after them (a zero block adds
-/// `0 · 0`, which leaves an accumulator's bits as they are: it starts at +0 and never becomes −0).
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-fn q8_0_tail_sums(blocks: &[[u8; 34]], ys: &[Q8_0]) -> [__m256i; 8] {
-    let mut sums = [_mm256_setzero_si256(); 8];
-    for ((s, b), y) in sums.iter_mut().zip(blocks).zip(ys) {
-        *s = dot_i8_i8(load32(&b[2..34]), load_i8x32(&y.qs));
-    }
-    sums
+/// Sums a row's blocks in [`add_block_sums`]'s order: `$block` gives block `$b` (an array of
+/// `$ts` bytes) against activation block `$y` as (scale product, eight i32 partial sums).
+/// The last partial group of eight is padded with zero blocks (a zero block adds `0 · 0`,
+/// which leaves an accumulator's bits as they are: it starts at +0 and never becomes −0). A
+/// macro rather than a function taking a closure, so the intrinsics inline.
+macro_rules! by_eights {
+    ($row:expr, $ts:expr, $ys:expr, |$b:ident, $y:ident| $block:expr) => {{
+        let (blocks, _) = $row.as_chunks::<{ $ts }>();
+        let ys = $ys;
+        let n = blocks.len().min(ys.len());
+        let (groups, tail) = blocks[..n].as_chunks::<8>();
+        let (y_groups, y_tail) = ys[..n].as_chunks::<8>();
+        let mut acc = _mm256_setzero_ps();
+        let mut scales = [0f32; 8];
+        let mut sums = [_mm256_setzero_si256(); 8];
+        for (group, y_group) in groups.iter().zip(y_groups) {
+            for k in 0..8 {
+                let ($b, $y) = (&group[k], &y_group[k]);
+                (scales[k], sums[k]) = $block;
+            }
+            acc = add_block_sums(acc, &scales, &sums);
+        }
+        if !tail.is_empty() {
+            let (mut scales, mut sums) = ([0f32; 8], [_mm256_setzero_si256(); 8]);
+            for (k, ($b, $y)) in tail.iter().zip(y_tail).enumerate() {
+                (scales[k], sums[k]) = $block;
+            }
+            acc = add_block_sums(acc, &scales, &sums);
+        }
+        hsum_ps(acc)
+    }};
 }
 
-/// The scale products of [`q8_0_tail_sums`]'s blocks (zero after them).
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-fn q8_0_tail_scales(blocks: &[[u8; 34]], ys: &[Q8_0]) -> [f32; 8] {
-    let mut scales = [0f32; 8];
-    for ((d, b), y) in scales.iter_mut().zip(blocks).zip(ys) {
-        *d = f16c_at(b, 0) * y.d;
-    }
-    scales
+/// [`by_eights!`] for two weight rows and one row of activations (a decoding step): each
+/// activation block is loaded once for both rows; each row's sums run in the one-row order.
+macro_rules! by_eights_rows {
+    ($r0:expr, $r1:expr, $ts:expr, $ys:expr, |$b:ident, $y:ident| $block:expr) => {{
+        let ((b0, _), (b1, _)) = ($r0.as_chunks::<{ $ts }>(), $r1.as_chunks::<{ $ts }>());
+        let ys = $ys;
+        let n = b0.len().min(b1.len()).min(ys.len());
+        let ((groups0, tail0), (groups1, tail1)) = (b0[..n].as_chunks::<8>(), b1[..n].as_chunks::<8>());
+        let (y_groups, y_tail) = ys[..n].as_chunks::<8>();
+        let mut acc = [_mm256_setzero_ps(); 2];
+        let mut scales = [[0f32; 8]; 2];
+        let mut sums = [[_mm256_setzero_si256(); 8]; 2];
+        for ((g0, g1), y_group) in groups0.iter().zip(groups1).zip(y_groups) {
+            // The weight stream is what decoding waits on (see `four_way_rows!`).
+            prefetch_ahead(g1.as_flattened());
+            for k in 0..8 {
+                let $y = &y_group[k];
+                for (t, $b) in [&g0[k], &g1[k]].into_iter().enumerate() {
+                    (scales[t][k], sums[t][k]) = $block;
+                }
+            }
+            for t in 0..2 {
+                acc[t] = add_block_sums(acc[t], &scales[t], &sums[t]);
+            }
+        }
+        if !y_tail.is_empty() {
+            let (mut scales, mut sums) = ([[0f32; 8]; 2], [[_mm256_setzero_si256(); 8]; 2]);
+            for (k, $y) in y_tail.iter().enumerate() {
+                for (t, $b) in [&tail0[k], &tail1[k]].into_iter().enumerate() {
+                    (scales[t][k], sums[t][k]) = $block;
+                }
+            }
+            for t in 0..2 {
+                acc[t] = add_block_sums(acc[t], &scales[t], &sums[t]);
+            }
+        }
+        [hsum_ps(acc[0]), hsum_ps(acc[1])]
+    }};
 }
 
-/// Q8_0 × Q8_0: unlike the other 32-value formats, each block's 32 products are summed as one
+/// [`by_eights!`] for two rows of activations (a prompt chunk): `$prep` runs once per weight
+/// block (bound to `$shared`), `$block` once per row of activations; each row's sums run in
+/// the one-row order.
+macro_rules! by_eights_pair {
+    ($row:expr, $ts:expr, $a0:expr, $a1:expr, |$b:ident| $shared:pat = $prep:expr, |$y:ident| $block:expr) => {{
+        let (blocks, _) = $row.as_chunks::<{ $ts }>();
+        let (a0, a1) = ($a0, $a1);
+        let n = blocks.len().min(a0.len()).min(a1.len());
+        let (groups, tail) = blocks[..n].as_chunks::<8>();
+        let ((groups0, tail0), (groups1, tail1)) = (a0[..n].as_chunks::<8>(), a1[..n].as_chunks::<8>());
+        let mut acc = [_mm256_setzero_ps(); 2];
+        let mut scales = [[0f32; 8]; 2];
+        let mut sums = [[_mm256_setzero_si256(); 8]; 2];
+        for ((group, y0), y1) in groups.iter().zip(groups0).zip(groups1) {
+            for k in 0..8 {
+                let $b = &group[k];
+                let $shared = $prep;
+                for (t, $y) in [&y0[k], &y1[k]].into_iter().enumerate() {
+                    (scales[t][k], sums[t][k]) = $block;
+                }
+            }
+            for t in 0..2 {
+                acc[t] = add_block_sums(acc[t], &scales[t], &sums[t]);
+            }
+        }
+        if !tail.is_empty() {
+            let (mut scales, mut sums) = ([[0f32; 8]; 2], [[_mm256_setzero_si256(); 8]; 2]);
+            for (k, $b) in tail.iter().enumerate() {
+                let $shared = $prep;
+                for (t, $y) in [&tail0[k], &tail1[k]].into_iter().enumerate() {
+                    (scales[t][k], sums[t][k]) = $block;
+                }
+            }
+            for t in 0..2 {
+                acc[t] = add_block_sums(acc[t], &scales[t], &sums[t]);
+            }
+        }
+        [hsum_ps(acc[0]), hsum_ps(acc[1])]
+    }};
+}
+
+/// Q8_0 × Q8_0: unlike most 32-value formats, each block's 32 products are summed as one
 /// integer before its scale is applied (what ggml's repacked kernels do), eight blocks per
 /// [`add_block_sums`]; the AVX-512 panels compute the same sums sixteen rows at a time with a
 /// third of the instructions the per-lane order needed.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q8_0(row: &[u8], act: &[Q8_0]) -> f32 {
-    let (blocks, _) = row.as_chunks::<34>();
-    let n = blocks.len().min(act.len());
-    let (groups, tail) = blocks[..n].as_chunks::<8>();
-    let (y_groups, y_tail) = act[..n].as_chunks::<8>();
-    let mut acc = _mm256_setzero_ps();
-    for (group, ys) in groups.iter().zip(y_groups) {
-        let mut sums = [_mm256_setzero_si256(); 8];
-        let mut scales = [0f32; 8];
-        for k in 0..8 {
-            sums[k] = dot_i8_i8(load32(&group[k][2..34]), load_i8x32(&ys[k].qs));
-            scales[k] = f16c_at(&group[k], 0) * ys[k].d;
-        }
-        acc = add_block_sums(acc, &scales, &sums);
-    }
-    if !tail.is_empty() {
-        acc = add_block_sums(acc, &q8_0_tail_scales(tail, y_tail), &q8_0_tail_sums(tail, y_tail));
-    }
-    hsum_ps(acc)
+    by_eights!(row, 34, act, |b, y| (f16c_at(b, 0) * y.d, dot_i8_i8(load32(&b[2..34]), load_i8x32(&y.qs))))
+}
+
+/// [`dot_q8_0`] for two weight rows and one activation row (decoding; the LM head of a model
+/// whose embedding is Q8_0): bit-identical to two calls.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q8_0_rows(r0: &[u8], r1: &[u8], act: &[Q8_0]) -> [f32; 2] {
+    by_eights_rows!(r0, r1, 34, act, |b, y| (f16c_at(b, 0) * y.d, dot_i8_i8(load32(&b[2..34]), load_i8x32(&y.qs))))
+}
+
+/// [`dot_q8_0`] for two rows of activations at once (a prompt chunk): each weight block and its
+/// scale are loaded once for both; bit-identical to two calls.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q8_0_pair(row: &[u8], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
+    by_eights_pair!(row, 34, a0, a1, |b| (w, d) = (load32(&b[2..34]), f16c_at(b, 0)), |y| {
+        (d * y.d, dot_i8_i8(w, load_i8x32(&y.qs)))
+    })
+}
+
+/// A Q5_0 block's 32 codes (0–31, unsigned bytes).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn q5_0_codes(b: &[u8; 22]) -> __m256i {
+    let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
+    _mm256_or_si256(nibbles(&b[6..22]), fifth_bits(qh))
+}
+
+/// Eight partial sums of Σ (q − 16)·a = Σ q·a − 16·Σ a.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn q5_0_sums(q: __m256i, y: &Q8_0) -> __m256i {
+    let a = load_i8x32(&y.qs);
+    _mm256_sub_epi32(dot_u8_i8(q, a), _mm256_slli_epi32(dot_u8_i8(_mm256_set1_epi8(1), a), 4))
+}
+
+/// Q5_0 × Q8_0, in Q8_0's one-sum-per-block order ([`add_block_sums`]), which its 16-row
+/// panels share.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q5_0(row: &[u8], act: &[Q8_0]) -> f32 {
+    by_eights!(row, 22, act, |b, y| (f16c_at(b, 0) * y.d, q5_0_sums(q5_0_codes(b), y)))
+}
+
+/// [`dot_q5_0`] for two weight rows and one activation row (decoding; most of a Q4_K_M file
+/// whose rows are not whole super-blocks): bit-identical to two calls.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q5_0_rows(r0: &[u8], r1: &[u8], act: &[Q8_0]) -> [f32; 2] {
+    by_eights_rows!(r0, r1, 22, act, |b, y| (f16c_at(b, 0) * y.d, q5_0_sums(q5_0_codes(b), y)))
+}
+
+/// [`dot_q5_0`] for two rows of activations at once: each block's 5-bit codes are assembled
+/// once; bit-identical to two calls.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q5_0_pair(row: &[u8], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
+    by_eights_pair!(row, 22, a0, a1, |b| (q, d) = (q5_0_codes(b), f16c_at(b, 0)), |y| (d * y.d, q5_0_sums(q, y)))
 }
 
 /// Group `g` (64 values) of a Q5_K super-block `b` whose 32 `qh` bytes are `qh`: its two

@@ -1,5 +1,5 @@
 //! Prompt products on AVX-512 VNNI: tiles of 4 weight rows × 4 rows of activations. For Q4_0,
-//! Q4_1, Q5_0, Q5_1 and IQ4_NL a block pair's integer sum is one `vpdpbusd` per row and token (where the
+//! Q4_1, Q5_1 and IQ4_NL a block pair's integer sum is one `vpdpbusd` per row and token (where the
 //! AVX2 kernels need `maddubs`, `madd` and sign fix-ups), two blocks per 512-bit register; for
 //! Q4_K and Q6_K the sub-block scales are applied by `vpdpwssd` ([`k_tiles!`]).
 //!
@@ -26,8 +26,8 @@
 
 use crate::blocks::scale_min_k4;
 use crate::formats::{
-    BlockIQ4NL, BlockIQ4XS, BlockQ2K, BlockQ3K, BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5_1, BlockQ5K,
-    BlockQ6K, TILE_ROWS, TILE_TOKENS,
+    BlockIQ4NL, BlockIQ4XS, BlockQ2K, BlockQ3K, BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_1, BlockQ5K, BlockQ6K,
+    TILE_ROWS, TILE_TOKENS,
 };
 use crate::kernels::{Q8_0, Q8_1, Q8KBlock};
 use crate::kernels_avx2::{
@@ -303,22 +303,6 @@ pub(crate) fn tiles_iq4_nl(rows: &[BlockIQ4NL], per_row: usize, acts: &[Vec<Q8_0
         |b| (_mm256_xor_si256(_mm256_shuffle_epi8(table, nibbles(&b.qs)), flip), f16c_at(&b.d, 0)),
         |y| (load_codes(&y.qs), y.d),
         |a| minus_offset(-128, a)
-    )
-}
-
-/// Q5_0 × Q8_0: the 5-bit codes are unsigned already and each activation block starts its
-/// sums at −16·Σa.
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-pub(crate) fn tiles_q5_0(rows: &[BlockQ5_0], per_row: usize, acts: &[Vec<Q8_0>], out: &mut [f32], stride: usize) {
-    tiles!(
-        rows,
-        per_row,
-        acts,
-        out,
-        stride,
-        |b| (_mm256_or_si256(nibbles(&b.qs), fifth_bits(u32::from_le_bytes(b.qh))), f16c_at(&b.d, 0)),
-        |y| (load_codes(&y.qs), y.d),
-        |a| minus_offset(16, a)
     )
 }
 

@@ -177,6 +177,7 @@ impl QuantizedMatrix {
             let (bytes, rows) = (&self.bytes, self.rows);
             self.panels = match self.ggml_type {
                 GgmlType::Q8_0 => Panels::new(bytes, rows, self.cols / crate::blocks::QK, packed).map(RowPanels::Q8_0),
+                GgmlType::Q5_0 => Panels::new(bytes, rows, self.cols / crate::blocks::QK, packed).map(RowPanels::Q5_0),
                 GgmlType::Q4_K => Panels::new(bytes, rows, self.cols / crate::blocks::QK_K, packed).map(RowPanels::Q4K),
                 GgmlType::Q6_K => Panels::new(bytes, rows, self.cols / crate::blocks::QK_K, packed).map(RowPanels::Q6K),
                 _ => None,
@@ -302,6 +303,7 @@ impl QuantizedMatrix {
             use crate::panels::RowPanels;
             return match &**panels {
                 RowPanels::Q8_0(p) => self.panel_dots(p, x, n, y, workers),
+                RowPanels::Q5_0(p) => self.panel_dots(p, x, n, y, workers),
                 RowPanels::Q4K(p) => self.panel_dots(p, x, n, y, workers),
                 RowPanels::Q6K(p) => self.panel_dots(p, x, n, y, workers),
             };
@@ -347,10 +349,7 @@ impl QuantizedMatrix {
         let token_share = |xs: &[f32], ys: &mut [f32]| {
             let acts: Vec<P::Prepared> = xs.chunks_exact(cols.max(1)).map(P::prepare).collect();
             for p in 0..panels.panels() {
-                let r0 = p * PANEL_ROWS;
-                for (t, a) in acts.iter().enumerate() {
-                    panels.dot_panels(p..p + 1, a, &mut ys[t * rows + r0..t * rows + r0 + PANEL_ROWS]);
-                }
+                panels.dot_panel_tokens(p, &acts, ys, rows);
             }
             for (t, a) in acts.iter().enumerate() {
                 for r in packed..rows {

@@ -56,6 +56,18 @@ pub(crate) trait PanelLayout {
     /// # Safety
     /// The CPU has AVX-512 F/BW/DQ/VL and VNNI, AVX2, FMA and F16C.
     unsafe fn dot_panel(panel: &[u8], blocks: usize, a: &Self::Prepared, out: &mut [f32]);
+    /// [`dot_panel`](Self::dot_panel) for several rows of activations (a prompt), token `t`'s
+    /// sixteen values into `out[t · stride..]`, each the same bits as one call. A format whose
+    /// codes take unpacking overrides it to unpack each block once for all the tokens.
+    ///
+    /// # Safety
+    /// As [`dot_panel`](Self::dot_panel).
+    unsafe fn dot_panel_tokens(panel: &[u8], blocks: usize, acts: &[Self::Prepared], out: &mut [f32], stride: usize) {
+        for (t, a) in acts.iter().enumerate() {
+            // SAFETY: forwarded to the caller.
+            unsafe { Self::dot_panel(panel, blocks, a, &mut out[t * stride..t * stride + PANEL_ROWS]) }
+        }
+    }
 }
 
 /// Reports the bytes of the row data already packed, a mebibyte or more at a time, so a caller
@@ -91,6 +103,7 @@ pub(crate) struct Panels<L> {
 #[derive(Debug)]
 pub(crate) enum RowPanels {
     Q8_0(Panels<Q8_0Layout>),
+    Q5_0(Panels<Q5_0Layout>),
     Q4K(Panels<Q4KLayout>),
     Q6K(Panels<Q6KLayout>),
 }
@@ -143,6 +156,24 @@ impl<L: PanelLayout> Panels<L> {
             // F/BW/DQ/VL, VNNI, AVX2, FMA and F16C (`new`); a panel holds `blocks` blocks laid
             // out by `L`, and `a` at least as many (asserted above).
             unsafe { L::dot_panel(panel, self.blocks, a, out) }
+        }
+    }
+
+    /// Rows `16 p .. 16 p + 16` of `W · a_t` for every row of activations `a_t` in `acts`,
+    /// into `out[t · stride + 16 p ..][..16]`.
+    pub(crate) fn dot_panel_tokens(&self, p: usize, acts: &[L::Prepared], out: &mut [f32], stride: usize) {
+        assert!(
+            p < self.panels
+                && acts.iter().all(|a| L::acts(a).len() >= self.blocks)
+                && (acts.is_empty() || out.len() >= (acts.len() - 1) * stride + (p + 1) * PANEL_ROWS),
+            "panel product shapes"
+        );
+        let size = L::panel_bytes(self.blocks);
+        let data: &[u8] = bytemuck::cast_slice(&self.data);
+        // SAFETY: as in `dot_panels`; token t's outputs `t · stride + 16 p ..+ 16` lie in
+        // `out` (asserted above).
+        unsafe {
+            L::dot_panel_tokens(&data[p * size..(p + 1) * size], self.blocks, acts, &mut out[p * PANEL_ROWS..], stride)
         }
     }
 }
@@ -278,6 +309,207 @@ fn dot_panel_vnni(scales: &[u8], codes: &[u8], act: &[Q8_0], offsets: &[i32], ou
     assert!(out.len() >= PANEL_ROWS);
     // SAFETY: `out` holds at least 16 f32s (asserted).
     unsafe { _mm512_storeu_ps(out.as_mut_ptr(), total) };
+}
+
+/// Bytes of one Q5_0 block (ggml's `block_q5_0`).
+const Q5_0_BLOCK: usize = 22;
+/// A Q5_0 panel block's fifth bits: for each group of four codes, a 64-bit mask over the
+/// group's 64 code bytes (row `r`, code `i` at bit `4 r + i`).
+const Q5_0_MASKS: usize = 8 * 8;
+/// A Q5_0 panel block's nibble bytes: for each lane `k` of four bytes, the sixteen rows'
+/// bytes `4 k ..+ 4` of `qs` (low nibbles: codes `4 k ..+ 4`, high nibbles: codes
+/// `16 + 4 k ..+ 4`, ggml's packing kept).
+const Q5_0_NIBBLES: usize = 16 * PANEL_ROWS;
+
+/// Where a Q5_0 panel's masks and nibbles start: after the scales of all its blocks, on a
+/// cache line, and the nibbles after all the masks.
+fn q5_0_parts(blocks: usize) -> (usize, usize) {
+    let masks = (blocks * Q8_0_SCALES).next_multiple_of(LINE);
+    (masks, masks + blocks * Q5_0_MASKS)
+}
+
+/// Q5_0 in panels: per panel the sixteen f16 scales of every block, then every block's eight
+/// fifth-bit masks, then every block's nibbles — 22 bytes per row and block, as in the rows.
+/// A block's codes are unpacked with two ands, a shift and eight masked byte adds, and
+/// multiplied as Q8_0's are (the `−16` taken back by starting each block's sum at `−16 · Σ a`),
+/// in the order of [`kernels_avx2::dot_q5_0`](crate::kernels_avx2).
+#[derive(Debug)]
+pub(crate) struct Q5_0Layout;
+
+impl PanelLayout for Q5_0Layout {
+    type Block = crate::formats::BlockQ5_0;
+    /// The activations and each block's `−16 · Σ codes`.
+    type Prepared = (Vec<Q8_0>, Vec<i32>);
+    const ROW_BLOCK: usize = Q5_0_BLOCK;
+    const PANEL_BLOCK: usize = Q8_0_SCALES + Q5_0_MASKS + Q5_0_NIBBLES;
+
+    fn panel_bytes(blocks: usize) -> usize {
+        q5_0_parts(blocks).1 + blocks * Q5_0_NIBBLES
+    }
+
+    fn place(block: &[u8], b: usize, blocks: usize, r: usize, panel: &mut [u8]) {
+        let (masks_at, nibbles_at) = q5_0_parts(blocks);
+        panel[Q8_0_SCALES * b + 2 * r..Q8_0_SCALES * b + 2 * r + 2].copy_from_slice(&block[..2]);
+        let qh = u32::from_le_bytes([block[2], block[3], block[4], block[5]]);
+        for g in 0..8 {
+            let mask = &mut panel[masks_at + Q5_0_MASKS * b + 8 * g..masks_at + Q5_0_MASKS * b + 8 * g + 8];
+            for i in 0..4 {
+                if qh >> (4 * g + i) & 1 == 1 {
+                    mask[(4 * r + i) / 8] |= 1 << ((4 * r + i) % 8);
+                }
+            }
+        }
+        let nibbles = &mut panel[nibbles_at + Q5_0_NIBBLES * b..nibbles_at + Q5_0_NIBBLES * (b + 1)];
+        for k in 0..4 {
+            nibbles[64 * k + 4 * r..64 * k + 4 * r + 4].copy_from_slice(&block[6 + 4 * k..6 + 4 * k + 4]);
+        }
+    }
+
+    fn prepare(x: &[f32]) -> Self::Prepared {
+        let act = crate::formats::BlockQ5_0::quantize_activations(x);
+        let offsets = act.iter().map(|y| -16 * y.qs.iter().map(|&q| q as i32).sum::<i32>()).collect();
+        (act, offsets)
+    }
+
+    fn acts(p: &Self::Prepared) -> &[Q8_0] {
+        &p.0
+    }
+
+    unsafe fn dot_panel(panel: &[u8], blocks: usize, a: &Self::Prepared, out: &mut [f32]) {
+        assert!(a.1.len() >= a.0.len(), "one offset per activation block");
+        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
+        unsafe { q5_0_panel_one_vnni(panel, blocks, a, out) }
+    }
+
+    unsafe fn dot_panel_tokens(panel: &[u8], blocks: usize, acts: &[Self::Prepared], out: &mut [f32], stride: usize) {
+        assert!(acts.iter().all(|a| a.1.len() >= a.0.len()), "one offset per activation block");
+        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
+        unsafe { q5_0_panel_vnni(panel, blocks, acts, out, stride) }
+    }
+}
+
+/// Tokens a Q5_0 panel kernel call accumulates at once (their sums live in an 8 KiB array).
+const Q5_0_TOKENS: usize = 16;
+
+/// Block `b` of a Q5_0 panel: its sixteen weight scales and its 32 codes of sixteen rows as
+/// eight groups of four (unsigned bytes, as `vpdpbusd` takes them).
+///
+/// # Safety
+/// AVX-512 F/BW and F16C; `panel` holds `blocks > b` blocks laid out as [`Q5_0Layout`] says.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
+unsafe fn q5_0_unpack(
+    panel: &[u8],
+    blocks: usize,
+    b: usize,
+) -> (std::arch::x86_64::__m512, [std::arch::x86_64::__m512i; 8]) {
+    use std::arch::x86_64::*;
+    let (masks_at, nibbles_at) = q5_0_parts(blocks);
+    let (low4, sixteen) = (_mm512_set1_epi8(0x0F), _mm512_set1_epi8(16));
+    // SAFETY: block `b`'s scales, masks and nibbles lie within `panel` (the caller's promise).
+    unsafe {
+        let d = _mm512_cvtph_ps(_mm256_loadu_si256(panel.as_ptr().add(Q8_0_SCALES * b).cast()));
+        let masks = panel.as_ptr().add(masks_at + Q5_0_MASKS * b);
+        let nibbles = panel.as_ptr().add(nibbles_at + Q5_0_NIBBLES * b);
+        let mut codes = [_mm512_setzero_si512(); 8];
+        for k in 0..4 {
+            let raw = _mm512_loadu_si512(nibbles.add(64 * k).cast());
+            let (lo, hi) = (_mm512_and_si512(raw, low4), _mm512_and_si512(_mm512_srli_epi16::<4>(raw), low4));
+            let mask = |g: usize| masks.add(8 * g).cast::<u64>().read_unaligned();
+            codes[k] = _mm512_mask_add_epi8(lo, mask(k), lo, sixteen);
+            codes[k + 4] = _mm512_mask_add_epi8(hi, mask(k + 4), hi, sixteen);
+        }
+        (d, codes)
+    }
+}
+
+/// One token's block product: `d_w · d_a` and the sixteen rows' integer sums
+/// `Σ q·a − 16 · Σ a` (eight `vpdpbusd` in two chains, from the offset).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn q5_0_block(
+    d: std::arch::x86_64::__m512,
+    codes: &[std::arch::x86_64::__m512i; 8],
+    y: &Q8_0,
+    offset: i32,
+) -> (std::arch::x86_64::__m512, std::arch::x86_64::__m512) {
+    use std::arch::x86_64::*;
+    let mut s = [_mm512_set1_epi32(offset), _mm512_setzero_si512()];
+    for (g, code) in codes.iter().enumerate() {
+        let a = &y.qs[4 * g..4 * g + 4];
+        let a = _mm512_set1_epi32(i32::from_le_bytes([a[0] as u8, a[1] as u8, a[2] as u8, a[3] as u8]));
+        s[g / 4] = _mm512_dpbusd_epi32(s[g / 4], *code, a);
+    }
+    (_mm512_mul_ps(d, _mm512_set1_ps(y.d)), _mm512_cvtepi32_ps(_mm512_add_epi32(s[0], s[1])))
+}
+
+/// `hsum_ps`'s closing additions of eight accumulators, sixteen rows at a time, into `out`.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn close_eight(acc: &[std::arch::x86_64::__m512; 8], out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let u: [__m512; 4] = std::array::from_fn(|i| _mm512_add_ps(acc[i], acc[i + 4]));
+    let total = _mm512_add_ps(_mm512_add_ps(u[0], u[2]), _mm512_add_ps(u[1], u[3]));
+    let out = &mut out[..PANEL_ROWS];
+    // SAFETY: `out` holds 16 f32s.
+    unsafe { _mm512_storeu_ps(out.as_mut_ptr(), total) };
+}
+
+/// One Q5_0 panel against one row of activations (decoding), the accumulators in registers.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn q5_0_panel_one_vnni(panel: &[u8], blocks: usize, (act, offsets): &(Vec<Q8_0>, Vec<i32>), out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    assert!(panel.len() >= Q5_0Layout::panel_bytes(blocks), "Q5_0 panel size");
+    assert!(act.len() >= blocks && offsets.len() >= blocks, "activation blocks");
+    let mut acc = [_mm512_setzero_ps(); 8];
+    for g in 0..blocks / 8 {
+        for (k, a) in acc.iter_mut().enumerate() {
+            let b = 8 * g + k;
+            // SAFETY: AVX-512 (this function's features); `b < blocks` and the panel's size
+            // was checked above.
+            let (d, codes) = unsafe { q5_0_unpack(panel, blocks, b) };
+            let (d, sum) = q5_0_block(d, &codes, &act[b], offsets[b]);
+            *a = _mm512_fmadd_ps(d, sum, *a);
+        }
+    }
+    for (k, a) in acc.iter_mut().enumerate().take(blocks % 8) {
+        let b = blocks / 8 * 8 + k;
+        // SAFETY: as above.
+        let (d, codes) = unsafe { q5_0_unpack(panel, blocks, b) };
+        let (d, sum) = q5_0_block(d, &codes, &act[b], offsets[b]);
+        *a = _mm512_fmadd_ps(d, sum, *a);
+    }
+    close_eight(&acc, out);
+}
+
+/// One Q5_0 panel against any number of rows of activations, sixteen at a time: each block's
+/// codes are unpacked once and multiplied by every token's activations, each token's sums in
+/// [`q5_0_panel_one_vnni`]'s order (block `i` into accumulator `i mod 8`, the same closing).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn q5_0_panel_vnni(panel: &[u8], blocks: usize, acts: &[(Vec<Q8_0>, Vec<i32>)], out: &mut [f32], stride: usize) {
+    use std::arch::x86_64::*;
+    assert!(panel.len() >= Q5_0Layout::panel_bytes(blocks), "Q5_0 panel size");
+    assert!(acts.iter().all(|a| a.0.len() >= blocks && a.1.len() >= blocks), "activation blocks");
+    for (chunk, acts) in acts.chunks(Q5_0_TOKENS).enumerate() {
+        let mut acc = [[_mm512_setzero_ps(); 8]; Q5_0_TOKENS];
+        for b in 0..blocks {
+            // SAFETY: AVX-512 (this function's features); `b < blocks` and the panel's size
+            // was checked above.
+            let (d, codes) = unsafe { q5_0_unpack(panel, blocks, b) };
+            for (acc, (y, offsets)) in acc.iter_mut().zip(acts) {
+                let (d, sum) = q5_0_block(d, &codes, &y[b], offsets[b]);
+                acc[b % 8] = _mm512_fmadd_ps(d, sum, acc[b % 8]);
+            }
+        }
+        for (t, acc) in acc.iter().take(acts.len()).enumerate() {
+            close_eight(acc, &mut out[(chunk * Q5_0_TOKENS + t) * stride..]);
+        }
+    }
 }
 
 /// Bytes of one Q4_K super-block (ggml's `block_q4_K`).

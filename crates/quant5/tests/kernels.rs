@@ -224,15 +224,17 @@ fn decoding_products_do_not_depend_on_how_weight_rows_are_paired() {
 
 #[test]
 fn row_panels_give_the_same_bits_as_the_row_kernels() {
-    // Q8_0: rows 16, 35 (two panels and three rows left to the row kernel) and 601 (split
-    // across threads); 1, 3, 7, 9 and 18 blocks per row (tails of the four accumulators, none
-    // whole). Q4_K and Q6_K: 1, 2, 3 and 9 super-blocks per row. One row of X (decoding) and several (a
-    // prompt: with and without the tiles), on rayon and on spinning pools: every output the
-    // same bits as the matrix without panels.
+    // Q8_0 and Q5_0: rows 16, 35 (two panels and three rows left to the row kernel) and 601
+    // (split across threads); 1, 3, 7, 9 and 18 blocks per row (no, one and two whole groups of
+    // eight, with and without a last partial group). Q4_K and Q6_K: 1, 2, 3 and 9 super-blocks
+    // per row. One row of X (decoding) and several (a prompt: up to 37 tokens, more than one
+    // pass of Q5_0's 16-token kernel), on rayon and on spinning pools: every output the same
+    // bits as the matrix without panels.
     let pool = quant5::SpinPool::new(2).unwrap();
     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     let cases = [
         (GgmlType::Q8_0, [(16, 32), (35, 96), (35, 224), (601, 288), (64, 576)]),
+        (GgmlType::Q5_0, [(16, 32), (35, 96), (35, 224), (601, 288), (64, 576)]),
         (GgmlType::Q4_K, [(16, 256), (35, 512), (35, 768), (601, 256), (64, 2304)]),
         (GgmlType::Q6_K, [(16, 256), (35, 512), (35, 768), (601, 256), (64, 2304)]),
     ];
@@ -507,10 +509,10 @@ fn prompt_tiles_equal_single_dots_bit_for_bit() {
             BlockQ5_1, BlockQ5K, BlockQ6K, BlockQ8_0,
         };
         assert!(BlockQ4_0::dot_tile_fn().is_some() && BlockQ4_1::dot_tile_fn().is_some());
-        assert!(BlockQ5_0::dot_tile_fn().is_some() && BlockQ5_1::dot_tile_fn().is_some());
+        assert!(BlockQ5_0::dot_tile_fn().is_none() && BlockQ5_1::dot_tile_fn().is_some());
         assert!(BlockIQ4NL::dot_tile_fn().is_some() && BlockIQ4XS::dot_tile_fn().is_some());
         assert!(BlockQ2K::dot_tile_fn().is_some() && BlockQ3K::dot_tile_fn().is_some());
-        // Q8_0's prompts run on its row panels or the two-token kernel.
+        // Q8_0's and Q5_0's prompts run on their row panels or the two-token kernel.
         assert!(BlockQ8_0::dot_tile_fn().is_none() && BlockQ4K::dot_tile_fn().is_some());
         assert!(BlockQ5K::dot_tile_fn().is_some() && BlockQ6K::dot_tile_fn().is_some());
     }
