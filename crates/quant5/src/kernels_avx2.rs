@@ -277,6 +277,16 @@ pub(crate) fn dot_q5_1_pair(row: &[u8], a0: &[Q8_1], a1: &[Q8_1]) -> [f32; 2] {
     [s0 + mins[0], s1 + mins[1]]
 }
 
+/// A Q4_K or Q6_K super-block's whole integer sum (its eight lanes added), as f32 in every
+/// lane: those formats add one FMA per super-block — the same value in all eight lanes, lane 0
+/// read at the end — so their 16-row panels, which sum a super-block per row, give the same
+/// bits (ggml's order too: `sumf += d · sumi`).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn whole_sum(isum: __m256i) -> __m256 {
+    _mm256_set1_ps(hsum_epi32(isum) as f32)
+}
+
 /// Lane `j` of the result: the sum of `v[j]`'s eight lanes (eight blocks' partial sums in,
 /// their whole integer sums out; exact).
 #[inline]
@@ -813,10 +823,10 @@ pub(crate) fn dot_q4_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
             let bs = |j: usize| y.bsums[2 * j] as i32 + y.bsums[2 * j + 1] as i32;
             msum += lm1 as i32 * bs(2 * g) + lm2 as i32 * bs(2 * g + 1);
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16c_at(b, 0) * y.d), _mm256_cvtepi32_ps(isum), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16c_at(b, 0) * y.d), whole_sum(isum), acc);
         mins += f16c_at(b, 2) * y.d * msum as f32;
     }
-    hsum_ps(acc) - mins
+    _mm256_cvtss_f32(acc) - mins
 }
 
 /// [`dot_q4_k`] for two rows of activations: the scales and nibbles of each super-block are
@@ -843,11 +853,11 @@ pub(crate) fn dot_q4_k_pair(row: &[u8], a0: &[Q8KBlock], a1: &[Q8KBlock]) -> [f3
         }
         let (d, dmin) = (f16c_at(b, 0), f16c_at(b, 2));
         for (t, y) in [y0, y1].into_iter().enumerate() {
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * y.d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * y.d), whole_sum(isum[t]), acc[t]);
             mins[t] += dmin * y.d * msum[t] as f32;
         }
     }
-    [hsum_ps(acc[0]) - mins[0], hsum_ps(acc[1]) - mins[1]]
+    [_mm256_cvtss_f32(acc[0]) - mins[0], _mm256_cvtss_f32(acc[1]) - mins[1]]
 }
 
 /// [`dot_q6_k`] for two rows of activations: each super-block's 6-bit codes are assembled once;
@@ -876,11 +886,11 @@ pub(crate) fn dot_q6_k_pair(row: &[u8], a0: &[Q8KBlock], a1: &[Q8KBlock]) -> [f3
         for (t, y) in [y0, y1].into_iter().enumerate() {
             let offset = hsum_epi32(_mm256_madd_epi16(block_sums(y), scales));
             let d = dw * y.d;
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), whole_sum(isum[t]), acc[t]);
             offsets[t] += d * (32 * offset) as f32;
         }
     }
-    [hsum_ps(acc[0]) - offsets[0], hsum_ps(acc[1]) - offsets[1]]
+    [_mm256_cvtss_f32(acc[0]) - offsets[0], _mm256_cvtss_f32(acc[1]) - offsets[1]]
 }
 
 /// Q6_K × Q8_K: unsigned 6-bit codes through `maddubs`, each 16 values' signed scale through
@@ -906,10 +916,10 @@ pub(crate) fn dot_q6_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
         // Σ scale·(block sum), exact: one `madd` of the sixteen sums by the sixteen scales.
         let offset = hsum_epi32(_mm256_madd_epi16(block_sums(y), scales));
         let d = f16c_at(b, 208) * y.d;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), whole_sum(isum), acc);
         offsets += d * (32 * offset) as f32;
     }
-    hsum_ps(acc) - offsets
+    _mm256_cvtss_f32(acc) - offsets
 }
 
 /// The sixteen 6-bit Q3_K scales (minus 32) from their 12 packed bytes as i16 lanes, four at a

@@ -33,6 +33,7 @@ use crate::kernels::{Q8_0, Q8_1, Q8KBlock};
 use crate::kernels_avx2::{
     f16c_at, fifth_bits, hsum_epi32, hsum_ps, i8_scales, iq4_table, load_i8x32, load32, nibbles, pair_scale,
     q2_k_codes, q2_k_scales, q3_k_codes, q3_k_scales_packed, q4_k_group, q5_k_group, q6_k_quarters, scale_halves,
+    whole_sum,
 };
 use std::arch::x86_64::*;
 
@@ -425,7 +426,7 @@ fn add_minimum_terms<B: WithMinimum>(rows: &[B], per_row: usize, acts: &[Vec<Q8_
 /// per row and token. Each output then takes the one-row kernel's f32 steps: one FMA per
 /// super-block into one accumulator, the scalar minimum sum beside it, `hsum − mins` at the end.
 macro_rules! k_tiles {
-    ($rows:expr, $per_row:expr, $acts:expr, $out:expr, $stride:expr,
+    (whole: $whole:expr, $rows:expr, $per_row:expr, $acts:expr, $out:expr, $stride:expr,
      |$b:ident, $ys:ident, $isum:ident| $integer:expr,
      |$bb:ident| ($d:expr, $dmin:expr, $terms:expr),
      |$dd:ident, $y:ident, $msum:ident| $scalar:expr) => {{
@@ -459,15 +460,17 @@ macro_rules! k_tiles {
                         for (t, $y) in $ys.iter().enumerate() {
                             let $msum = hsum_epi32(_mm256_madd_epi16(load_bsums(&$y.bsums), terms));
                             let $dd = (d, dmin);
-                            acc[r][t] =
-                                _mm256_fmadd_ps(_mm256_set1_ps(d * $y.d), _mm256_cvtepi32_ps($isum[r][t]), acc[r][t]);
+                            // Q4_K and Q6_K add a super-block's whole sum (`kernels_avx2::whole_sum`).
+                            let sums = if $whole { whole_sum($isum[r][t]) } else { _mm256_cvtepi32_ps($isum[r][t]) };
+                            acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(d * $y.d), sums, acc[r][t]);
                             mins[r][t] += $scalar;
                         }
                     }
                 }
                 for r in 0..2 {
                     for t in 0..TILE_TOKENS {
-                        out[(t0 + t) * stride + r0 + r] = hsum_ps(acc[r][t]) - mins[r][t];
+                        let sum = if $whole { _mm256_cvtss_f32(acc[r][t]) } else { hsum_ps(acc[r][t]) };
+                        out[(t0 + t) * stride + r0 + r] = sum - mins[r][t];
                     }
                 }
             }
@@ -513,6 +516,7 @@ fn k4_minimum_terms(scales: &[u8]) -> __m256i {
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
 pub(crate) fn tiles_q5_k(rows: &[BlockQ5K], per_row: usize, acts: &[Vec<Q8KBlock>], out: &mut [f32], stride: usize) {
     k_tiles!(
+        whole: false,
         rows,
         per_row,
         acts,
@@ -544,6 +548,7 @@ pub(crate) fn tiles_iq4_xs(
 ) {
     let table = iq4_table();
     k_tiles!(
+        whole: false,
         rows,
         per_row,
         acts,
@@ -570,6 +575,7 @@ pub(crate) fn tiles_iq4_xs(
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
 pub(crate) fn tiles_q2_k(rows: &[BlockQ2K], per_row: usize, acts: &[Vec<Q8KBlock>], out: &mut [f32], stride: usize) {
     k_tiles!(
+        whole: false,
         rows,
         per_row,
         acts,
@@ -595,6 +601,7 @@ pub(crate) fn tiles_q2_k(rows: &[BlockQ2K], per_row: usize, acts: &[Vec<Q8KBlock
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
 pub(crate) fn tiles_q3_k(rows: &[BlockQ3K], per_row: usize, acts: &[Vec<Q8KBlock>], out: &mut [f32], stride: usize) {
     k_tiles!(
+        whole: false,
         rows,
         per_row,
         acts,
@@ -621,6 +628,7 @@ pub(crate) fn tiles_q3_k(rows: &[BlockQ3K], per_row: usize, acts: &[Vec<Q8KBlock
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
 pub(crate) fn tiles_q4_k(rows: &[BlockQ4K], per_row: usize, acts: &[Vec<Q8KBlock>], out: &mut [f32], stride: usize) {
     k_tiles!(
+        whole: true,
         rows,
         per_row,
         acts,
@@ -643,6 +651,7 @@ pub(crate) fn tiles_q4_k(rows: &[BlockQ4K], per_row: usize, acts: &[Vec<Q8KBlock
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
 pub(crate) fn tiles_q6_k(rows: &[BlockQ6K], per_row: usize, acts: &[Vec<Q8KBlock>], out: &mut [f32], stride: usize) {
     k_tiles!(
+        whole: true,
         rows,
         per_row,
         acts,

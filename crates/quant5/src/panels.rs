@@ -1,4 +1,4 @@
-//! Q8_0, Q4_K and Q6_K weights repacked into panels of 16 rows for AVX-512 VNNI, the layout
+//! Q8_0, Q5_0, Q4_K and Q6_K weights repacked into panels of 16 rows for AVX-512 VNNI, the layout
 //! candle 0.11 and llama.cpp's CPU repack use: one `vpdpbusd` multiplies four codes of sixteen
 //! rows by four activation codes, where the row-by-row kernels spend about a dozen instructions
 //! per row and block. Each row's products are added in exactly the order of the row kernels, so
@@ -11,7 +11,9 @@
 //! `[group 0: row 0 codes 0–3, row 1 codes 0–3, …]` (512 bytes), every code stored plus 128
 //! (an unsigned byte, as `vpdpbusd` wants its first operand); each activation block's
 //! `128 · Σ codes` is subtracted again, exactly. A block costs eight `vpdpbusd`, one
-//! conversion and one FMA for sixteen rows.
+//! conversion and one FMA for sixteen rows. The scales of all a panel's blocks come first, so
+//! the codes start on a cache line ([`Line`]). Q5_0 ([`Q5_0Layout`]) is multiplied the same way
+//! after its codes are unpacked, once per block for up to sixteen prompt tokens.
 
 use crate::formats::{BlockFormat, BlockQ4K, BlockQ6K, BlockQ8_0};
 use crate::kernels::{Q8_0, Q8KBlock};
@@ -574,7 +576,7 @@ impl PanelLayout for Q4KLayout {
 fn dot_q4k_panel_vnni(panel: &[u8], act: &[Q8KBlock], out: &mut [f32]) {
     use std::arch::x86_64::*;
     let low4 = _mm512_set1_epi8(0x0F);
-    let mut acc = [_mm512_setzero_ps(); 8];
+    let mut acc = _mm512_setzero_ps();
     let mut mins = _mm512_setzero_ps();
     for (slot, y) in panel.chunks_exact(Q4K_PANEL_BLOCK).zip(act) {
         let p = slot.as_ptr();
@@ -591,11 +593,14 @@ fn dot_q4k_panel_vnni(panel: &[u8], act: &[Q8KBlock], out: &mut [f32]) {
                 let m = byte_row(12 * PANEL_ROWS + sub * PANEL_ROWS);
                 msum = _mm512_add_epi32(msum, _mm512_mullo_epi32(m, _mm512_set1_epi32(bsum)));
             }
-            let mut isum = [_mm512_setzero_si512(); 8];
+            // The super-block's whole sum per row: each sub-block's products summed by
+            // `vpdpbusd` (two chains per sub-block), then scaled once.
+            let mut isum = _mm512_setzero_si512();
             for g in 0..4 {
                 let scale_lo = byte_row(4 * PANEL_ROWS + 2 * g * PANEL_ROWS);
                 let scale_hi = byte_row(4 * PANEL_ROWS + (2 * g + 1) * PANEL_ROWS);
-                for (j, sum) in isum.iter_mut().enumerate() {
+                let (mut p_lo, mut p_hi) = ([_mm512_setzero_si512(); 2], [_mm512_setzero_si512(); 2]);
+                for j in 0..8 {
                     let w = _mm512_loadu_si512(p.add(Q4K_CODES + (8 * g + j) * 4 * PANEL_ROWS).cast());
                     let lo = _mm512_and_si512(w, low4);
                     let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(w), low4);
@@ -603,24 +608,19 @@ fn dot_q4k_panel_vnni(panel: &[u8], act: &[Q8KBlock], out: &mut [f32]) {
                         let q = &y.qs[at..at + 4];
                         _mm512_set1_epi32(i32::from_le_bytes([q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8]))
                     };
-                    let p_lo = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, four(64 * g + 4 * j));
-                    let p_hi = _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi, four(64 * g + 32 + 4 * j));
-                    *sum = _mm512_add_epi32(
-                        *sum,
-                        _mm512_add_epi32(_mm512_mullo_epi32(p_lo, scale_lo), _mm512_mullo_epi32(p_hi, scale_hi)),
-                    );
+                    p_lo[j % 2] = _mm512_dpbusd_epi32(p_lo[j % 2], lo, four(64 * g + 4 * j));
+                    p_hi[j % 2] = _mm512_dpbusd_epi32(p_hi[j % 2], hi, four(64 * g + 32 + 4 * j));
                 }
+                let p_lo = _mm512_mullo_epi32(_mm512_add_epi32(p_lo[0], p_lo[1]), scale_lo);
+                let p_hi = _mm512_mullo_epi32(_mm512_add_epi32(p_hi[0], p_hi[1]), scale_hi);
+                isum = _mm512_add_epi32(isum, _mm512_add_epi32(p_lo, p_hi));
             }
-            for (a, s) in acc.iter_mut().zip(&isum) {
-                *a = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(*s), *a);
-            }
+            acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(isum), acc);
             // `mins += dmin·y.d · msum`, as the row kernel's scalar sum.
             mins = _mm512_add_ps(mins, _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(msum)));
         }
     }
-    // `hsum_ps` of the eight lanes (lanes i and i + 4, then (0 + 2) + (1 + 3)), less the minimums.
-    let u: [__m512; 4] = std::array::from_fn(|i| _mm512_add_ps(acc[i], acc[i + 4]));
-    let total = _mm512_sub_ps(_mm512_add_ps(_mm512_add_ps(u[0], u[2]), _mm512_add_ps(u[1], u[3])), mins);
+    let total = _mm512_sub_ps(acc, mins);
     assert!(out.len() >= PANEL_ROWS);
     // SAFETY: `out` holds at least 16 f32s (asserted).
     unsafe { _mm512_storeu_ps(out.as_mut_ptr(), total) };
@@ -692,7 +692,7 @@ impl PanelLayout for Q6KLayout {
 fn dot_q6k_panel_vnni(panel: &[u8], act: &[Q8KBlock], out: &mut [f32]) {
     use std::arch::x86_64::*;
     let (low4, three) = (_mm512_set1_epi8(0x0F), _mm512_set1_epi8(3));
-    let mut acc = [_mm512_setzero_ps(); 8];
+    let mut acc = _mm512_setzero_ps();
     let mut offsets = _mm512_setzero_ps();
     for (slot, y) in panel.chunks_exact(Q6K_PANEL_BLOCK).zip(act) {
         let p = slot.as_ptr();
@@ -707,10 +707,13 @@ fn dot_q6k_panel_vnni(panel: &[u8], act: &[Q8KBlock], out: &mut [f32]) {
                 offset =
                     _mm512_add_epi32(offset, _mm512_mullo_epi32(scale(sub), _mm512_set1_epi32(y.bsums[sub] as i32)));
             }
-            let mut isum = [_mm512_setzero_si512(); 8];
+            // Per row, each sub-block's products (sixteen codes: lanes `j` 0–3 or 4–7 of a
+            // quarter) summed by `vpdpbusd`, then scaled once into the super-block's whole sum.
+            let mut isum = _mm512_setzero_si512();
             for h in 0..2 {
                 let scales: [__m512i; 8] = std::array::from_fn(|k| scale(8 * h + k));
-                for (j, sum) in isum.iter_mut().enumerate() {
+                let mut sub = [_mm512_setzero_si512(); 8];
+                for j in 0..8 {
                     let group = p.add(Q6K_CODES + (8 * h + j) * 12 * PANEL_ROWS);
                     let ql0 = _mm512_loadu_si512(group.cast());
                     let ql1 = _mm512_loadu_si512(group.add(4 * PANEL_ROWS).cast());
@@ -732,21 +735,20 @@ fn dot_q6k_panel_vnni(panel: &[u8], act: &[Q8KBlock], out: &mut [f32]) {
                         let at = 128 * h + 32 * quarter + 4 * j;
                         let a = &y.qs[at..at + 4];
                         let a = _mm512_set1_epi32(i32::from_le_bytes([a[0] as u8, a[1] as u8, a[2] as u8, a[3] as u8]));
-                        let products = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, a);
-                        *sum = _mm512_add_epi32(*sum, _mm512_mullo_epi32(products, scales[2 * quarter + j / 4]));
+                        let k = 2 * quarter + j / 4;
+                        sub[k] = _mm512_dpbusd_epi32(sub[k], q, a);
                     }
                 }
+                for (sum, scale) in sub.iter().zip(&scales) {
+                    isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(*sum, *scale));
+                }
             }
-            for (a, s) in acc.iter_mut().zip(&isum) {
-                *a = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(*s), *a);
-            }
+            acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(isum), acc);
             // `offsets += d · (32 · offset)`, as the row kernel's scalar sum.
             offsets = _mm512_add_ps(offsets, _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_slli_epi32::<5>(offset))));
         }
     }
-    // `hsum_ps` of the eight lanes (lanes i and i + 4, then (0 + 2) + (1 + 3)), less the offsets.
-    let u: [__m512; 4] = std::array::from_fn(|i| _mm512_add_ps(acc[i], acc[i + 4]));
-    let total = _mm512_sub_ps(_mm512_add_ps(_mm512_add_ps(u[0], u[2]), _mm512_add_ps(u[1], u[3])), offsets);
+    let total = _mm512_sub_ps(acc, offsets);
     assert!(out.len() >= PANEL_ROWS);
     // SAFETY: `out` holds at least 16 f32s (asserted).
     unsafe { _mm512_storeu_ps(out.as_mut_ptr(), total) };
