@@ -4,7 +4,7 @@
 //! in the same group where candle has the type (with the `candle-comparison` feature, so CI does
 //! not build candle). candle 0.11 runs its products on a pool of its own sized once per process
 //! (see `candle_threads`): one thread unless `CANDLE_NUM_THREADS` says otherwise. Q8_0, Q5_0,
-//! Q4_K and Q6_K are also measured with their rows packed in 16-row panels (`pack_row_panels`). Per-row int8
+//! Q4_K, Q5_K and Q6_K are also measured with their rows packed in 16-row panels (`pack_row_panels`). Per-row int8
 //! (`Int8Matrix`) runs on the same shapes, and on an encoder-window product beside f32 gemm.
 //!
 //! `RUSTFLAGS="-C target-cpu=native" cargo bench -p quant5 --bench quant --features candle-comparison`
@@ -142,7 +142,7 @@ fn matvec(c: &mut Criterion) {
                     b.iter(|| m.matvec_into(black_box(&x), &mut y, threads).expect("shapes match"))
                 });
             }
-            // Q8_0, Q5_0, Q4_K and Q6_K rows repacked into 16-row panels (AVX-512 VNNI CPUs only); the
+            // Q8_0, Q5_0, Q4_K, Q5_K and Q6_K rows repacked into 16-row panels (AVX-512 VNNI CPUs only); the
             // block bytes stay as they were, for candle below.
             let mut m = m;
             if m.pack_row_panels() {

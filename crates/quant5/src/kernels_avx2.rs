@@ -277,7 +277,7 @@ pub(crate) fn dot_q5_1_pair(row: &[u8], a0: &[Q8_1], a1: &[Q8_1]) -> [f32; 2] {
     [s0 + mins[0], s1 + mins[1]]
 }
 
-/// A Q4_K or Q6_K super-block's whole integer sum (its eight lanes added), as f32 in every
+/// A Q4_K, Q5_K or Q6_K super-block's whole integer sum (its eight lanes added), as f32 in every
 /// lane: those formats add one FMA per super-block — the same value in all eight lanes, lane 0
 /// read at the end — so their 16-row panels, which sum a super-block per row, give the same
 /// bits (ggml's order too: `sumf += d · sumi`).
@@ -546,10 +546,10 @@ pub(crate) fn dot_q5_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
             msum += lm1 as i32 * bs(2 * g) + lm2 as i32 * bs(2 * g + 1);
         }
         let d = f16c_at(b, 0) * y.d;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), whole_sum(isum), acc);
         mins += f16c_at(b, 2) * y.d * msum as f32;
     }
-    hsum_ps(acc) - mins
+    _mm256_cvtss_f32(acc) - mins
 }
 
 /// [`dot_q5_k`] for two rows of activations: the codes and scales of each super-block are
@@ -577,11 +577,11 @@ pub(crate) fn dot_q5_k_pair(row: &[u8], a0: &[Q8KBlock], a1: &[Q8KBlock]) -> [f3
         }
         let (d, dmin) = (f16c_at(b, 0), f16c_at(b, 2));
         for (t, y) in [y0, y1].into_iter().enumerate() {
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * y.d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * y.d), whole_sum(isum[t]), acc[t]);
             mins[t] += dmin * y.d * msum[t] as f32;
         }
     }
-    [hsum_ps(acc[0]) - mins[0], hsum_ps(acc[1]) - mins[1]]
+    [_mm256_cvtss_f32(acc[0]) - mins[0], _mm256_cvtss_f32(acc[1]) - mins[1]]
 }
 
 /// Byte masks for `shuffle_epi8`: mask `p` spreads i16 lane `2p` of a 128-bit lane over the low

@@ -460,7 +460,7 @@ macro_rules! k_tiles {
                         for (t, $y) in $ys.iter().enumerate() {
                             let $msum = hsum_epi32(_mm256_madd_epi16(load_bsums(&$y.bsums), terms));
                             let $dd = (d, dmin);
-                            // Q4_K and Q6_K add a super-block's whole sum (`kernels_avx2::whole_sum`).
+                            // Q4_K, Q5_K and Q6_K add a super-block's whole sum (`kernels_avx2::whole_sum`).
                             let sums = if $whole { whole_sum($isum[r][t]) } else { _mm256_cvtepi32_ps($isum[r][t]) };
                             acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(d * $y.d), sums, acc[r][t]);
                             mins[r][t] += $scalar;
@@ -516,7 +516,7 @@ fn k4_minimum_terms(scales: &[u8]) -> __m256i {
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
 pub(crate) fn tiles_q5_k(rows: &[BlockQ5K], per_row: usize, acts: &[Vec<Q8KBlock>], out: &mut [f32], stride: usize) {
     k_tiles!(
-        whole: false,
+        whole: true,
         rows,
         per_row,
         acts,

@@ -109,7 +109,7 @@ pub struct QuantizedMatrix {
     pub cols: usize,
     /// The blocks, owned or borrowed from a mapped file ([`BlockBytes`]).
     pub bytes: BlockBytes,
-    /// Q8_0, Q5_0, Q4_K or Q6_K rows repacked for the AVX-512 VNNI kernels ([`Self::pack_row_panels`]).
+    /// Q8_0, Q5_0, Q4_K, Q5_K or Q6_K rows repacked for the AVX-512 VNNI kernels ([`Self::pack_row_panels`]).
     #[cfg(target_arch = "x86_64")]
     panels: Option<std::sync::Arc<crate::panels::RowPanels>>,
 }
@@ -153,15 +153,15 @@ impl QuantizedMatrix {
         }
     }
 
-    /// Repacks a Q8_0, Q5_0, Q4_K or Q6_K matrix's rows, sixteen at a time, into the interleaved
+    /// Repacks a Q8_0, Q5_0, Q4_K, Q5_K or Q6_K matrix's rows, sixteen at a time, into the interleaved
     /// panels of the AVX-512 VNNI kernels (llama.cpp's and candle's "repack"): one instruction
     /// then multiplies four codes of sixteen rows, and products with any number of rows of `X`
     /// read the panels instead of [`bytes`](Self::bytes) — the same bits as before (each
     /// format's order of additions is kept), two to three times faster on a matrix-vector
     /// product. The panels are a copy (about as many bytes as the rows they hold: Q4_K's
-    /// scales unpacked add 2.8 %, Q6_K's line padding 1 %); `bytes` stays valid (the last
+    /// and Q5_K's scales unpacked add 2.8 % and 2.3 %, Q6_K's line padding 1 %); `bytes` stays valid (the last
     /// `rows % 16` rows and row look-ups still read it). Returns whether panels were made: only
-    /// for those four formats with at least 16 rows on a CPU with AVX-512 VNNI.
+    /// for those five formats with at least 16 rows on a CPU with AVX-512 VNNI.
     pub fn pack_row_panels(&mut self) -> bool {
         self.pack_row_panels_with(&mut |_| {})
     }
@@ -179,6 +179,7 @@ impl QuantizedMatrix {
                 GgmlType::Q8_0 => Panels::new(bytes, rows, self.cols / crate::blocks::QK, packed).map(RowPanels::Q8_0),
                 GgmlType::Q5_0 => Panels::new(bytes, rows, self.cols / crate::blocks::QK, packed).map(RowPanels::Q5_0),
                 GgmlType::Q4_K => Panels::new(bytes, rows, self.cols / crate::blocks::QK_K, packed).map(RowPanels::Q4K),
+                GgmlType::Q5_K => Panels::new(bytes, rows, self.cols / crate::blocks::QK_K, packed).map(RowPanels::Q5K),
                 GgmlType::Q6_K => Panels::new(bytes, rows, self.cols / crate::blocks::QK_K, packed).map(RowPanels::Q6K),
                 _ => None,
             }
@@ -305,6 +306,7 @@ impl QuantizedMatrix {
                 RowPanels::Q8_0(p) => self.panel_dots(p, x, n, y, workers),
                 RowPanels::Q5_0(p) => self.panel_dots(p, x, n, y, workers),
                 RowPanels::Q4K(p) => self.panel_dots(p, x, n, y, workers),
+                RowPanels::Q5K(p) => self.panel_dots(p, x, n, y, workers),
                 RowPanels::Q6K(p) => self.panel_dots(p, x, n, y, workers),
             };
         }

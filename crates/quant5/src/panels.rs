@@ -1,4 +1,4 @@
-//! Q8_0, Q5_0, Q4_K and Q6_K weights repacked into panels of 16 rows for AVX-512 VNNI, the layout
+//! Q8_0, Q5_0, Q4_K, Q5_K and Q6_K weights repacked into panels of 16 rows for AVX-512 VNNI, the layout
 //! candle 0.11 and llama.cpp's CPU repack use: one `vpdpbusd` multiplies four codes of sixteen
 //! rows by four activation codes, where the row-by-row kernels spend about a dozen instructions
 //! per row and block. Each row's products are added in exactly the order of the row kernels, so
@@ -15,7 +15,7 @@
 //! the codes start on a cache line ([`Line`]). Q5_0 ([`Q5_0Layout`]) is multiplied the same way
 //! after its codes are unpacked, once per block for up to sixteen prompt tokens.
 
-use crate::formats::{BlockFormat, BlockQ4K, BlockQ6K, BlockQ8_0};
+use crate::formats::{BlockFormat, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8_0};
 use crate::kernels::{Q8_0, Q8KBlock};
 use std::ops::Range;
 
@@ -107,6 +107,7 @@ pub(crate) enum RowPanels {
     Q8_0(Panels<Q8_0Layout>),
     Q5_0(Panels<Q5_0Layout>),
     Q4K(Panels<Q4KLayout>),
+    Q5K(Panels<Q5KLayout>),
     Q6K(Panels<Q6KLayout>),
 }
 
@@ -533,6 +534,52 @@ const Q4K_BLOCK: usize = 144;
 const Q4K_PANEL_BLOCK: usize = 4 * PANEL_ROWS + 16 * PANEL_ROWS + 128 * PANEL_ROWS;
 const Q4K_CODES: usize = 4 * PANEL_ROWS + 16 * PANEL_ROWS;
 
+/// Bytes of one Q5_K super-block (ggml's `block_q5_K`).
+const Q5K_BLOCK: usize = 176;
+/// One super-block of a Q5_K panel: Q4_K's header, then per group `g` of 64 values Q4_K's
+/// nibble bytes followed by the group's fifth bits as 64-bit byte masks, one per sub-block
+/// `2 g + h` and lane `j` (row `r`, code `i` of the lane at bit `4 r + i`): 180 bytes per row
+/// against 176. The masks sit right after the codes they belong to: read from a region of
+/// their own, 2 KB ahead of the codes, they halved the speed of a product streamed from memory.
+const Q5K_PANEL_BLOCK: usize = Q4K_CODES + 4 * Q5K_GROUP;
+/// A Q5_K panel group: 512 bytes of nibbles, 128 of masks.
+const Q5K_GROUP: usize = Q4K_GROUP + 2 * 8 * 8;
+/// A Q4_K panel group of 64 values: 512 bytes of nibbles.
+const Q4K_GROUP: usize = 8 * 4 * PANEL_ROWS;
+
+/// Copies row `r`'s Q4_K or Q5_K super-block into its panel `slot`: `qs_at` is where the
+/// block's nibbles start, `qh` its fifth bits (Q5_K only), `group` the bytes per group of 64
+/// values in the panel.
+fn place_k4(block: &[u8], qs_at: usize, qh: Option<&[u8]>, group: usize, r: usize, slot: &mut [u8]) {
+    slot[2 * r..2 * r + 2].copy_from_slice(&block[0..2]);
+    slot[2 * PANEL_ROWS + 2 * r..2 * PANEL_ROWS + 2 * r + 2].copy_from_slice(&block[2..4]);
+    for sub in 0..8 {
+        let (scale, min) = crate::blocks::scale_min_k4(sub, &block[4..16]);
+        slot[4 * PANEL_ROWS + sub * PANEL_ROWS + r] = scale;
+        slot[12 * PANEL_ROWS + sub * PANEL_ROWS + r] = min;
+    }
+    for g in 0..4 {
+        for j in 0..8 {
+            let to = Q4K_CODES + g * group + j * 4 * PANEL_ROWS + 4 * r;
+            let from = qs_at + 32 * g + 4 * j;
+            slot[to..to + 4].copy_from_slice(&block[from..from + 4]);
+        }
+    }
+    if let Some(qh) = qh {
+        for sub in 0..8 {
+            for j in 0..8 {
+                let (g, h) = (sub / 2, sub % 2);
+                let mask = &mut slot[Q4K_CODES + g * group + Q4K_GROUP + 8 * (8 * h + j)..][..8];
+                for i in 0..4 {
+                    if qh[4 * j + i] >> sub & 1 == 1 {
+                        mask[(4 * r + i) / 8] |= 1 << ((4 * r + i) % 8);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Q4_K in panels (see [`Panels`]).
 ///
 /// The row kernel (`dot_q4_k`) keeps eight lanes per row, lane `j` summing, over the eight
@@ -549,21 +596,7 @@ impl PanelLayout for Q4KLayout {
     const PANEL_BLOCK: usize = Q4K_PANEL_BLOCK;
 
     fn place(block: &[u8], b: usize, _: usize, r: usize, panel: &mut [u8]) {
-        let slot = &mut panel[b * Q4K_PANEL_BLOCK..(b + 1) * Q4K_PANEL_BLOCK];
-        slot[2 * r..2 * r + 2].copy_from_slice(&block[0..2]);
-        slot[2 * PANEL_ROWS + 2 * r..2 * PANEL_ROWS + 2 * r + 2].copy_from_slice(&block[2..4]);
-        for sub in 0..8 {
-            let (scale, min) = crate::blocks::scale_min_k4(sub, &block[4..16]);
-            slot[4 * PANEL_ROWS + sub * PANEL_ROWS + r] = scale;
-            slot[12 * PANEL_ROWS + sub * PANEL_ROWS + r] = min;
-        }
-        for g in 0..4 {
-            for j in 0..8 {
-                let to = Q4K_CODES + (8 * g + j) * 4 * PANEL_ROWS + 4 * r;
-                let from = 16 + 32 * g + 4 * j;
-                slot[to..to + 4].copy_from_slice(&block[from..from + 4]);
-            }
-        }
+        place_k4(block, 16, None, Q4K_GROUP, r, &mut panel[b * Q4K_PANEL_BLOCK..(b + 1) * Q4K_PANEL_BLOCK]);
     }
 
     fn prepare(x: &[f32]) -> Self::Prepared {
@@ -576,21 +609,56 @@ impl PanelLayout for Q4KLayout {
 
     unsafe fn dot_panel(panel: &[u8], _: usize, act: &Self::Prepared, out: &mut [f32]) {
         // SAFETY: forwarded to the caller (AVX-512 VNNI present).
-        unsafe { dot_q4k_panel_vnni(panel, act, out) }
+        unsafe { dot_q4k_panel_vnni::<false, Q4K_PANEL_BLOCK, Q4K_GROUP>(panel, act, out) }
+    }
+}
+
+/// Q5_K in panels: Q4_K's layout and kernel, each code's fifth bit added by a masked byte add
+/// (see [`Q5K_PANEL_BLOCK`]); the row kernel (`dot_q5_k`) has the same order as Q4_K's.
+#[derive(Debug)]
+pub(crate) struct Q5KLayout;
+
+impl PanelLayout for Q5KLayout {
+    type Block = BlockQ5K;
+    type Prepared = Vec<Q8KBlock>;
+    const ROW_BLOCK: usize = Q5K_BLOCK;
+    const PANEL_BLOCK: usize = Q5K_PANEL_BLOCK;
+
+    fn place(block: &[u8], b: usize, _: usize, r: usize, panel: &mut [u8]) {
+        let slot = &mut panel[b * Q5K_PANEL_BLOCK..(b + 1) * Q5K_PANEL_BLOCK];
+        place_k4(block, 48, Some(&block[16..48]), Q5K_GROUP, r, slot);
+    }
+
+    fn prepare(x: &[f32]) -> Self::Prepared {
+        BlockQ5K::quantize_activations(x)
+    }
+
+    fn acts(p: &Self::Prepared) -> &[Q8KBlock] {
+        p
+    }
+
+    unsafe fn dot_panel(panel: &[u8], _: usize, act: &Self::Prepared, out: &mut [f32]) {
+        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
+        unsafe { dot_q4k_panel_vnni::<true, Q5K_PANEL_BLOCK, Q5K_GROUP>(panel, act, out) }
     }
 }
 
 /// One Q4_K panel against one row of activations, in `dot_q4_k`'s order (see [`Q4KLayout`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
-fn dot_q4k_panel_vnni(panel: &[u8], act: &[Q8KBlock], out: &mut [f32]) {
+fn dot_q4k_panel_vnni<const FIFTH: bool, const BLOCK: usize, const GROUP: usize>(
+    panel: &[u8],
+    act: &[Q8KBlock],
+    out: &mut [f32],
+) {
     use std::arch::x86_64::*;
-    let low4 = _mm512_set1_epi8(0x0F);
+    let (low4, sixteen) = (_mm512_set1_epi8(0x0F), _mm512_set1_epi8(16));
     let mut acc = _mm512_setzero_ps();
     let mut mins = _mm512_setzero_ps();
-    for (slot, y) in panel.chunks_exact(Q4K_PANEL_BLOCK).zip(act) {
+    for (slot, y) in panel.chunks_exact(BLOCK).zip(act) {
         let p = slot.as_ptr();
-        // SAFETY: `slot` is Q4K_PANEL_BLOCK bytes, laid out as `Q4K_PANEL_BLOCK` describes.
+        // SAFETY: `slot` is BLOCK bytes, laid out as `Q4K_PANEL_BLOCK` (and for Q5_K
+        // `Q5K_PANEL_BLOCK`) describes.
         unsafe {
             let dy = _mm512_set1_ps(y.d);
             let d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(p.cast())), dy);
@@ -611,9 +679,15 @@ fn dot_q4k_panel_vnni(panel: &[u8], act: &[Q8KBlock], out: &mut [f32]) {
                 let scale_hi = byte_row(4 * PANEL_ROWS + (2 * g + 1) * PANEL_ROWS);
                 let (mut p_lo, mut p_hi) = ([_mm512_setzero_si512(); 2], [_mm512_setzero_si512(); 2]);
                 for j in 0..8 {
-                    let w = _mm512_loadu_si512(p.add(Q4K_CODES + (8 * g + j) * 4 * PANEL_ROWS).cast());
-                    let lo = _mm512_and_si512(w, low4);
-                    let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(w), low4);
+                    let w = _mm512_loadu_si512(p.add(Q4K_CODES + g * GROUP + j * 4 * PANEL_ROWS).cast());
+                    let mut lo = _mm512_and_si512(w, low4);
+                    let mut hi = _mm512_and_si512(_mm512_srli_epi16::<4>(w), low4);
+                    if FIFTH {
+                        let masks = p.add(Q4K_CODES + g * GROUP + Q4K_GROUP);
+                        let mask = |h: usize| masks.add(8 * (8 * h + j)).cast::<u64>().read_unaligned();
+                        lo = _mm512_mask_add_epi8(lo, mask(0), lo, sixteen);
+                        hi = _mm512_mask_add_epi8(hi, mask(1), hi, sixteen);
+                    }
                     let four = |at: usize| {
                         let q = &y.qs[at..at + 4];
                         _mm512_set1_epi32(i32::from_le_bytes([q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8]))
@@ -648,6 +722,8 @@ const Q6K_CODES: usize = (2 * PANEL_ROWS + 16 * PANEL_ROWS).next_multiple_of(LIN
 
 // Every 512-bit load of codes in a Q4_K or Q6_K panel block starts on a cache line.
 const _: () = assert!(Q4K_PANEL_BLOCK.is_multiple_of(LINE) && Q4K_CODES.is_multiple_of(LINE));
+const _: () = assert!(Q5K_PANEL_BLOCK.is_multiple_of(LINE) && Q5K_GROUP.is_multiple_of(LINE));
+const _: () = assert!(Q4K_PANEL_BLOCK == Q4K_CODES + 4 * Q4K_GROUP);
 const _: () = assert!(Q6K_PANEL_BLOCK.is_multiple_of(LINE) && Q6K_CODES.is_multiple_of(LINE));
 
 /// Q6_K in panels (see [`Panels`]).
