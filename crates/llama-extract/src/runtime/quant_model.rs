@@ -411,14 +411,7 @@ fn scores_avx2(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f32>) {
                 *a = _mm256_fmadd_ps(qv, unsafe { _mm256_loadu_ps(keys.add((p + j) * stride + c)) }, *a);
             }
         }
-        let h01 = _mm256_hadd_ps(acc[0], acc[1]);
-        let h23 = _mm256_hadd_ps(acc[2], acc[3]);
-        let h45 = _mm256_hadd_ps(acc[4], acc[5]);
-        let h67 = _mm256_hadd_ps(acc[6], acc[7]);
-        let (h0123, h4567) = (_mm256_hadd_ps(h01, h23), _mm256_hadd_ps(h45, h67));
-        let low = _mm256_permute2f128_ps::<0x20>(h0123, h4567);
-        let high = _mm256_permute2f128_ps::<0x31>(h0123, h4567);
-        let dots = _mm256_mul_ps(_mm256_add_ps(low, high), _mm256_set1_ps(scale));
+        let dots = eight_scores(&acc, scale);
         let group = &mut scores[p..p + 8];
         // SAFETY: `group` holds 8 f32; unaligned store.
         unsafe { _mm256_storeu_ps(group.as_mut_ptr(), dots) };
@@ -430,6 +423,24 @@ fn scores_avx2(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f32>) {
         }
         *score = hsum_like_hadd_tree(acc) * scale;
     }
+}
+
+/// Eight keys' scores from their eight-lane dot-product accumulators: the lanes of each added
+/// by a transposing `hadd` tree (key `j` into lane `j`), times `scale` — the one reduction
+/// [`scores_avx2`] and [`attend_group`] share, so their scores are the same bits.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn eight_scores(acc: &[std::arch::x86_64::__m256; 8], scale: f32) -> std::arch::x86_64::__m256 {
+    use std::arch::x86_64::*;
+    let h01 = _mm256_hadd_ps(acc[0], acc[1]);
+    let h23 = _mm256_hadd_ps(acc[2], acc[3]);
+    let h45 = _mm256_hadd_ps(acc[4], acc[5]);
+    let h67 = _mm256_hadd_ps(acc[6], acc[7]);
+    let (h0123, h4567) = (_mm256_hadd_ps(h01, h23), _mm256_hadd_ps(h45, h67));
+    let low = _mm256_permute2f128_ps::<0x20>(h0123, h4567);
+    let high = _mm256_permute2f128_ps::<0x31>(h0123, h4567);
+    _mm256_mul_ps(_mm256_add_ps(low, high), _mm256_set1_ps(scale))
 }
 
 /// Whether [`attend_group`] runs here: AVX-512 VL gives the 32 vector registers its shared
@@ -488,14 +499,7 @@ unsafe fn attend_group<const N: usize>(
             }
         }
         for (n, acc) in acc.iter().enumerate() {
-            let h01 = _mm256_hadd_ps(acc[0], acc[1]);
-            let h23 = _mm256_hadd_ps(acc[2], acc[3]);
-            let h45 = _mm256_hadd_ps(acc[4], acc[5]);
-            let h67 = _mm256_hadd_ps(acc[6], acc[7]);
-            let (h0123, h4567) = (_mm256_hadd_ps(h01, h23), _mm256_hadd_ps(h45, h67));
-            let low = _mm256_permute2f128_ps::<0x20>(h0123, h4567);
-            let high = _mm256_permute2f128_ps::<0x31>(h0123, h4567);
-            let dots = _mm256_mul_ps(_mm256_add_ps(low, high), _mm256_set1_ps(scale));
+            let dots = eight_scores(acc, scale);
             let group = &mut scores[n * padded + p..n * padded + p + 8];
             // SAFETY: `group` holds 8 f32; unaligned store.
             unsafe { _mm256_storeu_ps(group.as_mut_ptr(), dots) };
