@@ -488,13 +488,15 @@ unsafe fn attend_group<const N: usize>(
                 _mm_prefetch::<_MM_HINT_T0>(keys.wrapping_add((p + 16 + j) * stride + line).cast());
             }
         }
+        // 8 × N accumulators, N query vectors and one key vector live: 28 of the 32
+        // registers for N = 3 (loading all eight keys first spilled accumulators).
         let mut acc = [[_mm256_setzero_ps(); 8]; N];
         for c in (0..hd).step_by(8) {
-            let k: [__m256; 8] = std::array::from_fn(|j| unsafe { _mm256_loadu_ps(keys.add((p + j) * stride + c)) });
-            for (acc, q) in acc.iter_mut().zip(&q) {
-                let qv = unsafe { _mm256_loadu_ps(q.add(c)) };
-                for (a, k) in acc.iter_mut().zip(&k) {
-                    *a = _mm256_fmadd_ps(qv, *k, *a);
+            let qv = q.map(|q| unsafe { _mm256_loadu_ps(q.add(c)) });
+            for j in 0..8 {
+                let k = unsafe { _mm256_loadu_ps(keys.add((p + j) * stride + c)) };
+                for (acc, qv) in acc.iter_mut().zip(&qv) {
+                    acc[j] = _mm256_fmadd_ps(*qv, k, acc[j]);
                 }
             }
         }
@@ -526,12 +528,12 @@ unsafe fn attend_group<const N: usize>(
             for line in (0..V_TILE).step_by(16) {
                 _mm_prefetch::<_MM_HINT_T0>(values.wrapping_add((p + 16) * stride + first + line).cast());
             }
-            let v: [__m256; V_TILE / 8] =
-                std::array::from_fn(|i| unsafe { _mm256_loadu_ps(values.add(p * stride + first + 8 * i)) });
-            for (n, acc) in acc.iter_mut().enumerate() {
-                let w = _mm256_set1_ps(scores[n * padded + p]);
-                for (a, v) in acc.iter_mut().zip(&v) {
-                    *a = _mm256_fmadd_ps(w, *v, *a);
+            // As for the scores: one value vector at a time beside the 8 × N accumulators.
+            let w: [__m256; N] = std::array::from_fn(|n| _mm256_set1_ps(scores[n * padded + p]));
+            for i in 0..V_TILE / 8 {
+                let v = unsafe { _mm256_loadu_ps(values.add(p * stride + first + 8 * i)) };
+                for (acc, w) in acc.iter_mut().zip(&w) {
+                    acc[i] = _mm256_fmadd_ps(*w, v, acc[i]);
                 }
             }
         }
