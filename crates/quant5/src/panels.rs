@@ -230,9 +230,7 @@ impl PanelLayout for Q8_0Layout {
     }
 
     fn prepare(x: &[f32]) -> Self::Prepared {
-        let act = BlockQ8_0::quantize_activations(x);
-        let offsets = act.iter().map(|y| -128 * y.qs.iter().map(|&q| q as i32).sum::<i32>()).collect();
-        (act, offsets)
+        with_offsets(BlockQ8_0::quantize_activations(x), 128)
     }
 
     fn acts(p: &Self::Prepared) -> &[Q8_0] {
@@ -244,6 +242,13 @@ impl PanelLayout for Q8_0Layout {
         // SAFETY: forwarded to the caller (AVX-512 VNNI present).
         unsafe { dot_panel_vnni(&panel[..Self::panel_bytes(blocks)], blocks, &a.0, &a.1, out) }
     }
+}
+
+/// Activation blocks with each block's `−bias · Σ codes`: the term that takes back the `bias`
+/// by which stored codes exceed the true ones (Q8_0's +128, Q5_0's +16).
+fn with_offsets(act: Vec<Q8_0>, bias: i32) -> (Vec<Q8_0>, Vec<i32>) {
+    let offsets = act.iter().map(|y| -bias * y.qs.iter().map(|&q| q as i32).sum::<i32>()).collect();
+    (act, offsets)
 }
 
 /// The row blocks the panels were made from (for tests).
@@ -275,24 +280,16 @@ fn unpack(p: &Panels<Q8_0Layout>) -> Vec<BlockQ8_0> {
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
 fn dot_panel_vnni(panel: &[u8], blocks: usize, act: &[Q8_0], offsets: &[i32], out: &mut [f32]) {
     use std::arch::x86_64::*;
-    // Block `i`'s sixteen rows: eight `vpdpbusd` (two chains of four, for latency) from the
-    // offset, then `d_w · d_a` times the converted sum.
-    // Block `h` (0 or 1) of a pair.
-    let block = |pair: &[u8; Q8_0_PAIR], h: usize, y: &Q8_0, offset: i32| -> (__m512, __m512i) {
+    // Block `h` (0 or 1) of a pair: its scales and codes, then the product Q5_0 shares.
+    let block = |pair: &[u8; Q8_0_PAIR], h: usize, y: &Q8_0, offset: i32| -> (__m512, __m512) {
         // SAFETY: `pair` is two blocks' 16 f16 scales, then their 8 groups of 64 codes each.
-        unsafe {
+        let (d, codes) = unsafe {
             let scales = pair.as_ptr().add(Q8_0_SCALES * h);
-            let d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(scales.cast())), _mm512_set1_ps(y.d));
             let codes = pair.as_ptr().add(2 * Q8_0_SCALES + Q8_0_CODES * h);
-            let mut s = [_mm512_set1_epi32(offset), _mm512_setzero_si512()];
-            for g in 0..8 {
-                let w = _mm512_loadu_si512(codes.add(64 * g).cast());
-                let a = &y.qs[4 * g..4 * g + 4];
-                let a = _mm512_set1_epi32(i32::from_le_bytes([a[0] as u8, a[1] as u8, a[2] as u8, a[3] as u8]));
-                s[g / 4] = _mm512_dpbusd_epi32(s[g / 4], w, a);
-            }
-            (d, _mm512_add_epi32(s[0], s[1]))
-        }
+            let d = _mm512_cvtph_ps(_mm256_loadu_si256(scales.cast()));
+            (d, std::array::from_fn(|g| _mm512_loadu_si512(codes.add(64 * g).cast())))
+        };
+        block_product(d, &codes, y, offset)
     };
     let (pairs, _) = panel.as_chunks::<Q8_0_PAIR>();
     let n = blocks.min(2 * pairs.len()).min(act.len()).min(offsets.len());
@@ -304,23 +301,18 @@ fn dot_panel_vnni(panel: &[u8], blocks: usize, act: &[Q8_0], offsets: &[i32], ou
     for (g, group) in groups.iter().enumerate() {
         for k in 0..8 {
             let i = 8 * g + k;
-            let (d, s) = block(&group[k / 2], k % 2, &act[i], offsets[i]);
-            acc[k] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc[k]);
+            let (d, sum) = block(&group[k / 2], k % 2, &act[i], offsets[i]);
+            acc[k] = _mm512_fmadd_ps(d, sum, acc[k]);
         }
     }
     for (k, a) in acc.iter_mut().enumerate() {
         let i = whole + k;
         if i < n {
-            let (d, s) = block(&pairs[i / 2], i % 2, &act[i], offsets[i]);
-            *a = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), *a);
+            let (d, sum) = block(&pairs[i / 2], i % 2, &act[i], offsets[i]);
+            *a = _mm512_fmadd_ps(d, sum, *a);
         }
     }
-    // `hsum_ps` of the eight lanes, sixteen rows at a time: lanes i and i + 4, then (0 + 2) + (1 + 3).
-    let u: [__m512; 4] = std::array::from_fn(|i| _mm512_add_ps(acc[i], acc[i + 4]));
-    let total = _mm512_add_ps(_mm512_add_ps(u[0], u[2]), _mm512_add_ps(u[1], u[3]));
-    assert!(out.len() >= PANEL_ROWS);
-    // SAFETY: `out` holds at least 16 f32s (asserted).
-    unsafe { _mm512_storeu_ps(out.as_mut_ptr(), total) };
+    close_eight(&acc, out);
 }
 
 /// Bytes of one Q5_0 block (ggml's `block_q5_0`).
@@ -383,9 +375,7 @@ impl PanelLayout for Q5_0Layout {
     }
 
     fn prepare(x: &[f32]) -> Self::Prepared {
-        let act = crate::formats::BlockQ5_0::quantize_activations(x);
-        let offsets = act.iter().map(|y| -16 * y.qs.iter().map(|&q| q as i32).sum::<i32>()).collect();
-        (act, offsets)
+        with_offsets(crate::formats::BlockQ5_0::quantize_activations(x), 16)
     }
 
     fn acts(p: &Self::Prepared) -> &[Q8_0] {
@@ -393,13 +383,11 @@ impl PanelLayout for Q5_0Layout {
     }
 
     unsafe fn dot_panel(panel: &[u8], blocks: usize, a: &Self::Prepared, out: &mut [f32]) {
-        assert!(a.1.len() >= a.0.len(), "one offset per activation block");
         // SAFETY: forwarded to the caller (AVX-512 VNNI present).
         unsafe { q5_0_panel_one_vnni(panel, blocks, a, out) }
     }
 
     unsafe fn dot_panel_tokens(panel: &[u8], blocks: usize, acts: &[Self::Prepared], out: &mut [f32], stride: usize) {
-        assert!(acts.iter().all(|a| a.1.len() >= a.0.len()), "one offset per activation block");
         // SAFETY: forwarded to the caller (AVX-512 VNNI present).
         unsafe { q5_0_panel_vnni(panel, blocks, acts, out, stride) }
     }
@@ -437,12 +425,14 @@ unsafe fn q5_0_unpack(panel: &[u8], b: usize) -> (std::arch::x86_64::__m512, [st
     }
 }
 
-/// One token's block product: `d_w · d_a` and the sixteen rows' integer sums
-/// `Σ q·a − 16 · Σ a` (eight `vpdpbusd` in two chains, from the offset).
+/// One token's product with one Q8_0 or Q5_0 panel block (its sixteen f16 weight scales as
+/// f32, its codes as eight groups of four unsigned bytes): `d_w · d_a` and the sixteen rows'
+/// integer sums from `offset` (`−128 · Σ a` or `−16 · Σ a`), converted — eight `vpdpbusd` in
+/// two chains of four, for latency.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
-fn q5_0_block(
+fn block_product(
     d: std::arch::x86_64::__m512,
     codes: &[std::arch::x86_64::__m512i; 8],
     y: &Q8_0,
@@ -485,7 +475,7 @@ fn q5_0_panel_one_vnni(panel: &[u8], blocks: usize, (act, offsets): &(Vec<Q8_0>,
             // SAFETY: AVX-512 (this function's features); `b < blocks` and the panel's size
             // was checked above.
             let (d, codes) = unsafe { q5_0_unpack(panel, b) };
-            let (d, sum) = q5_0_block(d, &codes, &act[b], offsets[b]);
+            let (d, sum) = block_product(d, &codes, &act[b], offsets[b]);
             *a = _mm512_fmadd_ps(d, sum, *a);
         }
     }
@@ -493,7 +483,7 @@ fn q5_0_panel_one_vnni(panel: &[u8], blocks: usize, (act, offsets): &(Vec<Q8_0>,
         let b = blocks / 8 * 8 + k;
         // SAFETY: as above.
         let (d, codes) = unsafe { q5_0_unpack(panel, b) };
-        let (d, sum) = q5_0_block(d, &codes, &act[b], offsets[b]);
+        let (d, sum) = block_product(d, &codes, &act[b], offsets[b]);
         *a = _mm512_fmadd_ps(d, sum, *a);
     }
     close_eight(&acc, out);
@@ -515,7 +505,7 @@ fn q5_0_panel_vnni(panel: &[u8], blocks: usize, acts: &[(Vec<Q8_0>, Vec<i32>)], 
             // was checked above.
             let (d, codes) = unsafe { q5_0_unpack(panel, b) };
             for (acc, (y, offsets)) in acc.iter_mut().zip(acts) {
-                let (d, sum) = q5_0_block(d, &codes, &y[b], offsets[b]);
+                let (d, sum) = block_product(d, &codes, &y[b], offsets[b]);
                 acc[b % 8] = _mm512_fmadd_ps(d, sum, acc[b % 8]);
             }
         }
@@ -723,6 +713,9 @@ const Q6K_CODES: usize = (2 * PANEL_ROWS + 16 * PANEL_ROWS).next_multiple_of(LIN
 // Every 512-bit load of codes in a Q4_K or Q6_K panel block starts on a cache line.
 const _: () = assert!(Q4K_PANEL_BLOCK.is_multiple_of(LINE) && Q4K_CODES.is_multiple_of(LINE));
 const _: () = assert!(Q5K_PANEL_BLOCK.is_multiple_of(LINE) && Q5K_GROUP.is_multiple_of(LINE));
+// Q8_0's and Q5_0's pairs of blocks are whole lines too, their codes after one line of scales.
+const _: () = assert!(Q8_0_PAIR.is_multiple_of(LINE) && (2 * Q8_0_SCALES).is_multiple_of(LINE));
+const _: () = assert!(Q5_0_PAIR.is_multiple_of(LINE) && (2 * (Q8_0_SCALES + Q5_0_MASKS)).is_multiple_of(LINE));
 const _: () = assert!(Q4K_PANEL_BLOCK == Q4K_CODES + 4 * Q4K_GROUP);
 const _: () = assert!(Q6K_PANEL_BLOCK.is_multiple_of(LINE) && Q6K_CODES.is_multiple_of(LINE));
 

@@ -470,7 +470,7 @@ unsafe fn attend_group<const N: usize>(
     kv: &KvHead,
     scale: f32,
     scores: &mut Vec<f32>,
-    outs: [&mut [f32]; N],
+    mut outs: [&mut [f32]; N],
 ) {
     use std::arch::x86_64::*;
     let (hd, positions, stride) = (qs[0].len(), kv.positions, kv.kv_dim);
@@ -521,7 +521,6 @@ unsafe fn attend_group<const N: usize>(
     for head in scores.chunks_exact_mut(padded) {
         softmax_avx2(head);
     }
-    let mut outs = outs;
     for first in (0..hd).step_by(V_TILE) {
         let mut acc = [[_mm256_setzero_ps(); V_TILE / 8]; N];
         for p in 0..positions {
@@ -938,13 +937,15 @@ impl QuantLlama {
             // token. Rows are independent and each is computed in the same order as in
             // one-token decoding, so splitting rows across threads changes no bit.
             // Heads `heads` of token i, into `out` (those heads' values, side by side).
+            #[cfg(target_arch = "x86_64")]
+            let grouped = group_attention_available(hd);
             let attend_heads = |i: usize, heads: std::ops::Range<usize>, out: &mut [f32], scores: &mut Vec<f32>| {
                 let q_row = &q[i * q_dim..(i + 1) * q_dim];
                 let kv =
                     |head: usize| KvHead { keys, values, kv_dim, offset: head / group * hd, positions: start + i + 1 };
                 #[cfg(target_arch = "x86_64")]
                 let last_row_end = (start + i) * kv_dim + kv_dim;
-                if group_attention_available(hd)
+                if grouped
                     && keys.len() >= last_row_end
                     && values.len() >= last_row_end
                     && out.len() >= heads.len() * hd
