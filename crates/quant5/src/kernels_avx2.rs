@@ -277,8 +277,8 @@ pub(crate) fn dot_q5_1_pair(row: &[u8], a0: &[Q8_1], a1: &[Q8_1]) -> [f32; 2] {
     [s0 + mins[0], s1 + mins[1]]
 }
 
-/// A Q4_K, Q5_K or Q6_K super-block's whole integer sum (its eight lanes added), as f32 in every
-/// lane: those formats add one FMA per super-block — the same value in all eight lanes, lane 0
+/// A K-quant super-block's whole integer sum (its eight lanes added), as f32 in every lane:
+/// Q2_K, Q3_K, Q4_K, Q5_K and Q6_K add one FMA per super-block — the same value in all eight lanes, lane 0
 /// read at the end — so their 16-row panels, which sum a super-block per row, give the same
 /// bits (ggml's order too: `sumf += d · sumi`).
 #[inline]
@@ -997,10 +997,10 @@ pub(crate) fn dot_q2_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
             }
         }
         let msum = hsum_epi32(_mm256_madd_epi16(block_sums(y), minimums));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16c_at(b, 80) * y.d), _mm256_cvtepi32_ps(isum), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16c_at(b, 80) * y.d), whole_sum(isum), acc);
         mins += f16c_at(b, 82) * y.d * msum as f32;
     }
-    hsum_ps(acc) - mins
+    _mm256_cvtss_f32(acc) - mins
 }
 
 /// [`dot_q2_k`] for two rows of activations: each super-block is unpacked once; each row's
@@ -1026,11 +1026,11 @@ pub(crate) fn dot_q2_k_pair(row: &[u8], a0: &[Q8KBlock], a1: &[Q8KBlock]) -> [f3
         let (d, dmin) = (f16c_at(b, 80), f16c_at(b, 82));
         for (t, y) in [y0, y1].into_iter().enumerate() {
             let msum = hsum_epi32(_mm256_madd_epi16(block_sums(y), minimums));
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * y.d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * y.d), whole_sum(isum[t]), acc[t]);
             mins[t] += dmin * y.d * msum as f32;
         }
     }
-    [hsum_ps(acc[0]) - mins[0], hsum_ps(acc[1]) - mins[1]]
+    [_mm256_cvtss_f32(acc[0]) - mins[0], _mm256_cvtss_f32(acc[1]) - mins[1]]
 }
 
 /// Q3_K × Q8_K: the three-bit code as unsigned `low | high << 2` (0..7) through `maddubs`, the
@@ -1057,10 +1057,10 @@ pub(crate) fn dot_q3_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
         // Σ scale·(block sum), exact: one `madd` of the sixteen sums by the sixteen scales.
         let offset = hsum_epi32(_mm256_madd_epi16(block_sums(y), scales));
         let d = f16c_at(b, 108) * y.d;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), whole_sum(isum), acc);
         offsets += d * (4 * offset) as f32;
     }
-    hsum_ps(acc) - offsets
+    _mm256_cvtss_f32(acc) - offsets
 }
 
 /// [`dot_q3_k`] for two rows of activations: each super-block is unpacked once; each row's
@@ -1089,9 +1089,9 @@ pub(crate) fn dot_q3_k_pair(row: &[u8], a0: &[Q8KBlock], a1: &[Q8KBlock]) -> [f3
         for (t, y) in [y0, y1].into_iter().enumerate() {
             let offset = hsum_epi32(_mm256_madd_epi16(block_sums(y), scales));
             let d = dw * y.d;
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), whole_sum(isum[t]), acc[t]);
             offsets[t] += d * (4 * offset) as f32;
         }
     }
-    [hsum_ps(acc[0]) - offsets[0], hsum_ps(acc[1]) - offsets[1]]
+    [_mm256_cvtss_f32(acc[0]) - offsets[0], _mm256_cvtss_f32(acc[1]) - offsets[1]]
 }

@@ -460,7 +460,7 @@ macro_rules! k_tiles {
                         for (t, $y) in $ys.iter().enumerate() {
                             let $msum = hsum_epi32(_mm256_madd_epi16(load_bsums(&$y.bsums), terms));
                             let $dd = (d, dmin);
-                            // Q4_K, Q5_K and Q6_K add a super-block's whole sum (`kernels_avx2::whole_sum`).
+                            // The K-quants (not IQ4_XS) add a super-block's whole sum (`kernels_avx2::whole_sum`).
                             let sums = if $whole { whole_sum($isum[r][t]) } else { _mm256_cvtepi32_ps($isum[r][t]) };
                             acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(d * $y.d), sums, acc[r][t]);
                             mins[r][t] += $scalar;
@@ -575,7 +575,7 @@ pub(crate) fn tiles_iq4_xs(
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
 pub(crate) fn tiles_q2_k(rows: &[BlockQ2K], per_row: usize, acts: &[Vec<Q8KBlock>], out: &mut [f32], stride: usize) {
     k_tiles!(
-        whole: false,
+        whole: true,
         rows,
         per_row,
         acts,
@@ -601,7 +601,7 @@ pub(crate) fn tiles_q2_k(rows: &[BlockQ2K], per_row: usize, acts: &[Vec<Q8KBlock
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
 pub(crate) fn tiles_q3_k(rows: &[BlockQ3K], per_row: usize, acts: &[Vec<Q8KBlock>], out: &mut [f32], stride: usize) {
     k_tiles!(
-        whole: false,
+        whole: true,
         rows,
         per_row,
         acts,

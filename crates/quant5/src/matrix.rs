@@ -181,6 +181,8 @@ impl QuantizedMatrix {
                 GgmlType::Q4_K => Panels::new(bytes, rows, self.cols / crate::blocks::QK_K, packed).map(RowPanels::Q4K),
                 GgmlType::Q5_K => Panels::new(bytes, rows, self.cols / crate::blocks::QK_K, packed).map(RowPanels::Q5K),
                 GgmlType::Q6_K => Panels::new(bytes, rows, self.cols / crate::blocks::QK_K, packed).map(RowPanels::Q6K),
+                GgmlType::Q2_K => Panels::new(bytes, rows, self.cols / crate::blocks::QK_K, packed).map(RowPanels::Q2K),
+                GgmlType::Q3_K => Panels::new(bytes, rows, self.cols / crate::blocks::QK_K, packed).map(RowPanels::Q3K),
                 _ => None,
             }
             .map(std::sync::Arc::new);
@@ -308,6 +310,8 @@ impl QuantizedMatrix {
                 RowPanels::Q4K(p) => self.panel_dots(p, x, n, y, workers),
                 RowPanels::Q5K(p) => self.panel_dots(p, x, n, y, workers),
                 RowPanels::Q6K(p) => self.panel_dots(p, x, n, y, workers),
+                RowPanels::Q2K(p) => self.panel_dots(p, x, n, y, workers),
+                RowPanels::Q3K(p) => self.panel_dots(p, x, n, y, workers),
             };
         }
         for_type(self.ggml_type, BlockDots { m: self, x, n, y, workers })?

@@ -109,6 +109,8 @@ pub(crate) enum RowPanels {
     Q4K(Panels<Q4KLayout>),
     Q5K(Panels<Q5KLayout>),
     Q6K(Panels<Q6KLayout>),
+    Q2K(Panels<Q2KLayout>),
+    Q3K(Panels<Q3KLayout>),
 }
 
 impl<L: PanelLayout> Panels<L> {
@@ -828,6 +830,197 @@ fn dot_q6k_panel_vnni(panel: &[u8], act: &[Q8KBlock], out: &mut [f32]) {
         }
     }
     let total = _mm512_sub_ps(acc, offsets);
+    assert!(out.len() >= PANEL_ROWS);
+    // SAFETY: `out` holds at least 16 f32s (asserted).
+    unsafe { _mm512_storeu_ps(out.as_mut_ptr(), total) };
+}
+
+/// Bytes of one Q2_K super-block (ggml's `block_q2_K`).
+const Q2K_BLOCK: usize = 84;
+/// Bytes of one Q3_K super-block (ggml's `block_q3_K`).
+const Q3K_BLOCK: usize = 110;
+/// The low two bits of a Q2_K or Q3_K panel block: for each half `h` and lane `l` of four
+/// values, the sixteen rows' bytes `32 h + 4 l ..+ 4` of `qs` (ggml's packing kept: shifting
+/// by `2 j` gives the codes of values `128 h + 32 j + 4 l ..+ 4`). Sixteen 512-bit loads.
+const K2_CODES: usize = 2 * 8 * 4 * PANEL_ROWS;
+/// One super-block of a Q2_K panel: 16 `d`, 16 `dmin` (f16), each sub-block's packed scale and
+/// minimum byte of the sixteen rows (`[sub-block][row]`, as in the rows: scale in the low
+/// nibble), then the codes ([`K2_CODES`]) — 1,344 bytes, exactly the rows' bytes.
+const Q2K_PANEL_BLOCK: usize = Q2K_SCALES + 16 * PANEL_ROWS + K2_CODES;
+const Q2K_SCALES: usize = 4 * PANEL_ROWS;
+/// One super-block of a Q3_K panel: 16 `d` (f16), the sixteen signed sub-block scales of each
+/// row unpacked to bytes (`[sub-block][row]`), padding to a line, then for each half `h`, shift
+/// `j` and lane `l` a 64-bit mask of the high bits (row `r`, code `i` at bit `4 r + i`), then
+/// the low two bits as Q2_K's ([`K2_CODES`]): 1,856 bytes against the rows' 1,760.
+const Q3K_PANEL_BLOCK: usize = Q3K_CODES + K2_CODES;
+const Q3K_MASKS: usize = (2 * PANEL_ROWS + 16 * PANEL_ROWS).next_multiple_of(LINE);
+const Q3K_CODES: usize = Q3K_MASKS + 2 * 4 * 8 * 8;
+
+const _: () = assert!(Q2K_PANEL_BLOCK.is_multiple_of(LINE) && (Q2K_PANEL_BLOCK - K2_CODES).is_multiple_of(LINE));
+const _: () = assert!(Q3K_PANEL_BLOCK.is_multiple_of(LINE) && Q3K_CODES.is_multiple_of(LINE));
+
+/// Copies one row's `qs` (64 bytes of two-bit codes) into a Q2_K or Q3_K panel block's codes.
+fn place_k2_codes(qs: &[u8], r: usize, codes: &mut [u8]) {
+    for h in 0..2 {
+        for l in 0..8 {
+            let to = (8 * h + l) * 4 * PANEL_ROWS + 4 * r;
+            codes[to..to + 4].copy_from_slice(&qs[32 * h + 4 * l..32 * h + 4 * l + 4]);
+        }
+    }
+}
+
+/// Q2_K in panels (see [`Panels`]).
+///
+/// The row kernel (`dot_q2_k`) sums a super-block's products times their sub-block scales as
+/// one integer and adds it with one FMA (`whole_sum`), the minimums apart in one f32 sum; the
+/// panel kernel computes the same integers for sixteen rows at once, each sub-block's sixteen
+/// products by four `vpdpbusd` and one multiply by its scale.
+#[derive(Debug)]
+pub(crate) struct Q2KLayout;
+
+impl PanelLayout for Q2KLayout {
+    type Block = crate::formats::BlockQ2K;
+    type Prepared = Vec<Q8KBlock>;
+    const ROW_BLOCK: usize = Q2K_BLOCK;
+    const PANEL_BLOCK: usize = Q2K_PANEL_BLOCK;
+
+    fn place(block: &[u8], b: usize, _: usize, r: usize, panel: &mut [u8]) {
+        let slot = &mut panel[b * Q2K_PANEL_BLOCK..(b + 1) * Q2K_PANEL_BLOCK];
+        slot[2 * r..2 * r + 2].copy_from_slice(&block[80..82]);
+        slot[2 * PANEL_ROWS + 2 * r..2 * PANEL_ROWS + 2 * r + 2].copy_from_slice(&block[82..84]);
+        for sub in 0..16 {
+            slot[Q2K_SCALES + sub * PANEL_ROWS + r] = block[sub];
+        }
+        place_k2_codes(&block[16..80], r, &mut slot[Q2K_PANEL_BLOCK - K2_CODES..]);
+    }
+
+    fn prepare(x: &[f32]) -> Self::Prepared {
+        crate::formats::BlockQ2K::quantize_activations(x)
+    }
+
+    fn acts(p: &Self::Prepared) -> &[Q8KBlock] {
+        p
+    }
+
+    unsafe fn dot_panel(panel: &[u8], _: usize, act: &Self::Prepared, out: &mut [f32]) {
+        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
+        unsafe { dot_k2_panel_vnni::<false>(panel, act, out) }
+    }
+}
+
+/// Q3_K in panels (see [`Panels`]): Q2_K's codes and kernel with each code's high bit added
+/// by a masked byte add, signed scales, and `4 · Σ scale · Σ a` taken off as `dot_q3_k` does.
+#[derive(Debug)]
+pub(crate) struct Q3KLayout;
+
+impl PanelLayout for Q3KLayout {
+    type Block = crate::formats::BlockQ3K;
+    type Prepared = Vec<Q8KBlock>;
+    const ROW_BLOCK: usize = Q3K_BLOCK;
+    const PANEL_BLOCK: usize = Q3K_PANEL_BLOCK;
+
+    fn place(block: &[u8], b: usize, _: usize, r: usize, panel: &mut [u8]) {
+        let slot = &mut panel[b * Q3K_PANEL_BLOCK..(b + 1) * Q3K_PANEL_BLOCK];
+        slot[2 * r..2 * r + 2].copy_from_slice(&block[108..110]);
+        for (sub, scale) in crate::blocks::q3_k_scales(&block[96..108]).into_iter().enumerate() {
+            slot[2 * PANEL_ROWS + sub * PANEL_ROWS + r] = scale as u8;
+        }
+        let hmask = &block[0..32];
+        for h in 0..2 {
+            for j in 0..4 {
+                for l in 0..8 {
+                    let mask = &mut slot[Q3K_MASKS + 8 * ((4 * h + j) * 8 + l)..][..8];
+                    for i in 0..4 {
+                        if hmask[4 * l + i] >> (4 * h + j) & 1 == 1 {
+                            mask[(4 * r + i) / 8] |= 1 << ((4 * r + i) % 8);
+                        }
+                    }
+                }
+            }
+        }
+        place_k2_codes(&block[32..96], r, &mut slot[Q3K_CODES..]);
+    }
+
+    fn prepare(x: &[f32]) -> Self::Prepared {
+        crate::formats::BlockQ3K::quantize_activations(x)
+    }
+
+    fn acts(p: &Self::Prepared) -> &[Q8KBlock] {
+        p
+    }
+
+    unsafe fn dot_panel(panel: &[u8], _: usize, act: &Self::Prepared, out: &mut [f32]) {
+        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
+        unsafe { dot_k2_panel_vnni::<true>(panel, act, out) }
+    }
+}
+
+/// One Q2_K (`Q3 = false`) or Q3_K (`Q3 = true`) panel against one row of activations, in
+/// `dot_q2_k`'s or `dot_q3_k`'s order (see [`Q2KLayout`], [`Q3KLayout`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn dot_k2_panel_vnni<const Q3: bool>(panel: &[u8], act: &[Q8KBlock], out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let (block, codes_at) = if Q3 { (Q3K_PANEL_BLOCK, Q3K_CODES) } else { (Q2K_PANEL_BLOCK, Q2K_PANEL_BLOCK - K2_CODES) };
+    let (three, low4, four) = (_mm512_set1_epi8(3), _mm512_set1_epi32(0x0F), _mm512_set1_epi8(4));
+    let mut acc = _mm512_setzero_ps();
+    let mut terms = _mm512_setzero_ps();
+    for (slot, y) in panel.chunks_exact(block).zip(act) {
+        let p = slot.as_ptr();
+        // SAFETY: `slot` is one panel block, laid out as `Q2K_PANEL_BLOCK` (or, for Q3_K,
+        // `Q3K_PANEL_BLOCK`) describes.
+        unsafe {
+            let dy = _mm512_set1_ps(y.d);
+            let d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(p.cast())), dy);
+            // Sub-block scales, and Q2_K's minimums (the packed byte's high nibble).
+            let byte_row = |sub: usize| {
+                let at = if Q3 { 2 * PANEL_ROWS } else { Q2K_SCALES } + sub * PANEL_ROWS;
+                let bytes = _mm_loadu_si128(p.add(at).cast());
+                if Q3 { _mm512_cvtepi8_epi32(bytes) } else { _mm512_cvtepu8_epi32(bytes) }
+            };
+            let scale = |sub: usize| if Q3 { byte_row(sub) } else { _mm512_and_si512(byte_row(sub), low4) };
+            // Σ minimum (Q2_K) or scale (Q3_K) · (sum of the sub-block's activation codes),
+            // an integer per row.
+            let mut tsum = _mm512_setzero_si512();
+            for sub in 0..16 {
+                let m = if Q3 { byte_row(sub) } else { _mm512_srli_epi32::<4>(byte_row(sub)) };
+                tsum = _mm512_add_epi32(tsum, _mm512_mullo_epi32(m, _mm512_set1_epi32(y.bsums[sub] as i32)));
+            }
+            let mut isum = _mm512_setzero_si512();
+            for h in 0..2 {
+                let raw: [__m512i; 8] =
+                    std::array::from_fn(|l| _mm512_loadu_si512(p.add(codes_at + (8 * h + l) * 4 * PANEL_ROWS).cast()));
+                for j in 0..4 {
+                    let shift = _mm_cvtsi32_si128(2 * j as i32);
+                    let mut sums = [_mm512_setzero_si512(); 2];
+                    for (l, raw) in raw.iter().enumerate() {
+                        let mut q = _mm512_and_si512(_mm512_srl_epi16(*raw, shift), three);
+                        if Q3 {
+                            let mask = p.add(Q3K_MASKS + 8 * ((4 * h + j) * 8 + l)).cast::<u64>().read_unaligned();
+                            q = _mm512_mask_add_epi8(q, mask, q, four);
+                        }
+                        let at = 128 * h + 32 * j + 4 * l;
+                        let a = &y.qs[at..at + 4];
+                        let a = _mm512_set1_epi32(i32::from_le_bytes([a[0] as u8, a[1] as u8, a[2] as u8, a[3] as u8]));
+                        sums[l / 4] = _mm512_dpbusd_epi32(sums[l / 4], q, a);
+                    }
+                    let k = 8 * h + 2 * j;
+                    isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(sums[0], scale(k)));
+                    isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(sums[1], scale(k + 1)));
+                }
+            }
+            acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(isum), acc);
+            terms = if Q3 {
+                // `offsets += d · (4 · offset)`, as `dot_q3_k`'s scalar sum.
+                _mm512_add_ps(terms, _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_slli_epi32::<2>(tsum))))
+            } else {
+                // `mins += dmin · y.d · msum`, as `dot_q2_k`'s scalar sum.
+                let dmin = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(p.add(2 * PANEL_ROWS).cast())), dy);
+                _mm512_add_ps(terms, _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(tsum)))
+            };
+        }
+    }
+    let total = _mm512_sub_ps(acc, terms);
     assert!(out.len() >= PANEL_ROWS);
     // SAFETY: `out` holds at least 16 f32s (asserted).
     unsafe { _mm512_storeu_ps(out.as_mut_ptr(), total) };
