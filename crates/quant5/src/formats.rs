@@ -442,8 +442,8 @@ format!(
     rows: none,
     tile: iq4_nl
 );
-format!(BlockQ2K, Q2_K, QK_K, Q8KBlock, blocks::decode_q2_k, blocks::encode_q2_k, q8_k, kernels::dot_q2_k, q2_k, pair: q2_k, rows: none, tile: q2_k);
-format!(BlockQ3K, Q3_K, QK_K, Q8KBlock, blocks::decode_q3_k, blocks::encode_q3_k, q8_k, kernels::dot_q3_k, q3_k, pair: q3_k, rows: none, tile: q3_k);
+format!(BlockQ2K, Q2_K, QK_K, Q8KBlock, blocks::decode_q2_k, blocks::encode_q2_k, q8_k, kernels::dot_q2_k, q2_k, pair: q2_k, rows: none, tile: none);
+format!(BlockQ3K, Q3_K, QK_K, Q8KBlock, blocks::decode_q3_k, blocks::encode_q3_k, q8_k, kernels::dot_q3_k, q3_k, pair: q3_k, rows: none, tile: none);
 format!(BlockQ4K, Q4_K, QK_K, Q8KBlock, blocks::decode_q4_k, blocks::encode_q4_k, q8_k, kernels::dot_q4_k, q4_k, pair: q4_k, rows: none, tile: q4_k);
 format!(BlockQ5K, Q5_K, QK_K, Q8KBlock, blocks::decode_q5_k, blocks::encode_q5_k, q8_k, kernels::dot_q5_k, q5_k, pair: q5_k, rows: none, tile: q5_k);
 format!(BlockQ6K, Q6_K, QK_K, Q8KBlock, blocks::decode_q6_k, blocks::encode_q6_k, q8_k, kernels::dot_q6_k, q6_k, pair: q6_k, rows: none, tile: q6_k);
@@ -482,7 +482,7 @@ mod simd {
         no_kernels!(none, q4_1, q5_0, q8_0);
     }
     pub(super) mod tile {
-        no_kernels!(none, q4_0, q4_1, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_xs);
+        no_kernels!(none, q4_0, q4_1, q5_1, iq4_nl, q4_k, q5_k, q6_k, iq4_xs);
     }
 }
 
@@ -601,7 +601,7 @@ mod simd {
         use super::*;
         use crate::kernels_vnni as v;
 
-        /// Q8_0 and Q5_0 have no tiles: their prompts run on the 16-row panels
+        /// Q8_0, Q5_0, Q2_K and Q3_K have no tiles: their prompts run on the 16-row panels
         /// (`pack_row_panels`) or the two-token kernel, both in their one-sum-per-block order.
         pub(in super::super) fn none<B>() -> Option<B> {
             None
@@ -625,8 +625,6 @@ mod simd {
             q4_1 = tiles_q4_1: BlockQ4_1, Q8_1;
             q5_1 = tiles_q5_1: BlockQ5_1, Q8_1;
             iq4_nl = tiles_iq4_nl: BlockIQ4NL, Q8_0;
-            q2_k = tiles_q2_k: BlockQ2K, Q8KBlock;
-            q3_k = tiles_q3_k: BlockQ3K, Q8KBlock;
             q4_k = tiles_q4_k: BlockQ4K, Q8KBlock;
             q5_k = tiles_q5_k: BlockQ5K, Q8KBlock;
             q6_k = tiles_q6_k: BlockQ6K, Q8KBlock;

@@ -277,8 +277,8 @@ pub(crate) fn dot_q5_1_pair(row: &[u8], a0: &[Q8_1], a1: &[Q8_1]) -> [f32; 2] {
     [s0 + mins[0], s1 + mins[1]]
 }
 
-/// A K-quant super-block's whole integer sum (its eight lanes added), as f32 in every lane:
-/// Q2_K, Q3_K, Q4_K, Q5_K and Q6_K add one FMA per super-block — the same value in all eight lanes, lane 0
+/// A Q4_K, Q5_K or Q6_K super-block's whole integer sum (its eight lanes added), as f32 in every
+/// lane: those formats add one FMA per super-block — the same value in all eight lanes, lane 0
 /// read at the end — so their 16-row panels, which sum a super-block per row, give the same
 /// bits (ggml's order too: `sumf += d · sumi`).
 #[inline]
@@ -389,10 +389,10 @@ macro_rules! by_eights_rows {
 }
 
 /// [`by_eights!`] for two rows of activations (a prompt chunk): `$prep` runs once per weight
-/// block (bound to `$shared`), `$block` once per row of activations; each row's sums run in
-/// the one-row order.
+/// block (bound to `$shared`), `$block` once per row of activations (`$t`, 0 or 1), in block
+/// order; each row's sums run in the one-row order.
 macro_rules! by_eights_pair {
-    ($row:expr, $ts:expr, $a0:expr, $a1:expr, |$b:ident| $shared:pat = $prep:expr, |$y:ident| $block:expr) => {{
+    ($row:expr, $ts:expr, $a0:expr, $a1:expr, |$b:ident| $shared:pat = $prep:expr, |$t:ident, $y:ident| $block:expr) => {{
         let (blocks, _) = $row.as_chunks::<{ $ts }>();
         let (a0, a1) = ($a0, $a1);
         let n = blocks.len().min(a0.len()).min(a1.len());
@@ -405,8 +405,8 @@ macro_rules! by_eights_pair {
             for k in 0..8 {
                 let $b = &group[k];
                 let $shared = $prep;
-                for (t, $y) in [&y0[k], &y1[k]].into_iter().enumerate() {
-                    (scales[t][k], sums[t][k]) = $block;
+                for ($t, $y) in [&y0[k], &y1[k]].into_iter().enumerate() {
+                    (scales[$t][k], sums[$t][k]) = $block;
                 }
             }
             for t in 0..2 {
@@ -417,8 +417,8 @@ macro_rules! by_eights_pair {
             let (mut scales, mut sums) = ([[0f32; 8]; 2], [[_mm256_setzero_si256(); 8]; 2]);
             for (k, $b) in tail.iter().enumerate() {
                 let $shared = $prep;
-                for (t, $y) in [&tail0[k], &tail1[k]].into_iter().enumerate() {
-                    (scales[t][k], sums[t][k]) = $block;
+                for ($t, $y) in [&tail0[k], &tail1[k]].into_iter().enumerate() {
+                    (scales[$t][k], sums[$t][k]) = $block;
                 }
             }
             for t in 0..2 {
@@ -449,7 +449,7 @@ pub(crate) fn dot_q8_0_rows(r0: &[u8], r1: &[u8], act: &[Q8_0]) -> [f32; 2] {
 /// scale are loaded once for both; bit-identical to two calls.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q8_0_pair(row: &[u8], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
-    by_eights_pair!(row, 34, a0, a1, |b| (w, d) = (load32(&b[2..34]), f16c_at(b, 0)), |y| {
+    by_eights_pair!(row, 34, a0, a1, |b| (w, d) = (load32(&b[2..34]), f16c_at(b, 0)), |_t, y| {
         (d * y.d, dot_i8_i8(w, load_i8x32(&y.qs)))
     })
 }
@@ -488,7 +488,7 @@ pub(crate) fn dot_q5_0_rows(r0: &[u8], r1: &[u8], act: &[Q8_0]) -> [f32; 2] {
 /// once; bit-identical to two calls.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q5_0_pair(row: &[u8], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
-    by_eights_pair!(row, 22, a0, a1, |b| (q, d) = (q5_0_codes(b), f16c_at(b, 0)), |y| (d * y.d, q5_0_sums(q, y)))
+    by_eights_pair!(row, 22, a0, a1, |b| (q, d) = (q5_0_codes(b), f16c_at(b, 0)), |_t, y| (d * y.d, q5_0_sums(q, y)))
 }
 
 /// Group `g` (64 values) of a Q5_K super-block `b` whose 32 `qh` bytes are `qh`: its two
@@ -977,121 +977,103 @@ pub(crate) fn q2_k_scales(b: &[u8]) -> ([__m256i; 2], __m256i) {
     (halves, _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed_scales, 4), low4)))
 }
 
-/// Q2_K × Q8_K: two-bit codes by shift and mask, each 16 values' 4-bit scale through `madd`,
-/// the 4-bit mins against the activation block sums.
+/// The eight i32 partial sums of a Q2_K (`Q3 = false`) or Q3_K super-block's products times
+/// their sub-block scales (`halves`, from [`scale_halves`]) against `y` (exact; their total is
+/// the block's whole sum).
+#[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn dot_q2_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
-    let mut acc = _mm256_setzero_ps();
-    let mut mins = 0f32;
-    for (b, y) in row.chunks_exact(84).zip(act) {
-        prefetch_ahead(b);
-        let (halves, minimums) = q2_k_scales(b);
-        let mut isum = _mm256_setzero_si256();
-        for half in 0..2 {
-            let packed = load32(&b[16 + 32 * half..16 + 32 * half + 32]);
-            for j in 0..4 {
-                let k = 8 * half + 2 * j;
-                let a = load_i8x32(&y.qs[16 * k..16 * k + 32]);
-                let p = _mm256_madd_epi16(_mm256_maddubs_epi16(q2_k_codes(packed, j), a), pair_scale(&halves, k));
-                isum = _mm256_add_epi32(isum, p);
-            }
+fn k2_products<const Q3: bool>(b: &[u8], halves: &[__m256i; 2], y: &Q8KBlock) -> __m256i {
+    let (qs, hmask) = if Q3 { (&b[32..96], load32(&b[0..32])) } else { (&b[16..80], _mm256_setzero_si256()) };
+    let mut isum = _mm256_setzero_si256();
+    for half in 0..2 {
+        let packed = load32(&qs[32 * half..32 * half + 32]);
+        for j in 0..4 {
+            let k = 8 * half + 2 * j;
+            let q = if Q3 { q3_k_codes(packed, hmask, half, j) } else { q2_k_codes(packed, j) };
+            let a = load_i8x32(&y.qs[16 * k..16 * k + 32]);
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), pair_scale(halves, k)));
         }
-        let msum = hsum_epi32(_mm256_madd_epi16(block_sums(y), minimums));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16c_at(b, 80) * y.d), whole_sum(isum), acc);
-        mins += f16c_at(b, 82) * y.d * msum as f32;
     }
-    _mm256_cvtss_f32(acc) - mins
+    isum
 }
 
-/// [`dot_q2_k`] for two rows of activations: each super-block is unpacked once; each row's
-/// sums run in [`dot_q2_k`]'s exact order (bit-identical results).
+/// Q2_K × Q8_K: two-bit codes by shift and mask, each 16 values' 4-bit scale through `madd`,
+/// one integer sum per super-block added in Q8_0's order ([`add_block_sums`], which the 16-row
+/// panels share), and `dmin · d_y · Σ minimum · block sum` summed apart, in block order.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q2_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
+    let mut mins = 0f32;
+    let sum = by_eights!(row, 84, act, |b, y| {
+        prefetch_ahead(b);
+        let (halves, minimums) = q2_k_scales(b);
+        let msum = hsum_epi32(_mm256_madd_epi16(block_sums(y), minimums));
+        mins += f16c_at(b, 82) * y.d * msum as f32;
+        (f16c_at(b, 80) * y.d, k2_products::<false>(b, &halves, y))
+    });
+    sum - mins
+}
+
+/// [`dot_q2_k`] for two rows of activations: each super-block's scales are unpacked once; each
+/// row's sums run in [`dot_q2_k`]'s exact order (bit-identical results).
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q2_k_pair(row: &[u8], a0: &[Q8KBlock], a1: &[Q8KBlock]) -> [f32; 2] {
-    let mut acc = [_mm256_setzero_ps(); 2];
     let mut mins = [0f32; 2];
-    for ((b, y0), y1) in row.chunks_exact(84).zip(a0).zip(a1) {
-        let (halves, minimums) = q2_k_scales(b);
-        let mut isum = [_mm256_setzero_si256(); 2];
-        for half in 0..2 {
-            let packed = load32(&b[16 + 32 * half..16 + 32 * half + 32]);
-            for j in 0..4 {
-                let k = 8 * half + 2 * j;
-                let (q, s) = (q2_k_codes(packed, j), pair_scale(&halves, k));
-                for (t, y) in [y0, y1].into_iter().enumerate() {
-                    let a = load_i8x32(&y.qs[16 * k..16 * k + 32]);
-                    isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), s));
-                }
-            }
-        }
-        let (d, dmin) = (f16c_at(b, 80), f16c_at(b, 82));
-        for (t, y) in [y0, y1].into_iter().enumerate() {
+    let sums = by_eights_pair!(
+        row,
+        84,
+        a0,
+        a1,
+        |b| (halves, minimums, d, dmin) = {
+            let (halves, minimums) = q2_k_scales(b);
+            (halves, minimums, f16c_at(b, 80), f16c_at(b, 82))
+        },
+        |t, y| {
             let msum = hsum_epi32(_mm256_madd_epi16(block_sums(y), minimums));
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * y.d), whole_sum(isum[t]), acc[t]);
             mins[t] += dmin * y.d * msum as f32;
+            (d * y.d, k2_products::<false>(b, &halves, y))
         }
-    }
-    [_mm256_cvtss_f32(acc[0]) - mins[0], _mm256_cvtss_f32(acc[1]) - mins[1]]
+    );
+    [sums[0] - mins[0], sums[1] - mins[1]]
 }
 
 /// Q3_K × Q8_K: the three-bit code as unsigned `low | high << 2` (0..7) through `maddubs`, the
-/// signed scales through `madd`, and `4·Σ scale·Σa` taken off.
+/// signed scales through `madd`, one integer sum per super-block in [`dot_q2_k`]'s order, and
+/// `4·Σ scale·Σa` taken off.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q3_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
-    let mut acc = _mm256_setzero_ps();
     let mut offsets = 0f32;
-    for (b, y) in row.chunks_exact(110).zip(act) {
+    let sum = by_eights!(row, 110, act, |b, y| {
         prefetch_ahead(b);
-        let hmask = load32(&b[0..32]);
         let scales = q3_k_scales_packed(&b[96..108]);
-        let halves = scale_halves(scales);
-        let mut isum = _mm256_setzero_si256();
-        for half in 0..2 {
-            let packed = load32(&b[32 + 32 * half..32 + 32 * half + 32]);
-            for j in 0..4 {
-                let k = 8 * half + 2 * j;
-                let q = q3_k_codes(packed, hmask, half, j);
-                let a = load_i8x32(&y.qs[16 * k..16 * k + 32]);
-                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), pair_scale(&halves, k)));
-            }
-        }
         // Σ scale·(block sum), exact: one `madd` of the sixteen sums by the sixteen scales.
         let offset = hsum_epi32(_mm256_madd_epi16(block_sums(y), scales));
         let d = f16c_at(b, 108) * y.d;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), whole_sum(isum), acc);
         offsets += d * (4 * offset) as f32;
-    }
-    _mm256_cvtss_f32(acc) - offsets
+        (d, k2_products::<true>(b, &scale_halves(scales), y))
+    });
+    sum - offsets
 }
 
-/// [`dot_q3_k`] for two rows of activations: each super-block is unpacked once; each row's
-/// sums run in [`dot_q3_k`]'s exact order (bit-identical results).
+/// [`dot_q3_k`] for two rows of activations: each super-block's scales are unpacked once; each
+/// row's sums run in [`dot_q3_k`]'s exact order (bit-identical results).
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q3_k_pair(row: &[u8], a0: &[Q8KBlock], a1: &[Q8KBlock]) -> [f32; 2] {
-    let mut acc = [_mm256_setzero_ps(); 2];
     let mut offsets = [0f32; 2];
-    for ((b, y0), y1) in row.chunks_exact(110).zip(a0).zip(a1) {
-        let hmask = load32(&b[0..32]);
-        let scales = q3_k_scales_packed(&b[96..108]);
-        let halves = scale_halves(scales);
-        let mut isum = [_mm256_setzero_si256(); 2];
-        for half in 0..2 {
-            let packed = load32(&b[32 + 32 * half..32 + 32 * half + 32]);
-            for j in 0..4 {
-                let k = 8 * half + 2 * j;
-                let (q, s) = (q3_k_codes(packed, hmask, half, j), pair_scale(&halves, k));
-                for (t, y) in [y0, y1].into_iter().enumerate() {
-                    let a = load_i8x32(&y.qs[16 * k..16 * k + 32]);
-                    isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), s));
-                }
-            }
-        }
-        let dw = f16c_at(b, 108);
-        for (t, y) in [y0, y1].into_iter().enumerate() {
+    let sums = by_eights_pair!(
+        row,
+        110,
+        a0,
+        a1,
+        |b| (scales, halves, dw) = {
+            let scales = q3_k_scales_packed(&b[96..108]);
+            (scales, scale_halves(scales), f16c_at(b, 108))
+        },
+        |t, y| {
             let offset = hsum_epi32(_mm256_madd_epi16(block_sums(y), scales));
             let d = dw * y.d;
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), whole_sum(isum[t]), acc[t]);
             offsets[t] += d * (4 * offset) as f32;
+            (d, k2_products::<true>(b, &halves, y))
         }
-    }
-    [_mm256_cvtss_f32(acc[0]) - offsets[0], _mm256_cvtss_f32(acc[1]) - offsets[1]]
+    );
+    [sums[0] - offsets[0], sums[1] - offsets[1]]
 }

@@ -26,14 +26,12 @@
 
 use crate::blocks::scale_min_k4;
 use crate::formats::{
-    BlockIQ4NL, BlockIQ4XS, BlockQ2K, BlockQ3K, BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_1, BlockQ5K, BlockQ6K,
-    TILE_ROWS, TILE_TOKENS,
+    BlockIQ4NL, BlockIQ4XS, BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_1, BlockQ5K, BlockQ6K, TILE_ROWS, TILE_TOKENS,
 };
 use crate::kernels::{Q8_0, Q8_1, Q8KBlock};
 use crate::kernels_avx2::{
     f16c_at, fifth_bits, hsum_epi32, hsum_ps, i8_scales, iq4_table, load_i8x32, load32, nibbles, pair_scale,
-    q2_k_codes, q2_k_scales, q3_k_codes, q3_k_scales_packed, q4_k_group, q5_k_group, q6_k_quarters, scale_halves,
-    whole_sum,
+    q4_k_group, q5_k_group, q6_k_quarters, scale_halves, whole_sum,
 };
 use std::arch::x86_64::*;
 
@@ -460,7 +458,7 @@ macro_rules! k_tiles {
                         for (t, $y) in $ys.iter().enumerate() {
                             let $msum = hsum_epi32(_mm256_madd_epi16(load_bsums(&$y.bsums), terms));
                             let $dd = (d, dmin);
-                            // The K-quants (not IQ4_XS) add a super-block's whole sum (`kernels_avx2::whole_sum`).
+                            // Q4_K, Q5_K and Q6_K add a super-block's whole sum (`kernels_avx2::whole_sum`).
                             let sums = if $whole { whole_sum($isum[r][t]) } else { _mm256_cvtepi32_ps($isum[r][t]) };
                             acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(d * $y.d), sums, acc[r][t]);
                             mins[r][t] += $scalar;
@@ -568,59 +566,6 @@ pub(crate) fn tiles_iq4_xs(
         },
         |b| (f16c_at(b, 0), 0.0, _mm256_setzero_si256()),
         |_dd, _y, _msum| 0.0
-    )
-}
-
-/// Q2_K × Q8_K tiles (see [`k_tiles!`]); bit-identical to `kernels_avx2::dot_q2_k`.
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-pub(crate) fn tiles_q2_k(rows: &[BlockQ2K], per_row: usize, acts: &[Vec<Q8KBlock>], out: &mut [f32], stride: usize) {
-    k_tiles!(
-        whole: true,
-        rows,
-        per_row,
-        acts,
-        out,
-        stride,
-        |b, ys, isum| {
-            let (halves, _) = q2_k_scales(b);
-            for half in 0..2 {
-                let packed = load32(&b[16 + 32 * half..16 + 32 * half + 32]);
-                for j in 0..4 {
-                    let k = 8 * half + 2 * j;
-                    let (q, s) = (q2_k_codes(packed, j), pair_scale(&halves, k));
-                    add_scaled_products(isum, &ys, q, 16 * k, s);
-                }
-            }
-        },
-        |b| (f16c_at(b, 80), f16c_at(b, 82), q2_k_scales(b).1),
-        |dd, y, msum| dd.1 * y.d * msum as f32
-    )
-}
-
-/// Q3_K × Q8_K tiles (see [`k_tiles!`]); bit-identical to `kernels_avx2::dot_q3_k`.
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-pub(crate) fn tiles_q3_k(rows: &[BlockQ3K], per_row: usize, acts: &[Vec<Q8KBlock>], out: &mut [f32], stride: usize) {
-    k_tiles!(
-        whole: true,
-        rows,
-        per_row,
-        acts,
-        out,
-        stride,
-        |b, ys, isum| {
-            let hmask = load32(&b[0..32]);
-            let halves = scale_halves(q3_k_scales_packed(&b[96..108]));
-            for half in 0..2 {
-                let packed = load32(&b[32 + 32 * half..32 + 32 * half + 32]);
-                for j in 0..4 {
-                    let k = 8 * half + 2 * j;
-                    let (q, s) = (q3_k_codes(packed, hmask, half, j), pair_scale(&halves, k));
-                    add_scaled_products(isum, &ys, q, 16 * k, s);
-                }
-            }
-        },
-        |b| (f16c_at(b, 108), 0.0, q3_k_scales_packed(&b[96..108])),
-        |dd, y, msum| dd.0 * y.d * (4 * msum) as f32
     )
 }
 

@@ -455,12 +455,20 @@ fn block_product(
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
 fn close_eight(acc: &[std::arch::x86_64::__m512; 8], out: &mut [f32]) {
-    use std::arch::x86_64::*;
-    let u: [__m512; 4] = std::array::from_fn(|i| _mm512_add_ps(acc[i], acc[i + 4]));
-    let total = _mm512_add_ps(_mm512_add_ps(u[0], u[2]), _mm512_add_ps(u[1], u[3]));
+    let total = closed_eight(acc);
     let out = &mut out[..PANEL_ROWS];
     // SAFETY: `out` holds 16 f32s.
-    unsafe { _mm512_storeu_ps(out.as_mut_ptr(), total) };
+    unsafe { std::arch::x86_64::_mm512_storeu_ps(out.as_mut_ptr(), total) };
+}
+
+/// `hsum_ps`'s closing additions of eight accumulators, sixteen rows at a time.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn closed_eight(acc: &[std::arch::x86_64::__m512; 8]) -> std::arch::x86_64::__m512 {
+    use std::arch::x86_64::*;
+    let u: [__m512; 4] = std::array::from_fn(|i| _mm512_add_ps(acc[i], acc[i + 4]));
+    _mm512_add_ps(_mm512_add_ps(u[0], u[2]), _mm512_add_ps(u[1], u[3]))
 }
 
 /// One Q5_0 panel against one row of activations (decoding), the accumulators in registers.
@@ -839,31 +847,37 @@ fn dot_q6k_panel_vnni(panel: &[u8], act: &[Q8KBlock], out: &mut [f32]) {
 const Q2K_BLOCK: usize = 84;
 /// Bytes of one Q3_K super-block (ggml's `block_q3_K`).
 const Q3K_BLOCK: usize = 110;
-/// The low two bits of a Q2_K or Q3_K panel block: for each half `h` and lane `l` of four
-/// values, the sixteen rows' bytes `32 h + 4 l ..+ 4` of `qs` (ggml's packing kept: shifting
-/// by `2 j` gives the codes of values `128 h + 32 j + 4 l ..+ 4`). Sixteen 512-bit loads.
-const K2_CODES: usize = 2 * 8 * 4 * PANEL_ROWS;
+/// The low two bits of one half (128 values) of a Q2_K or Q3_K panel block: for each lane `l`
+/// of four values, the sixteen rows' bytes `32 h + 4 l ..+ 4` of `qs` (ggml's packing kept:
+/// shifting by `2 j` gives the codes of values `128 h + 32 j + 4 l ..+ 4`). Eight 512-bit loads.
+const K2_HALF_CODES: usize = 8 * 4 * PANEL_ROWS;
+/// A Q3_K half's high bits: for each shift `j` and lane `l` a 64-bit mask over the code
+/// vector's bytes (row `r`, code `i` at bit `4 r + i`).
+const Q3K_HALF_MASKS: usize = 4 * 8 * 8;
 /// One super-block of a Q2_K panel: 16 `d`, 16 `dmin` (f16), each sub-block's packed scale and
 /// minimum byte of the sixteen rows (`[sub-block][row]`, as in the rows: scale in the low
-/// nibble), then the codes ([`K2_CODES`]) — 1,344 bytes, exactly the rows' bytes.
-const Q2K_PANEL_BLOCK: usize = Q2K_SCALES + 16 * PANEL_ROWS + K2_CODES;
+/// nibble), then both halves' codes ([`K2_HALF_CODES`]) — 1,344 bytes, exactly the rows'.
+const Q2K_PANEL_BLOCK: usize = Q2K_CODES + 2 * K2_HALF_CODES;
+const Q2K_CODES: usize = Q2K_SCALES + 16 * PANEL_ROWS;
 const Q2K_SCALES: usize = 4 * PANEL_ROWS;
 /// One super-block of a Q3_K panel: 16 `d` (f16), the sixteen signed sub-block scales of each
-/// row unpacked to bytes (`[sub-block][row]`), padding to a line, then for each half `h`, shift
-/// `j` and lane `l` a 64-bit mask of the high bits (row `r`, code `i` at bit `4 r + i`), then
-/// the low two bits as Q2_K's ([`K2_CODES`]): 1,856 bytes against the rows' 1,760.
-const Q3K_PANEL_BLOCK: usize = Q3K_CODES + K2_CODES;
-const Q3K_MASKS: usize = (2 * PANEL_ROWS + 16 * PANEL_ROWS).next_multiple_of(LINE);
-const Q3K_CODES: usize = Q3K_MASKS + 2 * 4 * 8 * 8;
+/// row unpacked to bytes (`[sub-block][row]`), padding to a line, then per half its low two
+/// bits as Q2_K's ([`K2_HALF_CODES`]) followed by its high bits ([`Q3K_HALF_MASKS`]), in the
+/// order the kernel reads them (masks in a region of their own halved the speed of streaming
+/// the panels from memory): 1,856 bytes against the rows' 1,760.
+const Q3K_PANEL_BLOCK: usize = Q3K_CODES + 2 * Q3K_HALF;
+const Q3K_CODES: usize = (2 * PANEL_ROWS + 16 * PANEL_ROWS).next_multiple_of(LINE);
+const Q3K_HALF: usize = K2_HALF_CODES + Q3K_HALF_MASKS;
 
-const _: () = assert!(Q2K_PANEL_BLOCK.is_multiple_of(LINE) && (Q2K_PANEL_BLOCK - K2_CODES).is_multiple_of(LINE));
-const _: () = assert!(Q3K_PANEL_BLOCK.is_multiple_of(LINE) && Q3K_CODES.is_multiple_of(LINE));
+const _: () = assert!(Q2K_PANEL_BLOCK.is_multiple_of(LINE) && Q2K_CODES.is_multiple_of(LINE));
+const _: () = assert!(Q3K_CODES.is_multiple_of(LINE) && Q3K_HALF.is_multiple_of(LINE));
 
-/// Copies one row's `qs` (64 bytes of two-bit codes) into a Q2_K or Q3_K panel block's codes.
-fn place_k2_codes(qs: &[u8], r: usize, codes: &mut [u8]) {
+/// Copies one row's `qs` (64 bytes of two-bit codes) into a Q2_K or Q3_K panel block's codes,
+/// half `h`'s from `codes[h · half ..]`.
+fn place_k2_codes(qs: &[u8], r: usize, half: usize, codes: &mut [u8]) {
     for h in 0..2 {
         for l in 0..8 {
-            let to = (8 * h + l) * 4 * PANEL_ROWS + 4 * r;
+            let to = h * half + l * 4 * PANEL_ROWS + 4 * r;
             codes[to..to + 4].copy_from_slice(&qs[32 * h + 4 * l..32 * h + 4 * l + 4]);
         }
     }
@@ -872,9 +886,10 @@ fn place_k2_codes(qs: &[u8], r: usize, codes: &mut [u8]) {
 /// Q2_K in panels (see [`Panels`]).
 ///
 /// The row kernel (`dot_q2_k`) sums a super-block's products times their sub-block scales as
-/// one integer and adds it with one FMA (`whole_sum`), the minimums apart in one f32 sum; the
-/// panel kernel computes the same integers for sixteen rows at once, each sub-block's sixteen
-/// products by four `vpdpbusd` and one multiply by its scale.
+/// one integer and adds it in Q8_0's order (super-block `i` into accumulator `i mod 8`, the
+/// same closing), the minimums apart in one f32 sum; the panel kernel computes the same
+/// integers for sixteen rows at once, each sub-block's sixteen products by four `vpdpbusd`
+/// and one multiply by its scale.
 #[derive(Debug)]
 pub(crate) struct Q2KLayout;
 
@@ -891,7 +906,7 @@ impl PanelLayout for Q2KLayout {
         for sub in 0..16 {
             slot[Q2K_SCALES + sub * PANEL_ROWS + r] = block[sub];
         }
-        place_k2_codes(&block[16..80], r, &mut slot[Q2K_PANEL_BLOCK - K2_CODES..]);
+        place_k2_codes(&block[16..80], r, K2_HALF_CODES, &mut slot[Q2K_CODES..]);
     }
 
     fn prepare(x: &[f32]) -> Self::Prepared {
@@ -929,7 +944,7 @@ impl PanelLayout for Q3KLayout {
         for h in 0..2 {
             for j in 0..4 {
                 for l in 0..8 {
-                    let mask = &mut slot[Q3K_MASKS + 8 * ((4 * h + j) * 8 + l)..][..8];
+                    let mask = &mut slot[Q3K_CODES + h * Q3K_HALF + K2_HALF_CODES + 8 * (8 * j + l)..][..8];
                     for i in 0..4 {
                         if hmask[4 * l + i] >> (4 * h + j) & 1 == 1 {
                             mask[(4 * r + i) / 8] |= 1 << ((4 * r + i) % 8);
@@ -938,7 +953,7 @@ impl PanelLayout for Q3KLayout {
                 }
             }
         }
-        place_k2_codes(&block[32..96], r, &mut slot[Q3K_CODES..]);
+        place_k2_codes(&block[32..96], r, Q3K_HALF, &mut slot[Q3K_CODES..]);
     }
 
     fn prepare(x: &[f32]) -> Self::Prepared {
@@ -961,11 +976,12 @@ impl PanelLayout for Q3KLayout {
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
 fn dot_k2_panel_vnni<const Q3: bool>(panel: &[u8], act: &[Q8KBlock], out: &mut [f32]) {
     use std::arch::x86_64::*;
-    let (block, codes_at) = if Q3 { (Q3K_PANEL_BLOCK, Q3K_CODES) } else { (Q2K_PANEL_BLOCK, Q2K_PANEL_BLOCK - K2_CODES) };
+    let (block, codes_at, half) =
+        if Q3 { (Q3K_PANEL_BLOCK, Q3K_CODES, Q3K_HALF) } else { (Q2K_PANEL_BLOCK, Q2K_CODES, K2_HALF_CODES) };
     let (three, low4, four) = (_mm512_set1_epi8(3), _mm512_set1_epi32(0x0F), _mm512_set1_epi8(4));
-    let mut acc = _mm512_setzero_ps();
+    let mut acc = [_mm512_setzero_ps(); 8];
     let mut terms = _mm512_setzero_ps();
-    for (slot, y) in panel.chunks_exact(block).zip(act) {
+    for (i, (slot, y)) in panel.chunks_exact(block).zip(act).enumerate() {
         let p = slot.as_ptr();
         // SAFETY: `slot` is one panel block, laid out as `Q2K_PANEL_BLOCK` (or, for Q3_K,
         // `Q3K_PANEL_BLOCK`) describes.
@@ -988,15 +1004,16 @@ fn dot_k2_panel_vnni<const Q3: bool>(panel: &[u8], act: &[Q8KBlock], out: &mut [
             }
             let mut isum = _mm512_setzero_si512();
             for h in 0..2 {
+                let codes = p.add(codes_at + h * half);
                 let raw: [__m512i; 8] =
-                    std::array::from_fn(|l| _mm512_loadu_si512(p.add(codes_at + (8 * h + l) * 4 * PANEL_ROWS).cast()));
+                    std::array::from_fn(|l| _mm512_loadu_si512(codes.add(l * 4 * PANEL_ROWS).cast()));
                 for j in 0..4 {
                     let shift = _mm_cvtsi32_si128(2 * j as i32);
                     let mut sums = [_mm512_setzero_si512(); 2];
                     for (l, raw) in raw.iter().enumerate() {
                         let mut q = _mm512_and_si512(_mm512_srl_epi16(*raw, shift), three);
                         if Q3 {
-                            let mask = p.add(Q3K_MASKS + 8 * ((4 * h + j) * 8 + l)).cast::<u64>().read_unaligned();
+                            let mask = codes.add(K2_HALF_CODES + 8 * (8 * j + l)).cast::<u64>().read_unaligned();
                             q = _mm512_mask_add_epi8(q, mask, q, four);
                         }
                         let at = 128 * h + 32 * j + 4 * l;
@@ -1009,7 +1026,7 @@ fn dot_k2_panel_vnni<const Q3: bool>(panel: &[u8], act: &[Q8KBlock], out: &mut [
                     isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(sums[1], scale(k + 1)));
                 }
             }
-            acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(isum), acc);
+            acc[i % 8] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(isum), acc[i % 8]);
             terms = if Q3 {
                 // `offsets += d · (4 · offset)`, as `dot_q3_k`'s scalar sum.
                 _mm512_add_ps(terms, _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_slli_epi32::<2>(tsum))))
@@ -1020,7 +1037,7 @@ fn dot_k2_panel_vnni<const Q3: bool>(panel: &[u8], act: &[Q8KBlock], out: &mut [
             };
         }
     }
-    let total = _mm512_sub_ps(acc, terms);
+    let total = _mm512_sub_ps(closed_eight(&acc), terms);
     assert!(out.len() >= PANEL_ROWS);
     // SAFETY: `out` holds at least 16 f32s (asserted).
     unsafe { _mm512_storeu_ps(out.as_mut_ptr(), total) };
