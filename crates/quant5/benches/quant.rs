@@ -4,8 +4,11 @@
 //! in the same group where candle has the type (with the `candle-comparison` feature, so CI does
 //! not build candle). candle 0.11 runs its products on a pool of its own sized once per process
 //! (see `candle_threads`): one thread unless `CANDLE_NUM_THREADS` says otherwise. Q8_0, Q5_0,
-//! Q4_K, Q5_K and Q6_K are also measured with their rows packed in 16-row panels (`pack_row_panels`). Per-row int8
-//! (`Int8Matrix`) runs on the same shapes, and on an encoder-window product beside f32 gemm.
+//! Q2_K, Q3_K, Q4_K, Q5_K and Q6_K are also measured with their rows packed in 16-row panels
+//! (`pack_row_panels`). Per-row int8 (`Int8Matrix`) runs on the same shapes, and on an
+//! encoder-window product beside f32 gemm. `read_bandwidth` sums a 48 MiB buffer (a Q6_K
+//! 14336×4096 matrix's size, larger than most L3 caches): the most bytes per second one core
+//! streams from memory, the roof for the 14336×4096 products of the wider formats.
 //!
 //! `RUSTFLAGS="-C target-cpu=native" cargo bench -p quant5 --bench quant --features candle-comparison`
 
@@ -142,7 +145,7 @@ fn matvec(c: &mut Criterion) {
                     b.iter(|| m.matvec_into(black_box(&x), &mut y, threads).expect("shapes match"))
                 });
             }
-            // Q8_0, Q5_0, Q4_K, Q5_K and Q6_K rows repacked into 16-row panels (AVX-512 VNNI CPUs only); the
+            // Q8_0, Q5_0 and the K-quants but IQ4_XS repacked into 16-row panels (AVX-512 VNNI CPUs only); the
             // block bytes stay as they were, for candle below.
             let mut m = m;
             if m.pack_row_panels() {
@@ -217,5 +220,20 @@ fn int8_matmul(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, dequantize, matvec, int8_matmul);
+/// One core reading 48 MiB (as wide as a Q6_K 14336×4096 matrix) into an integer sum:
+/// what a product that streams its weights from memory can reach at best.
+fn read_bandwidth(c: &mut Criterion) {
+    let words: Vec<u64> = (0..48usize << 17).map(|i| i as u64 * 0x9E37_79B9).collect();
+    let mut group = c.benchmark_group("read_bandwidth");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(2));
+    group.throughput(Throughput::Bytes((words.len() * 8) as u64));
+    group.bench_function("48MiB/1t", |b| {
+        // An integer sum: the compiler vectorises it (wide loads, several accumulators).
+        b.iter(|| black_box(&words).iter().fold(0u64, |sum, &w| sum.wrapping_add(w)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, dequantize, matvec, int8_matmul, read_bandwidth);
 criterion_main!(benches);
