@@ -7,8 +7,8 @@
 //! Q2_K, Q3_K, Q4_K, Q5_K and Q6_K are also measured with their rows packed in 16-row panels
 //! (`pack_row_panels`). Per-row int8 (`Int8Matrix`) runs on the same shapes, and on an
 //! encoder-window product beside f32 gemm. `read_bandwidth` sums a 48 MiB buffer (a Q6_K
-//! 14336×4096 matrix's size, larger than most L3 caches): the most bytes per second one core
-//! streams from memory, the roof for the 14336×4096 products of the wider formats.
+//! 14336×4096 matrix's size) and a 192 MiB one: the most bytes per second one core streams,
+//! the roof for the 14336×4096 products of the wider formats.
 //!
 //! `RUSTFLAGS="-C target-cpu=native" cargo bench -p quant5 --bench quant --features candle-comparison`
 
@@ -220,18 +220,21 @@ fn int8_matmul(c: &mut Criterion) {
     group.finish();
 }
 
-/// One core reading 48 MiB (as wide as a Q6_K 14336×4096 matrix) into an integer sum:
-/// what a product that streams its weights from memory can reach at best.
+/// One core reading 48 MiB (as wide as a Q6_K 14336×4096 matrix; part of it stays in a 32 MiB L3
+/// from one pass to the next) and 192 MiB (memory alone) into an integer sum: what a product
+/// that streams its weights can reach at best.
 fn read_bandwidth(c: &mut Criterion) {
-    let words: Vec<u64> = (0..48usize << 17).map(|i| i as u64 * 0x9E37_79B9).collect();
     let mut group = c.benchmark_group("read_bandwidth");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(2));
-    group.throughput(Throughput::Bytes((words.len() * 8) as u64));
-    group.bench_function("48MiB/1t", |b| {
+    for mib in [48usize, 192] {
+        let words: Vec<u64> = (0..mib << 17).map(|i| i as u64 * 0x9E37_79B9).collect();
+        group.throughput(Throughput::Bytes((words.len() * 8) as u64));
         // An integer sum: the compiler vectorises it (wide loads, several accumulators).
-        b.iter(|| black_box(&words).iter().fold(0u64, |sum, &w| sum.wrapping_add(w)))
-    });
+        group.bench_function(BenchmarkId::new(format!("{mib}MiB"), "1t"), |b| {
+            b.iter(|| black_box(&words).iter().fold(0u64, |sum, &w| sum.wrapping_add(w)))
+        });
+    }
     group.finish();
 }
 
