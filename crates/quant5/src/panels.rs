@@ -611,6 +611,11 @@ impl PanelLayout for Q4KLayout {
         // SAFETY: forwarded to the caller (AVX-512 VNNI present).
         unsafe { dot_q4k_panel_vnni::<false, Q4K_PANEL_BLOCK, Q4K_GROUP>(panel, act, out) }
     }
+
+    unsafe fn dot_panel_tokens(panel: &[u8], _: usize, acts: &[Self::Prepared], out: &mut [f32], stride: usize) {
+        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
+        unsafe { q4k_panel_tokens_vnni::<false, Q4K_PANEL_BLOCK, Q4K_GROUP>(panel, acts, out, stride) }
+    }
 }
 
 /// Q5_K in panels: Q4_K's layout and kernel, each code's fifth bit added by a masked byte add
@@ -640,6 +645,11 @@ impl PanelLayout for Q5KLayout {
     unsafe fn dot_panel(panel: &[u8], _: usize, act: &Self::Prepared, out: &mut [f32]) {
         // SAFETY: forwarded to the caller (AVX-512 VNNI present).
         unsafe { dot_q4k_panel_vnni::<true, Q5K_PANEL_BLOCK, Q5K_GROUP>(panel, act, out) }
+    }
+
+    unsafe fn dot_panel_tokens(panel: &[u8], _: usize, acts: &[Self::Prepared], out: &mut [f32], stride: usize) {
+        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
+        unsafe { q4k_panel_tokens_vnni::<true, Q5K_PANEL_BLOCK, Q5K_GROUP>(panel, acts, out, stride) }
     }
 }
 
@@ -708,6 +718,94 @@ fn dot_q4k_panel_vnni<const FIFTH: bool, const BLOCK: usize, const GROUP: usize>
     assert!(out.len() >= PANEL_ROWS);
     // SAFETY: `out` holds at least 16 f32s (asserted).
     unsafe { _mm512_storeu_ps(out.as_mut_ptr(), total) };
+}
+
+/// Tokens a K-quant panel kernel call accumulates at once: each half-group's codes are
+/// unpacked once into eight registers and multiplied by every token's activations, whose sums
+/// stay in registers too.
+const K_TOKENS: usize = 8;
+
+/// Four activation codes `at ..+ 4` of `y` in every 32-bit lane (`vpdpbusd`'s second operand).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn four_codes(y: &Q8KBlock, at: usize) -> std::arch::x86_64::__m512i {
+    let q = &y.qs[at..at + 4];
+    std::arch::x86_64::_mm512_set1_epi32(i32::from_le_bytes([q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8]))
+}
+
+/// One Q4_K (or Q5_K) panel against any number of rows of activations, [`K_TOKENS`] at a time:
+/// each half-group of 32 values is unpacked once for all of them; each token's sums are the
+/// integers of [`dot_q4k_panel_vnni`], scaled and added in its order (the same bits).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn q4k_panel_tokens_vnni<const FIFTH: bool, const BLOCK: usize, const GROUP: usize>(
+    panel: &[u8],
+    acts: &[Vec<Q8KBlock>],
+    out: &mut [f32],
+    stride: usize,
+) {
+    use std::arch::x86_64::*;
+    let (low4, sixteen) = (_mm512_set1_epi8(0x0F), _mm512_set1_epi8(16));
+    let blocks = panel.len() / BLOCK;
+    assert!(acts.iter().all(|a| a.len() >= blocks), "activation blocks");
+    for (chunk, acts) in acts.chunks(K_TOKENS).enumerate() {
+        let mut acc = [_mm512_setzero_ps(); K_TOKENS];
+        let mut mins = [_mm512_setzero_ps(); K_TOKENS];
+        for (b, slot) in panel.chunks_exact(BLOCK).enumerate() {
+            let p = slot.as_ptr();
+            // SAFETY: `slot` is BLOCK bytes, laid out as `Q4K_PANEL_BLOCK` (and for Q5_K
+            // `Q5K_PANEL_BLOCK`) describes.
+            unsafe {
+                let byte_row = |at: usize| _mm512_cvtepu8_epi32(_mm_loadu_si128(p.add(at).cast()));
+                let mut isum = [_mm512_setzero_si512(); K_TOKENS];
+                for g in 0..4 {
+                    for h in 0..2 {
+                        let scale = byte_row(4 * PANEL_ROWS + (2 * g + h) * PANEL_ROWS);
+                        let codes: [__m512i; 8] = std::array::from_fn(|j| {
+                            let w = _mm512_loadu_si512(p.add(Q4K_CODES + g * GROUP + j * 4 * PANEL_ROWS).cast());
+                            let mut q = if h == 0 { w } else { _mm512_srli_epi16::<4>(w) };
+                            q = _mm512_and_si512(q, low4);
+                            if FIFTH {
+                                let masks = p.add(Q4K_CODES + g * GROUP + Q4K_GROUP);
+                                let mask = masks.add(8 * (8 * h + j)).cast::<u64>().read_unaligned();
+                                q = _mm512_mask_add_epi8(q, mask, q, sixteen);
+                            }
+                            q
+                        });
+                        for (sum, y) in isum.iter_mut().zip(acts) {
+                            let y = &y[b];
+                            let mut chains = [_mm512_setzero_si512(); 2];
+                            for (j, q) in codes.iter().enumerate() {
+                                chains[j % 2] = _mm512_dpbusd_epi32(chains[j % 2], *q, four_codes(y, 64 * g + 32 * h + 4 * j));
+                            }
+                            let products = _mm512_mullo_epi32(_mm512_add_epi32(chains[0], chains[1]), scale);
+                            *sum = _mm512_add_epi32(*sum, products);
+                        }
+                    }
+                }
+                let dw = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
+                let dminw = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(2 * PANEL_ROWS).cast()));
+                for (t, y) in acts.iter().enumerate() {
+                    let y = &y[b];
+                    let dy = _mm512_set1_ps(y.d);
+                    let mut msum = _mm512_setzero_si512();
+                    for sub in 0..8 {
+                        let bsum = y.bsums[2 * sub] as i32 + y.bsums[2 * sub + 1] as i32;
+                        let m = byte_row(12 * PANEL_ROWS + sub * PANEL_ROWS);
+                        msum = _mm512_add_epi32(msum, _mm512_mullo_epi32(m, _mm512_set1_epi32(bsum)));
+                    }
+                    acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dy), _mm512_cvtepi32_ps(isum[t]), acc[t]);
+                    mins[t] = _mm512_add_ps(mins[t], _mm512_mul_ps(_mm512_mul_ps(dminw, dy), _mm512_cvtepi32_ps(msum)));
+                }
+            }
+        }
+        for t in 0..acts.len() {
+            let out = &mut out[(chunk * K_TOKENS + t) * stride..][..PANEL_ROWS];
+            // SAFETY: `out` holds 16 f32s.
+            unsafe { _mm512_storeu_ps(out.as_mut_ptr(), _mm512_sub_ps(acc[t], mins[t])) };
+        }
+    }
 }
 
 /// Bytes of one Q6_K super-block (ggml's `block_q6_K`).
