@@ -871,6 +871,11 @@ impl PanelLayout for Q6KLayout {
         // SAFETY: forwarded to the caller (AVX-512 VNNI present).
         unsafe { dot_q6k_panel_vnni(panel, act, out) }
     }
+
+    unsafe fn dot_panel_tokens(panel: &[u8], _: usize, acts: &[Self::Prepared], out: &mut [f32], stride: usize) {
+        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
+        unsafe { q6k_panel_tokens_vnni(panel, acts, out, stride) }
+    }
 }
 
 /// One Q6_K panel against one row of activations, in `dot_q6_k`'s order (see [`Q6KLayout`]).
@@ -1139,6 +1144,106 @@ fn dot_k2_panel_vnni<const Q3: bool>(panel: &[u8], act: &[Q8KBlock], out: &mut [
     assert!(out.len() >= PANEL_ROWS);
     // SAFETY: `out` holds at least 16 f32s (asserted).
     unsafe { _mm512_storeu_ps(out.as_mut_ptr(), total) };
+}
+
+/// Pairs of a K-quant panel block's sixteen signed byte scales (`[sub-block][row]` from `at`)
+/// as `vpdpwssd` takes them: vector `k` holds, for each row, scales `2 k` and `2 k + 1` as two
+/// i16 — so `Σ scale · block sum` is eight `vpdpwssd` per token instead of sixteen multiplies.
+///
+/// # Safety
+/// AVX-512 F/BW; `p + at ..+ 256` is readable.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
+unsafe fn scale_pairs(p: *const u8, at: usize) -> [std::arch::x86_64::__m512i; 8] {
+    use std::arch::x86_64::*;
+    std::array::from_fn(|k| {
+        // SAFETY: rows `2 k` and `2 k + 1` of sixteen bytes lie in the caller's 256 bytes.
+        let (even, odd) = unsafe {
+            (
+                _mm_loadu_si128(p.add(at + 2 * k * PANEL_ROWS).cast()),
+                _mm_loadu_si128(p.add(at + (2 * k + 1) * PANEL_ROWS).cast()),
+            )
+        };
+        let interleaved = _mm256_set_m128i(_mm_unpackhi_epi8(even, odd), _mm_unpacklo_epi8(even, odd));
+        _mm512_cvtepi8_epi16(interleaved)
+    })
+}
+
+/// One Q6_K panel against any number of rows of activations, [`K_TOKENS`] at a time: each
+/// half's codes are assembled once per pair of quarters for all of them; each token's sums
+/// are the integers of [`dot_q6k_panel_vnni`], scaled and added in its order (the same bits).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn q6k_panel_tokens_vnni(panel: &[u8], acts: &[Vec<Q8KBlock>], out: &mut [f32], stride: usize) {
+    use std::arch::x86_64::*;
+    let (low4, three) = (_mm512_set1_epi8(0x0F), _mm512_set1_epi8(3));
+    let blocks = panel.len() / Q6K_PANEL_BLOCK;
+    assert!(acts.iter().all(|a| a.len() >= blocks), "activation blocks");
+    for (chunk, acts) in acts.chunks(K_TOKENS).enumerate() {
+        let mut acc = [_mm512_setzero_ps(); K_TOKENS];
+        let mut offsets = [_mm512_setzero_ps(); K_TOKENS];
+        for (b, slot) in panel.chunks_exact(Q6K_PANEL_BLOCK).enumerate() {
+            let p = slot.as_ptr();
+            // SAFETY: `slot` is Q6K_PANEL_BLOCK bytes, laid out as `Q6K_PANEL_BLOCK` describes.
+            unsafe {
+                let scale =
+                    |sub: usize| _mm512_cvtepi8_epi32(_mm_loadu_si128(p.add(2 * PANEL_ROWS + sub * PANEL_ROWS).cast()));
+                let mut isum = [_mm512_setzero_si512(); K_TOKENS];
+                for h in 0..2 {
+                    for jh in 0..2 {
+                        // Quarters (0, 1) use the low nibbles of `ql`, (2, 3) the high ones.
+                        for qp in 0..2 {
+                            let codes: [__m512i; 8] = std::array::from_fn(|i| {
+                                let (j, q) = (4 * jh + i / 2, 2 * qp + i % 2);
+                                let group = p.add(Q6K_CODES + (8 * h + j) * 12 * PANEL_ROWS);
+                                let ql = _mm512_loadu_si512(group.add((q % 2) * 4 * PANEL_ROWS).cast());
+                                let qh = _mm512_loadu_si512(group.add(8 * PANEL_ROWS).cast());
+                                let low = if q < 2 { ql } else { _mm512_srli_epi16::<4>(ql) };
+                                let high = _mm512_and_si512(_mm512_srl_epi16(qh, _mm_cvtsi32_si128(2 * q as i32)), three);
+                                _mm512_or_si512(_mm512_and_si512(low, low4), _mm512_slli_epi16::<4>(high))
+                            });
+                            let scales = [scale(8 * h + 2 * (2 * qp) + jh), scale(8 * h + 2 * (2 * qp + 1) + jh)];
+                            for (sum, y) in isum.iter_mut().zip(acts) {
+                                let y = &y[b];
+                                let mut quarters = [_mm512_setzero_si512(); 2];
+                                for (i, c) in codes.iter().enumerate() {
+                                    let (j, q) = (4 * jh + i / 2, 2 * qp + i % 2);
+                                    let a = four_codes(y, 128 * h + 32 * q + 4 * j);
+                                    quarters[i % 2] = _mm512_dpbusd_epi32(quarters[i % 2], *c, a);
+                                }
+                                let products = _mm512_add_epi32(
+                                    _mm512_mullo_epi32(quarters[0], scales[0]),
+                                    _mm512_mullo_epi32(quarters[1], scales[1]),
+                                );
+                                *sum = _mm512_add_epi32(*sum, products);
+                            }
+                        }
+                    }
+                }
+                let dw = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
+                let pairs = scale_pairs(p, 2 * PANEL_ROWS);
+                for (t, y) in acts.iter().enumerate() {
+                    let y = &y[b];
+                    // Σ scale · (sum of the sub-block's activation codes), an integer per row.
+                    let mut offset = _mm512_setzero_si512();
+                    for (k, pair) in pairs.iter().enumerate() {
+                        let sums = (y.bsums[2 * k] as u16 as u32 | (y.bsums[2 * k + 1] as u16 as u32) << 16) as i32;
+                        offset = _mm512_dpwssd_epi32(offset, *pair, _mm512_set1_epi32(sums));
+                    }
+                    let d = _mm512_mul_ps(dw, _mm512_set1_ps(y.d));
+                    acc[t] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(isum[t]), acc[t]);
+                    let offset = _mm512_cvtepi32_ps(_mm512_slli_epi32::<5>(offset));
+                    offsets[t] = _mm512_add_ps(offsets[t], _mm512_mul_ps(d, offset));
+                }
+            }
+        }
+        for t in 0..acts.len() {
+            let out = &mut out[(chunk * K_TOKENS + t) * stride..][..PANEL_ROWS];
+            // SAFETY: `out` holds 16 f32s.
+            unsafe { _mm512_storeu_ps(out.as_mut_ptr(), _mm512_sub_ps(acc[t], offsets[t])) };
+        }
+    }
 }
 
 #[cfg(test)]
