@@ -1024,6 +1024,11 @@ impl PanelLayout for Q2KLayout {
         // SAFETY: forwarded to the caller (AVX-512 VNNI present).
         unsafe { dot_k2_panel_vnni::<false>(panel, act, out) }
     }
+
+    unsafe fn dot_panel_tokens(panel: &[u8], _: usize, acts: &[Self::Prepared], out: &mut [f32], stride: usize) {
+        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
+        unsafe { k2_panel_tokens_vnni::<false>(panel, acts, out, stride) }
+    }
 }
 
 /// Q3_K in panels (see [`Panels`]): Q2_K's codes and kernel with each code's high bit added
@@ -1070,6 +1075,11 @@ impl PanelLayout for Q3KLayout {
     unsafe fn dot_panel(panel: &[u8], _: usize, act: &Self::Prepared, out: &mut [f32]) {
         // SAFETY: forwarded to the caller (AVX-512 VNNI present).
         unsafe { dot_k2_panel_vnni::<true>(panel, act, out) }
+    }
+
+    unsafe fn dot_panel_tokens(panel: &[u8], _: usize, acts: &[Self::Prepared], out: &mut [f32], stride: usize) {
+        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
+        unsafe { k2_panel_tokens_vnni::<true>(panel, acts, out, stride) }
     }
 }
 
@@ -1146,8 +1156,8 @@ fn dot_k2_panel_vnni<const Q3: bool>(panel: &[u8], act: &[Q8KBlock], out: &mut [
     unsafe { _mm512_storeu_ps(out.as_mut_ptr(), total) };
 }
 
-/// Pairs of a K-quant panel block's sixteen signed byte scales (`[sub-block][row]` from `at`)
-/// as `vpdpwssd` takes them: vector `k` holds, for each row, scales `2 k` and `2 k + 1` as two
+/// Pairs of a K-quant panel block's sixteen byte scales (`[sub-block][row]` from `at`; signed
+/// or unsigned) as `vpdpwssd` takes them: vector `k` holds, for each row, scales `2 k` and `2 k + 1` as two
 /// i16 — so `Σ scale · block sum` is eight `vpdpwssd` per token instead of sixteen multiplies.
 ///
 /// # Safety
@@ -1155,7 +1165,7 @@ fn dot_k2_panel_vnni<const Q3: bool>(panel: &[u8], act: &[Q8KBlock], out: &mut [
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
-unsafe fn scale_pairs(p: *const u8, at: usize) -> [std::arch::x86_64::__m512i; 8] {
+unsafe fn scale_pairs<const SIGNED: bool>(p: *const u8, at: usize) -> [std::arch::x86_64::__m512i; 8] {
     use std::arch::x86_64::*;
     std::array::from_fn(|k| {
         // SAFETY: rows `2 k` and `2 k + 1` of sixteen bytes lie in the caller's 256 bytes.
@@ -1166,7 +1176,7 @@ unsafe fn scale_pairs(p: *const u8, at: usize) -> [std::arch::x86_64::__m512i; 8
             )
         };
         let interleaved = _mm256_set_m128i(_mm_unpackhi_epi8(even, odd), _mm_unpacklo_epi8(even, odd));
-        _mm512_cvtepi8_epi16(interleaved)
+        if SIGNED { _mm512_cvtepi8_epi16(interleaved) } else { _mm512_cvtepu8_epi16(interleaved) }
     })
 }
 
@@ -1222,7 +1232,7 @@ fn q6k_panel_tokens_vnni(panel: &[u8], acts: &[Vec<Q8KBlock>], out: &mut [f32], 
                     }
                 }
                 let dw = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
-                let pairs = scale_pairs(p, 2 * PANEL_ROWS);
+                let pairs = scale_pairs::<true>(p, 2 * PANEL_ROWS);
                 for (t, y) in acts.iter().enumerate() {
                     let y = &y[b];
                     // Σ scale · (sum of the sub-block's activation codes), an integer per row.
@@ -1242,6 +1252,94 @@ fn q6k_panel_tokens_vnni(panel: &[u8], acts: &[Vec<Q8KBlock>], out: &mut [f32], 
             let out = &mut out[(chunk * K_TOKENS + t) * stride..][..PANEL_ROWS];
             // SAFETY: `out` holds 16 f32s.
             unsafe { _mm512_storeu_ps(out.as_mut_ptr(), _mm512_sub_ps(acc[t], offsets[t])) };
+        }
+    }
+}
+
+/// One Q2_K or Q3_K panel against any number of rows of activations, [`K_TOKENS`] at a time:
+/// each shift's eight code vectors are unpacked once for all of them; each token's sums are
+/// the integers of [`dot_k2_panel_vnni`], scaled and added in its order (the same bits).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn k2_panel_tokens_vnni<const Q3: bool>(panel: &[u8], acts: &[Vec<Q8KBlock>], out: &mut [f32], stride: usize) {
+    use std::arch::x86_64::*;
+    let (block, codes_at, half) =
+        if Q3 { (Q3K_PANEL_BLOCK, Q3K_CODES, Q3K_HALF) } else { (Q2K_PANEL_BLOCK, Q2K_CODES, K2_HALF_CODES) };
+    let (three, low4, four) = (_mm512_set1_epi8(3), _mm512_set1_epi32(0x0F), _mm512_set1_epi8(4));
+    let blocks = panel.len() / block;
+    assert!(acts.iter().all(|a| a.len() >= blocks), "activation blocks");
+    for (chunk, acts) in acts.chunks(K_TOKENS).enumerate() {
+        let mut acc = [[_mm512_setzero_ps(); 8]; K_TOKENS];
+        let mut terms = [_mm512_setzero_ps(); K_TOKENS];
+        for (b, slot) in panel.chunks_exact(block).enumerate() {
+            let p = slot.as_ptr();
+            // SAFETY: `slot` is one panel block, laid out as `Q2K_PANEL_BLOCK` (or, for Q3_K,
+            // `Q3K_PANEL_BLOCK`) describes.
+            unsafe {
+                let scales_at = if Q3 { 2 * PANEL_ROWS } else { Q2K_SCALES };
+                let scale = |sub: usize| {
+                    let bytes = _mm_loadu_si128(p.add(scales_at + sub * PANEL_ROWS).cast());
+                    if Q3 { _mm512_cvtepi8_epi32(bytes) } else { _mm512_and_si512(_mm512_cvtepu8_epi32(bytes), low4) }
+                };
+                let mut isum = [_mm512_setzero_si512(); K_TOKENS];
+                for h in 0..2 {
+                    let codes = p.add(codes_at + h * half);
+                    for j in 0..4 {
+                        let shift = _mm_cvtsi32_si128(2 * j as i32);
+                        let q: [__m512i; 8] = std::array::from_fn(|l| {
+                            let raw = _mm512_loadu_si512(codes.add(l * 4 * PANEL_ROWS).cast());
+                            let q = _mm512_and_si512(_mm512_srl_epi16(raw, shift), three);
+                            if Q3 {
+                                let mask = codes.add(K2_HALF_CODES + 8 * (8 * j + l)).cast::<u64>().read_unaligned();
+                                _mm512_mask_add_epi8(q, mask, q, four)
+                            } else {
+                                q
+                            }
+                        });
+                        let k = 8 * h + 2 * j;
+                        let scales = [scale(k), scale(k + 1)];
+                        for (sum, y) in isum.iter_mut().zip(acts) {
+                            let y = &y[b];
+                            let mut sums = [_mm512_setzero_si512(); 2];
+                            for (l, q) in q.iter().enumerate() {
+                                sums[l / 4] = _mm512_dpbusd_epi32(sums[l / 4], *q, four_codes(y, 128 * h + 32 * j + 4 * l));
+                            }
+                            *sum = _mm512_add_epi32(*sum, _mm512_mullo_epi32(sums[0], scales[0]));
+                            *sum = _mm512_add_epi32(*sum, _mm512_mullo_epi32(sums[1], scales[1]));
+                        }
+                    }
+                }
+                let dw = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
+                // Q3_K's scales, or Q2_K's minimums (the high nibbles), in pairs.
+                let mut pairs = if Q3 { scale_pairs::<true>(p, scales_at) } else { scale_pairs::<false>(p, scales_at) };
+                if !Q3 {
+                    for pair in &mut pairs {
+                        *pair = _mm512_srli_epi16::<4>(*pair);
+                    }
+                }
+                for (t, y) in acts.iter().enumerate() {
+                    let y = &y[b];
+                    let mut tsum = _mm512_setzero_si512();
+                    for (k, pair) in pairs.iter().enumerate() {
+                        let sums = (y.bsums[2 * k] as u16 as u32 | (y.bsums[2 * k + 1] as u16 as u32) << 16) as i32;
+                        tsum = _mm512_dpwssd_epi32(tsum, *pair, _mm512_set1_epi32(sums));
+                    }
+                    let dy = _mm512_set1_ps(y.d);
+                    let d = _mm512_mul_ps(dw, dy);
+                    acc[t][b % 8] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(isum[t]), acc[t][b % 8]);
+                    terms[t] = if Q3 {
+                        _mm512_add_ps(terms[t], _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_slli_epi32::<2>(tsum))))
+                    } else {
+                        let dmin = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(p.add(2 * PANEL_ROWS).cast())), dy);
+                        _mm512_add_ps(terms[t], _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(tsum)))
+                    };
+                }
+            }
+        }
+        for t in 0..acts.len() {
+            let out = &mut out[(chunk * K_TOKENS + t) * stride..][..PANEL_ROWS];
+            // SAFETY: `out` holds 16 f32s.
+            unsafe { _mm512_storeu_ps(out.as_mut_ptr(), _mm512_sub_ps(closed_eight(&acc[t]), terms[t])) };
         }
     }
 }
