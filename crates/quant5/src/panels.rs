@@ -786,14 +786,17 @@ fn q4k_panel_tokens_vnni<const FIFTH: bool, const BLOCK: usize, const GROUP: usi
                 }
                 let dw = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
                 let dminw = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(2 * PANEL_ROWS).cast()));
+                let pairs = scale_pairs::<false, 4>(p, 12 * PANEL_ROWS);
                 for (t, y) in acts.iter().enumerate() {
                     let y = &y[b];
                     let dy = _mm512_set1_ps(y.d);
+                    // Σ minimum · (sum of the sub-block's 32 activation codes: at most 4,064,
+                    // an i16), an integer per row.
                     let mut msum = _mm512_setzero_si512();
-                    for sub in 0..8 {
-                        let bsum = y.bsums[2 * sub] as i32 + y.bsums[2 * sub + 1] as i32;
-                        let m = byte_row(12 * PANEL_ROWS + sub * PANEL_ROWS);
-                        msum = _mm512_add_epi32(msum, _mm512_mullo_epi32(m, _mm512_set1_epi32(bsum)));
+                    for (k, pair) in pairs.iter().enumerate() {
+                        let bsum = |sub: usize| (y.bsums[2 * sub] + y.bsums[2 * sub + 1]) as u16 as u32;
+                        let sums = (bsum(2 * k) | bsum(2 * k + 1) << 16) as i32;
+                        msum = _mm512_dpwssd_epi32(msum, *pair, _mm512_set1_epi32(sums));
                     }
                     acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dy), _mm512_cvtepi32_ps(isum[t]), acc[t]);
                     mins[t] = _mm512_add_ps(mins[t], _mm512_mul_ps(_mm512_mul_ps(dminw, dy), _mm512_cvtepi32_ps(msum)));
@@ -1156,19 +1159,20 @@ fn dot_k2_panel_vnni<const Q3: bool>(panel: &[u8], act: &[Q8KBlock], out: &mut [
     unsafe { _mm512_storeu_ps(out.as_mut_ptr(), total) };
 }
 
-/// Pairs of a K-quant panel block's sixteen byte scales (`[sub-block][row]` from `at`; signed
-/// or unsigned) as `vpdpwssd` takes them: vector `k` holds, for each row, scales `2 k` and `2 k + 1` as two
-/// i16 — so `Σ scale · block sum` is eight `vpdpwssd` per token instead of sixteen multiplies.
+/// Pairs of a K-quant panel block's `2 N` byte scales (`[sub-block][row]` from `at`; signed or
+/// unsigned) as `vpdpwssd` takes them: vector `k` holds, for each row, scales `2 k` and
+/// `2 k + 1` as two i16 — so `Σ scale · block sum` is `N` `vpdpwssd` per token instead of `2 N`
+/// multiplies.
 ///
 /// # Safety
-/// AVX-512 F/BW; `p + at ..+ 256` is readable.
+/// AVX-512 F/BW; `p + at ..+ 32 N` is readable.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
-unsafe fn scale_pairs<const SIGNED: bool>(p: *const u8, at: usize) -> [std::arch::x86_64::__m512i; 8] {
+unsafe fn scale_pairs<const SIGNED: bool, const N: usize>(p: *const u8, at: usize) -> [std::arch::x86_64::__m512i; N] {
     use std::arch::x86_64::*;
     std::array::from_fn(|k| {
-        // SAFETY: rows `2 k` and `2 k + 1` of sixteen bytes lie in the caller's 256 bytes.
+        // SAFETY: rows `2 k` and `2 k + 1` of sixteen bytes lie in the caller's `32 N` bytes.
         let (even, odd) = unsafe {
             (
                 _mm_loadu_si128(p.add(at + 2 * k * PANEL_ROWS).cast()),
@@ -1232,7 +1236,7 @@ fn q6k_panel_tokens_vnni(panel: &[u8], acts: &[Vec<Q8KBlock>], out: &mut [f32], 
                     }
                 }
                 let dw = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
-                let pairs = scale_pairs::<true>(p, 2 * PANEL_ROWS);
+                let pairs = scale_pairs::<true, 8>(p, 2 * PANEL_ROWS);
                 for (t, y) in acts.iter().enumerate() {
                     let y = &y[b];
                     // Σ scale · (sum of the sub-block's activation codes), an integer per row.
@@ -1311,7 +1315,7 @@ fn k2_panel_tokens_vnni<const Q3: bool>(panel: &[u8], acts: &[Vec<Q8KBlock>], ou
                 }
                 let dw = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
                 // Q3_K's scales, or Q2_K's minimums (the high nibbles), in pairs.
-                let mut pairs = if Q3 { scale_pairs::<true>(p, scales_at) } else { scale_pairs::<false>(p, scales_at) };
+                let mut pairs = if Q3 { scale_pairs::<true, 8>(p, scales_at) } else { scale_pairs::<false, 8>(p, scales_at) };
                 if !Q3 {
                     for pair in &mut pairs {
                         *pair = _mm512_srli_epi16::<4>(*pair);
