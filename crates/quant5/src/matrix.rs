@@ -109,7 +109,7 @@ pub struct QuantizedMatrix {
     pub cols: usize,
     /// The blocks, owned or borrowed from a mapped file ([`BlockBytes`]).
     pub bytes: BlockBytes,
-    /// Q8_0, Q5_0, Q4_K, Q5_K or Q6_K rows repacked for the AVX-512 VNNI kernels ([`Self::pack_row_panels`]).
+    /// Q8_0, Q5_0, Q2_K, Q3_K, Q4_K, Q5_K or Q6_K rows repacked for the AVX-512 VNNI kernels ([`Self::pack_row_panels`]).
     #[cfg(target_arch = "x86_64")]
     panels: Option<std::sync::Arc<crate::panels::RowPanels>>,
 }

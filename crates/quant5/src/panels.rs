@@ -1,4 +1,4 @@
-//! Q8_0, Q5_0, Q4_K, Q5_K and Q6_K weights repacked into panels of 16 rows for AVX-512 VNNI, the layout
+//! Q8_0, Q5_0, Q2_K, Q3_K, Q4_K, Q5_K and Q6_K weights repacked into panels of 16 rows for AVX-512 VNNI, the layout
 //! candle 0.11 and llama.cpp's CPU repack use: one `vpdpbusd` multiplies four codes of sixteen
 //! rows by four activation codes, where the row-by-row kernels spend about a dozen instructions
 //! per row and block. Each row's products are added in exactly the order of the row kernels, so
@@ -777,7 +777,8 @@ fn q4k_panel_tokens_vnni<const FIFTH: bool, const BLOCK: usize, const GROUP: usi
                             let y = &y[b];
                             let mut chains = [_mm512_setzero_si512(); 2];
                             for (j, q) in codes.iter().enumerate() {
-                                chains[j % 2] = _mm512_dpbusd_epi32(chains[j % 2], *q, four_codes(y, 64 * g + 32 * h + 4 * j));
+                                chains[j % 2] =
+                                    _mm512_dpbusd_epi32(chains[j % 2], *q, four_codes(y, 64 * g + 32 * h + 4 * j));
                             }
                             let products = _mm512_mullo_epi32(_mm512_add_epi32(chains[0], chains[1]), scale);
                             *sum = _mm512_add_epi32(*sum, products);
@@ -1214,7 +1215,8 @@ fn q6k_panel_tokens_vnni(panel: &[u8], acts: &[Vec<Q8KBlock>], out: &mut [f32], 
                                 let ql = _mm512_loadu_si512(group.add((q % 2) * 4 * PANEL_ROWS).cast());
                                 let qh = _mm512_loadu_si512(group.add(8 * PANEL_ROWS).cast());
                                 let low = if q < 2 { ql } else { _mm512_srli_epi16::<4>(ql) };
-                                let high = _mm512_and_si512(_mm512_srl_epi16(qh, _mm_cvtsi32_si128(2 * q as i32)), three);
+                                let high =
+                                    _mm512_and_si512(_mm512_srl_epi16(qh, _mm_cvtsi32_si128(2 * q as i32)), three);
                                 _mm512_or_si512(_mm512_and_si512(low, low4), _mm512_slli_epi16::<4>(high))
                             });
                             let scales = [scale(8 * h + 2 * (2 * qp) + jh), scale(8 * h + 2 * (2 * qp + 1) + jh)];
@@ -1306,7 +1308,8 @@ fn k2_panel_tokens_vnni<const Q3: bool>(panel: &[u8], acts: &[Vec<Q8KBlock>], ou
                             let y = &y[b];
                             let mut sums = [_mm512_setzero_si512(); 2];
                             for (l, q) in q.iter().enumerate() {
-                                sums[l / 4] = _mm512_dpbusd_epi32(sums[l / 4], *q, four_codes(y, 128 * h + 32 * j + 4 * l));
+                                sums[l / 4] =
+                                    _mm512_dpbusd_epi32(sums[l / 4], *q, four_codes(y, 128 * h + 32 * j + 4 * l));
                             }
                             *sum = _mm512_add_epi32(*sum, _mm512_mullo_epi32(sums[0], scales[0]));
                             *sum = _mm512_add_epi32(*sum, _mm512_mullo_epi32(sums[1], scales[1]));
@@ -1315,7 +1318,8 @@ fn k2_panel_tokens_vnni<const Q3: bool>(panel: &[u8], acts: &[Vec<Q8KBlock>], ou
                 }
                 let dw = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
                 // Q3_K's scales, or Q2_K's minimums (the high nibbles), in pairs.
-                let mut pairs = if Q3 { scale_pairs::<true, 8>(p, scales_at) } else { scale_pairs::<false, 8>(p, scales_at) };
+                let mut pairs =
+                    if Q3 { scale_pairs::<true, 8>(p, scales_at) } else { scale_pairs::<false, 8>(p, scales_at) };
                 if !Q3 {
                     for pair in &mut pairs {
                         *pair = _mm512_srli_epi16::<4>(*pair);
