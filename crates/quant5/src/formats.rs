@@ -440,7 +440,7 @@ format!(
     iq4_nl,
     pair: iq4_nl,
     rows: none,
-    tile: iq4_nl
+    tile: none
 );
 format!(BlockQ2K, Q2_K, QK_K, Q8KBlock, blocks::decode_q2_k, blocks::encode_q2_k, q8_k, kernels::dot_q2_k, q2_k, pair: q2_k, rows: none, tile: none);
 format!(BlockQ3K, Q3_K, QK_K, Q8KBlock, blocks::decode_q3_k, blocks::encode_q3_k, q8_k, kernels::dot_q3_k, q3_k, pair: q3_k, rows: none, tile: none);
@@ -459,7 +459,7 @@ format!(
     iq4_xs,
     pair: iq4_xs,
     rows: none,
-    tile: iq4_xs
+    tile: none
 );
 float_format!(F32Value, F32, blocks::decode_f32, f32::to_le_bytes, kernels::dot_f32);
 float_format!(F16Value, F16, blocks::decode_f16, |v| half::f16::from_f32(v).to_le_bytes(), kernels::dot_f16);
@@ -482,7 +482,7 @@ mod simd {
         no_kernels!(none, q4_1, q5_0, q8_0);
     }
     pub(super) mod tile {
-        no_kernels!(none, q4_0, q4_1, q5_1, iq4_nl, q4_k, q5_k, q6_k, iq4_xs);
+        no_kernels!(none, q4_0, q4_1, q5_1, q4_k, q5_k, q6_k);
     }
 }
 
@@ -601,7 +601,7 @@ mod simd {
         use super::*;
         use crate::kernels_vnni as v;
 
-        /// Q8_0, Q5_0, Q2_K and Q3_K have no tiles: their prompts run on the 16-row panels
+        /// Q8_0, Q5_0, IQ4_NL, Q2_K, Q3_K and IQ4_XS have no tiles: their prompts run on the 16-row panels
         /// (`pack_row_panels`) or the two-token kernel, both in their one-sum-per-block order.
         pub(in super::super) fn none<B>() -> Option<B> {
             None
@@ -624,11 +624,9 @@ mod simd {
             q4_0 = tiles_q4_0: BlockQ4_0, Q8_0;
             q4_1 = tiles_q4_1: BlockQ4_1, Q8_1;
             q5_1 = tiles_q5_1: BlockQ5_1, Q8_1;
-            iq4_nl = tiles_iq4_nl: BlockIQ4NL, Q8_0;
             q4_k = tiles_q4_k: BlockQ4K, Q8KBlock;
             q5_k = tiles_q5_k: BlockQ5K, Q8KBlock;
             q6_k = tiles_q6_k: BlockQ6K, Q8KBlock;
-            iq4_xs = tiles_iq4_xs: BlockIQ4XS, Q8KBlock;
         }
     }
 }

@@ -728,16 +728,21 @@ pub(crate) fn dot_q4_0_pair(row: &[u8], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
     )
 }
 
-/// IQ4_NL × Q8_0: nibbles looked up in the table, then a signed dot product.
+/// The 32 IQ4 table values of a block's 16 nibble bytes (signed bytes).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn iq4_values(table: __m256i, qs: &[u8]) -> __m256i {
+    _mm256_shuffle_epi8(table, nibbles(qs))
+}
+
+/// IQ4_NL × Q8_0: nibbles looked up in the table, then a signed dot product per block, in
+/// Q8_0's one-sum-per-block order ([`add_block_sums`]), which its 16-row panels share.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_iq4_nl(row: &[u8], act: &[Q8_0]) -> f32 {
     let table = iq4_table();
-    let acc = four_way!(row, 18, act, |b, y| {
-        let v = _mm256_shuffle_epi8(table, nibbles(&b[2..18]));
-        let s = dot_i8_i8(v, load_i8x32(&y.qs));
-        (f16c_at(b, 0) * y.d, s)
-    });
-    hsum_ps(acc)
+    by_eights!(row, 18, act, |b, y| {
+        (f16c_at(b, 0) * y.d, dot_i8_i8(iq4_values(table, &b[2..18]), load_i8x32(&y.qs)))
+    })
 }
 
 /// [`dot_iq4_nl`] for two rows of activations at once: each weight block is looked up once for
@@ -745,63 +750,44 @@ pub(crate) fn dot_iq4_nl(row: &[u8], act: &[Q8_0]) -> f32 {
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_iq4_nl_pair(row: &[u8], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
     let table = iq4_table();
-    four_way_pair!(
-        row,
-        18,
-        a0,
-        a1,
-        |b| (v, d) = (_mm256_shuffle_epi8(table, nibbles(&b[2..18])), f16c_at(b, 0)),
-        |_t, y| {
-            let s = dot_i8_i8(v, load_i8x32(&y.qs));
-            (d * y.d, s)
-        }
-    )
+    by_eights_pair!(row, 18, a0, a1, |b| (v, d) = (iq4_values(table, &b[2..18]), f16c_at(b, 0)), |_t, y| {
+        (d * y.d, dot_i8_i8(v, load_i8x32(&y.qs)))
+    })
+}
+
+/// The eight i32 partial sums of an IQ4_XS super-block's products times their sub-block scales
+/// against `y` (exact; their total is the block's whole sum).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn iq4_xs_products(table: __m256i, b: &[u8], y: &Q8KBlock) -> __m256i {
+    let mut isum = _mm256_setzero_si256();
+    for ib in 0..8 {
+        let v = iq4_values(table, &b[8 + 16 * ib..8 + 16 * ib + 16]);
+        let a = load_i8x32(&y.qs[32 * ib..32 * ib + 32]);
+        let p = _mm256_maddubs_epi16(_mm256_sign_epi8(v, v), _mm256_sign_epi8(a, v));
+        let ls = crate::blocks::iq4_xs_scale(b, ib) as i16;
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, _mm256_set1_epi16(ls)));
+    }
+    isum
 }
 
 /// IQ4_XS × Q8_K: per 32 values a table lookup, `maddubs` on |v| with the sign moved to the
-/// activations, and `madd` by the sub-block's scale.
+/// activations, and `madd` by the sub-block's scale; one integer sum per super-block, added in
+/// Q8_0's order ([`add_block_sums`]), which its 16-row panels share.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_iq4_xs(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let table = iq4_table();
-    let mut acc = _mm256_setzero_ps();
-    for (b, y) in row.chunks_exact(136).zip(act) {
+    by_eights!(row, 136, act, |b, y| {
         prefetch_ahead(b);
-        let mut isum = _mm256_setzero_si256();
-        for ib in 0..8 {
-            let v = _mm256_shuffle_epi8(table, nibbles(&b[8 + 16 * ib..8 + 16 * ib + 16]));
-            let a = load_i8x32(&y.qs[32 * ib..32 * ib + 32]);
-            let p = _mm256_maddubs_epi16(_mm256_sign_epi8(v, v), _mm256_sign_epi8(a, v));
-            let ls = crate::blocks::iq4_xs_scale(b, ib) as i16;
-            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, _mm256_set1_epi16(ls)));
-        }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16c_at(b, 0) * y.d), _mm256_cvtepi32_ps(isum), acc);
-    }
-    hsum_ps(acc)
+        (f16c_at(b, 0) * y.d, iq4_xs_products(table, b, y))
+    })
 }
 
-/// [`dot_iq4_xs`] for two rows of activations: each super-block's table values and scales are
-/// unpacked once; each row's sums run in [`dot_iq4_xs`]'s exact order (bit-identical results).
+/// [`dot_iq4_xs`] for two rows of activations: bit-identical to two calls.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_iq4_xs_pair(row: &[u8], a0: &[Q8KBlock], a1: &[Q8KBlock]) -> [f32; 2] {
     let table = iq4_table();
-    let mut acc = [_mm256_setzero_ps(); 2];
-    for ((b, y0), y1) in row.chunks_exact(136).zip(a0).zip(a1) {
-        let mut isum = [_mm256_setzero_si256(); 2];
-        for ib in 0..8 {
-            let v = _mm256_shuffle_epi8(table, nibbles(&b[8 + 16 * ib..8 + 16 * ib + 16]));
-            let (magnitude, ls) = (_mm256_sign_epi8(v, v), crate::blocks::iq4_xs_scale(b, ib) as i16);
-            for (t, y) in [y0, y1].into_iter().enumerate() {
-                let a = load_i8x32(&y.qs[32 * ib..32 * ib + 32]);
-                let p = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(a, v));
-                isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p, _mm256_set1_epi16(ls)));
-            }
-        }
-        let d = f16c_at(b, 0);
-        for (t, y) in [y0, y1].into_iter().enumerate() {
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * y.d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
-        }
-    }
-    [hsum_ps(acc[0]), hsum_ps(acc[1])]
+    by_eights_pair!(row, 136, a0, a1, |b| d = f16c_at(b, 0), |_t, y| (d * y.d, iq4_xs_products(table, b, y)))
 }
 
 /// Q4_K × Q8_K: as Q5_K without the fifth bit.

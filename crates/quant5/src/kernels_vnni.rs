@@ -26,11 +26,11 @@
 
 use crate::blocks::scale_min_k4;
 use crate::formats::{
-    BlockIQ4NL, BlockIQ4XS, BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_1, BlockQ5K, BlockQ6K, TILE_ROWS, TILE_TOKENS,
+    BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_1, BlockQ5K, BlockQ6K, TILE_ROWS, TILE_TOKENS,
 };
 use crate::kernels::{Q8_0, Q8_1, Q8KBlock};
 use crate::kernels_avx2::{
-    f16c_at, fifth_bits, hsum_epi32, hsum_ps, i8_scales, iq4_table, load_i8x32, load32, nibbles, pair_scale,
+    f16c_at, fifth_bits, hsum_epi32, hsum_ps, i8_scales, load_i8x32, load32, nibbles, pair_scale,
     q4_k_group, q5_k_group, q6_k_quarters, scale_halves, whole_sum,
 };
 use std::arch::x86_64::*;
@@ -288,23 +288,6 @@ pub(crate) fn tiles_q4_0(rows: &[BlockQ4_0], per_row: usize, acts: &[Vec<Q8_0>],
     )
 }
 
-/// IQ4_NL × Q8_0: the table values (signed) move to unsigned (`v + 128`, one `xor`) and each
-/// activation block starts its sums at −128·Σa.
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-pub(crate) fn tiles_iq4_nl(rows: &[BlockIQ4NL], per_row: usize, acts: &[Vec<Q8_0>], out: &mut [f32], stride: usize) {
-    let (table, flip) = (iq4_table(), _mm256_set1_epi8(-128));
-    tiles!(
-        rows,
-        per_row,
-        acts,
-        out,
-        stride,
-        |b| (_mm256_xor_si256(_mm256_shuffle_epi8(table, nibbles(&b.qs)), flip), f16c_at(&b.d, 0)),
-        |y| (load_codes(&y.qs), y.d),
-        |a| minus_offset(-128, a)
-    )
-}
-
 /// Q4_1 × Q8_1: the integer sums as Q5_0's without an offset, then each output's minimum terms
 /// `m·s` (see [`add_minimum_terms`]).
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
@@ -531,41 +514,6 @@ pub(crate) fn tiles_q5_k(rows: &[BlockQ5K], per_row: usize, acts: &[Vec<Q8KBlock
         },
         |b| (f16c_at(b, 0), f16c_at(b, 2), k4_minimum_terms(&b[4..16])),
         |dd, y, msum| dd.1 * y.d * msum as f32
-    )
-}
-
-/// IQ4_XS × Q8_K tiles (see [`k_tiles!`]); bit-identical to `kernels_avx2::dot_iq4_xs`. There
-/// is no minimum or offset term: the one-row kernel's `hsum` less a zero.
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-pub(crate) fn tiles_iq4_xs(
-    rows: &[BlockIQ4XS],
-    per_row: usize,
-    acts: &[Vec<Q8KBlock>],
-    out: &mut [f32],
-    stride: usize,
-) {
-    let table = iq4_table();
-    k_tiles!(
-        whole: false,
-        rows,
-        per_row,
-        acts,
-        out,
-        stride,
-        |b, ys, isum| {
-            for ib in 0..8 {
-                let v = _mm256_shuffle_epi8(table, nibbles(&b[8 + 16 * ib..8 + 16 * ib + 16]));
-                let magnitude = _mm256_sign_epi8(v, v);
-                let scale = _mm256_set1_epi16(crate::blocks::iq4_xs_scale(b, ib) as i16);
-                for (t, y) in ys.iter().enumerate() {
-                    let a = load_i8x32(&y.qs[32 * ib..32 * ib + 32]);
-                    let p = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(a, v));
-                    isum[t] = _mm256_dpwssd_epi32(isum[t], p, scale);
-                }
-            }
-        },
-        |b| (f16c_at(b, 0), 0.0, _mm256_setzero_si256()),
-        |_dd, _y, _msum| 0.0
     )
 }
 

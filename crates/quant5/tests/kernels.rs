@@ -513,8 +513,9 @@ fn prompt_tiles_equal_single_dots_bit_for_bit() {
         };
         assert!(BlockQ4_0::dot_tile_fn().is_some() && BlockQ4_1::dot_tile_fn().is_some());
         assert!(BlockQ5_0::dot_tile_fn().is_none() && BlockQ5_1::dot_tile_fn().is_some());
-        assert!(BlockIQ4NL::dot_tile_fn().is_some() && BlockIQ4XS::dot_tile_fn().is_some());
-        // Q8_0's, Q5_0's, Q2_K's and Q3_K's prompts run on their row panels or the two-token kernel.
+        assert!(BlockIQ4NL::dot_tile_fn().is_none() && BlockIQ4XS::dot_tile_fn().is_none());
+        // Q8_0's, Q5_0's, IQ4_NL's, Q2_K's, Q3_K's and IQ4_XS's prompts run on their row panels or
+        // the two-token kernel.
         assert!(BlockQ2K::dot_tile_fn().is_none() && BlockQ3K::dot_tile_fn().is_none());
         assert!(BlockQ8_0::dot_tile_fn().is_none() && BlockQ4K::dot_tile_fn().is_some());
         assert!(BlockQ5K::dot_tile_fn().is_some() && BlockQ6K::dot_tile_fn().is_some());
