@@ -25,13 +25,11 @@
 #![cfg(target_arch = "x86_64")]
 
 use crate::blocks::scale_min_k4;
-use crate::formats::{
-    BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_1, BlockQ5K, BlockQ6K, TILE_ROWS, TILE_TOKENS,
-};
+use crate::formats::{BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_1, BlockQ5K, BlockQ6K, TILE_ROWS, TILE_TOKENS};
 use crate::kernels::{Q8_0, Q8_1, Q8KBlock};
 use crate::kernels_avx2::{
-    f16c_at, fifth_bits, hsum_epi32, hsum_ps, i8_scales, load_i8x32, load32, nibbles, pair_scale,
-    q4_k_group, q5_k_group, q6_k_quarters, scale_halves, whole_sum,
+    f16c_at, fifth_bits, hsum_epi32, hsum_ps, i8_scales, load_i8x32, load32, nibbles, pair_scale, q4_k_group,
+    q5_k_group, q6_k_quarters, scale_halves, whole_sum,
 };
 use std::arch::x86_64::*;
 

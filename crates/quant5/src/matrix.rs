@@ -183,6 +183,9 @@ impl QuantizedMatrix {
                 GgmlType::Q6_K => Panels::new(bytes, rows, self.cols / crate::blocks::QK_K, packed).map(RowPanels::Q6K),
                 GgmlType::Q2_K => Panels::new(bytes, rows, self.cols / crate::blocks::QK_K, packed).map(RowPanels::Q2K),
                 GgmlType::Q3_K => Panels::new(bytes, rows, self.cols / crate::blocks::QK_K, packed).map(RowPanels::Q3K),
+                GgmlType::IQ4_NL => {
+                    Panels::new(bytes, rows, self.cols / crate::blocks::QK, packed).map(RowPanels::IQ4NL)
+                }
                 _ => None,
             }
             .map(std::sync::Arc::new);
@@ -312,6 +315,7 @@ impl QuantizedMatrix {
                 RowPanels::Q6K(p) => self.panel_dots(p, x, n, y, workers),
                 RowPanels::Q2K(p) => self.panel_dots(p, x, n, y, workers),
                 RowPanels::Q3K(p) => self.panel_dots(p, x, n, y, workers),
+                RowPanels::IQ4NL(p) => self.panel_dots(p, x, n, y, workers),
             };
         }
         for_type(self.ggml_type, BlockDots { m: self, x, n, y, workers })?

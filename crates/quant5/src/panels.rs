@@ -111,6 +111,7 @@ pub(crate) enum RowPanels {
     Q6K(Panels<Q6KLayout>),
     Q2K(Panels<Q2KLayout>),
     Q3K(Panels<Q3KLayout>),
+    IQ4NL(Panels<IQ4NLLayout>),
 }
 
 impl<L: PanelLayout> Panels<L> {
@@ -386,13 +387,125 @@ impl PanelLayout for Q5_0Layout {
 
     unsafe fn dot_panel(panel: &[u8], blocks: usize, a: &Self::Prepared, out: &mut [f32]) {
         // SAFETY: forwarded to the caller (AVX-512 VNNI present).
-        unsafe { q5_0_panel_one_vnni(panel, blocks, a, out) }
+        unsafe { unpacked_panel_one_vnni::<Self>(panel, blocks, a, out) }
     }
 
     unsafe fn dot_panel_tokens(panel: &[u8], blocks: usize, acts: &[Self::Prepared], out: &mut [f32], stride: usize) {
         // SAFETY: forwarded to the caller (AVX-512 VNNI present).
-        unsafe { q5_0_panel_vnni(panel, blocks, acts, out, stride) }
+        unsafe { unpacked_panel_vnni::<Self>(panel, blocks, acts, out, stride) }
     }
+}
+
+impl Unpacked for Q5_0Layout {
+    unsafe fn unpack(panel: &[u8], b: usize) -> (std::arch::x86_64::__m512, [std::arch::x86_64::__m512i; 8]) {
+        // SAFETY: forwarded to the caller.
+        unsafe { q5_0_unpack(panel, b) }
+    }
+}
+
+/// A 32-value format whose panel blocks unpack to Q8_0's (sixteen f32 weight scales, eight
+/// groups of four unsigned codes of sixteen rows) and are multiplied as Q8_0's are, each block's
+/// sum started at its activation block's offset: Q5_0 and IQ4_NL.
+pub(crate) trait Unpacked: PanelLayout<Prepared = (Vec<Q8_0>, Vec<i32>)> {
+    /// Block `b` of `panel`: its weight scales and codes.
+    ///
+    /// # Safety
+    /// AVX-512 F/BW/VL and F16C; `panel` holds more than `b` blocks of this layout.
+    unsafe fn unpack(panel: &[u8], b: usize) -> (std::arch::x86_64::__m512, [std::arch::x86_64::__m512i; 8]);
+}
+
+/// Bytes of one IQ4_NL block (ggml's `block_iq4_nl`).
+const IQ4_NL_BLOCK: usize = 18;
+/// Two IQ4_NL panel blocks side by side: both blocks' sixteen f16 scales (one cache line), then
+/// both blocks' nibbles laid out as Q5_0's ([`Q5_0_NIBBLES`]) — nine lines, the rows' bytes.
+const IQ4_NL_PAIR: usize = 2 * (Q8_0_SCALES + Q5_0_NIBBLES);
+const _: () = assert!(IQ4_NL_PAIR.is_multiple_of(LINE) && (2 * Q8_0_SCALES).is_multiple_of(LINE));
+
+/// Block `b`'s scales and nibbles in an IQ4_NL panel.
+fn iq4_nl_at(b: usize) -> (usize, usize) {
+    let (pair, h) = (IQ4_NL_PAIR * (b / 2), b % 2);
+    (pair + Q8_0_SCALES * h, pair + 2 * Q8_0_SCALES + Q5_0_NIBBLES * h)
+}
+
+/// IQ4_NL in panels: per pair of blocks the sixteen f16 scales of each, then each block's
+/// nibbles (Q5_0's lanes). A block's codes are looked up in the table plus 128 (`vpshufb`: an
+/// unsigned byte for `vpdpbusd`) and multiplied as Q8_0's are, the `+128` taken back by starting
+/// each block's sum at `−128 · Σ a`, in the order of `kernels_avx2::dot_iq4_nl`.
+#[derive(Debug)]
+pub(crate) struct IQ4NLLayout;
+
+impl PanelLayout for IQ4NLLayout {
+    type Block = crate::formats::BlockIQ4NL;
+    /// The activations and each block's `−128 · Σ codes`.
+    type Prepared = (Vec<Q8_0>, Vec<i32>);
+    const ROW_BLOCK: usize = IQ4_NL_BLOCK;
+    const PANEL_BLOCK: usize = Q8_0_SCALES + Q5_0_NIBBLES;
+
+    fn panel_bytes(blocks: usize) -> usize {
+        blocks.div_ceil(2) * IQ4_NL_PAIR
+    }
+
+    fn place(block: &[u8], b: usize, _: usize, r: usize, panel: &mut [u8]) {
+        let (scales_at, nibbles_at) = iq4_nl_at(b);
+        panel[scales_at + 2 * r..scales_at + 2 * r + 2].copy_from_slice(&block[..2]);
+        let nibbles = &mut panel[nibbles_at..nibbles_at + Q5_0_NIBBLES];
+        for k in 0..4 {
+            nibbles[64 * k + 4 * r..64 * k + 4 * r + 4].copy_from_slice(&block[2 + 4 * k..2 + 4 * k + 4]);
+        }
+    }
+
+    fn prepare(x: &[f32]) -> Self::Prepared {
+        with_offsets(crate::formats::BlockIQ4NL::quantize_activations(x), 128)
+    }
+
+    fn acts(p: &Self::Prepared) -> &[Q8_0] {
+        &p.0
+    }
+
+    unsafe fn dot_panel(panel: &[u8], blocks: usize, a: &Self::Prepared, out: &mut [f32]) {
+        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
+        unsafe { unpacked_panel_one_vnni::<Self>(panel, blocks, a, out) }
+    }
+
+    unsafe fn dot_panel_tokens(panel: &[u8], blocks: usize, acts: &[Self::Prepared], out: &mut [f32], stride: usize) {
+        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
+        unsafe { unpacked_panel_vnni::<Self>(panel, blocks, acts, out, stride) }
+    }
+}
+
+impl Unpacked for IQ4NLLayout {
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
+    unsafe fn unpack(panel: &[u8], b: usize) -> (std::arch::x86_64::__m512, [std::arch::x86_64::__m512i; 8]) {
+        use std::arch::x86_64::*;
+        let (scales_at, nibbles_at) = iq4_nl_at(b);
+        let (low4, table) = (_mm512_set1_epi8(0x0F), iq4_table_plus_128());
+        // SAFETY: block `b`'s scales and nibbles lie within `panel` (the caller's promise).
+        unsafe {
+            let d = _mm512_cvtph_ps(_mm256_loadu_si256(panel.as_ptr().add(scales_at).cast()));
+            let nibbles = panel.as_ptr().add(nibbles_at);
+            let mut codes = [_mm512_setzero_si512(); 8];
+            for k in 0..4 {
+                let raw = _mm512_loadu_si512(nibbles.add(64 * k).cast());
+                codes[k] = _mm512_shuffle_epi8(table, _mm512_and_si512(raw, low4));
+                codes[k + 4] = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16::<4>(raw), low4));
+            }
+            (d, codes)
+        }
+    }
+}
+
+/// The IQ4 table plus 128 (unsigned bytes, `vpdpbusd`'s first operand) in all four 128-bit lanes,
+/// for `vpshufb` lookups by nibble.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn iq4_table_plus_128() -> std::arch::x86_64::__m512i {
+    let bytes: [u8; 16] = std::array::from_fn(|i| (crate::blocks::IQ4_VALUES[i] as u8) ^ 0x80);
+    // SAFETY: 16 readable bytes; unaligned load.
+    let lane = unsafe { std::arch::x86_64::_mm_loadu_si128(bytes.as_ptr().cast()) };
+    std::arch::x86_64::_mm512_broadcast_i32x4(lane)
 }
 
 /// Tokens a Q5_0 panel kernel call accumulates at once (their sums live in an 8 KiB array).
@@ -471,12 +584,18 @@ fn closed_eight(acc: &[std::arch::x86_64::__m512; 8]) -> std::arch::x86_64::__m5
     _mm512_add_ps(_mm512_add_ps(u[0], u[2]), _mm512_add_ps(u[1], u[3]))
 }
 
-/// One Q5_0 panel against one row of activations (decoding), the accumulators in registers.
+/// One Q5_0 or IQ4_NL panel against one row of activations (decoding), the accumulators in
+/// registers.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
-fn q5_0_panel_one_vnni(panel: &[u8], blocks: usize, (act, offsets): &(Vec<Q8_0>, Vec<i32>), out: &mut [f32]) {
+fn unpacked_panel_one_vnni<L: Unpacked>(
+    panel: &[u8],
+    blocks: usize,
+    (act, offsets): &(Vec<Q8_0>, Vec<i32>),
+    out: &mut [f32],
+) {
     use std::arch::x86_64::*;
-    assert!(panel.len() >= Q5_0Layout::panel_bytes(blocks), "Q5_0 panel size");
+    assert!(panel.len() >= L::panel_bytes(blocks), "panel size");
     assert!(act.len() >= blocks && offsets.len() >= blocks, "activation blocks");
     let mut acc = [_mm512_setzero_ps(); 8];
     for g in 0..blocks / 8 {
@@ -484,7 +603,7 @@ fn q5_0_panel_one_vnni(panel: &[u8], blocks: usize, (act, offsets): &(Vec<Q8_0>,
             let b = 8 * g + k;
             // SAFETY: AVX-512 (this function's features); `b < blocks` and the panel's size
             // was checked above.
-            let (d, codes) = unsafe { q5_0_unpack(panel, b) };
+            let (d, codes) = unsafe { L::unpack(panel, b) };
             let (d, sum) = block_product(d, &codes, &act[b], offsets[b]);
             *a = _mm512_fmadd_ps(d, sum, *a);
         }
@@ -492,28 +611,35 @@ fn q5_0_panel_one_vnni(panel: &[u8], blocks: usize, (act, offsets): &(Vec<Q8_0>,
     for (k, a) in acc.iter_mut().enumerate().take(blocks % 8) {
         let b = blocks / 8 * 8 + k;
         // SAFETY: as above.
-        let (d, codes) = unsafe { q5_0_unpack(panel, b) };
+        let (d, codes) = unsafe { L::unpack(panel, b) };
         let (d, sum) = block_product(d, &codes, &act[b], offsets[b]);
         *a = _mm512_fmadd_ps(d, sum, *a);
     }
     close_eight(&acc, out);
 }
 
-/// One Q5_0 panel against any number of rows of activations, sixteen at a time: each block's
-/// codes are unpacked once and multiplied by every token's activations, each token's sums in
-/// [`q5_0_panel_one_vnni`]'s order (block `i` into accumulator `i mod 8`, the same closing).
+/// One Q5_0 or IQ4_NL panel against any number of rows of activations, sixteen at a time: each
+/// block's codes are unpacked once and multiplied by every token's activations, each token's
+/// sums in [`unpacked_panel_one_vnni`]'s order (block `i` into accumulator `i mod 8`, the same
+/// closing).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
-fn q5_0_panel_vnni(panel: &[u8], blocks: usize, acts: &[(Vec<Q8_0>, Vec<i32>)], out: &mut [f32], stride: usize) {
+fn unpacked_panel_vnni<L: Unpacked>(
+    panel: &[u8],
+    blocks: usize,
+    acts: &[(Vec<Q8_0>, Vec<i32>)],
+    out: &mut [f32],
+    stride: usize,
+) {
     use std::arch::x86_64::*;
-    assert!(panel.len() >= Q5_0Layout::panel_bytes(blocks), "Q5_0 panel size");
+    assert!(panel.len() >= L::panel_bytes(blocks), "panel size");
     assert!(acts.iter().all(|a| a.0.len() >= blocks && a.1.len() >= blocks), "activation blocks");
     for (chunk, acts) in acts.chunks(Q5_0_TOKENS).enumerate() {
         let mut acc = [[_mm512_setzero_ps(); 8]; Q5_0_TOKENS];
         for b in 0..blocks {
             // SAFETY: AVX-512 (this function's features); `b < blocks` and the panel's size
             // was checked above.
-            let (d, codes) = unsafe { q5_0_unpack(panel, b) };
+            let (d, codes) = unsafe { L::unpack(panel, b) };
             for (acc, (y, offsets)) in acc.iter_mut().zip(acts) {
                 let (d, sum) = block_product(d, &codes, &y[b], offsets[b]);
                 acc[b % 8] = _mm512_fmadd_ps(d, sum, acc[b % 8]);

@@ -224,7 +224,7 @@ fn decoding_products_do_not_depend_on_how_weight_rows_are_paired() {
 
 #[test]
 fn row_panels_give_the_same_bits_as_the_row_kernels() {
-    // Q8_0 and Q5_0: rows 16, 35 (two panels and three rows left to the row kernel) and 601
+    // Q8_0, Q5_0 and IQ4_NL: rows 16, 35 (two panels and three rows left to the row kernel) and 601
     // (split across threads); 1, 3, 7, 9 and 18 blocks per row (no, one and two whole groups of
     // eight, with and without a last partial group). Q2_K, Q3_K, Q4_K, Q5_K and Q6_K: 1, 2, 3 and 9
     // super-blocks per row. One row of X (decoding) and several (a prompt: up to 37 tokens, more than one
@@ -235,6 +235,7 @@ fn row_panels_give_the_same_bits_as_the_row_kernels() {
     let cases = [
         (GgmlType::Q8_0, [(16, 32), (35, 96), (35, 224), (601, 288), (64, 576)]),
         (GgmlType::Q5_0, [(16, 32), (35, 96), (35, 224), (601, 288), (64, 576)]),
+        (GgmlType::IQ4_NL, [(16, 32), (35, 96), (35, 224), (601, 288), (64, 576)]),
         (GgmlType::Q4_K, [(16, 256), (35, 512), (35, 768), (601, 256), (64, 2304)]),
         (GgmlType::Q5_K, [(16, 256), (35, 512), (35, 768), (601, 256), (64, 2304)]),
         (GgmlType::Q6_K, [(16, 256), (35, 512), (35, 768), (601, 256), (64, 2304)]),
