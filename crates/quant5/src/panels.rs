@@ -1,4 +1,4 @@
-//! Q8_0, Q5_0, Q2_K, Q3_K, Q4_K, Q5_K and Q6_K weights repacked into panels of 16 rows for AVX-512 VNNI, the layout
+//! Q8_0, Q5_0, IQ4_NL, the K-quants and IQ4_XS weights repacked into panels of 16 rows for AVX-512 VNNI, the layout
 //! candle 0.11 and llama.cpp's CPU repack use: one `vpdpbusd` multiplies four codes of sixteen
 //! rows by four activation codes, where the row-by-row kernels spend about a dozen instructions
 //! per row and block. Each row's products are added in exactly the order of the row kernels, so
@@ -112,6 +112,7 @@ pub(crate) enum RowPanels {
     Q2K(Panels<Q2KLayout>),
     Q3K(Panels<Q3KLayout>),
     IQ4NL(Panels<IQ4NLLayout>),
+    IQ4XS(Panels<IQ4XSLayout>),
 }
 
 impl<L: PanelLayout> Panels<L> {
@@ -1474,6 +1475,115 @@ fn k2_panel_tokens_vnni<const Q3: bool>(panel: &[u8], acts: &[Vec<Q8KBlock>], ou
             let out = &mut out[(chunk * K_TOKENS + t) * stride..][..PANEL_ROWS];
             // SAFETY: `out` holds 16 f32s.
             unsafe { _mm512_storeu_ps(out.as_mut_ptr(), _mm512_sub_ps(closed_eight(&acc[t]), terms[t])) };
+        }
+    }
+}
+
+/// Bytes of one IQ4_XS super-block (ggml's `block_iq4_xs`).
+const IQ4_XS_BLOCK: usize = 136;
+/// One super-block of an IQ4_XS panel: 16 `d` (f16), the eight signed sub-block scales of each
+/// row unpacked to bytes (`[sub-block][row]`), padding to a line, then each sub-block's nibbles
+/// as an IQ4_NL block's ([`Q5_0_NIBBLES`] bytes): 2,240 bytes against the rows' 2,176.
+const IQ4_XS_PANEL_BLOCK: usize = IQ4_XS_CODES + 8 * Q5_0_NIBBLES;
+const IQ4_XS_CODES: usize = (2 * PANEL_ROWS + 8 * PANEL_ROWS).next_multiple_of(LINE);
+const _: () = assert!(IQ4_XS_PANEL_BLOCK.is_multiple_of(LINE) && IQ4_XS_CODES.is_multiple_of(LINE));
+
+/// IQ4_XS in panels (see [`Panels`]).
+///
+/// The row kernel (`dot_iq4_xs`) sums a super-block's products times their sub-block scales as
+/// one integer and adds it in Q8_0's order (super-block `i` into accumulator `i mod 8`, the
+/// same closing); the panel kernel computes the same integers for sixteen rows at once: each
+/// sub-block's 32 table values plus 128 (`vpshufb`) by eight `vpdpbusd` started at
+/// `−128 · Σ a`, then one multiply by its scale.
+#[derive(Debug)]
+pub(crate) struct IQ4XSLayout;
+
+impl PanelLayout for IQ4XSLayout {
+    type Block = crate::formats::BlockIQ4XS;
+    type Prepared = Vec<Q8KBlock>;
+    const ROW_BLOCK: usize = IQ4_XS_BLOCK;
+    const PANEL_BLOCK: usize = IQ4_XS_PANEL_BLOCK;
+
+    fn place(block: &[u8], b: usize, _: usize, r: usize, panel: &mut [u8]) {
+        let slot = &mut panel[b * IQ4_XS_PANEL_BLOCK..(b + 1) * IQ4_XS_PANEL_BLOCK];
+        slot[2 * r..2 * r + 2].copy_from_slice(&block[..2]);
+        for ib in 0..8 {
+            slot[2 * PANEL_ROWS + ib * PANEL_ROWS + r] = crate::blocks::iq4_xs_scale(block, ib) as i8 as u8;
+            let nibbles = &mut slot[IQ4_XS_CODES + ib * Q5_0_NIBBLES..][..Q5_0_NIBBLES];
+            for k in 0..4 {
+                let from = 8 + 16 * ib + 4 * k;
+                nibbles[64 * k + 4 * r..64 * k + 4 * r + 4].copy_from_slice(&block[from..from + 4]);
+            }
+        }
+    }
+
+    fn prepare(x: &[f32]) -> Self::Prepared {
+        crate::formats::BlockIQ4XS::quantize_activations(x)
+    }
+
+    fn acts(p: &Self::Prepared) -> &[Q8KBlock] {
+        p
+    }
+
+    unsafe fn dot_panel(panel: &[u8], _: usize, act: &Self::Prepared, out: &mut [f32]) {
+        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
+        unsafe { iq4_xs_panel_vnni::<1>(panel, std::slice::from_ref(act), out, 0) }
+    }
+
+    unsafe fn dot_panel_tokens(panel: &[u8], _: usize, acts: &[Self::Prepared], out: &mut [f32], stride: usize) {
+        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
+        unsafe { iq4_xs_panel_vnni::<K_TOKENS>(panel, acts, out, stride) }
+    }
+}
+
+/// One IQ4_XS panel against rows of activations, `T` at a time (one to decode, [`K_TOKENS`] for
+/// a prompt): each sub-block's codes are looked up once for all of them; each token's sums in
+/// `dot_iq4_xs`'s order (see [`IQ4XSLayout`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn iq4_xs_panel_vnni<const T: usize>(panel: &[u8], acts: &[Vec<Q8KBlock>], out: &mut [f32], stride: usize) {
+    use std::arch::x86_64::*;
+    let (low4, table) = (_mm512_set1_epi8(0x0F), iq4_table_plus_128());
+    let blocks = panel.len() / IQ4_XS_PANEL_BLOCK;
+    assert!(acts.iter().all(|a| a.len() >= blocks), "activation blocks");
+    for (chunk, acts) in acts.chunks(T).enumerate() {
+        let mut acc = [[_mm512_setzero_ps(); 8]; T];
+        for (b, slot) in panel.chunks_exact(IQ4_XS_PANEL_BLOCK).enumerate() {
+            let p = slot.as_ptr();
+            // SAFETY: `slot` is IQ4_XS_PANEL_BLOCK bytes, laid out as `IQ4_XS_PANEL_BLOCK` describes.
+            unsafe {
+                let mut isum = [_mm512_setzero_si512(); T];
+                for ib in 0..8 {
+                    let nibbles = p.add(IQ4_XS_CODES + ib * Q5_0_NIBBLES);
+                    let mut codes = [_mm512_setzero_si512(); 8];
+                    for k in 0..4 {
+                        let raw = _mm512_loadu_si512(nibbles.add(64 * k).cast());
+                        codes[k] = _mm512_shuffle_epi8(table, _mm512_and_si512(raw, low4));
+                        codes[k + 4] = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16::<4>(raw), low4));
+                    }
+                    let scale = _mm512_cvtepi8_epi32(_mm_loadu_si128(p.add(2 * PANEL_ROWS + ib * PANEL_ROWS).cast()));
+                    for (sum, y) in isum.iter_mut().zip(acts) {
+                        let y = &y[b];
+                        let offset = -128 * (y.bsums[2 * ib] as i32 + y.bsums[2 * ib + 1] as i32);
+                        let mut chains = [_mm512_set1_epi32(offset), _mm512_setzero_si512()];
+                        for (g, code) in codes.iter().enumerate() {
+                            chains[g / 4] = _mm512_dpbusd_epi32(chains[g / 4], *code, four_codes(y, 32 * ib + 4 * g));
+                        }
+                        *sum =
+                            _mm512_add_epi32(*sum, _mm512_mullo_epi32(_mm512_add_epi32(chains[0], chains[1]), scale));
+                    }
+                }
+                let dw = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
+                for (t, y) in acts.iter().enumerate() {
+                    let d = _mm512_mul_ps(dw, _mm512_set1_ps(y[b].d));
+                    acc[t][b % 8] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(isum[t]), acc[t][b % 8]);
+                }
+            }
+        }
+        for (t, acc) in acc.iter().enumerate().take(acts.len()) {
+            let out = &mut out[(chunk * T + t) * stride..][..PANEL_ROWS];
+            // SAFETY: `out` holds 16 f32s.
+            unsafe { _mm512_storeu_ps(out.as_mut_ptr(), closed_eight(acc)) };
         }
     }
 }

@@ -226,7 +226,7 @@ fn decoding_products_do_not_depend_on_how_weight_rows_are_paired() {
 fn row_panels_give_the_same_bits_as_the_row_kernels() {
     // Q8_0, Q5_0 and IQ4_NL: rows 16, 35 (two panels and three rows left to the row kernel) and 601
     // (split across threads); 1, 3, 7, 9 and 18 blocks per row (no, one and two whole groups of
-    // eight, with and without a last partial group). Q2_K, Q3_K, Q4_K, Q5_K and Q6_K: 1, 2, 3 and 9
+    // eight, with and without a last partial group). The K-quants and IQ4_XS: 1, 2, 3 and 9
     // super-blocks per row. One row of X (decoding) and several (a prompt: up to 37 tokens, more than one
     // pass of Q5_0's 16-token kernel), on rayon and on spinning pools: every output the same
     // bits as the matrix without panels.
@@ -241,6 +241,7 @@ fn row_panels_give_the_same_bits_as_the_row_kernels() {
         (GgmlType::Q6_K, [(16, 256), (35, 512), (35, 768), (601, 256), (64, 2304)]),
         (GgmlType::Q2_K, [(16, 256), (35, 512), (35, 768), (601, 256), (64, 2304)]),
         (GgmlType::Q3_K, [(16, 256), (35, 512), (35, 768), (601, 256), (64, 2304)]),
+        (GgmlType::IQ4_XS, [(16, 256), (35, 512), (35, 768), (601, 256), (64, 2304)]),
     ];
     for (t, shapes) in cases {
         for (rows, cols) in shapes {
