@@ -181,79 +181,6 @@ fn prefetch_ahead(b: &[u8]) {
     _mm_prefetch::<_MM_HINT_T0>(b.as_ptr().cast::<i8>().wrapping_add(PREFETCH_AHEAD));
 }
 
-/// [`four_way!`] for two weight rows and one row of activations (a decoding step): each
-/// activation block is loaded once for both rows, and each row's accumulators see exactly the
-/// sequence [`four_way!`] gives them, so results are bit-identical to two one-row calls.
-macro_rules! four_way_rows {
-    ($r0:expr, $r1:expr, $ts:expr, $ys:expr, |$t:ident, $b:ident, $y:ident| $block:expr) => {{
-        let ((b0, _), (b1, _)) = ($r0.as_chunks::<{ $ts }>(), $r1.as_chunks::<{ $ts }>());
-        let ys = $ys;
-        let n = b0.len().min(b1.len()).min(ys.len());
-        let ((groups0, tail0), (groups1, tail1)) = (b0[..n].as_chunks::<4>(), b1[..n].as_chunks::<4>());
-        let (y_groups, y_tail) = ys[..n].as_chunks::<4>();
-        let mut acc = [[_mm256_setzero_ps(); 4]; 2];
-        // Constant accumulator indices per unrolled step, as in `four_way_pair!`.
-        for ((g0, g1), y_group) in groups0.iter().zip(groups1).zip(y_groups) {
-            // A hint for the weight stream, which decoding waits on: one line a kilobyte ahead
-            // per group (measured against 512, 2048 and 4096 bytes, and a line per row).
-            prefetch_ahead(g1.as_flattened());
-            for k in 0..4 {
-                let $y = &y_group[k];
-                for ($t, $b) in [&g0[k], &g1[k]].into_iter().enumerate() {
-                    acc[$t][k] = scaled_add!(acc[$t][k], $block);
-                }
-            }
-        }
-        for ((x0, x1), $y) in tail0.iter().zip(tail1).zip(y_tail) {
-            for ($t, $b) in [x0, x1].into_iter().enumerate() {
-                acc[$t][0] = scaled_add!(acc[$t][0], $block);
-            }
-        }
-        let total = |a: [__m256; 4]| _mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3]));
-        [hsum_ps(total(acc[0])), hsum_ps(total(acc[1]))]
-    }};
-}
-
-/// Q4_1 × Q8_1.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn dot_q4_1(row: &[u8], act: &[Q8_1]) -> f32 {
-    let mut mins = 0f32;
-    let acc = four_way!(row, 20, act, |b, y| {
-        mins += f16c_at(b, 2) * y.s;
-        let s = dot_u8_i8(nibbles(&b[4..20]), load_i8x32(&y.qs));
-        (f16c_at(b, 0) * y.d, s)
-    });
-    hsum_ps(acc) + mins
-}
-
-/// [`dot_q4_1`] for two weight rows and one activation row (decoding): bit-identical to two
-/// calls (each row's blocks, accumulators and minimum sum in [`dot_q4_1`]'s order).
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn dot_q4_1_rows(r0: &[u8], r1: &[u8], act: &[Q8_1]) -> [f32; 2] {
-    let mut mins = [0f32; 2];
-    let [s0, s1] = four_way_rows!(r0, r1, 20, act, |t, b, y| {
-        mins[t] += f16c_at(b, 2) * y.s;
-        let s = dot_u8_i8(nibbles(&b[4..20]), load_i8x32(&y.qs));
-        (f16c_at(b, 0) * y.d, s)
-    });
-    [s0 + mins[0], s1 + mins[1]]
-}
-
-/// [`dot_q4_1`] for two rows of activations at once: each weight block is unpacked once and
-/// dotted with both, and each row's sums run in exactly [`dot_q4_1`]'s order (the same four
-/// accumulators, the same block sequence), so the results are bit-identical to two calls.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn dot_q4_1_pair(row: &[u8], a0: &[Q8_1], a1: &[Q8_1]) -> [f32; 2] {
-    let mut mins = [0f32; 2];
-    let [s0, s1] =
-        four_way_pair!(row, 20, a0, a1, |b| (q, d, m) = (nibbles(&b[4..20]), f16c_at(b, 0), f16c_at(b, 2)), |t, y| {
-            mins[t] += m * y.s;
-            let s = dot_u8_i8(q, load_i8x32(&y.qs));
-            (d * y.d, s)
-        });
-    [s0 + mins[0], s1 + mins[1]]
-}
-
 /// [`dot_q5_1`] for two rows of activations at once: each weight block is unpacked once and
 /// each row's sums run in exactly [`dot_q5_1`]'s order (bit-identical to two calls).
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -351,7 +278,7 @@ macro_rules! by_eights {
 /// [`by_eights!`] for two weight rows and one row of activations (a decoding step): each
 /// activation block is loaded once for both rows; each row's sums run in the one-row order.
 macro_rules! by_eights_rows {
-    ($r0:expr, $r1:expr, $ts:expr, $ys:expr, |$b:ident, $y:ident| $block:expr) => {{
+    ($r0:expr, $r1:expr, $ts:expr, $ys:expr, |$t:ident, $b:ident, $y:ident| $block:expr) => {{
         let ((b0, _), (b1, _)) = ($r0.as_chunks::<{ $ts }>(), $r1.as_chunks::<{ $ts }>());
         let ys = $ys;
         let n = b0.len().min(b1.len()).min(ys.len());
@@ -361,12 +288,13 @@ macro_rules! by_eights_rows {
         let mut scales = [[0f32; 8]; 2];
         let mut sums = [[_mm256_setzero_si256(); 8]; 2];
         for ((g0, g1), y_group) in groups0.iter().zip(groups1).zip(y_groups) {
-            // The weight stream is what decoding waits on (see `four_way_rows!`).
+            // A hint for the weight stream, which decoding waits on: one line a kilobyte ahead
+            // per group (measured against 512, 2048 and 4096 bytes, and a line per row).
             prefetch_ahead(g1.as_flattened());
             for k in 0..8 {
                 let $y = &y_group[k];
-                for (t, $b) in [&g0[k], &g1[k]].into_iter().enumerate() {
-                    (scales[t][k], sums[t][k]) = $block;
+                for ($t, $b) in [&g0[k], &g1[k]].into_iter().enumerate() {
+                    (scales[$t][k], sums[$t][k]) = $block;
                 }
             }
             for t in 0..2 {
@@ -376,8 +304,8 @@ macro_rules! by_eights_rows {
         if !y_tail.is_empty() {
             let (mut scales, mut sums) = ([[0f32; 8]; 2], [[_mm256_setzero_si256(); 8]; 2]);
             for (k, $y) in y_tail.iter().enumerate() {
-                for (t, $b) in [&tail0[k], &tail1[k]].into_iter().enumerate() {
-                    (scales[t][k], sums[t][k]) = $block;
+                for ($t, $b) in [&tail0[k], &tail1[k]].into_iter().enumerate() {
+                    (scales[$t][k], sums[$t][k]) = $block;
                 }
             }
             for t in 0..2 {
@@ -442,7 +370,7 @@ pub(crate) fn dot_q8_0(row: &[u8], act: &[Q8_0]) -> f32 {
 /// whose embedding is Q8_0): bit-identical to two calls.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q8_0_rows(r0: &[u8], r1: &[u8], act: &[Q8_0]) -> [f32; 2] {
-    by_eights_rows!(r0, r1, 34, act, |b, y| (f16c_at(b, 0) * y.d, dot_i8_i8(load32(&b[2..34]), load_i8x32(&y.qs))))
+    by_eights_rows!(r0, r1, 34, act, |_t, b, y| (f16c_at(b, 0) * y.d, dot_i8_i8(load32(&b[2..34]), load_i8x32(&y.qs))))
 }
 
 /// [`dot_q8_0`] for two rows of activations at once (a prompt chunk): each weight block and its
@@ -452,6 +380,44 @@ pub(crate) fn dot_q8_0_pair(row: &[u8], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
     by_eights_pair!(row, 34, a0, a1, |b| (w, d) = (load32(&b[2..34]), f16c_at(b, 0)), |_t, y| {
         (d * y.d, dot_i8_i8(w, load_i8x32(&y.qs)))
     })
+}
+
+/// Q4_1 × Q8_1: the unsigned nibbles against the activations, one integer sum per block in
+/// Q8_0's order ([`add_block_sums`], which the 16-row panels share), and the minimum terms
+/// `m · s` in one f32 sum in block order.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q4_1(row: &[u8], act: &[Q8_1]) -> f32 {
+    let mut mins = 0f32;
+    let sum = by_eights!(row, 20, act, |b, y| {
+        mins += f16c_at(b, 2) * y.s;
+        (f16c_at(b, 0) * y.d, dot_u8_i8(nibbles(&b[4..20]), load_i8x32(&y.qs)))
+    });
+    sum + mins
+}
+
+/// [`dot_q4_1`] for two weight rows and one activation row (decoding): bit-identical to two
+/// calls (each row's blocks, accumulators and minimum sum in [`dot_q4_1`]'s order).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q4_1_rows(r0: &[u8], r1: &[u8], act: &[Q8_1]) -> [f32; 2] {
+    let mut mins = [0f32; 2];
+    let [s0, s1] = by_eights_rows!(r0, r1, 20, act, |t, b, y| {
+        mins[t] += f16c_at(b, 2) * y.s;
+        (f16c_at(b, 0) * y.d, dot_u8_i8(nibbles(&b[4..20]), load_i8x32(&y.qs)))
+    });
+    [s0 + mins[0], s1 + mins[1]]
+}
+
+/// [`dot_q4_1`] for two rows of activations at once: each weight block is unpacked once and
+/// dotted with both; bit-identical to two calls.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q4_1_pair(row: &[u8], a0: &[Q8_1], a1: &[Q8_1]) -> [f32; 2] {
+    let mut mins = [0f32; 2];
+    let [s0, s1] =
+        by_eights_pair!(row, 20, a0, a1, |b| (q, d, m) = (nibbles(&b[4..20]), f16c_at(b, 0), f16c_at(b, 2)), |t, y| {
+            mins[t] += m * y.s;
+            (d * y.d, dot_u8_i8(q, load_i8x32(&y.qs)))
+        });
+    [s0 + mins[0], s1 + mins[1]]
 }
 
 /// A Q5_0 block's 32 codes (0–31, unsigned bytes).
@@ -481,7 +447,7 @@ pub(crate) fn dot_q5_0(row: &[u8], act: &[Q8_0]) -> f32 {
 /// whose rows are not whole super-blocks): bit-identical to two calls.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q5_0_rows(r0: &[u8], r1: &[u8], act: &[Q8_0]) -> [f32; 2] {
-    by_eights_rows!(r0, r1, 22, act, |b, y| (f16c_at(b, 0) * y.d, q5_0_sums(q5_0_codes(b), y)))
+    by_eights_rows!(r0, r1, 22, act, |_t, b, y| (f16c_at(b, 0) * y.d, q5_0_sums(q5_0_codes(b), y)))
 }
 
 /// [`dot_q5_0`] for two rows of activations at once: each block's 5-bit codes are assembled

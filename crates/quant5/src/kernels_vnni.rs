@@ -286,18 +286,8 @@ pub(crate) fn tiles_q4_0(rows: &[BlockQ4_0], per_row: usize, acts: &[Vec<Q8_0>],
     )
 }
 
-/// Q4_1 × Q8_1: the integer sums as Q5_0's without an offset, then each output's minimum terms
-/// `m·s` (see [`add_minimum_terms`]).
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-pub(crate) fn tiles_q4_1(rows: &[BlockQ4_1], per_row: usize, acts: &[Vec<Q8_1>], out: &mut [f32], stride: usize) {
-    if !shapes_fit(rows.len(), per_row, acts.iter().map(|a| a.len()), out.len(), stride) {
-        return;
-    }
-    tiles_q4_1_codes(rows, per_row, acts, out, stride);
-    add_minimum_terms(rows, per_row, acts, out, stride);
-}
-
-/// Q5_1 × Q8_1: the 5-bit codes (unsigned) as Q4_1's nibbles, then the minimum terms.
+/// Q5_1 × Q8_1: the integer sums of the 5-bit codes (unsigned, no offset), then each output's
+/// minimum terms `m·s` (see [`add_minimum_terms`]).
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
 pub(crate) fn tiles_q5_1(rows: &[BlockQ5_1], per_row: usize, acts: &[Vec<Q8_1>], out: &mut [f32], stride: usize) {
     if !shapes_fit(rows.len(), per_row, acts.iter().map(|a| a.len()), out.len(), stride) {
@@ -305,22 +295,6 @@ pub(crate) fn tiles_q5_1(rows: &[BlockQ5_1], per_row: usize, acts: &[Vec<Q8_1>],
     }
     tiles_q5_1_codes(rows, per_row, acts, out, stride);
     add_minimum_terms(rows, per_row, acts, out, stride);
-}
-
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-fn tiles_q4_1_codes(rows: &[BlockQ4_1], per_row: usize, acts: &[Vec<Q8_1>], out: &mut [f32], stride: usize) {
-    let zero = _mm512_setzero_si512();
-    tiles!(
-        rows,
-        per_row,
-        acts,
-        out,
-        stride,
-        |b| (nibbles(&b.qs), f16c_at(&b.d, 0)),
-        |y| (load_codes(&y.qs), y.d),
-        |_a| zero
-    )
 }
 
 #[inline]

@@ -186,6 +186,7 @@ impl QuantizedMatrix {
                 GgmlType::IQ4_NL => {
                     Panels::new(bytes, rows, self.cols / crate::blocks::QK, packed).map(RowPanels::IQ4NL)
                 }
+                GgmlType::Q4_1 => Panels::new(bytes, rows, self.cols / crate::blocks::QK, packed).map(RowPanels::Q4_1),
                 GgmlType::IQ4_XS => {
                     Panels::new(bytes, rows, self.cols / crate::blocks::QK_K, packed).map(RowPanels::IQ4XS)
                 }
@@ -320,6 +321,7 @@ impl QuantizedMatrix {
                 RowPanels::Q3K(p) => self.panel_dots(p, x, n, y, workers),
                 RowPanels::IQ4NL(p) => self.panel_dots(p, x, n, y, workers),
                 RowPanels::IQ4XS(p) => self.panel_dots(p, x, n, y, workers),
+                RowPanels::Q4_1(p) => self.panel_dots(p, x, n, y, workers),
             };
         }
         for_type(self.ggml_type, BlockDots { m: self, x, n, y, workers })?

@@ -1,4 +1,4 @@
-//! Q8_0, Q5_0, IQ4_NL, the K-quants and IQ4_XS weights repacked into panels of 16 rows for AVX-512 VNNI, the layout
+//! Q4_1, Q8_0, Q5_0, IQ4_NL, the K-quants and IQ4_XS weights repacked into panels of 16 rows for AVX-512 VNNI, the layout
 //! candle 0.11 and llama.cpp's CPU repack use: one `vpdpbusd` multiplies four codes of sixteen
 //! rows by four activation codes, where the row-by-row kernels spend about a dozen instructions
 //! per row and block. Each row's products are added in exactly the order of the row kernels, so
@@ -113,6 +113,7 @@ pub(crate) enum RowPanels {
     Q3K(Panels<Q3KLayout>),
     IQ4NL(Panels<IQ4NLLayout>),
     IQ4XS(Panels<IQ4XSLayout>),
+    Q4_1(Panels<Q4_1Layout>),
 }
 
 impl<L: PanelLayout> Panels<L> {
@@ -415,6 +416,117 @@ pub(crate) trait Unpacked: PanelLayout<Prepared = (Vec<Q8_0>, Vec<i32>)> {
     unsafe fn unpack(panel: &[u8], b: usize) -> (std::arch::x86_64::__m512, [std::arch::x86_64::__m512i; 8]);
 }
 
+/// Bytes of one Q4_1 block (ggml's `block_q4_1`).
+const Q4_1_BLOCK: usize = 20;
+/// Two Q4_1 panel blocks side by side: both blocks' sixteen f16 scales, both blocks' sixteen
+/// f16 minimums (one line each), then both blocks' nibbles laid out as Q5_0's
+/// ([`Q5_0_NIBBLES`]) — ten lines, the rows' bytes.
+const Q4_1_PAIR: usize = 2 * (2 * Q8_0_SCALES + Q5_0_NIBBLES);
+const _: () = assert!(Q4_1_PAIR.is_multiple_of(LINE) && (4 * Q8_0_SCALES).is_multiple_of(LINE));
+
+/// Block `b`'s scales, minimums and nibbles in a Q4_1 panel.
+fn q4_1_at(b: usize) -> (usize, usize, usize) {
+    let (pair, h) = (Q4_1_PAIR * (b / 2), b % 2);
+    (pair + Q8_0_SCALES * h, pair + 2 * Q8_0_SCALES + Q8_0_SCALES * h, pair + 4 * Q8_0_SCALES + Q5_0_NIBBLES * h)
+}
+
+/// Q4_1 in panels: per pair of blocks the sixteen f16 scales of each, the sixteen f16 minimums
+/// of each, then each block's nibbles (Q5_0's lanes). A block's nibbles are its codes (unsigned,
+/// as `vpdpbusd` takes them), multiplied as Q8_0's are; the minimum terms `m · s` go into one
+/// f32 sum per row in block order, as in `kernels_avx2::dot_q4_1`.
+#[derive(Debug)]
+pub(crate) struct Q4_1Layout;
+
+impl PanelLayout for Q4_1Layout {
+    type Block = crate::formats::BlockQ4_1;
+    type Prepared = Vec<crate::kernels::Q8_1>;
+    const ROW_BLOCK: usize = Q4_1_BLOCK;
+    const PANEL_BLOCK: usize = 2 * Q8_0_SCALES + Q5_0_NIBBLES;
+
+    fn panel_bytes(blocks: usize) -> usize {
+        blocks.div_ceil(2) * Q4_1_PAIR
+    }
+
+    fn place(block: &[u8], b: usize, _: usize, r: usize, panel: &mut [u8]) {
+        let (scales_at, mins_at, nibbles_at) = q4_1_at(b);
+        panel[scales_at + 2 * r..scales_at + 2 * r + 2].copy_from_slice(&block[..2]);
+        panel[mins_at + 2 * r..mins_at + 2 * r + 2].copy_from_slice(&block[2..4]);
+        let nibbles = &mut panel[nibbles_at..nibbles_at + Q5_0_NIBBLES];
+        for k in 0..4 {
+            nibbles[64 * k + 4 * r..64 * k + 4 * r + 4].copy_from_slice(&block[4 + 4 * k..4 + 4 * k + 4]);
+        }
+    }
+
+    fn prepare(x: &[f32]) -> Self::Prepared {
+        crate::formats::BlockQ4_1::quantize_activations(x)
+    }
+
+    fn acts(p: &Self::Prepared) -> &[crate::kernels::Q8_1] {
+        p
+    }
+
+    unsafe fn dot_panel(panel: &[u8], blocks: usize, a: &Self::Prepared, out: &mut [f32]) {
+        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
+        unsafe { q4_1_panel_vnni::<1>(panel, blocks, std::slice::from_ref(a), out, 0) }
+    }
+
+    unsafe fn dot_panel_tokens(panel: &[u8], blocks: usize, acts: &[Self::Prepared], out: &mut [f32], stride: usize) {
+        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
+        unsafe { q4_1_panel_vnni::<Q5_0_TOKENS>(panel, blocks, acts, out, stride) }
+    }
+}
+
+/// One Q4_1 panel against rows of activations, `T` at a time (one to decode, sixteen for a
+/// prompt): each block's nibbles are unpacked once for all of them; each token's sums in
+/// `dot_q4_1`'s order (block `i` into accumulator `i mod 8`, the same closing, the minimum
+/// terms added last).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn q4_1_panel_vnni<const T: usize>(
+    panel: &[u8],
+    blocks: usize,
+    acts: &[Vec<crate::kernels::Q8_1>],
+    out: &mut [f32],
+    stride: usize,
+) {
+    use std::arch::x86_64::*;
+    assert!(panel.len() >= Q4_1Layout::panel_bytes(blocks), "Q4_1 panel size");
+    assert!(acts.iter().all(|a| a.len() >= blocks), "activation blocks");
+    let low4 = _mm512_set1_epi8(0x0F);
+    for (chunk, acts) in acts.chunks(T).enumerate() {
+        let mut acc = [[_mm512_setzero_ps(); 8]; T];
+        let mut mins = [_mm512_setzero_ps(); T];
+        for b in 0..blocks {
+            let (scales_at, mins_at, nibbles_at) = q4_1_at(b);
+            // SAFETY: block `b`'s scales, minimums and nibbles lie within `panel` (its size was
+            // checked above); AVX-512 and F16C (this function's features).
+            let (d, m, codes) = unsafe {
+                let p = panel.as_ptr();
+                let d = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(scales_at).cast()));
+                let m = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(mins_at).cast()));
+                let mut codes = [_mm512_setzero_si512(); 8];
+                for k in 0..4 {
+                    let raw = _mm512_loadu_si512(p.add(nibbles_at + 64 * k).cast());
+                    codes[k] = _mm512_and_si512(raw, low4);
+                    codes[k + 4] = _mm512_and_si512(_mm512_srli_epi16::<4>(raw), low4);
+                }
+                (d, m, codes)
+            };
+            for ((acc, mins), y) in acc.iter_mut().zip(&mut mins).zip(acts) {
+                let y = &y[b];
+                let (d, sum) = codes_product(d, &codes, y.d, &y.qs, 0);
+                acc[b % 8] = _mm512_fmadd_ps(d, sum, acc[b % 8]);
+                *mins = _mm512_add_ps(*mins, _mm512_mul_ps(m, _mm512_set1_ps(y.s)));
+            }
+        }
+        for (t, (acc, mins)) in acc.iter().zip(&mins).enumerate().take(acts.len()) {
+            let out = &mut out[(chunk * T + t) * stride..][..PANEL_ROWS];
+            // SAFETY: `out` holds 16 f32s.
+            unsafe { _mm512_storeu_ps(out.as_mut_ptr(), _mm512_add_ps(closed_eight(acc), *mins)) };
+        }
+    }
+}
+
 /// Bytes of one IQ4_NL block (ggml's `block_iq4_nl`).
 const IQ4_NL_BLOCK: usize = 18;
 /// Two IQ4_NL panel blocks side by side: both blocks' sixteen f16 scales (one cache line), then
@@ -554,14 +666,28 @@ fn block_product(
     y: &Q8_0,
     offset: i32,
 ) -> (std::arch::x86_64::__m512, std::arch::x86_64::__m512) {
+    codes_product(d, codes, y.d, &y.qs, offset)
+}
+
+/// [`block_product`] on an activation block's scale `yd` and codes `qs` (Q8_0's or Q8_1's).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn codes_product(
+    d: std::arch::x86_64::__m512,
+    codes: &[std::arch::x86_64::__m512i; 8],
+    yd: f32,
+    qs: &[i8; 32],
+    offset: i32,
+) -> (std::arch::x86_64::__m512, std::arch::x86_64::__m512) {
     use std::arch::x86_64::*;
     let mut s = [_mm512_set1_epi32(offset), _mm512_setzero_si512()];
     for (g, code) in codes.iter().enumerate() {
-        let a = &y.qs[4 * g..4 * g + 4];
+        let a = &qs[4 * g..4 * g + 4];
         let a = _mm512_set1_epi32(i32::from_le_bytes([a[0] as u8, a[1] as u8, a[2] as u8, a[3] as u8]));
         s[g / 4] = _mm512_dpbusd_epi32(s[g / 4], *code, a);
     }
-    (_mm512_mul_ps(d, _mm512_set1_ps(y.d)), _mm512_cvtepi32_ps(_mm512_add_epi32(s[0], s[1])))
+    (_mm512_mul_ps(d, _mm512_set1_ps(yd)), _mm512_cvtepi32_ps(_mm512_add_epi32(s[0], s[1])))
 }
 
 /// `hsum_ps`'s closing additions of eight accumulators, sixteen rows at a time, into `out`.
