@@ -320,6 +320,38 @@ fn dot_panel_vnni(panel: &[u8], blocks: usize, act: &[Q8_0], offsets: &[i32], ou
     close_eight(&acc, out);
 }
 
+/// Copies one row's sixteen nibble bytes `qs` into a 32-value panel block's lanes: lane `k` of
+/// four bytes holds the sixteen rows' bytes `4 k ..+ 4` (row `r` at `64 k + 4 r`), so one
+/// 64-byte load gives codes `4 k ..+ 4` in its low nibbles and `16 + 4 k ..+ 4` in its high
+/// ones (ggml's packing kept; Q5_0, Q4_1, IQ4_NL and each IQ4_XS sub-block).
+fn place_nibble_lanes(qs: &[u8], r: usize, nibbles: &mut [u8]) {
+    for k in 0..4 {
+        nibbles[64 * k + 4 * r..64 * k + 4 * r + 4].copy_from_slice(&qs[4 * k..4 * k + 4]);
+    }
+}
+
+/// The one-token and sixteen-token kernels of a layout that unpacks to Q8_0's codes
+/// ([`Unpacked`]), as `PanelLayout` methods.
+macro_rules! unpacked_panel_kernels {
+    () => {
+        unsafe fn dot_panel(panel: &[u8], blocks: usize, a: &Self::Prepared, out: &mut [f32]) {
+            // SAFETY: forwarded to the caller (AVX-512 VNNI present).
+            unsafe { unpacked_panel_one_vnni::<Self>(panel, blocks, a, out) }
+        }
+
+        unsafe fn dot_panel_tokens(
+            panel: &[u8],
+            blocks: usize,
+            acts: &[Self::Prepared],
+            out: &mut [f32],
+            stride: usize,
+        ) {
+            // SAFETY: forwarded to the caller (AVX-512 VNNI present).
+            unsafe { unpacked_panel_vnni::<Self>(panel, blocks, acts, out, stride) }
+        }
+    };
+}
+
 /// Bytes of one Q5_0 block (ggml's `block_q5_0`).
 const Q5_0_BLOCK: usize = 22;
 /// A Q5_0 panel block's fifth bits: for each group of four codes, a 64-bit mask over the
@@ -373,10 +405,7 @@ impl PanelLayout for Q5_0Layout {
                 }
             }
         }
-        let nibbles = &mut panel[nibbles_at..nibbles_at + Q5_0_NIBBLES];
-        for k in 0..4 {
-            nibbles[64 * k + 4 * r..64 * k + 4 * r + 4].copy_from_slice(&block[6 + 4 * k..6 + 4 * k + 4]);
-        }
+        place_nibble_lanes(&block[6..22], r, &mut panel[nibbles_at..nibbles_at + Q5_0_NIBBLES]);
     }
 
     fn prepare(x: &[f32]) -> Self::Prepared {
@@ -387,15 +416,7 @@ impl PanelLayout for Q5_0Layout {
         &p.0
     }
 
-    unsafe fn dot_panel(panel: &[u8], blocks: usize, a: &Self::Prepared, out: &mut [f32]) {
-        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
-        unsafe { unpacked_panel_one_vnni::<Self>(panel, blocks, a, out) }
-    }
-
-    unsafe fn dot_panel_tokens(panel: &[u8], blocks: usize, acts: &[Self::Prepared], out: &mut [f32], stride: usize) {
-        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
-        unsafe { unpacked_panel_vnni::<Self>(panel, blocks, acts, out, stride) }
-    }
+    unpacked_panel_kernels!();
 }
 
 impl Unpacked for Q5_0Layout {
@@ -451,10 +472,7 @@ impl PanelLayout for Q4_1Layout {
         let (scales_at, mins_at, nibbles_at) = q4_1_at(b);
         panel[scales_at + 2 * r..scales_at + 2 * r + 2].copy_from_slice(&block[..2]);
         panel[mins_at + 2 * r..mins_at + 2 * r + 2].copy_from_slice(&block[2..4]);
-        let nibbles = &mut panel[nibbles_at..nibbles_at + Q5_0_NIBBLES];
-        for k in 0..4 {
-            nibbles[64 * k + 4 * r..64 * k + 4 * r + 4].copy_from_slice(&block[4 + 4 * k..4 + 4 * k + 4]);
-        }
+        place_nibble_lanes(&block[4..20], r, &mut panel[nibbles_at..nibbles_at + Q5_0_NIBBLES]);
     }
 
     fn prepare(x: &[f32]) -> Self::Prepared {
@@ -561,10 +579,7 @@ impl PanelLayout for IQ4NLLayout {
     fn place(block: &[u8], b: usize, _: usize, r: usize, panel: &mut [u8]) {
         let (scales_at, nibbles_at) = iq4_nl_at(b);
         panel[scales_at + 2 * r..scales_at + 2 * r + 2].copy_from_slice(&block[..2]);
-        let nibbles = &mut panel[nibbles_at..nibbles_at + Q5_0_NIBBLES];
-        for k in 0..4 {
-            nibbles[64 * k + 4 * r..64 * k + 4 * r + 4].copy_from_slice(&block[2 + 4 * k..2 + 4 * k + 4]);
-        }
+        place_nibble_lanes(&block[2..18], r, &mut panel[nibbles_at..nibbles_at + Q5_0_NIBBLES]);
     }
 
     fn prepare(x: &[f32]) -> Self::Prepared {
@@ -575,15 +590,7 @@ impl PanelLayout for IQ4NLLayout {
         &p.0
     }
 
-    unsafe fn dot_panel(panel: &[u8], blocks: usize, a: &Self::Prepared, out: &mut [f32]) {
-        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
-        unsafe { unpacked_panel_one_vnni::<Self>(panel, blocks, a, out) }
-    }
-
-    unsafe fn dot_panel_tokens(panel: &[u8], blocks: usize, acts: &[Self::Prepared], out: &mut [f32], stride: usize) {
-        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
-        unsafe { unpacked_panel_vnni::<Self>(panel, blocks, acts, out, stride) }
-    }
+    unpacked_panel_kernels!();
 }
 
 impl Unpacked for IQ4NLLayout {
@@ -1636,10 +1643,7 @@ impl PanelLayout for IQ4XSLayout {
         for ib in 0..8 {
             slot[2 * PANEL_ROWS + ib * PANEL_ROWS + r] = crate::blocks::iq4_xs_scale(block, ib) as i8 as u8;
             let nibbles = &mut slot[IQ4_XS_CODES + ib * Q5_0_NIBBLES..][..Q5_0_NIBBLES];
-            for k in 0..4 {
-                let from = 8 + 16 * ib + 4 * k;
-                nibbles[64 * k + 4 * r..64 * k + 4 * r + 4].copy_from_slice(&block[from..from + 4]);
-            }
+            place_nibble_lanes(&block[8 + 16 * ib..8 + 16 * ib + 16], r, nibbles);
         }
     }
 
