@@ -649,31 +649,29 @@ pub(crate) fn iq4_table() -> __m256i {
     _mm256_set_m128i(lane, lane)
 }
 
-/// Q4_0 × Q8_0: the codes minus 8, signed, against the activations.
+/// Q4_0 × Q8_0: the codes minus 8, signed, against the activations; one integer sum per
+/// block in Q8_0's order ([`add_block_sums`], which the 16-row panels share).
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q4_0(row: &[u8], act: &[Q8_0]) -> f32 {
     let eight = _mm256_set1_epi8(8);
-    let acc = four_way!(row, 18, act, |b, y| {
+    by_eights!(row, 18, act, |b, y| {
         let q = _mm256_sub_epi8(nibbles(&b[2..18]), eight);
-        let s = dot_i8_i8(q, load_i8x32(&y.qs));
-        (f16c_at(b, 0) * y.d, s)
-    });
-    hsum_ps(acc)
+        (f16c_at(b, 0) * y.d, dot_i8_i8(q, load_i8x32(&y.qs)))
+    })
 }
 
 /// [`dot_q4_0`] with AVX-512 VNNI (256-bit): each block's integer sums are one `vpdpbusd` of
 /// the unsigned nibbles, started at −8·Σa (one more `vpdpbusd`), where [`dot_q4_0`] takes a
-/// subtraction, two sign moves, `maddubs` and `madd`. The same i32 lanes (four bytes each,
-/// no saturation either way) and the same f32 steps: bit-identical to [`dot_q4_0`].
+/// subtraction, two sign moves, `maddubs` and `madd`. The same integers and the same f32
+/// steps: bit-identical to [`dot_q4_0`].
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
 pub(crate) fn dot_q4_0_vnni(row: &[u8], act: &[Q8_0]) -> f32 {
     let (eight, zero) = (_mm256_set1_epi8(8), _mm256_setzero_si256());
-    let acc = four_way!(row, 18, act, |b, y| {
+    by_eights!(row, 18, act, |b, y| {
         let a = load_i8x32(&y.qs);
         let start = _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, eight, a));
         (f16c_at(b, 0) * y.d, _mm256_dpbusd_epi32(start, nibbles(&b[2..18]), a))
-    });
-    hsum_ps(acc)
+    })
 }
 
 /// [`dot_q4_0`] for two rows of activations at once (a prompt chunk): each weight block is
@@ -681,16 +679,13 @@ pub(crate) fn dot_q4_0_vnni(row: &[u8], act: &[Q8_0]) -> f32 {
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q4_0_pair(row: &[u8], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
     let eight = _mm256_set1_epi8(8);
-    four_way_pair!(
+    by_eights_pair!(
         row,
         18,
         a0,
         a1,
         |b| (q, d) = (_mm256_sub_epi8(nibbles(&b[2..18]), eight), f16c_at(b, 0)),
-        |_t, y| {
-            let s = dot_i8_i8(q, load_i8x32(&y.qs));
-            (d * y.d, s)
-        }
+        |_t, y| { (d * y.d, dot_i8_i8(q, load_i8x32(&y.qs))) }
     )
 }
 

@@ -25,8 +25,8 @@
 #![cfg(target_arch = "x86_64")]
 
 use crate::blocks::scale_min_k4;
-use crate::formats::{BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_1, BlockQ5K, BlockQ6K, TILE_ROWS, TILE_TOKENS};
-use crate::kernels::{Q8_0, Q8_1, Q8KBlock};
+use crate::formats::{BlockQ4_1, BlockQ4K, BlockQ5_1, BlockQ5K, BlockQ6K, TILE_ROWS, TILE_TOKENS};
+use crate::kernels::{Q8_1, Q8KBlock};
 use crate::kernels_avx2::{
     f16c_at, fifth_bits, hsum_epi32, hsum_ps, i8_scales, load_i8x32, load32, nibbles, pair_scale, q4_k_group,
     q5_k_group, q6_k_quarters, scale_halves, whole_sum,
@@ -260,30 +260,6 @@ fn shapes_fit(
 fn load_codes(q: &[i8; 32]) -> __m256i {
     // SAFETY: `q` is 32 readable bytes; unaligned load.
     unsafe { _mm256_loadu_si256(q.as_ptr().cast()) }
-}
-
-/// −`c`·Σa per i32 lane (four bytes of `a` each): the term an unsigned offset of `c` adds.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-fn minus_offset(c: i8, a: __m512i) -> __m512i {
-    let zero = _mm512_setzero_si512();
-    _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(c), a))
-}
-
-/// Q4_0 × Q8_0: the nibbles are unsigned already and each activation block starts its sums
-/// at −8·Σa.
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")]
-pub(crate) fn tiles_q4_0(rows: &[BlockQ4_0], per_row: usize, acts: &[Vec<Q8_0>], out: &mut [f32], stride: usize) {
-    tiles!(
-        rows,
-        per_row,
-        acts,
-        out,
-        stride,
-        |b| (nibbles(&b.qs), f16c_at(&b.d, 0)),
-        |y| (load_codes(&y.qs), y.d),
-        |a| minus_offset(8, a)
-    )
 }
 
 /// Q5_1 × Q8_1: the integer sums of the 5-bit codes (unsigned, no offset), then each output's

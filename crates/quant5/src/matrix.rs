@@ -187,6 +187,7 @@ impl QuantizedMatrix {
                     Panels::new(bytes, rows, self.cols / crate::blocks::QK, packed).map(RowPanels::IQ4NL)
                 }
                 GgmlType::Q4_1 => Panels::new(bytes, rows, self.cols / crate::blocks::QK, packed).map(RowPanels::Q4_1),
+                GgmlType::Q4_0 => Panels::new(bytes, rows, self.cols / crate::blocks::QK, packed).map(RowPanels::Q4_0),
                 GgmlType::IQ4_XS => {
                     Panels::new(bytes, rows, self.cols / crate::blocks::QK_K, packed).map(RowPanels::IQ4XS)
                 }
@@ -322,6 +323,7 @@ impl QuantizedMatrix {
                 RowPanels::IQ4NL(p) => self.panel_dots(p, x, n, y, workers),
                 RowPanels::IQ4XS(p) => self.panel_dots(p, x, n, y, workers),
                 RowPanels::Q4_1(p) => self.panel_dots(p, x, n, y, workers),
+                RowPanels::Q4_0(p) => self.panel_dots(p, x, n, y, workers),
             };
         }
         for_type(self.ggml_type, BlockDots { m: self, x, n, y, workers })?

@@ -114,6 +114,7 @@ pub(crate) enum RowPanels {
     IQ4NL(Panels<IQ4NLLayout>),
     IQ4XS(Panels<IQ4XSLayout>),
     Q4_1(Panels<Q4_1Layout>),
+    Q4_0(Panels<Q4_0Layout>),
 }
 
 impl<L: PanelLayout> Panels<L> {
@@ -435,6 +436,61 @@ pub(crate) trait Unpacked: PanelLayout<Prepared = (Vec<Q8_0>, Vec<i32>)> {
     /// # Safety
     /// AVX-512 F/BW/VL and F16C; `panel` holds more than `b` blocks of this layout.
     unsafe fn unpack(panel: &[u8], b: usize) -> (std::arch::x86_64::__m512, [std::arch::x86_64::__m512i; 8]);
+}
+
+/// Q4_0 in panels: IQ4_NL's layout (a block is two bytes of scale and sixteen of nibbles in
+/// both); the nibbles are the codes plus 8, unsigned already, and each block's sum starts at
+/// `−8 · Σ a`, in the order of `kernels_avx2::dot_q4_0`.
+#[derive(Debug)]
+pub(crate) struct Q4_0Layout;
+
+impl PanelLayout for Q4_0Layout {
+    type Block = crate::formats::BlockQ4_0;
+    /// The activations and each block's `−8 · Σ codes`.
+    type Prepared = (Vec<Q8_0>, Vec<i32>);
+    const ROW_BLOCK: usize = IQ4_NL_BLOCK;
+    const PANEL_BLOCK: usize = Q8_0_SCALES + Q5_0_NIBBLES;
+
+    fn panel_bytes(blocks: usize) -> usize {
+        IQ4NLLayout::panel_bytes(blocks)
+    }
+
+    fn place(block: &[u8], b: usize, blocks: usize, r: usize, panel: &mut [u8]) {
+        IQ4NLLayout::place(block, b, blocks, r, panel)
+    }
+
+    fn prepare(x: &[f32]) -> Self::Prepared {
+        with_offsets(crate::formats::BlockQ4_0::quantize_activations(x), 8)
+    }
+
+    fn acts(p: &Self::Prepared) -> &[Q8_0] {
+        &p.0
+    }
+
+    unpacked_panel_kernels!();
+}
+
+impl Unpacked for Q4_0Layout {
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
+    unsafe fn unpack(panel: &[u8], b: usize) -> (std::arch::x86_64::__m512, [std::arch::x86_64::__m512i; 8]) {
+        use std::arch::x86_64::*;
+        let (scales_at, nibbles_at) = iq4_nl_at(b);
+        let low4 = _mm512_set1_epi8(0x0F);
+        // SAFETY: block `b`'s scales and nibbles lie within `panel` (the caller's promise).
+        unsafe {
+            let d = _mm512_cvtph_ps(_mm256_loadu_si256(panel.as_ptr().add(scales_at).cast()));
+            let nibbles = panel.as_ptr().add(nibbles_at);
+            let mut codes = [_mm512_setzero_si512(); 8];
+            for k in 0..4 {
+                let raw = _mm512_loadu_si512(nibbles.add(64 * k).cast());
+                codes[k] = _mm512_and_si512(raw, low4);
+                codes[k + 4] = _mm512_and_si512(_mm512_srli_epi16::<4>(raw), low4);
+            }
+            (d, codes)
+        }
+    }
 }
 
 /// Bytes of one Q4_1 block (ggml's `block_q4_1`).
