@@ -685,7 +685,7 @@ pub(crate) fn dot_q4_0_pair(row: &[u8], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
         a0,
         a1,
         |b| (q, d) = (_mm256_sub_epi8(nibbles(&b[2..18]), eight), f16c_at(b, 0)),
-        |_t, y| { (d * y.d, dot_i8_i8(q, load_i8x32(&y.qs))) }
+        |_t, y| (d * y.d, dot_i8_i8(q, load_i8x32(&y.qs)))
     )
 }
 
