@@ -413,7 +413,7 @@ fn q8_k(x: &[f32]) -> Vec<Q8KBlock> {
 format!(BlockQ4_0, Q4_0, QK, Q8_0, blocks::decode_q4_0, blocks::encode_q4_0, q8_0, kernels::dot_q4_0, q4_0, pair: q4_0, rows: none, tile: none);
 format!(BlockQ4_1, Q4_1, QK, Q8_1, blocks::decode_q4_1, blocks::encode_q4_1, q8_1, kernels::dot_q4_1, q4_1, pair: q4_1, rows: q4_1, tile: none);
 format!(BlockQ5_0, Q5_0, QK, Q8_0, blocks::decode_q5_0, blocks::encode_q5_0, q8_0, kernels::dot_q5_0, q5_0, pair: q5_0, rows: q5_0, tile: none);
-format!(BlockQ5_1, Q5_1, QK, Q8_1, blocks::decode_q5_1, blocks::encode_q5_1, q8_1, kernels::dot_q5_1, q5_1, pair: q5_1, rows: none, tile: q5_1);
+format!(BlockQ5_1, Q5_1, QK, Q8_1, blocks::decode_q5_1, blocks::encode_q5_1, q8_1, kernels::dot_q5_1, q5_1, pair: q5_1, rows: none, tile: none);
 format!(
     BlockQ8_0,
     Q8_0,
@@ -482,7 +482,7 @@ mod simd {
         no_kernels!(none, q4_1, q5_0, q8_0);
     }
     pub(super) mod tile {
-        no_kernels!(none, q5_1, q4_k, q5_k, q6_k);
+        no_kernels!(none, q4_k, q5_k, q6_k);
     }
 }
 
@@ -601,7 +601,7 @@ mod simd {
         use super::*;
         use crate::kernels_vnni as v;
 
-        /// Q4_0, Q4_1, Q8_0, Q5_0, IQ4_NL, Q2_K, Q3_K and IQ4_XS have no tiles: their prompts run on the 16-row panels
+        /// The 32-value formats, Q2_K, Q3_K and IQ4_XS have no tiles: their prompts run on the 16-row panels
         /// (`pack_row_panels`) or the two-token kernel, both in their one-sum-per-block order.
         pub(in super::super) fn none<B>() -> Option<B> {
             None
@@ -621,7 +621,6 @@ mod simd {
         }
 
         wrap_tile! {
-            q5_1 = tiles_q5_1: BlockQ5_1, Q8_1;
             q4_k = tiles_q4_k: BlockQ4K, Q8KBlock;
             q5_k = tiles_q5_k: BlockQ5K, Q8KBlock;
             q6_k = tiles_q6_k: BlockQ6K, Q8KBlock;

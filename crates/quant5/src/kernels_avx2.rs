@@ -86,89 +86,6 @@ fn dot_i8_i8(a: __m256i, b: __m256i) -> __m256i {
     dot_u8_i8(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a))
 }
 
-/// `acc + d·s` for a block's scale `d` and eight i32 partial sums `s`, one FMA per lane: the
-/// step every kernel of a format takes in the same order, so the one-row, two-row and tile
-/// kernels agree bit for bit.
-macro_rules! scaled_add {
-    ($acc:expr, $block:expr) => {{
-        let (d, s): (f32, __m256i) = $block;
-        _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s), $acc)
-    }};
-}
-
-/// Sums `$block` (a block's scale and its eight i32 partial sums, see [`scaled_add!`]) over a
-/// row with four independent accumulators, so consecutive blocks' adds do not wait on each other. A macro rather than a function taking
-/// a closure: closures do not inherit `#[target_feature]`, so the intrinsics would not inline.
-macro_rules! four_way {
-    ($row:expr, $ts:expr, $ys:expr, |$b:ident, $y:ident| $block:expr) => {{
-        // Blocks as arrays and groups of four as arrays of arrays: every index below is
-        // checked at compile time (a bounds check per block cost as much as its arithmetic).
-        let (blocks, _) = $row.as_chunks::<{ $ts }>();
-        let ys = $ys;
-        let n = blocks.len().min(ys.len());
-        let (groups, tail) = blocks[..n].as_chunks::<4>();
-        let (y_groups, y_tail) = ys[..n].as_chunks::<4>();
-        let mut acc = [_mm256_setzero_ps(); 4];
-        for (group, y_group) in groups.iter().zip(y_groups) {
-            for k in 0..4 {
-                let ($b, $y) = (&group[k], &y_group[k]);
-                acc[k] = scaled_add!(acc[k], $block);
-            }
-        }
-        for ($b, $y) in tail.iter().zip(y_tail) {
-            acc[0] = scaled_add!(acc[0], $block);
-        }
-        _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]))
-    }};
-}
-
-/// [`four_way!`] for two rows of activations: `$prep` runs once per weight block (what both rows
-/// share, bound to `$shared`), `$block` once per row; each row's accumulators see exactly the
-/// sequence [`four_way!`] gives them, so results are bit-identical to two one-row calls.
-macro_rules! four_way_pair {
-    ($row:expr, $ts:expr, $a0:expr, $a1:expr, |$b:ident| $shared:pat = $prep:expr, |$t:ident, $y:ident| $block:expr) => {{
-        let (blocks, _) = $row.as_chunks::<{ $ts }>();
-        let (a0, a1) = ($a0, $a1);
-        let n = blocks.len().min(a0.len()).min(a1.len());
-        let (groups, tail) = blocks[..n].as_chunks::<4>();
-        let (groups0, tail0) = a0[..n].as_chunks::<4>();
-        let (groups1, tail1) = a1[..n].as_chunks::<4>();
-        let mut acc = [[_mm256_setzero_ps(); 4]; 2];
-        // Blocks of a full group of four go to accumulators 0–3 in turn (a constant index per
-        // unrolled step, so the accumulators stay in registers), the rest to 0.
-        for ((group, y0), y1) in groups.iter().zip(groups0).zip(groups1) {
-            for k in 0..4 {
-                let $b = &group[k];
-                let $shared = $prep;
-                for ($t, $y) in [&y0[k], &y1[k]].into_iter().enumerate() {
-                    acc[$t][k] = scaled_add!(acc[$t][k], $block);
-                }
-            }
-        }
-        for (($b, y0), y1) in tail.iter().zip(tail0).zip(tail1) {
-            let $shared = $prep;
-            for ($t, $y) in [y0, y1].into_iter().enumerate() {
-                acc[$t][0] = scaled_add!(acc[$t][0], $block);
-            }
-        }
-        let total = |a: [__m256; 4]| _mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3]));
-        [hsum_ps(total(acc[0])), hsum_ps(total(acc[1]))]
-    }};
-}
-
-/// Q5_1 × Q8_1.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn dot_q5_1(row: &[u8], act: &[Q8_1]) -> f32 {
-    let mut mins = 0f32;
-    let acc = four_way!(row, 24, act, |b, y| {
-        let qh = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
-        let q = _mm256_or_si256(nibbles(&b[8..24]), fifth_bits(qh));
-        mins += f16c_at(b, 2) * y.s;
-        (f16c_at(b, 0) * y.d, dot_u8_i8(q, load_i8x32(&y.qs)))
-    });
-    hsum_ps(acc) + mins
-}
-
 /// How far ahead of the weights being read the decoding kernels ask for the next line.
 const PREFETCH_AHEAD: usize = 1024;
 
@@ -179,29 +96,6 @@ const PREFETCH_AHEAD: usize = 1024;
 #[target_feature(enable = "avx2,fma,f16c")]
 fn prefetch_ahead(b: &[u8]) {
     _mm_prefetch::<_MM_HINT_T0>(b.as_ptr().cast::<i8>().wrapping_add(PREFETCH_AHEAD));
-}
-
-/// [`dot_q5_1`] for two rows of activations at once: each weight block is unpacked once and
-/// each row's sums run in exactly [`dot_q5_1`]'s order (bit-identical to two calls).
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn dot_q5_1_pair(row: &[u8], a0: &[Q8_1], a1: &[Q8_1]) -> [f32; 2] {
-    let mut mins = [0f32; 2];
-    let [s0, s1] = four_way_pair!(
-        row,
-        24,
-        a0,
-        a1,
-        |b| (q, d, m) = (
-            _mm256_or_si256(nibbles(&b[8..24]), fifth_bits(u32::from_le_bytes([b[4], b[5], b[6], b[7]]))),
-            f16c_at(b, 0),
-            f16c_at(b, 2)
-        ),
-        |t, y| {
-            mins[t] += m * y.s;
-            (d * y.d, dot_u8_i8(q, load_i8x32(&y.qs)))
-        }
-    );
-    [s0 + mins[0], s1 + mins[1]]
 }
 
 /// A Q4_K, Q5_K or Q6_K super-block's whole integer sum (its eight lanes added), as f32 in every
@@ -414,6 +308,39 @@ pub(crate) fn dot_q4_1_pair(row: &[u8], a0: &[Q8_1], a1: &[Q8_1]) -> [f32; 2] {
     let mut mins = [0f32; 2];
     let [s0, s1] =
         by_eights_pair!(row, 20, a0, a1, |b| (q, d, m) = (nibbles(&b[4..20]), f16c_at(b, 0), f16c_at(b, 2)), |t, y| {
+            mins[t] += m * y.s;
+            (d * y.d, dot_u8_i8(q, load_i8x32(&y.qs)))
+        });
+    [s0 + mins[0], s1 + mins[1]]
+}
+
+/// A Q5_1 block's 32 codes (0–31, unsigned bytes).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn q5_1_codes(b: &[u8; 24]) -> __m256i {
+    let qh = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+    _mm256_or_si256(nibbles(&b[8..24]), fifth_bits(qh))
+}
+
+/// Q5_1 × Q8_1: Q4_1's order (one integer sum per block, eight per FMA, the minimum terms in
+/// one f32 sum) on the 5-bit codes; the 16-row panels share it.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q5_1(row: &[u8], act: &[Q8_1]) -> f32 {
+    let mut mins = 0f32;
+    let sum = by_eights!(row, 24, act, |b, y| {
+        mins += f16c_at(b, 2) * y.s;
+        (f16c_at(b, 0) * y.d, dot_u8_i8(q5_1_codes(b), load_i8x32(&y.qs)))
+    });
+    sum + mins
+}
+
+/// [`dot_q5_1`] for two rows of activations at once: each weight block is unpacked once;
+/// bit-identical to two calls.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q5_1_pair(row: &[u8], a0: &[Q8_1], a1: &[Q8_1]) -> [f32; 2] {
+    let mut mins = [0f32; 2];
+    let [s0, s1] =
+        by_eights_pair!(row, 24, a0, a1, |b| (q, d, m) = (q5_1_codes(b), f16c_at(b, 0), f16c_at(b, 2)), |t, y| {
             mins[t] += m * y.s;
             (d * y.d, dot_u8_i8(q, load_i8x32(&y.qs)))
         });

@@ -188,6 +188,7 @@ impl QuantizedMatrix {
                 }
                 GgmlType::Q4_1 => Panels::new(bytes, rows, self.cols / crate::blocks::QK, packed).map(RowPanels::Q4_1),
                 GgmlType::Q4_0 => Panels::new(bytes, rows, self.cols / crate::blocks::QK, packed).map(RowPanels::Q4_0),
+                GgmlType::Q5_1 => Panels::new(bytes, rows, self.cols / crate::blocks::QK, packed).map(RowPanels::Q5_1),
                 GgmlType::IQ4_XS => {
                     Panels::new(bytes, rows, self.cols / crate::blocks::QK_K, packed).map(RowPanels::IQ4XS)
                 }
@@ -324,6 +325,7 @@ impl QuantizedMatrix {
                 RowPanels::IQ4XS(p) => self.panel_dots(p, x, n, y, workers),
                 RowPanels::Q4_1(p) => self.panel_dots(p, x, n, y, workers),
                 RowPanels::Q4_0(p) => self.panel_dots(p, x, n, y, workers),
+                RowPanels::Q5_1(p) => self.panel_dots(p, x, n, y, workers),
             };
         }
         for_type(self.ggml_type, BlockDots { m: self, x, n, y, workers })?

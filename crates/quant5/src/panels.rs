@@ -115,6 +115,7 @@ pub(crate) enum RowPanels {
     IQ4XS(Panels<IQ4XSLayout>),
     Q4_1(Panels<Q4_1Layout>),
     Q4_0(Panels<Q4_0Layout>),
+    Q5_1(Panels<Q5_1Layout>),
 }
 
 impl<L: PanelLayout> Panels<L> {
@@ -353,6 +354,18 @@ macro_rules! unpacked_panel_kernels {
     };
 }
 
+/// Sets row `r`'s fifth bits `qh` (bit `j`: code `j`) in a 32-value block's eight 64-bit masks,
+/// one per group of four codes (row `r`, code `i` of the group at bit `4 r + i`; Q5_0, Q5_1).
+fn place_fifth_bits(qh: u32, r: usize, masks: &mut [u8]) {
+    for g in 0..8 {
+        for i in 0..4 {
+            if qh >> (4 * g + i) & 1 == 1 {
+                masks[8 * g + (4 * r + i) / 8] |= 1 << ((4 * r + i) % 8);
+            }
+        }
+    }
+}
+
 /// Bytes of one Q5_0 block (ggml's `block_q5_0`).
 const Q5_0_BLOCK: usize = 22;
 /// A Q5_0 panel block's fifth bits: for each group of four codes, a 64-bit mask over the
@@ -398,14 +411,7 @@ impl PanelLayout for Q5_0Layout {
         let (scales_at, masks_at, nibbles_at) = q5_0_at(b);
         panel[scales_at + 2 * r..scales_at + 2 * r + 2].copy_from_slice(&block[..2]);
         let qh = u32::from_le_bytes([block[2], block[3], block[4], block[5]]);
-        for g in 0..8 {
-            let mask = &mut panel[masks_at + 8 * g..masks_at + 8 * g + 8];
-            for i in 0..4 {
-                if qh >> (4 * g + i) & 1 == 1 {
-                    mask[(4 * r + i) / 8] |= 1 << ((4 * r + i) % 8);
-                }
-            }
-        }
+        place_fifth_bits(qh, r, &mut panel[masks_at..masks_at + Q5_0_MASKS]);
         place_nibble_lanes(&block[6..22], r, &mut panel[nibbles_at..nibbles_at + Q5_0_NIBBLES]);
     }
 
@@ -501,10 +507,75 @@ const Q4_1_BLOCK: usize = 20;
 const Q4_1_PAIR: usize = 2 * (2 * Q8_0_SCALES + Q5_0_NIBBLES);
 const _: () = assert!(Q4_1_PAIR.is_multiple_of(LINE) && (4 * Q8_0_SCALES).is_multiple_of(LINE));
 
-/// Block `b`'s scales, minimums and nibbles in a Q4_1 panel.
-fn q4_1_at(b: usize) -> (usize, usize, usize) {
+/// Block `b`'s scales, minimums, (no) masks and nibbles in a Q4_1 panel.
+fn q4_1_at(b: usize) -> (usize, usize, usize, usize) {
     let (pair, h) = (Q4_1_PAIR * (b / 2), b % 2);
-    (pair + Q8_0_SCALES * h, pair + 2 * Q8_0_SCALES + Q8_0_SCALES * h, pair + 4 * Q8_0_SCALES + Q5_0_NIBBLES * h)
+    let nibbles = pair + 4 * Q8_0_SCALES + Q5_0_NIBBLES * h;
+    (pair + Q8_0_SCALES * h, pair + 2 * Q8_0_SCALES + Q8_0_SCALES * h, nibbles, nibbles)
+}
+
+/// Bytes of one Q5_1 block (ggml's `block_q5_1`).
+const Q5_1_BLOCK: usize = 24;
+/// Two Q5_1 panel blocks side by side: Q4_1's scales and minimums, then both blocks' fifth bits
+/// as Q5_0's masks ([`Q5_0_MASKS`]), then both blocks' nibbles — twelve lines, the rows' bytes.
+const Q5_1_PAIR: usize = 2 * (2 * Q8_0_SCALES + Q5_0_MASKS + Q5_0_NIBBLES);
+const _: () = assert!(Q5_1_PAIR.is_multiple_of(LINE) && (4 * Q8_0_SCALES + 2 * Q5_0_MASKS).is_multiple_of(LINE));
+
+/// Block `b`'s scales, minimums, masks and nibbles in a Q5_1 panel.
+fn q5_1_at(b: usize) -> (usize, usize, usize, usize) {
+    let (pair, h) = (Q5_1_PAIR * (b / 2), b % 2);
+    let masks = pair + 4 * Q8_0_SCALES;
+    let nibbles = masks + 2 * Q5_0_MASKS;
+    (
+        pair + Q8_0_SCALES * h,
+        pair + 2 * Q8_0_SCALES + Q8_0_SCALES * h,
+        masks + Q5_0_MASKS * h,
+        nibbles + Q5_0_NIBBLES * h,
+    )
+}
+
+/// Q5_1 in panels: Q4_1's layout and kernel with each block's fifth bits as Q5_0's masks
+/// between the minimums and the nibbles, added by masked byte adds, in the order of
+/// `kernels_avx2::dot_q5_1`.
+#[derive(Debug)]
+pub(crate) struct Q5_1Layout;
+
+impl PanelLayout for Q5_1Layout {
+    type Block = crate::formats::BlockQ5_1;
+    type Prepared = Vec<crate::kernels::Q8_1>;
+    const ROW_BLOCK: usize = Q5_1_BLOCK;
+    const PANEL_BLOCK: usize = 2 * Q8_0_SCALES + Q5_0_MASKS + Q5_0_NIBBLES;
+
+    fn panel_bytes(blocks: usize) -> usize {
+        blocks.div_ceil(2) * Q5_1_PAIR
+    }
+
+    fn place(block: &[u8], b: usize, _: usize, r: usize, panel: &mut [u8]) {
+        let (scales_at, mins_at, masks_at, nibbles_at) = q5_1_at(b);
+        panel[scales_at + 2 * r..scales_at + 2 * r + 2].copy_from_slice(&block[..2]);
+        panel[mins_at + 2 * r..mins_at + 2 * r + 2].copy_from_slice(&block[2..4]);
+        let qh = u32::from_le_bytes([block[4], block[5], block[6], block[7]]);
+        place_fifth_bits(qh, r, &mut panel[masks_at..masks_at + Q5_0_MASKS]);
+        place_nibble_lanes(&block[8..24], r, &mut panel[nibbles_at..nibbles_at + Q5_0_NIBBLES]);
+    }
+
+    fn prepare(x: &[f32]) -> Self::Prepared {
+        crate::formats::BlockQ5_1::quantize_activations(x)
+    }
+
+    fn acts(p: &Self::Prepared) -> &[crate::kernels::Q8_1] {
+        p
+    }
+
+    unsafe fn dot_panel(panel: &[u8], blocks: usize, a: &Self::Prepared, out: &mut [f32]) {
+        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
+        unsafe { q4_1_panel_vnni::<1, true>(panel, blocks, std::slice::from_ref(a), out, 0) }
+    }
+
+    unsafe fn dot_panel_tokens(panel: &[u8], blocks: usize, acts: &[Self::Prepared], out: &mut [f32], stride: usize) {
+        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
+        unsafe { q4_1_panel_vnni::<Q5_0_TOKENS, true>(panel, blocks, acts, out, stride) }
+    }
 }
 
 /// Q4_1 in panels: per pair of blocks the sixteen f16 scales of each, the sixteen f16 minimums
@@ -525,7 +596,7 @@ impl PanelLayout for Q4_1Layout {
     }
 
     fn place(block: &[u8], b: usize, _: usize, r: usize, panel: &mut [u8]) {
-        let (scales_at, mins_at, nibbles_at) = q4_1_at(b);
+        let (scales_at, mins_at, _, nibbles_at) = q4_1_at(b);
         panel[scales_at + 2 * r..scales_at + 2 * r + 2].copy_from_slice(&block[..2]);
         panel[mins_at + 2 * r..mins_at + 2 * r + 2].copy_from_slice(&block[2..4]);
         place_nibble_lanes(&block[4..20], r, &mut panel[nibbles_at..nibbles_at + Q5_0_NIBBLES]);
@@ -541,12 +612,12 @@ impl PanelLayout for Q4_1Layout {
 
     unsafe fn dot_panel(panel: &[u8], blocks: usize, a: &Self::Prepared, out: &mut [f32]) {
         // SAFETY: forwarded to the caller (AVX-512 VNNI present).
-        unsafe { q4_1_panel_vnni::<1>(panel, blocks, std::slice::from_ref(a), out, 0) }
+        unsafe { q4_1_panel_vnni::<1, false>(panel, blocks, std::slice::from_ref(a), out, 0) }
     }
 
     unsafe fn dot_panel_tokens(panel: &[u8], blocks: usize, acts: &[Self::Prepared], out: &mut [f32], stride: usize) {
         // SAFETY: forwarded to the caller (AVX-512 VNNI present).
-        unsafe { q4_1_panel_vnni::<Q5_0_TOKENS>(panel, blocks, acts, out, stride) }
+        unsafe { q4_1_panel_vnni::<Q5_0_TOKENS, false>(panel, blocks, acts, out, stride) }
     }
 }
 
@@ -556,7 +627,7 @@ impl PanelLayout for Q4_1Layout {
 /// terms added last).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
-fn q4_1_panel_vnni<const T: usize>(
+fn q4_1_panel_vnni<const T: usize, const FIFTH: bool>(
     panel: &[u8],
     blocks: usize,
     acts: &[Vec<crate::kernels::Q8_1>],
@@ -564,25 +635,31 @@ fn q4_1_panel_vnni<const T: usize>(
     stride: usize,
 ) {
     use std::arch::x86_64::*;
-    assert!(panel.len() >= Q4_1Layout::panel_bytes(blocks), "Q4_1 panel size");
+    let bytes = if FIFTH { Q5_1Layout::panel_bytes(blocks) } else { Q4_1Layout::panel_bytes(blocks) };
+    assert!(panel.len() >= bytes, "Q4_1 or Q5_1 panel size");
     assert!(acts.iter().all(|a| a.len() >= blocks), "activation blocks");
-    let low4 = _mm512_set1_epi8(0x0F);
+    let (low4, sixteen) = (_mm512_set1_epi8(0x0F), _mm512_set1_epi8(16));
     for (chunk, acts) in acts.chunks(T).enumerate() {
         let mut acc = [[_mm512_setzero_ps(); 8]; T];
         let mut mins = [_mm512_setzero_ps(); T];
         for b in 0..blocks {
-            let (scales_at, mins_at, nibbles_at) = q4_1_at(b);
-            // SAFETY: block `b`'s scales, minimums and nibbles lie within `panel` (its size was
-            // checked above); AVX-512 and F16C (this function's features).
+            let (scales_at, mins_at, masks_at, nibbles_at) = if FIFTH { q5_1_at(b) } else { q4_1_at(b) };
+            // SAFETY: block `b`'s scales, minimums, masks and nibbles lie within `panel` (its
+            // size was checked above); AVX-512 and F16C (this function's features).
             let (d, m, codes) = unsafe {
                 let p = panel.as_ptr();
                 let d = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(scales_at).cast()));
                 let m = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(mins_at).cast()));
+                let mask = |g: usize| p.add(masks_at + 8 * g).cast::<u64>().read_unaligned();
                 let mut codes = [_mm512_setzero_si512(); 8];
                 for k in 0..4 {
                     let raw = _mm512_loadu_si512(p.add(nibbles_at + 64 * k).cast());
                     codes[k] = _mm512_and_si512(raw, low4);
                     codes[k + 4] = _mm512_and_si512(_mm512_srli_epi16::<4>(raw), low4);
+                    if FIFTH {
+                        codes[k] = _mm512_mask_add_epi8(codes[k], mask(k), codes[k], sixteen);
+                        codes[k + 4] = _mm512_mask_add_epi8(codes[k + 4], mask(k + 4), codes[k + 4], sixteen);
+                    }
                 }
                 (d, m, codes)
             };
