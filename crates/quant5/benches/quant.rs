@@ -3,8 +3,8 @@
 //! 2 threads, for every block type, beside candle-core 0.11's quantized matmul on the same bytes
 //! in the same group where candle has the type (with the `candle-comparison` feature, so CI does
 //! not build candle). candle 0.11 runs its products on a pool of its own sized once per process
-//! (see `candle_threads`): one thread unless `CANDLE_NUM_THREADS` says otherwise. Every format but
-//! Q4_0 and Q5_1 is also measured with its rows packed in 16-row panels
+//! (see `candle_threads`): one thread unless `CANDLE_NUM_THREADS` says otherwise. Every quantized
+//! format is also measured with its rows packed in 16-row panels
 //! (`pack_row_panels`). Per-row int8 (`Int8Matrix`) runs on the same shapes, and on an
 //! encoder-window product beside f32 gemm. `read_bandwidth` sums a 48 MiB buffer (a Q6_K
 //! 14336×4096 matrix's size) and a 192 MiB one: the most bytes per second one core streams,
@@ -145,7 +145,7 @@ fn matvec(c: &mut Criterion) {
                     b.iter(|| m.matvec_into(black_box(&x), &mut y, threads).expect("shapes match"))
                 });
             }
-            // Every format but Q4_0 and Q5_1 repacked into 16-row panels (AVX-512 VNNI CPUs only); the
+            // Every quantized format repacked into 16-row panels (AVX-512 VNNI CPUs only); the
             // block bytes stay as they were, for candle below.
             let mut m = m;
             if m.pack_row_panels() {

@@ -109,7 +109,7 @@ pub struct QuantizedMatrix {
     pub cols: usize,
     /// The blocks, owned or borrowed from a mapped file ([`BlockBytes`]).
     pub bytes: BlockBytes,
-    /// Q4_1, Q8_0, Q5_0, IQ4_NL, K-quant or IQ4_XS rows repacked for the AVX-512 VNNI kernels ([`Self::pack_row_panels`]).
+    /// Rows of any quantized format repacked for the AVX-512 VNNI kernels ([`Self::pack_row_panels`]).
     #[cfg(target_arch = "x86_64")]
     panels: Option<std::sync::Arc<crate::panels::RowPanels>>,
 }
@@ -153,7 +153,7 @@ impl QuantizedMatrix {
         }
     }
 
-    /// Repacks a Q4_1, Q8_0, Q5_0, IQ4_NL, K-quant or IQ4_XS matrix's rows, sixteen at a time, into the interleaved
+    /// Repacks a quantized matrix's rows, sixteen at a time, into the interleaved
     /// panels of the AVX-512 VNNI kernels (llama.cpp's and candle's "repack"): one instruction
     /// then multiplies four codes of sixteen rows, and products with any number of rows of `X`
     /// read the panels instead of [`bytes`](Self::bytes) — the same bits as before (each
@@ -161,7 +161,7 @@ impl QuantizedMatrix {
     /// product. The panels are a copy (about as many bytes as the rows they hold: Q4_K's
     /// and Q5_K's scales unpacked add 2.8 % and 2.3 %, Q3_K's 5.5 %, IQ4_XS's 2.9 %, Q6_K's line padding 1 %); `bytes` stays valid (the last
     /// `rows % 16` rows and row look-ups still read it). Returns whether panels were made: only
-    /// for those ten formats with at least 16 rows on a CPU with AVX-512 VNNI.
+    /// for quantized formats with at least 16 rows on a CPU with AVX-512 VNNI.
     pub fn pack_row_panels(&mut self) -> bool {
         self.pack_row_panels_with(&mut |_| {})
     }

@@ -1,4 +1,4 @@
-//! Q4_1, Q8_0, Q5_0, IQ4_NL, the K-quants and IQ4_XS weights repacked into panels of 16 rows for AVX-512 VNNI, the layout
+//! Every quantized format's weights repacked into panels of 16 rows for AVX-512 VNNI, the layout
 //! candle 0.11 and llama.cpp's CPU repack use: one `vpdpbusd` multiplies four codes of sixteen
 //! rows by four activation codes, where the row-by-row kernels spend about a dozen instructions
 //! per row and block. Each row's products are added in exactly the order of the row kernels, so

@@ -706,7 +706,7 @@ impl QuantLlama {
     /// Builds from any weight source (GGUF names, permuted Q/K).
     pub fn from_weights(config: LlamaConfig, w: &WeightSet<'_>, format: WeightFormat) -> Result<Self, LlamaError> {
         let h = config.hidden_size;
-        // Q4_1, Q8_0, Q5_0, IQ4_NL, K-quant and IQ4_XS rows read from a mapped file go into panels for the VNNI kernels
+        // Quantized rows read from a mapped file go into panels for the VNNI kernels
         // where the CPU has them (the same bits, two to three times faster per product), and
         // the file's copy of them leaves memory as they are packed. Matrices made here
         // (requantized, or from a checkpoint) keep their one copy: panels beside it would
