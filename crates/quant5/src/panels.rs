@@ -332,10 +332,18 @@ fn place_nibble_lanes(qs: &[u8], r: usize, nibbles: &mut [u8]) {
     }
 }
 
-/// The one-token and sixteen-token kernels of a layout that unpacks to Q8_0's codes
-/// ([`Unpacked`]), as `PanelLayout` methods.
+/// The activations (each block's `−bias · Σ a` beside it) and the one-token and sixteen-token
+/// kernels of a layout that unpacks to Q8_0's codes ([`Unpacked`]), as `PanelLayout` methods.
 macro_rules! unpacked_panel_kernels {
-    () => {
+    ($block:ty, $bias:expr) => {
+        fn prepare(x: &[f32]) -> Self::Prepared {
+            with_offsets(<$block>::quantize_activations(x), $bias)
+        }
+
+        fn acts(p: &Self::Prepared) -> &[Q8_0] {
+            &p.0
+        }
+
         unsafe fn dot_panel(panel: &[u8], blocks: usize, a: &Self::Prepared, out: &mut [f32]) {
             // SAFETY: forwarded to the caller (AVX-512 VNNI present).
             unsafe { unpacked_panel_one_vnni::<Self>(panel, blocks, a, out) }
@@ -415,15 +423,7 @@ impl PanelLayout for Q5_0Layout {
         place_nibble_lanes(&block[6..22], r, &mut panel[nibbles_at..nibbles_at + Q5_0_NIBBLES]);
     }
 
-    fn prepare(x: &[f32]) -> Self::Prepared {
-        with_offsets(crate::formats::BlockQ5_0::quantize_activations(x), 16)
-    }
-
-    fn acts(p: &Self::Prepared) -> &[Q8_0] {
-        &p.0
-    }
-
-    unpacked_panel_kernels!();
+    unpacked_panel_kernels!(crate::formats::BlockQ5_0, 16);
 }
 
 impl Unpacked for Q5_0Layout {
@@ -465,37 +465,13 @@ impl PanelLayout for Q4_0Layout {
         IQ4NLLayout::place(block, b, blocks, r, panel)
     }
 
-    fn prepare(x: &[f32]) -> Self::Prepared {
-        with_offsets(crate::formats::BlockQ4_0::quantize_activations(x), 8)
-    }
-
-    fn acts(p: &Self::Prepared) -> &[Q8_0] {
-        &p.0
-    }
-
-    unpacked_panel_kernels!();
+    unpacked_panel_kernels!(crate::formats::BlockQ4_0, 8);
 }
 
 impl Unpacked for Q4_0Layout {
-    #[cfg(target_arch = "x86_64")]
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
     unsafe fn unpack(panel: &[u8], b: usize) -> (std::arch::x86_64::__m512, [std::arch::x86_64::__m512i; 8]) {
-        use std::arch::x86_64::*;
-        let (scales_at, nibbles_at) = iq4_nl_at(b);
-        let low4 = _mm512_set1_epi8(0x0F);
-        // SAFETY: block `b`'s scales and nibbles lie within `panel` (the caller's promise).
-        unsafe {
-            let d = _mm512_cvtph_ps(_mm256_loadu_si256(panel.as_ptr().add(scales_at).cast()));
-            let nibbles = panel.as_ptr().add(nibbles_at);
-            let mut codes = [_mm512_setzero_si512(); 8];
-            for k in 0..4 {
-                let raw = _mm512_loadu_si512(nibbles.add(64 * k).cast());
-                codes[k] = _mm512_and_si512(raw, low4);
-                codes[k + 4] = _mm512_and_si512(_mm512_srli_epi16::<4>(raw), low4);
-            }
-            (d, codes)
-        }
+        // SAFETY: forwarded to the caller.
+        unsafe { nibble_block::<false>(panel, b) }
     }
 }
 
@@ -540,43 +516,62 @@ fn q5_1_at(b: usize) -> (usize, usize, usize, usize) {
 #[derive(Debug)]
 pub(crate) struct Q5_1Layout;
 
-impl PanelLayout for Q5_1Layout {
-    type Block = crate::formats::BlockQ5_1;
-    type Prepared = Vec<crate::kernels::Q8_1>;
-    const ROW_BLOCK: usize = Q5_1_BLOCK;
-    const PANEL_BLOCK: usize = 2 * Q8_0_SCALES + Q5_0_MASKS + Q5_0_NIBBLES;
+/// The `PanelLayout` of Q4_1 (`FIFTH = false`) or Q5_1: their blocks differ only in Q5_1's
+/// fifth bits (`qh` between the minimum and the nibbles), their panels in its masks.
+macro_rules! minimum_layout {
+    ($layout:ty, $block:ty, $bytes:expr, $fifth:literal, $pair:expr, $at:ident) => {
+        impl PanelLayout for $layout {
+            type Block = $block;
+            type Prepared = Vec<crate::kernels::Q8_1>;
+            const ROW_BLOCK: usize = $bytes;
+            const PANEL_BLOCK: usize = $pair / 2;
 
-    fn panel_bytes(blocks: usize) -> usize {
-        blocks.div_ceil(2) * Q5_1_PAIR
-    }
+            fn panel_bytes(blocks: usize) -> usize {
+                blocks.div_ceil(2) * $pair
+            }
 
-    fn place(block: &[u8], b: usize, _: usize, r: usize, panel: &mut [u8]) {
-        let (scales_at, mins_at, masks_at, nibbles_at) = q5_1_at(b);
-        panel[scales_at + 2 * r..scales_at + 2 * r + 2].copy_from_slice(&block[..2]);
-        panel[mins_at + 2 * r..mins_at + 2 * r + 2].copy_from_slice(&block[2..4]);
-        let qh = u32::from_le_bytes([block[4], block[5], block[6], block[7]]);
-        place_fifth_bits(qh, r, &mut panel[masks_at..masks_at + Q5_0_MASKS]);
-        place_nibble_lanes(&block[8..24], r, &mut panel[nibbles_at..nibbles_at + Q5_0_NIBBLES]);
-    }
+            fn place(block: &[u8], b: usize, _: usize, r: usize, panel: &mut [u8]) {
+                let (scales_at, mins_at, masks_at, nibbles_at) = $at(b);
+                panel[scales_at + 2 * r..scales_at + 2 * r + 2].copy_from_slice(&block[..2]);
+                panel[mins_at + 2 * r..mins_at + 2 * r + 2].copy_from_slice(&block[2..4]);
+                let codes = if $fifth {
+                    let qh = u32::from_le_bytes([block[4], block[5], block[6], block[7]]);
+                    place_fifth_bits(qh, r, &mut panel[masks_at..masks_at + Q5_0_MASKS]);
+                    8
+                } else {
+                    4
+                };
+                place_nibble_lanes(&block[codes..codes + 16], r, &mut panel[nibbles_at..nibbles_at + Q5_0_NIBBLES]);
+            }
 
-    fn prepare(x: &[f32]) -> Self::Prepared {
-        crate::formats::BlockQ5_1::quantize_activations(x)
-    }
+            fn prepare(x: &[f32]) -> Self::Prepared {
+                <$block>::quantize_activations(x)
+            }
 
-    fn acts(p: &Self::Prepared) -> &[crate::kernels::Q8_1] {
-        p
-    }
+            fn acts(p: &Self::Prepared) -> &[crate::kernels::Q8_1] {
+                p
+            }
 
-    unsafe fn dot_panel(panel: &[u8], blocks: usize, a: &Self::Prepared, out: &mut [f32]) {
-        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
-        unsafe { q4_1_panel_vnni::<1, true>(panel, blocks, std::slice::from_ref(a), out, 0) }
-    }
+            unsafe fn dot_panel(panel: &[u8], blocks: usize, a: &Self::Prepared, out: &mut [f32]) {
+                // SAFETY: forwarded to the caller (AVX-512 VNNI present).
+                unsafe { q4_1_panel_vnni::<1, $fifth>(panel, blocks, std::slice::from_ref(a), out, 0) }
+            }
 
-    unsafe fn dot_panel_tokens(panel: &[u8], blocks: usize, acts: &[Self::Prepared], out: &mut [f32], stride: usize) {
-        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
-        unsafe { q4_1_panel_vnni::<Q5_0_TOKENS, true>(panel, blocks, acts, out, stride) }
-    }
+            unsafe fn dot_panel_tokens(
+                panel: &[u8],
+                blocks: usize,
+                acts: &[Self::Prepared],
+                out: &mut [f32],
+                stride: usize,
+            ) {
+                // SAFETY: forwarded to the caller (AVX-512 VNNI present).
+                unsafe { q4_1_panel_vnni::<Q5_0_TOKENS, $fifth>(panel, blocks, acts, out, stride) }
+            }
+        }
+    };
 }
+
+minimum_layout!(Q5_1Layout, crate::formats::BlockQ5_1, Q5_1_BLOCK, true, Q5_1_PAIR, q5_1_at);
 
 /// Q4_1 in panels: per pair of blocks the sixteen f16 scales of each, the sixteen f16 minimums
 /// of each, then each block's nibbles (Q5_0's lanes). A block's nibbles are its codes (unsigned,
@@ -585,41 +580,7 @@ impl PanelLayout for Q5_1Layout {
 #[derive(Debug)]
 pub(crate) struct Q4_1Layout;
 
-impl PanelLayout for Q4_1Layout {
-    type Block = crate::formats::BlockQ4_1;
-    type Prepared = Vec<crate::kernels::Q8_1>;
-    const ROW_BLOCK: usize = Q4_1_BLOCK;
-    const PANEL_BLOCK: usize = 2 * Q8_0_SCALES + Q5_0_NIBBLES;
-
-    fn panel_bytes(blocks: usize) -> usize {
-        blocks.div_ceil(2) * Q4_1_PAIR
-    }
-
-    fn place(block: &[u8], b: usize, _: usize, r: usize, panel: &mut [u8]) {
-        let (scales_at, mins_at, _, nibbles_at) = q4_1_at(b);
-        panel[scales_at + 2 * r..scales_at + 2 * r + 2].copy_from_slice(&block[..2]);
-        panel[mins_at + 2 * r..mins_at + 2 * r + 2].copy_from_slice(&block[2..4]);
-        place_nibble_lanes(&block[4..20], r, &mut panel[nibbles_at..nibbles_at + Q5_0_NIBBLES]);
-    }
-
-    fn prepare(x: &[f32]) -> Self::Prepared {
-        crate::formats::BlockQ4_1::quantize_activations(x)
-    }
-
-    fn acts(p: &Self::Prepared) -> &[crate::kernels::Q8_1] {
-        p
-    }
-
-    unsafe fn dot_panel(panel: &[u8], blocks: usize, a: &Self::Prepared, out: &mut [f32]) {
-        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
-        unsafe { q4_1_panel_vnni::<1, false>(panel, blocks, std::slice::from_ref(a), out, 0) }
-    }
-
-    unsafe fn dot_panel_tokens(panel: &[u8], blocks: usize, acts: &[Self::Prepared], out: &mut [f32], stride: usize) {
-        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
-        unsafe { q4_1_panel_vnni::<Q5_0_TOKENS, false>(panel, blocks, acts, out, stride) }
-    }
-}
+minimum_layout!(Q4_1Layout, crate::formats::BlockQ4_1, Q4_1_BLOCK, false, Q4_1_PAIR, q4_1_at);
 
 /// One Q4_1 panel against rows of activations, `T` at a time (one to decode, sixteen for a
 /// prompt): each block's nibbles are unpacked once for all of them; each token's sums in
@@ -715,37 +676,43 @@ impl PanelLayout for IQ4NLLayout {
         place_nibble_lanes(&block[2..18], r, &mut panel[nibbles_at..nibbles_at + Q5_0_NIBBLES]);
     }
 
-    fn prepare(x: &[f32]) -> Self::Prepared {
-        with_offsets(crate::formats::BlockIQ4NL::quantize_activations(x), 128)
-    }
-
-    fn acts(p: &Self::Prepared) -> &[Q8_0] {
-        &p.0
-    }
-
-    unpacked_panel_kernels!();
+    unpacked_panel_kernels!(crate::formats::BlockIQ4NL, 128);
 }
 
 impl Unpacked for IQ4NLLayout {
-    #[cfg(target_arch = "x86_64")]
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
     unsafe fn unpack(panel: &[u8], b: usize) -> (std::arch::x86_64::__m512, [std::arch::x86_64::__m512i; 8]) {
-        use std::arch::x86_64::*;
-        let (scales_at, nibbles_at) = iq4_nl_at(b);
-        let (low4, table) = (_mm512_set1_epi8(0x0F), iq4_table_plus_128());
-        // SAFETY: block `b`'s scales and nibbles lie within `panel` (the caller's promise).
-        unsafe {
-            let d = _mm512_cvtph_ps(_mm256_loadu_si256(panel.as_ptr().add(scales_at).cast()));
-            let nibbles = panel.as_ptr().add(nibbles_at);
-            let mut codes = [_mm512_setzero_si512(); 8];
-            for k in 0..4 {
-                let raw = _mm512_loadu_si512(nibbles.add(64 * k).cast());
-                codes[k] = _mm512_shuffle_epi8(table, _mm512_and_si512(raw, low4));
-                codes[k + 4] = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16::<4>(raw), low4));
-            }
-            (d, codes)
+        // SAFETY: forwarded to the caller.
+        unsafe { nibble_block::<true>(panel, b) }
+    }
+}
+
+/// Block `b` of a Q4_0 or IQ4_NL panel (IQ4_NL's layout): its weight scales and its nibbles as
+/// Q8_0's eight groups of codes — for IQ4_NL (`TABLE`) looked up in the table plus 128.
+///
+/// # Safety
+/// AVX-512 F/BW and F16C; `panel` holds more than `b` blocks of that layout.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
+unsafe fn nibble_block<const TABLE: bool>(
+    panel: &[u8],
+    b: usize,
+) -> (std::arch::x86_64::__m512, [std::arch::x86_64::__m512i; 8]) {
+    use std::arch::x86_64::*;
+    let (scales_at, nibbles_at) = iq4_nl_at(b);
+    let (low4, table) = (_mm512_set1_epi8(0x0F), iq4_table_plus_128());
+    let code = |n: __m512i| if TABLE { _mm512_shuffle_epi8(table, n) } else { n };
+    // SAFETY: block `b`'s scales and nibbles lie within `panel` (the caller's promise).
+    unsafe {
+        let d = _mm512_cvtph_ps(_mm256_loadu_si256(panel.as_ptr().add(scales_at).cast()));
+        let nibbles = panel.as_ptr().add(nibbles_at);
+        let mut codes = [_mm512_setzero_si512(); 8];
+        for k in 0..4 {
+            let raw = _mm512_loadu_si512(nibbles.add(64 * k).cast());
+            codes[k] = code(_mm512_and_si512(raw, low4));
+            codes[k + 4] = code(_mm512_and_si512(_mm512_srli_epi16::<4>(raw), low4));
         }
+        (d, codes)
     }
 }
 
@@ -918,6 +885,30 @@ fn unpacked_panel_vnni<L: Unpacked>(
     }
 }
 
+/// The activation and kernel methods of a super-block layout read with Q8_K activations:
+/// `$one(panel, act, out)` for one token, `$tokens(panel, acts, out, stride)` for a prompt.
+macro_rules! q8k_panel_methods {
+    ($block:ty, $one:expr, $tokens:expr) => {
+        fn prepare(x: &[f32]) -> Self::Prepared {
+            <$block>::quantize_activations(x)
+        }
+
+        fn acts(p: &Self::Prepared) -> &[Q8KBlock] {
+            p
+        }
+
+        unsafe fn dot_panel(panel: &[u8], _: usize, act: &Self::Prepared, out: &mut [f32]) {
+            // SAFETY: forwarded to the caller (AVX-512 VNNI present).
+            unsafe { $one(panel, act, out) }
+        }
+
+        unsafe fn dot_panel_tokens(panel: &[u8], _: usize, acts: &[Self::Prepared], out: &mut [f32], stride: usize) {
+            // SAFETY: forwarded to the caller (AVX-512 VNNI present).
+            unsafe { $tokens(panel, acts, out, stride) }
+        }
+    };
+}
+
 /// Bytes of one Q4_K super-block (ggml's `block_q4_K`).
 const Q4K_BLOCK: usize = 144;
 /// One super-block of a Q4_K panel: 16 `d`, 16 `dmin` (f16), the eight sub-block scales and
@@ -992,23 +983,11 @@ impl PanelLayout for Q4KLayout {
         place_k4(block, 16, None, Q4K_GROUP, r, &mut panel[b * Q4K_PANEL_BLOCK..(b + 1) * Q4K_PANEL_BLOCK]);
     }
 
-    fn prepare(x: &[f32]) -> Self::Prepared {
-        BlockQ4K::quantize_activations(x)
-    }
-
-    fn acts(p: &Self::Prepared) -> &[Q8KBlock] {
-        p
-    }
-
-    unsafe fn dot_panel(panel: &[u8], _: usize, act: &Self::Prepared, out: &mut [f32]) {
-        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
-        unsafe { dot_q4k_panel_vnni::<false, Q4K_PANEL_BLOCK, Q4K_GROUP>(panel, act, out) }
-    }
-
-    unsafe fn dot_panel_tokens(panel: &[u8], _: usize, acts: &[Self::Prepared], out: &mut [f32], stride: usize) {
-        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
-        unsafe { q4k_panel_tokens_vnni::<false, Q4K_PANEL_BLOCK, Q4K_GROUP>(panel, acts, out, stride) }
-    }
+    q8k_panel_methods!(
+        BlockQ4K,
+        dot_q4k_panel_vnni::<false, Q4K_PANEL_BLOCK, Q4K_GROUP>,
+        q4k_panel_tokens_vnni::<false, Q4K_PANEL_BLOCK, Q4K_GROUP>
+    );
 }
 
 /// Q5_K in panels: Q4_K's layout and kernel, each code's fifth bit added by a masked byte add
@@ -1027,23 +1006,11 @@ impl PanelLayout for Q5KLayout {
         place_k4(block, 48, Some(&block[16..48]), Q5K_GROUP, r, slot);
     }
 
-    fn prepare(x: &[f32]) -> Self::Prepared {
-        BlockQ5K::quantize_activations(x)
-    }
-
-    fn acts(p: &Self::Prepared) -> &[Q8KBlock] {
-        p
-    }
-
-    unsafe fn dot_panel(panel: &[u8], _: usize, act: &Self::Prepared, out: &mut [f32]) {
-        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
-        unsafe { dot_q4k_panel_vnni::<true, Q5K_PANEL_BLOCK, Q5K_GROUP>(panel, act, out) }
-    }
-
-    unsafe fn dot_panel_tokens(panel: &[u8], _: usize, acts: &[Self::Prepared], out: &mut [f32], stride: usize) {
-        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
-        unsafe { q4k_panel_tokens_vnni::<true, Q5K_PANEL_BLOCK, Q5K_GROUP>(panel, acts, out, stride) }
-    }
+    q8k_panel_methods!(
+        BlockQ5K,
+        dot_q4k_panel_vnni::<true, Q5K_PANEL_BLOCK, Q5K_GROUP>,
+        q4k_panel_tokens_vnni::<true, Q5K_PANEL_BLOCK, Q5K_GROUP>
+    );
 }
 
 /// One Q4_K panel against one row of activations, in `dot_q4_k`'s order (see [`Q4KLayout`]).
@@ -1256,23 +1223,7 @@ impl PanelLayout for Q6KLayout {
         }
     }
 
-    fn prepare(x: &[f32]) -> Self::Prepared {
-        BlockQ6K::quantize_activations(x)
-    }
-
-    fn acts(p: &Self::Prepared) -> &[Q8KBlock] {
-        p
-    }
-
-    unsafe fn dot_panel(panel: &[u8], _: usize, act: &Self::Prepared, out: &mut [f32]) {
-        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
-        unsafe { dot_q6k_panel_vnni(panel, act, out) }
-    }
-
-    unsafe fn dot_panel_tokens(panel: &[u8], _: usize, acts: &[Self::Prepared], out: &mut [f32], stride: usize) {
-        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
-        unsafe { q6k_panel_tokens_vnni(panel, acts, out, stride) }
-    }
+    q8k_panel_methods!(BlockQ6K, dot_q6k_panel_vnni, q6k_panel_tokens_vnni);
 }
 
 /// One Q6_K panel against one row of activations, in `dot_q6_k`'s order (see [`Q6KLayout`]).
@@ -1409,23 +1360,7 @@ impl PanelLayout for Q2KLayout {
         place_k2_codes(&block[16..80], r, K2_HALF_CODES, &mut slot[Q2K_CODES..]);
     }
 
-    fn prepare(x: &[f32]) -> Self::Prepared {
-        crate::formats::BlockQ2K::quantize_activations(x)
-    }
-
-    fn acts(p: &Self::Prepared) -> &[Q8KBlock] {
-        p
-    }
-
-    unsafe fn dot_panel(panel: &[u8], _: usize, act: &Self::Prepared, out: &mut [f32]) {
-        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
-        unsafe { dot_k2_panel_vnni::<false>(panel, act, out) }
-    }
-
-    unsafe fn dot_panel_tokens(panel: &[u8], _: usize, acts: &[Self::Prepared], out: &mut [f32], stride: usize) {
-        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
-        unsafe { k2_panel_tokens_vnni::<false>(panel, acts, out, stride) }
-    }
+    q8k_panel_methods!(crate::formats::BlockQ2K, dot_k2_panel_vnni::<false>, k2_panel_tokens_vnni::<false>);
 }
 
 /// Q3_K in panels (see [`Panels`]): Q2_K's codes and kernel with each code's high bit added
@@ -1461,23 +1396,7 @@ impl PanelLayout for Q3KLayout {
         place_k2_codes(&block[32..96], r, Q3K_HALF, &mut slot[Q3K_CODES..]);
     }
 
-    fn prepare(x: &[f32]) -> Self::Prepared {
-        crate::formats::BlockQ3K::quantize_activations(x)
-    }
-
-    fn acts(p: &Self::Prepared) -> &[Q8KBlock] {
-        p
-    }
-
-    unsafe fn dot_panel(panel: &[u8], _: usize, act: &Self::Prepared, out: &mut [f32]) {
-        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
-        unsafe { dot_k2_panel_vnni::<true>(panel, act, out) }
-    }
-
-    unsafe fn dot_panel_tokens(panel: &[u8], _: usize, acts: &[Self::Prepared], out: &mut [f32], stride: usize) {
-        // SAFETY: forwarded to the caller (AVX-512 VNNI present).
-        unsafe { k2_panel_tokens_vnni::<true>(panel, acts, out, stride) }
-    }
+    q8k_panel_methods!(crate::formats::BlockQ3K, dot_k2_panel_vnni::<true>, k2_panel_tokens_vnni::<true>);
 }
 
 /// One Q2_K (`Q3 = false`) or Q3_K (`Q3 = true`) panel against one row of activations, in
