@@ -435,7 +435,7 @@ impl Unpacked for Q5_0Layout {
 
 /// A 32-value format whose panel blocks unpack to Q8_0's (sixteen f32 weight scales, eight
 /// groups of four unsigned codes of sixteen rows) and are multiplied as Q8_0's are, each block's
-/// sum started at its activation block's offset: Q5_0 and IQ4_NL.
+/// sum started at its activation block's offset: Q4_0, Q5_0 and IQ4_NL.
 pub(crate) trait Unpacked: PanelLayout<Prepared = (Vec<Q8_0>, Vec<i32>)> {
     /// Block `b` of `panel`: its weight scales and codes.
     ///
@@ -565,7 +565,7 @@ macro_rules! minimum_layout {
                 stride: usize,
             ) {
                 // SAFETY: forwarded to the caller (AVX-512 VNNI present).
-                unsafe { q4_1_panel_vnni::<Q5_0_TOKENS, $fifth>(panel, blocks, acts, out, stride) }
+                unsafe { q4_1_panel_vnni::<BLOCK_TOKENS, $fifth>(panel, blocks, acts, out, stride) }
             }
         }
     };
@@ -728,8 +728,9 @@ fn iq4_table_plus_128() -> std::arch::x86_64::__m512i {
     std::arch::x86_64::_mm512_broadcast_i32x4(lane)
 }
 
-/// Tokens a Q5_0 panel kernel call accumulates at once (their sums live in an 8 KiB array).
-const Q5_0_TOKENS: usize = 16;
+/// Tokens a 32-value panel kernel call (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL) accumulates at once:
+/// each block is unpacked once for all of them (their sums live in an 8 KiB array).
+const BLOCK_TOKENS: usize = 16;
 
 /// Block `b` of a Q5_0 panel: its sixteen weight scales and its 32 codes of sixteen rows as
 /// eight groups of four (unsigned bytes, as `vpdpbusd` takes them).
@@ -818,7 +819,7 @@ fn closed_eight(acc: &[std::arch::x86_64::__m512; 8]) -> std::arch::x86_64::__m5
     _mm512_add_ps(_mm512_add_ps(u[0], u[2]), _mm512_add_ps(u[1], u[3]))
 }
 
-/// One Q5_0 or IQ4_NL panel against one row of activations (decoding), the accumulators in
+/// One Q4_0, Q5_0 or IQ4_NL panel against one row of activations (decoding), the accumulators in
 /// registers.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
@@ -852,7 +853,7 @@ fn unpacked_panel_one_vnni<L: Unpacked>(
     close_eight(&acc, out);
 }
 
-/// One Q5_0 or IQ4_NL panel against any number of rows of activations, sixteen at a time: each
+/// One Q4_0, Q5_0 or IQ4_NL panel against any number of rows of activations, sixteen at a time: each
 /// block's codes are unpacked once and multiplied by every token's activations, each token's
 /// sums in [`unpacked_panel_one_vnni`]'s order (block `i` into accumulator `i mod 8`, the same
 /// closing).
@@ -868,8 +869,8 @@ fn unpacked_panel_vnni<L: Unpacked>(
     use std::arch::x86_64::*;
     assert!(panel.len() >= L::panel_bytes(blocks), "panel size");
     assert!(acts.iter().all(|a| a.0.len() >= blocks && a.1.len() >= blocks), "activation blocks");
-    for (chunk, acts) in acts.chunks(Q5_0_TOKENS).enumerate() {
-        let mut acc = [[_mm512_setzero_ps(); 8]; Q5_0_TOKENS];
+    for (chunk, acts) in acts.chunks(BLOCK_TOKENS).enumerate() {
+        let mut acc = [[_mm512_setzero_ps(); 8]; BLOCK_TOKENS];
         for b in 0..blocks {
             // SAFETY: AVX-512 (this function's features); `b < blocks` and the panel's size
             // was checked above.
@@ -880,7 +881,7 @@ fn unpacked_panel_vnni<L: Unpacked>(
             }
         }
         for (t, acc) in acc.iter().take(acts.len()).enumerate() {
-            close_eight(acc, &mut out[(chunk * Q5_0_TOKENS + t) * stride..]);
+            close_eight(acc, &mut out[(chunk * BLOCK_TOKENS + t) * stride..]);
         }
     }
 }
@@ -1629,6 +1630,8 @@ fn k2_panel_tokens_vnni<const Q3: bool>(panel: &[u8], acts: &[Vec<Q8KBlock>], ou
                     }
                 }
                 let dw = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
+                // Q2_K's `dmin` (Q3_K has none; the load is dropped there).
+                let dminw = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(2 * PANEL_ROWS).cast()));
                 // Q3_K's scales, or Q2_K's minimums (the high nibbles), in pairs.
                 let mut pairs =
                     if Q3 { scale_pairs::<true, 8>(p, scales_at) } else { scale_pairs::<false, 8>(p, scales_at) };
@@ -1650,8 +1653,7 @@ fn k2_panel_tokens_vnni<const Q3: bool>(panel: &[u8], acts: &[Vec<Q8KBlock>], ou
                     terms[t] = if Q3 {
                         _mm512_add_ps(terms[t], _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_slli_epi32::<2>(tsum))))
                     } else {
-                        let dmin = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(p.add(2 * PANEL_ROWS).cast())), dy);
-                        _mm512_add_ps(terms[t], _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(tsum)))
+                        _mm512_add_ps(terms[t], _mm512_mul_ps(_mm512_mul_ps(dminw, dy), _mm512_cvtepi32_ps(tsum)))
                     };
                 }
             }
