@@ -26,6 +26,13 @@ pub trait LanguageModel {
     fn reset(&mut self) {
         self.truncate(0);
     }
+    /// The hidden state after block `layer` of the last of `shared` + `own`, fed in a context
+    /// of their own (this one is left as it was; `shared`, the same for many calls, may be kept
+    /// there between them); `None` when the model does not expose hidden states.
+    fn hidden_state(&mut self, shared: &[u32], own: &[u32], layer: usize) -> Result<Option<Vec<f32>>, LlamaError> {
+        let _ = (shared, own, layer);
+        Ok(None)
+    }
 }
 
 /// Restricts which tokens may come next: a grammar, a JSON schema, a list of choices. The one
@@ -49,6 +56,17 @@ pub trait Decoder {
     fn new_cache(&self, capacity: usize) -> Self::Cache;
     /// Feeds `tokens` after what `cache` holds; the logits after the last one.
     fn next_logits(&self, tokens: &[u32], cache: &mut Self::Cache) -> Result<Vec<f32>, LlamaError>;
+    /// Feeds `tokens` after what `cache` holds; the last one's hidden state after block
+    /// `layer` (`None` when this decoder does not expose them).
+    fn hidden_state(
+        &self,
+        tokens: &[u32],
+        cache: &mut Self::Cache,
+        layer: usize,
+    ) -> Result<Option<Vec<f32>>, LlamaError> {
+        let _ = (tokens, cache, layer);
+        Ok(None)
+    }
 }
 
 /// The positions a [`Decoder`]'s cache holds.
@@ -71,12 +89,15 @@ pub struct Session<'m, D: Decoder> {
     pub model: &'m D,
     /// Its keys and values so far.
     pub cache: D::Cache,
+    /// A second cache for [`LanguageModel::hidden_state`], holding the shared tokens of the
+    /// last call.
+    scratch: Option<(Vec<u32>, D::Cache)>,
 }
 
 impl<'m, D: Decoder> Session<'m, D> {
     /// A session with room for `capacity` tokens (capped at the model's context).
     pub fn new(model: &'m D, capacity: usize) -> Self {
-        Self { model, cache: model.new_cache(capacity) }
+        Self { model, cache: model.new_cache(capacity), scratch: None }
     }
 }
 
@@ -95,6 +116,23 @@ impl<D: Decoder> LanguageModel for Session<'_, D> {
 
     fn truncate(&mut self, len: usize) {
         self.cache.truncate(len);
+    }
+
+    fn hidden_state(&mut self, shared: &[u32], own: &[u32], layer: usize) -> Result<Option<Vec<f32>>, LlamaError> {
+        if own.is_empty() {
+            return Err(LlamaError::Generation("no tokens to feed".into()));
+        }
+        let fits = |s: &(Vec<u32>, D::Cache)| s.0 == shared && s.1.capacity() >= shared.len() + own.len();
+        if !self.scratch.as_ref().is_some_and(fits) {
+            let mut cache = self.model.new_cache(shared.len() + own.len().max(128));
+            if !shared.is_empty() {
+                self.model.next_logits(shared, &mut cache)?;
+            }
+            self.scratch = Some((shared.to_vec(), cache));
+        }
+        let Some((_, cache)) = self.scratch.as_mut() else { return Ok(None) };
+        cache.truncate(shared.len());
+        self.model.hidden_state(own, cache, layer)
     }
 }
 

@@ -205,6 +205,10 @@ impl Decoder for QuantLlama {
     fn next_logits(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<f32>, LlamaError> {
         self.forward(tokens, cache)
     }
+
+    fn hidden_state(&self, tokens: &[u32], cache: &mut KvCache, layer: usize) -> Result<Option<Vec<f32>>, LlamaError> {
+        QuantLlama::hidden_state(self, tokens, cache, layer).map(Some)
+    }
 }
 
 impl ContextCache for KvCache {
@@ -798,7 +802,7 @@ impl QuantLlama {
                 None => pair.b.data.clone(),
             };
             let b = lora::Matrix { rows: pair.b.rows, cols: r, data: b };
-            *slot = Some(lora::ScaledPair { pair: lora::LoraPair { a: pair.a.clone(), b }, scaling });
+            *slot = Some(lora::ScaledPair::new(lora::LoraPair { a: pair.a.clone(), b }, scaling));
         }
         Ok(())
     }
@@ -839,6 +843,35 @@ impl QuantLlama {
         last.ok_or_else(|| LlamaError::Generation("no tokens to feed".into()))
     }
 
+    /// Feeds `tokens` after what `cache` holds; returns the last token's hidden state after
+    /// block `layer` (the residual stream), or after the output norm when `layer` is the number
+    /// of blocks: what the model knows of the text so far, for classifiers trained on it
+    /// ([`crate::extract::feeling`]).
+    pub fn hidden_state(&self, tokens: &[u32], cache: &mut KvCache, layer: usize) -> Result<Vec<f32>, LlamaError> {
+        let c = &self.config;
+        let Some((last, before)) = tokens.split_last() else {
+            return Err(LlamaError::Generation("no tokens to feed".into()));
+        };
+        if layer > self.blocks.len() {
+            return Err(LlamaError::Config(format!("no layer {layer}: the model has {} blocks", self.blocks.len())));
+        }
+        if !before.is_empty() {
+            self.forward_each(before, cache, |_, _, _| {}, false)?;
+        }
+        if cache.len + 1 > cache.capacity {
+            return Err(LlamaError::ContextOverflow { needed: cache.len + 1, limit: cache.capacity });
+        }
+        if *last as usize >= c.vocab_size {
+            return Err(LlamaError::Generation(format!("token id {last} ≥ vocabulary {}", c.vocab_size)));
+        }
+        let mut layers = Vec::with_capacity(self.blocks.len());
+        let mut rows = self.forward_chunk(&[*last], cache, &[true], Some(&mut layers))?;
+        if let Some((_, normed)) = rows.pop() {
+            layers.push(normed);
+        }
+        layers.into_iter().nth(layer).ok_or_else(|| LlamaError::Generation("no hidden state".into()))
+    }
+
     /// Feeds `tokens`, calling `on_logits(i, n, logits)` for every position (teacher forcing,
     /// evaluation). Logits are computed only when `all_logits` or for the last token.
     ///
@@ -866,7 +899,7 @@ impl QuantLlama {
         for (chunk_index, chunk) in tokens.chunks(PREFILL_CHUNK).enumerate() {
             let offset = chunk_index * PREFILL_CHUNK;
             let want: Vec<bool> = (0..chunk.len()).map(|i| all_logits || offset + i + 1 == total).collect();
-            let logits = self.forward_chunk(chunk, cache, &want)?;
+            let logits = self.forward_chunk(chunk, cache, &want, None)?;
             for (i, row) in logits {
                 on_logits(offset + i, total, &row);
             }
@@ -882,6 +915,7 @@ impl QuantLlama {
         tokens: &[u32],
         cache: &mut KvCache,
         want: &[bool],
+        mut layers: Option<&mut Vec<Vec<f32>>>,
     ) -> Result<Vec<(usize, Vec<f32>)>, LlamaError> {
         let c = &self.config;
         let n = tokens.len();
@@ -1023,6 +1057,9 @@ impl QuantLlama {
                 lr.apply(&gate, &mut proj);
             }
             x.iter_mut().zip(&proj).for_each(|(a, p)| *a += p);
+            if let Some(layers) = layers.as_deref_mut() {
+                layers.push(x[(n - 1) * h..].to_vec());
+            }
         }
         cache.len += n;
         let rows: Vec<usize> = (0..n).filter(|&i| want[i]).collect();
@@ -1032,6 +1069,9 @@ impl QuantLlama {
         let mut normed = vec![0f32; rows.len() * h];
         for (slot, &i) in rows.iter().enumerate() {
             rms_norm(&x[i * h..(i + 1) * h], &self.norm, c.rms_norm_eps, &mut normed[slot * h..(slot + 1) * h]);
+        }
+        if layers.is_some() {
+            return Ok(rows.iter().zip(normed.chunks_exact(h)).map(|(&i, r)| (i, r.to_vec())).collect());
         }
         let mut logits = vec![0f32; rows.len() * c.vocab_size];
         self.matmul(&self.head, &normed, &mut logits)?;

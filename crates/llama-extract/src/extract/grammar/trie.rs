@@ -265,6 +265,12 @@ impl<'g> GrammarConstraint<'g> {
         self.matcher.completion()
     }
 
+    /// Feeds `text` as if the model had written it (an answer's forced opening); `false`, with
+    /// the matcher left part-way, when the grammar refuses it.
+    pub fn force(&mut self, text: &str) -> bool {
+        self.matcher.feed_str(text)
+    }
+
     /// Time spent computing masks and feeding the matcher.
     pub fn busy(&self) -> std::time::Duration {
         self.busy

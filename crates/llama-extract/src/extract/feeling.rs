@@ -1,0 +1,517 @@
+//! The feeling check: which of a participant's clauses say a feeling, and which feeling.
+//!
+//! A 135 M model fine-tuned on a few hundred excerpts names the feelings it was shown and
+//! misreads new ones ("i was livid" as anxiety), and it cites facts as feelings ("my
+//! psychiatrist changed my prescription" as hopelessness). What the model *knows* about a
+//! clause is richer than what its extraction answer says: a linear classifier (softmax
+//! regression) on the model's own hidden state — the last token of a few-shot question about
+//! the clause — reads the feeling, or `none`, from it. Trained on family A's clauses it labels
+//! family B's unseen feeling words far better than the adapter's answers do (see
+//! `docs/extraction.md`).
+//!
+//! The extractor splits every participant utterance into [`clauses`], asks the check about
+//! each, and writes the emotions it finds into the answer before the model goes on (the model
+//! then writes topics, key phrases, summary and concerns knowing them). The weights live beside
+//! the adapter whose hidden states they were fitted to (`feeling_check.safetensors`).
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::Path;
+
+use safetensors::Dtype;
+use safetensors::tensor::TensorView;
+
+use super::ExtractError;
+use super::schema::EmotionLabel;
+use crate::LlamaError;
+use crate::runtime::tokenizer::LlamaTokenizer;
+
+/// The file a [`FeelingCheck`] is saved in, inside an adapter folder.
+pub const FILE_NAME: &str = "feeling_check.safetensors";
+
+/// What the check asks the model about each clause; `{clause}` is replaced by the clause. A
+/// few-shot question (family A's clauses, one per label and two facts): the hidden state
+/// after "Feeling:" holds the model's own guess at the label, which a probe reads better than
+/// the bare clause (held-out clauses 0.86 → 0.89 right, the unseen "i was livid" among them).
+/// Everything up to the last line is the same for every clause and is computed once.
+pub const DEFAULT_PROMPT: &str = "<|im_start|>user\nName the feeling each sentence expresses, or none if it only states a fact.\n\
+Sentence: \"i feel so blue these days\" Feeling: sadness\n\
+Sentence: \"my boss yelled at me in front of everyone\" Feeling: none\n\
+Sentence: \"i'm a nervous wreck\" Feeling: anxiety\n\
+Sentence: \"it makes me furious\" Feeling: anger\n\
+Sentence: \"i'm fed up with it\" Feeling: frustration\n\
+Sentence: \"i have nobody\" Feeling: loneliness\n\
+Sentence: \"i blame myself for it\" Feeling: guilt\n\
+Sentence: \"i'm worn out by noon\" Feeling: fatigue\n\
+Sentence: \"nothing is ever going to get better\" Feeling: hopelessness\n\
+Sentence: \"i feel at ease\" Feeling: calm\n\
+Sentence: \"it makes me really happy\" Feeling: joy\n\
+Sentence: \"i play guitar sometimes\" Feeling: none\n\
+Sentence: \"{clause}\" Feeling:";
+
+/// A check's prompt for one clause as token ids: the part shared by every clause (through the
+/// last line break before the clause) and the rest. Special tokens are parsed in the template,
+/// never in the clause (a participant's words cannot open a chat turn).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClausePrompt {
+    /// Ids of the shared part (BOS first when the model wants it).
+    pub shared: Vec<u32>,
+    /// Ids of the clause's own last line.
+    pub own: Vec<u32>,
+}
+
+/// `template` (with `{clause}` in it) asked about `clause`, as token ids.
+pub fn clause_prompt(tokenizer: &LlamaTokenizer, template: &str, clause: &str) -> Result<ClausePrompt, LlamaError> {
+    let (before, after) = template.split_once("{clause}").unwrap_or((template, ""));
+    let cut = before.rfind('\n').map_or(0, |i| i + 1);
+    let shared = tokenizer.encode_prompt(&before[..cut])?;
+    let mut own = tokenizer.encode(&before[cut..], true)?;
+    own.extend(tokenizer.encode(clause, false)?);
+    own.extend(tokenizer.encode(after, true)?);
+    Ok(ClausePrompt { shared, own })
+}
+
+/// A softmax-regression classifier on one layer's hidden state: clause → feeling or none.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeelingCheck {
+    /// The question asked about each clause (`{clause}` stands for it).
+    pub prompt: String,
+    /// Which hidden state: the residual stream after block `layer`, or the final normed state
+    /// when `layer` equals the number of blocks.
+    pub layer: usize,
+    /// The classes: `None` says no feeling.
+    pub labels: Vec<Option<EmotionLabel>>,
+    /// Per-feature mean and scale the features are standardised with.
+    pub mean: Vec<f32>,
+    /// See [`Self::mean`].
+    pub scale: Vec<f32>,
+    /// `[labels, features]`, row-major.
+    pub weight: Vec<f32>,
+    /// One per label.
+    pub bias: Vec<f32>,
+    /// A feeling is reported when its probability reaches this.
+    pub min_probability: f32,
+}
+
+/// How [`FeelingCheck::fit`] trains.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FitOptions {
+    /// Full-batch Adam steps.
+    pub steps: usize,
+    /// Adam's step size.
+    pub learning_rate: f32,
+    /// L2 penalty on the weights (not the biases), on standardised features.
+    pub l2: f32,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        Self { steps: 400, learning_rate: 0.01, l2: 0.01 }
+    }
+}
+
+/// What the check says of one clause.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Verdict {
+    /// The most probable class (`None`: no feeling).
+    pub label: Option<EmotionLabel>,
+    /// Its probability.
+    pub probability: f32,
+}
+
+impl FeelingCheck {
+    /// Fits the classifier to `(label, hidden state)` examples. Deterministic: full-batch
+    /// gradient steps from zero weights.
+    pub fn fit(
+        examples: &[(Option<EmotionLabel>, Vec<f32>)],
+        prompt: &str,
+        layer: usize,
+        options: FitOptions,
+    ) -> Result<Self, ExtractError> {
+        let bad = |what: String| ExtractError::LabelledSet { at: "feeling check".into(), what };
+        let d = examples.first().map(|e| e.1.len()).ok_or_else(|| bad("no examples".into()))?;
+        if let Some(e) = examples.iter().find(|e| e.1.len() != d) {
+            return Err(bad(format!("a hidden state of {} values among ones of {d}", e.1.len())));
+        }
+        let mut labels: Vec<Option<EmotionLabel>> = examples.iter().map(|e| e.0).collect();
+        labels.sort();
+        labels.dedup();
+        if labels.len() < 2 {
+            return Err(bad("fewer than two labels".into()));
+        }
+        let n = examples.len() as f32;
+        let mean: Vec<f32> = (0..d).map(|j| examples.iter().map(|e| e.1[j]).sum::<f32>() / n).collect();
+        let scale: Vec<f32> = (0..d)
+            .map(|j| (examples.iter().map(|e| (e.1[j] - mean[j]).powi(2)).sum::<f32>() / n).sqrt().max(1e-6))
+            .collect();
+        let xs: Vec<(usize, Vec<f32>)> = examples
+            .iter()
+            .map(|(l, x)| {
+                let class = labels.iter().position(|c| c == l).unwrap_or(0);
+                (class, x.iter().zip(mean.iter().zip(&scale)).map(|(v, (m, s))| (v - m) / s).collect())
+            })
+            .collect();
+        let k = labels.len();
+        let mut check = Self {
+            prompt: prompt.to_string(),
+            layer,
+            labels,
+            mean,
+            scale,
+            weight: vec![0.0; k * d],
+            bias: vec![0.0; k],
+            min_probability: 0.5,
+        };
+        let (mut m, mut v) = (vec![0f32; k * (d + 1)], vec![0f32; k * (d + 1)]);
+        let mut probs = vec![0f32; k];
+        for step in 1..=options.steps {
+            let mut grad = vec![0f32; k * (d + 1)];
+            for (y, x) in &xs {
+                check.probabilities_standardised(x, &mut probs);
+                for (c, p) in probs.iter().enumerate() {
+                    let e = p - if c == *y { 1.0 } else { 0.0 };
+                    for (g, xj) in grad[c * d..(c + 1) * d].iter_mut().zip(x) {
+                        *g += e * xj;
+                    }
+                    grad[k * d + c] += e;
+                }
+            }
+            let (b1, b2) = (0.9f32, 0.999f32);
+            let (c1, c2) = (1.0 - b1.powi(step as i32), 1.0 - b2.powi(step as i32));
+            for i in 0..k * (d + 1) {
+                let param = if i < k * d { &mut check.weight[i] } else { &mut check.bias[i - k * d] };
+                let g = grad[i] / n + if i < k * d { options.l2 * *param } else { 0.0 };
+                m[i] = b1 * m[i] + (1.0 - b1) * g;
+                v[i] = b2 * v[i] + (1.0 - b2) * g * g;
+                *param -= options.learning_rate * (m[i] / c1) / ((v[i] / c2).sqrt() + 1e-8);
+            }
+        }
+        Ok(check)
+    }
+
+    /// The question asked about `clause`, as text.
+    pub fn prompt_for(&self, clause: &str) -> String {
+        self.prompt.replace("{clause}", clause)
+    }
+
+    /// The question asked about `clause`, as token ids ([`clause_prompt`] of its prompt).
+    pub fn tokens(&self, tokenizer: &LlamaTokenizer, clause: &str) -> Result<ClausePrompt, LlamaError> {
+        clause_prompt(tokenizer, &self.prompt, clause)
+    }
+
+    /// The verdict on a clause from the hidden state its prompt gave.
+    pub fn classify(&self, hidden: &[f32]) -> Result<Verdict, ExtractError> {
+        if hidden.len() != self.mean.len() {
+            return Err(ExtractError::LabelledSet {
+                at: "feeling check".into(),
+                what: format!("a hidden state of {} values for a check fitted to {}", hidden.len(), self.mean.len()),
+            });
+        }
+        let x: Vec<f32> = hidden.iter().zip(self.mean.iter().zip(&self.scale)).map(|(v, (m, s))| (v - m) / s).collect();
+        let mut probs = vec![0f32; self.labels.len()];
+        self.probabilities_standardised(&x, &mut probs);
+        let (best, probability) =
+            probs.iter().copied().enumerate().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap_or((0, 0.0));
+        Ok(Verdict { label: self.labels.get(best).copied().flatten(), probability })
+    }
+
+    fn probabilities_standardised(&self, x: &[f32], out: &mut [f32]) {
+        let d = x.len();
+        for (c, o) in out.iter_mut().enumerate() {
+            *o = self.bias[c] + self.weight[c * d..(c + 1) * d].iter().zip(x).map(|(w, x)| w * x).sum::<f32>();
+        }
+        let max = out.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut total = 0.0;
+        for o in out.iter_mut() {
+            *o = (*o - max).exp();
+            total += *o;
+        }
+        out.iter_mut().for_each(|o| *o /= total);
+    }
+
+    /// The check as safetensors bytes: `weight`, `bias`, `mean`, `scale` (f32) and the prompt,
+    /// layer, labels and threshold in the metadata.
+    pub fn to_safetensors(&self) -> Result<Vec<u8>, ExtractError> {
+        let (k, d) = (self.labels.len(), self.mean.len());
+        let bytes = |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
+        let named = [
+            ("weight", vec![k, d], bytes(&self.weight)),
+            ("bias", vec![k], bytes(&self.bias)),
+            ("mean", vec![d], bytes(&self.mean)),
+            ("scale", vec![d], bytes(&self.scale)),
+        ];
+        let views = named
+            .iter()
+            .map(|(name, shape, b)| TensorView::new(Dtype::F32, shape.clone(), b).map(|v| (name.to_string(), v)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format_error("serialise", e))?;
+        let labels: Vec<String> = self.labels.iter().map(|l| label_name(*l)).collect();
+        let meta = HashMap::from([
+            ("prompt".to_string(), self.prompt.clone()),
+            ("layer".to_string(), self.layer.to_string()),
+            ("labels".to_string(), labels.join(",")),
+            ("min_probability".to_string(), self.min_probability.to_string()),
+        ]);
+        safetensors::serialize(views, Some(meta)).map_err(|e| format_error("serialise", e))
+    }
+
+    /// Reads a check written by [`Self::to_safetensors`]; `at` names it in errors.
+    pub fn from_safetensors(bytes: &[u8], at: &str) -> Result<Self, ExtractError> {
+        let bad = |what: String| ExtractError::LabelledSet { at: at.to_string(), what };
+        let (_, header) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
+        let meta = header.metadata().clone().unwrap_or_default();
+        let get = |key: &str| meta.get(key).cloned().ok_or_else(|| bad(format!("metadata has no {key:?}")));
+        let labels = get("labels")?
+            .split(',')
+            .map(|name| parse_label(name).ok_or_else(|| bad(format!("unknown label {name:?}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let layer = get("layer")?.parse().map_err(|_| bad("layer is not a number".into()))?;
+        let min_probability =
+            get("min_probability")?.parse().map_err(|_| bad("min_probability is not a number".into()))?;
+        let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
+        let tensor = |name: &str, shape: &[usize]| -> Result<Vec<f32>, ExtractError> {
+            let view = st.tensor(name).map_err(|e| bad(format!("{name}: {e}")))?;
+            if view.dtype() != Dtype::F32 || view.shape() != shape {
+                return Err(bad(format!("{name} is {:?} {:?}, not F32 {shape:?}", view.dtype(), view.shape())));
+            }
+            Ok(view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+        };
+        let d = st.tensor("mean").map_err(|e| bad(format!("mean: {e}")))?.shape().first().copied().unwrap_or(0);
+        let k = labels.len();
+        Ok(Self {
+            prompt: get("prompt")?,
+            layer,
+            mean: tensor("mean", &[d])?,
+            scale: tensor("scale", &[d])?,
+            weight: tensor("weight", &[k, d])?,
+            bias: tensor("bias", &[k])?,
+            labels,
+            min_probability,
+        })
+    }
+
+    /// Writes the check into an adapter folder as [`FILE_NAME`].
+    pub fn save(&self, dir: &Path) -> Result<(), ExtractError> {
+        let path = dir.join(FILE_NAME);
+        std::fs::write(&path, self.to_safetensors()?)
+            .map_err(|e| ExtractError::LabelledSet { at: path.display().to_string(), what: e.to_string() })
+    }
+
+    /// The check saved in an adapter folder, if it has one.
+    pub fn load(dir: &Path) -> Result<Option<Self>, ExtractError> {
+        let path = dir.join(FILE_NAME);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let at = path.display().to_string();
+        let bytes =
+            std::fs::read(&path).map_err(|e| ExtractError::LabelledSet { at: at.clone(), what: e.to_string() })?;
+        Self::from_safetensors(&bytes, &at).map(Some)
+    }
+}
+
+fn format_error(what: &str, e: impl std::fmt::Display) -> ExtractError {
+    ExtractError::LabelledSet { at: "feeling check".into(), what: format!("{what}: {e}") }
+}
+
+/// `none` or the label's snake_case name.
+pub fn label_name(label: Option<EmotionLabel>) -> String {
+    match label {
+        None => "none".into(),
+        Some(l) => serde_json::to_value(l).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+    }
+}
+
+/// The inverse of [`label_name`].
+pub fn parse_label(name: &str) -> Option<Option<EmotionLabel>> {
+    if name == "none" {
+        return Some(None);
+    }
+    serde_json::from_value(serde_json::Value::String(name.to_string())).ok().map(Some)
+}
+
+/// Words that join two clauses; a piece is split at one when both sides keep two words and
+/// the right side starts a clause of its own (see [`SUBJECTS`]).
+const CONJUNCTIONS: [&str; 3] = ["and", "but", "because"];
+
+/// Words that open a clause: "… and i'm drained" joins two clauses, "i toss and turn" and
+/// "i'm okay with it and pretty serene" do not.
+const SUBJECTS: [&str; 22] = [
+    "i",
+    "i'm",
+    "i've",
+    "i'd",
+    "i'll",
+    "my",
+    "it",
+    "it's",
+    "we",
+    "we're",
+    "they",
+    "they're",
+    "he",
+    "he's",
+    "she",
+    "she's",
+    "that",
+    "that's",
+    "there",
+    "there's",
+    "everything",
+    "nothing",
+];
+
+/// Discourse markers that open a clause without belonging to what it says.
+const OPENERS: [&[&str]; 9] = [
+    &["which", "means"],
+    &["to", "be", "honest"],
+    &["and"],
+    &["but"],
+    &["so"],
+    &["because"],
+    &["lately"],
+    &["honestly"],
+    &["also"],
+];
+
+/// The clauses of `text` as byte ranges into it: split at punctuation (`. , ; : ! ?`), then at
+/// a conjunction that has at least two words on each side, without the discourse markers that
+/// open a clause ("which means", "and lately", "to be honest"). Each range is a verbatim,
+/// trimmed piece of `text` with a letter in it, so it can be quoted as evidence.
+pub fn clauses(text: &str) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, ch) in text.char_indices() {
+        if matches!(ch, '.' | ',' | ';' | ':' | '!' | '?') {
+            split_conjunctions(text, start..i, &mut out);
+            start = i + ch.len_utf8();
+        }
+    }
+    split_conjunctions(text, start..text.len(), &mut out);
+    out
+}
+
+/// The words of `text[range]` as byte ranges.
+fn words(text: &str, range: Range<usize>) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut begin = None;
+    for (i, ch) in text[range.clone()].char_indices() {
+        match (ch.is_whitespace(), begin) {
+            (true, Some(b)) => {
+                out.push(range.start + b..range.start + i);
+                begin = None;
+            }
+            (false, None) => begin = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(b) = begin {
+        out.push(range.start + b..range.end);
+    }
+    out
+}
+
+fn split_conjunctions(text: &str, range: Range<usize>, out: &mut Vec<Range<usize>>) {
+    let ws = words(text, range);
+    let is = |w: &Range<usize>, word: &str| text[w.clone()].eq_ignore_ascii_case(word);
+    let mut first = 0;
+    for (i, w) in ws.iter().enumerate() {
+        let opens_clause = || {
+            let rest = &ws[i + 1..];
+            let skip =
+                OPENERS.iter().find(|o| rest.len() > o.len() && rest.iter().zip(o.iter()).all(|(w, o)| is(w, o)));
+            rest.get(skip.map_or(0, |o| o.len())).is_some_and(|w| SUBJECTS.iter().any(|s| is(w, s)))
+        };
+        if i >= first + 2 && i + 3 <= ws.len() && CONJUNCTIONS.iter().any(|c| is(w, c)) && opens_clause() {
+            push_clause(text, &ws[first..i], out);
+            first = i;
+        }
+    }
+    push_clause(text, &ws[first..], out);
+}
+
+fn push_clause(text: &str, ws: &[Range<usize>], out: &mut Vec<Range<usize>>) {
+    let mut ws = ws;
+    'strip: loop {
+        for opener in OPENERS {
+            if ws.len() > opener.len()
+                && ws.iter().zip(opener.iter()).all(|(w, o)| text[w.clone()].eq_ignore_ascii_case(o))
+            {
+                ws = &ws[opener.len()..];
+                continue 'strip;
+            }
+        }
+        break;
+    }
+    if let (Some(a), Some(b)) = (ws.first(), ws.last())
+        && text[a.start..b.end].chars().any(char::is_alphabetic)
+    {
+        out.push(a.start..b.end);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pieces(text: &str) -> Vec<&str> {
+        clauses(text).into_iter().map(|r| &text[r]).collect()
+    }
+
+    #[test]
+    fn clauses_split_at_punctuation_and_conjunctions_without_their_openers() {
+        assert_eq!(
+            pieces("my manager criticizes everything, which means i'm ashamed of it."),
+            ["my manager criticizes everything", "i'm ashamed of it"]
+        );
+        assert_eq!(pieces("i'm okay with it and pretty serene"), ["i'm okay with it and pretty serene"]);
+        assert_eq!(pieces("i toss and turn all night"), ["i toss and turn all night"]);
+        assert_eq!(pieces("i'm so irritated by it"), ["i'm so irritated by it"]);
+        assert_eq!(
+            pieces("my wife wants a divorce but honestly i feel settled"),
+            ["my wife wants a divorce", "i feel settled"]
+        );
+        assert_eq!(
+            pieces("my sister won't speak to me and lately i'm drained."),
+            ["my sister won't speak to me", "i'm drained"]
+        );
+        // One word on a side: no split.
+        assert_eq!(pieces("i feel stuck and frustrated"), ["i feel stuck and frustrated"]);
+        assert_eq!(pieces("thanks."), ["thanks"]);
+        assert_eq!(pieces(" ... , ;"), Vec::<&str>::new());
+        assert_eq!(pieces("so."), ["so"]);
+    }
+
+    /// Three classes as noisy clusters around distinct points of a 6-d space.
+    fn clusters(per_class: usize, seed: u32) -> Vec<(Option<EmotionLabel>, Vec<f32>)> {
+        let mut state = seed;
+        let mut noise = move || {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        let centres =
+            [(None, [3.0, 0.0, 0.0, 1.0, 5.0, 0.0]), (Some(EmotionLabel::Anger), [0.0, 3.0, 0.0, 1.0, 5.0, 0.0])];
+        let centres = [centres[0], centres[1], (Some(EmotionLabel::Joy), [0.0, 0.0, 3.0, 1.0, 5.0, 0.0])];
+        (0..per_class)
+            .flat_map(|_| {
+                centres.iter().map(|(l, c)| (*l, c.iter().map(|v| v + 2.0 * noise()).collect())).collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_fitted_check_labels_unseen_points_of_each_cluster_and_survives_a_file() {
+        let check = FeelingCheck::fit(&clusters(40, 1), DEFAULT_PROMPT, 30, FitOptions::default()).unwrap();
+        assert_eq!(check.labels, [None, Some(EmotionLabel::Anger), Some(EmotionLabel::Joy)]);
+        let unseen = clusters(30, 7);
+        let right = unseen.iter().filter(|(l, x)| check.classify(x).unwrap().label == *l).count();
+        assert!(right * 10 >= unseen.len() * 9, "{right} of {} right", unseen.len());
+        let back = FeelingCheck::from_safetensors(&check.to_safetensors().unwrap(), "test").unwrap();
+        assert_eq!(back, check);
+        assert_eq!(back.prompt_for("i was livid"), DEFAULT_PROMPT.replace("{clause}", "i was livid"));
+        // A hidden state of the wrong size, and a file that is not a check, are errors.
+        assert!(check.classify(&[0.0; 5]).unwrap_err().to_string().contains("fitted to 6"));
+        assert!(FeelingCheck::from_safetensors(b"not a file", "x.safetensors").is_err());
+        assert!(FeelingCheck::fit(&[], DEFAULT_PROMPT, 30, FitOptions::default()).is_err());
+    }
+}
