@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use llama_extract::extract::cue_notes;
+use llama_extract::extract::feeling::{self, FeelingCheck};
 use llama_extract::extract::grammar::TokenTrie;
 use llama_extract::runtime::weights::ModelSource;
 use llama_extract::{
@@ -224,6 +225,11 @@ impl PipelineBuilder {
                     by.adapter_sha256 = Some(file.sha256.clone());
                     by.quality = quality_line(dir)?;
                     files.push(file);
+                    // The emotions come from the adapter's feeling check when it has one.
+                    if let Some(check) = FeelingCheck::load(dir).map_err(llama_extract::LlamaError::from)? {
+                        extract.feeling_check = Some(Arc::new(check));
+                        files.push(input_file("feeling_check", &dir.join(feeling::FILE_NAME))?);
+                    }
                 }
                 let trie = Arc::new(TokenTrie::for_tokenizer(&tokenizer)?);
                 Some(ExtractionModel { model, tokenizer, trie, files, by })

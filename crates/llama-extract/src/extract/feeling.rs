@@ -22,7 +22,7 @@ use safetensors::Dtype;
 use safetensors::tensor::TensorView;
 
 use super::ExtractError;
-use super::schema::EmotionLabel;
+use super::schema::{EmotionLabel, ModelEmotion, ModelEvidence, ModelKeyPhrase};
 use crate::LlamaError;
 use crate::runtime::tokenizer::LlamaTokenizer;
 
@@ -58,6 +58,103 @@ pub struct ClausePrompt {
     pub shared: Vec<u32>,
     /// Ids of the clause's own last line.
     pub own: Vec<u32>,
+}
+
+/// The longest quote an emotion's evidence may hold (`ModelEvidence::quote`).
+pub const MAX_QUOTE_CHARS: usize = 120;
+/// The longest key phrase (`ModelKeyPhrase::text`).
+pub const MAX_KEY_PHRASE_CHARS: usize = 60;
+
+/// The check's verdict on one clause of one utterance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClauseVerdict {
+    /// The utterance's index in the transcript.
+    pub utterance: usize,
+    /// The clause: a byte range of the utterance's cleaned text.
+    pub clause: Range<usize>,
+    /// What the check says of it.
+    pub verdict: Verdict,
+}
+
+impl ClauseVerdict {
+    /// The feeling the clause says, when the check is sure enough of it.
+    pub fn feeling(&self, min_probability: f32) -> Option<EmotionLabel> {
+        self.verdict.label.filter(|_| self.verdict.probability >= min_probability)
+    }
+}
+
+/// The emotions of a chunk from its clauses' verdicts (`texts`: the cleaned utterances the
+/// ranges point into). Each emotion cites its clauses (at most two, in order) and its
+/// intensity is the check's highest probability for it; at most four emotions, the most
+/// probable, in the order they were first said.
+pub fn emotions_from(verdicts: &[ClauseVerdict], min_probability: f32, texts: &[String]) -> Vec<ModelEmotion> {
+    let mut found: Vec<(EmotionLabel, Vec<ModelEvidence>, f32)> = Vec::new();
+    for v in verdicts {
+        let (Some(label), Some(quote)) = (v.feeling(min_probability), quote_of(v, texts)) else { continue };
+        let evidence = ModelEvidence { quote: quote.to_string(), utterance_index: v.utterance };
+        let p = v.verdict.probability;
+        match found.iter_mut().find(|f| f.0 == label) {
+            Some(f) => {
+                if f.1.len() < 2 {
+                    f.1.push(evidence);
+                }
+                f.2 = f.2.max(p);
+            }
+            None => found.push((label, vec![evidence], p)),
+        }
+    }
+    let mut order: Vec<usize> = (0..found.len()).collect();
+    order.sort_by(|&x, &y| found[y].2.total_cmp(&found[x].2).then(x.cmp(&y)));
+    order.truncate(4);
+    order.sort_unstable();
+    order
+        .into_iter()
+        .map(|k| {
+            let (label, evidence, p) = found[k].clone();
+            ModelEmotion { evidence, label, intensity: ((p * 100.0).round() / 100.0).clamp(0.1, 1.0) }
+        })
+        .collect()
+}
+
+/// Key phrases are facts (what happened: "my thesis is overdue"), not feelings; a small model
+/// often copies the feeling clause of the right utterance instead ("i was livid"). Each key
+/// phrase that lies in a clause the check reads as a feeling is moved to the first clause of
+/// the same utterance that says none and no other key phrase holds (left as it is when there
+/// is none, or the clause is longer than a key phrase may be).
+pub fn key_phrases_on_facts(
+    key_phrases: &mut [ModelKeyPhrase],
+    verdicts: &[ClauseVerdict],
+    min_probability: f32,
+    texts: &[String],
+) {
+    let holding = |k: &ModelKeyPhrase| -> Option<&ClauseVerdict> {
+        let text = texts.get(k.utterance_index)?;
+        let at = text.find(k.text.as_str())?;
+        let span = at..at + k.text.len();
+        verdicts
+            .iter()
+            .find(|v| v.utterance == k.utterance_index && v.clause.start < span.end && span.start < v.clause.end)
+    };
+    for i in 0..key_phrases.len() {
+        if holding(&key_phrases[i]).is_none_or(|v| v.feeling(min_probability).is_none()) {
+            continue;
+        }
+        let taken: Vec<Option<&ClauseVerdict>> = key_phrases.iter().map(holding).collect();
+        let fact = verdicts.iter().find(|v| {
+            v.utterance == key_phrases[i].utterance_index
+                && v.verdict.label.is_none()
+                && v.verdict.probability >= min_probability
+                && !taken.iter().any(|t| t.is_some_and(|t| t.clause == v.clause))
+        });
+        if let Some(text) = fact.and_then(|v| quote_of(v, texts)).filter(|q| q.chars().count() <= MAX_KEY_PHRASE_CHARS)
+        {
+            key_phrases[i].text = text.to_string();
+        }
+    }
+}
+
+fn quote_of<'t>(v: &ClauseVerdict, texts: &'t [String]) -> Option<&'t str> {
+    texts.get(v.utterance).and_then(|t| t.get(v.clause.clone())).filter(|q| q.chars().count() <= MAX_QUOTE_CHARS)
 }
 
 /// `template` (with `{clause}` in it) asked about `clause`, as token ids.

@@ -29,15 +29,12 @@ use crate::LlamaError;
 use crate::runtime::config::LlamaConfig;
 use crate::runtime::generate::{GenerateOptions, Hooks, LanguageModel, Sampling, StopReason, generate_with};
 use crate::runtime::tokenizer::{LlamaTokenizer, Message, Role};
-use feeling::FeelingCheck;
+use feeling::{ClauseVerdict, FeelingCheck};
 use grammar::{Grammar, GrammarConstraint, Narrowing, TokenTrie};
-use schema::{
-    CueNote, EmotionLabel, Extraction, ModelEmotion, ModelEvidence, ModelOutput, NON_DIAGNOSTIC_NOTICE, Nonverbal,
-    SCHEMA_VERSION, VoiceHighlight,
-};
+use schema::{CueNote, Extraction, ModelOutput, NON_DIAGNOSTIC_NOTICE, Nonverbal, SCHEMA_VERSION, VoiceHighlight};
 
 /// The longest quote the schema lets the model write (`ModelEvidence::quote`).
-const MAX_QUOTE_CHARS: usize = 120;
+const MAX_QUOTE_CHARS: usize = feeling::MAX_QUOTE_CHARS;
 
 /// What extraction refuses: input and labelled sets it cannot use, and schemas the grammar
 /// compiler does not support.
@@ -377,59 +374,31 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
         })
     }
 
-    /// The feeling check's emotions for the participant's clauses in `range`, as the JSON
-    /// array the answer's `emotions` holds; `None` when the model gives no hidden states.
-    /// Each emotion cites its clauses (at most two, in order) and its intensity is the check's
-    /// highest probability for it; at most four emotions, the most probable.
-    fn felt_emotions(
+    /// The feeling check's verdict on every clause of the participant's utterances in
+    /// `range`; `None` when the model gives no hidden states.
+    fn clause_verdicts(
         &self,
         check: &FeelingCheck,
         session: &mut M,
         texts: &[String],
         range: std::ops::Range<usize>,
         participant: &BTreeSet<u64>,
-    ) -> Result<Option<String>, LlamaError> {
-        let mut found: Vec<(EmotionLabel, Vec<ModelEvidence>, f32)> = Vec::new();
+    ) -> Result<Option<Vec<ClauseVerdict>>, LlamaError> {
+        let mut verdicts = Vec::new();
         for i in range.filter(|&i| participant.contains(&(i as u64))) {
             let Some(text) = texts.get(i).filter(|t| grammar::is_citable(t)) else { continue };
             for clause in feeling::clauses(text) {
-                let quote = &text[clause];
-                if quote.chars().count() > MAX_QUOTE_CHARS {
+                if text[clause.clone()].chars().count() > MAX_QUOTE_CHARS {
                     continue;
                 }
-                let prompt = check.tokens(self.tokenizer, quote)?;
+                let prompt = check.tokens(self.tokenizer, &text[clause.clone()])?;
                 let Some(hidden) = session.hidden_state(&prompt.shared, &prompt.own, check.layer)? else {
                     return Ok(None);
                 };
-                let verdict = check.classify(&hidden)?;
-                let Some(label) = verdict.label.filter(|_| verdict.probability >= check.min_probability) else {
-                    continue;
-                };
-                let evidence = ModelEvidence { quote: quote.to_string(), utterance_index: i };
-                match found.iter_mut().find(|f| f.0 == label) {
-                    Some(f) => {
-                        if f.1.len() < 2 {
-                            f.1.push(evidence);
-                        }
-                        f.2 = f.2.max(verdict.probability);
-                    }
-                    None => found.push((label, vec![evidence], verdict.probability)),
-                }
+                verdicts.push(ClauseVerdict { utterance: i, clause, verdict: check.classify(&hidden)? });
             }
         }
-        // The four most probable, then in the order they were said.
-        let mut order: Vec<usize> = (0..found.len()).collect();
-        order.sort_by(|&x, &y| found[y].2.total_cmp(&found[x].2).then(x.cmp(&y)));
-        order.truncate(4);
-        order.sort_unstable();
-        let emotions: Vec<ModelEmotion> = order
-            .into_iter()
-            .map(|k| {
-                let (label, evidence, p) = found[k].clone();
-                ModelEmotion { evidence, label, intensity: ((p * 100.0).round() / 100.0).clamp(0.1, 1.0) }
-            })
-            .collect();
-        serde_json::to_string(&emotions).map(Some).map_err(|e| LlamaError::Generation(e.to_string()))
+        Ok(Some(verdicts))
     }
 
     /// One generation after `prompt` (its first `common` tokens already in the session's
@@ -505,7 +474,7 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
         // The feeling check's emotions, when it runs (a constrained answer about a transcript
         // whose speakers are known, on a model that exposes hidden states).
         let felt = match (&self.options.feeling_check, participant, &grammar) {
-            (Some(check), Some(p), Some(_)) => self.felt_emotions(check, session, texts, a..b, p)?,
+            (Some(check), Some(p), Some(_)) => self.clause_verdicts(check, session, texts, a..b, p)?,
             _ => None,
         };
         let opts = GenerateOptions {
@@ -522,11 +491,10 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
         // and actions — so they speak of the emotions reported. (Opening the answer with the
         // emotions in one pass also changes the topics and key phrases the model writes after
         // them: on the held-out set it cost 0.06 topic F1 and 0.18 key-phrase recall.)
-        if let (Some(felt), Some(first)) = (&felt, &answer)
+        if let (Some(verdicts), Some(first), Some(check)) = (&felt, &answer, &self.options.feeling_check)
             && first.stopped_at_string
-            && let Some(at) = first.text.find(TOPICS_KEY)
+            && let Some(opening) = second_opening(&first.text, verdicts, check.min_probability, texts)
         {
-            let opening = format!("{{\"emotions\":{felt}{},", &first.text[at..]);
             let rest = GenerateOptions { stop_strings: Vec::new(), ..opts.clone() };
             answer = self.answer(session, &ids, ids.len(), &opening, grammar.as_ref(), &rest, &mut stats)?;
             stats.felt_emotions = answer.is_some();
@@ -557,6 +525,27 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
 const SUMMARY_KEY: &str = ",\"summary\"";
 /// Where the emotions end.
 const TOPICS_KEY: &str = ",\"topics\":";
+
+/// The second pass's opening: the feeling check's emotions, then the first answer's topics and
+/// its key phrases, those that quote a feeling moved to a fact of the same utterance
+/// ([`feeling::key_phrases_on_facts`]). `None` when the first answer cannot be read.
+fn second_opening(first: &str, verdicts: &[ClauseVerdict], min_probability: f32, texts: &[String]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct TopicsAndKeys {
+        topics: Vec<schema::ModelTopic>,
+        key_phrases: Vec<schema::ModelKeyPhrase>,
+    }
+    let at = first.find(TOPICS_KEY)?;
+    let mut read: TopicsAndKeys = serde_json::from_str(&format!("{{{}}}", &first[at + 1..])).ok()?;
+    feeling::key_phrases_on_facts(&mut read.key_phrases, verdicts, min_probability, texts);
+    let emotions = feeling::emotions_from(verdicts, min_probability, texts);
+    Some(format!(
+        "{{\"emotions\":{},\"topics\":{},\"key_phrases\":{},",
+        serde_json::to_string(&emotions).ok()?,
+        serde_json::to_string(&read.topics).ok()?,
+        serde_json::to_string(&read.key_phrases).ok()?
+    ))
+}
 
 /// One generated answer: its text, whether a stop string ended it, and the tokens it leaves in
 /// the session's context.
