@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use llama_extract::extract::clause_check::{FEELING_FILE, FeelingCheck, TOPIC_FILE, TopicCheck};
 use llama_extract::extract::cue_notes;
-use llama_extract::extract::feeling::{self, FeelingCheck};
 use llama_extract::extract::grammar::TokenTrie;
 use llama_extract::runtime::weights::ModelSource;
 use llama_extract::{
@@ -225,10 +225,16 @@ impl PipelineBuilder {
                     by.adapter_sha256 = Some(file.sha256.clone());
                     by.quality = quality_line(dir)?;
                     files.push(file);
-                    // The emotions come from the adapter's feeling check when it has one.
-                    if let Some(check) = FeelingCheck::load(dir).map_err(llama_extract::LlamaError::from)? {
+                    // The emotions and topics come from the adapter's clause checks when it has
+                    // them.
+                    let load_err = llama_extract::LlamaError::from;
+                    if let Some(check) = FeelingCheck::load(dir, FEELING_FILE).map_err(load_err)? {
                         extract.feeling_check = Some(Arc::new(check));
-                        files.push(input_file("feeling_check", &dir.join(feeling::FILE_NAME))?);
+                        files.push(input_file("feeling_check", &dir.join(FEELING_FILE))?);
+                    }
+                    if let Some(check) = TopicCheck::load(dir, TOPIC_FILE).map_err(load_err)? {
+                        extract.topic_check = Some(Arc::new(check));
+                        files.push(input_file("topic_check", &dir.join(TOPIC_FILE))?);
                     }
                 }
                 let trie = Arc::new(TokenTrie::for_tokenizer(&tokenizer)?);

@@ -24,7 +24,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use llama_extract::extract::feeling::FeelingCheck;
+use llama_extract::extract::clause_check::{self, FeelingCheck, TopicCheck};
 use llama_extract::extract::{ChunkStats, demo, eval};
 use llama_extract::runtime::weights::ModelSource;
 use llama_extract::{ExtractOptions, Extractor, QuantLlama, QuantSession, WeightFormat};
@@ -42,10 +42,10 @@ struct Args {
     adapter: Option<PathBuf>,
     #[arg(long)]
     unconstrained: bool,
-    /// Leave the adapter's feeling check (`feeling_check.safetensors`) unused: the model
-    /// writes the emotions itself.
+    /// Leave the adapter's clause checks (`feeling_check.safetensors`,
+    /// `topic_check.safetensors`) unused: the model writes the whole answer itself.
     #[arg(long)]
-    no_feeling_check: bool,
+    no_clause_checks: bool,
     /// Keep quotes that cannot be found in their utterance (flagged) instead of dropping them.
     #[arg(long)]
     keep_unverified: bool,
@@ -102,12 +102,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut model = QuantLlama::from_weights(source.config()?, &source.weights(), WeightFormat::AsLoaded)?
         .with_threads(a.threads)?;
     let mut adapter_generation = None;
-    let mut feeling_check = None;
+    let (mut feeling_check, mut topic_check) = (None, None);
     if let Some(dir) = &a.adapter {
         model.apply_adapter(&lora::LoraAdapter::load(dir)?)?;
         adapter_generation = llama_extract::GenerationConfig::read(dir)?;
-        if !a.no_feeling_check {
-            feeling_check = FeelingCheck::load(dir)?.map(std::sync::Arc::new);
+        if !a.no_clause_checks {
+            feeling_check = FeelingCheck::load(dir, clause_check::FEELING_FILE)?.map(std::sync::Arc::new);
+            topic_check = TopicCheck::load(dir, clause_check::TOPIC_FILE)?.map(std::sync::Arc::new);
         }
     }
     let options = ExtractOptions {
@@ -116,6 +117,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         max_new_tokens: a.max_new_tokens,
         context_tokens: a.context,
         feeling_check,
+        topic_check,
         ..ExtractOptions::default()
     };
     let mut options = options;

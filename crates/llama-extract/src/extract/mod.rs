@@ -11,9 +11,9 @@
 //!    shortest valid completion closes the document.
 //! 4. Chunk outputs are merged and every quote is verified against its utterance ([`ground`]).
 
+pub mod clause_check;
 pub mod demo;
 pub mod eval;
-pub mod feeling;
 pub mod grammar;
 pub mod ground;
 pub mod schema;
@@ -29,12 +29,12 @@ use crate::LlamaError;
 use crate::runtime::config::LlamaConfig;
 use crate::runtime::generate::{GenerateOptions, Hooks, LanguageModel, Sampling, StopReason, generate_with};
 use crate::runtime::tokenizer::{LlamaTokenizer, Message, Role};
-use feeling::{ClauseVerdict, FeelingCheck};
+use clause_check::{CheckLabel, ClauseCheck, ClauseVerdict, FeelingCheck, TopicCheck};
 use grammar::{Grammar, GrammarConstraint, Narrowing, TokenTrie};
 use schema::{CueNote, Extraction, ModelOutput, NON_DIAGNOSTIC_NOTICE, Nonverbal, SCHEMA_VERSION, VoiceHighlight};
 
 /// The longest quote the schema lets the model write (`ModelEvidence::quote`).
-const MAX_QUOTE_CHARS: usize = feeling::MAX_QUOTE_CHARS;
+const MAX_QUOTE_CHARS: usize = clause_check::MAX_QUOTE_CHARS;
 
 /// What extraction refuses: input and labelled sets it cannot use, and schemas the grammar
 /// compiler does not support.
@@ -134,10 +134,12 @@ pub struct ExtractOptions {
     /// Voice annotations below this top score are left out of the prompt.
     pub min_voice_score: f32,
     /// When set (and decoding is constrained, speakers are known and the model exposes hidden
-    /// states), the participant's emotions come from this check on every clause they say and
-    /// are written into the answer before the model continues with topics, key phrases,
-    /// summary and concerns ([`feeling`]).
+    /// states), the participant's emotions come from this check on every clause they say, and
+    /// key phrases that quote a feeling move to a fact ([`clause_check`]).
     pub feeling_check: Option<Arc<FeelingCheck>>,
+    /// Likewise for the topics' evidence and categories (with the feeling check); the model
+    /// names each topic.
+    pub topic_check: Option<Arc<TopicCheck>>,
 }
 
 impl ExtractOptions {
@@ -163,6 +165,7 @@ impl Default for ExtractOptions {
             sampling: Sampling { repetition_penalty: 1.2, ..Sampling::greedy() },
             min_voice_score: 0.0,
             feeling_check: None,
+            topic_check: None,
         }
     }
 }
@@ -376,18 +379,18 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
 
     /// The feeling check's verdict on every clause of the participant's utterances in
     /// `range`; `None` when the model gives no hidden states.
-    fn clause_verdicts(
+    fn clause_verdicts<L: CheckLabel>(
         &self,
-        check: &FeelingCheck,
+        check: &ClauseCheck<L>,
         session: &mut M,
         texts: &[String],
         range: std::ops::Range<usize>,
         participant: &BTreeSet<u64>,
-    ) -> Result<Option<Vec<ClauseVerdict>>, LlamaError> {
+    ) -> Result<Option<Vec<ClauseVerdict<L>>>, LlamaError> {
         let mut verdicts = Vec::new();
         for i in range.filter(|&i| participant.contains(&(i as u64))) {
             let Some(text) = texts.get(i).filter(|t| grammar::is_citable(t)) else { continue };
-            for clause in feeling::clauses(text) {
+            for clause in clause_check::clauses(text) {
                 if text[clause.clone()].chars().count() > MAX_QUOTE_CHARS {
                     continue;
                 }
@@ -401,16 +404,16 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
         Ok(Some(verdicts))
     }
 
-    /// One generation after `prompt` (its first `common` tokens already in the session's
-    /// context), the answer opened with `opening` as if the model had written it. `None` when
-    /// the grammar refuses the opening. The text includes the opening and, when the budget ran
-    /// out, the grammar's closing.
+    /// One generation after `prompt`, the answer opened with `opening` as if the model had
+    /// written it; the session holds `in_context`, and only what follows their common prefix
+    /// is fed. `None` when the grammar refuses the opening. The text includes the opening and,
+    /// when the budget ran out, the grammar's closing.
     #[allow(clippy::too_many_arguments)]
     fn answer(
         &self,
         session: &mut M,
+        in_context: &[u32],
         prompt: &[u32],
-        common: usize,
         opening: &str,
         grammar: Option<&Grammar>,
         opts: &GenerateOptions,
@@ -424,7 +427,8 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
         }
         let mut ids = prompt.to_vec();
         ids.extend(self.tokenizer.encode(opening, false)?);
-        let common = common.min(ids.len().saturating_sub(1));
+        // Keep at least one token to feed, so there are logits to start from.
+        let common = in_context.iter().zip(&ids).take_while(|(x, y)| x == y).count().min(ids.len().saturating_sub(1));
         session.truncate(common);
         let mut timed = Timed { model: session, fed: 0, decode: Duration::ZERO };
         let hooks = Hooks {
@@ -447,6 +451,59 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
         }
         ids.extend_from_slice(&g.tokens);
         Ok(Some(Answer { text, stopped_at_string: matches!(g.stop, StopReason::StopString(_)), context: ids }))
+    }
+
+    /// The second pass (see `run_chunk`): each topic the topic check found is opened with its
+    /// evidence and category and named by the model (up to the label's closing `"}`); without
+    /// a topic check, or when a name runs past its budget, the first answer's topics stand.
+    #[allow(clippy::too_many_arguments)]
+    fn second_pass(
+        &self,
+        session: &mut M,
+        first_context: &[u32],
+        prompt: &[u32],
+        second: &Second<'_>,
+        grammar: Option<&Grammar>,
+        opts: &GenerateOptions,
+        stats: &mut ChunkStats,
+    ) -> Result<Option<Answer>, LlamaError> {
+        let emotions = serde_json::to_string(second.emotions).map_err(|e| LlamaError::Generation(e.to_string()))?;
+        let keys =
+            serde_json::to_string(&second.read.key_phrases).map_err(|e| LlamaError::Generation(e.to_string()))?;
+        let written_topics =
+            serde_json::to_string(&second.read.topics).map_err(|e| LlamaError::Generation(e.to_string()))?;
+        let mut in_context = first_context.to_vec();
+        let mut topics = None;
+        if let Some(checked) = second.topics {
+            let mut written = format!("{{\"emotions\":{emotions},\"topics\":[");
+            let naming = GenerateOptions { max_new_tokens: 24, stop_strings: vec![LABEL_END.into()], ..opts.clone() };
+            let mut named = true;
+            for (k, (evidence, category)) in checked.iter().enumerate() {
+                let evidence = serde_json::to_string(evidence).map_err(|e| LlamaError::Generation(e.to_string()))?;
+                let category = serde_json::to_string(category).map_err(|e| LlamaError::Generation(e.to_string()))?;
+                let comma = if k > 0 { "," } else { "" };
+                written.push_str(&format!("{comma}{{\"evidence\":{evidence},\"category\":{category},\"label\":\""));
+                match self.answer(session, &in_context, prompt, &written, grammar, &naming, stats)? {
+                    Some(name) if name.stopped_at_string => {
+                        written = name.text + LABEL_END;
+                        in_context = name.context;
+                    }
+                    _ => {
+                        named = false;
+                        break;
+                    }
+                }
+            }
+            if named {
+                topics = Some(written + "]");
+            }
+        }
+        let opening = match topics {
+            Some(t) => format!("{t},\"key_phrases\":{keys},"),
+            None => format!("{{\"emotions\":{emotions},\"topics\":{written_topics},\"key_phrases\":{keys},"),
+        };
+        let rest = GenerateOptions { stop_strings: Vec::new(), ..opts.clone() };
+        self.answer(session, &in_context, prompt, &opening, grammar, &rest, stats)
     }
 
     fn run_chunk(
@@ -484,19 +541,30 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
             stop_strings: if felt.is_some() { vec![SUMMARY_KEY.into()] } else { Vec::new() },
             ..Default::default()
         };
-        let mut answer = self.answer(session, &ids, common, "", grammar.as_ref(), &opts, &mut stats)?;
-        // Two passes with the check: the model's own answer up to its key phrases, then, from
-        // the prompt again (still cached), an answer opened with the check's emotions and the
-        // model's topics and key phrases, which the model completes with the summary, concerns
-        // and actions — so they speak of the emotions reported. (Opening the answer with the
-        // emotions in one pass also changes the topics and key phrases the model writes after
-        // them: on the held-out set it cost 0.06 topic F1 and 0.18 key-phrase recall.)
+        let in_context = context[..common].to_vec();
+        let mut answer = self.answer(session, &in_context, &ids, "", grammar.as_ref(), &opts, &mut stats)?;
+        // Two passes with the checks: the model's own answer up to its key phrases, then, from
+        // the prompt again (still cached), an answer opened with the checks' emotions and
+        // topics, the model's key phrases (moved off feelings) and the model's names for the
+        // topics, which the model completes with the summary, concerns and actions — so they
+        // speak of what is reported. (Opening the answer with the emotions in one pass also
+        // changes the key phrases the model writes after them: on the held-out set it cost 0.18
+        // key-phrase recall.)
         if let (Some(verdicts), Some(first), Some(check)) = (&felt, &answer, &self.options.feeling_check)
             && first.stopped_at_string
-            && let Some(opening) = second_opening(&first.text, verdicts, check.min_probability, texts)
+            && let Some(mut read) = read_topics_and_keys(&first.text)
         {
-            let rest = GenerateOptions { stop_strings: Vec::new(), ..opts.clone() };
-            answer = self.answer(session, &ids, ids.len(), &opening, grammar.as_ref(), &rest, &mut stats)?;
+            let first_context = first.context.clone();
+            clause_check::key_phrases_on_facts(&mut read.key_phrases, verdicts, check.min_probability, texts);
+            let emotions = clause_check::emotions_from(verdicts, check.min_probability, texts);
+            let topics = match (&self.options.topic_check, participant) {
+                (Some(tc), Some(p)) => self
+                    .clause_verdicts(tc, session, texts, a..b, p)?
+                    .map(|v| clause_check::topics_from(&v, tc.min_probability, texts)),
+                _ => None,
+            };
+            let second = Second { emotions: &emotions, topics: topics.as_deref(), read: &read };
+            answer = self.second_pass(session, &first_context, &ids, &second, grammar.as_ref(), &opts, &mut stats)?;
             stats.felt_emotions = answer.is_some();
         }
         let answer = match answer {
@@ -505,7 +573,7 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
             // model's answer alone.
             _ => {
                 let plain = GenerateOptions { stop_strings: Vec::new(), ..opts };
-                self.answer(session, &ids, common.min(ids.len() - 1), "", grammar.as_ref(), &plain, &mut stats)?
+                self.answer(session, &[], &ids, "", grammar.as_ref(), &plain, &mut stats)?
                     .ok_or_else(|| LlamaError::Generation("the grammar refused an empty opening".into()))?
             }
         };
@@ -526,26 +594,29 @@ const SUMMARY_KEY: &str = ",\"summary\"";
 /// Where the emotions end.
 const TOPICS_KEY: &str = ",\"topics\":";
 
-/// The second pass's opening: the feeling check's emotions, then the first answer's topics and
-/// its key phrases, those that quote a feeling moved to a fact of the same utterance
-/// ([`feeling::key_phrases_on_facts`]). `None` when the first answer cannot be read.
-fn second_opening(first: &str, verdicts: &[ClauseVerdict], min_probability: f32, texts: &[String]) -> Option<String> {
-    #[derive(Deserialize)]
-    struct TopicsAndKeys {
-        topics: Vec<schema::ModelTopic>,
-        key_phrases: Vec<schema::ModelKeyPhrase>,
-    }
-    let at = first.find(TOPICS_KEY)?;
-    let mut read: TopicsAndKeys = serde_json::from_str(&format!("{{{}}}", &first[at + 1..])).ok()?;
-    feeling::key_phrases_on_facts(&mut read.key_phrases, verdicts, min_probability, texts);
-    let emotions = feeling::emotions_from(verdicts, min_probability, texts);
-    Some(format!(
-        "{{\"emotions\":{},\"topics\":{},\"key_phrases\":{},",
-        serde_json::to_string(&emotions).ok()?,
-        serde_json::to_string(&read.topics).ok()?,
-        serde_json::to_string(&read.key_phrases).ok()?
-    ))
+/// The first answer's topics and key phrases.
+#[derive(Deserialize)]
+struct TopicsAndKeys {
+    topics: Vec<schema::ModelTopic>,
+    key_phrases: Vec<schema::ModelKeyPhrase>,
 }
+
+/// Reads them from a first answer cut before its summary; `None` when it cannot be read.
+fn read_topics_and_keys(first: &str) -> Option<TopicsAndKeys> {
+    let at = first.find(TOPICS_KEY)?;
+    serde_json::from_str(&format!("{{{}}}", &first[at + 1..])).ok()
+}
+
+/// What the second pass writes before the model goes on.
+struct Second<'a> {
+    emotions: &'a [schema::ModelEmotion],
+    /// The topic check's topics (evidence and category), when it ran.
+    topics: Option<&'a [(Vec<schema::ModelEvidence>, schema::TopicCategory)]>,
+    read: &'a TopicsAndKeys,
+}
+
+/// Where a topic's label ends (it is the topic's last key, and braces are not prose).
+const LABEL_END: &str = "\"}";
 
 /// One generated answer: its text, whether a stop string ended it, and the tokens it leaves in
 /// the session's context.

@@ -1,18 +1,20 @@
-//! The feeling check: which of a participant's clauses say a feeling, and which feeling.
+//! Clause checks: which of a participant's clauses say a feeling (and which), and which are
+//! about a topic (and which).
 //!
 //! A 135 M model fine-tuned on a few hundred excerpts names the feelings it was shown and
-//! misreads new ones ("i was livid" as anxiety), and it cites facts as feelings ("my
-//! psychiatrist changed my prescription" as hopelessness). What the model *knows* about a
-//! clause is richer than what its extraction answer says: a linear classifier (softmax
-//! regression) on the model's own hidden state — the last token of a few-shot question about
-//! the clause — reads the feeling, or `none`, from it. Trained on family A's clauses it labels
-//! family B's unseen feeling words far better than the adapter's answers do (see
-//! `docs/extraction.md`).
+//! misreads new ones ("i was livid" as anxiety), cites facts as feelings ("my psychiatrist
+//! changed my prescription" as hopelessness) and files a sister's calls under dating. What the
+//! model *knows* about a clause is richer than what its extraction answer says: a linear
+//! classifier (softmax regression) on the model's own hidden state — the last token of a
+//! few-shot question about the clause — reads the label, or `none`, from it. Fitted to family
+//! A's clauses, the checks label family B's unseen words far better than the adapter's answers
+//! do (see `docs/extraction.md`).
 //!
-//! The extractor splits every participant utterance into [`clauses`], asks the check about
-//! each, and writes the emotions it finds into the answer before the model goes on (the model
-//! then writes topics, key phrases, summary and concerns knowing them). The weights live beside
-//! the adapter whose hidden states they were fitted to (`feeling_check.safetensors`).
+//! The extractor splits every participant utterance into [`clauses`], asks the checks about
+//! each, and writes the emotions and the topics' evidence and categories they find into the
+//! answer; the model writes the topic labels, key phrases, summary and concerns around them.
+//! The weights live beside the adapter whose hidden states they were fitted to
+//! ([`FEELING_FILE`], [`TOPIC_FILE`]).
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -22,19 +24,34 @@ use safetensors::Dtype;
 use safetensors::tensor::TensorView;
 
 use super::ExtractError;
-use super::schema::{EmotionLabel, ModelEmotion, ModelEvidence, ModelKeyPhrase};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::schema::{EmotionLabel, ModelEmotion, ModelEvidence, ModelKeyPhrase, TopicCategory};
 use crate::LlamaError;
 use crate::runtime::tokenizer::LlamaTokenizer;
 
 /// The file a [`FeelingCheck`] is saved in, inside an adapter folder.
-pub const FILE_NAME: &str = "feeling_check.safetensors";
+pub const FEELING_FILE: &str = "feeling_check.safetensors";
+/// The file a [`TopicCheck`] is saved in, inside an adapter folder.
+pub const TOPIC_FILE: &str = "topic_check.safetensors";
 
-/// What the check asks the model about each clause; `{clause}` is replaced by the clause. A
+/// Clause → emotion label or none.
+pub type FeelingCheck = ClauseCheck<EmotionLabel>;
+/// Clause → topic category or none.
+pub type TopicCheck = ClauseCheck<TopicCategory>;
+
+/// The labels a check may give: the schema's label enums (snake_case names in files).
+pub trait CheckLabel: Copy + Ord + std::fmt::Debug + Serialize + DeserializeOwned {}
+impl<T: Copy + Ord + std::fmt::Debug + Serialize + DeserializeOwned> CheckLabel for T {}
+
+/// What the feeling check asks the model about each clause; `{clause}` is replaced by the
+/// clause. A
 /// few-shot question (family A's clauses, one per label and two facts): the hidden state
 /// after "Feeling:" holds the model's own guess at the label, which a probe reads better than
 /// the bare clause (held-out clauses 0.86 → 0.89 right, the unseen "i was livid" among them).
 /// Everything up to the last line is the same for every clause and is computed once.
-pub const DEFAULT_PROMPT: &str = "<|im_start|>user\nName the feeling each sentence expresses, or none if it only states a fact.\n\
+pub const FEELING_PROMPT: &str = "<|im_start|>user\nName the feeling each sentence expresses, or none if it only states a fact.\n\
 Sentence: \"i feel so blue these days\" Feeling: sadness\n\
 Sentence: \"my boss yelled at me in front of everyone\" Feeling: none\n\
 Sentence: \"i'm a nervous wreck\" Feeling: anxiety\n\
@@ -48,6 +65,24 @@ Sentence: \"i feel at ease\" Feeling: calm\n\
 Sentence: \"it makes me really happy\" Feeling: joy\n\
 Sentence: \"i play guitar sometimes\" Feeling: none\n\
 Sentence: \"{clause}\" Feeling:";
+
+/// What the topic check asks: the same form, one of family A's facts per category, a feeling
+/// and small talk as none.
+pub const TOPIC_PROMPT: &str = "<|im_start|>user\nName the topic of each sentence, or none if it only says a feeling.\n\
+Sentence: \"i might get laid off soon\" Topic: work\n\
+Sentence: \"i feel so blue these days\" Topic: none\n\
+Sentence: \"i had to sell my car\" Topic: finances\n\
+Sentence: \"my wife and i barely talk anymore\" Topic: relationships\n\
+Sentence: \"my mom is in the hospital\" Topic: family\n\
+Sentence: \"my knees hurt when i walk\" Topic: health\n\
+Sentence: \"i can't stay asleep\" Topic: sleep\n\
+Sentence: \"i stopped caring about things\" Topic: mood\n\
+Sentence: \"i started seeing a counselor\" Topic: therapy\n\
+Sentence: \"i failed my final exams\" Topic: education\n\
+Sentence: \"i moved back in with my parents\" Topic: living_situation\n\
+Sentence: \"i smoke a pack a day\" Topic: substance_use\n\
+Sentence: \"i play guitar sometimes\" Topic: none\n\
+Sentence: \"{clause}\" Topic:";
 
 /// A check's prompt for one clause as token ids: the part shared by every clause (through the
 /// last line break before the clause) and the rest. Special tokens are parsed in the template,
@@ -67,18 +102,18 @@ pub const MAX_KEY_PHRASE_CHARS: usize = 60;
 
 /// The check's verdict on one clause of one utterance.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ClauseVerdict {
+pub struct ClauseVerdict<L> {
     /// The utterance's index in the transcript.
     pub utterance: usize,
     /// The clause: a byte range of the utterance's cleaned text.
     pub clause: Range<usize>,
     /// What the check says of it.
-    pub verdict: Verdict,
+    pub verdict: Verdict<L>,
 }
 
-impl ClauseVerdict {
-    /// The feeling the clause says, when the check is sure enough of it.
-    pub fn feeling(&self, min_probability: f32) -> Option<EmotionLabel> {
+impl<L: CheckLabel> ClauseVerdict<L> {
+    /// The label the clause has, when the check is sure enough of it.
+    pub fn label(&self, min_probability: f32) -> Option<L> {
         self.verdict.label.filter(|_| self.verdict.probability >= min_probability)
     }
 }
@@ -87,10 +122,14 @@ impl ClauseVerdict {
 /// ranges point into). Each emotion cites its clauses (at most two, in order) and its
 /// intensity is the check's highest probability for it; at most four emotions, the most
 /// probable, in the order they were first said.
-pub fn emotions_from(verdicts: &[ClauseVerdict], min_probability: f32, texts: &[String]) -> Vec<ModelEmotion> {
+pub fn emotions_from(
+    verdicts: &[ClauseVerdict<EmotionLabel>],
+    min_probability: f32,
+    texts: &[String],
+) -> Vec<ModelEmotion> {
     let mut found: Vec<(EmotionLabel, Vec<ModelEvidence>, f32)> = Vec::new();
     for v in verdicts {
-        let (Some(label), Some(quote)) = (v.feeling(min_probability), quote_of(v, texts)) else { continue };
+        let (Some(label), Some(quote)) = (v.label(min_probability), quote_of(v, texts)) else { continue };
         let evidence = ModelEvidence { quote: quote.to_string(), utterance_index: v.utterance };
         let p = v.verdict.probability;
         match found.iter_mut().find(|f| f.0 == label) {
@@ -116,6 +155,35 @@ pub fn emotions_from(verdicts: &[ClauseVerdict], min_probability: f32, texts: &[
         .collect()
 }
 
+/// The topics of a chunk from its clauses' verdicts: each category with its clauses (at most
+/// two, in order) as evidence; at most four, the most probable, in the order first said. The
+/// model names each one (`ModelTopic::label`).
+pub fn topics_from(
+    verdicts: &[ClauseVerdict<TopicCategory>],
+    min_probability: f32,
+    texts: &[String],
+) -> Vec<(Vec<ModelEvidence>, TopicCategory)> {
+    let mut found: Vec<(TopicCategory, Vec<ModelEvidence>, f32)> = Vec::new();
+    for v in verdicts {
+        let (Some(category), Some(quote)) = (v.label(min_probability), quote_of(v, texts)) else { continue };
+        let evidence = ModelEvidence { quote: quote.to_string(), utterance_index: v.utterance };
+        match found.iter_mut().find(|f| f.0 == category) {
+            Some(f) => {
+                if f.1.len() < 2 {
+                    f.1.push(evidence);
+                }
+                f.2 = f.2.max(v.verdict.probability);
+            }
+            None => found.push((category, vec![evidence], v.verdict.probability)),
+        }
+    }
+    let mut order: Vec<usize> = (0..found.len()).collect();
+    order.sort_by(|&x, &y| found[y].2.total_cmp(&found[x].2).then(x.cmp(&y)));
+    order.truncate(4);
+    order.sort_unstable();
+    order.into_iter().map(|k| (found[k].1.clone(), found[k].0)).collect()
+}
+
 /// Key phrases are facts (what happened: "my thesis is overdue"), not feelings; a small model
 /// often copies the feeling clause of the right utterance instead ("i was livid"). Each key
 /// phrase that lies in a clause the check reads as a feeling is moved to the first clause of
@@ -123,11 +191,11 @@ pub fn emotions_from(verdicts: &[ClauseVerdict], min_probability: f32, texts: &[
 /// is none, or the clause is longer than a key phrase may be).
 pub fn key_phrases_on_facts(
     key_phrases: &mut [ModelKeyPhrase],
-    verdicts: &[ClauseVerdict],
+    verdicts: &[ClauseVerdict<EmotionLabel>],
     min_probability: f32,
     texts: &[String],
 ) {
-    let holding = |k: &ModelKeyPhrase| -> Option<&ClauseVerdict> {
+    let holding = |k: &ModelKeyPhrase| -> Option<&ClauseVerdict<EmotionLabel>> {
         let text = texts.get(k.utterance_index)?;
         let at = text.find(k.text.as_str())?;
         let span = at..at + k.text.len();
@@ -136,10 +204,10 @@ pub fn key_phrases_on_facts(
             .find(|v| v.utterance == k.utterance_index && v.clause.start < span.end && span.start < v.clause.end)
     };
     for i in 0..key_phrases.len() {
-        if holding(&key_phrases[i]).is_none_or(|v| v.feeling(min_probability).is_none()) {
+        if holding(&key_phrases[i]).is_none_or(|v| v.label(min_probability).is_none()) {
             continue;
         }
-        let taken: Vec<Option<&ClauseVerdict>> = key_phrases.iter().map(holding).collect();
+        let taken: Vec<Option<&ClauseVerdict<EmotionLabel>>> = key_phrases.iter().map(holding).collect();
         let fact = verdicts.iter().find(|v| {
             v.utterance == key_phrases[i].utterance_index
                 && v.verdict.label.is_none()
@@ -153,7 +221,7 @@ pub fn key_phrases_on_facts(
     }
 }
 
-fn quote_of<'t>(v: &ClauseVerdict, texts: &'t [String]) -> Option<&'t str> {
+fn quote_of<'t, L>(v: &ClauseVerdict<L>, texts: &'t [String]) -> Option<&'t str> {
     texts.get(v.utterance).and_then(|t| t.get(v.clause.clone())).filter(|q| q.chars().count() <= MAX_QUOTE_CHARS)
 }
 
@@ -168,16 +236,16 @@ pub fn clause_prompt(tokenizer: &LlamaTokenizer, template: &str, clause: &str) -
     Ok(ClausePrompt { shared, own })
 }
 
-/// A softmax-regression classifier on one layer's hidden state: clause → feeling or none.
+/// A softmax-regression classifier on one layer's hidden state: clause → label or none.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FeelingCheck {
+pub struct ClauseCheck<L> {
     /// The question asked about each clause (`{clause}` stands for it).
     pub prompt: String,
     /// Which hidden state: the residual stream after block `layer`, or the final normed state
     /// when `layer` equals the number of blocks.
     pub layer: usize,
     /// The classes: `None` says no feeling.
-    pub labels: Vec<Option<EmotionLabel>>,
+    pub labels: Vec<Option<L>>,
     /// Per-feature mean and scale the features are standardised with.
     pub mean: Vec<f32>,
     /// See [`Self::mean`].
@@ -209,18 +277,18 @@ impl Default for FitOptions {
 
 /// What the check says of one clause.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Verdict {
+pub struct Verdict<L> {
     /// The most probable class (`None`: no feeling).
-    pub label: Option<EmotionLabel>,
+    pub label: Option<L>,
     /// Its probability.
     pub probability: f32,
 }
 
-impl FeelingCheck {
+impl<L: CheckLabel> ClauseCheck<L> {
     /// Fits the classifier to `(label, hidden state)` examples. Deterministic: full-batch
     /// gradient steps from zero weights.
     pub fn fit(
-        examples: &[(Option<EmotionLabel>, Vec<f32>)],
+        examples: &[(Option<L>, Vec<f32>)],
         prompt: &str,
         layer: usize,
         options: FitOptions,
@@ -230,7 +298,7 @@ impl FeelingCheck {
         if let Some(e) = examples.iter().find(|e| e.1.len() != d) {
             return Err(bad(format!("a hidden state of {} values among ones of {d}", e.1.len())));
         }
-        let mut labels: Vec<Option<EmotionLabel>> = examples.iter().map(|e| e.0).collect();
+        let mut labels: Vec<Option<L>> = examples.iter().map(|e| e.0).collect();
         labels.sort();
         labels.dedup();
         if labels.len() < 2 {
@@ -297,7 +365,7 @@ impl FeelingCheck {
     }
 
     /// The verdict on a clause from the hidden state its prompt gave.
-    pub fn classify(&self, hidden: &[f32]) -> Result<Verdict, ExtractError> {
+    pub fn classify(&self, hidden: &[f32]) -> Result<Verdict<L>, ExtractError> {
         if hidden.len() != self.mean.len() {
             return Err(ExtractError::LabelledSet {
                 at: "feeling check".into(),
@@ -387,16 +455,16 @@ impl FeelingCheck {
         })
     }
 
-    /// Writes the check into an adapter folder as [`FILE_NAME`].
-    pub fn save(&self, dir: &Path) -> Result<(), ExtractError> {
-        let path = dir.join(FILE_NAME);
+    /// Writes the check into an adapter folder as `file` ([`FEELING_FILE`], [`TOPIC_FILE`]).
+    pub fn save(&self, dir: &Path, file: &str) -> Result<(), ExtractError> {
+        let path = dir.join(file);
         std::fs::write(&path, self.to_safetensors()?)
             .map_err(|e| ExtractError::LabelledSet { at: path.display().to_string(), what: e.to_string() })
     }
 
-    /// The check saved in an adapter folder, if it has one.
-    pub fn load(dir: &Path) -> Result<Option<Self>, ExtractError> {
-        let path = dir.join(FILE_NAME);
+    /// The check saved in an adapter folder as `file`, if it has one.
+    pub fn load(dir: &Path, file: &str) -> Result<Option<Self>, ExtractError> {
+        let path = dir.join(file);
         if !path.exists() {
             return Ok(None);
         }
@@ -412,7 +480,7 @@ fn format_error(what: &str, e: impl std::fmt::Display) -> ExtractError {
 }
 
 /// `none` or the label's snake_case name.
-pub fn label_name(label: Option<EmotionLabel>) -> String {
+pub fn label_name<L: CheckLabel>(label: Option<L>) -> String {
     match label {
         None => "none".into(),
         Some(l) => serde_json::to_value(l).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
@@ -420,7 +488,7 @@ pub fn label_name(label: Option<EmotionLabel>) -> String {
 }
 
 /// The inverse of [`label_name`].
-pub fn parse_label(name: &str) -> Option<Option<EmotionLabel>> {
+pub fn parse_label<L: CheckLabel>(name: &str) -> Option<Option<L>> {
     if name == "none" {
         return Some(None);
     }
@@ -598,17 +666,17 @@ mod tests {
 
     #[test]
     fn a_fitted_check_labels_unseen_points_of_each_cluster_and_survives_a_file() {
-        let check = FeelingCheck::fit(&clusters(40, 1), DEFAULT_PROMPT, 30, FitOptions::default()).unwrap();
+        let check = FeelingCheck::fit(&clusters(40, 1), FEELING_PROMPT, 30, FitOptions::default()).unwrap();
         assert_eq!(check.labels, [None, Some(EmotionLabel::Anger), Some(EmotionLabel::Joy)]);
         let unseen = clusters(30, 7);
         let right = unseen.iter().filter(|(l, x)| check.classify(x).unwrap().label == *l).count();
         assert!(right * 10 >= unseen.len() * 9, "{right} of {} right", unseen.len());
         let back = FeelingCheck::from_safetensors(&check.to_safetensors().unwrap(), "test").unwrap();
         assert_eq!(back, check);
-        assert_eq!(back.prompt_for("i was livid"), DEFAULT_PROMPT.replace("{clause}", "i was livid"));
+        assert_eq!(back.prompt_for("i was livid"), FEELING_PROMPT.replace("{clause}", "i was livid"));
         // A hidden state of the wrong size, and a file that is not a check, are errors.
         assert!(check.classify(&[0.0; 5]).unwrap_err().to_string().contains("fitted to 6"));
         assert!(FeelingCheck::from_safetensors(b"not a file", "x.safetensors").is_err());
-        assert!(FeelingCheck::fit(&[], DEFAULT_PROMPT, 30, FitOptions::default()).is_err());
+        assert!(FeelingCheck::fit(&[], FEELING_PROMPT, 30, FitOptions::default()).is_err());
     }
 }
