@@ -2,7 +2,8 @@
 # The paper's LoRA step, applied to extraction: fine-tunes SmolLM2-135M-Instruct (the default
 # model) on the project's synthetic interview-extraction corpus and writes the adapter committed
 # in examples/data/adapters/smollm2-135m-extraction/ (PEFT files, f16), its training report and
-# its held-out quality (quality.json, which every report made with it quotes).
+# its clause checks (feeling_check / topic_check .safetensors, fitted to this adapter's hidden
+# states) and its held-out quality (quality.json, which every report made with it quotes).
 #
 # Corpus: scripts/make-extraction-sets.py, family A (train: its own seed; the dev set is family A
 # with another seed). The held-out set is family B — other templates, vocabulary, connectors and
@@ -18,7 +19,7 @@ bash scripts/fetch-models.sh
 model=.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf
 work=runs/extraction
 out="${ADAPTER_OUT:-examples/data/adapters/smollm2-135m-extraction}"  # ADAPTER_OUT: train a candidate elsewhere
-cargo build -q --release --locked -p llama-extract --example extract -p lora --example finetune
+cargo build -q --release --locked -p llama-extract --example extract --example clause_checks -p lora --example finetune
 python3 scripts/make-extraction-sets.py --train "$work/train" --train-size 480
 target/release/examples/extract --model "$model" --training-pairs "$work/train" --pairs-out "$work/train.jsonl"
 target/release/examples/extract --model "$model" --training-pairs examples/data/extraction/dev --pairs-out "$work/dev.jsonl"
@@ -34,12 +35,16 @@ python3 scripts/f16-safetensors.py "$work/adapter/final/adapter_model.safetensor
 cp "$work/adapter/report.json" "$out/training_report.json"
 # Decoding for the adapter: no repetition penalty (it copies quotes and keys it just wrote).
 echo '{"repetition_penalty": 1.0}' > "$out/generation_config.json"
+# The clause checks read this adapter's hidden states, so they are fitted to it (about 2 minutes;
+# clause sets from scripts/make-clause-sets.py, family A to fit, family B to measure).
+target/release/examples/clause_checks --model "$model" --adapter "$out" --save
 target/release/examples/extract --model "$model" --adapter "$out" \
   --eval examples/data/extraction/heldout --eval-out "$work/heldout-adapter.json"
 python3 - "$work/heldout-adapter.json" "$out/quality.json" <<'PY'
 import json, sys
 doc = json.load(open(sys.argv[1]))
-json.dump({"set": "examples/data/extraction/heldout", "decoding": "greedy, constrained, repetition penalty 1.0 (generation_config.json)",
+json.dump({"set": "examples/data/extraction/heldout",
+           "decoding": "greedy, constrained, repetition penalty 1.0 (generation_config.json), clause checks (feeling_check, topic_check)",
            "quality": doc["quality"], "counts": doc["counts"]},
           open(sys.argv[2], "w"), indent=1)
 PY

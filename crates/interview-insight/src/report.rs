@@ -330,13 +330,13 @@ impl Report {
         for em in &e.emotions {
             let quotes: Vec<String> =
                 em.evidence.iter().map(|q| format!("“{}” [{}]", q.quote, q.utterance_index)).collect();
-            let _ = writeln!(m, "- **{:?}** ({:.2}): {}", em.label, em.intensity, quotes.join("; "));
+            let _ = writeln!(m, "- **{}** ({:.2}): {}", display_name(&em.label), em.intensity, quotes.join("; "));
         }
         let _ = writeln!(m, "\n## Topics\n");
         for t in &e.topics {
             let quotes: Vec<String> =
                 t.evidence.iter().map(|q| format!("“{}” [{}]", q.quote, q.utterance_index)).collect();
-            let _ = writeln!(m, "- **{:?}** — {}: {}", t.category, t.label, quotes.join("; "));
+            let _ = writeln!(m, "- **{}** — {}: {}", display_name(&t.category), t.label, quotes.join("; "));
         }
         let _ = writeln!(m, "\n## Key phrases\n");
         for k in &e.key_phrases {
@@ -422,4 +422,13 @@ fn markdown_voice(m: &mut String, a: &AudioSummary, svg_name: &str) {
         a.speech_segments,
         a.voice.len()
     );
+}
+
+/// A label as a reader writes it: the schema's snake_case name with spaces, first letter
+/// capitalised ("living_situation" → "Living situation").
+fn display_name(label: &impl serde::Serialize) -> String {
+    let name = serde_json::to_value(label).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let spaced = name.replace('_', " ");
+    let mut chars = spaced.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }

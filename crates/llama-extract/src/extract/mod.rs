@@ -483,6 +483,14 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
                 let category = serde_json::to_string(category).map_err(|e| LlamaError::Generation(e.to_string()))?;
                 let comma = if k > 0 { "," } else { "" };
                 written.push_str(&format!("{comma}{{\"evidence\":{evidence},\"category\":{category},\"label\":\""));
+                // The first answer's name for the same topic (same category, a quote in common),
+                // written with the model's own evidence, when it has one.
+                if let Some(own) = same_topic(&second.read.topics, &checked[k]) {
+                    let label = serde_json::to_string(&own.label).map_err(|e| LlamaError::Generation(e.to_string()))?;
+                    written.push_str(&label[1..]);
+                    written.push('}');
+                    continue;
+                }
                 match self.answer(session, &in_context, prompt, &written, grammar, &naming, stats)? {
                     Some(name) if name.stopped_at_string => {
                         written = name.text + LABEL_END;
@@ -605,6 +613,20 @@ struct TopicsAndKeys {
 fn read_topics_and_keys(first: &str) -> Option<TopicsAndKeys> {
     let at = first.find(TOPICS_KEY)?;
     serde_json::from_str(&format!("{{{}}}", &first[at + 1..])).ok()
+}
+
+/// The topic of the first answer that `checked` (the topic check's evidence and category)
+/// describes: the same category and a quote of the same utterance that overlaps one of its.
+fn same_topic<'t>(
+    first: &'t [schema::ModelTopic],
+    checked: &(Vec<schema::ModelEvidence>, schema::TopicCategory),
+) -> Option<&'t schema::ModelTopic> {
+    let overlaps = |a: &schema::ModelEvidence, b: &schema::ModelEvidence| {
+        a.utterance_index == b.utterance_index && (a.quote.contains(&b.quote) || b.quote.contains(&a.quote))
+    };
+    first
+        .iter()
+        .find(|t| t.category == checked.1 && t.evidence.iter().any(|e| checked.0.iter().any(|c| overlaps(e, c))))
 }
 
 /// What the second pass writes before the model goes on.
