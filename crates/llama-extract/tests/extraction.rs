@@ -2,16 +2,20 @@
 //! interview excerpts is schema-valid and every quote is found in its utterance; transcripts
 //! longer than the context are chunked on utterance boundaries (measured in tokens) and merged;
 //! an injected instruction in the transcript never becomes a key of the answer, and the shipped
-//! configuration (base + adapter) only ever quotes it; the shipped JSON Schema is the one the
-//! types generate.
+//! configuration (base + adapter + clause checks) only ever quotes it, and its checks name
+//! unseen feelings and facts from the participant's clauses; the shipped JSON Schema is the one
+//! the types generate.
 
 mod common;
 
 use std::sync::{Arc, OnceLock};
 
 use common::*;
+use llama_extract::extract::clause_check::{self, FeelingCheck, TopicCheck};
 use llama_extract::extract::grammar::TokenTrie;
-use llama_extract::extract::schema::{ModelOutput, SCHEMA_VERSION, model_output_schema, report_schema};
+use llama_extract::extract::schema::{
+    EmotionLabel, ModelOutput, SCHEMA_VERSION, TopicCategory, model_output_schema, report_schema,
+};
 use llama_extract::extract::{demo, parse_output};
 use llama_extract::runtime::weights::WeightSet;
 use llama_extract::{
@@ -164,8 +168,55 @@ fn shipped_extractor(options: ExtractOptions) -> Extractor<'static, QuantSession
     if let Some(g) = llama_extract::GenerationConfig::read(&dir).unwrap() {
         g.apply(&mut options.sampling);
     }
+    options.feeling_check = FeelingCheck::load(&dir, clause_check::FEELING_FILE).unwrap().map(Arc::new);
+    options.topic_check = TopicCheck::load(&dir, clause_check::TOPIC_FILE).unwrap().map(Arc::new);
     let session = QuantSession::new(model, options.context_for(model.config()));
     Extractor::new(session, &loaded().tokenizer, options).unwrap()
+}
+
+#[test]
+fn the_shipped_clause_checks_name_feelings_and_topics_from_the_participants_clauses() {
+    // Feeling words of the held-out family (never in the adapter's or the checks' training),
+    // each joined to a fact, as participants say them.
+    let t = Transcript {
+        utterances: vec![
+            Utterance::new(Some(0.0), Some(2.0), Speaker::Interviewer, "what's your mood like this week?"),
+            Utterance::new(Some(2.5), Some(6.0), Speaker::Participant, "um my thesis is overdue; i'm ashamed of it."),
+            Utterance::new(Some(6.5), Some(8.0), Speaker::Interviewer, "what are your nights like?"),
+            Utterance::new(
+                Some(8.5),
+                Some(12.0),
+                Speaker::Participant,
+                "i nap most afternoons and lately i've been tearful a lot.",
+            ),
+        ],
+    };
+    let ex = shipped_extractor(ExtractOptions::default());
+    assert!(ex.options.feeling_check.is_some() && ex.options.topic_check.is_some(), "the adapter ships its checks");
+    let (report, stats) = ex.extract_with_stats(&t, None).unwrap();
+    assert!(report.well_formed && stats.iter().all(|s| s.felt_emotions), "{stats:?}");
+    let cited = |label: EmotionLabel| {
+        report
+            .emotions
+            .iter()
+            .find(|e| e.label == label)
+            .map(|e| e.evidence.iter().map(|q| q.quote.clone()).collect::<Vec<_>>())
+    };
+    assert_eq!(cited(EmotionLabel::Guilt), Some(vec!["i'm ashamed of it".to_string()]), "{:?}", report.emotions);
+    assert_eq!(
+        cited(EmotionLabel::Sadness),
+        Some(vec!["i've been tearful a lot".to_string()]),
+        "{:?}",
+        report.emotions
+    );
+    // Facts are topics, not feelings.
+    assert_eq!(report.emotions.len(), 2, "{:?}", report.emotions);
+    let category_of =
+        |quote: &str| report.topics.iter().find(|t| t.evidence.iter().any(|q| q.quote == quote)).map(|t| t.category);
+    assert_eq!(category_of("my thesis is overdue"), Some(TopicCategory::Education), "{:?}", report.topics);
+    assert_eq!(category_of("i nap most afternoons"), Some(TopicCategory::Sleep), "{:?}", report.topics);
+    // The model's free text speaks of what was reported.
+    assert!(report.summary.contains("guilty") || report.summary.contains("ashamed"), "{}", report.summary);
 }
 
 #[test]

@@ -647,6 +647,67 @@ mod tests {
         assert_eq!(pieces("so."), ["so"]);
     }
 
+    fn verdict<L>(utterance: usize, text: &str, clause: &str, label: Option<L>, probability: f32) -> ClauseVerdict<L> {
+        let start = text.find(clause).unwrap();
+        ClauseVerdict { utterance, clause: start..start + clause.len(), verdict: Verdict { label, probability } }
+    }
+
+    #[test]
+    fn emotions_and_topics_come_from_sure_verdicts_grouped_by_label_in_order() {
+        let texts: Vec<String> = [
+            "how are you?",
+            "my thesis is overdue, which means i was livid. i'm furious",
+            "thanks",
+            "i nap most afternoons and i'm drained. i'm angry a lot",
+        ]
+        .map(String::from)
+        .to_vec();
+        let (t1, t3) = (&texts[1], &texts[3]);
+        use EmotionLabel::*;
+        let feelings = vec![
+            verdict(1, t1, "my thesis is overdue", None, 0.9),
+            verdict(1, t1, "i was livid", Some(Anger), 0.7),
+            verdict(1, t1, "i'm furious", Some(Anger), 0.95),
+            verdict(3, t3, "i nap most afternoons", None, 0.8),
+            verdict(3, t3, "i'm drained", Some(Fatigue), 0.55),
+            // Two quotes per emotion at most; unsure verdicts say nothing.
+            verdict(3, t3, "i'm angry a lot", Some(Anger), 0.99),
+            verdict(2, &texts[2], "thanks", Some(Joy), 0.45),
+        ];
+        let emotions = emotions_from(&feelings, 0.5, &texts);
+        let got: Vec<_> = emotions
+            .iter()
+            .map(|e| (e.label, e.intensity, e.evidence.iter().map(|q| q.quote.as_str()).collect::<Vec<_>>()))
+            .collect();
+        assert_eq!(got, [(Anger, 0.99, vec!["i was livid", "i'm furious"]), (Fatigue, 0.55, vec!["i'm drained"])]);
+        assert_eq!(emotions[0].evidence[0].utterance_index, 1);
+
+        let topics = vec![
+            verdict(1, t1, "my thesis is overdue", Some(TopicCategory::Education), 0.9),
+            verdict(1, t1, "i was livid", None, 0.9),
+            verdict(3, t3, "i nap most afternoons", Some(TopicCategory::Sleep), 0.8),
+        ];
+        let got: Vec<_> = topics_from(&topics, 0.5, &texts).into_iter().map(|(e, c)| (e[0].quote.clone(), c)).collect();
+        assert_eq!(
+            got,
+            [
+                ("my thesis is overdue".to_string(), TopicCategory::Education),
+                ("i nap most afternoons".into(), TopicCategory::Sleep)
+            ]
+        );
+
+        // Key phrases on a feeling move to the utterance's fact; others stay.
+        let mut keys = vec![
+            ModelKeyPhrase { text: "was livid".into(), utterance_index: 1 },
+            ModelKeyPhrase { text: "nap most afternoons".into(), utterance_index: 3 },
+            ModelKeyPhrase { text: "i'm drained".into(), utterance_index: 3 },
+        ];
+        key_phrases_on_facts(&mut keys, &feelings, 0.5, &texts);
+        let texts_now: Vec<&str> = keys.iter().map(|k| k.text.as_str()).collect();
+        // [3]'s only fact is taken by another key phrase, so "i'm drained" stays.
+        assert_eq!(texts_now, ["my thesis is overdue", "nap most afternoons", "i'm drained"]);
+    }
+
     /// Three classes as noisy clusters around distinct points of a 6-d space.
     fn clusters(per_class: usize, seed: u32) -> Vec<(Option<EmotionLabel>, Vec<f32>)> {
         let mut state = seed;

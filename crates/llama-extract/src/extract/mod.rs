@@ -807,6 +807,23 @@ mod tests {
     }
 
     #[test]
+    fn a_first_answer_cut_before_its_summary_gives_its_topics_and_key_phrases() {
+        let first = r#"{"emotions":[{"evidence":[{"quote":"i was livid","utterance_index":1}],"label":"anger","intensity":0.8}],"topics":[{"evidence":[{"quote":"my thesis is overdue","utterance_index":1}],"category":"education","label":"overdue thesis"}],"key_phrases":[{"text":"thesis is overdue","utterance_index":1}]"#;
+        let read = read_topics_and_keys(first).unwrap();
+        assert_eq!(read.topics[0].label, "overdue thesis");
+        assert_eq!(read.key_phrases[0].text, "thesis is overdue");
+        assert!(read_topics_and_keys("{\"emotions\":[").is_none());
+        // The same topic: same category and an overlapping quote of the same utterance.
+        let quote = |q: &str, i| schema::ModelEvidence { quote: q.into(), utterance_index: i };
+        let education = schema::TopicCategory::Education;
+        assert!(same_topic(&read.topics, &(vec![quote("my thesis is overdue, sadly", 1)], education)).is_some());
+        assert!(same_topic(&read.topics, &(vec![quote("my thesis is overdue", 2)], education)).is_none());
+        assert!(
+            same_topic(&read.topics, &(vec![quote("my thesis is overdue", 1)], schema::TopicCategory::Work)).is_none()
+        );
+    }
+
+    #[test]
     fn outputs_outside_the_schema_bounds_are_not_valid() {
         let ok = r#"noise {"emotions":[{"label":"sadness","intensity":0.5,"evidence":[{"utterance_index":3,"quote":"x"}]}],"topics":[],"key_phrases":[],"summary":"s","concerns":[],"suggested_actions":[]} tail"#;
         assert!(parse_output(ok, 0..4).is_some());
