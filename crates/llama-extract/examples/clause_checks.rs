@@ -42,7 +42,12 @@ struct Args {
     save: bool,
 }
 
-fn read_set<L: CheckLabel>(path: &Path) -> Result<Vec<(Option<L>, String)>, Box<dyn std::error::Error>> {
+type Error = Box<dyn std::error::Error>;
+/// Labelled clauses (`None`: no label), and the same with their hidden states.
+type Clauses<L> = Vec<(Option<L>, String)>;
+type States<L> = Vec<(Option<L>, Vec<f32>)>;
+
+fn read_set<L: CheckLabel>(path: &Path) -> Result<Clauses<L>, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     text.lines()
         .enumerate()
@@ -65,9 +70,9 @@ fn fit_one<L: CheckLabel>(
     session: &mut QuantSession<'_>,
     tokenizer: &LlamaTokenizer,
     (name, prompt, file, layer): (&str, &str, &str, usize),
-) -> Result<(), Box<dyn std::error::Error>> {
+) -> Result<(), Error> {
     let t = std::time::Instant::now();
-    let mut hidden = |set: &[(Option<L>, String)]| -> Result<Vec<(Option<L>, Vec<f32>)>, Box<dyn std::error::Error>> {
+    let mut hidden = |set: &[(Option<L>, String)]| -> Result<States<L>, Error> {
         set.iter()
             .map(|(label, clause)| {
                 let p = clause_check::clause_prompt(tokenizer, prompt, clause)?;
@@ -76,8 +81,8 @@ fn fit_one<L: CheckLabel>(
             })
             .collect()
     };
-    let train: Vec<(Option<L>, String)> = read_set(&a.sets.join(format!("{name}-train.tsv")))?;
-    let heldout: Vec<(Option<L>, String)> = read_set(&a.sets.join(format!("{name}-heldout.tsv")))?;
+    let train: Clauses<L> = read_set(&a.sets.join(format!("{name}-train.tsv")))?;
+    let heldout: Clauses<L> = read_set(&a.sets.join(format!("{name}-heldout.tsv")))?;
     let (train_x, heldout_x) = (hidden(&train)?, hidden(&heldout)?);
     let check = ClauseCheck::fit(&train_x, prompt, layer, FitOptions::default())?;
     let (mut right, mut labelled, mut labelled_right) = (0, 0, 0);
@@ -106,7 +111,7 @@ fn fit_one<L: CheckLabel>(
     Ok(())
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Error> {
     let a = Args::parse();
     let source = ModelSource::open(&a.model)?;
     let tokenizer = source.tokenizer()?;

@@ -9,6 +9,10 @@
 //!    ([`grammar`]): enum fields only admit their values, `utterance_index` only the chunk's
 //!    indices, quotes only words of the cited utterance; if the token budget runs out the
 //!    shortest valid completion closes the document.
+//!    With an adapter's clause checks ([`clause_check`]; [`ExtractOptions::feeling_check`] and
+//!    [`ExtractOptions::topic_check`]) the answer takes two passes: the model's own up to its key
+//!    phrases, then one opened with the emotions and topic evidence the checks read off the
+//!    participant's clauses, which the model names and completes.
 //! 4. Chunk outputs are merged and every quote is verified against its utterance ([`ground`]).
 
 pub mod clause_check;

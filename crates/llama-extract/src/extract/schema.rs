@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Version of the [`Extraction`] layout; bumped on any change a reader would notice.
-pub const SCHEMA_VERSION: &str = "1.1.0";
+pub const SCHEMA_VERSION: &str = "1.2.0";
 
 /// Written into every report beside `concerns` and `suggested_actions`.
 pub const NON_DIAGNOSTIC_NOTICE: &str = "concerns and suggested_actions are machine-generated observations for a \
@@ -159,7 +159,9 @@ pub struct Evidence {
 pub struct Emotion {
     /// Which emotion.
     pub label: EmotionLabel,
-    /// 0–1.
+    /// 0–1: how clearly the participant's words say it. With clause checks (the shipped
+    /// adapter's, since schema 1.2.0) the feeling check's probability for this label on its
+    /// clearest clause; without them the model's own estimate.
     pub intensity: f32,
     /// The quotes that show it.
     pub evidence: Vec<Evidence>,
