@@ -846,7 +846,7 @@ impl QuantLlama {
     /// Feeds `tokens` after what `cache` holds; returns the last token's hidden state after
     /// block `layer` (the residual stream), or after the output norm when `layer` is the number
     /// of blocks: what the model knows of the text so far, for classifiers trained on it
-    /// ([`crate::extract::feeling`]).
+    /// ([`crate::extract::clause_check`]).
     pub fn hidden_state(&self, tokens: &[u32], cache: &mut KvCache, layer: usize) -> Result<Vec<f32>, LlamaError> {
         let c = &self.config;
         let Some((last, before)) = tokens.split_last() else {
