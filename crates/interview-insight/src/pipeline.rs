@@ -65,8 +65,13 @@ fn quality_line(adapter_dir: &Path) -> Result<Option<String>, InsightError> {
     let q: llama_extract::extract::eval::Quality = serde_json::from_value(doc["quality"].clone())
         .map_err(|e| InsightError::Model(format!("{}: quality: {e}", path.display())))?;
     let set = doc["set"].as_str().unwrap_or("held-out set");
+    let what = if doc["decoding"].as_str().is_some_and(|d| d.contains("clause checks")) {
+        "this adapter with its clause checks"
+    } else {
+        "this adapter"
+    };
     Ok(Some(format!(
-        "on {set} ({} synthetic excerpts) this adapter scored emotion F1 {:.2}, topic F1 {:.2}, key-phrase recall {:.2}, {:.0} % of quotes verified; synthetic data, not a clinical validation.",
+        "on {set} ({} synthetic excerpts) {what} scored emotion F1 {:.2}, topic F1 {:.2}, key-phrase recall {:.2}, {:.0} % of quotes verified; synthetic data, not a clinical validation.",
         q.excerpts,
         q.emotion.f1,
         q.topic.f1,
