@@ -120,7 +120,7 @@ unsafe fn scaled_dots_avx2(q: &[f32], rows: &[f32], stride: usize, scale: f32, o
 #[inline(always)]
 fn scaled_dots_portable(q: &[f32], rows: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
     for (j, o) in out.iter_mut().enumerate() {
-        *o = dot(q, &rows[j * stride..][..q.len()]) * scale;
+        *o = numeric::dot(q, &rows[j * stride..][..q.len()]) * scale;
     }
 }
 
@@ -219,21 +219,6 @@ fn weighted_sum_portable(p: &[f32], rows: &[f32], stride: usize, out: &mut [f32]
             *o += pj * v;
         }
     }
-}
-
-/// `Σ a[i]·b[i]` in sixteen lanes: the same sums in the same order at every vector width.
-#[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    const L: usize = 16;
-    let mut lanes = [0f32; L];
-    let (ac, bc) = (a.chunks_exact(L), b.chunks_exact(L));
-    let tail: f32 = ac.remainder().iter().zip(bc.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in ac.zip(bc) {
-        for i in 0..L {
-            lanes[i] += x[i] * y[i];
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
 }
 
 /// Softmax of one row in place. Eight independent lanes for the maximum and the sum let the

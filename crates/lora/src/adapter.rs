@@ -64,28 +64,13 @@ impl ScaledPair {
         let mut ax = vec![0f32; r];
         for (xr, yr) in x.chunks_exact(inp).zip(y.chunks_exact_mut(out)) {
             for (k, v) in ax.iter_mut().enumerate() {
-                *v = dot(&a.data[k * inp..(k + 1) * inp], xr) * self.scaling;
+                *v = numeric::dot(&a.data[k * inp..(k + 1) * inp], xr) * self.scaling;
             }
             for (c, row) in ax.iter().zip(self.b_by_rank.chunks_exact(out)) {
                 yr.iter_mut().zip(row).for_each(|(y, b)| *y += c * b);
             }
         }
     }
-}
-
-/// `Σ a·b` in 16 independent lanes (vector registers; a single running sum would be one
-/// dependent chain of scalar adds), the lanes and the tail added at the end.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    const LANES: usize = 16;
-    let mut lanes = [0f32; LANES];
-    let (ac, bc) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: f32 = ac.remainder().iter().zip(bc.remainder()).map(|(x, y)| x * y).sum();
-    for (xa, xb) in ac.zip(bc) {
-        for i in 0..LANES {
-            lanes[i] += xa[i] * xb[i];
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
 }
 
 impl LoraPair {
