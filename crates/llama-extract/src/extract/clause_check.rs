@@ -27,7 +27,7 @@ use super::ExtractError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::schema::{EmotionLabel, ModelEmotion, ModelEvidence, ModelKeyPhrase, TopicCategory};
+use super::schema::{EmotionLabel, ModelEmotion, ModelEvidence, ModelKeyPhrase, ModelTopic, TopicCategory};
 use crate::LlamaError;
 use crate::runtime::tokenizer::LlamaTokenizer;
 
@@ -182,6 +182,37 @@ pub fn topics_from(
     order.truncate(4);
     order.sort_unstable();
     order.into_iter().map(|k| (found[k].1.clone(), found[k].0)).collect()
+}
+
+/// The concerns for a clinician the checked emotions raise: one per negative feeling (at most
+/// three, in order), paired with the topic cited in the same utterance when there is one —
+/// "Feeling guilty in connection with deadlines." — or on its own ("Feeling lonely."). The
+/// adapter was trained to write exactly these, and paired feelings with another turn's topic.
+pub fn concerns(emotions: &[ModelEmotion], topics: &[ModelTopic]) -> Vec<String> {
+    emotions
+        .iter()
+        .filter_map(|e| {
+            let adjective = match e.label {
+                EmotionLabel::Sadness => "sad",
+                EmotionLabel::Hopelessness => "hopeless",
+                EmotionLabel::Anxiety => "anxious",
+                EmotionLabel::Frustration => "frustrated",
+                EmotionLabel::Anger => "angry",
+                EmotionLabel::Guilt => "guilty",
+                EmotionLabel::Loneliness => "lonely",
+                EmotionLabel::Fatigue => "tired",
+                EmotionLabel::Calm | EmotionLabel::Joy | EmotionLabel::Neutral | EmotionLabel::Other => return None,
+            };
+            let said_in = |t: &&ModelTopic| {
+                t.evidence.iter().any(|q| e.evidence.iter().any(|f| f.utterance_index == q.utterance_index))
+            };
+            Some(match topics.iter().find(said_in) {
+                Some(t) => format!("Feeling {adjective} in connection with {}.", t.label),
+                None => format!("Feeling {adjective}."),
+            })
+        })
+        .take(3)
+        .collect()
 }
 
 /// Key phrases are facts (what happened: "my thesis is overdue"), not feelings; a small model
@@ -695,6 +726,21 @@ mod tests {
                 ("i nap most afternoons".into(), TopicCategory::Sleep)
             ]
         );
+
+        // Concerns pair each negative feeling with its own utterance's topic.
+        let named = |quote: &str, i, label: &str| ModelTopic {
+            evidence: vec![ModelEvidence { quote: quote.into(), utterance_index: i }],
+            category: TopicCategory::Education,
+            label: label.into(),
+        };
+        let topics = [named("i nap most afternoons", 3, "napping"), named("my thesis is overdue", 1, "overdue thesis")];
+        let mut with_joy = emotions.clone();
+        with_joy.push(ModelEmotion { evidence: vec![], label: Joy, intensity: 0.9 });
+        assert_eq!(
+            concerns(&with_joy, &topics),
+            ["Feeling angry in connection with overdue thesis.", "Feeling tired in connection with napping."]
+        );
+        assert_eq!(concerns(&emotions, &topics[..1]), ["Feeling angry.", "Feeling tired in connection with napping."]);
 
         // Key phrases on a feeling move to the utterance's fact; others stay.
         let mut keys = vec![

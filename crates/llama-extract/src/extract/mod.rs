@@ -514,8 +514,22 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
             Some(t) => format!("{t},\"key_phrases\":{keys},"),
             None => format!("{{\"emotions\":{emotions},\"topics\":{written_topics},\"key_phrases\":{keys},"),
         };
+        // The model writes the summary; the concerns pair each checked feeling with the topic
+        // of its own utterance (`clause_check::concerns`); the model writes the actions.
+        let Some(reported) = read_topics_and_keys(opening.trim_end_matches(',')) else {
+            return Ok(None);
+        };
+        let concerns = clause_check::concerns(second.emotions, &reported.topics);
+        let to_concerns = GenerateOptions { stop_strings: vec![CONCERNS_KEY.into()], ..opts.clone() };
         let rest = GenerateOptions { stop_strings: Vec::new(), ..opts.clone() };
-        self.answer(session, &in_context, prompt, &opening, grammar, &rest, stats)
+        match self.answer(session, &in_context, prompt, &opening, grammar, &to_concerns, stats)? {
+            Some(summary) if summary.stopped_at_string => {
+                let concerns = serde_json::to_string(&concerns).map_err(|e| LlamaError::Generation(e.to_string()))?;
+                let opening = format!("{}{CONCERNS_KEY}:{concerns},", summary.text);
+                self.answer(session, &summary.context, prompt, &opening, grammar, &rest, stats)
+            }
+            other => Ok(other),
+        }
     }
 
     fn run_chunk(
@@ -605,6 +619,8 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
 const SUMMARY_KEY: &str = ",\"summary\"";
 /// Where the emotions end.
 const TOPICS_KEY: &str = ",\"topics\":";
+/// Where the summary ends.
+const CONCERNS_KEY: &str = ",\"concerns\"";
 
 /// The first answer's topics and key phrases.
 #[derive(Deserialize)]
