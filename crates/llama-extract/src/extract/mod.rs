@@ -471,11 +471,9 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
         opts: &GenerateOptions,
         stats: &mut ChunkStats,
     ) -> Result<Option<Answer>, LlamaError> {
-        let emotions = serde_json::to_string(second.emotions).map_err(|e| LlamaError::Generation(e.to_string()))?;
-        let keys =
-            serde_json::to_string(&second.read.key_phrases).map_err(|e| LlamaError::Generation(e.to_string()))?;
-        let written_topics =
-            serde_json::to_string(&second.read.topics).map_err(|e| LlamaError::Generation(e.to_string()))?;
+        let emotions = to_json(second.emotions)?;
+        let keys = to_json(&second.read.key_phrases)?;
+        let written_topics = to_json(&second.read.topics)?;
         let mut in_context = first_context.to_vec();
         let mut topics = None;
         if let Some(checked) = second.topics {
@@ -483,14 +481,14 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
             let naming = GenerateOptions { max_new_tokens: 24, stop_strings: vec![LABEL_END.into()], ..opts.clone() };
             let mut named = true;
             for (k, (evidence, category)) in checked.iter().enumerate() {
-                let evidence = serde_json::to_string(evidence).map_err(|e| LlamaError::Generation(e.to_string()))?;
-                let category = serde_json::to_string(category).map_err(|e| LlamaError::Generation(e.to_string()))?;
+                let evidence = to_json(evidence)?;
+                let category = to_json(category)?;
                 let comma = if k > 0 { "," } else { "" };
                 written.push_str(&format!("{comma}{{\"evidence\":{evidence},\"category\":{category},\"label\":\""));
                 // The first answer's name for the same topic (same category, a quote in common),
                 // written with the model's own evidence, when it has one.
                 if let Some(own) = same_topic(&second.read.topics, &checked[k]) {
-                    let label = serde_json::to_string(&own.label).map_err(|e| LlamaError::Generation(e.to_string()))?;
+                    let label = to_json(&own.label)?;
                     written.push_str(&label[1..]);
                     written.push('}');
                     continue;
@@ -524,7 +522,7 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
         let rest = GenerateOptions { stop_strings: Vec::new(), ..opts.clone() };
         match self.answer(session, &in_context, prompt, &opening, grammar, &to_concerns, stats)? {
             Some(summary) if summary.stopped_at_string => {
-                let concerns = serde_json::to_string(&concerns).map_err(|e| LlamaError::Generation(e.to_string()))?;
+                let concerns = to_json(&concerns)?;
                 let opening = format!("{}{CONCERNS_KEY}:{concerns},", summary.text);
                 self.answer(session, &summary.context, prompt, &opening, grammar, &rest, stats)
             }
@@ -621,6 +619,11 @@ const SUMMARY_KEY: &str = ",\"summary\"";
 const TOPICS_KEY: &str = ",\"topics\":";
 /// Where the summary ends.
 const CONCERNS_KEY: &str = ",\"concerns\"";
+
+/// Compact JSON of a piece of the answer, as the grammar reads it (keys in declaration order).
+fn to_json(value: &(impl Serialize + ?Sized)) -> Result<String, LlamaError> {
+    serde_json::to_string(value).map_err(|e| LlamaError::Generation(e.to_string()))
+}
 
 /// The first answer's topics and key phrases.
 #[derive(Deserialize)]
