@@ -639,12 +639,26 @@ fn push_clause(text: &str, ws: &[Range<usize>], out: &mut Vec<Range<usize>>) {
         }
         break;
     }
-    if let (Some(a), Some(b)) = (ws.first(), ws.last())
-        && text[a.start..b.end].chars().any(char::is_alphabetic)
-    {
-        out.push(a.start..b.end);
+    // A run-on stretch (DAIC-WOZ transcripts are often unpunctuated) is cut into runs of at
+    // most `MAX_CLAUSE_WORDS` words that fit a quote, so none of it goes unasked.
+    let mut rest = ws;
+    while !rest.is_empty() {
+        let mut take = rest.len().min(MAX_CLAUSE_WORDS);
+        while take > 1 && rest[take - 1].end - rest[0].start > MAX_QUOTE_CHARS {
+            take -= 1;
+        }
+        let (piece, after) = rest.split_at(take);
+        rest = after;
+        if let (Some(a), Some(b)) = (piece.first(), piece.last())
+            && text[a.start..b.end].chars().any(char::is_alphabetic)
+        {
+            out.push(a.start..b.end);
+        }
     }
 }
+
+/// The longest clause [`clauses`] returns, in words (a run-on stretch is cut into such runs).
+pub const MAX_CLAUSE_WORDS: usize = 16;
 
 #[cfg(test)]
 mod tests {
@@ -676,6 +690,14 @@ mod tests {
         assert_eq!(pieces("thanks."), ["thanks"]);
         assert_eq!(pieces(" ... , ;"), Vec::<&str>::new());
         assert_eq!(pieces("so."), ["so"]);
+        // An unpunctuated run-on stretch is cut into runs of at most 16 words.
+        let run_on = "yeah i guess i've been feeling kind of down lately you know with work and everything \
+                      going on and my mom being sick i just don't sleep much anymore";
+        let got = pieces(run_on);
+        assert!(got.len() >= 2 && got.iter().all(|p| p.split_whitespace().count() <= MAX_CLAUSE_WORDS), "{got:?}");
+        // Nothing is lost but the two joining "and"s ("… and everything …", "… and my mom …").
+        let words = |t: &str| t.split_whitespace().count();
+        assert_eq!(got.iter().map(|p| words(p)).sum::<usize>(), words(run_on) - 2, "{got:?}");
     }
 
     fn verdict<L>(utterance: usize, text: &str, clause: &str, label: Option<L>, probability: f32) -> ClauseVerdict<L> {
