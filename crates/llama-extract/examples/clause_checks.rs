@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use llama_extract::extract::clause_check::{
-    self, CheckLabel, ClauseCheck, FEELING_FILE, FEELING_PROMPT, FitOptions, TOPIC_FILE, TOPIC_PROMPT,
+    self, CheckLabel, ClauseCheck, ClauseQuestion, FEELING_FILE, FEELING_PROMPT, FitOptions, TOPIC_FILE, TOPIC_PROMPT,
 };
 use llama_extract::extract::schema::{EmotionLabel, TopicCategory};
 use llama_extract::runtime::weights::ModelSource;
@@ -64,7 +64,7 @@ fn read_set<L: CheckLabel>(path: &Path) -> Result<Clauses<L>, Error> {
 
 /// Fits one check on `<name>-train.tsv`, prints its misses on `<name>-heldout.tsv` and its
 /// held-out accuracy, and saves it as `file` with `--save`. Each clause is asked as the
-/// extractor asks it ([`clause_check::clause_prompt`], the shared part computed once).
+/// extractor asks it ([`ClauseQuestion`], the shared part computed once).
 fn fit_one<L: CheckLabel>(
     a: &Args,
     session: &mut QuantSession<'_>,
@@ -72,11 +72,13 @@ fn fit_one<L: CheckLabel>(
     (name, prompt, file, layer): (&str, &str, &str, usize),
 ) -> Result<(), Error> {
     let t = std::time::Instant::now();
+    let question = ClauseQuestion::new(tokenizer, prompt)?;
     let mut hidden = |set: &[(Option<L>, String)]| -> Result<States<L>, Error> {
         set.iter()
             .map(|(label, clause)| {
-                let p = clause_check::clause_prompt(tokenizer, prompt, clause)?;
-                let h = session.hidden_state(&p.shared, &p.own, layer)?.ok_or("the model gives no hidden states")?;
+                let own = question.own(tokenizer, clause)?;
+                let h =
+                    session.hidden_state(&question.shared, &own, layer)?.ok_or("the model gives no hidden states")?;
                 Ok((*label, h))
             })
             .collect()

@@ -19,8 +19,8 @@ use llama_extract::extract::schema::{
 use llama_extract::extract::{demo, eval, parse_output};
 use llama_extract::runtime::weights::WeightSet;
 use llama_extract::{
-    BurnLlama, BurnSession, CpuBackend, ExtractOptions, Extractor, GgufFile, LlamaConfig, LlamaTokenizer, QuantLlama,
-    QuantSession, WeightFormat,
+    BurnLlama, BurnSession, CpuBackend, ExtractOptions, Extractor, GgufFile, LanguageModel, LlamaConfig,
+    LlamaTokenizer, QuantLlama, QuantSession, WeightFormat,
 };
 use text_clean::{Speaker, Transcript, Utterance};
 
@@ -217,6 +217,27 @@ fn the_shipped_clause_checks_name_feelings_and_topics_from_the_participants_clau
     assert_eq!(category_of("i nap most afternoons"), Some(TopicCategory::Sleep), "{:?}", report.topics);
     // The model's free text speaks of what was reported.
     assert!(report.summary.contains("guilty") || report.summary.contains("ashamed"), "{}", report.summary);
+}
+
+#[test]
+fn a_sessions_hidden_states_keep_the_shared_question_and_equal_a_fresh_computation() {
+    let l = loaded();
+    let question = clause_check::ClauseQuestion::new(&l.tokenizer, clause_check::FEELING_PROMPT).unwrap();
+    let own = |c: &str| question.own(&l.tokenizer, c).unwrap();
+    let layer = l.model.blocks().len();
+    let fresh = |c: &str| {
+        let all: Vec<u32> = question.shared.iter().copied().chain(own(c)).collect();
+        let mut cache = l.model.new_cache(all.len());
+        l.model.hidden_state(&all, &mut cache, layer).unwrap()
+    };
+    let mut session = QuantSession::new(&l.model, 64);
+    let mut ask = |c: &str| session.hidden_state(&question.shared, &own(c), layer).unwrap().unwrap();
+    let (first, second, again) = (ask("i was livid"), ask("my thesis is overdue"), ask("i was livid"));
+    assert_eq!(first.len(), l.model.config().hidden_size);
+    assert_eq!(first, again, "the shared part is kept, the clause's own tokens replaced");
+    assert_ne!(first, second);
+    assert_eq!(first, fresh("i was livid"), "one cache fed the whole question gives the same bits");
+    assert_eq!(session.context_len(), 0, "the session's own context is untouched");
 }
 
 /// Issue #20's goals, on the held-out set (family B: templates, vocabulary and speakers that

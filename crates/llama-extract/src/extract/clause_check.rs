@@ -84,15 +84,37 @@ Sentence: \"i smoke a pack a day\" Topic: substance_use\n\
 Sentence: \"i play guitar sometimes\" Topic: none\n\
 Sentence: \"{clause}\" Topic:";
 
-/// A check's prompt for one clause as token ids: the part shared by every clause (through the
-/// last line break before the clause) and the rest. Special tokens are parsed in the template,
-/// never in the clause (a participant's words cannot open a chat turn).
+/// A check's question as token ids, tokenized once: the part shared by every clause (through
+/// the last line break before the clause) and the pieces of the last line around the clause.
+/// Special tokens are parsed in the template, never in the clause (a participant's words
+/// cannot open a chat turn).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClausePrompt {
+pub struct ClauseQuestion {
     /// Ids of the shared part (BOS first when the model wants it).
     pub shared: Vec<u32>,
-    /// Ids of the clause's own last line.
-    pub own: Vec<u32>,
+    before: Vec<u32>,
+    after: Vec<u32>,
+}
+
+impl ClauseQuestion {
+    /// `template` (with `{clause}` in it) for `tokenizer`.
+    pub fn new(tokenizer: &LlamaTokenizer, template: &str) -> Result<Self, LlamaError> {
+        let (before, after) = template.split_once("{clause}").unwrap_or((template, ""));
+        let cut = before.rfind('\n').map_or(0, |i| i + 1);
+        Ok(Self {
+            shared: tokenizer.encode_prompt(&before[..cut])?,
+            before: tokenizer.encode(&before[cut..], true)?,
+            after: tokenizer.encode(after, true)?,
+        })
+    }
+
+    /// Ids of the clause's own last line (what follows [`Self::shared`]).
+    pub fn own(&self, tokenizer: &LlamaTokenizer, clause: &str) -> Result<Vec<u32>, LlamaError> {
+        let mut own = self.before.clone();
+        own.extend(tokenizer.encode(clause, false)?);
+        own.extend_from_slice(&self.after);
+        Ok(own)
+    }
 }
 
 /// The longest quote an emotion's evidence may hold (`ModelEvidence::quote`).
@@ -119,15 +141,42 @@ impl<L: CheckLabel> ClauseVerdict<L> {
 }
 
 /// The emotions of a chunk from its clauses' verdicts (`texts`: the cleaned utterances the
-/// ranges point into). Each emotion cites its clauses (at most two, in order) and its
-/// intensity is the check's highest probability for it; at most four emotions, the most
-/// probable, in the order they were first said.
+/// ranges point into), as [`grouped`] gives them; the intensity is the check's highest
+/// probability for the emotion.
 pub fn emotions_from(
     verdicts: &[ClauseVerdict<EmotionLabel>],
     min_probability: f32,
     texts: &[String],
 ) -> Vec<ModelEmotion> {
-    let mut found: Vec<(EmotionLabel, Vec<ModelEvidence>, f32)> = Vec::new();
+    grouped(verdicts, min_probability, texts)
+        .into_iter()
+        .map(|(label, evidence, p)| ModelEmotion {
+            evidence,
+            label,
+            intensity: ((p * 100.0).round() / 100.0).clamp(0.1, 1.0),
+        })
+        .collect()
+}
+
+/// The topics of a chunk from its clauses' verdicts, as [`grouped`] gives them: evidence and
+/// category (the model names each one, `ModelTopic::label`).
+pub fn topics_from(
+    verdicts: &[ClauseVerdict<TopicCategory>],
+    min_probability: f32,
+    texts: &[String],
+) -> Vec<(Vec<ModelEvidence>, TopicCategory)> {
+    grouped(verdicts, min_probability, texts).into_iter().map(|(category, evidence, _)| (evidence, category)).collect()
+}
+
+/// The labels the sure verdicts give, each with its clauses as evidence (at most two, in
+/// order) and its highest probability: at most four labels (the schema's limit), the most
+/// probable, in the order they were first said.
+pub fn grouped<L: CheckLabel>(
+    verdicts: &[ClauseVerdict<L>],
+    min_probability: f32,
+    texts: &[String],
+) -> Vec<(L, Vec<ModelEvidence>, f32)> {
+    let mut found: Vec<(L, Vec<ModelEvidence>, f32)> = Vec::new();
     for v in verdicts {
         let (Some(label), Some(quote)) = (v.label(min_probability), quote_of(v, texts)) else { continue };
         let evidence = ModelEvidence { quote: quote.to_string(), utterance_index: v.utterance };
@@ -142,46 +191,12 @@ pub fn emotions_from(
             None => found.push((label, vec![evidence], p)),
         }
     }
+    // The four most probable (ties: the first said), then back in the order they were said.
     let mut order: Vec<usize> = (0..found.len()).collect();
     order.sort_by(|&x, &y| found[y].2.total_cmp(&found[x].2).then(x.cmp(&y)));
-    order.truncate(4);
-    order.sort_unstable();
-    order
-        .into_iter()
-        .map(|k| {
-            let (label, evidence, p) = found[k].clone();
-            ModelEmotion { evidence, label, intensity: ((p * 100.0).round() / 100.0).clamp(0.1, 1.0) }
-        })
-        .collect()
-}
-
-/// The topics of a chunk from its clauses' verdicts: each category with its clauses (at most
-/// two, in order) as evidence; at most four, the most probable, in the order first said. The
-/// model names each one (`ModelTopic::label`).
-pub fn topics_from(
-    verdicts: &[ClauseVerdict<TopicCategory>],
-    min_probability: f32,
-    texts: &[String],
-) -> Vec<(Vec<ModelEvidence>, TopicCategory)> {
-    let mut found: Vec<(TopicCategory, Vec<ModelEvidence>, f32)> = Vec::new();
-    for v in verdicts {
-        let (Some(category), Some(quote)) = (v.label(min_probability), quote_of(v, texts)) else { continue };
-        let evidence = ModelEvidence { quote: quote.to_string(), utterance_index: v.utterance };
-        match found.iter_mut().find(|f| f.0 == category) {
-            Some(f) => {
-                if f.1.len() < 2 {
-                    f.1.push(evidence);
-                }
-                f.2 = f.2.max(v.verdict.probability);
-            }
-            None => found.push((category, vec![evidence], v.verdict.probability)),
-        }
-    }
-    let mut order: Vec<usize> = (0..found.len()).collect();
-    order.sort_by(|&x, &y| found[y].2.total_cmp(&found[x].2).then(x.cmp(&y)));
-    order.truncate(4);
-    order.sort_unstable();
-    order.into_iter().map(|k| (found[k].1.clone(), found[k].0)).collect()
+    let mut keep = vec![false; found.len()];
+    order.iter().take(4).for_each(|&k| keep[k] = true);
+    found.into_iter().zip(keep).filter_map(|(f, k)| k.then_some(f)).collect()
 }
 
 /// The concerns for a clinician the checked emotions raise: one per negative feeling (at most
@@ -256,17 +271,6 @@ fn quote_of<'t, L>(v: &ClauseVerdict<L>, texts: &'t [String]) -> Option<&'t str>
     texts.get(v.utterance).and_then(|t| t.get(v.clause.clone())).filter(|q| q.chars().count() <= MAX_QUOTE_CHARS)
 }
 
-/// `template` (with `{clause}` in it) asked about `clause`, as token ids.
-pub fn clause_prompt(tokenizer: &LlamaTokenizer, template: &str, clause: &str) -> Result<ClausePrompt, LlamaError> {
-    let (before, after) = template.split_once("{clause}").unwrap_or((template, ""));
-    let cut = before.rfind('\n').map_or(0, |i| i + 1);
-    let shared = tokenizer.encode_prompt(&before[..cut])?;
-    let mut own = tokenizer.encode(&before[cut..], true)?;
-    own.extend(tokenizer.encode(clause, false)?);
-    own.extend(tokenizer.encode(after, true)?);
-    Ok(ClausePrompt { shared, own })
-}
-
 /// A softmax-regression classifier on one layer's hidden state: clause → label or none.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClauseCheck<L> {
@@ -324,7 +328,7 @@ impl<L: CheckLabel> ClauseCheck<L> {
         layer: usize,
         options: FitOptions,
     ) -> Result<Self, ExtractError> {
-        let bad = |what: String| ExtractError::LabelledSet { at: "feeling check".into(), what };
+        let bad = |what: String| ExtractError::ClauseCheck { at: "fitting".into(), what };
         let d = examples.first().map(|e| e.1.len()).ok_or_else(|| bad("no examples".into()))?;
         if let Some(e) = examples.iter().find(|e| e.1.len() != d) {
             return Err(bad(format!("a hidden state of {} values among ones of {d}", e.1.len())));
@@ -390,15 +394,15 @@ impl<L: CheckLabel> ClauseCheck<L> {
         self.prompt.replace("{clause}", clause)
     }
 
-    /// The question asked about `clause`, as token ids ([`clause_prompt`] of its prompt).
-    pub fn tokens(&self, tokenizer: &LlamaTokenizer, clause: &str) -> Result<ClausePrompt, LlamaError> {
-        clause_prompt(tokenizer, &self.prompt, clause)
+    /// Its question, tokenized for `tokenizer` (once per extraction, not per clause).
+    pub fn question(&self, tokenizer: &LlamaTokenizer) -> Result<ClauseQuestion, LlamaError> {
+        ClauseQuestion::new(tokenizer, &self.prompt)
     }
 
     /// The verdict on a clause from the hidden state its prompt gave.
     pub fn classify(&self, hidden: &[f32]) -> Result<Verdict<L>, ExtractError> {
         if hidden.len() != self.mean.len() {
-            return Err(ExtractError::LabelledSet {
+            return Err(ExtractError::ClauseCheck {
                 at: "feeling check".into(),
                 what: format!("a hidden state of {} values for a check fitted to {}", hidden.len(), self.mean.len()),
             });
@@ -453,7 +457,7 @@ impl<L: CheckLabel> ClauseCheck<L> {
 
     /// Reads a check written by [`Self::to_safetensors`]; `at` names it in errors.
     pub fn from_safetensors(bytes: &[u8], at: &str) -> Result<Self, ExtractError> {
-        let bad = |what: String| ExtractError::LabelledSet { at: at.to_string(), what };
+        let bad = |what: String| ExtractError::ClauseCheck { at: at.to_string(), what };
         let (_, header) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
         let meta = header.metadata().clone().unwrap_or_default();
         let get = |key: &str| meta.get(key).cloned().ok_or_else(|| bad(format!("metadata has no {key:?}")));
@@ -490,7 +494,7 @@ impl<L: CheckLabel> ClauseCheck<L> {
     pub fn save(&self, dir: &Path, file: &str) -> Result<(), ExtractError> {
         let path = dir.join(file);
         std::fs::write(&path, self.to_safetensors()?)
-            .map_err(|e| ExtractError::LabelledSet { at: path.display().to_string(), what: e.to_string() })
+            .map_err(|e| ExtractError::ClauseCheck { at: path.display().to_string(), what: e.to_string() })
     }
 
     /// The check saved in an adapter folder as `file`, if it has one.
@@ -501,13 +505,13 @@ impl<L: CheckLabel> ClauseCheck<L> {
         }
         let at = path.display().to_string();
         let bytes =
-            std::fs::read(&path).map_err(|e| ExtractError::LabelledSet { at: at.clone(), what: e.to_string() })?;
+            std::fs::read(&path).map_err(|e| ExtractError::ClauseCheck { at: at.clone(), what: e.to_string() })?;
         Self::from_safetensors(&bytes, &at).map(Some)
     }
 }
 
 fn format_error(what: &str, e: impl std::fmt::Display) -> ExtractError {
-    ExtractError::LabelledSet { at: "feeling check".into(), what: format!("{what}: {e}") }
+    ExtractError::ClauseCheck { at: "serialising".into(), what: format!("{what}: {e}") }
 }
 
 /// `none` or the label's snake_case name.

@@ -66,6 +66,15 @@ pub enum ExtractError {
         /// What serde said.
         source: serde_json::Error,
     },
+    /// A clause check that cannot be fitted, read or used (`at`: its file, or what was being
+    /// done).
+    #[error("clause check {at}: {what}")]
+    ClauseCheck {
+        /// The file, or the step.
+        at: String,
+        /// What is wrong.
+        what: String,
+    },
     /// A labelled set that is incomplete, or an answer key the constrained decoder could not
     /// write (`what` says which rule it breaks).
     #[error("{at}: {what}")]
@@ -391,6 +400,7 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
         range: std::ops::Range<usize>,
         participant: &BTreeSet<u64>,
     ) -> Result<Option<Vec<ClauseVerdict<L>>>, LlamaError> {
+        let question = check.question(self.tokenizer)?;
         let mut verdicts = Vec::new();
         for i in range.filter(|&i| participant.contains(&(i as u64))) {
             let Some(text) = texts.get(i).filter(|t| grammar::is_citable(t)) else { continue };
@@ -398,8 +408,8 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
                 if text[clause.clone()].chars().count() > MAX_QUOTE_CHARS {
                     continue;
                 }
-                let prompt = check.tokens(self.tokenizer, &text[clause.clone()])?;
-                let Some(hidden) = session.hidden_state(&prompt.shared, &prompt.own, check.layer)? else {
+                let own = question.own(self.tokenizer, &text[clause.clone()])?;
+                let Some(hidden) = session.hidden_state(&question.shared, &own, check.layer)? else {
                     return Ok(None);
                 };
                 verdicts.push(ClauseVerdict { utterance: i, clause, verdict: check.classify(&hidden)? });
