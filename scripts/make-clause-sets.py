@@ -6,12 +6,13 @@ Written from the same template families as `make-extraction-sets.py` (imported, 
 
   feeling-train.tsv    family A: every emotion clause, every lexicon feeling word in three
                        frames, and the clauses that say no feeling — topic facts, small talk,
-                       answers to interviewer lines that name feelings — labelled `none`,
+                       leisure, answers to interviewer lines that name feelings — labelled `none`,
   feeling-heldout.tsv  family B: its emotion clauses and its no-feeling clauses. Family A
                        shares no feeling word stem with it (checked by the generator), so the
                        held-out accuracy measures words the check was never trained on,
   topic-train.tsv      family A: every topic clause with its category; emotion clauses, six
-                       lexicon feelings per label, small talk and acknowledgements as `none`,
+                       lexicon feelings per label, small talk, leisure and acknowledgements as
+                       `none`,
   topic-heldout.tsv    family B likewise (its topic clauses share none of family A's).
 
 Each line is `label<TAB>clause`; a held-out clause that family A also says ("yes") is left out.
@@ -40,6 +41,18 @@ ACKNOWLEDGEMENTS = ["yes", "no", "yeah", "okay", "sure", "hi", "hello", "alright
                     "it's fine", "it's alright", "it's cool", "not bad", "i'm fine", "i'm alright",
                     "fair enough", "that's fine", "i suppose so"]
 
+# Leisure, plainly told: what a participant does for fun or to get through the day. Interviews
+# ask about it ("what do you do to relax?") and family A's small talk has little of it, so the
+# topic check read such clauses as living situation or mood; they are neither a topic nor a
+# feeling. (Family A only: the held-out set keeps its own small talk.)
+LEISURE = ["i go hiking on weekends", "i listen to a lot of country music", "i take my dog to the park",
+           "i walk around the lake most mornings", "i go fishing with my uncle", "i cook dinner most nights",
+           "i watch cooking shows", "i play video games with my nephew", "i go to the gym in the mornings",
+           "i paint a little", "i work in the garden in the summer", "i go for long drives", "i read mystery novels",
+           "i listen to podcasts on the bus", "i do crossword puzzles", "i play basketball at the park",
+           "i sing in a church choir", "i knit while the tv is on", "i feed the birds in the yard",
+           "i like old movies and some cartoons"]
+
 
 def pieces(text):
     """An answer's pieces at commas and full stops, as the extractor splits it."""
@@ -53,7 +66,7 @@ def no_feeling(fam):
         clauses.append(answer.rstrip("."))
         clauses += pieces(answer)
     if fam == "A":
-        clauses += ACKNOWLEDGEMENTS
+        clauses += ACKNOWLEDGEMENTS + LEISURE
     return clauses
 
 
@@ -84,7 +97,7 @@ def topics(fam, rng):
         rows.append(("none", answer.rstrip(".")))
         rows += [("none", p) for p in pieces(answer)]
     if fam == "A":
-        rows += [("none", a) for a in ACKNOWLEDGEMENTS]
+        rows += [("none", a) for a in ACKNOWLEDGEMENTS + LEISURE]
     return rows
 
 

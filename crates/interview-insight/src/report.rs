@@ -336,7 +336,14 @@ impl Report {
         for t in &e.topics {
             let quotes: Vec<String> =
                 t.evidence.iter().map(|q| format!("“{}” [{}]", q.quote, q.utterance_index)).collect();
-            let _ = writeln!(m, "- **{}** — {}: {}", display_name(&t.category), t.label, quotes.join("; "));
+            let category = display_name(&t.category);
+            // A topic named by its category alone (the extractor's name for one whose model
+            // label said more than its evidence) is not named twice.
+            if t.label.eq_ignore_ascii_case(&category) {
+                let _ = writeln!(m, "- **{category}**: {}", quotes.join("; "));
+            } else {
+                let _ = writeln!(m, "- **{category}** — {}: {}", t.label, quotes.join("; "));
+            }
         }
         let _ = writeln!(m, "\n## Key phrases\n");
         for k in &e.key_phrases {

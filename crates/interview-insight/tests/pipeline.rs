@@ -132,7 +132,19 @@ fn with_the_language_model_the_extraction_is_fused_grounded_and_valid() {
     assert_eq!(by.adapter.as_deref(), Some("smollm2-135m-extraction"));
     assert!(by.adapter_sha256.as_ref().is_some_and(|h| h.len() == 64));
     assert!(by.quality.as_ref().is_some_and(|q| q.contains("emotion F1")));
-    assert!(r.to_markdown("report.svg").contains("+ LoRA adapter smollm2-135m-extraction"));
+    let md = r.to_markdown("report.svg");
+    assert!(md.contains("+ LoRA adapter smollm2-135m-extraction"));
+    // Topic names say only what their evidence says; one named by its category is not named
+    // twice ("**Family** — family").
+    use interview_insight::llama_extract::extract::ground;
+    for t in &e.topics {
+        let quotes: Vec<&str> = t.evidence.iter().map(|q| q.quote.as_str()).collect();
+        assert!(ground::label_is_grounded(&t.label, &quotes, t.category), "{t:?}");
+    }
+    for line in md.lines().filter(|l| l.starts_with("- **") && l.contains("** — ")) {
+        let (category, rest) = line[4..].split_once("** — ").unwrap();
+        assert!(!rest.split(':').next().unwrap().eq_ignore_ascii_case(category), "{line}");
+    }
     assert!(r.inputs.iter().any(|i| i.role == "language_model"));
     assert!(r.inputs.iter().any(|i| i.role == "adapter"));
     assert!(!r.not_run.iter().any(|n| n.starts_with("extraction")));

@@ -54,6 +54,9 @@ struct Args {
     /// Plan chunks for this context instead of the model's.
     #[arg(long)]
     context: Option<usize>,
+    /// The longest prompt of a chunk (default 768 tokens; 0: as long as the context allows).
+    #[arg(long)]
+    max_prompt_tokens: Option<usize>,
     #[arg(long, default_value_t = 2)]
     threads: usize,
     /// llama.cpp-style repetition penalty (1 = off).
@@ -86,8 +89,10 @@ fn summarise(name: &str, stats: &[ChunkStats]) {
     let mask: f64 = stats.iter().map(|s| s.mask_us).sum();
     let decode: f64 = stats.iter().map(|s| s.decode_us).sum();
     let closed = stats.iter().filter(|s| s.completed_by_grammar).count();
+    let prompts = stats.iter().map(|s| s.prompt_tokens);
+    let (shortest, longest) = (prompts.clone().min().unwrap_or(0), prompts.max().unwrap_or(0));
     println!(
-        "{name}: schema-valid {valid}/{n} ({:.0} %), {tokens} tokens, decode {:.0} µs/token, constraint {:.1} µs/token ({:.2} % of decode), {closed} closed by the grammar at the budget",
+        "{name}: schema-valid {valid}/{n} ({:.0} %), prompts {shortest}–{longest} tokens, {tokens} tokens generated, decode {:.0} µs/token, constraint {:.1} µs/token ({:.2} % of decode), {closed} closed by the grammar at the budget",
         100.0 * valid as f64 / n.max(1) as f64,
         decode / tokens.max(1) as f64,
         mask / tokens.max(1) as f64,
@@ -116,6 +121,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         keep_unverified: a.keep_unverified,
         max_new_tokens: a.max_new_tokens,
         context_tokens: a.context,
+        max_prompt_tokens: match a.max_prompt_tokens {
+            Some(0) => None,
+            Some(n) => Some(n),
+            None => ExtractOptions::default().max_prompt_tokens,
+        },
         feeling_check,
         topic_check,
         ..ExtractOptions::default()

@@ -27,7 +27,9 @@ use super::ExtractError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::schema::{EmotionLabel, ModelEmotion, ModelEvidence, ModelKeyPhrase, ModelTopic, TopicCategory};
+use super::schema::{
+    Emotion, EmotionLabel, Evidence, ModelEmotion, ModelEvidence, ModelKeyPhrase, ModelTopic, Topic, TopicCategory,
+};
 use crate::LlamaError;
 use crate::runtime::tokenizer::LlamaTokenizer;
 
@@ -199,35 +201,142 @@ pub fn grouped<L: CheckLabel>(
     found.into_iter().zip(keep).filter_map(|(f, k)| k.then_some(f)).collect()
 }
 
+/// The word a feeling is said with ("guilty", "happy"); `None` for the labels that name no
+/// feeling (neutral, other).
+fn feeling_word(label: EmotionLabel) -> Option<&'static str> {
+    Some(match label {
+        EmotionLabel::Sadness => "sad",
+        EmotionLabel::Hopelessness => "hopeless",
+        EmotionLabel::Anxiety => "anxious",
+        EmotionLabel::Frustration => "frustrated",
+        EmotionLabel::Anger => "angry",
+        EmotionLabel::Guilt => "guilty",
+        EmotionLabel::Loneliness => "lonely",
+        EmotionLabel::Fatigue => "tired",
+        EmotionLabel::Calm => "calm",
+        EmotionLabel::Joy => "happy",
+        EmotionLabel::Neutral | EmotionLabel::Other => return None,
+    })
+}
+
+/// Whether a clinician would want to hear of the feeling (the concerns name only these).
+fn is_negative(label: EmotionLabel) -> bool {
+    !matches!(label, EmotionLabel::Calm | EmotionLabel::Joy | EmotionLabel::Neutral | EmotionLabel::Other)
+}
+
+/// One concern per negative feeling (`emotions`: label and the utterances of its evidence),
+/// in order, with the label of the first topic cited in one of the same utterances.
+fn concerns_core(emotions: &[(EmotionLabel, Vec<usize>)], topics: &[(&str, Vec<usize>)]) -> Vec<String> {
+    emotions
+        .iter()
+        .filter(|(label, _)| is_negative(*label))
+        .filter_map(|(label, said)| {
+            let word = feeling_word(*label)?;
+            Some(match topics.iter().find(|(_, cited)| cited.iter().any(|u| said.contains(u))) {
+                Some((topic, _)) => format!("Feeling {word} in connection with {topic}."),
+                None => format!("Feeling {word}."),
+            })
+        })
+        .collect()
+}
+
 /// The concerns for a clinician the checked emotions raise: one per negative feeling (at most
 /// three, in order), paired with the topic cited in the same utterance when there is one —
 /// "Feeling guilty in connection with deadlines." — or on its own ("Feeling lonely."). The
 /// adapter was trained to write exactly these, and paired feelings with another turn's topic.
 pub fn concerns(emotions: &[ModelEmotion], topics: &[ModelTopic]) -> Vec<String> {
-    emotions
-        .iter()
-        .filter_map(|e| {
-            let adjective = match e.label {
-                EmotionLabel::Sadness => "sad",
-                EmotionLabel::Hopelessness => "hopeless",
-                EmotionLabel::Anxiety => "anxious",
-                EmotionLabel::Frustration => "frustrated",
-                EmotionLabel::Anger => "angry",
-                EmotionLabel::Guilt => "guilty",
-                EmotionLabel::Loneliness => "lonely",
-                EmotionLabel::Fatigue => "tired",
-                EmotionLabel::Calm | EmotionLabel::Joy | EmotionLabel::Neutral | EmotionLabel::Other => return None,
-            };
-            let said_in = |t: &&ModelTopic| {
-                t.evidence.iter().any(|q| e.evidence.iter().any(|f| f.utterance_index == q.utterance_index))
-            };
-            Some(match topics.iter().find(said_in) {
-                Some(t) => format!("Feeling {adjective} in connection with {}.", t.label),
-                None => format!("Feeling {adjective}."),
-            })
-        })
-        .take(3)
-        .collect()
+    let utterances = |evidence: &[ModelEvidence]| evidence.iter().map(|e| e.utterance_index).collect::<Vec<_>>();
+    let emotions: Vec<_> = emotions.iter().map(|e| (e.label, utterances(&e.evidence))).collect();
+    let topics: Vec<_> = topics.iter().map(|t| (t.label.as_str(), utterances(&t.evidence))).collect();
+    concerns_core(&emotions, &topics).into_iter().take(3).collect()
+}
+
+/// A whole report's emotions and topics (merged from its chunks), each with the utterances of
+/// its evidence, in the order they were first said.
+#[allow(clippy::type_complexity)]
+fn in_order_said(
+    emotions: &[Emotion],
+    topics: &[Topic],
+) -> (Vec<(EmotionLabel, Vec<usize>)>, Vec<(String, TopicCategory, Vec<usize>)>) {
+    let utterances = |evidence: &[Evidence]| evidence.iter().map(|e| e.utterance_index).collect::<Vec<_>>();
+    let first = |u: &[usize]| u.iter().min().copied().unwrap_or(usize::MAX);
+    let mut e: Vec<_> = emotions.iter().map(|e| (e.label, utterances(&e.evidence))).collect();
+    let mut t: Vec<_> = topics.iter().map(|t| (t.label.clone(), t.category, utterances(&t.evidence))).collect();
+    e.sort_by_key(|(_, u)| first(u));
+    t.sort_by_key(|(_, _, u)| first(u));
+    (e, t)
+}
+
+/// The concerns of a whole report made with the checks: [`concerns`] over its merged emotions
+/// and topics (one per negative feeling, no limit of three: a long interview has chunks, and
+/// each chunk's three repeated or paired a feeling with whichever topic that chunk held).
+pub fn report_concerns(emotions: &[Emotion], topics: &[Topic]) -> Vec<String> {
+    let (e, t) = in_order_said(emotions, topics);
+    let t: Vec<(&str, Vec<usize>)> = t.iter().map(|(l, _, u)| (l.as_str(), u.clone())).collect();
+    concerns_core(&e, &t)
+}
+
+/// The most topics a summary names one by one; with more, it names their categories.
+const SUMMARY_TOPICS: usize = 4;
+
+/// The summary of a whole report made with the checks: the sentence the adapter was trained to
+/// write — "The participant talks about sleep, deadlines and family and says they feel guilty
+/// and tired." — from the merged topics and emotions, in the order first said (a long
+/// interview's many topics by their categories: "talks about therapy, work, health, …"). The
+/// model writes it per chunk from the same parts, and on long chunks garbled it
+/// ("conflictwork", "tired and tired", a topic that was not reported); a report of several
+/// chunks got one sentence per chunk. Empty when nothing was found.
+pub fn report_summary(emotions: &[Emotion], topics: &[Topic]) -> String {
+    let (e, t) = in_order_said(emotions, topics);
+    summary_core(&e, &t)
+}
+
+/// [`report_summary`] for one chunk's answer: its checked emotions and its named topics, as
+/// the second pass writes them (in the order the checks found them, the order said).
+pub fn chunk_summary(emotions: &[ModelEmotion], topics: &[ModelTopic]) -> String {
+    let utterances = |evidence: &[ModelEvidence]| evidence.iter().map(|e| e.utterance_index).collect::<Vec<_>>();
+    let e: Vec<_> = emotions.iter().map(|e| (e.label, utterances(&e.evidence))).collect();
+    let t: Vec<_> = topics.iter().map(|t| (t.label.clone(), t.category, utterances(&t.evidence))).collect();
+    summary_core(&e, &t)
+}
+
+fn summary_core(e: &[(EmotionLabel, Vec<usize>)], t: &[(String, TopicCategory, Vec<usize>)]) -> String {
+    let distinct = |names: Vec<String>| {
+        let mut out: Vec<String> = Vec::new();
+        for n in names {
+            if !out.iter().any(|o| o.eq_ignore_ascii_case(&n)) {
+                out.push(n);
+            }
+        }
+        out
+    };
+    let mut named = distinct(t.iter().map(|(label, _, _)| label.clone()).collect());
+    if named.len() > SUMMARY_TOPICS {
+        named = distinct(t.iter().map(|(_, category, _)| super::ground::category_label(*category)).collect());
+    }
+    let named: Vec<&str> = named.iter().map(String::as_str).collect();
+    let feelings: Vec<&str> = e.iter().filter_map(|(label, _)| feeling_word(*label)).collect();
+    match (named.is_empty(), feelings.is_empty()) {
+        (true, true) => String::new(),
+        (false, true) => format!("The participant talks about {}.", english_list(&named)),
+        (true, false) => format!("The participant says they feel {}.", english_list(&feelings)),
+        (false, false) => {
+            format!(
+                "The participant talks about {} and says they feel {}.",
+                english_list(&named),
+                english_list(&feelings)
+            )
+        }
+    }
+}
+
+/// "a", "a and b", "a, b and c".
+fn english_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 /// Key phrases are facts (what happened: "my thesis is overdue"), not feelings; a small model
@@ -667,6 +776,57 @@ pub const MAX_CLAUSE_WORDS: usize = 16;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_checked_report_is_summed_up_in_the_sentence_the_adapter_learnt() {
+        let ev = |i: usize| vec![Evidence { utterance_index: i, quote: "q".into(), verified: true }];
+        let emotion = |label, i| Emotion { label, intensity: 0.9, evidence: ev(i) };
+        let topic = |category, label: &str, i| Topic { category, label: label.into(), evidence: ev(i) };
+        // Merged reports come sorted by label: the sentence follows the order things were said.
+        let emotions =
+            [emotion(EmotionLabel::Guilt, 5), emotion(EmotionLabel::Fatigue, 7), emotion(EmotionLabel::Joy, 1)];
+        let topics = [
+            topic(TopicCategory::Work, "deadlines", 5),
+            topic(TopicCategory::Family, "family", 9),
+            topic(TopicCategory::Sleep, "sleep", 3),
+        ];
+        assert_eq!(
+            report_summary(&emotions, &topics),
+            "The participant talks about sleep, deadlines and family and says they feel happy, guilty and tired."
+        );
+        assert_eq!(
+            report_concerns(&emotions, &topics),
+            ["Feeling guilty in connection with deadlines.", "Feeling tired."],
+            "negative feelings only, each with its utterance's topic"
+        );
+        assert_eq!(report_summary(&emotions[..1], &[]), "The participant says they feel guilty.");
+        assert_eq!(report_summary(&[], &topics[2..]), "The participant talks about sleep.");
+        assert_eq!(report_summary(&[], &[]), "");
+        // Past four topics, their categories, each once.
+        let many = [
+            topic(TopicCategory::Work, "deadlines", 1),
+            topic(TopicCategory::Work, "night shifts", 2),
+            topic(TopicCategory::Health, "knee", 3),
+            topic(TopicCategory::Sleep, "napping", 4),
+            topic(TopicCategory::Health, "blood pressure", 6),
+        ];
+        assert_eq!(report_summary(&[], &many), "The participant talks about work, health and sleep.");
+        // One chunk's answer: the same sentence from its own parts.
+        let model_emotion = ModelEmotion {
+            evidence: vec![ModelEvidence { quote: "q".into(), utterance_index: 5 }],
+            label: EmotionLabel::Guilt,
+            intensity: 0.9,
+        };
+        let model_topic = ModelTopic {
+            evidence: vec![ModelEvidence { quote: "q".into(), utterance_index: 5 }],
+            category: TopicCategory::Work,
+            label: "deadlines".into(),
+        };
+        assert_eq!(
+            chunk_summary(&[model_emotion], &[model_topic]),
+            "The participant talks about deadlines and says they feel guilty."
+        );
+    }
 
     fn pieces(text: &str) -> Vec<&str> {
         clauses(text).into_iter().map(|r| &text[r]).collect()

@@ -32,10 +32,66 @@ pub fn verify(cleaner: &Cleaner, quote: &str, utterance: &str) -> bool {
     !q.is_empty() && format!(" {} ", normalise(cleaner, utterance)).contains(&format!(" {q} "))
 }
 
+/// Words a topic label may hold without its evidence saying them: they claim nothing.
+const LABEL_FUNCTION_WORDS: &[&str] = &[
+    "a", "an", "the", "of", "with", "in", "on", "at", "for", "to", "and", "or", "about", "from", "by", "my", "his",
+    "her", "their", "our", "your", "its", "up", "out", "some",
+];
+
+/// A label's or a quote's words: lower case, split at anything but letters, digits and
+/// apostrophes, a possessive `'s` dropped ("sister's" → "sister").
+fn plain_words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '’'))
+        .map(|w| {
+            let w = w.to_lowercase().replace('’', "'");
+            let w = w.trim_matches('\'');
+            w.strip_suffix("'s").unwrap_or(w).to_string()
+        })
+        .filter(|w| !w.is_empty())
+}
+
+/// Whether two words share a stem: equal, or a common beginning of at least three letters
+/// that leaves at most two of the shorter word ("waking"/"wake", "napping"/"nap",
+/// "rejection"/"rejected").
+fn same_stem(a: &str, b: &str) -> bool {
+    let common = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+    let shorter = a.chars().count().min(b.chars().count());
+    a == b || (common >= 3 && common + 2 >= shorter)
+}
+
+/// Whether a topic's label says nothing its evidence does not: every word of it, function
+/// words aside, shares a stem with a word of the evidence quotes or of the category's name.
+/// The fine-tuned model names topics well when it condenses the quote ("deadlines",
+/// "napping", "living with mold") and invents when it abstracts ("sister's divorce" for "my
+/// sister calls me on sundays", "roofing" for "our apartment has mold"); a report for a
+/// clinician cannot carry the invented fact, so only the first kind is kept.
+pub fn label_is_grounded(label: &str, quotes: &[&str], category: TopicCategory) -> bool {
+    let category = serde_json::to_value(category).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let known: Vec<String> = quotes.iter().flat_map(|q| plain_words(q)).chain(plain_words(&category)).collect();
+    let mut words = plain_words(label).filter(|w| !LABEL_FUNCTION_WORDS.contains(&w.as_str())).peekable();
+    words.peek().is_some() && words.all(|w| known.iter().any(|k| same_stem(&w, k)))
+}
+
+/// The label a topic is reported under: the model's when it is
+/// [grounded](label_is_grounded) in the topic's evidence, else the [category's name](category_label).
+pub fn topic_label(label: &str, evidence: &[ModelEvidence], category: TopicCategory) -> String {
+    let quotes: Vec<&str> = evidence.iter().map(|e| e.quote.as_str()).collect();
+    if label_is_grounded(label, &quotes, category) { label.trim().to_string() } else { category_label(category) }
+}
+
+/// The category's name in words ("living_situation" → "living situation"): the label a topic
+/// gets when the model's [says more than its evidence](label_is_grounded). The summary,
+/// concerns and actions the model writes after the topics name them by label ("talks about
+/// …", "in connection with …"), so the label stays a noun phrase, and the category is one
+/// the topic check read off the evidence.
+pub fn category_label(category: TopicCategory) -> String {
+    serde_json::to_value(category).ok().and_then(|v| v.as_str().map(|s| s.replace('_', " "))).unwrap_or_default()
+}
+
 /// The shortest concern or suggested action, and summary, in characters (the schema's
 /// `minLength`).
 const MIN_ITEM_CHARS: usize = 12;
-const MIN_SUMMARY_CHARS: usize = 20;
+pub(crate) const MIN_SUMMARY_CHARS: usize = 20;
 
 /// The words of `text` up to a degenerate loop — one word three times with at most one word
 /// between occurrences ("feel tired and tired and tired") — cut after its first occurrence and
@@ -186,8 +242,9 @@ fn merge_claims(chunks: &[ModelOutput], v: &mut Verifier<'_>) -> (Vec<Emotion>, 
             }
         }
         for t in &c.topics {
-            let key = (t.category, normalise(v.cleaner, &t.label));
-            let slot = topics.entry(key).or_insert_with(|| (t.label.trim().to_string(), Gathered::default()));
+            let label = topic_label(&t.label, &t.evidence, t.category);
+            let key = (t.category, normalise(v.cleaner, &label));
+            let slot = topics.entry(key).or_insert_with(|| (label, Gathered::default()));
             for ev in &t.evidence {
                 v.add_evidence(ev, &mut slot.1, false);
             }
@@ -278,6 +335,33 @@ mod tests {
         assert!(!verify(&c, "I sleep well", u));
         assert!(!verify(&c, "leep at", u), "word boundaries");
         assert!(!verify(&c, "", u));
+    }
+
+    #[test]
+    fn a_topic_label_is_kept_only_when_its_evidence_says_it() {
+        let grounded = |label: &str, quotes: &[&str], category| label_is_grounded(label, quotes, category);
+        // Condensed from the quote, inflections and possessives allowed, function words free.
+        assert!(grounded("deadlines", &["my boss keeps piling on deadlines"], TopicCategory::Work));
+        assert!(grounded("napping", &["i nap most afternoons"], TopicCategory::Sleep));
+        assert!(grounded("early wakings", &["i wake up early"], TopicCategory::Sleep));
+        assert!(grounded("Living with mold", &["our apartment has mold"], TopicCategory::LivingSituation));
+        assert!(grounded("sister's calls", &["my sister calls me on sundays"], TopicCategory::Family));
+        assert!(grounded("substance use", &["i've been smoking weed daily"], TopicCategory::SubstanceUse));
+        assert!(grounded("walking", &["unrelated", "walking the dog helps a bit"], TopicCategory::Health));
+        // A word the evidence does not say makes a claim it cannot back.
+        assert!(!grounded("sister's divorce", &["my sister calls me on sundays"], TopicCategory::Family));
+        assert!(!grounded("roofing", &["our apartment has mold"], TopicCategory::LivingSituation));
+        assert!(!grounded("early waking", &["i wake up at four"], TopicCategory::Sleep));
+        assert!(!grounded("heavy rock", &["mostly jazz and some rock"], TopicCategory::Mood));
+        assert!(!grounded("the", &["the"], TopicCategory::Mood), "nothing but function words");
+        assert!(!grounded("car", &["i can't sleep"], TopicCategory::Sleep), "two letters in common is not a stem");
+        // The reported label: the model's, or the category in words.
+        let ev = |q: &str| vec![ModelEvidence { quote: q.into(), utterance_index: 1 }];
+        let family = TopicCategory::Family;
+        assert_eq!(topic_label(" sister's calls ", &ev("my sister calls me on sundays"), family), "sister's calls");
+        assert_eq!(topic_label("sister's divorce", &ev("my sister calls me on sundays"), family), "family");
+        let living = TopicCategory::LivingSituation;
+        assert_eq!(topic_label("furnace", &ev("our apartment has mold"), living), "living situation");
     }
 
     #[test]

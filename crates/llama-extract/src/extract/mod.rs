@@ -140,6 +140,13 @@ pub struct ExtractOptions {
     pub max_new_tokens: usize,
     /// Context to plan chunks for; `None`: the model's (at most [`crate::MAX_CONTEXT`]).
     pub context_tokens: Option<usize>,
+    /// The longest prompt a chunk is given when its lines can be split (a single longer
+    /// utterance still gets a chunk of its own, up to the context); `None`: as long as the
+    /// context allows. The shipped adapter learnt from prompts of 240–400 tokens: a whole
+    /// interview in one 7,000-token prompt is far from them (its summaries garbled, and the
+    /// clause checks found more than the answer's four emotions and four topics could hold),
+    /// and attention costs grow with the square of a prompt's length.
+    pub max_prompt_tokens: Option<usize>,
     /// Utterances repeated at the start of the next chunk.
     pub overlap: usize,
     /// How tokens are chosen (greedy with a repetition penalty by default).
@@ -172,6 +179,7 @@ impl Default for ExtractOptions {
             keep_unverified: false,
             max_new_tokens: 384,
             context_tokens: None,
+            max_prompt_tokens: Some(768),
             overlap: 2,
             // Greedy with llama.cpp's repetition penalty: small models otherwise loop in free
             // text ("I'm not sure. I'm not sure. …"); the grammar keeps the JSON valid either way.
@@ -279,13 +287,18 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
         self.tokenizer.chat_template.format(&self.messages(lines), true)
     }
 
-    /// Splits the utterances into chunks whose prompts fit `context - max_new_tokens`.
+    /// Splits the utterances into chunks whose prompts leave room for the answer:
+    /// `max_new_tokens`, and with the clause checks also [`CHECKED_OPENING_TOKENS`] for the
+    /// text their passes write into the answer before the model goes on; each prompt at most
+    /// `max_prompt_tokens` long unless one utterance alone is longer.
     pub fn plan_chunks(&self, lines: &[String]) -> Result<Vec<(usize, usize)>, LlamaError> {
-        let budget = self.context().saturating_sub(self.options.max_new_tokens);
+        let opening = if self.options.feeling_check.is_some() { CHECKED_OPENING_TOKENS } else { 0 };
+        let hard = self.context().saturating_sub(self.options.max_new_tokens + opening);
+        let soft = self.options.max_prompt_tokens.map_or(hard, |m| m.min(hard));
         let fixed = self.tokenizer.encode_prompt(&self.prompt(&[]))?.len();
         let costs: Vec<usize> =
             lines.iter().map(|l| self.tokenizer.encode(l, false).map(|t| t.len())).collect::<Result<_, _>>()?;
-        let fits = |a: usize, b: usize| -> Result<bool, LlamaError> {
+        let fits = |a: usize, b: usize, budget: usize| -> Result<bool, LlamaError> {
             let estimate = fixed + costs[a..b].iter().sum::<usize>();
             if estimate > budget {
                 return Ok(false);
@@ -297,14 +310,18 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
         let mut start = 0;
         while start < lines.len() {
             let mut end = start;
-            while end < lines.len() && fixed + costs[start..=end].iter().sum::<usize>() <= budget {
+            while end < lines.len() && fixed + costs[start..=end].iter().sum::<usize>() <= soft {
                 end += 1;
             }
-            while end > start && !fits(start, end)? {
+            while end > start && !fits(start, end, soft)? {
                 end -= 1;
             }
+            // A line longer than the soft limit goes alone, if the context holds it.
+            if end == start && fits(start, start + 1, hard)? {
+                end = start + 1;
+            }
             if end == start {
-                return Err(LlamaError::ContextOverflow { needed: fixed + costs[start], limit: budget });
+                return Err(LlamaError::ContextOverflow { needed: fixed + costs[start], limit: hard });
             }
             chunks.push((start, end));
             if end == lines.len() {
@@ -341,8 +358,16 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
             stats.push(s);
         }
         let originals: Vec<String> = transcript.utterances.iter().map(|u| u.text.clone()).collect();
-        let ground::Merged { emotions, topics, key_phrases, summary, concerns, suggested_actions, grounding } =
+        let ground::Merged { emotions, topics, key_phrases, mut summary, mut concerns, suggested_actions, grounding } =
             ground::merge(&outputs, &originals, participant.as_ref(), &self.cleaner, self.options.keep_unverified);
+        // Every answer made with the checks: the whole report's summary and concerns are the
+        // sentences each chunk's answer holds, composed from the report's merged, verified
+        // parts (`clause_check::report_summary`, `report_concerns`).
+        let answered: Vec<&ChunkStats> = stats.iter().filter(|s| !s.text.is_empty()).collect();
+        if !answered.is_empty() && answered.iter().all(|s| s.felt_emotions) {
+            summary = clause_check::report_summary(&emotions, &topics);
+            concerns = clause_check::report_concerns(&emotions, &topics);
+        }
         let mut nonverbal = Nonverbal { cues: cue_notes(&cleaned), voice: Vec::new() };
         for (i, u) in cleaned.utterances.iter().enumerate() {
             if let (Some(v), Speaker::Participant, Some(s), Some(e)) = (voice, &u.speaker, u.start_s, u.end_s)
@@ -441,6 +466,20 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
         }
         let mut ids = prompt.to_vec();
         ids.extend(self.tokenizer.encode(opening, false)?);
+        // The model adds at most what the session has room for after the opening: the planner
+        // reserves room for the checks' openings, and one with more and longer quotes than it
+        // allows is still answered (cut short, the grammar closes it) rather than refused.
+        let room = session.context_capacity().saturating_sub(ids.len());
+        if room == 0 {
+            return Ok(None);
+        }
+        let fitted;
+        let opts = if opts.max_new_tokens > room {
+            fitted = GenerateOptions { max_new_tokens: room, ..opts.clone() };
+            &fitted
+        } else {
+            opts
+        };
         // Keep at least one token to feed, so there are logits to start from.
         let common = in_context.iter().zip(&ids).take_while(|(x, y)| x == y).count().min(ids.len().saturating_sub(1));
         session.truncate(common);
@@ -495,17 +534,27 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
                 let category = to_json(category)?;
                 let comma = if k > 0 { "," } else { "" };
                 written.push_str(&format!("{comma}{{\"evidence\":{evidence},\"category\":{category},\"label\":\""));
+                // A name that says more than the evidence gives way to the category's, here
+                // already, so that the actions the model writes after it name the topic by what
+                // is reported.
+                let grounded = |label: &str| ground::topic_label(label, &checked[k].0, checked[k].1);
                 // The first answer's name for the same topic (same category, a quote in common),
                 // written with the model's own evidence, when it has one.
                 if let Some(own) = same_topic(&second.read.topics, &checked[k]) {
-                    let label = to_json(&own.label)?;
+                    let label = to_json(&grounded(&own.label))?;
                     written.push_str(&label[1..]);
                     written.push('}');
                     continue;
                 }
+                let opened = written.len();
                 match self.answer(session, &in_context, prompt, &written, grammar, &naming, stats)? {
                     Some(name) if name.stopped_at_string => {
-                        written = name.text + LABEL_END;
+                        // (A name that does not read back as a JSON string is no name.)
+                        let named = serde_json::from_str::<String>(&format!("\"{}\"", &name.text[opened..]))
+                            .unwrap_or_default();
+                        written.truncate(opened);
+                        written.push_str(&to_json(&grounded(&named))?[1..]);
+                        written.push('}');
                         in_context = name.context;
                     }
                     _ => {
@@ -528,8 +577,16 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
             return Ok(None);
         };
         let concerns = clause_check::concerns(second.emotions, &reported.topics);
-        let to_concerns = GenerateOptions { stop_strings: vec![CONCERNS_KEY.into()], ..opts.clone() };
         let rest = GenerateOptions { stop_strings: Vec::new(), ..opts.clone() };
+        // The summary is the sentence the adapter learnt to write from these emotions and
+        // topics (`clause_check::chunk_summary`), written for it: the model garbled it on long
+        // chunks, and decoding it cost ~30 tokens a chunk. The model writes the actions.
+        let summary = clause_check::chunk_summary(second.emotions, &reported.topics);
+        if ground::is_prose(&summary, ground::MIN_SUMMARY_CHARS) {
+            let opening = format!("{opening}\"summary\":{}{CONCERNS_KEY}:{},", to_json(&summary)?, to_json(&concerns)?);
+            return self.answer(session, &in_context, prompt, &opening, grammar, &rest, stats);
+        }
+        let to_concerns = GenerateOptions { stop_strings: vec![CONCERNS_KEY.into()], ..opts.clone() };
         match self.answer(session, &in_context, prompt, &opening, grammar, &to_concerns, stats)? {
             Some(summary) if summary.stopped_at_string => {
                 let concerns = to_json(&concerns)?;
@@ -621,6 +678,11 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
         Ok((output, stats))
     }
 }
+
+/// Room the planner leaves, beyond `max_new_tokens`, for what the clause checks' second pass
+/// writes into an answer before the model goes on (emotions, topics and key phrases with their
+/// quotes: 150–250 tokens for the demo and the held-out excerpts).
+pub const CHECKED_OPENING_TOKENS: usize = 256;
 
 /// Where the key phrases end in an answer (the grammar writes keys in the schema's order and
 /// without spaces; inside a string a quote would be escaped, so this is never a quote's text).
