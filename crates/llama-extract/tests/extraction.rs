@@ -271,6 +271,12 @@ fn a_sessions_hidden_states_keep_the_shared_question_and_equal_a_fresh_computati
     assert_eq!(first, again, "the shared part is kept, the clause's own tokens replaced");
     assert_ne!(first, second);
     assert_eq!(first, fresh("i was livid"), "one cache fed the whole question gives the same bits");
+    // The question's tokens in one pass give the bits of feeding them up to the last and then
+    // the last on its own.
+    let all: Vec<u32> = question.shared.iter().copied().chain(own("i was livid")).collect();
+    let mut cache = l.model.new_cache(all.len());
+    l.model.forward_each(&all[..all.len() - 1], &mut cache, |_, _, _| {}, false).unwrap();
+    assert_eq!(first, l.model.hidden_state(&all[all.len() - 1..], &mut cache, layer).unwrap());
     assert_eq!(session.context_len(), 0, "the session's own context is untouched");
 }
 

@@ -849,23 +849,29 @@ impl QuantLlama {
     /// ([`crate::extract::clause_check`]).
     pub fn hidden_state(&self, tokens: &[u32], cache: &mut KvCache, layer: usize) -> Result<Vec<f32>, LlamaError> {
         let c = &self.config;
-        let Some((last, before)) = tokens.split_last() else {
+        if tokens.is_empty() {
             return Err(LlamaError::Generation("no tokens to feed".into()));
-        };
+        }
         if layer > self.blocks.len() {
             return Err(LlamaError::Config(format!("no layer {layer}: the model has {} blocks", self.blocks.len())));
         }
+        // The last chunk (the whole of a clause question) goes through with its last row's
+        // states kept: one pass, where feeding the last token on its own had cost a second
+        // pass over every weight per question. Rows do not depend on the chunking.
+        let (before, last) = tokens.split_at(tokens.len().saturating_sub(PREFILL_CHUNK));
         if !before.is_empty() {
             self.forward_each(before, cache, |_, _, _| {}, false)?;
         }
-        if cache.len + 1 > cache.capacity {
-            return Err(LlamaError::ContextOverflow { needed: cache.len + 1, limit: cache.capacity });
+        if cache.len + last.len() > cache.capacity {
+            return Err(LlamaError::ContextOverflow { needed: cache.len + last.len(), limit: cache.capacity });
         }
-        if *last as usize >= c.vocab_size {
-            return Err(LlamaError::Generation(format!("token id {last} ≥ vocabulary {}", c.vocab_size)));
+        if let Some(t) = last.iter().find(|&&t| t as usize >= c.vocab_size) {
+            return Err(LlamaError::Generation(format!("token id {t} ≥ vocabulary {}", c.vocab_size)));
         }
+        let mut want = vec![false; last.len()];
+        want[last.len() - 1] = true;
         let mut layers = Vec::with_capacity(self.blocks.len());
-        let mut rows = self.forward_chunk(&[*last], cache, &[true], Some(&mut layers))?;
+        let mut rows = self.forward_chunk(last, cache, &want, Some(&mut layers))?;
         if let Some((_, normed)) = rows.pop() {
             layers.push(normed);
         }
