@@ -4,7 +4,8 @@
 //! 1. The transcript is cleaned (text-clean) and numbered; participant utterances with
 //!    timestamps carry the overlapping voice emotion (`[voice: sad 0.62, neutral 0.30]`).
 //! 2. Utterances are packed into chunks whose prompt, measured in tokens, leaves room for the
-//!    answer in the context; consecutive chunks overlap by a few utterances.
+//!    answer in the context and stays near the prompts the adapter learnt from
+//!    ([`ExtractOptions::max_prompt_tokens`]); consecutive chunks overlap by a few utterances.
 //! 3. Each chunk is answered under a grammar compiled from [`schema::ModelOutput`]'s JSON Schema
 //!    ([`grammar`]): enum fields only admit their values, `utterance_index` only the chunk's
 //!    indices, quotes only words of the cited utterance; if the token budget runs out the
@@ -12,8 +13,11 @@
 //!    With an adapter's clause checks ([`clause_check`]; [`ExtractOptions::feeling_check`] and
 //!    [`ExtractOptions::topic_check`]) the answer takes two passes: the model's own up to its key
 //!    phrases, then one opened with the emotions and topic evidence the checks read off the
-//!    participant's clauses, which the model names and completes.
-//! 4. Chunk outputs are merged and every quote is verified against its utterance ([`ground`]).
+//!    participant's clauses, which the model names (a name its evidence does not say gives way
+//!    to the category's) and completes; the summary and concerns are composed from them.
+//! 4. Chunk outputs are merged and every quote is verified against its utterance ([`ground`]);
+//!    with the checks the report's summary and concerns are composed once from the merged
+//!    findings.
 
 pub mod clause_check;
 pub mod demo;
