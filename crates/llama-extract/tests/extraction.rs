@@ -185,6 +185,22 @@ fn a_long_interview_is_answered_chunk_by_chunk_with_the_checks() {
     assert_eq!(report.summary, clause_check::report_summary(&report.emotions, &report.topics));
     assert_eq!(report.concerns, clause_check::report_concerns(&report.emotions, &report.topics));
     assert_eq!(report.summary.matches("The participant").count(), 1, "{}", report.summary);
+    // Each chunk suggests following up its own topic; the report keeps at most three, those
+    // that follow up a concern's topic first (`clause_check::report_actions`).
+    let mut suggested: Vec<String> = Vec::new();
+    for s in &stats {
+        let answer: serde_json::Value = serde_json::from_str(&s.text).unwrap();
+        for a in answer["suggested_actions"].as_array().unwrap() {
+            let a = a.as_str().unwrap().trim().to_string();
+            if !suggested.contains(&a) {
+                suggested.push(a);
+            }
+        }
+    }
+    println!("actions: {suggested:?} -> {:?}", report.suggested_actions);
+    assert!(suggested.len() > clause_check::REPORT_ACTIONS, "the chunks suggest more than a report keeps");
+    assert_eq!(report.suggested_actions.len(), clause_check::REPORT_ACTIONS);
+    assert!(report.suggested_actions.iter().all(|a| suggested.contains(a)));
 }
 
 /// The configuration reports ship with: the base model, the project's extraction adapter

@@ -225,19 +225,41 @@ fn is_negative(label: EmotionLabel) -> bool {
 }
 
 /// One concern per negative feeling (`emotions`: label and the utterances of its evidence),
-/// in order, with the label of the first topic cited in one of the same utterances.
-fn concerns_core(emotions: &[(EmotionLabel, Vec<usize>)], topics: &[(&str, Vec<usize>)]) -> Vec<String> {
+/// in order, with the labels of up to `most` topics cited in the same utterances: those that
+/// share the most of them first, then in the order given (with `most` = 1, the first topic
+/// that shares one).
+fn concerns_core(emotions: &[(EmotionLabel, Vec<usize>)], topics: &[(&str, Vec<usize>)], most: usize) -> Vec<String> {
     emotions
         .iter()
         .filter(|(label, _)| is_negative(*label))
         .filter_map(|(label, said)| {
             let word = feeling_word(*label)?;
-            Some(match topics.iter().find(|(_, cited)| cited.iter().any(|u| said.contains(u))) {
-                Some((topic, _)) => format!("Feeling {word} in connection with {topic}."),
-                None => format!("Feeling {word}."),
+            let named = connected_topics(said, topics, most);
+            Some(if named.is_empty() {
+                format!("Feeling {word}.")
+            } else {
+                format!("Feeling {word} in connection with {}.", english_list(&named))
             })
         })
         .collect()
+}
+
+/// The labels of up to `most` distinct topics cited in the utterances `said`, those citing
+/// the most of them first, then in the order given.
+fn connected_topics<'t>(said: &[usize], topics: &[(&'t str, Vec<usize>)], most: usize) -> Vec<&'t str> {
+    let mut shared: Vec<(usize, &str)> = topics
+        .iter()
+        .map(|(label, cited)| (cited.iter().filter(|u| said.contains(u)).count(), *label))
+        .filter(|(n, _)| *n > 0)
+        .collect();
+    shared.sort_by_key(|(n, _)| std::cmp::Reverse(*n));
+    let mut named: Vec<&str> = Vec::new();
+    for (_, label) in shared {
+        if named.len() < most && !named.iter().any(|n| n.eq_ignore_ascii_case(label)) {
+            named.push(label);
+        }
+    }
+    named
 }
 
 /// The concerns for a clinician the checked emotions raise: one per negative feeling (at most
@@ -248,7 +270,7 @@ pub fn concerns(emotions: &[ModelEmotion], topics: &[ModelTopic]) -> Vec<String>
     let utterances = |evidence: &[ModelEvidence]| evidence.iter().map(|e| e.utterance_index).collect::<Vec<_>>();
     let emotions: Vec<_> = emotions.iter().map(|e| (e.label, utterances(&e.evidence))).collect();
     let topics: Vec<_> = topics.iter().map(|t| (t.label.as_str(), utterances(&t.evidence))).collect();
-    concerns_core(&emotions, &topics).into_iter().take(3).collect()
+    concerns_core(&emotions, &topics, 1).into_iter().take(3).collect()
 }
 
 /// A whole report's emotions and topics (merged from its chunks), each with the utterances of
@@ -268,12 +290,50 @@ fn in_order_said(
 }
 
 /// The concerns of a whole report made with the checks: [`concerns`] over its merged emotions
-/// and topics (one per negative feeling, no limit of three: a long interview has chunks, and
-/// each chunk's three repeated or paired a feeling with whichever topic that chunk held).
+/// and topics — one per negative feeling, no limit of three (a long interview has chunks, and
+/// each chunk's three repeated or paired a feeling with whichever topic that chunk held), each
+/// naming up to [`CONCERN_TOPICS`] topics said with the feeling, those said with it most often
+/// first. Over a whole interview a feeling is said beside many topics, once each; naming the
+/// first alone ("Feeling sad in connection with therapy.") read as the cause.
 pub fn report_concerns(emotions: &[Emotion], topics: &[Topic]) -> Vec<String> {
     let (e, t) = in_order_said(emotions, topics);
     let t: Vec<(&str, Vec<usize>)> = t.iter().map(|(l, _, u)| (l.as_str(), u.clone())).collect();
-    concerns_core(&e, &t)
+    concerns_core(&e, &t, CONCERN_TOPICS)
+}
+
+/// The most topics a report's concern names.
+pub const CONCERN_TOPICS: usize = 3;
+
+/// The most suggested actions a report holds: what one answer may hold (the schema's limit).
+pub const REPORT_ACTIONS: usize = 3;
+
+/// The suggested actions of a whole report made with the checks: the chunks' actions
+/// (deduplicated, in order) that name a topic of a concern first, then the rest, at most
+/// [`REPORT_ACTIONS`]. Each chunk's answer suggests following up its own first topic, so a
+/// long interview listed one per chunk (eleven "Follow up on …" for fifteen chunks); a
+/// clinician's short list is the topics the negative feelings were said with.
+pub fn report_actions(actions: &[String], emotions: &[Emotion], topics: &[Topic]) -> Vec<String> {
+    let (e, t) = in_order_said(emotions, topics);
+    let t: Vec<(&str, Vec<usize>)> = t.iter().map(|(l, _, u)| (l.as_str(), u.clone())).collect();
+    let mut of_concern: Vec<String> = Vec::new();
+    for (_, said) in e.iter().filter(|(label, _)| is_negative(*label)) {
+        of_concern.extend(connected_topics(said, &t, CONCERN_TOPICS).iter().map(|l| format!(" {} ", words_of(l))));
+    }
+    let names_one = |a: &String| {
+        let padded = format!(" {} ", words_of(a));
+        of_concern.iter().any(|label| padded.contains(label.as_str()))
+    };
+    let (first, rest): (Vec<&String>, Vec<&String>) = actions.iter().partition(|a| names_one(a));
+    first.into_iter().chain(rest).take(REPORT_ACTIONS).cloned().collect()
+}
+
+/// Lower-case words of `text` joined by single spaces (for matching a label inside a sentence).
+fn words_of(text: &str) -> String {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '\''))
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 /// The most topics a summary names one by one; with more, it names their categories.
@@ -799,6 +859,35 @@ mod tests {
             ["Feeling guilty in connection with deadlines.", "Feeling tired."],
             "negative feelings only, each with its utterance's topic"
         );
+        // A whole interview: a feeling said beside several topics names those said with it
+        // most often first, at most three; the actions that follow a concern's topic up come
+        // first, at most three.
+        let evs = |us: &[usize]| us.iter().flat_map(|&i| ev(i)).collect::<Vec<_>>();
+        let long_emotions = [
+            Emotion { label: EmotionLabel::Sadness, intensity: 0.9, evidence: evs(&[2, 4, 6, 8, 10]) },
+            Emotion { label: EmotionLabel::Joy, intensity: 0.9, evidence: evs(&[12]) },
+        ];
+        let long_topics = [
+            Topic { category: TopicCategory::Therapy, label: "therapy".into(), evidence: evs(&[2]) },
+            Topic { category: TopicCategory::Work, label: "deadlines".into(), evidence: evs(&[4, 8]) },
+            Topic { category: TopicCategory::Health, label: "health".into(), evidence: evs(&[6]) },
+            Topic { category: TopicCategory::Family, label: "family".into(), evidence: evs(&[10]) },
+            Topic { category: TopicCategory::Sleep, label: "napping".into(), evidence: evs(&[12]) },
+        ];
+        assert_eq!(
+            report_concerns(&long_emotions, &long_topics),
+            ["Feeling sad in connection with deadlines, therapy and health."]
+        );
+        let actions: Vec<String> = ["napping", "therapy", "family", "deadlines"]
+            .iter()
+            .map(|t| format!("Follow up on {t} at the next session."))
+            .collect();
+        assert_eq!(
+            report_actions(&actions, &long_emotions, &long_topics),
+            [actions[1].clone(), actions[3].clone(), actions[0].clone()],
+            "the concern's topics first, then the rest, three in all"
+        );
+        assert_eq!(report_actions(&actions[..1], &long_emotions, &long_topics), &actions[..1]);
         assert_eq!(report_summary(&emotions[..1], &[]), "The participant says they feel guilty.");
         assert_eq!(report_summary(&[], &topics[2..]), "The participant talks about sleep.");
         assert_eq!(report_summary(&[], &[]), "");

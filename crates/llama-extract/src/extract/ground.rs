@@ -52,11 +52,22 @@ fn plain_words(text: &str) -> impl Iterator<Item = String> + '_ {
 
 /// Whether two words share a stem: equal, or a common beginning of at least three letters
 /// that leaves at most two of the shorter word ("waking"/"wake", "napping"/"nap",
-/// "rejection"/"rejected").
+/// "rejection"/"rejected"). A whole short word at the start of a longer one is its stem only
+/// when what follows reads as an ending — at most three letters, or "ing" / "ers" after its
+/// last letter doubled ("worked", "stressful", "napping", but not "room" in "roommate").
 fn same_stem(a: &str, b: &str) -> bool {
-    let common = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
-    let shorter = a.chars().count().min(b.chars().count());
-    a == b || (common >= 3 && common + 2 >= shorter)
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let (short, long) = if a.len() <= b.len() { (&a, &b) } else { (&b, &a) };
+    let common = short.iter().zip(long.iter()).take_while(|(x, y)| x == y).count();
+    if a == b {
+        return true;
+    }
+    if common == short.len() {
+        let ending = &long[common..];
+        let doubled = |rest: &str| ending.first() == short.last() && ending[1..].iter().collect::<String>() == rest;
+        return common >= 3 && (ending.len() <= 3 || doubled("ing") || doubled("ers"));
+    }
+    common >= 3 && common + 2 >= short.len()
 }
 
 /// Whether a topic's label says nothing its evidence does not: every word of it, function
@@ -243,10 +254,30 @@ fn merge_claims(chunks: &[ModelOutput], v: &mut Verifier<'_>) -> (Vec<Emotion>, 
         }
         for t in &c.topics {
             let label = topic_label(&t.label, &t.evidence, t.category);
-            let key = (t.category, normalise(v.cleaner, &label));
-            let slot = topics.entry(key).or_insert_with(|| (label, Gathered::default()));
+            let general = category_label(t.category);
+            // Evidence is held to its topic's name as the name is to its evidence: a topic
+            // groups a chunk's clauses of one category, and its name may come from one of
+            // them ("blood pressure" over "my blood pressure is high" and "i hurt my knee
+            // playing soccer"). A quote that does not say the name, from an utterance where no
+            // quote does, goes to the category's topic ("work is stressful" stays with
+            // "deadlines" from the same turn) — unless no quote says the name alone (then they
+            // say it together).
+            let says_name = |e: &ModelEvidence| label_is_grounded(&label, &[e.quote.as_str()], t.category);
+            let named_in: Vec<usize> = t.evidence.iter().filter(|e| says_name(e)).map(|e| e.utterance_index).collect();
+            let split = !is_category_name(&label, t.category) && !named_in.is_empty();
+            let mut gather = |name: &String, ev: Option<&ModelEvidence>, v: &mut Verifier<'_>| {
+                let key = (t.category, normalise(v.cleaner, name));
+                let slot = topics.entry(key).or_insert_with(|| (name.clone(), Gathered::default()));
+                if let Some(ev) = ev {
+                    v.add_evidence(ev, &mut slot.1, false);
+                }
+            };
+            if t.evidence.is_empty() {
+                gather(&label, None, v);
+            }
             for ev in &t.evidence {
-                v.add_evidence(ev, &mut slot.1, false);
+                let elsewhere = split && !named_in.contains(&ev.utterance_index);
+                gather(if elsewhere { &general } else { &label }, Some(ev), v);
             }
         }
     }
@@ -256,12 +287,98 @@ fn merge_claims(chunks: &[ModelOutput], v: &mut Verifier<'_>) -> (Vec<Emotion>, 
         .filter(|(_, (_, g))| keep || !g.evidence.is_empty())
         .map(|(label, (intensity, g))| Emotion { label, intensity, evidence: g.evidence })
         .collect();
-    let topics = topics
+    let topics: Vec<_> = topics.into_iter().map(|((category, _), (label, g))| (category, label, g)).collect();
+    let topics = merge_restated(topics, v.cleaner)
         .into_iter()
-        .filter(|(_, (_, g))| keep || !g.evidence.is_empty())
-        .map(|((category, _), (label, g))| Topic { category, label, evidence: g.evidence })
+        .filter(|(_, _, g)| keep || !g.evidence.is_empty())
+        .map(|(category, label, g)| Topic { category, label, evidence: g.evidence })
         .collect();
     (emotions, topics)
+}
+
+/// Whether `label` is the category's name (in any case): the topic of the quotes no name was
+/// held to.
+fn is_category_name(label: &str, category: TopicCategory) -> bool {
+    plain_words(label).eq(plain_words(&category_label(category)))
+}
+
+/// Whether every word of `general`, function words aside, shares a stem with a word of
+/// `specific` ("blood pressure" in "high blood pressure").
+fn says_all_of(general: &str, specific: &str) -> bool {
+    let known: Vec<String> = plain_words(specific).collect();
+    let mut words = plain_words(general).filter(|w| !LABEL_FUNCTION_WORDS.contains(&w.as_str())).peekable();
+    words.peek().is_some() && words.all(|w| known.iter().any(|k| same_stem(&w, k)))
+}
+
+/// Topics of one category whose names restate another's — every word of the other's name in
+/// theirs: "high blood pressure" beside "blood pressure", "napping" beside "naps" — merged
+/// under the shorter name (which their evidence says too), evidence in the order said. Chunks
+/// name the same fact in their own words, and a whole interview listed each one apart. The
+/// category's own topic stays apart: its quotes are the ones no name was held to.
+fn merge_restated(
+    mut topics: Vec<(TopicCategory, String, Gathered)>,
+    cleaner: &Cleaner,
+) -> Vec<(TopicCategory, String, Gathered)> {
+    let content_words =
+        |label: &str| plain_words(label).filter(|w| !LABEL_FUNCTION_WORDS.contains(&w.as_str())).count();
+    // Shorter names first, so that each topic can only merge into one already kept.
+    let mut order: Vec<usize> = (0..topics.len()).collect();
+    order.sort_by_key(|&i| content_words(&topics[i].1));
+    let mut into: Vec<Option<usize>> = vec![None; topics.len()];
+    for (n, &b) in order.iter().enumerate() {
+        let (category, label) = (topics[b].0, &topics[b].1);
+        if is_category_name(label, category) {
+            continue;
+        }
+        into[b] = order[..n].iter().copied().find(|&a| {
+            into[a].is_none()
+                && topics[a].0 == category
+                && !is_category_name(&topics[a].1, category)
+                && says_all_of(&topics[a].1, label)
+        });
+    }
+    for b in 0..topics.len() {
+        if let Some(a) = into[b] {
+            let moved = std::mem::take(&mut topics[b].2);
+            let kept = &mut topics[a].2;
+            for e in moved.evidence {
+                let key = (e.utterance_index, normalise(cleaner, &e.quote));
+                if !kept.seen.contains(&key) {
+                    kept.seen.push(key);
+                    kept.evidence.push(e);
+                }
+            }
+        }
+    }
+    let mut topics: Vec<_> =
+        topics.into_iter().zip(into).filter(|(_, merged)| merged.is_none()).map(|(t, _)| t).collect();
+    // A quote left to the category's topic by one chunk may say a name another chunk gave
+    // ("i broke my wrist in may" beside "broken wrist"): it goes under that name.
+    for c in 0..topics.len() {
+        let category = topics[c].0;
+        if !is_category_name(&topics[c].1, category) {
+            continue;
+        }
+        let quotes = std::mem::take(&mut topics[c].2);
+        for e in quotes.evidence {
+            let key = (e.utterance_index, normalise(cleaner, &e.quote));
+            let named = (0..topics.len()).find(|&n| {
+                n != c
+                    && topics[n].0 == category
+                    && !is_category_name(&topics[n].1, category)
+                    && label_is_grounded(&topics[n].1, &[e.quote.as_str()], category)
+            });
+            let to = &mut topics[named.unwrap_or(c)].2;
+            if !to.seen.contains(&key) {
+                to.seen.push(key);
+                to.evidence.push(e);
+            }
+        }
+    }
+    for t in &mut topics {
+        t.2.evidence.sort_by_key(|e| e.utterance_index);
+    }
+    topics
 }
 
 /// Key phrases by normalised text, each verified against its utterance. A phrase whose words
@@ -355,6 +472,9 @@ mod tests {
         assert!(!grounded("heavy rock", &["mostly jazz and some rock"], TopicCategory::Mood));
         assert!(!grounded("the", &["the"], TopicCategory::Mood), "nothing but function words");
         assert!(!grounded("car", &["i can't sleep"], TopicCategory::Sleep), "two letters in common is not a stem");
+        assert!(!grounded("roommate", &["i live alone in a small room"], TopicCategory::LivingSituation));
+        assert!(grounded("overworked", &["i'm overwork"], TopicCategory::Work), "an ending");
+        assert!(grounded("broken wrist", &["i broke my wrist"], TopicCategory::Health));
         // The reported label: the model's, or the category in words.
         let ev = |q: &str| vec![ModelEvidence { quote: q.into(), utterance_index: 1 }];
         let family = TopicCategory::Family;
@@ -362,6 +482,59 @@ mod tests {
         assert_eq!(topic_label("sister's divorce", &ev("my sister calls me on sundays"), family), "family");
         let living = TopicCategory::LivingSituation;
         assert_eq!(topic_label("furnace", &ev("our apartment has mold"), living), "living situation");
+    }
+
+    #[test]
+    fn topic_evidence_is_held_to_its_name_and_restated_names_merge() {
+        let c = Cleaner::default();
+        let utts: Vec<String> = [
+            "my blood pressure is high and i worry",
+            "i hurt my knee playing soccer",
+            "i broke my wrist in may",
+            "my blood pressure is high and i worry",
+            "i broke my wrist again",
+            "my boss keeps piling on deadlines",
+            "the office is loud",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let ev = |i: usize| ModelEvidence { utterance_index: i, quote: utts[i].clone() };
+        let topic = |category, label: &str, evidence| ModelTopic { category, label: label.into(), evidence };
+        let chunk = |topics| ModelOutput {
+            emotions: vec![],
+            topics,
+            key_phrases: vec![],
+            summary: String::new(),
+            concerns: vec![],
+            suggested_actions: vec![],
+        };
+        let health = TopicCategory::Health;
+        let a = chunk(vec![
+            // One chunk's clauses of one category, named after one of them.
+            topic(
+                health,
+                "blood pressure",
+                vec![ev(0), ev(1), ModelEvidence { utterance_index: 0, quote: "i worry".into() }],
+            ),
+            topic(health, "knee surgery", vec![ev(2)]),
+            // A name its quotes say only together stays with both.
+            topic(TopicCategory::Work, "deadlines at the office", vec![ev(5), ev(6)]),
+        ]);
+        let b =
+            chunk(vec![topic(health, "high blood pressure", vec![ev(3)]), topic(health, "broken wrist", vec![ev(4)])]);
+        let topics = merge(&[a, b], &utts, None, &c, false).topics;
+        let got: Vec<(&str, Vec<usize>)> =
+            topics.iter().map(|t| (t.label.as_str(), t.evidence.iter().map(|e| e.utterance_index).collect())).collect();
+        assert_eq!(
+            got,
+            [
+                ("deadlines at the office", vec![5, 6]),
+                ("blood pressure", vec![0, 0, 3]),
+                ("broken wrist", vec![2, 4]),
+                ("health", vec![1]),
+            ]
+        );
     }
 
     #[test]

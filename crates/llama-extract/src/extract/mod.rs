@@ -15,9 +15,10 @@
 //!    phrases, then one opened with the emotions and topic evidence the checks read off the
 //!    participant's clauses, which the model names (a name its evidence does not say gives way
 //!    to the category's) and completes; the summary and concerns are composed from them.
-//! 4. Chunk outputs are merged and every quote is verified against its utterance ([`ground`]);
-//!    with the checks the report's summary and concerns are composed once from the merged
-//!    findings.
+//! 4. Chunk outputs are merged and every quote is verified against its utterance ([`ground`]),
+//!    each topic's quotes held to its name; with the checks the report's summary and concerns
+//!    are composed once from the merged findings, and its actions are the chunks' that follow
+//!    up a concern (at most three).
 
 pub mod clause_check;
 pub mod demo;
@@ -362,15 +363,24 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
             stats.push(s);
         }
         let originals: Vec<String> = transcript.utterances.iter().map(|u| u.text.clone()).collect();
-        let ground::Merged { emotions, topics, key_phrases, mut summary, mut concerns, suggested_actions, grounding } =
-            ground::merge(&outputs, &originals, participant.as_ref(), &self.cleaner, self.options.keep_unverified);
+        let ground::Merged {
+            emotions,
+            topics,
+            key_phrases,
+            mut summary,
+            mut concerns,
+            mut suggested_actions,
+            grounding,
+        } = ground::merge(&outputs, &originals, participant.as_ref(), &self.cleaner, self.options.keep_unverified);
         // Every answer made with the checks: the whole report's summary and concerns are the
         // sentences each chunk's answer holds, composed from the report's merged, verified
-        // parts (`clause_check::report_summary`, `report_concerns`).
+        // parts (`clause_check::report_summary`, `report_concerns`), and its actions the
+        // chunks' that follow a concern up first (`report_actions`).
         let answered: Vec<&ChunkStats> = stats.iter().filter(|s| !s.text.is_empty()).collect();
         if !answered.is_empty() && answered.iter().all(|s| s.felt_emotions) {
             summary = clause_check::report_summary(&emotions, &topics);
             concerns = clause_check::report_concerns(&emotions, &topics);
+            suggested_actions = clause_check::report_actions(&suggested_actions, &emotions, &topics);
         }
         let mut nonverbal = Nonverbal { cues: cue_notes(&cleaned), voice: Vec::new() };
         for (i, u) in cleaned.utterances.iter().enumerate() {
