@@ -32,10 +32,11 @@ pub fn verify(cleaner: &Cleaner, quote: &str, utterance: &str) -> bool {
     !q.is_empty() && format!(" {} ", normalise(cleaner, utterance)).contains(&format!(" {q} "))
 }
 
-/// Words a topic label may hold without its evidence saying them: they claim nothing.
+/// Words a topic label may hold without its evidence saying them: they claim nothing. (Not
+/// particles: "dropping out" is not "dropping", nor "breaking up" "breaking".)
 const LABEL_FUNCTION_WORDS: &[&str] = &[
     "a", "an", "the", "of", "with", "in", "on", "at", "for", "to", "and", "or", "about", "from", "by", "my", "his",
-    "her", "their", "our", "your", "its", "up", "out", "some",
+    "her", "their", "our", "your", "its", "some",
 ];
 
 /// A label's or a quote's words: lower case, split at anything but letters, digits and
@@ -471,6 +472,9 @@ mod tests {
         assert!(!grounded("early waking", &["i wake up at four"], TopicCategory::Sleep));
         assert!(!grounded("heavy rock", &["mostly jazz and some rock"], TopicCategory::Mood));
         assert!(!grounded("the", &["the"], TopicCategory::Mood), "nothing but function words");
+        let education = TopicCategory::Education;
+        assert!(grounded("dropping out", &["i dropped out of college"], education));
+        assert!(!grounded("dropping out", &["my grades dropped this year"], education), "a particle says something");
         assert!(!grounded("car", &["i can't sleep"], TopicCategory::Sleep), "two letters in common is not a stem");
         assert!(!grounded("roommate", &["i live alone in a small room"], TopicCategory::LivingSituation));
         assert!(grounded("overworked", &["i'm overwork"], TopicCategory::Work), "an ending");
