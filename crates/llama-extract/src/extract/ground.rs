@@ -289,7 +289,7 @@ fn merge_claims(chunks: &[ModelOutput], v: &mut Verifier<'_>) -> (Vec<Emotion>, 
         .map(|(label, (intensity, g))| Emotion { label, intensity, evidence: g.evidence })
         .collect();
     let topics: Vec<_> = topics.into_iter().map(|((category, _), (label, g))| (category, label, g)).collect();
-    let topics = merge_restated(topics, v.cleaner)
+    let topics = quotes_under_their_names(merge_restated(topics, v.cleaner), v.cleaner)
         .into_iter()
         .filter(|(_, _, g)| keep || !g.evidence.is_empty())
         .map(|(category, label, g)| Topic { category, label, evidence: g.evidence })
@@ -313,7 +313,7 @@ fn says_all_of(general: &str, specific: &str) -> bool {
 
 /// Topics of one category whose names restate another's — every word of the other's name in
 /// theirs: "high blood pressure" beside "blood pressure", "napping" beside "naps" — merged
-/// under the shorter name (which their evidence says too), evidence in the order said. Chunks
+/// under the shorter name (of two as long, the first; their evidence says it too). Chunks
 /// name the same fact in their own words, and a whole interview listed each one apart. The
 /// category's own topic stays apart: its quotes are the ones no name was held to.
 fn merge_restated(
@@ -351,10 +351,16 @@ fn merge_restated(
             }
         }
     }
-    let mut topics: Vec<_> =
-        topics.into_iter().zip(into).filter(|(_, merged)| merged.is_none()).map(|(t, _)| t).collect();
-    // A quote left to the category's topic by one chunk may say a name another chunk gave
-    // ("i broke my wrist in may" beside "broken wrist"): it goes under that name.
+    topics.into_iter().zip(into).filter(|(_, merged)| merged.is_none()).map(|(t, _)| t).collect()
+}
+
+/// Each quote of a category's own topic that says the name of another topic of the category
+/// moves under that name ("i broke my wrist in may", left to Health by one chunk, beside
+/// another chunk's "broken wrist"); then every topic's evidence in the order said.
+fn quotes_under_their_names(
+    mut topics: Vec<(TopicCategory, String, Gathered)>,
+    cleaner: &Cleaner,
+) -> Vec<(TopicCategory, String, Gathered)> {
     for c in 0..topics.len() {
         let category = topics[c].0;
         if !is_category_name(&topics[c].1, category) {
