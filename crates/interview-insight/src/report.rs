@@ -339,7 +339,7 @@ impl Report {
             let category = display_name(&t.category);
             // A topic named by its category alone (the extractor's name for one whose model
             // label said more than its evidence) is not named twice.
-            if t.label.eq_ignore_ascii_case(&category) {
+            if llama_extract::extract::ground::is_category_name(&t.label, t.category) {
                 let _ = writeln!(m, "- **{category}**: {}", quotes.join("; "));
             } else {
                 let _ = writeln!(m, "- **{category}** — {}: {}", t.label, quotes.join("; "));
@@ -386,15 +386,17 @@ impl Report {
     /// Transcript statistics and the utterance table.
     fn markdown_transcript(&self, m: &mut String, t: &TranscriptSummary) {
         let c = &t.cleaning;
+        // "1 interjection", "2 interjections".
+        let counted = |n: usize, noun: &str| format!("{n} {noun}{}", if n == 1 { "" } else { "s" });
         let _ = writeln!(
             m,
-            "## Transcript\n\n{} utterances ({} participant); {} interjections and {} fillers removed; {:.1} filled pauses per 100 words; {} non-verbal cues.\n",
-            t.utterances,
+            "## Transcript\n\n{} ({} participant); {} and {} removed; {:.1} filled pauses per 100 words; {}.\n",
+            counted(t.utterances, "utterance"),
             t.participant_utterances,
-            c.interjections_removed,
-            c.fillers_removed,
+            counted(c.interjections_removed, "interjection"),
+            counted(c.fillers_removed, "filler"),
             c.filled_pauses_per_100_words,
-            t.cues.len()
+            counted(t.cues.len(), "non-verbal cue")
         );
         let _ = writeln!(m, "| # | speaker | time | voice | text |\n|---|---|---|---|---|");
         for u in &self.utterances {

@@ -67,6 +67,9 @@ fn the_demo_session_gives_a_complete_report_without_a_language_model() {
     {
         assert!(md.contains(section), "{section}");
     }
+    // Counts read as English: the demo has one interjection ("um") and one cue.
+    assert!(md.contains("10 utterances (5 participant); 1 interjection and 0 fillers removed;"), "{md}");
+    assert!(md.contains("; 1 non-verbal cue.\n"), "{md}");
     let svg = r.timeline_svg();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     assert_eq!(svg.matches(" s: ").count(), a.voice.len(), "one bar per voice window");

@@ -224,11 +224,24 @@ fn is_negative(label: EmotionLabel) -> bool {
     !matches!(label, EmotionLabel::Calm | EmotionLabel::Joy | EmotionLabel::Neutral | EmotionLabel::Other)
 }
 
-/// One concern per negative feeling (`emotions`: label and the utterances of its evidence),
-/// in order, with the labels of up to `most` topics cited in the same utterances: those that
-/// share the most of them first, then in the order given (with `most` = 1, the first topic
-/// that shares one).
-fn concerns_core(emotions: &[(EmotionLabel, Vec<usize>)], topics: &[(&str, Vec<usize>)], most: usize) -> Vec<String> {
+/// An emotion as the composed sentences read it: its label and the utterances of its evidence.
+type Felt = (EmotionLabel, Vec<usize>);
+/// A topic as they read it: its label, category and the utterances of its evidence.
+type Cited = (String, TopicCategory, Vec<usize>);
+
+/// One answer's checked emotions and named topics, in the order given (the checks found them
+/// in the order said).
+fn answer_parts(emotions: &[ModelEmotion], topics: &[ModelTopic]) -> (Vec<Felt>, Vec<Cited>) {
+    let utterances = |evidence: &[ModelEvidence]| evidence.iter().map(|e| e.utterance_index).collect::<Vec<_>>();
+    let e = emotions.iter().map(|e| (e.label, utterances(&e.evidence))).collect();
+    let t = topics.iter().map(|t| (t.label.clone(), t.category, utterances(&t.evidence))).collect();
+    (e, t)
+}
+
+/// One concern per negative feeling, in order, with the labels of up to `most` topics cited in
+/// the same utterances: those that share the most of them first, then in the order given
+/// (with `most` = 1, the first topic that shares one).
+fn concerns_core(emotions: &[Felt], topics: &[Cited], most: usize) -> Vec<String> {
     emotions
         .iter()
         .filter(|(label, _)| is_negative(*label))
@@ -246,10 +259,10 @@ fn concerns_core(emotions: &[(EmotionLabel, Vec<usize>)], topics: &[(&str, Vec<u
 
 /// The labels of up to `most` distinct topics cited in the utterances `said`, those citing
 /// the most of them first, then in the order given.
-fn connected_topics<'t>(said: &[usize], topics: &[(&'t str, Vec<usize>)], most: usize) -> Vec<&'t str> {
+fn connected_topics<'t>(said: &[usize], topics: &'t [Cited], most: usize) -> Vec<&'t str> {
     let mut shared: Vec<(usize, &str)> = topics
         .iter()
-        .map(|(label, cited)| (cited.iter().filter(|u| said.contains(u)).count(), *label))
+        .map(|(label, _, cited)| (cited.iter().filter(|u| said.contains(u)).count(), label.as_str()))
         .filter(|(n, _)| *n > 0)
         .collect();
     shared.sort_by_key(|(n, _)| std::cmp::Reverse(*n));
@@ -267,19 +280,13 @@ fn connected_topics<'t>(said: &[usize], topics: &[(&'t str, Vec<usize>)], most: 
 /// "Feeling guilty in connection with deadlines." — or on its own ("Feeling lonely."). The
 /// adapter was trained to write exactly these, and paired feelings with another turn's topic.
 pub fn concerns(emotions: &[ModelEmotion], topics: &[ModelTopic]) -> Vec<String> {
-    let utterances = |evidence: &[ModelEvidence]| evidence.iter().map(|e| e.utterance_index).collect::<Vec<_>>();
-    let emotions: Vec<_> = emotions.iter().map(|e| (e.label, utterances(&e.evidence))).collect();
-    let topics: Vec<_> = topics.iter().map(|t| (t.label.as_str(), utterances(&t.evidence))).collect();
-    concerns_core(&emotions, &topics, 1).into_iter().take(3).collect()
+    let (e, t) = answer_parts(emotions, topics);
+    concerns_core(&e, &t, 1).into_iter().take(3).collect()
 }
 
 /// A whole report's emotions and topics (merged from its chunks), each with the utterances of
 /// its evidence, in the order they were first said.
-#[allow(clippy::type_complexity)]
-fn in_order_said(
-    emotions: &[Emotion],
-    topics: &[Topic],
-) -> (Vec<(EmotionLabel, Vec<usize>)>, Vec<(String, TopicCategory, Vec<usize>)>) {
+fn in_order_said(emotions: &[Emotion], topics: &[Topic]) -> (Vec<Felt>, Vec<Cited>) {
     let utterances = |evidence: &[Evidence]| evidence.iter().map(|e| e.utterance_index).collect::<Vec<_>>();
     let first = |u: &[usize]| u.iter().min().copied().unwrap_or(usize::MAX);
     let mut e: Vec<_> = emotions.iter().map(|e| (e.label, utterances(&e.evidence))).collect();
@@ -297,7 +304,6 @@ fn in_order_said(
 /// first alone ("Feeling sad in connection with therapy.") read as the cause.
 pub fn report_concerns(emotions: &[Emotion], topics: &[Topic]) -> Vec<String> {
     let (e, t) = in_order_said(emotions, topics);
-    let t: Vec<(&str, Vec<usize>)> = t.iter().map(|(l, _, u)| (l.as_str(), u.clone())).collect();
     concerns_core(&e, &t, CONCERN_TOPICS)
 }
 
@@ -314,26 +320,22 @@ pub const REPORT_ACTIONS: usize = 3;
 /// clinician's short list is the topics the negative feelings were said with.
 pub fn report_actions(actions: &[String], emotions: &[Emotion], topics: &[Topic]) -> Vec<String> {
     let (e, t) = in_order_said(emotions, topics);
-    let t: Vec<(&str, Vec<usize>)> = t.iter().map(|(l, _, u)| (l.as_str(), u.clone())).collect();
     let mut of_concern: Vec<String> = Vec::new();
     for (_, said) in e.iter().filter(|(label, _)| is_negative(*label)) {
-        of_concern.extend(connected_topics(said, &t, CONCERN_TOPICS).iter().map(|l| format!(" {} ", words_of(l))));
+        of_concern.extend(connected_topics(said, &t, CONCERN_TOPICS).into_iter().map(padded_words));
     }
     let names_one = |a: &String| {
-        let padded = format!(" {} ", words_of(a));
-        of_concern.iter().any(|label| padded.contains(label.as_str()))
+        let action = padded_words(a);
+        of_concern.iter().any(|label| action.contains(label.as_str()))
     };
     let (first, rest): (Vec<&String>, Vec<&String>) = actions.iter().partition(|a| names_one(a));
     first.into_iter().chain(rest).take(REPORT_ACTIONS).cloned().collect()
 }
 
-/// Lower-case words of `text` joined by single spaces (for matching a label inside a sentence).
-fn words_of(text: &str) -> String {
-    text.split(|c: char| !(c.is_alphanumeric() || c == '\''))
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+/// The words of `text` as the grounding compares them, space-separated and space-padded (so
+/// that a name is found in a sentence on word boundaries).
+fn padded_words(text: &str) -> String {
+    format!(" {} ", super::ground::plain_words(text).collect::<Vec<_>>().join(" "))
 }
 
 /// The most topics a summary names one by one; with more, it names their categories.
@@ -354,13 +356,11 @@ pub fn report_summary(emotions: &[Emotion], topics: &[Topic]) -> String {
 /// [`report_summary`] for one chunk's answer: its checked emotions and its named topics, as
 /// the second pass writes them (in the order the checks found them, the order said).
 pub fn chunk_summary(emotions: &[ModelEmotion], topics: &[ModelTopic]) -> String {
-    let utterances = |evidence: &[ModelEvidence]| evidence.iter().map(|e| e.utterance_index).collect::<Vec<_>>();
-    let e: Vec<_> = emotions.iter().map(|e| (e.label, utterances(&e.evidence))).collect();
-    let t: Vec<_> = topics.iter().map(|t| (t.label.clone(), t.category, utterances(&t.evidence))).collect();
+    let (e, t) = answer_parts(emotions, topics);
     summary_core(&e, &t)
 }
 
-fn summary_core(e: &[(EmotionLabel, Vec<usize>)], t: &[(String, TopicCategory, Vec<usize>)]) -> String {
+fn summary_core(e: &[Felt], t: &[Cited]) -> String {
     let distinct = |names: Vec<String>| {
         let mut out: Vec<String> = Vec::new();
         for n in names {

@@ -41,7 +41,7 @@ const LABEL_FUNCTION_WORDS: &[&str] = &[
 
 /// A label's or a quote's words: lower case, split at anything but letters, digits and
 /// apostrophes, a possessive `'s` dropped ("sister's" → "sister").
-fn plain_words(text: &str) -> impl Iterator<Item = String> + '_ {
+pub(crate) fn plain_words(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '’'))
         .map(|w| {
             let w = w.to_lowercase().replace('’', "'");
@@ -78,9 +78,19 @@ fn same_stem(a: &str, b: &str) -> bool {
 /// sister calls me on sundays", "roofing" for "our apartment has mold"); a report for a
 /// clinician cannot carry the invented fact, so only the first kind is kept.
 pub fn label_is_grounded(label: &str, quotes: &[&str], category: TopicCategory) -> bool {
-    let category = serde_json::to_value(category).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-    let known: Vec<String> = quotes.iter().flat_map(|q| plain_words(q)).chain(plain_words(&category)).collect();
-    let mut words = plain_words(label).filter(|w| !LABEL_FUNCTION_WORDS.contains(&w.as_str())).peekable();
+    let known: Vec<String> =
+        quotes.iter().flat_map(|q| plain_words(q)).chain(plain_words(&category_label(category))).collect();
+    words_among(label, &known)
+}
+
+/// A name's words that claim something: [`plain_words`] less the function words.
+fn content_words(name: &str) -> impl Iterator<Item = String> + '_ {
+    plain_words(name).filter(|w| !LABEL_FUNCTION_WORDS.contains(&w.as_str()))
+}
+
+/// Whether `name` has content words and each shares a stem with one of `known`.
+fn words_among(name: &str, known: &[String]) -> bool {
+    let mut words = content_words(name).peekable();
     words.peek().is_some() && words.all(|w| known.iter().any(|k| same_stem(&w, k)))
 }
 
@@ -153,6 +163,17 @@ pub struct Merged {
 struct Gathered {
     evidence: Vec<Evidence>,
     seen: Vec<(usize, String)>,
+}
+
+impl Gathered {
+    /// Adds evidence already checked (moved from another claim) unless its quote is here.
+    fn absorb(&mut self, e: Evidence, cleaner: &Cleaner) {
+        let key = (e.utterance_index, normalise(cleaner, &e.quote));
+        if !self.seen.contains(&key) {
+            self.seen.push(key);
+            self.evidence.push(e);
+        }
+    }
 }
 
 /// Whether `text` reads as prose of at least `min_chars` characters: a letter first, no
@@ -298,17 +319,9 @@ fn merge_claims(chunks: &[ModelOutput], v: &mut Verifier<'_>) -> (Vec<Emotion>, 
 }
 
 /// Whether `label` is the category's name (in any case): the topic of the quotes no name was
-/// held to.
-fn is_category_name(label: &str, category: TopicCategory) -> bool {
+/// held to, which a report writes once.
+pub fn is_category_name(label: &str, category: TopicCategory) -> bool {
     plain_words(label).eq(plain_words(&category_label(category)))
-}
-
-/// Whether every word of `general`, function words aside, shares a stem with a word of
-/// `specific` ("blood pressure" in "high blood pressure").
-fn says_all_of(general: &str, specific: &str) -> bool {
-    let known: Vec<String> = plain_words(specific).collect();
-    let mut words = plain_words(general).filter(|w| !LABEL_FUNCTION_WORDS.contains(&w.as_str())).peekable();
-    words.peek().is_some() && words.all(|w| known.iter().any(|k| same_stem(&w, k)))
 }
 
 /// Topics of one category whose names restate another's — every word of the other's name in
@@ -320,34 +333,27 @@ fn merge_restated(
     mut topics: Vec<(TopicCategory, String, Gathered)>,
     cleaner: &Cleaner,
 ) -> Vec<(TopicCategory, String, Gathered)> {
-    let content_words =
-        |label: &str| plain_words(label).filter(|w| !LABEL_FUNCTION_WORDS.contains(&w.as_str())).count();
     // Shorter names first, so that each topic can only merge into one already kept.
     let mut order: Vec<usize> = (0..topics.len()).collect();
-    order.sort_by_key(|&i| content_words(&topics[i].1));
+    order.sort_by_key(|&i| content_words(&topics[i].1).count());
     let mut into: Vec<Option<usize>> = vec![None; topics.len()];
     for (n, &b) in order.iter().enumerate() {
         let (category, label) = (topics[b].0, &topics[b].1);
         if is_category_name(label, category) {
             continue;
         }
+        let words: Vec<String> = plain_words(label).collect();
         into[b] = order[..n].iter().copied().find(|&a| {
             into[a].is_none()
                 && topics[a].0 == category
                 && !is_category_name(&topics[a].1, category)
-                && says_all_of(&topics[a].1, label)
+                && words_among(&topics[a].1, &words)
         });
     }
     for b in 0..topics.len() {
         if let Some(a) = into[b] {
-            let moved = std::mem::take(&mut topics[b].2);
-            let kept = &mut topics[a].2;
-            for e in moved.evidence {
-                let key = (e.utterance_index, normalise(cleaner, &e.quote));
-                if !kept.seen.contains(&key) {
-                    kept.seen.push(key);
-                    kept.evidence.push(e);
-                }
+            for e in std::mem::take(&mut topics[b].2).evidence {
+                topics[a].2.absorb(e, cleaner);
             }
         }
     }
@@ -368,18 +374,13 @@ fn quotes_under_their_names(
         }
         let quotes = std::mem::take(&mut topics[c].2);
         for e in quotes.evidence {
-            let key = (e.utterance_index, normalise(cleaner, &e.quote));
             let named = (0..topics.len()).find(|&n| {
                 n != c
                     && topics[n].0 == category
                     && !is_category_name(&topics[n].1, category)
                     && label_is_grounded(&topics[n].1, &[e.quote.as_str()], category)
             });
-            let to = &mut topics[named.unwrap_or(c)].2;
-            if !to.seen.contains(&key) {
-                to.seen.push(key);
-                to.evidence.push(e);
-            }
+            topics[named.unwrap_or(c)].2.absorb(e, cleaner);
         }
     }
     for t in &mut topics {
