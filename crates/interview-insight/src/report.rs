@@ -350,21 +350,8 @@ impl Report {
             let _ = writeln!(m, "- “{}” [{}]", k.text, k.utterance_index);
         }
         let _ = writeln!(m, "\n## Concerns and suggested actions (non-diagnostic)\n\n_{}_\n", e.notice);
-        if let Some(by) = &self.extracted_by {
-            let short = |h: &str| h.get(..12).unwrap_or(h).to_string();
-            let adapter = match (&by.adapter, &by.adapter_sha256) {
-                (Some(a), Some(h)) => format!(" + LoRA adapter {a} (sha256 {}…)", short(h)),
-                _ => " (no adapter)".into(),
-            };
-            let _ = writeln!(m, "_Extracted by {} (sha256 {}…){adapter}._", by.model, short(&by.model_sha256));
-            match &by.quality {
-                Some(q) => {
-                    let _ = writeln!(m, "_Quality: {q}_\n");
-                }
-                None => {
-                    let _ = writeln!(m, "_Quality: not measured for this model and adapter._\n");
-                }
-            }
+        if e.concerns.is_empty() && e.suggested_actions.is_empty() {
+            let _ = writeln!(m, "(none)");
         }
         for c in &e.concerns {
             let _ = writeln!(m, "- Concern: {c}");
@@ -381,6 +368,18 @@ impl Report {
             100.0 * g.rate,
             g.dropped
         );
+        // Who made every section above (summary to actions) and how well it scored, as their
+        // footer: between the concerns' heading and the concerns it read as theirs alone.
+        if let Some(by) = &self.extracted_by {
+            let short = |h: &str| h.get(..12).unwrap_or(h).to_string();
+            let adapter = match (&by.adapter, &by.adapter_sha256) {
+                (Some(a), Some(h)) => format!(" + LoRA adapter {a} (sha256 {}…)", short(h)),
+                _ => " (no adapter)".into(),
+            };
+            let _ = writeln!(m, "_Extracted by {} (sha256 {}…){adapter}._", by.model, short(&by.model_sha256));
+            let quality = by.quality.as_deref().unwrap_or("not measured for this model and adapter.");
+            let _ = writeln!(m, "_Quality: {quality}_\n");
+        }
     }
 
     /// Transcript statistics and the utterance table.

@@ -137,6 +137,23 @@ fn with_the_language_model_the_extraction_is_fused_grounded_and_valid() {
     assert!(by.quality.as_ref().is_some_and(|q| q.contains("emotion F1")));
     let md = r.to_markdown("report.svg");
     assert!(md.contains("+ LoRA adapter smollm2-135m-extraction"));
+    // The concerns come straight after their notice; who extracted the report and how well it
+    // scored close the extraction's sections, after the grounding line.
+    let concerns = md.split_once("## Concerns and suggested actions (non-diagnostic)\n\n").unwrap().1;
+    let mut lines = concerns.lines();
+    assert!(lines.next().unwrap().starts_with("_concerns and suggested_actions are machine-generated"), "{md}");
+    assert_eq!(lines.next(), Some(""));
+    let first = match (e.concerns.first(), e.suggested_actions.first()) {
+        (Some(c), _) => format!("- Concern: {c}"),
+        (None, Some(a)) => format!("- Suggested: {a}"),
+        (None, None) => "(none)".into(),
+    };
+    assert_eq!(lines.next(), Some(first.as_str()), "{md}");
+    let at = |s: &str| concerns.find(s).unwrap_or_else(|| panic!("{s} missing from {md}"));
+    assert!(at(&first) < at("\nGrounding: ") && at("\nGrounding: ") < at("_Extracted by "), "{md}");
+    assert!(
+        at("_Extracted by ") < at("_Quality: on examples/data/extraction/heldout") && at("_Quality: ") < at("## Voice")
+    );
     // Topic names say only what their evidence says; one named by its category is not named
     // twice ("**Family** — family").
     use interview_insight::llama_extract::extract::ground;
