@@ -315,6 +315,22 @@ fn merge_claims(chunks: &[ModelOutput], v: &mut Verifier<'_>) -> (Vec<Emotion>, 
         .filter(|(_, _, g)| keep || !g.evidence.is_empty())
         .map(|(category, label, g)| Topic { category, label, evidence: g.evidence })
         .collect();
+    in_interview_order(emotions, topics)
+}
+
+/// Emotions in the order first said, and topics by category in the order each category was
+/// first said, each category's topics in the order first said: a report reads in the order of
+/// the interview, as its summary does (the maps' order was the schema's lists: "work, family,
+/// sleep" under "talks about sleep, deadlines and family"). Ties keep that order.
+fn in_interview_order(mut emotions: Vec<Emotion>, mut topics: Vec<Topic>) -> (Vec<Emotion>, Vec<Topic>) {
+    let first = |evidence: &[Evidence]| evidence.iter().map(|e| e.utterance_index).min().unwrap_or(usize::MAX);
+    emotions.sort_by_key(|e| first(&e.evidence));
+    let mut category_first: BTreeMap<TopicCategory, usize> = BTreeMap::new();
+    for t in &topics {
+        let at = category_first.entry(t.category).or_insert(usize::MAX);
+        *at = (*at).min(first(&t.evidence));
+    }
+    topics.sort_by_key(|t| (category_first.get(&t.category).copied(), t.category, first(&t.evidence)));
     (emotions, topics)
 }
 
@@ -537,15 +553,48 @@ mod tests {
         let topics = merge(&[a, b], &utts, None, &c, false).topics;
         let got: Vec<(&str, Vec<usize>)> =
             topics.iter().map(|t| (t.label.as_str(), t.evidence.iter().map(|e| e.utterance_index).collect())).collect();
+        // In the order of the interview: health (first said in utterance 0) before work (5),
+        // and each category's topics by their first quote.
         assert_eq!(
             got,
             [
-                ("deadlines at the office", vec![5, 6]),
                 ("blood pressure", vec![0, 0, 3]),
-                ("broken wrist", vec![2, 4]),
                 ("health", vec![1]),
+                ("broken wrist", vec![2, 4]),
+                ("deadlines at the office", vec![5, 6]),
             ]
         );
+    }
+
+    #[test]
+    fn emotions_are_reported_in_the_order_first_said() {
+        let c = Cleaner::default();
+        let utts: Vec<String> = ["i can't sleep", "i feel so tired", "i am scared of losing my job", "i feel guilty"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let felt = |label, i: usize| ModelEmotion {
+            label,
+            intensity: 0.7,
+            evidence: vec![ModelEvidence { utterance_index: i, quote: utts[i].clone() }],
+        };
+        // The schema's order (and the map's) is anxiety, guilt, fatigue; said: fatigue, anxiety,
+        // guilt.
+        let chunk = ModelOutput {
+            emotions: vec![
+                felt(EmotionLabel::Guilt, 3),
+                felt(EmotionLabel::Anxiety, 2),
+                felt(EmotionLabel::Fatigue, 1),
+            ],
+            topics: vec![],
+            key_phrases: vec![],
+            summary: String::new(),
+            concerns: vec![],
+            suggested_actions: vec![],
+        };
+        let labels: Vec<EmotionLabel> =
+            merge(&[chunk], &utts, None, &c, false).emotions.iter().map(|e| e.label).collect();
+        assert_eq!(labels, [EmotionLabel::Fatigue, EmotionLabel::Anxiety, EmotionLabel::Guilt]);
     }
 
     #[test]
