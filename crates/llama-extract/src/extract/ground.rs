@@ -71,16 +71,17 @@ fn same_stem(a: &str, b: &str) -> bool {
     common >= 3 && common + 2 >= short.len()
 }
 
-/// Whether a topic's label says nothing its evidence does not: every word of it, function
-/// words aside, shares a stem with a word of the evidence quotes or of the category's name.
+/// Whether a topic's label says nothing its evidence does not: it is the category's name, or
+/// every word of it, function words aside, shares a stem with a word of the evidence quotes.
 /// The fine-tuned model names topics well when it condenses the quote ("deadlines",
-/// "napping", "living with mold") and invents when it abstracts ("sister's divorce" for "my
-/// sister calls me on sundays", "roofing" for "our apartment has mold"); a report for a
-/// clinician cannot carry the invented fact, so only the first kind is kept.
+/// "napping") and invents when it abstracts ("sister's divorce" for "my sister calls me on
+/// sundays", "roofing" for "our apartment has mold"); a report for a clinician cannot carry the
+/// invented fact, so only the first kind is kept. The category's words do not ground a longer
+/// name: the report prints the category beside the name already, and with them the model
+/// composed phrases no quote says ("living in a mold" for "our apartment has mold").
 pub fn label_is_grounded(label: &str, quotes: &[&str], category: TopicCategory) -> bool {
-    let known: Vec<String> =
-        quotes.iter().flat_map(|q| plain_words(q)).chain(plain_words(&category_label(category))).collect();
-    words_among(label, &known)
+    let known: Vec<String> = quotes.iter().flat_map(|q| plain_words(q)).collect();
+    is_category_name(label, category) || words_among(label, &known)
 }
 
 /// A name's words that claim something: [`plain_words`] less the function words.
@@ -417,6 +418,10 @@ fn merge_key_phrases(chunks: &[ModelOutput], v: &mut Verifier<'_>) -> Vec<KeyPhr
             continue;
         }
         seen.push(norm.clone());
+        if v.participant.is_some_and(|p| !p.contains(&(k.utterance_index as u64))) {
+            v.counts.not_participant += 1;
+            continue;
+        }
         if v.check_quote(&k.text, k.utterance_index).is_some() {
             let phrase = KeyPhrase { text: k.text.trim().to_string(), utterance_index: k.utterance_index };
             verified.push((phrase, format!(" {norm} ")));
@@ -431,7 +436,11 @@ fn merge_key_phrases(chunks: &[ModelOutput], v: &mut Verifier<'_>) -> Vec<KeyPhr
                 && other_padded.contains(padded.as_str())
         })
     };
-    (0..verified.len()).filter(|&i| !inside_another(i)).map(|i| verified[i].0.clone()).collect()
+    let mut kept: Vec<KeyPhrase> =
+        (0..verified.len()).filter(|&i| !inside_another(i)).map(|i| verified[i].0.clone()).collect();
+    // In the order said, as the report's emotions and topics (`in_interview_order`).
+    kept.sort_by_key(|k| k.utterance_index);
+    kept
 }
 
 /// Free-text items (concerns, actions) that read as prose, deduplicated by normalised text.
@@ -485,7 +494,8 @@ mod tests {
         assert!(grounded("deadlines", &["my boss keeps piling on deadlines"], TopicCategory::Work));
         assert!(grounded("napping", &["i nap most afternoons"], TopicCategory::Sleep));
         assert!(grounded("early wakings", &["i wake up early"], TopicCategory::Sleep));
-        assert!(grounded("Living with mold", &["our apartment has mold"], TopicCategory::LivingSituation));
+        assert!(grounded("mold", &["our apartment has mold"], TopicCategory::LivingSituation));
+        assert!(grounded("Living situation", &["our apartment has mold"], TopicCategory::LivingSituation));
         assert!(grounded("sister's calls", &["my sister calls me on sundays"], TopicCategory::Family));
         assert!(grounded("substance use", &["i've been smoking weed daily"], TopicCategory::SubstanceUse));
         assert!(grounded("walking", &["unrelated", "walking the dog helps a bit"], TopicCategory::Health));
@@ -494,6 +504,10 @@ mod tests {
         assert!(!grounded("roofing", &["our apartment has mold"], TopicCategory::LivingSituation));
         assert!(!grounded("early waking", &["i wake up at four"], TopicCategory::Sleep));
         assert!(!grounded("heavy rock", &["mostly jazz and some rock"], TopicCategory::Mood));
+        // The category's words ground the category's name, not a phrase built on them.
+        assert!(!grounded("living in a mold", &["our apartment has mold"], TopicCategory::LivingSituation));
+        let relationships = TopicCategory::Relationships;
+        assert!(!grounded("relationships with partner", &["my partner cheated on me"], relationships));
         assert!(!grounded("the", &["the"], TopicCategory::Mood), "nothing but function words");
         let education = TopicCategory::Education;
         assert!(grounded("dropping out", &["i dropped out of college"], education));
@@ -567,7 +581,7 @@ mod tests {
     }
 
     #[test]
-    fn emotions_are_reported_in_the_order_first_said() {
+    fn emotions_and_key_phrases_are_reported_in_the_order_said() {
         let c = Cleaner::default();
         let utts: Vec<String> = ["i can't sleep", "i feel so tired", "i am scared of losing my job", "i feel guilty"]
             .iter()
@@ -587,14 +601,19 @@ mod tests {
                 felt(EmotionLabel::Fatigue, 1),
             ],
             topics: vec![],
-            key_phrases: vec![],
+            key_phrases: vec![
+                ModelKeyPhrase { text: "losing my job".into(), utterance_index: 2 },
+                ModelKeyPhrase { text: "can't sleep".into(), utterance_index: 0 },
+            ],
             summary: String::new(),
             concerns: vec![],
             suggested_actions: vec![],
         };
-        let labels: Vec<EmotionLabel> =
-            merge(&[chunk], &utts, None, &c, false).emotions.iter().map(|e| e.label).collect();
+        let m = merge(&[chunk], &utts, None, &c, false);
+        let labels: Vec<EmotionLabel> = m.emotions.iter().map(|e| e.label).collect();
         assert_eq!(labels, [EmotionLabel::Fatigue, EmotionLabel::Anxiety, EmotionLabel::Guilt]);
+        let phrases: Vec<usize> = m.key_phrases.iter().map(|k| k.utterance_index).collect();
+        assert_eq!(phrases, [0, 2]);
     }
 
     #[test]
@@ -633,7 +652,10 @@ mod tests {
                 label: "work".into(),
                 evidence: vec![ev(2, "work")],
             }],
-            key_phrases: vec![ModelKeyPhrase { text: "Tired all the time".into(), utterance_index: 3 }],
+            key_phrases: vec![
+                ModelKeyPhrase { text: "Tired all the time".into(), utterance_index: 3 },
+                ModelKeyPhrase { text: "work has been awful".into(), utterance_index: 2 },
+            ],
             summary: "Work is going badly for them.".into(),
             concerns: vec!["fatigue all day".into(), "Stress at work".into()],
             suggested_actions: vec!["Ask about sleep".into(), "Sleep".into()],
@@ -652,18 +674,19 @@ mod tests {
         assert_eq!(emotions[0].evidence.len(), 1, "duplicate kept once, unverified dropped");
         assert_eq!(topics.len(), 1);
         assert_eq!(topics[0].evidence.len(), 2);
-        assert_eq!(phrases.len(), 1);
+        assert_eq!(phrases.len(), 2);
         assert_eq!(summary, "The participant is tired. Work is going badly for them.");
         assert_eq!(concerns, vec!["Fatigue all day", "Stress at work"]);
         assert_eq!(actions, vec!["Ask about sleep"], "too short to be an action");
-        assert_eq!((g.quotes, g.verified, g.dropped), (5, 4, 1));
+        assert_eq!((g.quotes, g.verified, g.dropped), (6, 5, 1));
         assert_eq!(merge(&[a.clone(), b.clone()], &utts, None, &c, false).grounding, g, "deterministic");
-        // With speakers known, emotion evidence cites only the participant (utterances 1 and 3
-        // here); topics may cite anyone.
+        // With speakers known, emotion evidence and key phrases cite only the participant
+        // (utterances 1 and 3 here); topics may cite anyone.
         let participant: BTreeSet<u64> = [1, 3].into();
         let m = merge(&[a, b], &utts, Some(&participant), &c, false);
         assert_eq!(m.emotions[0].evidence.len(), 1);
-        assert_eq!(m.grounding.not_participant, 1, "utterance 2's quote");
+        assert_eq!(m.key_phrases.iter().map(|k| k.utterance_index).collect::<Vec<_>>(), [1]);
+        assert_eq!(m.grounding.not_participant, 2, "utterance 2's quote and key phrase");
         assert_eq!(m.topics[0].evidence.len(), 2);
     }
 

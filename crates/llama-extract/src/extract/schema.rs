@@ -118,8 +118,9 @@ pub struct ModelOutput {
     /// Topics, each with evidence.
     #[schemars(length(max = 4))]
     pub topics: Vec<ModelTopic>,
-    /// Key phrases.
-    #[schemars(length(max = 5))]
+    /// Key phrases: the participant's words (`x-participant-only`; an interviewer's line such
+    /// as "some people feel hopeless or lonely, do you?" is a question, not a finding).
+    #[schemars(length(max = 5), extend("x-participant-only" = true))]
     pub key_phrases: Vec<ModelKeyPhrase>,
     /// At most 120 words (≈ 700 characters).
     #[schemars(length(min = 20, max = 700), extend("x-prose" = true))]
@@ -227,8 +228,9 @@ pub struct Grounding {
     pub verified: usize,
     /// Unverified quotes removed from the report.
     pub dropped: usize,
-    /// Emotion quotes removed because they cite someone other than the participant (only
-    /// possible without constraints; interviewer lines are context, not evidence of feelings).
+    /// Emotion quotes and key phrases removed because they cite someone other than the
+    /// participant (only possible without constraints; interviewer lines are context, not
+    /// evidence of feelings or findings).
     #[serde(default)]
     pub not_participant: usize,
     /// `verified / quotes` (1 when there are none).
