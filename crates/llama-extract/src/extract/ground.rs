@@ -204,6 +204,8 @@ pub fn merge(
     cleaner: &Cleaner,
     keep_unverified: bool,
 ) -> Merged {
+    let renamed: Vec<ModelOutput> = chunks.iter().map(with_reported_names).collect();
+    let chunks = renamed.as_slice();
     let mut v = Verifier { utterances, participant, cleaner, keep_unverified, counts: Grounding::default() };
     let (emotions, topics) = merge_claims(chunks, &mut v);
     let key_phrases = merge_key_phrases(chunks, &mut v);
@@ -213,6 +215,67 @@ pub fn merge(
     let mut grounding = v.counts;
     grounding.rate = if grounding.quotes == 0 { 1.0 } else { grounding.verified as f64 / grounding.quotes as f64 };
     Merged { emotions, topics, key_phrases, summary, concerns, suggested_actions, grounding }
+}
+
+/// `chunk` with its free text (summary, concerns, actions) speaking of the topics the report
+/// carries: a name the model gave a topic and the report does not keep (it said more than the
+/// evidence, [`topic_label`]) is replaced, where the text repeats it, by the name the topic is
+/// reported under. Without the clause checks (the adapter alone, or a machine-made transcript
+/// with no speakers) the model writes that text itself after its topics, so it named "early
+/// waking" and "joy" in the summary, a concern and an action while the report listed "sleep"
+/// and "mood".
+fn with_reported_names(chunk: &ModelOutput) -> ModelOutput {
+    let mut renames: Vec<(String, String)> = Vec::new();
+    for t in &chunk.topics {
+        let (said, reported) = (t.label.trim(), topic_label(&t.label, &t.evidence, t.category));
+        if !said.is_empty() && !said.eq_ignore_ascii_case(&reported) && !renames.iter().any(|(s, _)| s == said) {
+            renames.push((said.to_string(), reported));
+        }
+    }
+    // Longer names first, so that one inside another is not replaced within it.
+    renames.sort_by_key(|(said, _)| std::cmp::Reverse(said.len()));
+    let rename = |text: &String| renames.iter().fold(text.clone(), |text, (said, to)| replace_name(&text, said, to));
+    ModelOutput {
+        summary: rename(&chunk.summary),
+        concerns: chunk.concerns.iter().map(rename).collect(),
+        suggested_actions: chunk.suggested_actions.iter().map(rename).collect(),
+        ..chunk.clone()
+    }
+}
+
+/// `text` with each whole-word occurrence of `name` (in any case) replaced by `to`, its first
+/// letter capitalised where the occurrence's was — except after a feeling verb ("they feel
+/// joy" names an emotion, whatever a topic was called).
+fn replace_name(text: &str, name: &str, to: &str) -> String {
+    // ASCII lowercase keeps every byte offset of `text`.
+    let (lower, name) = (text.to_ascii_lowercase(), name.to_ascii_lowercase());
+    let word_char = |c: char| c.is_alphanumeric() || c == '\'';
+    let mut out = String::with_capacity(text.len());
+    let mut from = 0;
+    while let Some(found) = lower[from..].find(&name) {
+        let (start, end) = (from + found, from + found + name.len());
+        let bounded = !lower[..start].chars().next_back().is_some_and(word_char)
+            && !lower[end..].chars().next().is_some_and(word_char);
+        let felt = lower[..start].split_whitespace().next_back().is_some_and(|w| {
+            ["feel", "feels", "feeling", "felt"].contains(&w.trim_matches(|c: char| !c.is_alphanumeric()))
+        });
+        out.push_str(&text[from..start]);
+        if bounded && !felt {
+            let capital = text[start..].chars().next().is_some_and(char::is_uppercase);
+            let mut chars = to.chars();
+            if let (true, Some(first)) = (capital, chars.next()) {
+                out.extend(first.to_uppercase());
+                out.push_str(chars.as_str());
+            } else {
+                out.push_str(to);
+            }
+        } else {
+            out.push_str(&text[start..end]);
+        }
+        from = end;
+    }
+    out.push_str(&text[from..]);
+    out
 }
 
 /// Checks quotes against their utterances and counts what it finds.
@@ -614,6 +677,38 @@ mod tests {
         assert_eq!(labels, [EmotionLabel::Fatigue, EmotionLabel::Anxiety, EmotionLabel::Guilt]);
         let phrases: Vec<usize> = m.key_phrases.iter().map(|k| k.utterance_index).collect();
         assert_eq!(phrases, [0, 2]);
+    }
+
+    #[test]
+    fn free_text_names_topics_as_the_report_does() {
+        let c = Cleaner::default();
+        let utts: Vec<String> =
+            ["it's cool, i guess", "i wake up at four", "work is stressful"].iter().map(|s| s.to_string()).collect();
+        let ev = |i: usize| vec![ModelEvidence { utterance_index: i, quote: utts[i].clone() }];
+        let topic = |category, label: &str, i| ModelTopic { category, label: label.into(), evidence: ev(i) };
+        // A machine-made transcript's answer (no clause checks): the model's names "joy" and
+        // "early waking" say more than their quotes, so the report lists "mood" and "sleep".
+        let chunk = ModelOutput {
+            emotions: vec![],
+            topics: vec![
+                topic(TopicCategory::Mood, "joy", 0),
+                topic(TopicCategory::Sleep, "early waking", 1),
+                topic(TopicCategory::Work, "work stress", 2),
+            ],
+            key_phrases: vec![],
+            summary: "The participant talks about joy, early waking and work stress and says they feel joy.".into(),
+            concerns: vec!["Feeling hopeless in connection with early waking.".into()],
+            suggested_actions: vec![
+                "Early waking: follow up at the next session.".into(),
+                "Ask about enjoyment.".into(),
+            ],
+        };
+        let m = merge(&[chunk], &utts, None, &c, false);
+        let labels: Vec<&str> = m.topics.iter().map(|t| t.label.as_str()).collect();
+        assert_eq!(labels, ["mood", "sleep", "work stress"]);
+        assert_eq!(m.summary, "The participant talks about mood, sleep and work stress and says they feel joy.");
+        assert_eq!(m.concerns, ["Feeling hopeless in connection with sleep."]);
+        assert_eq!(m.suggested_actions, ["Sleep: follow up at the next session.", "Ask about enjoyment."]);
     }
 
     #[test]
