@@ -247,6 +247,9 @@ fn with_reported_names(chunk: &ModelOutput) -> ModelOutput {
 /// letter capitalised where the occurrence's was — except after a feeling verb ("they feel
 /// joy" names an emotion, whatever a topic was called).
 fn replace_name(text: &str, name: &str, to: &str) -> String {
+    if name.is_empty() {
+        return text.to_string();
+    }
     // ASCII lowercase keeps every byte offset of `text`.
     let (lower, name) = (text.to_ascii_lowercase(), name.to_ascii_lowercase());
     let word_char = |c: char| c.is_alphanumeric() || c == '\'';

@@ -336,6 +336,24 @@ mod tests {
     }
 
     #[test]
+    fn key_phrases_cite_only_the_participant() {
+        let g = interview(&[1]);
+        let phrase = |t: &str, i: u64| {
+            format!(
+                r#"{{"emotions":[],"topics":[],"key_phrases":[{{"text":"{t}","utterance_index":{i}}}],"summary":"The participant feels sad at work.","concerns":[],"suggested_actions":[]}}"#
+            )
+        };
+        assert!(accepts(&g, &phrase("sad most days at work", 1)));
+        // The interviewer's question is not a finding, even where its words are the
+        // participant's too.
+        assert!(!accepts(&g, &phrase("sad or hopeless", 0)));
+        assert!(!accepts(&g, &phrase("feel sad", 0)) && accepts(&g, &phrase("feel sad", 1)));
+        // With no participant utterance to cite, there are no key phrases.
+        let g = interview(&[]);
+        assert!(!g.matcher().feed_str(r#"{"emotions":[],"topics":[],"key_phrases":[{"#));
+    }
+
+    #[test]
     fn free_text_is_prose_of_a_minimum_length() {
         let g = interview(&[1]);
         let with_summary = |s: &str| {
