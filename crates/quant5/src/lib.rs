@@ -19,6 +19,8 @@ mod kernels_avx2;
 mod kernels_vnni;
 mod matrix;
 #[cfg(target_arch = "x86_64")]
+mod page_buffer;
+#[cfg(target_arch = "x86_64")]
 mod panels;
 #[cfg(feature = "qat")]
 pub mod qat;

@@ -12,25 +12,16 @@
 //! (an unsigned byte, as `vpdpbusd` wants its first operand); each activation block's
 //! `128 · Σ codes` is subtracted again, exactly. A block costs eight `vpdpbusd`, one
 //! conversion and one FMA for sixteen rows. The scales of all a panel's blocks come first, so
-//! the codes start on a cache line ([`Line`]). Q5_0 ([`Q5_0Layout`]) is multiplied the same way
+//! the codes start on a cache line ([`crate::page_buffer::Line`]). Q5_0 ([`Q5_0Layout`]) is multiplied the same way
 //! after its codes are unpacked, once per block for up to sixteen prompt tokens.
 
 use crate::formats::{BlockFormat, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8_0};
 use crate::kernels::{Q8_0, Q8KBlock};
+use crate::page_buffer::{LINE, PageBuffer};
 use std::ops::Range;
 
 /// Rows per panel: one 512-bit register of 32-bit sums.
 pub(crate) const PANEL_ROWS: usize = 16;
-
-/// A cache line (and a 512-bit load).
-const LINE: usize = 64;
-
-/// The panels' storage unit: allocated on cache-line boundaries, so no 64-byte load of a
-/// panel straddles two lines (a plain `Vec<u8>` of this size comes from `mmap` 16 bytes past a
-/// page boundary, which made every load of the codes touch two lines).
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-#[repr(C, align(64))]
-struct Line([u8; LINE]);
 
 /// How one format's blocks sit in a panel, its activations, and the kernel that reads them.
 pub(crate) trait PanelLayout {
@@ -93,7 +84,8 @@ impl Progress<'_> {
 /// panel, its blocks in row order, each laid out by `L`.
 #[derive(Debug)]
 pub(crate) struct Panels<L> {
-    data: Vec<Line>,
+    /// On 2 MiB pages where the system lends them: decoding streams the panels from memory.
+    data: PageBuffer,
     /// Whole panels.
     panels: usize,
     /// Blocks per row.
@@ -131,9 +123,9 @@ impl<L: PanelLayout> Panels<L> {
         }
         let panels = rows / PANEL_ROWS;
         let size = L::panel_bytes(blocks);
-        let mut data = vec![Line([0; LINE]); panels * size / LINE];
+        let mut data = PageBuffer::zeroed(panels * size / LINE);
         let mut progress = Progress { report: packed, from: 0 };
-        for (p, panel) in bytemuck::cast_slice_mut::<Line, u8>(&mut data).chunks_exact_mut(size).enumerate() {
+        for (p, panel) in bytemuck::cast_slice_mut::<_, u8>(data.lines_mut()).chunks_exact_mut(size).enumerate() {
             progress.upto(p * PANEL_ROWS * row_bytes, false);
             for b in 0..blocks {
                 for r in 0..PANEL_ROWS {
@@ -159,7 +151,7 @@ impl<L: PanelLayout> Panels<L> {
             "panel product shapes"
         );
         let size = L::panel_bytes(self.blocks);
-        let data: &[u8] = bytemuck::cast_slice(&self.data);
+        let data: &[u8] = bytemuck::cast_slice(self.data.lines());
         for (i, p) in panels.enumerate() {
             let (panel, out) = (&data[p * size..(p + 1) * size], &mut out[i * PANEL_ROWS..(i + 1) * PANEL_ROWS]);
             // SAFETY: panels exist only where `kernels_vnni::available()` detected AVX-512
@@ -179,7 +171,7 @@ impl<L: PanelLayout> Panels<L> {
             "panel product shapes"
         );
         let size = L::panel_bytes(self.blocks);
-        let data: &[u8] = bytemuck::cast_slice(&self.data);
+        let data: &[u8] = bytemuck::cast_slice(self.data.lines());
         // SAFETY: as in `dot_panels`; token t's outputs `t · stride + 16 p ..+ 16` lie in
         // `out` (asserted above).
         unsafe {
@@ -262,7 +254,7 @@ fn with_offsets(act: Vec<Q8_0>, bias: i32) -> (Vec<Q8_0>, Vec<i32>) {
 #[cfg(test)]
 fn unpack(p: &Panels<Q8_0Layout>) -> Vec<BlockQ8_0> {
     let size = Q8_0Layout::panel_bytes(p.blocks);
-    let data: &[u8] = bytemuck::cast_slice(&p.data);
+    let data: &[u8] = bytemuck::cast_slice(p.data.lines());
     let mut rows = vec![[0u8; Q8_0_BLOCK]; p.panels * PANEL_ROWS * p.blocks];
     for (panel, bytes) in data.chunks_exact(size).enumerate() {
         for b in 0..p.blocks {
