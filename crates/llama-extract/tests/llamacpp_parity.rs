@@ -123,3 +123,24 @@ fn requantized_5bit_models_still_answer_and_stop_strings_cut_the_text() {
     assert_eq!(out.stop, llama_extract::StopReason::StopString(" Paris".into()));
     assert!(streamed.starts_with("The capital of France is"));
 }
+
+#[test]
+fn a_rewound_cache_answers_as_a_fresh_one() {
+    let file = GgufFile::open(model_asset(SMOLLM2)).unwrap();
+    let model = QuantLlama::from_gguf(&file, WeightFormat::AsLoaded).unwrap();
+    let prompt = ids(&json("p1_capital_chatml.json")["prompt_ids"]);
+    let (shared, tail) = prompt.split_at(prompt.len() - 3);
+    // Fed the shared part, then other tokens that are taken back, then the tail: the cache
+    // must hold exactly what a fresh one fed `prompt` holds (positions written after the
+    // rewind replace the discarded ones in every head).
+    let mut cache = model.new_cache(prompt.len() + 8);
+    model.forward(shared, &mut cache).unwrap();
+    model.forward(&[504, 1045, 28, 7, 900], &mut cache).unwrap();
+    cache.truncate(shared.len());
+    let rewound = model.forward(tail, &mut cache).unwrap();
+    let fresh = model.forward(&prompt, &mut model.new_cache(prompt.len())).unwrap();
+    assert_eq!(rewound, fresh);
+    // Cleared, it starts again from nothing.
+    cache.clear();
+    assert_eq!(model.forward(&prompt, &mut cache).unwrap(), fresh);
+}
