@@ -22,7 +22,9 @@ mod common;
 use common::random_matrix;
 #[cfg(feature = "candle-comparison")]
 use common::{candle_dtype, candle_threads};
-use quant5::{GgmlType, Int8Matrix, QuantizedMatrix, dequantize_row};
+#[cfg(feature = "candle-comparison")]
+use quant5::QuantizedMatrix;
+use quant5::{GgmlType, Int8Matrix, dequantize_row};
 use std::hint::black_box;
 use std::time::Duration;
 
