@@ -165,8 +165,8 @@ fn pools(threads: usize) -> Result<(Arc<SpinPool>, Arc<ThreadPool>), LlamaError>
 /// 2,048-token prompt at a third of its short-context speed.
 #[derive(Debug, Clone)]
 pub struct KvCache {
-    k: Vec<Vec<f32>>,
-    v: Vec<Vec<f32>>,
+    k: Vec<KvBuffer>,
+    v: Vec<KvBuffer>,
     len: usize,
     capacity: usize,
     kv_dim: usize,
@@ -177,9 +177,7 @@ impl KvCache {
     /// A cache for `capacity` positions (at most the model's context).
     pub fn new(config: &LlamaConfig, capacity: usize) -> Self {
         let kv_dim = config.n_kv_heads * config.head_dim;
-        // Zeroed allocations of this size are fresh mappings: their pages cost memory only once
-        // positions are written to them.
-        let layer = || vec![0f32; capacity * kv_dim];
+        let layer = || KvBuffer::zeroed(capacity * kv_dim);
         Self {
             k: (0..config.n_layers).map(|_| layer()).collect(),
             v: (0..config.n_layers).map(|_| layer()).collect(),
@@ -205,6 +203,7 @@ impl KvCache {
     fn store(&mut self, l: usize, start: usize, keys: &[f32], values: &[f32]) {
         let (hd, cap) = (self.head_dim, self.capacity);
         for (cache, rows) in [(&mut self.k[l], keys), (&mut self.v[l], values)] {
+            let cache = cache.values_mut();
             for (i, row) in rows.chunks_exact(self.kv_dim).enumerate() {
                 for (h, head) in row.chunks_exact(hd).enumerate() {
                     let at = (h * cap + start + i) * hd;
@@ -212,6 +211,55 @@ impl KvCache {
                 }
             }
         }
+    }
+}
+
+/// One layer's keys or values: an anonymous mapping, which reads as zeros and takes memory only
+/// for the pages written. A cache is sized to the whole context (8,192 positions, 6.3 MB a
+/// layer for SmolLM2) and an interview's chunks fill a fraction of it; `vec![0.0; n]` is as
+/// lazy only while the allocator hands out fresh pages (reused heap memory is cleared up front).
+enum KvBuffer {
+    Mapped(memmap2::MmapMut),
+    /// Where no mapping could be made (or none is needed: an empty cache).
+    Heap(Vec<f32>),
+}
+
+impl KvBuffer {
+    fn zeroed(len: usize) -> Self {
+        let bytes = len * std::mem::size_of::<f32>();
+        match memmap2::MmapOptions::new().len(bytes).map_anon() {
+            Ok(map) if bytes > 0 => Self::Mapped(map),
+            _ => Self::Heap(vec![0.0; len]),
+        }
+    }
+
+    fn values(&self) -> &[f32] {
+        match self {
+            // A mapping starts on a page, so it is aligned for f32 (the cast cannot fail).
+            Self::Mapped(map) => bytemuck::cast_slice(map),
+            Self::Heap(v) => v,
+        }
+    }
+
+    fn values_mut(&mut self) -> &mut [f32] {
+        match self {
+            Self::Mapped(map) => bytemuck::cast_slice_mut(map),
+            Self::Heap(v) => v,
+        }
+    }
+}
+
+impl Clone for KvBuffer {
+    fn clone(&self) -> Self {
+        let mut copy = Self::zeroed(self.values().len());
+        copy.values_mut().copy_from_slice(self.values());
+        copy
+    }
+}
+
+impl std::fmt::Debug for KvBuffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KvBuffer({} values)", self.values().len())
     }
 }
 
@@ -991,7 +1039,7 @@ impl QuantLlama {
                 rope_adjacent(&mut k[i * kv_dim..(i + 1) * kv_dim], hd, &angles[i]);
             }
             cache.store(l, start, &k, &v);
-            let (keys, values, capacity) = (&cache.k[l], &cache.v[l], cache.capacity);
+            let (keys, values, capacity) = (cache.k[l].values(), cache.v[l].values(), cache.capacity);
             // Causal attention of token i over positions 0..=start+i, one row of `attn` per
             // token. Rows are independent and each is computed in the same order as in
             // one-token decoding, so splitting rows across threads changes no bit.
