@@ -137,9 +137,12 @@ fn a_rewound_cache_answers_as_a_fresh_one() {
     model.forward(shared, &mut cache).unwrap();
     model.forward(&[504, 1045, 28, 7, 900], &mut cache).unwrap();
     cache.truncate(shared.len());
+    // A clone holds the same positions: fed the same tail, it answers the same.
+    let mut cloned = cache.clone();
     let rewound = model.forward(tail, &mut cache).unwrap();
     let fresh = model.forward(&prompt, &mut model.new_cache(prompt.len())).unwrap();
     assert_eq!(rewound, fresh);
+    assert_eq!(model.forward(tail, &mut cloned).unwrap(), fresh);
     // Cleared, it starts again from nothing.
     cache.clear();
     assert_eq!(model.forward(&prompt, &mut cache).unwrap(), fresh);

@@ -39,21 +39,10 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// A 192 MiB buffer on 2 MiB pages (advised before the first write).
-#[cfg(target_os = "linux")]
-fn huge_page_words(words: &[u64]) -> memmap2::MmapMut {
-    let bytes = std::mem::size_of_val(words);
-    let mut map = memmap2::MmapOptions::new().len(bytes + (2 << 20)).map_anon().expect("anonymous map");
-    let at = (map.as_ptr() as usize).next_multiple_of(2 << 20) - map.as_ptr() as usize;
-    map.advise_range(memmap2::Advice::HugePage, at, bytes).expect("madvise");
-    map[at..at + bytes].copy_from_slice(bytemuck::cast_slice(words));
-    map
-}
-
 fn main() {
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
-    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(15);
+    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(15).max(1);
     assert_eq!(candle_threads(), 1, "run with CANDLE_NUM_THREADS unset or 1");
 
     println!("| product | ours µs | candle µs | candle / ours (median of rounds) | ours GB/s |");
@@ -98,12 +87,9 @@ fn main() {
         let words: Vec<u64> = (0..192usize << 17).map(|i| i as u64 * 0x9E37_79B9).collect();
         let sum = |w: &[u64]| black_box(w).iter().fold(0u64, |s, &v| s.wrapping_add(v));
         #[cfg(target_os = "linux")]
-        let map = huge_page_words(&words);
+        let copy = common::HugePageWords::copy_of(&words);
         #[cfg(target_os = "linux")]
-        let huge: &[u64] = {
-            let at = (map.as_ptr() as usize).next_multiple_of(2 << 20) - map.as_ptr() as usize;
-            bytemuck::cast_slice(&map[at..at + words.len() * 8])
-        };
+        let huge = copy.words();
         #[cfg(not(target_os = "linux"))]
         let huge: &[u64] = &words;
         let (mut small, mut large) = (Vec::new(), Vec::new());

@@ -180,15 +180,9 @@ fn read_bandwidth(c: &mut Criterion) {
         });
         #[cfg(target_os = "linux")]
         {
-            let bytes = words.len() * 8;
-            let mut map = memmap2::MmapOptions::new().len(bytes + (2 << 20)).map_anon().expect("anonymous map");
-            let at = (map.as_ptr() as usize).next_multiple_of(2 << 20) - map.as_ptr() as usize;
-            // Advised before the first write, so the kernel backs it with huge pages from the start.
-            map.advise_range(memmap2::Advice::HugePage, at, bytes).expect("madvise");
-            map[at..at + bytes].copy_from_slice(bytemuck::cast_slice(&words));
-            let huge: &[u64] = bytemuck::cast_slice(&map[at..at + bytes]);
+            let huge = common::HugePageWords::copy_of(&words);
             group.bench_function(BenchmarkId::new(format!("{mib}MiB_2MiB_pages"), "1t"), |b| {
-                b.iter(|| black_box(huge).iter().fold(0u64, |sum, &w| sum.wrapping_add(w)))
+                b.iter(|| black_box(huge.words()).iter().fold(0u64, |sum, &w| sum.wrapping_add(w)))
             });
         }
     }

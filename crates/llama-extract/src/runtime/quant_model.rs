@@ -163,7 +163,7 @@ fn pools(threads: usize) -> Result<(Arc<SpinPool>, Arc<ThreadPool>), LlamaError>
 /// a position side by side, as the projections produce them) made every pass read a quarter
 /// to a third of each row's cache lines and skip the rest, which kept decoding after a
 /// 2,048-token prompt at a third of its short-context speed.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct KvCache {
     k: Vec<KvBuffer>,
     v: Vec<KvBuffer>,
@@ -249,11 +249,27 @@ impl KvBuffer {
     }
 }
 
-impl Clone for KvBuffer {
+/// A copy of the positions held: each head's written run only, so a clone of a cache sized to
+/// the whole context takes memory for what it holds, as the original does.
+impl Clone for KvCache {
     fn clone(&self) -> Self {
-        let mut copy = Self::zeroed(self.values().len());
-        copy.values_mut().copy_from_slice(self.values());
-        copy
+        let (run, used) = (self.capacity * self.head_dim, self.len * self.head_dim);
+        let copy = |layers: &[KvBuffer]| -> Vec<KvBuffer> {
+            layers
+                .iter()
+                .map(|from| {
+                    let mut to = KvBuffer::zeroed(from.values().len());
+                    if run == 0 {
+                        return to;
+                    }
+                    for (dst, src) in to.values_mut().chunks_exact_mut(run).zip(from.values().chunks_exact(run)) {
+                        dst[..used].copy_from_slice(&src[..used]);
+                    }
+                    to
+                })
+                .collect()
+        };
+        Self { k: copy(&self.k), v: copy(&self.v), ..*self }
     }
 }
 

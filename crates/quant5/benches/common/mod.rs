@@ -69,3 +69,28 @@ pub fn candle_threads() -> usize {
         }
     })
 }
+
+/// A copy of `words` on 2 MiB pages (the mapping advised before its first write, so the kernel
+/// backs it with huge pages from the start), as quant5 keeps its panels on Linux.
+#[cfg(target_os = "linux")]
+pub struct HugePageWords {
+    map: memmap2::MmapMut,
+    at: usize,
+    len: usize,
+}
+
+#[cfg(target_os = "linux")]
+impl HugePageWords {
+    pub fn copy_of(words: &[u64]) -> Self {
+        let bytes = std::mem::size_of_val(words);
+        let mut map = memmap2::MmapOptions::new().len(bytes + (2 << 20)).map_anon().expect("anonymous map");
+        let at = (map.as_ptr() as usize).next_multiple_of(2 << 20) - map.as_ptr() as usize;
+        map.advise_range(memmap2::Advice::HugePage, at, bytes).expect("madvise");
+        map[at..at + bytes].copy_from_slice(bytemuck::cast_slice(words));
+        Self { map, at, len: words.len() }
+    }
+
+    pub fn words(&self) -> &[u64] {
+        bytemuck::cast_slice(&self.map[self.at..self.at + self.len * 8])
+    }
+}
