@@ -97,12 +97,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(ad) = &a.adapter {
         builder = builder.adapter(ad);
     }
-    // Whisper is loaded only when this session is transcribed: a transcript-only run would
-    // otherwise hold ~110 MB of speech-to-text weights it never uses.
-    if report_needs_asr(&a) {
-        builder = builder.asr_model_or_fetched(a.asr_model.clone());
-    }
-    builder = builder.force_asr(a.asr);
+    // The pipeline loads Whisper only if this session is transcribed.
+    builder = builder.asr_model_or_fetched(a.asr_model.clone()).force_asr(a.asr);
     if a.asr_q8 {
         builder = builder.asr_precision(interview_insight::asr::WeightPrecision::Q8);
     }

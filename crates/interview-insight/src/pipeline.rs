@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use llama_extract::extract::clause_check::{FEELING_FILE, FeelingCheck, TOPIC_FILE, TopicCheck};
@@ -80,13 +80,30 @@ fn quality_line(adapter_dir: &Path) -> Result<Option<String>, InsightError> {
     )))
 }
 
-/// A loaded speech-to-text model and how to use it.
+/// A speech-to-text model folder, loaded on the first session that needs it: a batch of
+/// sessions that all have transcripts (every DAIC-WOZ session does) never holds Whisper's
+/// weights (about 110 MB resident for tiny.en) nor hashes its `model.bin`.
 struct SpeechToText {
-    asr: asr::Asr,
+    dir: PathBuf,
+    options: asr::LoadOptions,
+    /// The model and its `model.bin`'s sha256, once loaded.
+    loaded: OnceLock<(asr::Asr, String)>,
     name: String,
-    model_sha256: String,
     /// Transcribe even when a transcript file exists (to compare).
     force: bool,
+}
+
+impl SpeechToText {
+    /// The model, loaded now if this is the first call.
+    fn model(&self) -> Result<&(asr::Asr, String), InsightError> {
+        if let Some(loaded) = self.loaded.get() {
+            return Ok(loaded);
+        }
+        // Two sessions racing here both load; the first to finish is kept.
+        let model = asr::Asr::load(&self.dir, self.options)?;
+        let sha256 = input_file("asr_model", &self.dir.join("model.bin"))?.sha256;
+        Ok(self.loaded.get_or_init(|| (model, sha256)))
+    }
 }
 
 /// The configured stages. Build with [`Pipeline::builder`].
@@ -252,11 +269,19 @@ impl PipelineBuilder {
             }
             None => None,
             Some(dir) => {
+                // A mistyped folder fails here, before any session runs; the weights load when
+                // a session first needs them.
+                for file in ["model.bin", "config.json", "tokenizer.json"] {
+                    if !dir.join(file).is_file() {
+                        return Err(InsightError::Model(format!(
+                            "speech-to-text model folder {} has no {file}",
+                            dir.display()
+                        )));
+                    }
+                }
                 let options = asr::LoadOptions { precision: self.asr_precision, threads: self.threads.unwrap_or(2) };
-                let model = asr::Asr::load(dir, options)?;
-                let model_sha256 = input_file("asr_model", &dir.join("model.bin"))?.sha256;
                 let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                Some(SpeechToText { asr: model, name, model_sha256, force: self.force_asr })
+                Some(SpeechToText { dir: dir.clone(), options, loaded: OnceLock::new(), name, force: self.force_asr })
             }
         };
         Ok(Pipeline { asr, cleaner: Cleaner::default(), vad: self.vad.unwrap_or_default(), ser, llm, extract })
@@ -444,7 +469,7 @@ impl Pipeline {
         }
         if let (Some(stt), Some(TranscriptSource::Asr { .. })) = (&self.asr, &report.transcript_source) {
             for f in ["model.bin", "config.json", "tokenizer.json"] {
-                report.inputs.push(input_file("asr_model", &stt.asr.model_dir().join(f))?);
+                report.inputs.push(input_file("asr_model", &stt.dir.join(f))?);
             }
         }
         for (i, u) in cl.utterances.iter().enumerate() {
@@ -510,10 +535,11 @@ impl Pipeline {
         match (&self.asr, samples) {
             (Some(stt), Some(samples)) if use_asr => {
                 let options = asr::SpeechOptions { vad: Some(self.vad.clone()), ..Default::default() };
-                let result = asr::transcribe_speech(&stt.asr, samples, &options, &mut |_, _| {})?;
+                let (model, model_sha256) = stt.model()?;
+                let result = asr::transcribe_speech(model, samples, &options, &mut |_, _| {})?;
                 let source = TranscriptSource::Asr {
                     model: stt.name.clone(),
-                    model_sha256: stt.model_sha256.clone(),
+                    model_sha256: model_sha256.clone(),
                     machine_made: true,
                     speech_s: result.speech_s,
                     segments: result.segments.len(),

@@ -232,3 +232,27 @@ fn audio_without_a_transcript_is_transcribed_and_extracted() {
     assert_eq!(forced.utterances.len(), r.utterances.len());
     assert!(Pipeline::builder().force_asr(true).build().is_err(), "--asr without a model is an error");
 }
+
+/// The speech-to-text model loads on the first session that needs it: sessions with transcripts
+/// never read its weights (a folder whose `model.bin` is not a model runs them fine), a session
+/// with audio only gets the load's typed error naming the file, and a folder without the model's
+/// files is refused when the pipeline is built.
+#[test]
+fn the_speech_to_text_model_loads_only_when_a_session_needs_it() {
+    let dir = std::env::temp_dir().join(format!("insight-lazy-asr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("model.bin"), b"not a CTranslate2 model").unwrap();
+    std::fs::write(dir.join("config.json"), b"{}").unwrap();
+    std::fs::write(dir.join("tokenizer.json"), b"{}").unwrap();
+    let pipeline = Pipeline::builder().ser_model(demo("ser")).asr_model(&dir).build().unwrap();
+    let with_file = pipeline.run(&demo_input()).unwrap();
+    assert!(matches!(with_file.transcript_source, Some(interview_insight::report::TranscriptSource::File { .. })));
+    assert!(!with_file.inputs.iter().any(|i| i.role == "asr_model"));
+    let err = pipeline.run(&SessionInput { transcript: None, ..demo_input() }).unwrap_err();
+    assert!(err.to_string().contains("model.bin"), "{err}");
+
+    std::fs::remove_file(dir.join("tokenizer.json")).unwrap();
+    let err = Pipeline::builder().asr_model(&dir).build().err().expect("a folder without tokenizer.json");
+    assert!(err.to_string().contains("tokenizer.json"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
