@@ -157,8 +157,10 @@ impl PipelineBuilder {
     }
 
     /// A speech-to-text model folder (CTranslate2 Whisper: `model.bin`, `config.json`,
-    /// `tokenizer.json`, `vocabulary.txt`): sessions with audio and no transcript are
-    /// transcribed on this machine.
+    /// `tokenizer.json`, optionally `vocabulary.txt`): sessions with audio and no transcript
+    /// are transcribed on this machine. [`build`](Self::build) checks that the files are there;
+    /// the weights are loaded by the first session that is transcribed, so a pipeline given a
+    /// model but only sessions with transcripts never holds them.
     pub fn asr_model(mut self, dir: impl Into<PathBuf>) -> Self {
         self.asr_dir = Some(dir.into());
         self
