@@ -546,7 +546,7 @@ macro_rules! minimum_layout {
 
             unsafe fn dot_panel(panel: &[u8], blocks: usize, a: &Self::Prepared, out: &mut [f32]) {
                 // SAFETY: forwarded to the caller (AVX-512 VNNI present).
-                unsafe { q4_1_panel_vnni::<1, $fifth>(panel, blocks, std::slice::from_ref(a), out, 0) }
+                unsafe { q4_1_panel_one_vnni::<$fifth>(panel, blocks, a, out) }
             }
 
             unsafe fn dot_panel_tokens(
@@ -574,10 +574,75 @@ pub(crate) struct Q4_1Layout;
 
 minimum_layout!(Q4_1Layout, crate::formats::BlockQ4_1, Q4_1_BLOCK, false, Q4_1_PAIR, q4_1_at);
 
-/// One Q4_1 panel against rows of activations, `T` at a time (one to decode, sixteen for a
-/// prompt): each block's nibbles are unpacked once for all of them; each token's sums in
-/// `dot_q4_1`'s order (block `i` into accumulator `i mod 8`, the same closing, the minimum
-/// terms added last).
+/// Block `b` of a Q4_1 (`FIFTH = false`) or Q5_1 panel: its weight scales, its minimums (f32)
+/// and its codes as eight groups of four unsigned codes of sixteen rows.
+///
+/// # Safety
+/// AVX-512 F/BW and F16C; `panel` holds more than `b` blocks of the layout.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
+unsafe fn minimum_unpack<const FIFTH: bool>(
+    panel: &[u8],
+    b: usize,
+) -> (std::arch::x86_64::__m512, std::arch::x86_64::__m512, [std::arch::x86_64::__m512i; 8]) {
+    use std::arch::x86_64::*;
+    let (low4, sixteen) = (_mm512_set1_epi8(0x0F), _mm512_set1_epi8(16));
+    let (scales_at, mins_at, masks_at, nibbles_at) = if FIFTH { q5_1_at(b) } else { q4_1_at(b) };
+    // SAFETY: block `b`'s scales, minimums, masks and nibbles lie within `panel` (the caller's
+    // promise).
+    unsafe {
+        let p = panel.as_ptr();
+        let d = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(scales_at).cast()));
+        let m = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(mins_at).cast()));
+        let mask = |g: usize| p.add(masks_at + 8 * g).cast::<u64>().read_unaligned();
+        let mut codes = [_mm512_setzero_si512(); 8];
+        for k in 0..4 {
+            let raw = _mm512_loadu_si512(p.add(nibbles_at + 64 * k).cast());
+            codes[k] = _mm512_and_si512(raw, low4);
+            codes[k + 4] = _mm512_and_si512(_mm512_srli_epi16::<4>(raw), low4);
+            if FIFTH {
+                codes[k] = _mm512_mask_add_epi8(codes[k], mask(k), codes[k], sixteen);
+                codes[k + 4] = _mm512_mask_add_epi8(codes[k + 4], mask(k + 4), codes[k + 4], sixteen);
+            }
+        }
+        (d, m, codes)
+    }
+}
+
+/// One Q4_1 or Q5_1 panel against one row of activations (decoding), the eight accumulators in
+/// registers: [`q4_1_panel_vnni`]'s order and bits. (Its accumulator `b mod 8`, indexed at run
+/// time, lived on the stack: a load and a store per block, which made the Q5_1 product
+/// 2–3× slower than Q5_0's.)
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn q4_1_panel_one_vnni<const FIFTH: bool>(panel: &[u8], blocks: usize, act: &[crate::kernels::Q8_1], out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let bytes = if FIFTH { Q5_1Layout::panel_bytes(blocks) } else { Q4_1Layout::panel_bytes(blocks) };
+    assert!(panel.len() >= bytes && act.len() >= blocks && out.len() >= PANEL_ROWS, "Q4_1 or Q5_1 panel shapes");
+    // `acc[0]` is block `b`'s accumulator (`b mod 8` in the closing's order): the eight
+    // rotate by one each block, so a loop over the blocks holds them in registers (an array
+    // indexed by `b mod 8` lived on the stack; unrolled by eight, the loop streams the panel
+    // from memory more slowly).
+    let mut acc = [_mm512_setzero_ps(); 8];
+    let mut mins = _mm512_setzero_ps();
+    for (b, y) in act.iter().enumerate().take(blocks) {
+        // SAFETY: AVX-512 (this function's features); `b < blocks` and the panel's size was
+        // checked above.
+        let (d, m, codes) = unsafe { minimum_unpack::<FIFTH>(panel, b) };
+        let (d, sum) = codes_product(d, &codes, y.d, &y.qs, 0);
+        acc = [acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7], _mm512_fmadd_ps(d, sum, acc[0])];
+        mins = _mm512_add_ps(mins, _mm512_mul_ps(m, _mm512_set1_ps(y.s)));
+    }
+    // `acc[i]` is now accumulator `(blocks + i) mod 8`.
+    let acc: [__m512; 8] = std::array::from_fn(|k| acc[(k + 8 - blocks % 8) % 8]);
+    // SAFETY: `out` holds at least 16 f32s (asserted).
+    unsafe { _mm512_storeu_ps(out.as_mut_ptr(), _mm512_add_ps(closed_eight(&acc), mins)) };
+}
+
+/// One Q4_1 panel against rows of activations, `T` at a time (sixteen for a prompt): each
+/// block's nibbles are unpacked once for all of them; each token's sums in `dot_q4_1`'s order
+/// (block `i` into accumulator `i mod 8`, the same closing, the minimum terms added last).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")]
 fn q4_1_panel_vnni<const T: usize, const FIFTH: bool>(
@@ -591,31 +656,13 @@ fn q4_1_panel_vnni<const T: usize, const FIFTH: bool>(
     let bytes = if FIFTH { Q5_1Layout::panel_bytes(blocks) } else { Q4_1Layout::panel_bytes(blocks) };
     assert!(panel.len() >= bytes, "Q4_1 or Q5_1 panel size");
     assert!(acts.iter().all(|a| a.len() >= blocks), "activation blocks");
-    let (low4, sixteen) = (_mm512_set1_epi8(0x0F), _mm512_set1_epi8(16));
     for (chunk, acts) in acts.chunks(T).enumerate() {
         let mut acc = [[_mm512_setzero_ps(); 8]; T];
         let mut mins = [_mm512_setzero_ps(); T];
         for b in 0..blocks {
-            let (scales_at, mins_at, masks_at, nibbles_at) = if FIFTH { q5_1_at(b) } else { q4_1_at(b) };
-            // SAFETY: block `b`'s scales, minimums, masks and nibbles lie within `panel` (its
-            // size was checked above); AVX-512 and F16C (this function's features).
-            let (d, m, codes) = unsafe {
-                let p = panel.as_ptr();
-                let d = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(scales_at).cast()));
-                let m = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(mins_at).cast()));
-                let mask = |g: usize| p.add(masks_at + 8 * g).cast::<u64>().read_unaligned();
-                let mut codes = [_mm512_setzero_si512(); 8];
-                for k in 0..4 {
-                    let raw = _mm512_loadu_si512(p.add(nibbles_at + 64 * k).cast());
-                    codes[k] = _mm512_and_si512(raw, low4);
-                    codes[k + 4] = _mm512_and_si512(_mm512_srli_epi16::<4>(raw), low4);
-                    if FIFTH {
-                        codes[k] = _mm512_mask_add_epi8(codes[k], mask(k), codes[k], sixteen);
-                        codes[k + 4] = _mm512_mask_add_epi8(codes[k + 4], mask(k + 4), codes[k + 4], sixteen);
-                    }
-                }
-                (d, m, codes)
-            };
+            // SAFETY: AVX-512 (this function's features); `b < blocks` and the panel's size
+            // was checked above.
+            let (d, m, codes) = unsafe { minimum_unpack::<FIFTH>(panel, b) };
             for ((acc, mins), y) in acc.iter_mut().zip(&mut mins).zip(acts) {
                 let y = &y[b];
                 let (d, sum) = codes_product(d, &codes, y.d, &y.qs, 0);
