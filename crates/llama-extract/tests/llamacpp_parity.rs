@@ -78,6 +78,33 @@ fn chunked_prefill_equals_token_by_token_decoding() {
     assert_eq!(three.forward(&prompt, &mut three.new_cache(prompt.len())).unwrap(), last);
 }
 
+/// With the project's LoRA adapter served at run time, a prompt's adapter updates are split
+/// across the threads by rows: 1, 2 and 3 threads and token-by-token decoding give the same bits.
+#[test]
+fn an_adapted_model_gives_the_same_bits_on_any_number_of_threads() {
+    let file = GgufFile::open(model_asset(SMOLLM2)).unwrap();
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/adapters/smollm2-135m-extraction");
+    let mut model = QuantLlama::from_gguf(&file, WeightFormat::AsLoaded).unwrap();
+    model.apply_adapter(&lora::LoraAdapter::load(&dir).unwrap()).unwrap();
+    let prompt = ids(&json("p3_long_plain.json")["prompt_ids"])[..77].to_vec();
+    let mut cache = model.new_cache(prompt.len());
+    let mut last = Vec::new();
+    for &t in &prompt {
+        last = model.forward(&[t], &mut cache).unwrap();
+    }
+    let plain = QuantLlama::from_gguf(&file, WeightFormat::AsLoaded).unwrap();
+    assert_ne!(
+        plain.forward(&prompt, &mut plain.new_cache(prompt.len())).unwrap(),
+        last,
+        "the adapter changes the logits"
+    );
+    for threads in [1, 2, 3] {
+        let m = model.clone().with_threads(threads).unwrap();
+        assert_eq!(m.forward(&prompt, &mut m.new_cache(prompt.len())).unwrap(), last, "{threads} threads");
+    }
+}
+
 #[test]
 fn requantized_5bit_models_still_answer_and_stop_strings_cut_the_text() {
     let file = GgufFile::open(model_asset(SMOLLM2)).unwrap();
