@@ -86,8 +86,9 @@ fn quality_line(adapter_dir: &Path) -> Result<Option<String>, InsightError> {
 struct SpeechToText {
     dir: PathBuf,
     options: asr::LoadOptions,
-    /// The model and its `model.bin`'s sha256, once loaded.
-    loaded: OnceLock<(asr::Asr, String)>,
+    /// The model and its files as reports list them (`model.bin` first), once loaded: each
+    /// file is hashed once per pipeline, not once per transcribed session.
+    loaded: OnceLock<(asr::Asr, Vec<InputFile>)>,
     name: String,
     /// Transcribe even when a transcript file exists (to compare).
     force: bool,
@@ -95,16 +96,19 @@ struct SpeechToText {
 
 impl SpeechToText {
     /// The model, loaded now if this is the first call.
-    fn model(&self) -> Result<&(asr::Asr, String), InsightError> {
+    fn model(&self) -> Result<&(asr::Asr, Vec<InputFile>), InsightError> {
         if let Some(loaded) = self.loaded.get() {
             return Ok(loaded);
         }
         // Two sessions racing here both load; the first to finish is kept.
         let model = asr::Asr::load(&self.dir, self.options)?;
-        let sha256 = input_file("asr_model", &self.dir.join("model.bin"))?.sha256;
-        Ok(self.loaded.get_or_init(|| (model, sha256)))
+        let files = ASR_FILES.iter().map(|f| input_file("asr_model", &self.dir.join(f))).collect::<Result<_, _>>()?;
+        Ok(self.loaded.get_or_init(|| (model, files)))
     }
 }
+
+/// A speech-to-text model folder's files, as `build` checks and reports list them.
+const ASR_FILES: [&str; 3] = ["model.bin", "config.json", "tokenizer.json"];
 
 /// The configured stages. Build with [`Pipeline::builder`].
 pub struct Pipeline {
@@ -273,7 +277,7 @@ impl PipelineBuilder {
             Some(dir) => {
                 // A mistyped folder fails here, before any session runs; the weights load when
                 // a session first needs them.
-                for file in ["model.bin", "config.json", "tokenizer.json"] {
+                for file in ASR_FILES {
                     if !dir.join(file).is_file() {
                         return Err(InsightError::Model(format!(
                             "speech-to-text model folder {} has no {file}",
@@ -470,9 +474,7 @@ impl Pipeline {
             report.inputs.insert(0, input_file("transcript", p)?);
         }
         if let (Some(stt), Some(TranscriptSource::Asr { .. })) = (&self.asr, &report.transcript_source) {
-            for f in ["model.bin", "config.json", "tokenizer.json"] {
-                report.inputs.push(input_file("asr_model", &stt.dir.join(f))?);
-            }
+            report.inputs.extend(stt.model()?.1.iter().cloned());
         }
         for (i, u) in cl.utterances.iter().enumerate() {
             let v = match (&s.voice, u.start_s, u.end_s) {
@@ -537,11 +539,12 @@ impl Pipeline {
         match (&self.asr, samples) {
             (Some(stt), Some(samples)) if use_asr => {
                 let options = asr::SpeechOptions { vad: Some(self.vad.clone()), ..Default::default() };
-                let (model, model_sha256) = stt.model()?;
+                let (model, files) = stt.model()?;
                 let result = asr::transcribe_speech(model, samples, &options, &mut |_, _| {})?;
                 let source = TranscriptSource::Asr {
                     model: stt.name.clone(),
-                    model_sha256: model_sha256.clone(),
+                    // `files` follows ASR_FILES: `model.bin` first.
+                    model_sha256: files[0].sha256.clone(),
                     machine_made: true,
                     speech_s: result.speech_s,
                     segments: result.segments.len(),

@@ -1172,9 +1172,6 @@ impl QuantLlama {
         Ok(rows.iter().zip(logits.chunks_exact(c.vocab_size)).map(|(&i, l)| (i, l.to_vec())).collect())
     }
 
-    /// `Y[t] = W · X[t]` for every row `t` of `x` (`[n, cols]` → `[n, rows]`): quant5's block
-    /// dot products (activations quantized once per token, each weight row dotted with every
-    /// token while in cache), split across this model's pool when quant5's policy says so.
     /// Adds a run-time adapter's update to `y` for every row of `x`. A prompt's rows are split
     /// across the prefill pool (each row's update is computed alone, so the bits do not
     /// depend on the split); on the calling thread only, the f32 adapter products had been
@@ -1193,6 +1190,9 @@ impl QuantLlama {
         });
     }
 
+    /// `Y[t] = W · X[t]` for every row `t` of `x` (`[n, cols]` → `[n, rows]`): quant5's block
+    /// dot products (activations quantized once per token, each weight row dotted with every
+    /// token while in cache), split across this model's pool when quant5's policy says so.
     fn matmul(&self, w: &QuantizedMatrix, x: &[f32], y: &mut [f32]) -> Result<(), LlamaError> {
         let n = x.len() / w.cols.max(1);
         if w.splits_across_threads(n, self.threads) {
