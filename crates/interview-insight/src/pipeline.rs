@@ -9,6 +9,7 @@ use std::time::Instant;
 use llama_extract::extract::clause_check::{FEELING_FILE, FeelingCheck, TOPIC_FILE, TopicCheck};
 use llama_extract::extract::cue_notes;
 use llama_extract::extract::grammar::TokenTrie;
+use llama_extract::extract::roles::{self, RoleGuess};
 use llama_extract::runtime::weights::ModelSource;
 use llama_extract::{
     ExtractOptions, Extractor, LlamaTokenizer, QuantLlama, QuantSession, VoiceEmotions, VoiceSegment, WeightFormat,
@@ -520,6 +521,9 @@ impl Pipeline {
                 let session = QuantSession::new(&llm.model, self.extract.context_for(llm.model.config()));
                 let extractor = Extractor::with_trie(session, &llm.tokenizer, self.extract.clone(), llm.trie.clone());
                 s.report.extraction = Some(extractor.extract(tr, s.voice.as_ref())?);
+                if let Some(notice) = s.cleaned.as_ref().and_then(role_guess_notice) {
+                    s.report.notices.push(notice);
+                }
                 s.report.inputs.extend(llm.files.iter().cloned());
                 s.report.extracted_by = Some(llm.by.clone());
                 s.timed("extraction", t);
@@ -564,6 +568,36 @@ impl Pipeline {
     }
 }
 
+/// What the report says when extraction labelled the participant's utterances itself
+/// ([`roles::guess_roles`]): a transcript from speech-to-text, or two speakers known by name.
+fn role_guess_notice(cleaned: &text_clean::CleanedTranscript) -> Option<String> {
+    let mut guessed = cleaned.clone();
+    match roles::guess_roles(&mut guessed) {
+        RoleGuess::Unchanged => None,
+        RoleGuess::ByUtterance => Some(
+            "No speaker is labelled as the participant: extraction read the turns that ask, prompt or reflect \
+             (\"how are things at work\", \"tell me about…\", \"that sounds hard\") as the interviewer's and the \
+             rest as the participant's."
+                .into(),
+        ),
+        RoleGuess::BySpeaker => {
+            let name_of = |role: Speaker| {
+                cleaned
+                    .utterances
+                    .iter()
+                    .zip(&guessed.utterances)
+                    .find(|(_, g)| g.speaker == role)
+                    .map(|(u, _)| u.speaker.label().to_string())
+            };
+            let (participant, interviewer) = (name_of(Speaker::Participant)?, name_of(Speaker::Interviewer)?);
+            Some(format!(
+                "No speaker is labelled as the participant: extraction read {participant:?} as the participant and \
+                 {interviewer:?}, whose turns ask more, as the interviewer."
+            ))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -583,5 +617,23 @@ mod tests {
         assert_eq!(windows(0.0, 4.0, window_limit(&crop3)), vec![(0.0, 2.0), (2.0, 4.0)]);
         let whole = ser_bilstm::data::AudioPrep { max_seconds: None, db_normalize: false };
         assert_eq!(window_limit(&whole), MAX_WINDOW_S);
+    }
+
+    #[test]
+    fn the_report_says_how_unlabelled_speakers_were_read() {
+        let cleaned = |turns: &[(&str, &str)]| {
+            let utterances =
+                turns.iter().map(|(s, t)| text_clean::Utterance::new(None, None, Speaker::from_label(s), *t)).collect();
+            Cleaner::default().clean_transcript(&Transcript { utterances })
+        };
+        let named = cleaned(&[("Dr Lee", "How have you been?"), ("Sam", "Tired."), ("Dr Lee", "Tell me more.")]);
+        let notice = role_guess_notice(&named).unwrap();
+        assert!(notice.contains("read \"Sam\" as the participant and \"Dr Lee\""), "{notice}");
+        let asr = cleaned(&[("unknown", "How have you been?"), ("unknown", "Tired.")]);
+        assert!(role_guess_notice(&asr).unwrap().contains("the turns that ask"));
+        assert_eq!(
+            role_guess_notice(&cleaned(&[("Interviewer", "How have you been?"), ("Participant", "Tired.")])),
+            None
+        );
     }
 }

@@ -221,6 +221,11 @@ fn audio_without_a_transcript_is_transcribed_and_extracted() {
     assert!(!cited.is_empty(), "the extraction cites ASR utterances");
     assert!(cited.iter().all(|&i| i < r.utterances.len()));
     assert!(e.emotions.iter().flat_map(|x| &x.evidence).all(|q| q.verified));
+    // No speaker is named: the questions are read as the interviewer's, so no feeling is
+    // quoted from one, and the report says how the speakers were read.
+    let asks = |i: usize| interview_insight::llama_extract::extract::roles::reads_as_interviewer(&r.utterances[i].text);
+    assert!(e.emotions.iter().flat_map(|x| &x.evidence).all(|q| !asks(q.utterance_index)), "{:?}", e.emotions);
+    assert!(r.notices.iter().any(|n| n.contains("read the turns that ask")), "{:?}", r.notices);
     let md = r.to_markdown("report.svg");
     assert!(md.contains("machine-made by speech-to-text (whisper-tiny.en"));
 

@@ -224,23 +224,27 @@ fn shipped_extractor(options: ExtractOptions) -> Extractor<'static, QuantSession
     Extractor::new(session, &loaded().tokenizer, options).unwrap()
 }
 
-#[test]
-fn the_shipped_clause_checks_name_feelings_and_topics_from_the_participants_clauses() {
-    // Feeling words of the held-out family (never in the adapter's or the checks' training),
-    // each joined to a fact, as participants say them.
-    let t = Transcript {
+/// Feeling words of the held-out family (never in the adapter's or the checks' training), each
+/// joined to a fact, as participants say them, between the interviewer's questions.
+fn feelings_between_questions(interviewer: Speaker, participant: Speaker) -> Transcript {
+    Transcript {
         utterances: vec![
-            Utterance::new(Some(0.0), Some(2.0), Speaker::Interviewer, "what's your mood like this week?"),
-            Utterance::new(Some(2.5), Some(6.0), Speaker::Participant, "um my thesis is overdue; i'm ashamed of it."),
-            Utterance::new(Some(6.5), Some(8.0), Speaker::Interviewer, "what are your nights like?"),
+            Utterance::new(Some(0.0), Some(2.0), interviewer.clone(), "what's your mood like this week?"),
+            Utterance::new(Some(2.5), Some(6.0), participant.clone(), "um my thesis is overdue; i'm ashamed of it."),
+            Utterance::new(Some(6.5), Some(8.0), interviewer, "what are your nights like?"),
             Utterance::new(
                 Some(8.5),
                 Some(12.0),
-                Speaker::Participant,
+                participant,
                 "i nap most afternoons and lately i've been tearful a lot.",
             ),
         ],
-    };
+    }
+}
+
+#[test]
+fn the_shipped_clause_checks_name_feelings_and_topics_from_the_participants_clauses() {
+    let t = feelings_between_questions(Speaker::Interviewer, Speaker::Participant);
     let ex = shipped_extractor(ExtractOptions::default());
     assert!(ex.options.feeling_check.is_some() && ex.options.topic_check.is_some(), "the adapter ships its checks");
     let (report, stats) = ex.extract_with_stats(&t, None).unwrap();
@@ -267,6 +271,20 @@ fn the_shipped_clause_checks_name_feelings_and_topics_from_the_participants_clau
     assert_eq!(category_of("i nap most afternoons"), Some(TopicCategory::Sleep), "{:?}", report.topics);
     // The model's free text speaks of what was reported.
     assert!(report.summary.contains("guilty") || report.summary.contains("ashamed"), "{}", report.summary);
+}
+
+/// Speech-to-text names no speaker. The questions read as the interviewer's and the answers as
+/// the participant's, so the checks run and the report is the one the named transcript gets.
+#[test]
+fn a_transcript_without_speakers_is_read_as_questions_and_answers() {
+    let unknown = Speaker::Other("unknown".into());
+    let ex = shipped_extractor(ExtractOptions::default());
+    let (named, _) =
+        ex.extract_with_stats(&feelings_between_questions(Speaker::Interviewer, Speaker::Participant), None).unwrap();
+    let (guessed, stats) = ex.extract_with_stats(&feelings_between_questions(unknown.clone(), unknown), None).unwrap();
+    assert!(stats.iter().all(|s| s.felt_emotions), "the clause checks ran: {stats:?}");
+    assert_eq!(serde_json::to_value(&guessed).unwrap(), serde_json::to_value(&named).unwrap());
+    assert!(guessed.emotions.iter().flat_map(|e| &e.evidence).all(|q| q.utterance_index % 2 == 1));
 }
 
 #[test]

@@ -232,7 +232,7 @@ pub fn evaluate<M: LanguageModel>(
     let mut total = Counts::default();
     for x in set {
         let report = extractor.extract(&x.transcript, x.voice.as_ref())?;
-        let participant = participant_utterances(&cleaner.clean_transcript(&x.transcript));
+        let participant = participant_utterances(&extractor.clean(&x.transcript));
         let counts = score(&x.key, &report, participant.as_ref(), &cleaner);
         each(x, &report, &counts);
         total.add(&counts);
@@ -255,7 +255,7 @@ pub fn training_pair<M: LanguageModel>(
     if chunks.len() != 1 {
         return Err(fail(format!("needs {} chunks; a training excerpt must fit one", chunks.len())));
     }
-    let cleaned = extractor.cleaner.clean_transcript(&x.transcript);
+    let cleaned = extractor.clean(&x.transcript);
     let texts: Vec<String> = cleaned.utterances.iter().map(|u| u.text.clone()).collect();
     // The narrowing decoding uses for this (single) chunk.
     let narrowing = extractor

@@ -1,8 +1,10 @@
 //! Structured, grounded information extraction from an interview transcript, with the voice
 //! emotion of each participant utterance fused into the prompt.
 //!
-//! 1. The transcript is cleaned (text-clean) and numbered; participant utterances with
-//!    timestamps carry the overlapping voice emotion (`[voice: sad 0.62, neutral 0.30]`).
+//! 1. The transcript is cleaned (text-clean) and numbered; when it does not name the
+//!    participant (speech-to-text), the roles are read off the turns' shape ([`roles`]);
+//!    participant utterances with timestamps carry the overlapping voice emotion
+//!    (`[voice: sad 0.62, neutral 0.30]`).
 //! 2. Utterances are packed into chunks whose prompt, measured in tokens, leaves room for the
 //!    answer in the context and stays near the prompts the adapter learnt from
 //!    ([`ExtractOptions::max_prompt_tokens`]); consecutive chunks overlap by a few utterances.
@@ -25,7 +27,10 @@ pub mod demo;
 pub mod eval;
 pub mod grammar;
 pub mod ground;
+pub mod roles;
 pub mod schema;
+
+pub use roles::participant_utterances;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -278,7 +283,15 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
 
     /// The numbered, voice-annotated prompt lines of `transcript` (after cleaning).
     pub fn prompt_lines(&self, transcript: &Transcript, voice: Option<&VoiceEmotions>) -> Vec<String> {
-        prompt_lines(&self.cleaner.clean_transcript(transcript), voice, self.options.min_voice_score)
+        prompt_lines(&self.clean(transcript), voice, self.options.min_voice_score)
+    }
+
+    /// `transcript` cleaned, with the participant's and the interviewer's utterances labelled
+    /// when it does not name them ([`roles::guess_roles`]): what every prompt and check reads.
+    pub fn clean(&self, transcript: &Transcript) -> CleanedTranscript {
+        let mut cleaned = self.cleaner.clean_transcript(transcript);
+        roles::guess_roles(&mut cleaned);
+        cleaned
     }
 
     /// The system and user turns for a chunk of lines.
@@ -351,7 +364,7 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
         if transcript.utterances.is_empty() {
             return Err(ExtractError::NoUtterances.into());
         }
-        let cleaned = self.cleaner.clean_transcript(transcript);
+        let cleaned = self.clean(transcript);
         let lines = prompt_lines(&cleaned, voice, self.options.min_voice_score);
         let texts: Vec<String> = cleaned.utterances.iter().map(|u| u.text.clone()).collect();
         let participant = participant_utterances(&cleaned);
@@ -786,19 +799,6 @@ impl<M: LanguageModel> LanguageModel for Timed<'_, M> {
     fn truncate(&mut self, len: usize) {
         self.model.truncate(len);
     }
-}
-
-/// The indices of the participant's utterances, when the transcript names speakers (some
-/// utterance is the participant's); `None` when it does not, and no speaker rule applies.
-pub fn participant_utterances(cleaned: &CleanedTranscript) -> Option<BTreeSet<u64>> {
-    let set: BTreeSet<u64> = cleaned
-        .utterances
-        .iter()
-        .enumerate()
-        .filter(|(_, u)| u.speaker == Speaker::Participant)
-        .map(|(i, _)| i as u64)
-        .collect();
-    (!set.is_empty()).then_some(set)
 }
 
 /// The cleaner's non-verbal cues with their utterance; `kind` is text-clean's snake_case name
