@@ -314,6 +314,53 @@ fn a_sessions_hidden_states_keep_the_shared_question_and_equal_a_fresh_computati
     assert_eq!(session.context_len(), 0, "the session's own context is untouched");
 }
 
+/// The clause checks ask about all of a chunk's clauses at once: the states equal one call per
+/// clause on a fresh cache, bit for bit, across passes (more clauses than one pass holds), for a
+/// clause longer than a pass, at an inner layer, and with both questions' caches kept.
+#[test]
+fn many_clauses_at_once_give_the_bits_of_one_at_a_time() {
+    let l = loaded();
+    let feeling = clause_check::ClauseQuestion::new(&l.tokenizer, clause_check::FEELING_PROMPT).unwrap();
+    let topic = clause_check::ClauseQuestion::new(&l.tokenizer, clause_check::TOPIC_PROMPT).unwrap();
+    let says = ["i was livid", "my thesis is overdue", "i nap most afternoons", "nobody calls anymore", "fine"];
+    let mut clauses: Vec<String> = (0..60).map(|i| format!("{} on day {i}", says[i % says.len()])).collect();
+    clauses.insert(7, "i feel tired and ".repeat(200));
+    let owns = |q: &clause_check::ClauseQuestion| -> Vec<Vec<u32>> {
+        clauses.iter().map(|c| q.own(&l.tokenizer, c).unwrap()).collect()
+    };
+    let (feeling_owns, topic_owns) = (owns(&feeling), owns(&topic));
+    let total: usize = feeling_owns.iter().map(Vec::len).sum();
+    assert!(total > 2 * llama_extract::runtime::quant_model::PREFILL_CHUNK && feeling_owns[7].len() > 512, "{total}");
+    // Each clause fed on its own after the question, in a cache of the test's.
+    let one_at_a_time = |q: &clause_check::ClauseQuestion, owns: &[Vec<u32>], layer: usize| {
+        let mut cache = l.model.new_cache(q.shared.len() + owns.iter().map(Vec::len).max().unwrap());
+        l.model.forward_each(&q.shared, &mut cache, |_, _, _| {}, false).unwrap();
+        let states: Vec<Vec<f32>> = owns
+            .iter()
+            .map(|own| {
+                cache.truncate(q.shared.len());
+                l.model.hidden_state(own, &mut cache, layer).unwrap()
+            })
+            .collect();
+        states
+    };
+    let last = l.model.blocks().len();
+    let mut session = QuantSession::new(&l.model, 64);
+    let felt = session.hidden_states(&feeling.shared, &feeling_owns, last).unwrap().unwrap();
+    let inner = session.hidden_states(&topic.shared, &topic_owns[..9], 12).unwrap().unwrap();
+    let again = session.hidden_states(&feeling.shared, &feeling_owns[..3], last).unwrap().unwrap();
+    assert_eq!(felt.len(), feeling_owns.len());
+    for (i, (alone, state)) in one_at_a_time(&feeling, &feeling_owns, last).iter().zip(&felt).enumerate() {
+        assert!(state == alone, "clause {i}");
+    }
+    for (i, (alone, state)) in one_at_a_time(&topic, &topic_owns[..9], 12).iter().zip(&inner).enumerate() {
+        assert!(state == alone, "topic clause {i} at layer 12");
+    }
+    assert_eq!(again[..], felt[..3]);
+    assert_eq!(session.context_len(), 0, "the session's own context is untouched");
+    assert!(session.hidden_states(&feeling.shared, &[vec![1], vec![]], last).is_err(), "an empty clause");
+}
+
 /// Issue #20's goals, on the held-out set (family B: templates, vocabulary and speakers that
 /// neither the adapter nor its checks were trained on), with the configuration reports ship
 /// with. Measured 0.85 / 0.90 / 0.79 (docs/extraction.md); the margins absorb the near-ties

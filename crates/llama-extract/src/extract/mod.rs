@@ -453,19 +453,29 @@ impl<'t, M: LanguageModel> Extractor<'t, M> {
         participant: &BTreeSet<u64>,
     ) -> Result<Option<Vec<ClauseVerdict<L>>>, LlamaError> {
         let question = check.question(self.tokenizer)?;
-        let mut verdicts = Vec::new();
+        // Every clause first, then their states in one call (the model reads its weights once
+        // for many clauses).
+        let mut asked = Vec::new();
+        let mut owns = Vec::new();
         for i in range.filter(|&i| participant.contains(&(i as u64))) {
             let Some(text) = texts.get(i).filter(|t| grammar::is_citable(t)) else { continue };
             for clause in clause_check::clauses(text) {
                 if text[clause.clone()].chars().count() > MAX_QUOTE_CHARS {
                     continue;
                 }
-                let own = question.own(self.tokenizer, &text[clause.clone()])?;
-                let Some(hidden) = session.hidden_state(&question.shared, &own, check.layer)? else {
-                    return Ok(None);
-                };
-                verdicts.push(ClauseVerdict { utterance: i, clause, verdict: check.classify(&hidden)? });
+                owns.push(question.own(self.tokenizer, &text[clause.clone()])?);
+                asked.push((i, clause));
             }
+        }
+        if asked.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let Some(states) = session.hidden_states(&question.shared, &owns, check.layer)? else {
+            return Ok(None);
+        };
+        let mut verdicts = Vec::with_capacity(asked.len());
+        for ((utterance, clause), hidden) in asked.into_iter().zip(&states) {
+            verdicts.push(ClauseVerdict { utterance, clause, verdict: check.classify(hidden)? });
         }
         Ok(Some(verdicts))
     }

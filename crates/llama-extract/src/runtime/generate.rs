@@ -33,6 +33,21 @@ pub trait LanguageModel {
         let _ = (shared, own, layer);
         Ok(None)
     }
+    /// [`Self::hidden_state`] of `shared` + each of `owns`: the same states, computed together
+    /// where the model can (one pass over the weights for many short texts).
+    fn hidden_states(
+        &mut self,
+        shared: &[u32],
+        owns: &[Vec<u32>],
+        layer: usize,
+    ) -> Result<Option<Vec<Vec<f32>>>, LlamaError> {
+        let mut out = Vec::with_capacity(owns.len());
+        for own in owns {
+            let Some(state) = self.hidden_state(shared, own, layer)? else { return Ok(None) };
+            out.push(state);
+        }
+        Ok(Some(out))
+    }
 }
 
 /// Restricts which tokens may come next: a grammar, a JSON schema, a list of choices. The one
@@ -67,6 +82,24 @@ pub trait Decoder {
         let _ = (tokens, cache, layer);
         Ok(None)
     }
+    /// [`Self::hidden_state`] of each of `owns`, each fed after what `cache` holds on its own;
+    /// the cache is left holding what it held.
+    fn hidden_states(
+        &self,
+        owns: &[&[u32]],
+        cache: &mut Self::Cache,
+        layer: usize,
+    ) -> Result<Option<Vec<Vec<f32>>>, LlamaError> {
+        let start = cache.len();
+        let mut out = Vec::with_capacity(owns.len());
+        for own in owns {
+            cache.truncate(start);
+            let Some(state) = self.hidden_state(own, cache, layer)? else { return Ok(None) };
+            out.push(state);
+        }
+        cache.truncate(start);
+        Ok(Some(out))
+    }
 }
 
 /// The positions a [`Decoder`]'s cache holds.
@@ -89,15 +122,42 @@ pub struct Session<'m, D: Decoder> {
     pub model: &'m D,
     /// Its keys and values so far.
     pub cache: D::Cache,
-    /// A second cache for [`LanguageModel::hidden_state`], holding the shared tokens of the
-    /// last call.
-    scratch: Option<(Vec<u32>, D::Cache)>,
+    /// Caches for [`LanguageModel::hidden_state`], each holding the shared tokens of a recent
+    /// call, the most recent first (extraction alternates two questions: feelings, topics).
+    scratch: Vec<(Vec<u32>, D::Cache)>,
 }
+
+/// How many shared prefixes a [`Session`] keeps for hidden states.
+const SCRATCH_PREFIXES: usize = 2;
 
 impl<'m, D: Decoder> Session<'m, D> {
     /// A session with room for `capacity` tokens (capped at the model's context).
     pub fn new(model: &'m D, capacity: usize) -> Self {
-        Self { model, cache: model.new_cache(capacity), scratch: None }
+        Self { model, cache: model.new_cache(capacity), scratch: Vec::new() }
+    }
+
+    /// A cache holding `shared` and room for `longest` more tokens after it (made and fed
+    /// when none of the kept ones fits), cut back to `shared`.
+    fn scratch_for(&mut self, shared: &[u32], longest: usize) -> Result<&mut D::Cache, LlamaError> {
+        let fits = |s: &(Vec<u32>, D::Cache)| s.0 == shared && s.1.capacity() >= shared.len() + longest;
+        match self.scratch.iter().position(fits) {
+            Some(i) => {
+                let kept = self.scratch.remove(i);
+                self.scratch.insert(0, kept);
+            }
+            None => {
+                let mut cache = self.model.new_cache(shared.len() + longest.max(128));
+                if !shared.is_empty() {
+                    self.model.next_logits(shared, &mut cache)?;
+                }
+                self.scratch.retain(|s| s.0 != shared);
+                self.scratch.insert(0, (shared.to_vec(), cache));
+                self.scratch.truncate(SCRATCH_PREFIXES);
+            }
+        }
+        let cache = &mut self.scratch[0].1;
+        cache.truncate(shared.len());
+        Ok(cache)
     }
 }
 
@@ -122,17 +182,25 @@ impl<D: Decoder> LanguageModel for Session<'_, D> {
         if own.is_empty() {
             return Err(LlamaError::Generation("no tokens to feed".into()));
         }
-        let fits = |s: &(Vec<u32>, D::Cache)| s.0 == shared && s.1.capacity() >= shared.len() + own.len();
-        if !self.scratch.as_ref().is_some_and(fits) {
-            let mut cache = self.model.new_cache(shared.len() + own.len().max(128));
-            if !shared.is_empty() {
-                self.model.next_logits(shared, &mut cache)?;
-            }
-            self.scratch = Some((shared.to_vec(), cache));
+        let model = self.model;
+        let cache = self.scratch_for(shared, own.len())?;
+        model.hidden_state(own, cache, layer)
+    }
+
+    fn hidden_states(
+        &mut self,
+        shared: &[u32],
+        owns: &[Vec<u32>],
+        layer: usize,
+    ) -> Result<Option<Vec<Vec<f32>>>, LlamaError> {
+        if owns.iter().any(Vec::is_empty) {
+            return Err(LlamaError::Generation("no tokens to feed".into()));
         }
-        let Some((_, cache)) = self.scratch.as_mut() else { return Ok(None) };
-        cache.truncate(shared.len());
-        self.model.hidden_state(own, cache, layer)
+        let longest = owns.iter().map(Vec::len).max().unwrap_or(0);
+        let model = self.model;
+        let cache = self.scratch_for(shared, longest)?;
+        let owns: Vec<&[u32]> = owns.iter().map(Vec::as_slice).collect();
+        model.hidden_states(&owns, cache, layer)
     }
 }
 

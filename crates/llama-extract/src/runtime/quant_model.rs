@@ -293,6 +293,15 @@ impl Decoder for QuantLlama {
     fn hidden_state(&self, tokens: &[u32], cache: &mut KvCache, layer: usize) -> Result<Option<Vec<f32>>, LlamaError> {
         QuantLlama::hidden_state(self, tokens, cache, layer).map(Some)
     }
+
+    fn hidden_states(
+        &self,
+        owns: &[&[u32]],
+        cache: &mut KvCache,
+        layer: usize,
+    ) -> Result<Option<Vec<Vec<f32>>>, LlamaError> {
+        QuantLlama::hidden_states(self, owns, cache, layer).map(Some)
+    }
 }
 
 impl ContextCache for KvCache {
@@ -955,11 +964,74 @@ impl QuantLlama {
         let mut want = vec![false; last.len()];
         want[last.len() - 1] = true;
         let mut layers = Vec::with_capacity(self.blocks.len());
-        let mut rows = self.forward_chunk(last, cache, &want, Some(&mut layers))?;
+        let mut rows = self.forward_chunk(last, cache, &want, &[last.len()], Some(&mut layers))?;
         if let Some((_, normed)) = rows.pop() {
             layers.push(normed);
         }
         layers.into_iter().nth(layer).ok_or_else(|| LlamaError::Generation("no hidden state".into()))
+    }
+
+    /// [`Self::hidden_state`] of each of `owns`, each fed after what `cache` holds as if it were
+    /// the only one (the cache is left holding what it held). Short texts go through together,
+    /// up to [`PREFILL_CHUNK`] tokens a pass, so the weights are read once for many of them
+    /// (clause checks ask about dozens of clauses of ~12 tokens after one shared question); a
+    /// text's attention sees the cached positions and its own tokens only, at the positions it
+    /// would have alone, so every state has the bits of its own call.
+    pub fn hidden_states(
+        &self,
+        owns: &[&[u32]],
+        cache: &mut KvCache,
+        layer: usize,
+    ) -> Result<Vec<Vec<f32>>, LlamaError> {
+        let c = &self.config;
+        if layer > self.blocks.len() {
+            return Err(LlamaError::Config(format!("no layer {layer}: the model has {} blocks", self.blocks.len())));
+        }
+        let start = cache.len;
+        let mut out = Vec::with_capacity(owns.len());
+        let mut at = 0;
+        while at < owns.len() {
+            // The next batch: as many texts as fit in one pass (a longer one goes alone).
+            let mut end = at;
+            let mut tokens = 0;
+            while end < owns.len() && (end == at || tokens + owns[end].len() <= PREFILL_CHUNK) {
+                tokens += owns[end].len();
+                end += 1;
+            }
+            let batch = &owns[at..end];
+            at = end;
+            if let [own] = batch
+                && own.len() > PREFILL_CHUNK
+            {
+                out.push(self.hidden_state(own, cache, layer)?);
+                cache.truncate(start);
+                continue;
+            }
+            if batch.iter().any(|o| o.is_empty()) {
+                return Err(LlamaError::Generation("no tokens to feed".into()));
+            }
+            let longest = batch.iter().map(|o| o.len()).max().unwrap_or(0);
+            if start + longest > cache.capacity {
+                return Err(LlamaError::ContextOverflow { needed: start + longest, limit: cache.capacity });
+            }
+            let joined: Vec<u32> = batch.iter().flat_map(|o| o.iter().copied()).collect();
+            if let Some(t) = joined.iter().find(|&&t| t as usize >= c.vocab_size) {
+                return Err(LlamaError::Generation(format!("token id {t} ≥ vocabulary {}", c.vocab_size)));
+            }
+            let lens: Vec<usize> = batch.iter().map(|o| o.len()).collect();
+            let mut want = vec![false; joined.len()];
+            let mut last = 0;
+            for len in &lens {
+                last += len;
+                want[last - 1] = true;
+            }
+            let mut layers = Vec::with_capacity(self.blocks.len() + 1);
+            let normed = self.forward_chunk(&joined, cache, &want, &lens, Some(&mut layers))?;
+            layers.push(normed.into_iter().flat_map(|(_, row)| row).collect());
+            let chosen = layers.swap_remove(layer);
+            out.extend(chosen.chunks_exact(c.hidden_size).map(<[f32]>::to_vec));
+        }
+        Ok(out)
     }
 
     /// Feeds `tokens`, calling `on_logits(i, n, logits)` for every position (teacher forcing,
@@ -989,7 +1061,7 @@ impl QuantLlama {
         for (chunk_index, chunk) in tokens.chunks(PREFILL_CHUNK).enumerate() {
             let offset = chunk_index * PREFILL_CHUNK;
             let want: Vec<bool> = (0..chunk.len()).map(|i| all_logits || offset + i + 1 == total).collect();
-            let logits = self.forward_chunk(chunk, cache, &want, None)?;
+            let logits = self.forward_chunk(chunk, cache, &want, &[chunk.len()], None)?;
             for (i, row) in logits {
                 on_logits(offset + i, total, &row);
             }
@@ -997,18 +1069,24 @@ impl QuantLlama {
         Ok(())
     }
 
-    // One transformer pass over a chunk of tokens, kept whole (~130 lines): every stage reads
+    // One transformer pass over a chunk of tokens, kept whole (~150 lines): every stage reads
     // and writes the same scratch buffers and KV cache, and split into functions it would pass
-    // a dozen of them around without making any stage readable on its own.
+    // a dozen of them around without making any stage readable on its own. `segments` splits
+    // the tokens into texts that each follow what the cache holds on their own (`[n]`: one
+    // text, kept in the cache); `layers` collects the `want` rows' residual streams per block.
     fn forward_chunk(
         &self,
         tokens: &[u32],
         cache: &mut KvCache,
         want: &[bool],
+        segments: &[usize],
         mut layers: Option<&mut Vec<Vec<f32>>>,
     ) -> Result<Vec<(usize, Vec<f32>)>, LlamaError> {
         let c = &self.config;
         let n = tokens.len();
+        if segments.iter().sum::<usize>() != n || segments.contains(&0) {
+            return Err(LlamaError::Generation(format!("segments {segments:?} do not split {n} tokens")));
+        }
         let (h, hd, kv_dim) = (c.hidden_size, c.head_dim, cache.kv_dim);
         let q_dim = c.n_heads * hd;
         let group = c.n_heads / c.n_kv_heads;
@@ -1018,10 +1096,13 @@ impl QuantLlama {
         for (row, &t) in x.chunks_exact_mut(h).zip(tokens) {
             quant5::dequantize_row(self.embed.ggml_type, self.embed.row(t as usize), row)?;
         }
-        let angles: Vec<Vec<(f32, f32)>> = (0..n)
-            .map(|i| {
+        // Each segment's tokens sit at `start`, `start + 1`, … after what the cache holds.
+        let angles: Vec<Vec<(f32, f32)>> = segments
+            .iter()
+            .flat_map(|&len| 0..len)
+            .map(|j| {
                 let mut a = Vec::with_capacity(hd / 2);
-                self.rope.cos_sin(start + i, hd / 2, &mut a);
+                self.rope.cos_sin(start + j, hd / 2, &mut a);
                 a
             })
             .collect();
@@ -1054,82 +1135,96 @@ impl QuantLlama {
                 rope_adjacent(&mut q[i * q_dim..(i + 1) * q_dim], hd, &angles[i]);
                 rope_adjacent(&mut k[i * kv_dim..(i + 1) * kv_dim], hd, &angles[i]);
             }
-            cache.store(l, start, &k, &v);
-            let (keys, values, capacity) = (cache.k[l].values(), cache.v[l].values(), cache.capacity);
-            // Causal attention of token i over positions 0..=start+i, one row of `attn` per
-            // token. Rows are independent and each is computed in the same order as in
-            // one-token decoding, so splitting rows across threads changes no bit.
-            // Heads `heads` of token i, into `out` (those heads' values, side by side).
-            #[cfg(target_arch = "x86_64")]
-            let grouped = group_attention_available(hd);
-            let attend_heads = |i: usize, heads: std::ops::Range<usize>, out: &mut [f32], scores: &mut Vec<f32>| {
-                let q_row = &q[i * q_dim..(i + 1) * q_dim];
-                let kv = |head: usize| KvHead {
-                    keys,
-                    values,
-                    stride: hd,
-                    offset: head / group * capacity * hd,
-                    positions: start + i + 1,
-                };
+            // One segment at a time: its keys and values are stored after the cached ones
+            // (over the previous segment's), then its tokens attend.
+            let mut first = 0;
+            for &len in segments {
+                let rows = first..first + len;
+                first += len;
+                cache.store(
+                    l,
+                    start,
+                    &k[rows.start * kv_dim..rows.end * kv_dim],
+                    &v[rows.start * kv_dim..rows.end * kv_dim],
+                );
+                let (keys, values, capacity) = (cache.k[l].values(), cache.v[l].values(), cache.capacity);
+                // Causal attention of the segment's token j over positions 0..=start+j, one row of
+                // `attn` per token. Rows are independent and each is computed in the same order as
+                // in one-token decoding, so splitting rows across threads changes no bit.
+                // Heads `heads` of token i, into `out` (those heads' values, side by side).
                 #[cfg(target_arch = "x86_64")]
-                let last_row_end = (c.n_kv_heads - 1) * capacity * hd + (start + i + 1) * hd;
-                if grouped
-                    && keys.len() >= last_row_end
-                    && values.len() >= last_row_end
-                    && out.len() >= heads.len() * hd
-                {
-                    // Runs of up to three heads that share a KV head, each run in one pass.
-                    let mut head = heads.start;
-                    let mut rest: &mut [f32] = out;
-                    while head < heads.end {
-                        let run = (group - head % group).min(heads.end - head).min(3);
-                        let (now, later) = std::mem::take(&mut rest).split_at_mut(run * hd);
-                        rest = later;
-                        let qh = |k: usize| &q_row[(head + k) * hd..(head + k + 1) * hd];
-                        let kv = kv(head);
-                        // SAFETY: AVX2, FMA, AVX-512 F/VL present and `hd` a multiple of
-                        // V_TILE (checked above); every head's run holds `start + i + 1`
-                        // positions (checked above), queries and outputs `hd` each.
-                        unsafe {
-                            match run {
-                                3 => {
-                                    let (a, bc) = now.split_at_mut(hd);
-                                    let (b, c) = bc.split_at_mut(hd);
-                                    attend_group([qh(0), qh(1), qh(2)], &kv, scale, scores, [a, b, c])
+                let grouped = group_attention_available(hd);
+                let attend_heads = |i: usize, heads: std::ops::Range<usize>, out: &mut [f32], scores: &mut Vec<f32>| {
+                    let q_row = &q[i * q_dim..(i + 1) * q_dim];
+                    let positions = start + i - rows.start + 1;
+                    let kv = |head: usize| KvHead {
+                        keys,
+                        values,
+                        stride: hd,
+                        offset: head / group * capacity * hd,
+                        positions,
+                    };
+                    #[cfg(target_arch = "x86_64")]
+                    let last_row_end = (c.n_kv_heads - 1) * capacity * hd + positions * hd;
+                    if grouped
+                        && keys.len() >= last_row_end
+                        && values.len() >= last_row_end
+                        && out.len() >= heads.len() * hd
+                    {
+                        // Runs of up to three heads that share a KV head, each run in one pass.
+                        let mut head = heads.start;
+                        let mut rest: &mut [f32] = out;
+                        while head < heads.end {
+                            let run = (group - head % group).min(heads.end - head).min(3);
+                            let (now, later) = std::mem::take(&mut rest).split_at_mut(run * hd);
+                            rest = later;
+                            let qh = |k: usize| &q_row[(head + k) * hd..(head + k + 1) * hd];
+                            let kv = kv(head);
+                            // SAFETY: AVX2, FMA, AVX-512 F/VL present and `hd` a multiple of
+                            // V_TILE (checked above); every head's run holds `start + i + 1`
+                            // positions (checked above), queries and outputs `hd` each.
+                            unsafe {
+                                match run {
+                                    3 => {
+                                        let (a, bc) = now.split_at_mut(hd);
+                                        let (b, c) = bc.split_at_mut(hd);
+                                        attend_group([qh(0), qh(1), qh(2)], &kv, scale, scores, [a, b, c])
+                                    }
+                                    2 => {
+                                        let (a, b) = now.split_at_mut(hd);
+                                        attend_group([qh(0), qh(1)], &kv, scale, scores, [a, b])
+                                    }
+                                    _ => attend_group([qh(0)], &kv, scale, scores, [now]),
                                 }
-                                2 => {
-                                    let (a, b) = now.split_at_mut(hd);
-                                    attend_group([qh(0), qh(1)], &kv, scale, scores, [a, b])
-                                }
-                                _ => attend_group([qh(0)], &kv, scale, scores, [now]),
                             }
+                            head += run;
                         }
-                        head += run;
+                        return;
                     }
-                    return;
-                }
-                for (head, out_head) in heads.zip(out.chunks_exact_mut(hd)) {
-                    attend_head(&q_row[head * hd..(head + 1) * hd], &kv(head), scale, scores, out_head);
-                }
-            };
-            if self.threads > 1 && n > 1 {
-                use rayon::prelude::*;
-                self.prefill_pool.install(|| {
-                    attn.par_chunks_mut(q_dim)
-                        .enumerate()
-                        .for_each_init(Vec::new, |scores, (i, row)| attend_heads(i, 0..c.n_heads, row, scores))
-                });
-            } else if self.threads > 1 {
-                // One token: its heads split across the decoding pool (a long cache makes
-                // attention a large share of a step; each head is computed as it would be alone).
-                let per = c.n_heads.div_ceil(self.threads);
-                self.decode_pool.run_chunks(&mut attn, per * hd, &|i, share| {
-                    let heads = i * per..((i + 1) * per).min(c.n_heads);
-                    attend_heads(0, heads, share, &mut Vec::with_capacity(start + 1));
-                });
-            } else {
-                for (i, row) in attn.chunks_mut(q_dim).enumerate() {
-                    attend_heads(i, 0..c.n_heads, row, &mut scores);
+                    for (head, out_head) in heads.zip(out.chunks_exact_mut(hd)) {
+                        attend_head(&q_row[head * hd..(head + 1) * hd], &kv(head), scale, scores, out_head);
+                    }
+                };
+                let attn_rows = &mut attn[rows.start * q_dim..rows.end * q_dim];
+                if self.threads > 1 && len > 1 {
+                    use rayon::prelude::*;
+                    self.prefill_pool.install(|| {
+                        attn_rows.par_chunks_mut(q_dim).enumerate().for_each_init(Vec::new, |scores, (i, row)| {
+                            attend_heads(rows.start + i, 0..c.n_heads, row, scores)
+                        })
+                    });
+                } else if self.threads > 1 {
+                    // One token: its heads split across the decoding pool (a long cache makes
+                    // attention a large share of a step; each head is computed as it would be alone).
+                    let per = c.n_heads.div_ceil(self.threads);
+                    self.decode_pool.run_chunks(attn_rows, per * hd, &|i, share| {
+                        let heads = i * per..((i + 1) * per).min(c.n_heads);
+                        attend_heads(rows.start, heads, share, &mut Vec::with_capacity(start + 1));
+                    });
+                } else {
+                    for (i, row) in attn_rows.chunks_mut(q_dim).enumerate() {
+                        attend_heads(rows.start + i, 0..c.n_heads, row, &mut scores);
+                    }
                 }
             }
             self.matmul(&b.wo, &attn, &mut proj)?;
@@ -1152,10 +1247,14 @@ impl QuantLlama {
             }
             x.iter_mut().zip(&proj).for_each(|(a, p)| *a += p);
             if let Some(layers) = layers.as_deref_mut() {
-                layers.push(x[(n - 1) * h..].to_vec());
+                let wanted = (0..n).filter(|&i| want[i]);
+                layers.push(wanted.flat_map(|i| x[i * h..(i + 1) * h].iter().copied()).collect());
             }
         }
-        cache.len += n;
+        // One segment stays in the cache; several were each fed on their own and none stays.
+        if let [len] = segments {
+            cache.len += len;
+        }
         let rows: Vec<usize> = (0..n).filter(|&i| want[i]).collect();
         if rows.is_empty() {
             return Ok(Vec::new());
