@@ -26,9 +26,10 @@ const AUXILIARIES: [&str; 18] = [
     "shall", "may", "might",
 ];
 /// Who or what an interviewer asks about, after a question word and an auxiliary ("how have
-/// *you* been", "how are *things*"). Not "there" or "the": "what is there to look forward to"
-/// and "what is the point" are the participant's.
-const ASKED_ABOUT: [&str; 4] = ["you", "your", "things", "it"];
+/// *you* been", "how are *things*", "what are *some* things that make you mad", "what's *one*
+/// of your best memories"). Not "there" or "the": "what is there to look forward to" and "what
+/// is the point" are the participant's ("when was the last time" is read on its own).
+const ASKED_ABOUT: [&str; 6] = ["you", "your", "things", "it", "some", "one"];
 /// What a yes/no question opened by an auxiliary asks about ("do you", "is there anything").
 const YES_NO_SUBJECTS: [&str; 7] = ["you", "your", "there", "anything", "anyone", "anybody", "it"];
 /// Clause openings an interviewer uses to prompt or reflect.
@@ -41,10 +42,11 @@ const PROMPTS: [&[&str]; 6] = [
     &["i'm", "sorry", "to", "hear"],
 ];
 
-/// Whether `text` reads as the interviewer's turn: it asks a question (a `?`, a question word
-/// with an auxiliary and someone to ask about — "how are things at work", "what do you do" —
-/// anywhere, or a clause opened by an auxiliary asking about someone — "do you", "is there
-/// anything"), or a clause prompts or reflects ("tell me about", "that sounds hard").
+/// Whether `text` reads as the interviewer's turn: it asks a question (a `?`; a question word
+/// with an auxiliary and someone to ask about — "how are things at work", "what do you do",
+/// "how hard is that" — anywhere; or a clause opened by an auxiliary asking about someone — "do
+/// you", "is there anything"), or a clause prompts or reflects ("tell me about", "that sounds
+/// hard").
 /// Speech-to-text drops question marks and runs sentences together ("That sounds hard how are
 /// things at work."), so the words are read too. A participant's rhetorical "what is the
 /// point" is not a question here.
@@ -72,6 +74,16 @@ pub fn reads_as_interviewer(text: &str) -> bool {
         let w = expanded.as_slice();
         if w.windows(3).any(|t| is_in(t[0], &QUESTION_WORDS) && is_in(t[1], &AUXILIARIES) && is_in(t[2], &ASKED_ABOUT))
         {
+            return true;
+        }
+        // "when was the last time you …"; "how hard is that", "how close are you to them":
+        // the auxiliary before its subject.
+        if w.windows(4).any(|t| {
+            (is_in(t[0], &QUESTION_WORDS) && is_in(t[1], &AUXILIARIES) && t[2] == "the" && t[3] == "last")
+                || (t[0] == "how"
+                    && is_in(t[2], &AUXILIARIES)
+                    && (is_in(t[3], &ASKED_ABOUT) || t[3] == "that" || t[3] == "they"))
+        }) {
             return true;
         }
         if w.len() >= 2 && is_in(w[0], &AUXILIARIES) && is_in(w[1], &YES_NO_SUBJECTS) {
@@ -188,6 +200,14 @@ mod tests {
             "It sounds like a lot.",
             "I'm sorry to hear that.",
             "Can you tell me more.",
+            // DAIC-WOZ's interviewer as speech-to-text writes her, without question marks.
+            "when was the last time you felt really happy",
+            "what are some things that make you really mad",
+            "what's one of your most memorable experiences",
+            "how hard is that",
+            "how close are you to them",
+            "where are you from originally",
+            "have you been diagnosed with depression",
         ] {
             assert!(reads_as_interviewer(asked), "{asked}");
         }
@@ -204,6 +224,10 @@ mod tests {
             "that's how it is",
             "you know, I just feel tired all the time",
             "Walking the dog helps with my sister calls me on Sunday.",
+            "the last time i was happy was last summer",
+            "i don't know how hard it is for them",
+            "that's how close we are",
+            "it's one of those days",
         ] {
             assert!(!reads_as_interviewer(answered), "{answered}");
         }
