@@ -489,6 +489,7 @@ impl Pipeline {
                 end_s: u.end_s,
                 text: u.text.clone(),
                 voice: v,
+                read_as: None,
             });
         }
         report.transcript = Some(TranscriptSummary {
@@ -521,8 +522,20 @@ impl Pipeline {
                 let session = QuantSession::new(&llm.model, self.extract.context_for(llm.model.config()));
                 let extractor = Extractor::with_trie(session, &llm.tokenizer, self.extract.clone(), llm.trie.clone());
                 s.report.extraction = Some(extractor.extract(tr, s.voice.as_ref())?);
-                if let Some(notice) = s.cleaned.as_ref().and_then(role_guess_notice) {
+                if let Some(cleaned) = &s.cleaned
+                    && let Some(notice) = role_guess_notice(cleaned)
+                {
                     s.report.notices.push(notice);
+                    // Each row says what its turn was read as, where the transcript did not say.
+                    let mut guessed = cleaned.clone();
+                    roles::guess_roles(&mut guessed);
+                    for (row, (u, g)) in
+                        s.report.utterances.iter_mut().zip(cleaned.utterances.iter().zip(&guessed.utterances))
+                    {
+                        if u.speaker != g.speaker {
+                            row.read_as = Some(g.speaker.label().to_string());
+                        }
+                    }
                 }
                 s.report.inputs.extend(llm.files.iter().cloned());
                 s.report.extracted_by = Some(llm.by.clone());

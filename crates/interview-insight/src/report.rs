@@ -165,6 +165,10 @@ pub struct UtteranceInsight {
     pub text: String,
     /// Top voice emotion over the utterance's time span, when audio was analysed.
     pub voice: Option<(String, f32)>,
+    /// The role extraction read the turn as (`interviewer` or `participant`) where the
+    /// transcript does not name it (speech-to-text; see the report's notice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_as: Option<String>,
 }
 
 /// Colours of the timeline, by class name (others grey).
@@ -210,7 +214,7 @@ impl Report {
         let _ = write!(s, r#"<title>Voice emotion timeline, session {}</title>"#, escape(&self.session_id));
         let _ = write!(s, r##"<rect width="{w}" height="{h}" fill="#ffffff"/>"##);
         // Participant turns.
-        for u in self.utterances.iter().filter(|u| u.speaker == "participant") {
+        for u in self.utterances.iter().filter(|u| u.read_as.as_deref().unwrap_or(&u.speaker) == "participant") {
             if let (Some(a), Some(b)) = (u.start_s, u.end_s) {
                 let _ = write!(
                     s,
@@ -404,7 +408,11 @@ impl Report {
                 _ => String::new(),
             };
             let voice = u.voice.as_ref().map(|(l, p)| format!("{l} {p:.2}")).unwrap_or_default();
-            let _ = writeln!(m, "| {} | {} | {time} | {voice} | {} |", u.index, u.speaker, u.text.replace('|', "\\|"));
+            let speaker = match &u.read_as {
+                Some(role) => format!("{} → {role}", u.speaker),
+                None => u.speaker.clone(),
+            };
+            let _ = writeln!(m, "| {} | {speaker} | {time} | {voice} | {} |", u.index, u.text.replace('|', "\\|"));
         }
         m.push('\n');
     }

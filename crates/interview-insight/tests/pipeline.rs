@@ -226,12 +226,21 @@ fn audio_without_a_transcript_is_transcribed_and_extracted() {
     let asks = |i: usize| interview_insight::llama_extract::extract::roles::reads_as_interviewer(&r.utterances[i].text);
     assert!(e.emotions.iter().flat_map(|x| &x.evidence).all(|q| !asks(q.utterance_index)), "{:?}", e.emotions);
     assert!(r.notices.iter().any(|n| n.contains("read the turns that ask")), "{:?}", r.notices);
+    // Every row says what it was read as: the questions as the interviewer's, the rest as the
+    // participant's; the table shows it.
+    for u in &r.utterances {
+        let want = if asks(u.index) { "interviewer" } else { "participant" };
+        assert_eq!(u.read_as.as_deref(), Some(want), "{}", u.text);
+    }
+    assert!(r.utterances.iter().any(|u| u.read_as.as_deref() == Some("participant")));
     let md = r.to_markdown("report.svg");
     assert!(md.contains("machine-made by speech-to-text (whisper-tiny.en"));
+    assert!(md.contains("| unknown → participant |"), "{md}");
 
     // With the transcript given, the file wins unless ASR is forced.
     let with_file = builder().build().unwrap().run(&demo_input()).unwrap();
     assert!(matches!(with_file.transcript_source, Some(interview_insight::report::TranscriptSource::File { .. })));
+    assert!(with_file.utterances.iter().all(|u| u.read_as.is_none()), "the file names its speakers");
     let forced = builder().force_asr(true).build().unwrap().run(&demo_input()).unwrap();
     assert!(matches!(forced.transcript_source, Some(interview_insight::report::TranscriptSource::Asr { .. })));
     assert_eq!(forced.utterances.len(), r.utterances.len());
