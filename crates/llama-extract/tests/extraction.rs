@@ -357,6 +357,14 @@ fn many_clauses_at_once_give_the_bits_of_one_at_a_time() {
         assert!(state == alone, "topic clause {i} at layer 12");
     }
     assert_eq!(again[..], felt[..3]);
+    // Texts too long to share a pass go one to a pass, each after the question alone.
+    let long: Vec<Vec<u32>> = ["i feel tired and ", "my job is hard and ", "i sleep badly and "]
+        .iter()
+        .map(|c| feeling.own(&l.tokenizer, &c.repeat(60)).unwrap())
+        .collect();
+    assert!(long.iter().all(|o| o.len() > 200 && o.len() < 512) && long[0].len() + long[1].len() > 512);
+    let apart = session.hidden_states(&feeling.shared, &long, last).unwrap().unwrap();
+    assert!(apart == one_at_a_time(&feeling, &long, last), "one text a pass");
     assert_eq!(session.context_len(), 0, "the session's own context is untouched");
     assert!(session.hidden_states(&feeling.shared, &[vec![1], vec![]], last).is_err(), "an empty clause");
 }

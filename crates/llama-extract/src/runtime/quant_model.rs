@@ -1027,6 +1027,8 @@ impl QuantLlama {
             }
             let mut layers = Vec::with_capacity(self.blocks.len() + 1);
             let normed = self.forward_chunk(&joined, cache, &want, &lens, Some(&mut layers))?;
+            // A batch of one text stays in the cache as any single text does: forget it.
+            cache.truncate(start);
             layers.push(normed.into_iter().flat_map(|(_, row)| row).collect());
             let chosen = layers.swap_remove(layer);
             out.extend(chosen.chunks_exact(c.hidden_size).map(<[f32]>::to_vec));
