@@ -214,7 +214,11 @@ pub fn write_summary(out: &Path, sessions: &[SessionInput]) -> Result<(), Insigh
         let report: Option<Report> = json.and_then(|j| serde_json::from_str(&j).ok());
         let line = match report {
             Some(r) => {
-                let (utts, part) = r.transcript.as_ref().map_or((0, 0), |t| (t.utterances, t.participant_utterances));
+                // The participant's turns as extraction read them: labelled, or read as theirs.
+                let (utts, part) = r
+                    .transcript
+                    .as_ref()
+                    .map_or((0, 0), |t| (t.utterances, t.participant_utterances + t.read_as_participant));
                 let (dur, ratio, windows, top) = match &r.audio {
                     Some(a) => {
                         let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
@@ -284,5 +288,48 @@ mod tests {
             assert!(e.contains(what), "{e}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A transcript that names no participant (speech-to-text) still has participant turns in
+    /// the summary: the ones extraction read as theirs.
+    #[test]
+    fn the_summary_counts_turns_read_as_the_participants() {
+        let out = std::env::temp_dir().join(format!("summary-{}", std::process::id()));
+        let sessions: Vec<SessionInput> = ["labelled", "read"]
+            .iter()
+            .map(|id| SessionInput { id: id.to_string(), transcript: None, audio: None })
+            .collect();
+        for (id, labelled, read) in [("labelled", 4, 0), ("read", 0, 3)] {
+            let report = Report {
+                report_version: crate::report::REPORT_VERSION.into(),
+                session_id: id.into(),
+                inputs: vec![],
+                not_run: vec![],
+                notices: vec![],
+                transcript_source: None,
+                transcript: Some(crate::report::TranscriptSummary {
+                    utterances: 7,
+                    participant_utterances: labelled,
+                    read_as_participant: read,
+                    cleaning: Default::default(),
+                    participant_cleaning: None,
+                    cues: vec![],
+                }),
+                audio: None,
+                utterances: vec![],
+                extraction: None,
+                extracted_by: None,
+                timings_ms: Default::default(),
+            };
+            let dir = session_dir(&out, id);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("report.json"), serde_json::to_string(&report).unwrap()).unwrap();
+        }
+        write_summary(&out, &sessions).unwrap();
+        let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+        let rows: Vec<&str> = csv.lines().skip(1).collect();
+        assert!(rows[0].starts_with("labelled,done,7,4,"), "{csv}");
+        assert!(rows[1].starts_with("read,done,7,3,"), "{csv}");
+        std::fs::remove_dir_all(&out).unwrap();
     }
 }

@@ -495,6 +495,7 @@ impl Pipeline {
         report.transcript = Some(TranscriptSummary {
             utterances: cl.utterances.len(),
             participant_utterances: cl.utterances.iter().filter(|u| u.speaker == Speaker::Participant).count(),
+            read_as_participant: 0,
             cleaning: cl.stats.clone(),
             participant_cleaning: cl.stats_by_speaker.get("participant").cloned(),
             cues: cue_notes(cl),
@@ -535,6 +536,14 @@ impl Pipeline {
                         if u.speaker != g.speaker {
                             row.read_as = Some(g.speaker.label().to_string());
                         }
+                    }
+                    if let Some(t) = &mut s.report.transcript {
+                        t.read_as_participant = cleaned
+                            .utterances
+                            .iter()
+                            .zip(&guessed.utterances)
+                            .filter(|(u, g)| u.speaker != Speaker::Participant && g.speaker == Speaker::Participant)
+                            .count();
                     }
                 }
                 s.report.inputs.extend(llm.files.iter().cloned());

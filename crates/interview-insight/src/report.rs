@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use text_clean::CleaningStats;
 
 /// Version of the [`Report`] layout.
-pub const REPORT_VERSION: &str = "1.1.0";
+pub const REPORT_VERSION: &str = "1.2.0";
 
 /// Everything one session produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,6 +111,11 @@ pub struct TranscriptSummary {
     pub utterances: usize,
     /// Those spoken by the participant.
     pub participant_utterances: usize,
+    /// Utterances the transcript did not give to the participant that extraction read as
+    /// theirs (a transcript from speech-to-text, or speakers known by name; see each row's
+    /// `read_as`).
+    #[serde(default)]
+    pub read_as_participant: usize,
     /// Cleaning statistics over every utterance.
     pub cleaning: CleaningStats,
     /// Cleaning statistics over the participant's utterances, when speakers are known.
@@ -393,9 +398,13 @@ impl Report {
         let counted = |n: usize, noun: &str| format!("{n} {noun}{}", if n == 1 { "" } else { "s" });
         let _ = writeln!(
             m,
-            "## Transcript\n\n{} ({} participant); {} and {} removed; {:.1} filled pauses per 100 words; {}.\n",
+            "## Transcript\n\n{} ({} participant{}); {} and {} removed; {:.1} filled pauses per 100 words; {}.\n",
             counted(t.utterances, "utterance"),
             t.participant_utterances,
+            match t.read_as_participant {
+                0 => String::new(),
+                n => format!(", {n} more read as the participant's by extraction"),
+            },
             counted(c.interjections_removed, "interjection"),
             counted(c.fillers_removed, "filler"),
             c.filled_pauses_per_100_words,

@@ -233,7 +233,12 @@ fn audio_without_a_transcript_is_transcribed_and_extracted() {
         assert_eq!(u.read_as.as_deref(), Some(want), "{}", u.text);
     }
     assert!(r.utterances.iter().any(|u| u.read_as.as_deref() == Some("participant")));
+    // The transcript's numbers count them: none labelled, the rest read so.
+    let t = r.transcript.as_ref().unwrap();
+    let read = r.utterances.iter().filter(|u| u.read_as.as_deref() == Some("participant")).count();
+    assert_eq!((t.participant_utterances, t.read_as_participant), (0, read));
     let md = r.to_markdown("report.svg");
+    assert!(md.contains(&format!("(0 participant, {read} more read as the participant's by extraction)")), "{md}");
     assert!(md.contains("machine-made by speech-to-text (whisper-tiny.en"));
     assert!(md.contains("| unknown → participant |"), "{md}");
 
@@ -241,6 +246,7 @@ fn audio_without_a_transcript_is_transcribed_and_extracted() {
     let with_file = builder().build().unwrap().run(&demo_input()).unwrap();
     assert!(matches!(with_file.transcript_source, Some(interview_insight::report::TranscriptSource::File { .. })));
     assert!(with_file.utterances.iter().all(|u| u.read_as.is_none()), "the file names its speakers");
+    assert_eq!(with_file.transcript.as_ref().unwrap().read_as_participant, 0);
     let forced = builder().force_asr(true).build().unwrap().run(&demo_input()).unwrap();
     assert!(matches!(forced.transcript_source, Some(interview_insight::report::TranscriptSource::Asr { .. })));
     assert_eq!(forced.utterances.len(), r.utterances.len());

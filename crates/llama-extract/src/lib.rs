@@ -17,7 +17,7 @@ pub use runtime::generate::{
     Session, StopReason, TokenConstraint, generate, generate_with,
 };
 pub use runtime::gguf::{GgufError, GgufFile, GgufValue};
-pub use runtime::quant_model::{KvCache, QuantLlama, WeightFormat};
+pub use runtime::quant_model::{KvCache, KvPrecision, QuantLlama, WeightFormat};
 pub use runtime::tokenizer::{ChatTemplate, LlamaTokenizer, Message, Role};
 
 /// Longest context the paper runs (Llama-3-8B, max_length 8192).

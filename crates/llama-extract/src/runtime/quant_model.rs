@@ -4,8 +4,8 @@
 //! to the weight type's 8-bit partner and each output is an integer block dot product, as
 //! ggml's CPU path does; a prompt goes through in chunks of tokens, each product one quant5
 //! multi-row product (dense f32 panels from 16 rows on), and decoding is the same pass with a
-//! chunk of one. Norm weights stay f32; keys and values live in a KV cache (f32, sized to the
-//! context).
+//! chunk of one. Norm weights stay f32; keys and values live in a KV cache sized to the context,
+//! f32 or, as llama.cpp keeps them by default, f16 ([`KvPrecision`]).
 //!
 //! Layout conventions are GGUF's: Q and K rows are in the "adjacent pairs" RoPE order, which
 //! the safetensors loader produces from HF's rotate-half layout by permuting rows once.
@@ -121,6 +121,8 @@ pub struct QuantLlama {
     /// amortise a wake-up and where work stealing balances the causal attention rows (a
     /// spinning pool there was no faster in alternated 1024-token runs, up to 8 % slower).
     prefill_pool: Arc<ThreadPool>,
+    /// How new caches keep keys and values.
+    kv_precision: KvPrecision,
 }
 
 /// Tokens per prefill chunk (llama.cpp's default batch).
@@ -171,13 +173,48 @@ pub struct KvCache {
     capacity: usize,
     kv_dim: usize,
     head_dim: usize,
+    precision: KvPrecision,
+}
+
+/// How a [`KvCache`] keeps keys and values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KvPrecision {
+    /// f32: the projections' values as computed.
+    #[default]
+    F32,
+    /// IEEE half precision, rounded to nearest (llama.cpp's default cache type): half the
+    /// memory, and half the bytes every attention pass reads, which is what bounds decoding
+    /// after a long prompt. Queries, scores, the softmax and the weighted sums stay f32.
+    F16,
+}
+
+impl KvPrecision {
+    /// Bytes per cached value.
+    pub fn bytes(self) -> usize {
+        match self {
+            Self::F32 => 4,
+            Self::F16 => 2,
+        }
+    }
+}
+
+/// One layer's keys and values, typed.
+#[derive(Clone, Copy)]
+enum KvLayer<'a> {
+    F32(&'a [f32], &'a [f32]),
+    F16(&'a [half::f16], &'a [half::f16]),
 }
 
 impl KvCache {
-    /// A cache for `capacity` positions (at most the model's context).
+    /// An f32 cache for `capacity` positions (at most the model's context).
     pub fn new(config: &LlamaConfig, capacity: usize) -> Self {
+        Self::with_precision(config, capacity, KvPrecision::F32)
+    }
+
+    /// A cache for `capacity` positions that keeps values in `precision`.
+    pub fn with_precision(config: &LlamaConfig, capacity: usize, precision: KvPrecision) -> Self {
         let kv_dim = config.n_kv_heads * config.head_dim;
-        let layer = || KvBuffer::zeroed(capacity * kv_dim);
+        let layer = || KvBuffer::zeroed(capacity * kv_dim * precision.bytes());
         Self {
             k: (0..config.n_layers).map(|_| layer()).collect(),
             v: (0..config.n_layers).map(|_| layer()).collect(),
@@ -185,6 +222,26 @@ impl KvCache {
             capacity,
             kv_dim,
             head_dim: config.head_dim,
+            precision,
+        }
+    }
+
+    /// How the values are kept.
+    pub fn precision(&self) -> KvPrecision {
+        self.precision
+    }
+
+    /// Bytes the cache holds for the positions it has: keys and values of every layer.
+    pub fn bytes_used(&self) -> usize {
+        2 * self.k.len() * self.len * self.kv_dim * self.precision.bytes()
+    }
+
+    /// Layer `l`'s keys and values.
+    fn layer(&self, l: usize) -> KvLayer<'_> {
+        let (k, v) = (&self.k[l], &self.v[l]);
+        match self.precision {
+            KvPrecision::F32 => KvLayer::F32(k.typed(), v.typed()),
+            KvPrecision::F16 => KvLayer::F16(k.typed(), v.typed()),
         }
     }
 
@@ -201,13 +258,16 @@ impl KvCache {
     /// Writes layer `l`'s keys and values of positions `start..` (rows of `kv_dim`, as the
     /// projections produce them) into their heads' runs.
     fn store(&mut self, l: usize, start: usize, keys: &[f32], values: &[f32]) {
-        let (hd, cap) = (self.head_dim, self.capacity);
+        use half::slice::HalfFloatSliceExt;
+        let (hd, cap, precision) = (self.head_dim, self.capacity, self.precision);
         for (cache, rows) in [(&mut self.k[l], keys), (&mut self.v[l], values)] {
-            let cache = cache.values_mut();
             for (i, row) in rows.chunks_exact(self.kv_dim).enumerate() {
                 for (h, head) in row.chunks_exact(hd).enumerate() {
                     let at = (h * cap + start + i) * hd;
-                    cache[at..at + hd].copy_from_slice(head);
+                    match precision {
+                        KvPrecision::F32 => cache.typed_mut::<f32>()[at..at + hd].copy_from_slice(head),
+                        KvPrecision::F16 => cache.typed_mut::<half::f16>()[at..at + hd].convert_from_f32_slice(head),
+                    }
                 }
             }
         }
@@ -220,32 +280,44 @@ impl KvCache {
 /// lazy only while the allocator hands out fresh pages (reused heap memory is cleared up front).
 enum KvBuffer {
     Mapped(memmap2::MmapMut),
-    /// Where no mapping could be made (or none is needed: an empty cache).
-    Heap(Vec<f32>),
+    /// Where no mapping could be made (or none is needed: an empty cache); in 4-byte words, so
+    /// the bytes are aligned for f32 and f16.
+    Heap(Vec<u32>),
 }
 
 impl KvBuffer {
-    fn zeroed(len: usize) -> Self {
-        let bytes = len * std::mem::size_of::<f32>();
+    fn zeroed(bytes: usize) -> Self {
         match memmap2::MmapOptions::new().len(bytes).map_anon() {
             Ok(map) if bytes > 0 => Self::Mapped(map),
-            _ => Self::Heap(vec![0.0; len]),
+            _ => Self::Heap(vec![0; bytes.div_ceil(4)]),
         }
     }
 
-    fn values(&self) -> &[f32] {
+    fn bytes(&self) -> &[u8] {
         match self {
-            // A mapping starts on a page, so it is aligned for f32 (the cast cannot fail).
-            Self::Mapped(map) => bytemuck::cast_slice(map),
-            Self::Heap(v) => v,
+            Self::Mapped(map) => map,
+            Self::Heap(v) => bytemuck::cast_slice(v),
         }
     }
 
-    fn values_mut(&mut self) -> &mut [f32] {
+    fn bytes_mut(&mut self) -> &mut [u8] {
         match self {
-            Self::Mapped(map) => bytemuck::cast_slice_mut(map),
-            Self::Heap(v) => v,
+            Self::Mapped(map) => map,
+            Self::Heap(v) => bytemuck::cast_slice_mut(v),
         }
+    }
+
+    /// The buffer as values of `T` (a mapping starts on a page and the heap buffer on a word,
+    /// so the cast cannot fail for f32 or f16; a trailing partial value is left out).
+    fn typed<T: bytemuck::Pod>(&self) -> &[T] {
+        let b = self.bytes();
+        bytemuck::cast_slice(&b[..b.len() / size_of::<T>() * size_of::<T>()])
+    }
+
+    fn typed_mut<T: bytemuck::Pod>(&mut self) -> &mut [T] {
+        let b = self.bytes_mut();
+        let whole = b.len() / size_of::<T>() * size_of::<T>();
+        bytemuck::cast_slice_mut(&mut b[..whole])
     }
 }
 
@@ -253,16 +325,17 @@ impl KvBuffer {
 /// the whole context takes memory for what it holds, as the original does.
 impl Clone for KvCache {
     fn clone(&self) -> Self {
-        let (run, used) = (self.capacity * self.head_dim, self.len * self.head_dim);
+        let bytes = self.precision.bytes();
+        let (run, used) = (self.capacity * self.head_dim * bytes, self.len * self.head_dim * bytes);
         let copy = |layers: &[KvBuffer]| -> Vec<KvBuffer> {
             layers
                 .iter()
                 .map(|from| {
-                    let mut to = KvBuffer::zeroed(from.values().len());
+                    let mut to = KvBuffer::zeroed(from.bytes().len());
                     if run == 0 {
                         return to;
                     }
-                    for (dst, src) in to.values_mut().chunks_exact_mut(run).zip(from.values().chunks_exact(run)) {
+                    for (dst, src) in to.bytes_mut().chunks_exact_mut(run).zip(from.bytes().chunks_exact(run)) {
                         dst[..used].copy_from_slice(&src[..used]);
                     }
                     to
@@ -275,7 +348,7 @@ impl Clone for KvCache {
 
 impl std::fmt::Debug for KvBuffer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "KvBuffer({} values)", self.values().len())
+        write!(f, "KvBuffer({} bytes)", self.bytes().len())
     }
 }
 
@@ -388,23 +461,76 @@ pub fn rope_adjacent(x: &mut [f32], head_dim: usize, cos_sin: &[(f32, f32)]) {
 /// Dot product with eight interleaved partial sums (as a SIMD register would hold them), so
 /// the compiler can vectorize it; a single running sum cannot be reordered.
 #[inline(always)]
-fn dot8(a: &[f32], b: &[f32]) -> f32 {
+fn dot8<E: KvElem>(a: &[f32], b: &[E]) -> f32 {
     let mut acc = [0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y.widen()).sum();
     for (x, y) in ca.zip(cb) {
         for i in 0..8 {
-            acc[i] += x[i] * y[i];
+            acc[i] += x[i] * y[i].widen();
         }
     }
     (acc[0] + acc[4]) + (acc[1] + acc[5]) + (acc[2] + acc[6]) + (acc[3] + acc[7]) + tail
 }
 
+/// A type the KV cache keeps values in: f32, or f16 widened to f32 as it is loaded (F16C's
+/// `vcvtph2ps`, exact), so every kernel below computes in f32 whatever the cache holds.
+trait KvElem: bytemuck::Pod + Send + Sync {
+    /// Elements per 64-byte cache line (the prefetch step).
+    const PER_LINE: usize = 64 / size_of::<Self>();
+    fn widen(self) -> f32;
+    /// Eight values at `p`, widened.
+    ///
+    /// # Safety
+    /// AVX2 and F16C are present and `p` points at eight readable values.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn load8(p: *const Self) -> std::arch::x86_64::__m256;
+}
+
+impl KvElem for f32 {
+    #[inline(always)]
+    fn widen(self) -> f32 {
+        self
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    unsafe fn load8(p: *const f32) -> std::arch::x86_64::__m256 {
+        // SAFETY: the caller's promise.
+        unsafe { std::arch::x86_64::_mm256_loadu_ps(p) }
+    }
+}
+
+impl KvElem for half::f16 {
+    #[inline(always)]
+    fn widen(self) -> f32 {
+        self.to_f32()
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    unsafe fn load8(p: *const half::f16) -> std::arch::x86_64::__m256 {
+        use std::arch::x86_64::*;
+        // SAFETY: the caller's promise (eight f16 are 16 bytes).
+        unsafe { _mm256_cvtph_ps(_mm_loadu_si128(p.cast())) }
+    }
+}
+
+/// Whether the AVX2 kernels run here (F16C comes with every AVX2 processor; checked anyway).
+#[cfg(target_arch = "x86_64")]
+fn avx2_attention_available() -> bool {
+    std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
+        && std::arch::is_x86_feature_detected!("f16c")
+}
+
 /// One KV head's cached keys and values: position `p`'s `head_dim` values at
 /// `offset + p · stride`, for the first `positions` positions.
-struct KvHead<'a> {
-    keys: &'a [f32],
-    values: &'a [f32],
+struct KvHead<'a, E> {
+    keys: &'a [E],
+    values: &'a [E],
     stride: usize,
     offset: usize,
     positions: usize,
@@ -413,13 +539,10 @@ struct KvHead<'a> {
 /// Softmax attention of one query head over one KV head: `out = Σ_p softmax(q·k_p·scale)_p v_p`.
 /// Decoding and prefill both come here, so a token's output does not depend on how the prompt
 /// was batched.
-fn attend_head(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f32>, out: &mut [f32]) {
+fn attend_head<E: KvElem>(qh: &[f32], kv: &KvHead<E>, scale: f32, scores: &mut Vec<f32>, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if qh.len().is_multiple_of(8)
-        && std::arch::is_x86_feature_detected!("avx2")
-        && std::arch::is_x86_feature_detected!("fma")
-    {
-        // SAFETY: AVX2 and FMA are present; the head is whole 8-value vectors.
+    if qh.len().is_multiple_of(8) && avx2_attention_available() {
+        // SAFETY: AVX2, FMA and F16C are present; the head is whole 8-value vectors.
         return unsafe { attend_head_avx2(qh, kv, scale, scores, out) };
     }
     attend_head_portable(qh, kv, scale, scores, out)
@@ -433,8 +556,8 @@ fn attend_head(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f32>, out: 
 /// vector ([`exp_avx2`]), and the weighted value sum takes one FMA per 8 values and position,
 /// positions in order.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn attend_head_avx2(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f32>, out: &mut [f32]) {
+#[target_feature(enable = "avx2,fma,f16c")]
+fn attend_head_avx2<E: KvElem>(qh: &[f32], kv: &KvHead<E>, scale: f32, scores: &mut Vec<f32>, out: &mut [f32]) {
     use std::arch::x86_64::*;
     let (hd, positions) = (qh.len(), kv.positions);
     let last_row_end = positions.saturating_sub(1) * kv.stride + kv.offset + hd;
@@ -452,12 +575,12 @@ fn attend_head_avx2(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f32>, 
     while first + V_TILE <= hd {
         let mut acc = [_mm256_setzero_ps(); V_TILE / 8];
         for (p, &w) in weights.iter().enumerate() {
-            for line in (0..V_TILE).step_by(16) {
+            for line in (0..V_TILE).step_by(E::PER_LINE) {
                 _mm_prefetch::<_MM_HINT_T0>(values.wrapping_add((p + 16) * kv.stride + first + line).cast());
             }
             let w = _mm256_set1_ps(w);
             for (i, a) in acc.iter_mut().enumerate() {
-                *a = _mm256_fmadd_ps(w, unsafe { _mm256_loadu_ps(values.add(p * kv.stride + first + 8 * i)) }, *a);
+                *a = _mm256_fmadd_ps(w, unsafe { E::load8(values.add(p * kv.stride + first + 8 * i)) }, *a);
             }
         }
         for (i, a) in acc.iter().enumerate() {
@@ -470,8 +593,7 @@ fn attend_head_avx2(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f32>, 
     while first < hd {
         let mut acc = _mm256_setzero_ps();
         for (p, &w) in weights.iter().enumerate() {
-            acc =
-                _mm256_fmadd_ps(_mm256_set1_ps(w), unsafe { _mm256_loadu_ps(values.add(p * kv.stride + first)) }, acc);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(w), unsafe { E::load8(values.add(p * kv.stride + first)) }, acc);
         }
         let o = &mut out[first..first + 8];
         // SAFETY: `o` holds 8 f32; unaligned store.
@@ -483,8 +605,8 @@ fn attend_head_avx2(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f32>, 
 /// `scores[p] = q·k_p·scale` for every cached position, then padded with −∞ to whole vectors
 /// (see [`attend_head_avx2`]; the caller checked every key row lies within `kv.keys`).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn scores_avx2(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f32>) {
+#[target_feature(enable = "avx2,fma,f16c")]
+fn scores_avx2<E: KvElem>(qh: &[f32], kv: &KvHead<E>, scale: f32, scores: &mut Vec<f32>) {
     use std::arch::x86_64::*;
     let (hd, positions, stride) = (qh.len(), kv.positions, kv.stride);
     assert!(positions == 0 || kv.keys.len() >= (positions - 1) * stride + kv.offset + hd, "key rows");
@@ -497,7 +619,7 @@ fn scores_avx2(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f32>) {
     for p in (0..whole).step_by(8) {
         // The cache rows of two groups ahead: decoding after a long prompt waits on them.
         for j in 0..8 {
-            for line in (0..hd).step_by(16) {
+            for line in (0..hd).step_by(E::PER_LINE) {
                 _mm_prefetch::<_MM_HINT_T0>(keys.wrapping_add((p + 16 + j) * stride + line).cast());
             }
         }
@@ -505,7 +627,7 @@ fn scores_avx2(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f32>) {
         for c in (0..hd).step_by(8) {
             let qv = unsafe { _mm256_loadu_ps(q.add(c)) };
             for (j, a) in acc.iter_mut().enumerate() {
-                *a = _mm256_fmadd_ps(qv, unsafe { _mm256_loadu_ps(keys.add((p + j) * stride + c)) }, *a);
+                *a = _mm256_fmadd_ps(qv, unsafe { E::load8(keys.add((p + j) * stride + c)) }, *a);
             }
         }
         let dots = eight_scores(&acc, scale);
@@ -516,7 +638,7 @@ fn scores_avx2(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f32>) {
     for (p, score) in scores.iter_mut().enumerate().take(positions).skip(whole) {
         let mut acc = _mm256_setzero_ps();
         for c in (0..hd).step_by(8) {
-            acc = unsafe { _mm256_fmadd_ps(_mm256_loadu_ps(q.add(c)), _mm256_loadu_ps(keys.add(p * stride + c)), acc) };
+            acc = unsafe { _mm256_fmadd_ps(_mm256_loadu_ps(q.add(c)), E::load8(keys.add(p * stride + c)), acc) };
         }
         *score = hsum_like_hadd_tree(acc) * scale;
     }
@@ -545,8 +667,7 @@ fn eight_scores(acc: &[std::arch::x86_64::__m256; 8], scale: f32) -> std::arch::
 #[cfg(target_arch = "x86_64")]
 fn group_attention_available(hd: usize) -> bool {
     hd.is_multiple_of(V_TILE)
-        && std::arch::is_x86_feature_detected!("avx2")
-        && std::arch::is_x86_feature_detected!("fma")
+        && avx2_attention_available()
         && std::arch::is_x86_feature_detected!("avx512f")
         && std::arch::is_x86_feature_detected!("avx512vl")
 }
@@ -558,13 +679,13 @@ fn group_attention_available(hd: usize) -> bool {
 /// weighted sum take [`attend_head_avx2`]'s operations in its order. `scores` is scratch.
 ///
 /// # Safety
-/// AVX2, FMA, AVX-512 F and VL ([`group_attention_available`]); `qs` hold `hd` values each,
+/// AVX2, FMA, F16C, AVX-512 F and VL ([`group_attention_available`]); `qs` hold `hd` values each,
 /// `hd` a multiple of [`V_TILE`], every key and value row of `kv` in bounds, `outs` `hd` each.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
-unsafe fn attend_group<const N: usize>(
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl")]
+unsafe fn attend_group<E: KvElem, const N: usize>(
     qs: [&[f32]; N],
-    kv: &KvHead,
+    kv: &KvHead<E>,
     scale: f32,
     scores: &mut Vec<f32>,
     mut outs: [&mut [f32]; N],
@@ -581,7 +702,7 @@ unsafe fn attend_group<const N: usize>(
     let whole = positions / 8 * 8;
     for p in (0..whole).step_by(8) {
         for j in 0..8 {
-            for line in (0..hd).step_by(16) {
+            for line in (0..hd).step_by(E::PER_LINE) {
                 _mm_prefetch::<_MM_HINT_T0>(keys.wrapping_add((p + 16 + j) * stride + line).cast());
             }
         }
@@ -591,7 +712,7 @@ unsafe fn attend_group<const N: usize>(
         for c in (0..hd).step_by(8) {
             let qv = q.map(|q| unsafe { _mm256_loadu_ps(q.add(c)) });
             for j in 0..8 {
-                let k = unsafe { _mm256_loadu_ps(keys.add((p + j) * stride + c)) };
+                let k = unsafe { E::load8(keys.add((p + j) * stride + c)) };
                 for (acc, qv) in acc.iter_mut().zip(&qv) {
                     acc[j] = _mm256_fmadd_ps(*qv, k, acc[j]);
                 }
@@ -608,9 +729,7 @@ unsafe fn attend_group<const N: usize>(
         for (n, q) in q.iter().enumerate() {
             let mut acc = _mm256_setzero_ps();
             for c in (0..hd).step_by(8) {
-                acc = unsafe {
-                    _mm256_fmadd_ps(_mm256_loadu_ps(q.add(c)), _mm256_loadu_ps(keys.add(p * stride + c)), acc)
-                };
+                acc = unsafe { _mm256_fmadd_ps(_mm256_loadu_ps(q.add(c)), E::load8(keys.add(p * stride + c)), acc) };
             }
             scores[n * padded + p] = hsum_like_hadd_tree(acc) * scale;
         }
@@ -621,13 +740,13 @@ unsafe fn attend_group<const N: usize>(
     for first in (0..hd).step_by(V_TILE) {
         let mut acc = [[_mm256_setzero_ps(); V_TILE / 8]; N];
         for p in 0..positions {
-            for line in (0..V_TILE).step_by(16) {
+            for line in (0..V_TILE).step_by(E::PER_LINE) {
                 _mm_prefetch::<_MM_HINT_T0>(values.wrapping_add((p + 16) * stride + first + line).cast());
             }
             // As for the scores: one value vector at a time beside the 8 × N accumulators.
             let w: [__m256; N] = std::array::from_fn(|n| _mm256_set1_ps(scores[n * padded + p]));
             for i in 0..V_TILE / 8 {
-                let v = unsafe { _mm256_loadu_ps(values.add(p * stride + first + 8 * i)) };
+                let v = unsafe { E::load8(values.add(p * stride + first + 8 * i)) };
                 for (acc, w) in acc.iter_mut().zip(&w) {
                     acc[i] = _mm256_fmadd_ps(*w, v, acc[i]);
                 }
@@ -716,7 +835,7 @@ fn hsum_like_hadd_tree(v: std::arch::x86_64::__m256) -> f32 {
 }
 
 #[inline(always)]
-fn attend_head_portable(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f32>, out: &mut [f32]) {
+fn attend_head_portable<E: KvElem>(qh: &[f32], kv: &KvHead<E>, scale: f32, scores: &mut Vec<f32>, out: &mut [f32]) {
     let hd = qh.len();
     let row = |p: usize| p * kv.stride + kv.offset..p * kv.stride + kv.offset + hd;
     scores.clear();
@@ -739,7 +858,7 @@ fn attend_head_portable(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f3
         for (p, &w) in scores.iter().enumerate() {
             let start = row(p).start + tile * V_TILE;
             for (a, &v) in acc.iter_mut().zip(&kv.values[start..start + V_TILE]) {
-                *a += w * v;
+                *a += w * v.widen();
             }
         }
         out_tile.copy_from_slice(&acc);
@@ -752,7 +871,85 @@ fn attend_head_portable(qh: &[f32], kv: &KvHead, scale: f32, scores: &mut Vec<f3
     rest.fill(0.0);
     for (p, &w) in scores.iter().enumerate() {
         let start = row(p).start + first;
-        rest.iter_mut().zip(&kv.values[start..start + width]).for_each(|(o, &v)| *o += w * v);
+        rest.iter_mut().zip(&kv.values[start..start + width]).for_each(|(o, &v)| *o += w * v.widen());
+    }
+}
+
+/// One token's attention over a cached layer: its query row, how many positions it sees,
+/// and the shapes that place each head's run in the cache.
+struct TokenAttention<'a> {
+    q_row: &'a [f32],
+    positions: usize,
+    head_dim: usize,
+    /// Query heads per KV head.
+    group: usize,
+    capacity: usize,
+    n_kv_heads: usize,
+    scale: f32,
+}
+
+impl TokenAttention<'_> {
+    /// Heads `heads` of the token into `out` (those heads' values, side by side): runs of up
+    /// to three heads that share a KV head in one pass where [`attend_group`] runs, else one
+    /// head at a time.
+    fn heads<E: KvElem>(
+        &self,
+        keys: &[E],
+        values: &[E],
+        heads: std::ops::Range<usize>,
+        out: &mut [f32],
+        scores: &mut Vec<f32>,
+    ) {
+        let (hd, capacity, group, scale) = (self.head_dim, self.capacity, self.group, self.scale);
+        let q_row = self.q_row;
+        let kv = |head: usize| KvHead {
+            keys,
+            values,
+            stride: hd,
+            offset: head / group * capacity * hd,
+            positions: self.positions,
+        };
+        #[cfg(target_arch = "x86_64")]
+        {
+            let last_row_end = (self.n_kv_heads - 1) * capacity * hd + self.positions * hd;
+            if group_attention_available(hd)
+                && keys.len() >= last_row_end
+                && values.len() >= last_row_end
+                && out.len() >= heads.len() * hd
+            {
+                let mut head = heads.start;
+                let mut rest: &mut [f32] = out;
+                while head < heads.end {
+                    let run = (group - head % group).min(heads.end - head).min(3);
+                    let (now, later) = std::mem::take(&mut rest).split_at_mut(run * hd);
+                    rest = later;
+                    let qh = |k: usize| &q_row[(head + k) * hd..(head + k + 1) * hd];
+                    let kv = kv(head);
+                    // SAFETY: AVX2, FMA, F16C, AVX-512 F/VL present and `hd` a multiple of
+                    // V_TILE (checked above); every head's run holds `positions` positions
+                    // (checked above), queries and outputs `hd` each.
+                    unsafe {
+                        match run {
+                            3 => {
+                                let (a, bc) = now.split_at_mut(hd);
+                                let (b, c) = bc.split_at_mut(hd);
+                                attend_group([qh(0), qh(1), qh(2)], &kv, scale, scores, [a, b, c])
+                            }
+                            2 => {
+                                let (a, b) = now.split_at_mut(hd);
+                                attend_group([qh(0), qh(1)], &kv, scale, scores, [a, b])
+                            }
+                            _ => attend_group([qh(0)], &kv, scale, scores, [now]),
+                        }
+                    }
+                    head += run;
+                }
+                return;
+            }
+        }
+        for (head, out_head) in heads.zip(out.chunks_exact_mut(hd)) {
+            attend_head(&q_row[head * hd..(head + 1) * hd], &kv(head), scale, scores, out_head);
+        }
     }
 }
 
@@ -862,7 +1059,18 @@ impl QuantLlama {
         let norm = w.vector("output_norm.weight", h)?;
         let rope = RopeAngles::for_config(&config);
         let (decode_pool, prefill_pool) = pools(1)?;
-        Ok(Self { config, embed, blocks, norm, head, rope, threads: 1, decode_pool, prefill_pool })
+        Ok(Self {
+            config,
+            embed,
+            blocks,
+            norm,
+            head,
+            rope,
+            threads: 1,
+            decode_pool,
+            prefill_pool,
+            kv_precision: KvPrecision::default(),
+        })
     }
 
     /// Serves a PEFT adapter at run time, unmerged (the quantized weights stay as they are).
@@ -913,9 +1121,22 @@ impl QuantLlama {
         Ok(self)
     }
 
-    /// A KV cache for up to `capacity` positions (capped at the model's context).
+    /// How the caches of [`Self::new_cache`] keep keys and values.
+    pub fn kv_precision(&self) -> KvPrecision {
+        self.kv_precision
+    }
+
+    /// Sets how new caches keep keys and values (f16 halves the cache, as llama.cpp's default
+    /// does; see [`KvPrecision`]).
+    pub fn with_kv_precision(mut self, precision: KvPrecision) -> Self {
+        self.kv_precision = precision;
+        self
+    }
+
+    /// A KV cache for up to `capacity` positions (capped at the model's context), in
+    /// [`Self::kv_precision`].
     pub fn new_cache(&self, capacity: usize) -> KvCache {
-        KvCache::new(&self.config, capacity.min(self.config.context_length))
+        KvCache::with_precision(&self.config, capacity.min(self.config.context_length), self.kv_precision)
     }
 
     /// Feeds `tokens` after what `cache` holds; returns the logits after the last one.
@@ -1149,62 +1370,24 @@ impl QuantLlama {
                     &k[rows.start * kv_dim..rows.end * kv_dim],
                     &v[rows.start * kv_dim..rows.end * kv_dim],
                 );
-                let (keys, values, capacity) = (cache.k[l].values(), cache.v[l].values(), cache.capacity);
+                let (layer, capacity) = (cache.layer(l), cache.capacity);
                 // Causal attention of the segment's token j over positions 0..=start+j, one row of
                 // `attn` per token. Rows are independent and each is computed in the same order as
                 // in one-token decoding, so splitting rows across threads changes no bit.
                 // Heads `heads` of token i, into `out` (those heads' values, side by side).
-                #[cfg(target_arch = "x86_64")]
-                let grouped = group_attention_available(hd);
                 let attend_heads = |i: usize, heads: std::ops::Range<usize>, out: &mut [f32], scores: &mut Vec<f32>| {
-                    let q_row = &q[i * q_dim..(i + 1) * q_dim];
-                    let positions = start + i - rows.start + 1;
-                    let kv = |head: usize| KvHead {
-                        keys,
-                        values,
-                        stride: hd,
-                        offset: head / group * capacity * hd,
-                        positions,
+                    let at = TokenAttention {
+                        q_row: &q[i * q_dim..(i + 1) * q_dim],
+                        positions: start + i - rows.start + 1,
+                        head_dim: hd,
+                        group,
+                        capacity,
+                        n_kv_heads: c.n_kv_heads,
+                        scale,
                     };
-                    #[cfg(target_arch = "x86_64")]
-                    let last_row_end = (c.n_kv_heads - 1) * capacity * hd + positions * hd;
-                    if grouped
-                        && keys.len() >= last_row_end
-                        && values.len() >= last_row_end
-                        && out.len() >= heads.len() * hd
-                    {
-                        // Runs of up to three heads that share a KV head, each run in one pass.
-                        let mut head = heads.start;
-                        let mut rest: &mut [f32] = out;
-                        while head < heads.end {
-                            let run = (group - head % group).min(heads.end - head).min(3);
-                            let (now, later) = std::mem::take(&mut rest).split_at_mut(run * hd);
-                            rest = later;
-                            let qh = |k: usize| &q_row[(head + k) * hd..(head + k + 1) * hd];
-                            let kv = kv(head);
-                            // SAFETY: AVX2, FMA, AVX-512 F/VL present and `hd` a multiple of
-                            // V_TILE (checked above); every head's run holds `start + i + 1`
-                            // positions (checked above), queries and outputs `hd` each.
-                            unsafe {
-                                match run {
-                                    3 => {
-                                        let (a, bc) = now.split_at_mut(hd);
-                                        let (b, c) = bc.split_at_mut(hd);
-                                        attend_group([qh(0), qh(1), qh(2)], &kv, scale, scores, [a, b, c])
-                                    }
-                                    2 => {
-                                        let (a, b) = now.split_at_mut(hd);
-                                        attend_group([qh(0), qh(1)], &kv, scale, scores, [a, b])
-                                    }
-                                    _ => attend_group([qh(0)], &kv, scale, scores, [now]),
-                                }
-                            }
-                            head += run;
-                        }
-                        return;
-                    }
-                    for (head, out_head) in heads.zip(out.chunks_exact_mut(hd)) {
-                        attend_head(&q_row[head * hd..(head + 1) * hd], &kv(head), scale, scores, out_head);
+                    match layer {
+                        KvLayer::F32(k, v) => at.heads(k, v, heads, out, scores),
+                        KvLayer::F16(k, v) => at.heads(k, v, heads, out, scores),
                     }
                 };
                 let attn_rows = &mut attn[rows.start * q_dim..rows.end * q_dim];
@@ -1361,6 +1544,45 @@ mod tests {
     }
 
     #[test]
+    fn an_f16_cache_gives_the_bits_of_its_values_widened_to_f32() {
+        // Widening f16 is exact, so attention over f16 keys and values is attention over
+        // their f32 copies, bit for bit, on every path (one head, and grouped heads).
+        for hd in [64usize, 72, 40] {
+            let kv_dim = 3 * hd;
+            let val = |i: usize| ((i * 37 % 101) as f32 - 50.0) / 17.0;
+            for positions in [1, 7, 8, 9, 17, 41] {
+                let keys: Vec<half::f16> = (0..positions * kv_dim).map(|i| half::f16::from_f32(val(i))).collect();
+                let values: Vec<half::f16> = (0..positions * kv_dim).map(|i| half::f16::from_f32(val(i + 7))).collect();
+                let (keys32, values32): (Vec<f32>, Vec<f32>) =
+                    (keys.iter().map(|k| k.to_f32()).collect(), values.iter().map(|v| v.to_f32()).collect());
+                let qs: Vec<Vec<f32>> = (0..3).map(|h| (0..hd).map(|i| val(i + 3 + 11 * h) / 8.0).collect()).collect();
+                let half_kv = KvHead { keys: &keys, values: &values, stride: kv_dim, offset: hd, positions };
+                let full_kv = KvHead { keys: &keys32, values: &values32, stride: kv_dim, offset: hd, positions };
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                let (mut a, mut b) = (vec![f32::NAN; hd], vec![f32::NAN; hd]);
+                attend_head(&qs[0], &half_kv, 0.1, &mut Vec::new(), &mut a);
+                attend_head(&qs[0], &full_kv, 0.1, &mut Vec::new(), &mut b);
+                assert_eq!(bits(&a), bits(&b), "hd {hd}, {positions} positions");
+                let (mut a, mut b) = (vec![f32::NAN; hd], vec![f32::NAN; hd]);
+                attend_head_portable(&qs[1], &half_kv, 0.1, &mut Vec::new(), &mut a);
+                attend_head_portable(&qs[1], &full_kv, 0.1, &mut Vec::new(), &mut b);
+                assert_eq!(bits(&a), bits(&b), "portable: hd {hd}, {positions} positions");
+                #[cfg(target_arch = "x86_64")]
+                if group_attention_available(hd) {
+                    let mut outs = vec![vec![f32::NAN; hd]; 4];
+                    let [a, b, c, d] = &mut outs[..] else { unreachable!() };
+                    // SAFETY: checked available; queries and outputs `hd` long, `positions` rows.
+                    unsafe {
+                        attend_group([&qs[1], &qs[2]], &half_kv, 0.1, &mut Vec::new(), [a, b]);
+                        attend_group([&qs[1], &qs[2]], &full_kv, 0.1, &mut Vec::new(), [c, d]);
+                    }
+                    assert_eq!((bits(&outs[0]), bits(&outs[1])), (bits(&outs[2]), bits(&outs[3])), "grouped");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn attention_matches_a_plain_weighted_sum() {
         // Heads of 64 (one whole value tile), 72 (a tile and 8 values) and 40 (no whole tile),
         // two KV heads side by side, 1 to 20 positions (whole groups of eight scores and
@@ -1426,7 +1648,7 @@ mod tests {
         // Decoding and prefill see different numbers of cached positions, so a position sits
         // in a whole group of eight in one and in the remainder in the other: its score must be
         // the same bits either way (what keeps prefill equal to token-by-token decoding).
-        if !(std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")) {
+        if !avx2_attention_available() {
             return;
         }
         let hd = 64;
