@@ -14,7 +14,9 @@ instead (AVX-512, VNNI, VBMI, BF16; the CPU repack and llamafile kernels stay on
       -DGGML_AVX512_BF16=ON -DGGML_AVX_VNNI=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF \
       -DGGML_AMX_BF16=OFF" .venv-llamacpp/bin/pip install llama-cpp-python==0.3.36
 Run:
-    .venv-llamacpp/bin/python benches/llama_cpp_side_by_side.py .cache/models/SmolLM2-135M-Instruct.Q4_1.gguf
+    .venv-llamacpp/bin/python benches/llama_cpp_side_by_side.py .cache/models/SmolLM2-135M-Instruct.Q4_1.gguf [--kv-f16]
+Both sides keep the KV cache in f32 (llama.cpp's type_k/type_v 0), or with --kv-f16 both in f16
+(type 1, llama.cpp's default; our `speed --kv-f16`).
 """
 import json
 import resource
@@ -28,9 +30,10 @@ PARA = ("The interviewer asked how the week had been, and the participant said t
         "difficult, that work felt heavy, and that talking to friends helped a little. ")
 
 
-def llama_cpp(model, threads, prefill, decode, repeat=3):
+def llama_cpp(model, threads, prefill, decode, repeat=3, kv_f16=False):
+    kv_type = 1 if kv_f16 else 0  # GGML_TYPE_F16 / GGML_TYPE_F32
     llm = Llama(model_path=model, n_ctx=2048, n_threads=threads, n_threads_batch=threads, n_batch=512,
-                type_k=0, type_v=0, verbose=False)
+                type_k=kv_type, type_v=kv_type, verbose=False)
     ids = []
     while len(ids) < prefill:
         ids += llm.tokenize(PARA.encode(), add_bos=False, special=True)
@@ -47,21 +50,24 @@ def llama_cpp(model, threads, prefill, decode, repeat=3):
         best_d = min(best_d, time.perf_counter() - t)
     return {"impl": "llama.cpp", "threads": threads, "prefill_tokens": prefill, "decode_tokens": decode,
             "prefill_tok_s": prefill / best_p, "decode_tok_s": decode / best_d,
+            "kv_cache": "f16" if kv_f16 else "f32",
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def ours(model, threads, prefill, decode, f32=False):
+def ours(model, threads, prefill, decode, f32=False, kv_f16=False):
     cmd = ["target/release/examples/speed", "--model", model, "--threads", str(threads),
-           "--prefill", str(prefill), "--decode", str(decode)] + (["--f32"] if f32 else [])
+           "--prefill", str(prefill), "--decode", str(decode)] + (["--f32"] if f32 else []) \
+        + (["--kv-f16"] if kv_f16 else [])
     return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
 
 
 def main():
     model = sys.argv[1]
+    kv_f16 = "--kv-f16" in sys.argv[2:]
     for prefill in (128, 1024):
         for threads in (1, 2):
-            a = ours(model, threads, prefill, 64)
-            b = llama_cpp(model, threads, prefill, 64)
+            a = ours(model, threads, prefill, 64, kv_f16=kv_f16)
+            b = llama_cpp(model, threads, prefill, 64, kv_f16=kv_f16)
             print(json.dumps(a))
             print(json.dumps(b))
             print(f"prefill {prefill}, {threads} thread(s): prefill ratio ours/llama.cpp "

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use interview_insight::batch::write_report;
-use interview_insight::llama_extract::ExtractOptions;
+use interview_insight::llama_extract::{ExtractOptions, KvPrecision};
 use interview_insight::{Pipeline, SessionInput};
 
 #[derive(Parser)]
@@ -61,6 +61,10 @@ struct Args {
     max_new_tokens: usize,
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Keep the language model's keys and values in f16 (llama.cpp's default cache type): half
+    /// the memory of the f32 default, for long interviews and large models; the report says so.
+    #[arg(long)]
+    kv_f16: bool,
     /// Use the committed demo session and demo weights.
     #[arg(long)]
     demo: bool,
@@ -84,6 +88,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut builder = Pipeline::builder()
         .threads(a.threads)
+        .kv_cache(if a.kv_f16 { KvPrecision::F16 } else { KvPrecision::F32 })
         .extract_options(ExtractOptions { max_new_tokens: a.max_new_tokens, ..ExtractOptions::default() });
     if let Some(d) = &a.ser {
         builder = builder.ser_model(d);

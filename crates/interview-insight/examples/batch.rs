@@ -18,7 +18,7 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use interview_insight::Pipeline;
 use interview_insight::batch::{BatchEvent, SessionOutcome, discover_daic, read_manifest, run_batch};
-use interview_insight::llama_extract::ExtractOptions;
+use interview_insight::llama_extract::{ExtractOptions, KvPrecision};
 
 #[derive(Parser)]
 struct Args {
@@ -52,6 +52,10 @@ struct Args {
     /// Language-model threads per job.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Keep the language model's keys and values in f16 (llama.cpp's default cache type): half
+    /// the memory of the f32 default, for long interviews and large models; the report says so.
+    #[arg(long)]
+    kv_f16: bool,
     /// `K/N`: this shard's sessions (index mod N == K, in id order).
     #[arg(long)]
     shard: Option<String>,
@@ -74,6 +78,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut builder = Pipeline::builder()
         .threads(a.threads)
+        .kv_cache(if a.kv_f16 { KvPrecision::F16 } else { KvPrecision::F32 })
         .extract_options(ExtractOptions { max_new_tokens: a.max_new_tokens, ..ExtractOptions::default() });
     if let Some(d) = &a.ser {
         builder = builder.ser_model(d);

@@ -12,7 +12,8 @@ use llama_extract::extract::grammar::TokenTrie;
 use llama_extract::extract::roles::{self, RoleGuess};
 use llama_extract::runtime::weights::ModelSource;
 use llama_extract::{
-    ExtractOptions, Extractor, LlamaTokenizer, QuantLlama, QuantSession, VoiceEmotions, VoiceSegment, WeightFormat,
+    ExtractOptions, Extractor, KvPrecision, LlamaTokenizer, QuantLlama, QuantSession, VoiceEmotions, VoiceSegment,
+    WeightFormat,
 };
 use ser_bilstm::{CpuBackend, Predictor};
 use sha2::{Digest, Sha256};
@@ -130,6 +131,7 @@ pub struct PipelineBuilder {
     extract: ExtractOptions,
     vad: Option<VadConfig>,
     threads: Option<usize>,
+    kv_precision: KvPrecision,
     asr_dir: Option<PathBuf>,
     asr_precision: asr::WeightPrecision,
     force_asr: bool,
@@ -206,6 +208,13 @@ impl PipelineBuilder {
         self
     }
 
+    /// How the language model keeps its keys and values (default f32; f16 halves the cache,
+    /// as llama.cpp does by default, and the report says so).
+    pub fn kv_cache(mut self, precision: KvPrecision) -> Self {
+        self.kv_precision = precision;
+        self
+    }
+
     /// Loads the models.
     pub fn build(self) -> Result<Pipeline, InsightError> {
         let mut extract = self.extract.clone();
@@ -234,7 +243,8 @@ impl PipelineBuilder {
                 )?];
                 let (config, tokenizer, weights) = (source.config()?, source.tokenizer()?, source.weights());
                 let mut model = QuantLlama::from_weights(config, &weights, WeightFormat::AsLoaded)?
-                    .with_threads(self.threads.unwrap_or(2))?;
+                    .with_threads(self.threads.unwrap_or(2))?
+                    .with_kv_precision(self.kv_precision);
                 let mut by = ExtractedBy {
                     model: files[0].name.clone(),
                     model_sha256: files[0].sha256.clone(),
@@ -523,6 +533,14 @@ impl Pipeline {
                 let session = QuantSession::new(&llm.model, self.extract.context_for(llm.model.config()));
                 let extractor = Extractor::with_trie(session, &llm.tokenizer, self.extract.clone(), llm.trie.clone());
                 s.report.extraction = Some(extractor.extract(tr, s.voice.as_ref())?);
+                if llm.model.kv_precision() == KvPrecision::F16 {
+                    s.report.notices.push(
+                        "The language model kept its keys and values in f16 (llama.cpp's default cache type, half \
+                         the memory of the f32 default): extraction can differ slightly from the f32 runs the \
+                         adapter's quality was measured with."
+                            .into(),
+                    );
+                }
                 if let Some(cleaned) = &s.cleaned
                     && let Some(notice) = role_guess_notice(cleaned)
                 {

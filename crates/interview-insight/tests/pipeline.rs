@@ -171,6 +171,31 @@ fn with_the_language_model_the_extraction_is_fused_grounded_and_valid() {
     assert!(r.timings_ms.contains_key("extraction"));
 }
 
+/// With an f16 KV cache the demo's extraction is still grounded and valid, and the report says
+/// how the model ran (the f32 default says nothing).
+#[test]
+fn an_f16_kv_cache_extracts_and_the_report_says_so() {
+    let model = interview_insight::llama_extract::models_dir().join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    let run = |precision| {
+        Pipeline::builder()
+            .language_model(&model)
+            .adapter(demo("../adapters/smollm2-135m-extraction"))
+            .kv_cache(precision)
+            .extract_options(ExtractOptions { max_new_tokens: 96, ..ExtractOptions::default() })
+            .build()
+            .unwrap()
+            .run(&SessionInput { audio: None, ..demo_input() })
+            .unwrap()
+    };
+    let r = run(interview_insight::llama_extract::KvPrecision::F16);
+    let e = r.extraction.as_ref().unwrap();
+    assert!(e.well_formed && !e.emotions.is_empty(), "{e:?}");
+    assert!(e.emotions.iter().flat_map(|x| &x.evidence).all(|q| q.verified && q.utterance_index % 2 == 1));
+    assert!(r.notices.iter().any(|n| n.contains("keys and values in f16")), "{:?}", r.notices);
+    let f32_run = run(interview_insight::llama_extract::KvPrecision::F32);
+    assert!(!f32_run.notices.iter().any(|n| n.contains("f16")), "{:?}", f32_run.notices);
+}
+
 /// A session with audio and no transcript is transcribed locally (Whisper tiny.en), then cleaned,
 /// aligned with the voice and extracted; the report names the ASR model and marks the text
 /// machine-made; `force_asr` transcribes even when the transcript file exists.

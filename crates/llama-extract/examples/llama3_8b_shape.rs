@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! cargo run --release -p llama-extract --example llama3_8b_shape -- [--layers 2] [--type Q4_K_M]
-//!     [--threads 2] [--prompt 64] [--decode 8] [--out FILE]
+//!     [--threads 2] [--prompt 64] [--decode 8] [--kv-f16] [--out FILE]
 //! ```
 //! Writes about 1 GB for 2 layers (the embedding and output matrices are most of it).
 
@@ -19,7 +19,7 @@ use std::time::Instant;
 use clap::Parser;
 use llama_extract::quantize::{FileType, Metadata, plan_tensors};
 use llama_extract::runtime::gguf::{GgufValue, TensorEntry, TensorInfo, write_gguf_header};
-use llama_extract::{GgufFile, QuantLlama, WeightFormat};
+use llama_extract::{GgufFile, KvPrecision, QuantLlama, WeightFormat};
 use quant5::{GgmlType, QuantizedMatrix, quantize_row};
 use rayon::prelude::*;
 
@@ -48,6 +48,9 @@ struct Args {
     /// Tokens to decode after the prompt.
     #[arg(long, default_value_t = 8)]
     decode: usize,
+    /// Keep the KV cache in f16 (llama.cpp's default cache type) instead of f32.
+    #[arg(long)]
+    kv_f16: bool,
     /// Where to write the model (default: llama3-8b-shape.gguf in the system's temporary folder).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -180,7 +183,9 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     // Load and run, with the peak resident memory counted from here (Linux: clear_refs 5).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let file = GgufFile::open(&out_path)?;
-    let model = QuantLlama::from_gguf(&file, WeightFormat::AsLoaded)?.with_threads(args.threads)?;
+    let precision = if args.kv_f16 { KvPrecision::F16 } else { KvPrecision::F32 };
+    let model =
+        QuantLlama::from_gguf(&file, WeightFormat::AsLoaded)?.with_threads(args.threads)?.with_kv_precision(precision);
     let rss_loaded = rss_mib("VmRSS:");
     let ids: Vec<u32> = (0..args.prompt as u32).map(|i| (i * 7919) % VOCAB as u32).collect();
     let mut cache = model.new_cache(args.prompt + args.decode);
@@ -221,7 +226,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     // types, so it is not 32 × one layer.
     let full_plan = plan_tensors(&metadata(FULL_LAYERS), &tensors(FULL_LAYERS), ftype)?;
     let full_bytes = full_plan.iter().map(|p| p.n_bytes()).sum::<Result<u64, _>>()?;
-    let kv_per_token = FULL_LAYERS as u64 * 2 * KV_HEADS * HEAD_DIM * 4;
+    let kv_per_token = FULL_LAYERS as u64 * 2 * KV_HEADS * HEAD_DIM * precision.bytes() as u64;
     let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
     let types: Vec<String> =
         planned.iter().filter(|p| p.dims.len() > 1).map(|p| format!("{} {}", p.name, p.to.name())).collect();
@@ -248,11 +253,12 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         args.layers
     );
     println!(
-        "extrapolated to 32 layers: weights {:.2} GiB; resident ≈ {:.2} GiB + KV {:.0} KiB/token (f32); decode ≈ {:.2} tok/s ({head_s:.3} + 32 × {layer_s:.3} s); prefill ≈ {:.1} tok/s",
+        "extrapolated to 32 layers: weights {:.2} GiB; resident ≈ {:.2} GiB + KV {:.0} KiB/token ({}); decode ≈ {:.2} tok/s ({head_s:.3} + 32 × {layer_s:.3} s); prefill ≈ {:.1} tok/s",
         full_bytes as f64 / (1u64 << 30) as f64,
         (full_bytes as f64 + (peak - mib(fixed + args.layers as u64 * layer_bytes)).max(0.0) * (1u64 << 20) as f64)
             / (1u64 << 30) as f64,
         kv_per_token as f64 / 1024.0,
+        if args.kv_f16 { "f16" } else { "f32" },
         1.0 / (head_s + FULL_LAYERS as f64 * layer_s),
         args.prompt as f64 / (prefill_s * (FULL_LAYERS as f64 / args.layers as f64))
     );

@@ -4,12 +4,16 @@
 //! ```text
 //! cargo run --release -p llama-extract --example speed -- --model M.gguf --threads 2 --prefill 128 --decode 64
 //! ```
+//!
+//! `--kv-f16` keeps the KV cache in f16, as llama.cpp does by default.
 
 use std::time::Instant;
 
 use clap::Parser;
 use llama_extract::runtime::weights::WeightSet;
-use llama_extract::{BurnLlama, CpuBackend, GgufFile, LlamaConfig, LlamaTokenizer, QuantLlama, WeightFormat};
+use llama_extract::{
+    BurnLlama, CpuBackend, GgufFile, KvPrecision, LlamaConfig, LlamaTokenizer, QuantLlama, WeightFormat,
+};
 
 #[derive(Parser)]
 struct Args {
@@ -26,6 +30,9 @@ struct Args {
     /// Run the f32 burn path.
     #[arg(long)]
     f32: bool,
+    /// Keep the quantized path's keys and values in f16 (llama.cpp's default cache type).
+    #[arg(long)]
+    kv_f16: bool,
     /// Repeat and keep the fastest run.
     #[arg(long, default_value_t = 3)]
     repeat: usize,
@@ -69,7 +76,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             decode_s = decode_s.min(t.elapsed().as_secs_f64());
         }
     } else {
-        let model = QuantLlama::from_gguf(&file, WeightFormat::AsLoaded)?.with_threads(a.threads)?;
+        let precision = if a.kv_f16 { KvPrecision::F16 } else { KvPrecision::F32 };
+        let model =
+            QuantLlama::from_gguf(&file, WeightFormat::AsLoaded)?.with_threads(a.threads)?.with_kv_precision(precision);
         for _ in 0..a.repeat {
             let mut cache = model.new_cache(a.prefill + a.decode);
             let t = Instant::now();
@@ -87,6 +96,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         serde_json::json!({
             "impl": if a.f32 { "whispers f32 burn" } else { "whispers quantized" },
             "threads": a.threads, "prefill_tokens": a.prefill, "decode_tokens": a.decode,
+            "kv_cache": if a.f32 { "f32" } else if a.kv_f16 { "f16" } else { "f32" },
             "prefill_tok_s": a.prefill as f64 / prefill_s, "decode_tok_s": a.decode as f64 / decode_s,
             "peak_rss_mib": peak_rss_mib(),
         })

@@ -412,7 +412,7 @@ fn q8_k(x: &[f32]) -> Vec<Q8KBlock> {
 
 format!(BlockQ4_0, Q4_0, QK, Q8_0, blocks::decode_q4_0, blocks::encode_q4_0, q8_0, kernels::dot_q4_0, q4_0, pair: q4_0, rows: none, tile: none);
 format!(BlockQ4_1, Q4_1, QK, Q8_1, blocks::decode_q4_1, blocks::encode_q4_1, q8_1, kernels::dot_q4_1, q4_1, pair: q4_1, rows: q4_1, tile: none);
-format!(BlockQ5_0, Q5_0, QK, Q8_0, blocks::decode_q5_0, blocks::encode_q5_0, q8_0, kernels::dot_q5_0, q5_0, pair: q5_0, rows: q5_0, tile: none);
+format!(BlockQ5_0, Q5_0, QK, Q8_0, blocks::decode_q5_0, blocks::encode_q5_0, q8_0, kernels::dot_q5_0, q5_0, pair: q5_0, rows: q5_0, tile: q5_0);
 format!(BlockQ5_1, Q5_1, QK, Q8_1, blocks::decode_q5_1, blocks::encode_q5_1, q8_1, kernels::dot_q5_1, q5_1, pair: q5_1, rows: none, tile: none);
 format!(
     BlockQ8_0,
@@ -426,7 +426,7 @@ format!(
     q8_0,
     pair: q8_0,
     rows: q8_0,
-    tile: none
+    tile: q8_0
 );
 format!(
     BlockIQ4NL,
@@ -482,7 +482,7 @@ mod simd {
         no_kernels!(none, q4_1, q5_0, q8_0);
     }
     pub(super) mod tile {
-        no_kernels!(none, q4_k, q5_k, q6_k);
+        no_kernels!(none, q5_0, q8_0, q4_k, q5_k, q6_k);
     }
 }
 
@@ -624,6 +624,27 @@ mod simd {
             q4_k = tiles_q4_k: BlockQ4K, Q8KBlock;
             q5_k = tiles_q5_k: BlockQ5K, Q8KBlock;
             q6_k = tiles_q6_k: BlockQ6K, Q8KBlock;
+        }
+
+        /// The AVX2 tiles of Q8_0 and Q5_0 (`kernels_avx2::tiles_q8_0`), for CPUs without
+        /// AVX-512 VNNI: there the 16-row panels take these formats' prompts; here a weight
+        /// block is otherwise unpacked once per two tokens (llama.cpp's AVX2 tiles were 1.2–1.7×
+        /// ahead of the two-token kernel on Zen 3).
+        macro_rules! wrap_avx2_tile {
+            ($($name:ident = $kernel:ident: $block:ty, $act:ty;)*) => {$(
+                pub(in super::super) fn $name() -> Option<DotTile<$block>> {
+                    fn kernel(rows: &[$block], per_row: usize, acts: &[Vec<$act>], out: &mut [f32], stride: usize) {
+                        // SAFETY: handed out only after `available()` detected AVX2, FMA and F16C.
+                        unsafe { k::$kernel(bytemuck::cast_slice(rows), per_row, acts, out, stride) }
+                    }
+                    (available() && !v::available()).then_some(kernel as DotTile<$block>)
+                }
+            )*};
+        }
+
+        wrap_avx2_tile! {
+            q5_0 = tiles_q5_0: BlockQ5_0, Q8_0;
+            q8_0 = tiles_q8_0: BlockQ8_0, Q8_0;
         }
     }
 }

@@ -355,33 +355,130 @@ fn q5_0_codes(b: &[u8; 22]) -> __m256i {
     _mm256_or_si256(nibbles(&b[6..22]), fifth_bits(qh))
 }
 
-/// Eight partial sums of Σ (q − 16)·a = Σ q·a − 16·Σ a.
+/// A Q5_0 block's 32 codes as the signed values they stand for, `q − 16` (−16…15): dotted
+/// with [`dot_i8_i8`] they give each lane's `Σ q·a − 16·Σ a` in one `maddubs` where the
+/// unsigned codes took two (the lanes' integers are the same).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn q5_0_sums(q: __m256i, y: &Q8_0) -> __m256i {
-    let a = load_i8x32(&y.qs);
-    _mm256_sub_epi32(dot_u8_i8(q, a), _mm256_slli_epi32(dot_u8_i8(_mm256_set1_epi8(1), a), 4))
+fn q5_0_signed(b: &[u8; 22]) -> __m256i {
+    _mm256_sub_epi8(q5_0_codes(b), _mm256_set1_epi8(16))
 }
 
 /// Q5_0 × Q8_0, in Q8_0's one-sum-per-block order ([`add_block_sums`]), which its 16-row
 /// panels share.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q5_0(row: &[u8], act: &[Q8_0]) -> f32 {
-    by_eights!(row, 22, act, |b, y| (f16c_at(b, 0) * y.d, q5_0_sums(q5_0_codes(b), y)))
+    by_eights!(row, 22, act, |b, y| (f16c_at(b, 0) * y.d, dot_i8_i8(q5_0_signed(b), load_i8x32(&y.qs))))
 }
 
 /// [`dot_q5_0`] for two weight rows and one activation row (decoding; most of a Q4_K_M file
 /// whose rows are not whole super-blocks): bit-identical to two calls.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q5_0_rows(r0: &[u8], r1: &[u8], act: &[Q8_0]) -> [f32; 2] {
-    by_eights_rows!(r0, r1, 22, act, |_t, b, y| (f16c_at(b, 0) * y.d, q5_0_sums(q5_0_codes(b), y)))
+    by_eights_rows!(r0, r1, 22, act, |_t, b, y| (f16c_at(b, 0) * y.d, dot_i8_i8(q5_0_signed(b), load_i8x32(&y.qs))))
 }
 
 /// [`dot_q5_0`] for two rows of activations at once: each block's 5-bit codes are assembled
 /// once; bit-identical to two calls.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q5_0_pair(row: &[u8], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
-    by_eights_pair!(row, 22, a0, a1, |b| (q, d) = (q5_0_codes(b), f16c_at(b, 0)), |_t, y| (d * y.d, q5_0_sums(q, y)))
+    by_eights_pair!(row, 22, a0, a1, |b| (w, d) = (q5_0_signed(b), f16c_at(b, 0)), |_t, y| {
+        (d * y.d, dot_i8_i8(w, load_i8x32(&y.qs)))
+    })
+}
+
+/// The prompt tiles of the formats whose codes are signed bytes against Q8_0 activations (Q8_0,
+/// and Q5_0 as `q − 16`), for CPUs without AVX-512 VNNI (which take the 16-row panels): 4 weight
+/// rows × 4 tokens, each weight block unpacked once for the four tokens and each activation
+/// block loaded once for the four rows. A block's integer sum is `maddubs(|w|, sign(a, w))`
+/// then `madd` — the same integer as the row kernels' (Q5_0's `Σ q·a − 16·Σ a` included:
+/// integer sums are exact), so each output takes [`by_eights!`]'s f32 steps on the same values:
+/// eight blocks' scale products (each `d · y.d`, lane by lane) times their sums in one FMA,
+/// zeros past the last block, and one horizontal sum — bit for bit the row kernel's result.
+/// `$unpack` gives block `$b`'s signed codes and scale.
+macro_rules! signed_tiles {
+    ($ts:expr, $rows:expr, $per_row:expr, $acts:expr, $out:expr, $stride:expr, |$b:ident| $unpack:expr) => {{
+        let (rows, per_row, acts, out, stride): (&[u8], usize, &[Vec<Q8_0>], &mut [f32], usize) =
+            ($rows, $per_row, $acts, $out, $stride);
+        let row_bytes = per_row * $ts;
+        if row_bytes == 0 || !rows.len().is_multiple_of(row_bytes) {
+            return;
+        }
+        let (n_rows, n) = (rows.len() / row_bytes, acts.len());
+        if stride < n_rows
+            || out.len() < n.saturating_sub(1) * stride + n_rows
+            || acts.iter().any(|a| a.len() < per_row)
+        {
+            return;
+        }
+        let ones = _mm256_set1_epi16(1);
+        // Each row's and token's eight blocks' integer sums, reduced once per group of eight.
+        let mut sums = [[[_mm256_setzero_si256(); 8]; 4]; 4];
+        for r0 in (0..n_rows / 4 * 4).step_by(4) {
+            let w: [&[[u8; $ts]]; 4] =
+                std::array::from_fn(|r| rows[(r0 + r) * row_bytes..(r0 + r + 1) * row_bytes].as_chunks::<{ $ts }>().0);
+            for t0 in (0..n / 4 * 4).step_by(4) {
+                let a: [&[Q8_0]; 4] = std::array::from_fn(|t| &acts[t0 + t][..per_row]);
+                let mut acc = [[_mm256_setzero_ps(); 4]; 4];
+                for g in (0..per_row).step_by(8) {
+                    let len = (per_row - g).min(8);
+                    let (mut d, mut yd) = ([[0f32; 8]; 4], [[0f32; 8]; 4]);
+                    for k in 0..len {
+                        let mut signed = [_mm256_setzero_si256(); 4];
+                        let mut magnitude = [_mm256_setzero_si256(); 4];
+                        for r in 0..4 {
+                            let $b = &w[r][g + k];
+                            let (q, scale): (__m256i, f32) = $unpack;
+                            (signed[r], magnitude[r], d[r][k]) = (q, _mm256_sign_epi8(q, q), scale);
+                        }
+                        for t in 0..4 {
+                            let y = &a[t][g + k];
+                            yd[t][k] = y.d;
+                            let codes = load_i8x32(&y.qs);
+                            for r in 0..4 {
+                                let products = _mm256_maddubs_epi16(magnitude[r], _mm256_sign_epi8(codes, signed[r]));
+                                sums[r][t][k] = _mm256_madd_epi16(products, ones);
+                            }
+                        }
+                    }
+                    for k in len..8 {
+                        for row in sums.iter_mut() {
+                            for token in row.iter_mut() {
+                                token[k] = _mm256_setzero_si256();
+                            }
+                        }
+                    }
+                    for r in 0..4 {
+                        // SAFETY: eight f32s each; unaligned loads.
+                        let dr = unsafe { _mm256_loadu_ps(d[r].as_ptr()) };
+                        for t in 0..4 {
+                            let scales = _mm256_mul_ps(dr, unsafe { _mm256_loadu_ps(yd[t].as_ptr()) });
+                            let total = _mm256_cvtepi32_ps(block_sums8(&sums[r][t]));
+                            acc[r][t] = _mm256_fmadd_ps(scales, total, acc[r][t]);
+                        }
+                    }
+                }
+                for (r, acc) in acc.iter().enumerate() {
+                    for (t, acc) in acc.iter().enumerate() {
+                        out[(t0 + t) * stride + r0 + r] = hsum_ps(*acc);
+                    }
+                }
+            }
+        }
+    }};
+}
+
+/// Q8_0 prompt tiles ([`signed_tiles!`]): bit-identical to [`dot_q8_0`] per row and token.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn tiles_q8_0(rows: &[u8], per_row: usize, acts: &[Vec<Q8_0>], out: &mut [f32], stride: usize) {
+    signed_tiles!(34, rows, per_row, acts, out, stride, |b| (load32(&b[2..34]), f16c_at(b, 0)))
+}
+
+/// Q5_0 prompt tiles ([`signed_tiles!`], the codes as `q − 16`): bit-identical to
+/// [`dot_q5_0`] per row and token.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn tiles_q5_0(rows: &[u8], per_row: usize, acts: &[Vec<Q8_0>], out: &mut [f32], stride: usize) {
+    signed_tiles!(22, rows, per_row, acts, out, stride, |b| (q5_0_signed(b), f16c_at(b, 0)))
 }
 
 /// Group `g` (64 values) of a Q5_K super-block `b` whose 32 `qh` bytes are `qh`: its two

@@ -492,7 +492,7 @@ fn matrices_can_borrow_their_blocks_from_a_shared_buffer() {
 #[test]
 fn prompt_tiles_equal_single_dots_bit_for_bit() {
     // Every quantized format runs prompts through tiles of 4 weight rows × 4 rows of X
-    // where the CPU has AVX-512 VNNI. Random block bits (Q8_0 codes of −128 included; any
+    // where the CPU has AVX-512 VNNI, Q8_0 and Q5_0 where it has AVX2 only. Random block bits (Q8_0 codes of −128 included; any
     // K-quant scale bits), row lengths with 3, 16 and 18 blocks (no whole group of four; whole
     // groups; a tail of two) or 1, 2 and 6 super-blocks, row and token counts around the tile:
     // every output equals the one-row kernel's, bit for bit.
@@ -524,6 +524,15 @@ fn prompt_tiles_equal_single_dots_bit_for_bit() {
         assert!(BlockQ2K::dot_tile_fn().is_none() && BlockQ3K::dot_tile_fn().is_none());
         assert!(BlockQ8_0::dot_tile_fn().is_none() && BlockQ4K::dot_tile_fn().is_some());
         assert!(BlockQ5K::dot_tile_fn().is_some() && BlockQ6K::dot_tile_fn().is_some());
+    } else if std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
+        && std::arch::is_x86_feature_detected!("f16c")
+    {
+        // Without VNNI, Q8_0 and Q5_0 (most of a Q4_K_M file whose rows are not whole
+        // super-blocks) have AVX2 tiles; the others run on the two-token kernels.
+        use quant5::formats::{BlockFormat, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ8_0};
+        assert!(BlockQ8_0::dot_tile_fn().is_some() && BlockQ5_0::dot_tile_fn().is_some());
+        assert!(BlockQ4_1::dot_tile_fn().is_none() && BlockQ4K::dot_tile_fn().is_none());
     }
     for t in KERNEL_TYPES {
         let widths: &[usize] = if t.block_size() == 256 { &[256, 512, 1536] } else { &[96, 512, 576] };
