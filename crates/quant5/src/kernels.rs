@@ -66,6 +66,21 @@ fn q8_codes(c: &[f32]) -> (f32, [i8; QK], i32) {
     let amax = largest_magnitude(c);
     let d = amax / 127.0;
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    #[cfg(target_arch = "x86_64")]
+    if let Ok(block) = <&[f32; QK]>::try_from(c)
+        && std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
+        && std::arch::is_x86_feature_detected!("f16c")
+    {
+        // SAFETY: AVX2, FMA and F16C were detected.
+        let (qs, sum) = unsafe { crate::kernels_avx2::q8_round(block, id) };
+        return (d, qs, sum);
+    }
+    q8_codes_portable(c, d, id)
+}
+
+/// [`q8_codes`]'s rounding, one value at a time.
+fn q8_codes_portable(c: &[f32], d: f32, id: f32) -> (f32, [i8; QK], i32) {
     let mut qs = [0i8; QK];
     let mut sum = 0i32;
     for (q, &v) in qs.iter_mut().zip(c) {
@@ -432,6 +447,46 @@ pub(crate) fn dot_bf16(row: &[u8], act: &[f32]) -> f32 {
 mod tests {
     use super::*;
     use crate::blocks::nearest_int;
+
+    #[test]
+    fn activation_codes_are_the_scalar_loops_bit_for_bit() {
+        // Random blocks at many scales, halves and near-halves of the scale, zeros, NaNs and
+        // infinities: the vector rounding gives the portable loop's codes and sums.
+        let mut s: u64 = 0xC0DE_5EED;
+        let mut rnd = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for trial in 0..20_000 {
+            let scale = 10f32.powi((trial % 13) as i32 - 6);
+            let mut c: Vec<f32> = (0..QK).map(|_| ((rnd() >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * scale).collect();
+            match trial % 7 {
+                0 => c[3] = f32::NAN,
+                1 => c[5] = 0.0,
+                2 => c.iter_mut().for_each(|v| *v = 0.0),
+                3 => {
+                    // Values that land on and next to .5 after scaling.
+                    let amax = largest_magnitude(&c);
+                    let d = amax / 127.0;
+                    for (i, v) in c.iter_mut().enumerate().skip(1) {
+                        *v = ((i as f32 - 16.0) + 0.5) * d;
+                        if i % 3 == 0 {
+                            *v = f32::from_bits(v.to_bits() + 1);
+                        }
+                    }
+                }
+                4 => c[7] = f32::INFINITY,
+                _ => {}
+            }
+            let amax = largest_magnitude(&c);
+            let d = amax / 127.0;
+            let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+            let (_, q, sum) = q8_codes_portable(&c, d, id);
+            assert_eq!(q8_codes(&c), (d, q, sum), "trial {trial}: {c:?}");
+        }
+    }
 
     #[test]
     fn largest_magnitude_is_the_max_of_abs() {
