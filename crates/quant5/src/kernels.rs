@@ -460,7 +460,7 @@ mod tests {
             s
         };
         for trial in 0..20_000 {
-            let scale = 10f32.powi((trial % 13) as i32 - 6);
+            let scale = 10f32.powi(trial % 13 - 6);
             let mut c: Vec<f32> = (0..QK).map(|_| ((rnd() >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * scale).collect();
             match trial % 7 {
                 0 => c[3] = f32::NAN,
