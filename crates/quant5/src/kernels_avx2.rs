@@ -89,6 +89,23 @@ fn dot_i8_i8(a: __m256i, b: __m256i) -> __m256i {
 /// How far ahead of the weights being read the decoding kernels ask for the next line.
 const PREFETCH_AHEAD: usize = 1024;
 
+/// How far ahead of a pair of decoding rows every line is asked for ([`prefetch_lines_ahead`]).
+/// On an AVX2-only Zen 3, where these kernels carry all of decoding (AVX-512 machines take the
+/// one-token panels), SmolLM2 Q4_1 at 1 thread went from 72 tok/s with one line a kilobyte
+/// ahead per group to 85 with every line 2 KiB ahead, 91 at 4 KiB and 86 at 8 KiB; Q8_0 from
+/// 65 to 67–70.
+const ROWS_PREFETCH_AHEAD: usize = 4096;
+
+/// Hints to fetch every cache line of `b` (a group of eight blocks of the second of two
+/// adjacent rows) [`ROWS_PREFETCH_AHEAD`] bytes on.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn prefetch_lines_ahead(b: &[u8]) {
+    for line in (0..b.len()).step_by(64) {
+        _mm_prefetch::<_MM_HINT_T0>(b.as_ptr().cast::<i8>().wrapping_add(ROWS_PREFETCH_AHEAD + line));
+    }
+}
+
 /// A hint to fetch the weights [`PREFETCH_AHEAD`] bytes past `b` (a group of blocks of a
 /// decoding kernel, or a super-block of a one-row K-quant kernel, which decoding runs row
 /// after row).
@@ -182,9 +199,9 @@ macro_rules! by_eights_rows {
         let mut scales = [[0f32; 8]; 2];
         let mut sums = [[_mm256_setzero_si256(); 8]; 2];
         for ((g0, g1), y_group) in groups0.iter().zip(groups1).zip(y_groups) {
-            // A hint for the weight stream, which decoding waits on: one line a kilobyte ahead
-            // per group (measured against 512, 2048 and 4096 bytes, and a line per row).
-            prefetch_ahead(g1.as_flattened());
+            // Hints for the weight stream, which decoding waits on: every line of the second
+            // row's group, 4 KiB on (the rows are adjacent, so this runs ahead of both).
+            prefetch_lines_ahead(g1.as_flattened());
             for k in 0..8 {
                 let $y = &y_group[k];
                 for ($t, $b) in [&g0[k], &g1[k]].into_iter().enumerate() {
