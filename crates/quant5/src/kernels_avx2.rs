@@ -93,7 +93,9 @@ const PREFETCH_AHEAD: usize = 1024;
 /// On an AVX2-only Zen 3, where these kernels carry all of decoding (AVX-512 machines take the
 /// one-token panels), SmolLM2 Q4_1 at 1 thread went from 72 tok/s with one line a kilobyte
 /// ahead per group to 85 with every line 2 KiB ahead, 91 at 4 KiB and 86 at 8 KiB; Q8_0 from
-/// 65 to 67–70.
+/// 65 to 67–70; and each K-quant super-block's lines, 5 % on a Q4_K_M file. Q5_0's two-row
+/// kernel, which assembles its fifth bits and waits less on memory, lost 12 % with it and
+/// keeps one line a kilobyte ahead per group ([`prefetch_ahead`]).
 const ROWS_PREFETCH_AHEAD: usize = 4096;
 
 /// Hints to fetch every cache line of `b` (a group of eight blocks of the second of two
@@ -189,7 +191,7 @@ macro_rules! by_eights {
 /// [`by_eights!`] for two weight rows and one row of activations (a decoding step): each
 /// activation block is loaded once for both rows; each row's sums run in the one-row order.
 macro_rules! by_eights_rows {
-    ($r0:expr, $r1:expr, $ts:expr, $ys:expr, |$t:ident, $b:ident, $y:ident| $block:expr) => {{
+    ($r0:expr, $r1:expr, $ts:expr, $ys:expr, $prefetch:ident, |$t:ident, $b:ident, $y:ident| $block:expr) => {{
         let ((b0, _), (b1, _)) = ($r0.as_chunks::<{ $ts }>(), $r1.as_chunks::<{ $ts }>());
         let ys = $ys;
         let n = b0.len().min(b1.len()).min(ys.len());
@@ -199,9 +201,9 @@ macro_rules! by_eights_rows {
         let mut scales = [[0f32; 8]; 2];
         let mut sums = [[_mm256_setzero_si256(); 8]; 2];
         for ((g0, g1), y_group) in groups0.iter().zip(groups1).zip(y_groups) {
-            // Hints for the weight stream, which decoding waits on: every line of the second
-            // row's group, 4 KiB on (the rows are adjacent, so this runs ahead of both).
-            prefetch_lines_ahead(g1.as_flattened());
+            // Hints for the weight stream, which decoding waits on ([`ROWS_PREFETCH_AHEAD`]):
+            // the second row's group (the rows are adjacent, so this runs ahead of both).
+            $prefetch(g1.as_flattened());
             for k in 0..8 {
                 let $y = &y_group[k];
                 for ($t, $b) in [&g0[k], &g1[k]].into_iter().enumerate() {
@@ -281,7 +283,10 @@ pub(crate) fn dot_q8_0(row: &[u8], act: &[Q8_0]) -> f32 {
 /// whose embedding is Q8_0): bit-identical to two calls.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q8_0_rows(r0: &[u8], r1: &[u8], act: &[Q8_0]) -> [f32; 2] {
-    by_eights_rows!(r0, r1, 34, act, |_t, b, y| (f16c_at(b, 0) * y.d, dot_i8_i8(load32(&b[2..34]), load_i8x32(&y.qs))))
+    by_eights_rows!(r0, r1, 34, act, prefetch_lines_ahead, |_t, b, y| (
+        f16c_at(b, 0) * y.d,
+        dot_i8_i8(load32(&b[2..34]), load_i8x32(&y.qs))
+    ))
 }
 
 /// [`dot_q8_0`] for two rows of activations at once (a prompt chunk): each weight block and its
@@ -323,7 +328,7 @@ fn scale_and_min(b: &[u8], y: &Q8_1) -> [f32; 2] {
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q4_1_rows(r0: &[u8], r1: &[u8], act: &[Q8_1]) -> [f32; 2] {
     let mut mins = [0f32; 2];
-    let [s0, s1] = by_eights_rows!(r0, r1, 20, act, |t, b, y| {
+    let [s0, s1] = by_eights_rows!(r0, r1, 20, act, prefetch_lines_ahead, |t, b, y| {
         let [scale, min] = scale_and_min(b, y);
         mins[t] += min;
         (scale, dot_u8_i8(nibbles(&b[4..20]), load_i8x32(&y.qs)))
@@ -405,7 +410,10 @@ pub(crate) fn dot_q5_0(row: &[u8], act: &[Q8_0]) -> f32 {
 /// whose rows are not whole super-blocks): bit-identical to two calls.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q5_0_rows(r0: &[u8], r1: &[u8], act: &[Q8_0]) -> [f32; 2] {
-    by_eights_rows!(r0, r1, 22, act, |_t, b, y| (f16c_at(b, 0) * y.d, dot_i8_i8(q5_0_signed(b), load_i8x32(&y.qs))))
+    by_eights_rows!(r0, r1, 22, act, prefetch_ahead, |_t, b, y| (
+        f16c_at(b, 0) * y.d,
+        dot_i8_i8(q5_0_signed(b), load_i8x32(&y.qs))
+    ))
 }
 
 /// [`dot_q5_0`] for two rows of activations at once: each block's 5-bit codes are assembled
@@ -588,7 +596,7 @@ pub(crate) fn dot_q5_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let low4 = _mm256_set1_epi8(0x0F);
     let one = _mm256_set1_epi8(1);
     for (b, y) in row.chunks_exact(176).zip(act) {
-        prefetch_ahead(b);
+        prefetch_lines_ahead(b);
         let scales = &b[4..16];
         let qh = load32(&b[16..48]);
         let qs = &b[48..176];
@@ -843,7 +851,7 @@ fn iq4_xs_products(table: __m256i, b: &[u8], y: &Q8KBlock) -> __m256i {
 pub(crate) fn dot_iq4_xs(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let table = iq4_table();
     by_eights!(row, 136, act, |b, y| {
-        prefetch_ahead(b);
+        prefetch_lines_ahead(b);
         (f16c_at(b, 0) * y.d, iq4_xs_products(table, b, y))
     })
 }
@@ -861,7 +869,7 @@ pub(crate) fn dot_q4_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let mut acc = _mm256_setzero_ps();
     let mut mins = 0f32;
     for (b, y) in row.chunks_exact(144).zip(act) {
-        prefetch_ahead(b);
+        prefetch_lines_ahead(b);
         let mut isum = _mm256_setzero_si256();
         let mut msum = 0i32;
         for g in 0..4 {
@@ -951,7 +959,7 @@ pub(crate) fn dot_q6_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let mut acc = _mm256_setzero_ps();
     let mut offsets = 0f32;
     for (b, y) in row.chunks_exact(210).zip(act) {
-        prefetch_ahead(b);
+        prefetch_lines_ahead(b);
         let scales = i8_scales(b, 192);
         let halves = scale_halves(scales);
         let mut isum = _mm256_setzero_si256();
@@ -1055,7 +1063,7 @@ fn k2_products<const Q3: bool>(b: &[u8], halves: &[__m256i; 2], y: &Q8KBlock) ->
 pub(crate) fn dot_q2_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let mut mins = 0f32;
     let sum = by_eights!(row, 84, act, |b, y| {
-        prefetch_ahead(b);
+        prefetch_lines_ahead(b);
         let (halves, minimums) = q2_k_scales(b);
         let msum = hsum_epi32(_mm256_madd_epi16(block_sums(y), minimums));
         mins += f16c_at(b, 82) * y.d * msum as f32;
@@ -1094,7 +1102,7 @@ pub(crate) fn dot_q2_k_pair(row: &[u8], a0: &[Q8KBlock], a1: &[Q8KBlock]) -> [f3
 pub(crate) fn dot_q3_k(row: &[u8], act: &[Q8KBlock]) -> f32 {
     let mut offsets = 0f32;
     let sum = by_eights!(row, 110, act, |b, y| {
-        prefetch_ahead(b);
+        prefetch_lines_ahead(b);
         let scales = q3_k_scales_packed(&b[96..108]);
         // Σ scale·(block sum), exact: one `madd` of the sixteen sums by the sixteen scales.
         let offset = hsum_epi32(_mm256_madd_epi16(block_sums(y), scales));
