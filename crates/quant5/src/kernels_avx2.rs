@@ -86,7 +86,7 @@ fn dot_i8_i8(a: __m256i, b: __m256i) -> __m256i {
     dot_u8_i8(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a))
 }
 
-/// How far ahead of the weights being read the decoding kernels ask for the next line.
+/// How far ahead of the weights being read Q5_0's decoding kernel asks for the next line.
 const PREFETCH_AHEAD: usize = 1024;
 
 /// How far ahead of a pair of decoding rows every line is asked for ([`prefetch_lines_ahead`]).
@@ -108,9 +108,8 @@ fn prefetch_lines_ahead(b: &[u8]) {
     }
 }
 
-/// A hint to fetch the weights [`PREFETCH_AHEAD`] bytes past `b` (a group of blocks of a
-/// decoding kernel, or a super-block of a one-row K-quant kernel, which decoding runs row
-/// after row).
+/// A hint to fetch the weights [`PREFETCH_AHEAD`] bytes past `b` (a group of blocks of
+/// Q5_0's two-row decoding kernel; the others ask for every line, [`prefetch_lines_ahead`]).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 fn prefetch_ahead(b: &[u8]) {
