@@ -542,12 +542,11 @@ impl Pipeline {
                     );
                 }
                 if let Some(cleaned) = &s.cleaned
-                    && let Some(notice) = role_guess_notice(cleaned)
+                    && let (guessed, guess) = guessed_roles(cleaned)
+                    && let Some(notice) = role_guess_notice(cleaned, &guessed, guess)
                 {
                     s.report.notices.push(notice);
                     // Each row says what its turn was read as, where the transcript did not say.
-                    let mut guessed = cleaned.clone();
-                    roles::guess_roles(&mut guessed);
                     for (row, (u, g)) in
                         s.report.utterances.iter_mut().zip(cleaned.utterances.iter().zip(&guessed.utterances))
                     {
@@ -608,11 +607,21 @@ impl Pipeline {
     }
 }
 
+/// The transcript with its roles as extraction reads them, and how they were read.
+fn guessed_roles(cleaned: &text_clean::CleanedTranscript) -> (text_clean::CleanedTranscript, RoleGuess) {
+    let mut guessed = cleaned.clone();
+    let guess = roles::guess_roles(&mut guessed);
+    (guessed, guess)
+}
+
 /// What the report says when extraction labelled the participant's utterances itself
 /// ([`roles::guess_roles`]): a transcript from speech-to-text, or two speakers known by name.
-fn role_guess_notice(cleaned: &text_clean::CleanedTranscript) -> Option<String> {
-    let mut guessed = cleaned.clone();
-    match roles::guess_roles(&mut guessed) {
+fn role_guess_notice(
+    cleaned: &text_clean::CleanedTranscript,
+    guessed: &text_clean::CleanedTranscript,
+    guess: RoleGuess,
+) -> Option<String> {
+    match guess {
         RoleGuess::Unchanged => None,
         RoleGuess::ByUtterance => Some(
             "No speaker is labelled as the participant: extraction read the turns that ask, prompt or reflect \
@@ -665,6 +674,10 @@ mod tests {
             let utterances =
                 turns.iter().map(|(s, t)| text_clean::Utterance::new(None, None, Speaker::from_label(s), *t)).collect();
             Cleaner::default().clean_transcript(&Transcript { utterances })
+        };
+        let role_guess_notice = |c: &text_clean::CleanedTranscript| {
+            let (guessed, guess) = guessed_roles(c);
+            role_guess_notice(c, &guessed, guess)
         };
         let named = cleaned(&[("Dr Lee", "How have you been?"), ("Sam", "Tired."), ("Dr Lee", "Tell me more.")]);
         let notice = role_guess_notice(&named).unwrap();

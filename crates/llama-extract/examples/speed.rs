@@ -96,7 +96,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         serde_json::json!({
             "impl": if a.f32 { "whispers f32 burn" } else { "whispers quantized" },
             "threads": a.threads, "prefill_tokens": a.prefill, "decode_tokens": a.decode,
-            "kv_cache": if a.f32 { "f32" } else if a.kv_f16 { "f16" } else { "f32" },
+            "kv_cache": if a.kv_f16 && !a.f32 { "f16" } else { "f32" },
             "prefill_tok_s": a.prefill as f64 / prefill_s, "decode_tok_s": a.decode as f64 / decode_s,
             "peak_rss_mib": peak_rss_mib(),
         })

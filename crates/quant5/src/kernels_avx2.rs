@@ -433,9 +433,9 @@ pub(crate) fn dot_q5_0_pair(row: &[u8], a0: &[Q8_0], a1: &[Q8_0]) -> [f32; 2] {
 /// integer sums are exact), so each output takes [`by_eights!`]'s f32 steps on the same values:
 /// eight blocks' scale products (each `d · y.d`, lane by lane) times their sums in one FMA,
 /// zeros past the last block, and one horizontal sum — bit for bit the row kernel's result.
-/// `$unpack` gives block `$b`'s signed codes and scale.
+/// `$codes` gives block `$b`'s signed codes, `$scale` its scale.
 macro_rules! signed_tiles {
-    ($ts:expr, $rows:expr, $per_row:expr, $acts:expr, $out:expr, $stride:expr, |$b:ident| $unpack:expr) => {{
+    ($ts:expr, $rows:expr, $per_row:expr, $acts:expr, $out:expr, $stride:expr, |$b:ident| ($codes:expr, $scale:expr)) => {{
         let (rows, per_row, acts, out, stride): (&[u8], usize, &[Vec<Q8_0>], &mut [f32], usize) =
             ($rows, $per_row, $acts, $out, $stride);
         let row_bytes = per_row * $ts;
@@ -468,8 +468,7 @@ macro_rules! signed_tiles {
                 std::array::from_fn(|r| rows[(r0 + r) * row_bytes..(r0 + r + 1) * row_bytes].as_chunks::<{ $ts }>().0);
             for (r, scales) in row_scales.chunks_exact_mut(padded).enumerate() {
                 for (s, $b) in scales.iter_mut().zip(w[r]) {
-                    let (_, scale): (__m256i, f32) = $unpack;
-                    *s = scale;
+                    *s = $scale;
                 }
             }
             for t0 in (0..n / 4 * 4).step_by(4) {
@@ -484,7 +483,7 @@ macro_rules! signed_tiles {
                             // SAFETY: `g + k < per_row`, and every row of `w` has `per_row`
                             // blocks (bounds checks here were an eighth of the loop's work).
                             let $b = unsafe { w[r].get_unchecked(g + k) };
-                            let (q, _): (__m256i, f32) = $unpack;
+                            let q: __m256i = $codes;
                             (signed[r], magnitude[r]) = (q, _mm256_sign_epi8(q, q));
                         }
                         for t in 0..4 {

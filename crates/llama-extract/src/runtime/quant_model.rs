@@ -261,13 +261,17 @@ impl KvCache {
         use half::slice::HalfFloatSliceExt;
         let (hd, cap, precision) = (self.head_dim, self.capacity, self.precision);
         for (cache, rows) in [(&mut self.k[l], keys), (&mut self.v[l], values)] {
-            for (i, row) in rows.chunks_exact(self.kv_dim).enumerate() {
-                for (h, head) in row.chunks_exact(hd).enumerate() {
-                    let at = (h * cap + start + i) * hd;
-                    match precision {
-                        KvPrecision::F32 => cache.typed_mut::<f32>()[at..at + hd].copy_from_slice(head),
-                        KvPrecision::F16 => cache.typed_mut::<half::f16>()[at..at + hd].convert_from_f32_slice(head),
-                    }
+            let runs = rows.chunks_exact(self.kv_dim).enumerate().flat_map(|(i, row)| {
+                row.chunks_exact(hd).enumerate().map(move |(h, head)| ((h * cap + start + i) * hd, head))
+            });
+            match precision {
+                KvPrecision::F32 => {
+                    let cache = cache.typed_mut::<f32>();
+                    runs.for_each(|(at, head)| cache[at..at + hd].copy_from_slice(head));
+                }
+                KvPrecision::F16 => {
+                    let cache = cache.typed_mut::<half::f16>();
+                    runs.for_each(|(at, head)| cache[at..at + hd].convert_from_f32_slice(head));
                 }
             }
         }
@@ -886,6 +890,8 @@ struct TokenAttention<'a> {
     capacity: usize,
     n_kv_heads: usize,
     scale: f32,
+    /// Whether [`attend_group`] runs here (detected once per segment, not per token).
+    grouped: bool,
 }
 
 impl TokenAttention<'_> {
@@ -912,7 +918,7 @@ impl TokenAttention<'_> {
         #[cfg(target_arch = "x86_64")]
         {
             let last_row_end = (self.n_kv_heads - 1) * capacity * hd + self.positions * hd;
-            if group_attention_available(hd)
+            if self.grouped
                 && keys.len() >= last_row_end
                 && values.len() >= last_row_end
                 && out.len() >= heads.len() * hd
@@ -1371,6 +1377,10 @@ impl QuantLlama {
                     &v[rows.start * kv_dim..rows.end * kv_dim],
                 );
                 let (layer, capacity) = (cache.layer(l), cache.capacity);
+                #[cfg(target_arch = "x86_64")]
+                let grouped = group_attention_available(hd);
+                #[cfg(not(target_arch = "x86_64"))]
+                let grouped = false;
                 // Causal attention of the segment's token j over positions 0..=start+j, one row of
                 // `attn` per token. Rows are independent and each is computed in the same order as
                 // in one-token decoding, so splitting rows across threads changes no bit.
@@ -1384,6 +1394,7 @@ impl QuantLlama {
                         capacity,
                         n_kv_heads: c.n_kv_heads,
                         scale,
+                        grouped,
                     };
                     match layer {
                         KvLayer::F32(k, v) => at.heads(k, v, heads, out, scores),
